@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * The only module that reads process.env. Every key is declared once below with its doc line,
+ * default and parser; `loadConfig` validates all of them at boot and fails with one line that
+ * names the bad key. Secrets have no default, may come from `<KEY>_FILE`, and are masked
+ * whenever config is printed.
+ */
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly databaseUrl: string;
+  readonly host: string;
+  readonly port: number;
+  readonly logLevel: LogLevel;
+  readonly shutdownTimeoutMs: number;
+  readonly bodyLimitBytes: number;
+  readonly dbPoolSize: number;
+  readonly readyTimeoutMs: number;
+  readonly sqliteBusyTimeoutMs: number;
+  readonly idempotencyTtlHours: number;
+  readonly migrateOnStart: boolean;
+}
+
+/** A configuration value was missing or malformed; the message names the key. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+interface KeySpec<K extends keyof Config> {
+  readonly env: string;
+  readonly field: K;
+  readonly doc: string;
+  readonly default?: string;
+  /** Masked when printed; may be read from `<env>_FILE`. */
+  readonly secret?: boolean;
+  parse(raw: string): Config[K];
+}
+
+type AnySpec = { [K in keyof Config]: KeySpec<K> }[keyof Config];
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Every configuration key, in the order `roster --help` prints them. */
+export const CONFIG_KEYS: readonly AnySpec[] = [
+  {
+    env: 'ROSTER_DATABASE_URL',
+    field: 'databaseUrl',
+    doc: 'SQLite file path or sqlite: URL (embedded), or postgres:// URL',
+    default: './data/roster.db',
+    secret: true,
+    parse: (raw) => {
+      if (/^postgres(ql)?:\/\//.test(raw)) {
+        try {
+          new URL(raw);
+        } catch {
+          throw new Error('is not a valid postgres:// URL');
+        }
+      }
+      return raw;
+    },
+  },
+  { env: 'HOST', field: 'host', doc: 'interface to listen on (0.0.0.0 in containers)', default: '127.0.0.1', parse: nonEmpty },
+  { env: 'PORT', field: 'port', doc: 'TCP port of the API (0 picks a free one)', default: '8080', parse: (raw) => integer(raw, 0, 65535) },
+  {
+    env: 'LOG_LEVEL',
+    field: 'logLevel',
+    doc: `log threshold: ${LOG_LEVELS.join(', ')}`,
+    default: 'info',
+    parse: (raw) => {
+      if (!LOG_LEVELS.includes(raw as LogLevel)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`);
+      return raw as LogLevel;
+    },
+  },
+  {
+    env: 'ROSTER_SHUTDOWN_TIMEOUT_MS',
+    field: 'shutdownTimeoutMs',
+    doc: 'how long in-flight requests may run after SIGTERM before the process exits non-zero',
+    default: '10000',
+    parse: (raw) => integer(raw, 0, 600_000),
+  },
+  { env: 'ROSTER_BODY_LIMIT_BYTES', field: 'bodyLimitBytes', doc: 'largest request body accepted', default: '65536', parse: (raw) => integer(raw, 1024, 10 * 1024 * 1024) },
+  { env: 'ROSTER_DB_POOL_SIZE', field: 'dbPoolSize', doc: 'PostgreSQL connections per instance', default: '10', parse: (raw) => integer(raw, 1, 1000) },
+  { env: 'ROSTER_READY_TIMEOUT_MS', field: 'readyTimeoutMs', doc: 'database ping deadline for /readyz', default: '1000', parse: (raw) => integer(raw, 10, 60_000) },
+  {
+    env: 'ROSTER_SQLITE_BUSY_TIMEOUT_MS',
+    field: 'sqliteBusyTimeoutMs',
+    doc: 'how long SQLite waits for another process holding the write lock',
+    default: '5000',
+    parse: (raw) => integer(raw, 0, 60_000),
+  },
+  {
+    env: 'ROSTER_IDEMPOTENCY_TTL_HOURS',
+    field: 'idempotencyTtlHours',
+    doc: 'how long an Idempotency-Key is remembered',
+    default: '24',
+    parse: (raw) => integer(raw, 1, 24 * 30),
+  },
+  { env: 'ROSTER_MIGRATE_ON_START', field: 'migrateOnStart', doc: 'apply pending migrations when serve starts', default: 'true', parse: boolean },
+];
+
+/** Reads and validates every key. @throws ConfigError naming the first bad key. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const values: Record<string, unknown> = {};
+  for (const spec of CONFIG_KEYS) {
+    const raw = readRaw(spec, env);
+    if (raw === undefined) throw new ConfigError(`${spec.env} is required: ${spec.doc}`);
+    try {
+      values[spec.field] = spec.parse(raw);
+    } catch (error) {
+      const shown = spec.secret ? '(secret)' : JSON.stringify(raw);
+      throw new ConfigError(`${spec.env}=${shown} ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return values as unknown as Config;
+}
+
+function readRaw(spec: AnySpec, env: NodeJS.ProcessEnv): string | undefined {
+  const fileVar = `${spec.env}_FILE`;
+  if (spec.secret && env[fileVar] !== undefined && env[fileVar] !== '') {
+    try {
+      return readFileSync(env[fileVar], 'utf8').trim();
+    } catch (error) {
+      throw new ConfigError(`${fileVar}=${JSON.stringify(env[fileVar])} cannot be read: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  const value = env[spec.env];
+  return value === undefined || value === '' ? spec.default : value;
+}
+
+/** The config with secrets masked (passwords in URLs included), for logs and `--help`. */
+export function describeConfig(config: Config): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const spec of CONFIG_KEYS) out[spec.env] = spec.secret ? maskSecret(String(config[spec.field])) : config[spec.field];
+  return out;
+}
+
+/** Keeps a URL's shape but hides its password; hides anything else that is not a plain path. */
+export function maskSecret(value: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    try {
+      const url = new URL(value);
+      if (url.password) url.password = '*****';
+      return url.toString();
+    } catch {
+      return '*****';
+    }
+  }
+  return value;
+}
+
+/** The key table as `--help` text. */
+export function configHelp(): string {
+  const width = Math.max(...CONFIG_KEYS.map((s) => s.env.length));
+  return CONFIG_KEYS.map((s) => {
+    const dflt = s.default === undefined ? 'required' : `default ${s.default}`;
+    const extra = s.secret ? `; secret, or from ${s.env}_FILE` : '';
+    return `  ${s.env.padEnd(width)}  ${s.doc} (${dflt}${extra})`;
+  }).join('\n');
+}
+
+function nonEmpty(raw: string): string {
+  if (raw.trim() === '') throw new Error('must not be empty');
+  return raw;
+}
+
+function integer(raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw)) throw new Error(`must be a whole number from ${min} to ${max}`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new Error(`must be from ${min} to ${max}`);
+  return value;
+}
+
+function boolean(raw: string): boolean {
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+  if (['false', '0', 'no', 'off'].includes(raw)) return false;
+  throw new Error('must be true or false');
+}

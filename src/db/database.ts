@@ -1,0 +1,98 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { withDeadline } from '../kit/deadline.js';
+import { postgresDialect, sqliteDialect, type SqlDialect } from './dialect.js';
+import type { Schema } from './schema.js';
+
+/** An open database: the Kysely handle plus what differs by dialect. */
+export interface Database {
+  readonly db: Kysely<Schema>;
+  readonly dialect: SqlDialect;
+  /** Where it lives, with any password removed: safe to log. */
+  readonly description: string;
+  /** Resolves when a trivial query succeeds within `timeoutMs`. */
+  ping(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  readonly poolSize?: number;
+  readonly sqliteBusyTimeoutMs?: number;
+  /** Called with errors raised by idle pooled connections, which would otherwise crash the process. */
+  readonly onIdleError?: (error: Error) => void;
+}
+
+export type DatabaseTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+/** `postgres://…` / `postgresql://…` → PostgreSQL; `sqlite:PATH`, `sqlite://PATH`, a path or `:memory:` → SQLite. */
+export function parseDatabaseUrl(url: string): DatabaseTarget {
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
+  const file = url.replace(/^sqlite:(\/\/)?/, '');
+  return { kind: 'sqlite', file: file === ':memory:' ? file : resolve(file) };
+}
+
+export function openDatabase(url: string, options: DatabaseOptions = {}): Database {
+  const target = parseDatabaseUrl(url);
+  return target.kind === 'postgres' ? openPostgres(target.url, options) : openSqlite(target.file, options);
+}
+
+function openSqlite(file: string, options: DatabaseOptions): Database {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const connection = new SQLite(file);
+  connection.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode survives process crashes; only an OS crash or power loss can drop the last commits.
+  connection.pragma('synchronous = NORMAL');
+  connection.pragma(`busy_timeout = ${Math.trunc(options.sqliteBusyTimeoutMs ?? 5000)}`);
+  connection.pragma('foreign_keys = ON');
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: connection }) });
+  return {
+    db,
+    dialect: sqliteDialect,
+    description: `sqlite:${file}`,
+    async ping(timeoutMs, signal) {
+      await withDeadline(sql`select 1`.execute(db), timeoutMs, 'database ping', signal);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+function openPostgres(url: string, options: DatabaseOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    application_name: 'roster',
+  });
+  pool.on('error', (error) => options.onIdleError?.(error));
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const safe = new URL(url);
+  safe.password = '';
+  return {
+    db,
+    dialect: postgresDialect,
+    description: safe.toString(),
+    async ping(timeoutMs, signal) {
+      await withDeadline(sql`select 1`.execute(db), timeoutMs, 'database ping', signal);
+    },
+    close: () => db.destroy(),
+  };
+}
+
+/**
+ * Returns the deployment-wide secret stored under `key`, creating it on first use. Every
+ * instance on one database shares it, so a cursor issued by one instance works on another.
+ */
+export async function sharedSecret(db: Kysely<Schema>, key: string): Promise<Buffer> {
+  await db
+    .insertInto('roster_meta')
+    .values({ key, value: randomBytes(32).toString('base64') })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
+  const row = await db.selectFrom('roster_meta').select('value').where('key', '=', key).executeTakeFirstOrThrow();
+  return Buffer.from(row.value, 'base64');
+}

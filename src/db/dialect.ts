@@ -1,0 +1,48 @@
+/**
+ * Everything SQLite and PostgreSQL disagree on, named in one place. Stores speak Kysely for
+ * the rest and ask this object whenever a value crosses into or out of a column.
+ */
+export interface SqlDialect {
+  readonly name: 'sqlite' | 'postgres';
+  /** PostgreSQL needs SELECT … FOR UPDATE for read-modify-write; SQLite has one writer and no such clause. */
+  readonly lockRowsForUpdate: boolean;
+  /** A Date as the column expects it. */
+  toTime(date: Date): Date | string;
+  fromTime(value: unknown): Date;
+  /** A JSON value as the column expects it (always text on the wire: pg would turn arrays into SQL arrays). */
+  toJson(value: unknown): string;
+  fromJson(value: unknown): unknown;
+  /** The table whose unique constraint this driver error violated, if it is such an error. */
+  uniqueViolationTable(error: unknown): string | undefined;
+}
+
+export const sqliteDialect: SqlDialect = {
+  name: 'sqlite',
+  lockRowsForUpdate: false,
+  toTime: (date) => date.toISOString(),
+  fromTime: (value) => new Date(value as string),
+  toJson: (value) => JSON.stringify(value),
+  fromJson: (value) => JSON.parse(value as string) as unknown,
+  uniqueViolationTable(error) {
+    // better-sqlite3: code SQLITE_CONSTRAINT_UNIQUE or _PRIMARYKEY, message "UNIQUE constraint failed: table.column, ..."
+    if (!isErrorWithCode(error) || !/^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/.test(error.code)) return undefined;
+    return /constraint failed: ([A-Za-z_]+)\./.exec(error.message)?.[1];
+  },
+};
+
+export const postgresDialect: SqlDialect = {
+  name: 'postgres',
+  lockRowsForUpdate: true,
+  toTime: (date) => date,
+  fromTime: (value) => (value instanceof Date ? value : new Date(value as string)),
+  toJson: (value) => JSON.stringify(value),
+  fromJson: (value) => value,
+  uniqueViolationTable(error) {
+    if (!isErrorWithCode(error) || error.code !== '23505') return undefined;
+    return (error as { table?: string }).table;
+  },
+};
+
+function isErrorWithCode(error: unknown): error is Error & { code: string } {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';
+}

@@ -1,0 +1,42 @@
+import type { ColumnType } from 'kysely';
+
+/** SQLite keeps ISO-8601 text (sortable, readable); PostgreSQL keeps timestamptz. */
+export type Timestamp = ColumnType<Date | string, Date | string, Date | string>;
+/** SQLite keeps JSON text; PostgreSQL keeps jsonb and returns it parsed. */
+export type Json = ColumnType<unknown, string, string>;
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  /** Lower-cased email; the unique index that makes emails case-insensitively unique. */
+  email_key: string;
+  name: string;
+  /** Lower-cased name, for case-insensitive prefix search. */
+  name_key: string;
+  attributes: Json;
+  version: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface IdempotencyKeysTable {
+  scope: string;
+  key: string;
+  fingerprint: string;
+  /** The user the first request created, as JSON, replayed verbatim. */
+  result: Json;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+/** Small key/value facts the instances of one deployment share, such as the cursor key. */
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Schema {
+  users: UsersTable;
+  idempotency_keys: IdempotencyKeysTable;
+  roster_meta: MetaTable;
+}

@@ -1,0 +1,145 @@
+import type { FastifyError } from 'fastify';
+import { AppError, ValidationError } from '../kit/errors.js';
+import { DeadlineExceededError } from '../kit/deadline.js';
+
+/**
+ * The closed catalogue of problem types (RFC 9457). Every error a client can see is one of
+ * these; `code` is the stable part of `type` and never changes meaning once published.
+ */
+export const PROBLEMS = {
+  validation: { status: 400, title: 'The request has invalid fields' },
+  'invalid-cursor': { status: 400, title: 'The pagination cursor is not valid' },
+  'malformed-json': { status: 400, title: 'The request body is not valid JSON' },
+  'bad-request': { status: 400, title: 'The request is malformed' },
+  'route-not-found': { status: 404, title: 'No such resource' },
+  'user-not-found': { status: 404, title: 'The user does not exist' },
+  'email-taken': { status: 409, title: 'The email belongs to another user' },
+  'version-mismatch': { status: 412, title: 'The resource changed since the given ETag' },
+  'body-too-large': { status: 413, title: 'The request body is too large' },
+  'unsupported-media-type': { status: 415, title: 'The request body has an unsupported content type' },
+  'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used with another request' },
+  unavailable: { status: 503, title: 'The service is temporarily unavailable' },
+  internal: { status: 500, title: 'Internal server error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+export const PROBLEM_TYPE_PREFIX = 'urn:roster:problem:';
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface ProblemFieldError {
+  /** RFC 6901 pointer into the JSON body. */
+  pointer?: string;
+  /** Name of the query, path or header parameter. */
+  parameter?: string;
+  message: string;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  request_id: string;
+  errors?: ProblemFieldError[];
+}
+
+export function problem(code: ProblemCode, detail: string, requestId: string, errors?: ProblemFieldError[]): Problem {
+  const { status, title } = PROBLEMS[code];
+  return { type: `${PROBLEM_TYPE_PREFIX}${code}`, title, status, detail, request_id: requestId, ...(errors ? { errors } : {}) };
+}
+
+/** Fastify's own client-error codes, each mapped to our catalogue. */
+const FASTIFY_CODES: Record<string, ProblemCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body-too-large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad-request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed-json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed-json',
+  FST_ERR_CTP_EMPTY_TYPE: 'unsupported-media-type',
+  FST_ERR_CTP_INVALID_TYPE: 'unsupported-media-type',
+  FST_ERR_INVALID_URL: 'bad-request',
+  FST_ERR_BAD_URL: 'bad-request',
+  FST_ERR_ASYNC_CONSTRAINT: 'bad-request',
+};
+
+interface ValidationIssue {
+  keyword: string;
+  schemaPath: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+/**
+ * Maps any thrown value to a problem. The single place where errors meet HTTP: business code
+ * throws AppErrors, Fastify throws its coded errors, everything else is a 500 whose text is
+ * never shown (the caller logs it with the request id).
+ */
+export function toProblem(error: unknown, requestId: string): Problem {
+  if (error instanceof ValidationError) {
+    return problem('validation', error.message, requestId, error.errors.map((e) => ({ pointer: e.pointer, message: e.message })));
+  }
+  if (error instanceof AppError && error.code in PROBLEMS) {
+    return problem(error.code as ProblemCode, error.message, requestId);
+  }
+  if (error instanceof DeadlineExceededError) {
+    return problem('unavailable', 'A dependency did not answer in time; retry later.', requestId);
+  }
+  const fastifyError = error as Partial<FastifyError>;
+  if (Array.isArray(fastifyError.validation)) {
+    const part = fastifyError.validationContext ?? 'body';
+    return problem('validation', `The request ${partName(part)} has invalid values.`, requestId, schemaErrors(fastifyError.validation, part));
+  }
+  if (error instanceof SyntaxError && fastifyError.statusCode === 400) {
+    return problem('malformed-json', 'The request body could not be parsed as JSON.', requestId);
+  }
+  const code = fastifyError.code !== undefined ? FASTIFY_CODES[fastifyError.code] : undefined;
+  if (code) return problem(code, clientMessage(code, fastifyError), requestId);
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { ...problem('bad-request', 'The request could not be processed.', requestId), status };
+  }
+  return problem('internal', 'An unexpected error occurred; it has been logged with this request id.', requestId);
+}
+
+function clientMessage(code: ProblemCode, error: Partial<FastifyError>): string {
+  switch (code) {
+    case 'body-too-large':
+      return 'The request body exceeds the size limit.';
+    case 'unsupported-media-type':
+      return 'Send the body as application/json (PATCH: application/merge-patch+json).';
+    case 'malformed-json':
+      return error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'The request body is empty but JSON was declared.' : 'The request body could not be parsed as JSON.';
+    default:
+      return 'The request is malformed.';
+  }
+}
+
+function partName(part: string): string {
+  return part === 'querystring' ? 'query' : part === 'params' ? 'path' : part;
+}
+
+/** TypeBox/Ajv issues → one entry per field, with messages a person can act on. */
+function schemaErrors(issues: readonly ValidationIssue[], part: string): ProblemFieldError[] {
+  const out: ProblemFieldError[] = [];
+  for (const issue of issues) {
+    if (issue.keyword === 'additionalProperties') continue; // reported per property below
+    if (issue.keyword === 'required') {
+      const missing = (issue.params.requiredProperties ?? issue.params.missingProperty ?? []) as string[] | string;
+      for (const name of [missing].flat()) out.push(locate(`${issue.instancePath}/${name}`, 'is required', part));
+    } else if (issue.schemaPath.endsWith('/additionalProperties')) {
+      out.push(locate(issue.instancePath, 'is not a known field', part));
+    } else if (issue.keyword === 'pattern') {
+      out.push(locate(issue.instancePath, 'does not have the expected format (see the OpenAPI document)', part));
+    } else {
+      out.push(locate(issue.instancePath, issue.message ?? 'is not valid', part));
+    }
+  }
+  return out;
+}
+
+function locate(path: string, message: string, part: string): ProblemFieldError {
+  if (part === 'body') return { pointer: path, message };
+  return { parameter: path.replace(/^\//, '').split('/')[0] ?? '', message };
+}

@@ -1,0 +1,174 @@
+import Type from 'typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { User } from '../users/model.js';
+import type { UsersService } from '../users/service.js';
+import { etagOf, ifNoneMatchHits, parseIfMatch } from './etag.js';
+import { problemResponses } from './schemas.js';
+import { UnsupportedMediaTypeError } from './media-type.js';
+
+const UserId = Type.String({
+  pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$',
+  description: 'UUIDv7',
+  examples: ['01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21'],
+});
+const Attributes = Type.Record(Type.String(), Type.Unknown(), { description: 'custom JSON data, at most 16 KiB, 4 levels deep' });
+
+const UserResponse = Type.Object({
+  id: UserId,
+  email: Type.String(),
+  name: Type.String(),
+  attributes: Attributes,
+  version: Type.Integer({ minimum: 1 }),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});
+
+// The schema bounds sizes and shape; the business rules (email syntax, name rules) live in
+// src/users/model.ts so the import pipeline applies exactly the same ones.
+const CreateUserBody = Type.Object(
+  {
+    email: Type.String({ maxLength: 1024, description: 'unique, compared case-insensitively' }),
+    name: Type.String({ maxLength: 4096, description: 'trimmed and NFC-normalised; 1–200 characters' }),
+    attributes: Type.Optional(Attributes),
+  },
+  { additionalProperties: false },
+);
+
+const PatchUserBody = Type.Object(
+  {
+    email: Type.Optional(Type.Union([Type.String({ maxLength: 1024 }), Type.Null()])),
+    name: Type.Optional(Type.Union([Type.String({ maxLength: 4096 }), Type.Null()])),
+    attributes: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
+  },
+  { additionalProperties: false, description: 'RFC 7396 JSON merge patch' },
+);
+
+const IdParams = Type.Object({ id: UserId });
+
+const ListQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'next_cursor from the previous page' })),
+    email: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'exact email, case-insensitive' })),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'case-insensitive prefix of name or email' })),
+  },
+  { additionalProperties: false },
+);
+
+const CreateHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$', description: 'retry-safe creation; remembered 24 h' }),
+  ),
+});
+const ConditionalHeaders = Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 1024 })) });
+const CacheHeaders = Type.Object({ 'if-none-match': Type.Optional(Type.String({ maxLength: 1024 })) });
+
+/** The one place a User becomes JSON: a row or a domain object never reaches the wire unconverted. */
+export function toUserResponse(user: User) {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    attributes: user.attributes,
+    version: user.version,
+    created_at: user.createdAt.toISOString(),
+    updated_at: user.updatedAt.toISOString(),
+  };
+}
+
+function sendUser(reply: FastifyReply, status: number, user: User) {
+  return reply.code(status).header('etag', etagOf(user.version)).send(toUserResponse(user));
+}
+
+function requireMediaType(expected: string) {
+  return async (request: FastifyRequest) => {
+    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== expected) throw new UnsupportedMediaTypeError(`Send the body as ${expected}.`);
+  };
+}
+
+/** /v1/users: thin handlers that decode, call the service and encode. */
+export function usersRoutes(users: UsersService) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    const r = app.withTypeProvider<TypeBoxTypeProvider>();
+    const tags = ['users'];
+
+    r.post(
+      '/v1/users',
+      {
+        schema: {
+          tags,
+          summary: 'Create a user',
+          headers: CreateHeaders,
+          body: CreateUserBody,
+          response: { 201: UserResponse, ...problemResponses },
+        },
+        preValidation: requireMediaType('application/json'),
+      },
+      async (request, reply) => {
+        const { user, replayed } = await users.create(request.body, request.headers['idempotency-key'], { signal: request.signal });
+        if (replayed) reply.header('idempotent-replayed', 'true');
+        return sendUser(reply.header('location', `/v1/users/${user.id}`), 201, user);
+      },
+    );
+
+    r.get(
+      '/v1/users/:id',
+      { schema: { tags, summary: 'Get a user', params: IdParams, headers: CacheHeaders, response: { 200: UserResponse, 304: Type.Null(), ...problemResponses } } },
+      async (request, reply) => {
+        const user = await users.get(request.params.id, { signal: request.signal });
+        if (ifNoneMatchHits(request.headers['if-none-match'], user.version)) {
+          return reply.code(304).header('etag', etagOf(user.version)).send(null);
+        }
+        return sendUser(reply, 200, user);
+      },
+    );
+
+    r.get(
+      '/v1/users',
+      {
+        schema: {
+          tags,
+          summary: 'List users, in id order, one page at a time',
+          querystring: ListQuery,
+          response: { 200: Type.Object({ data: Type.Array(UserResponse), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...problemResponses },
+        },
+      },
+      async (request) => {
+        const page = await users.list(request.query, { signal: request.signal });
+        return { data: page.users.map(toUserResponse), next_cursor: page.nextCursor };
+      },
+    );
+
+    r.patch(
+      '/v1/users/:id',
+      {
+        schema: {
+          tags,
+          summary: 'Change a user with a JSON merge patch',
+          params: IdParams,
+          headers: ConditionalHeaders,
+          body: PatchUserBody,
+          response: { 200: UserResponse, ...problemResponses },
+        },
+        preValidation: requireMediaType('application/merge-patch+json'),
+      },
+      async (request, reply) => {
+        const user = await users.update(request.params.id, request.body, parseIfMatch(request.headers['if-match']), { signal: request.signal });
+        return sendUser(reply, 200, user);
+      },
+    );
+
+    r.delete(
+      '/v1/users/:id',
+      {
+        schema: { tags, summary: 'Delete a user', params: IdParams, headers: ConditionalHeaders, response: { 204: Type.Null(), ...problemResponses } },
+      },
+      async (request, reply) => {
+        await users.delete(request.params.id, parseIfMatch(request.headers['if-match']), { signal: request.signal });
+        return reply.code(204).send(null);
+      },
+    );
+  };
+}

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { v7 as uuidv7 } from 'uuid';
+import { describeConfig, type Config } from './config.js';
+import { openDatabase, sharedSecret, type Database } from './db/database.js';
+import { migrateToLatest } from './db/migrator.js';
+import { buildApp } from './http/app.js';
+import { CursorCodec } from './kit/cursor.js';
+import { Shutdown } from './kit/lifecycle.js';
+import { every } from './kit/periodic.js';
+import type { Logger } from './observability/logger.js';
+import { SqlUserStore } from './users/sql-store.js';
+import { UsersService } from './users/service.js';
+
+const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
+const IDEMPOTENCY_PURGE_BATCH = 1000;
+
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  readonly database: Database;
+  /** Where the API listens, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  /** The graceful shutdown sequence; run it once, on a signal or from a test. */
+  readonly shutdown: Shutdown;
+}
+
+/**
+ * The composition root, read top to bottom: config → database → stores → services → HTTP →
+ * background jobs → shutdown sequence. Nothing else constructs a dependency.
+ */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  logger.info({ config: describeConfig(config), version: packageVersion(), node: process.version }, 'starting');
+
+  const database = openDatabase(config.databaseUrl, {
+    poolSize: config.dbPoolSize,
+    sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs,
+    onIdleError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
+  });
+  try {
+    if (config.migrateOnStart) {
+      const { results } = await migrateToLatest(database.db, database.dialect.name);
+      for (const r of results ?? []) logger.info({ migration: r.migrationName, status: r.status }, 'migration applied');
+    }
+    const cursorKey = await sharedSecret(database.db, 'cursor_hmac_key');
+
+    const userStore = new SqlUserStore(database.db, database.dialect);
+    const users = new UsersService({
+      store: userStore,
+      cursors: new CursorCodec(cursorKey),
+      newId: uuidv7,
+      idempotencyTtlMs: config.idempotencyTtlHours * 3_600_000,
+    });
+
+    let draining = false;
+    const app = await buildApp({
+      logger,
+      users,
+      bodyLimitBytes: config.bodyLimitBytes,
+      version: packageVersion(),
+      readiness: {
+        isDraining: () => draining,
+        ping: () => database.ping(config.readyTimeoutMs),
+      },
+    });
+    const url = await app.listen({ host: config.host, port: config.port });
+    logger.info({ url, database: database.description }, 'listening');
+
+    const purge = every(
+      IDEMPOTENCY_PURGE_INTERVAL_MS,
+      async (signal) => {
+        let purged = 0;
+        for (let n = IDEMPOTENCY_PURGE_BATCH; n === IDEMPOTENCY_PURGE_BATCH && !signal.aborted; ) {
+          n = await users.purgeExpiredIdempotencyKeys(IDEMPOTENCY_PURGE_BATCH, signal);
+          purged += n;
+        }
+        if (purged > 0) logger.info({ purged }, 'expired idempotency keys purged');
+      },
+      (error) => logger.warn({ err: error }, 'idempotency key purge failed'),
+    );
+
+    const shutdown = new Shutdown(logger, config.shutdownTimeoutMs)
+      .add('mark not ready', () => {
+        draining = true;
+      })
+      .add('stop background jobs', () => purge.stop())
+      .add('drain HTTP', () => app.close())
+      .add('close database', () => database.close());
+    return { app, database, url, shutdown };
+  } catch (error) {
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+let cachedVersion: string | undefined;
+/** The package version, read once from package.json beside the build. */
+export function packageVersion(): string {
+  cachedVersion ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return cachedVersion;
+}

@@ -1,0 +1,146 @@
+import { FieldErrors, pointerSegment } from '../kit/errors.js';
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+/** A UUIDv7 string: time-ordered (so keyset pages are stable) and 74 random bits (so not guessable). */
+export type UserId = Brand<string, 'UserId'>;
+/** An email address that passed the syntax and RFC 5321 length rules; case preserved. */
+export type Email = Brand<string, 'Email'>;
+/** A display name: trimmed, NFC-normalised, 1–200 code points, no control characters. */
+export type UserName = Brand<string, 'UserName'>;
+/** Custom data: a JSON object within the size and depth caps. */
+export type Attributes = Brand<Readonly<Record<string, unknown>>, 'Attributes'>;
+
+export interface User {
+  readonly id: UserId;
+  readonly email: Email;
+  readonly name: UserName;
+  readonly attributes: Attributes;
+  /** Starts at 1 and grows by one on every change; the ETag is derived from it. */
+  readonly version: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** What a caller may set when creating a user, already parsed. */
+export interface NewUser {
+  readonly email: Email;
+  readonly name: UserName;
+  readonly attributes: Attributes;
+}
+
+export const NAME_MAX_CODE_POINTS = 200;
+export const EMAIL_MAX_LENGTH = 254;
+export const EMAIL_LOCAL_MAX_LENGTH = 64;
+export const ATTRIBUTES_MAX_BYTES = 16 * 1024;
+export const ATTRIBUTES_MAX_DEPTH = 4;
+export const ATTRIBUTE_KEY_MAX_LENGTH = 100;
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+// RFC 5322 dot-atom of atext characters: no quoted local parts, no comments.
+const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+// RFC 1035 LDH labels, 1–63 characters, no leading or trailing hyphen.
+const DOMAIN_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const CONTROL_CHARS = /[\p{Cc}\u2028\u2029]/u;
+
+/** The parse result for one field: a value, or the reason it was refused. */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const fail = <T>(message: string): Parsed<T> => ({ ok: false, message });
+
+export function parseUserId(input: string): Parsed<UserId> {
+  return UUID_V7.test(input) ? ok(input as UserId) : fail('must be a user id (a lower-case UUIDv7)');
+}
+
+export function parseEmail(input: unknown): Parsed<Email> {
+  if (typeof input !== 'string') return fail('must be a string');
+  if (input.length === 0) return fail('must not be empty');
+  if (input.length > EMAIL_MAX_LENGTH) return fail(`must be at most ${EMAIL_MAX_LENGTH} characters`);
+  const at = input.lastIndexOf('@');
+  if (at <= 0 || at === input.length - 1) return fail('must look like name@example.com');
+  const local = input.slice(0, at);
+  const domain = input.slice(at + 1);
+  if (local.length > EMAIL_LOCAL_MAX_LENGTH) {
+    return fail(`must have at most ${EMAIL_LOCAL_MAX_LENGTH} characters before the @`);
+  }
+  if (!LOCAL_PART.test(local)) return fail('has characters that are not allowed before the @');
+  const labels = domain.split('.');
+  if (labels.length < 2 || !labels.every((l) => DOMAIN_LABEL.test(l))) {
+    return fail('must have a domain such as example.com after the @');
+  }
+  if (/^[0-9]+$/.test(labels[labels.length - 1]!)) return fail('must not end in a numeric top-level domain');
+  return ok(input as Email);
+}
+
+/** The form under which emails are compared and kept unique. */
+export function emailKey(email: Email | string): string {
+  return email.toLowerCase();
+}
+
+export function parseUserName(input: unknown): Parsed<UserName> {
+  if (typeof input !== 'string') return fail('must be a string');
+  if (!input.isWellFormed()) return fail('must be valid Unicode text');
+  const name = input.trim().normalize('NFC');
+  if (name.length === 0) return fail('must not be empty');
+  if (CONTROL_CHARS.test(name)) return fail('must not contain control characters');
+  let codePoints = 0;
+  for (const _ of name) codePoints++;
+  if (codePoints > NAME_MAX_CODE_POINTS) return fail(`must be at most ${NAME_MAX_CODE_POINTS} characters`);
+  return ok(name as UserName);
+}
+
+export function parseAttributes(input: unknown): Parsed<Attributes> {
+  if (!isPlainObject(input)) return fail('must be a JSON object');
+  const problem = attributeProblem(input, 1);
+  if (problem) return fail(problem);
+  if (Buffer.byteLength(JSON.stringify(input)) > ATTRIBUTES_MAX_BYTES) {
+    return fail(`must be at most ${ATTRIBUTES_MAX_BYTES} bytes as JSON`);
+  }
+  return ok(input as Attributes);
+}
+
+function attributeProblem(value: Record<string, unknown>, depth: number): string | undefined {
+  if (depth > ATTRIBUTES_MAX_DEPTH) return `must not nest deeper than ${ATTRIBUTES_MAX_DEPTH} levels`;
+  for (const [key, child] of Object.entries(value)) {
+    if (key.length === 0 || key.length > ATTRIBUTE_KEY_MAX_LENGTH) {
+      return `keys must be 1–${ATTRIBUTE_KEY_MAX_LENGTH} characters`;
+    }
+    if (typeof child === 'number' && !Number.isFinite(child)) return 'numbers must be finite';
+    const nested = Array.isArray(child) ? child : isPlainObject(child) ? [child] : [];
+    for (const item of nested) {
+      if (isPlainObject(item)) {
+        const problem = attributeProblem(item, depth + 1);
+        if (problem) return problem;
+      } else if (Array.isArray(item)) {
+        return 'arrays must not contain arrays';
+      }
+    }
+  }
+  return undefined;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Parses a create request, reporting every broken rule together.
+ * @throws ValidationError
+ */
+export function parseNewUser(input: { email: unknown; name: unknown; attributes?: unknown }): NewUser {
+  const errors = new FieldErrors();
+  const email = field(errors, 'email', parseEmail(input.email));
+  const name = field(errors, 'name', parseUserName(input.name));
+  const attributes = field(errors, 'attributes', parseAttributes(input.attributes ?? {}));
+  errors.throwIfAny();
+  return { email: email!, name: name!, attributes: attributes! };
+}
+
+/** Records a failed parse under its pointer and returns the value when it passed. */
+export function field<T>(errors: FieldErrors, name: string, parsed: Parsed<T>): T | undefined {
+  if (parsed.ok) return parsed.value;
+  errors.add(`/${pointerSegment(name)}`, parsed.message);
+  return undefined;
+}

@@ -1,0 +1,247 @@
+import { createHash } from 'node:crypto';
+import type { CursorCodec } from '../kit/cursor.js';
+import { InvalidCursorError } from '../kit/cursor.js';
+import { ValidationError } from '../kit/errors.js';
+import {
+  IdempotencyKeyReusedError,
+  IdempotencyKeyTakenError,
+  UserNotFoundError,
+  VersionMismatchError,
+} from './errors.js';
+import { emailKey, parseNewUser, parseUserId, type NewUser, type User, type UserId } from './model.js';
+import { applyUserPatch } from './patch.js';
+
+/** A remembered `Idempotency-Key`: who used it, for which request, and what it produced. */
+export interface IdempotencyRecord {
+  readonly scope: string;
+  readonly key: string;
+  /** SHA-256 of the canonical request, so a reuse with another body is detected. */
+  readonly fingerprint: string;
+  readonly user: User;
+  readonly expiresAt: Date;
+}
+
+/** Keyset page request: users with id greater than `afterId`, in id order. */
+export interface UserPageQuery {
+  readonly afterId?: UserId;
+  readonly limit: number;
+  /** Lower-cased exact email to match. */
+  readonly emailKey?: string;
+  /** Lower-cased prefix of name or email. */
+  readonly prefix?: string;
+}
+
+/**
+ * The storage port the users capability owns. Adapters: SqlUserStore (SQLite, PostgreSQL).
+ * Every method is atomic; read-modify-write happens inside the store's transaction through
+ * the callback, so a concurrent writer can never interleave.
+ */
+export interface UserStore {
+  /**
+   * Inserts the user and, when given, its idempotency record in one transaction.
+   * @throws EmailTakenError, IdempotencyKeyTakenError
+   */
+  create(user: User, idempotency: IdempotencyRecord | undefined, signal?: AbortSignal): Promise<void>;
+  /** The unexpired record for a key, if any. */
+  findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<IdempotencyRecord | undefined>;
+  get(id: UserId, signal?: AbortSignal): Promise<User | undefined>;
+  list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]>;
+  /**
+   * Reads the user, passes it to `change` and writes what it returns (nothing if it returns
+   * the same object), all in one transaction.
+   * @throws UserNotFoundError, EmailTakenError, or whatever `change` throws
+   */
+  update(id: UserId, change: (current: User) => User, signal?: AbortSignal): Promise<User>;
+  /**
+   * Reads the user, lets `check` veto, then deletes it, in one transaction.
+   * @throws UserNotFoundError, or whatever `check` throws
+   */
+  delete(id: UserId, check: (current: User) => void, signal?: AbortSignal): Promise<void>;
+  /** Removes expired idempotency records, at most `limit`; returns how many. */
+  purgeIdempotency(now: Date, limit: number, signal?: AbortSignal): Promise<number>;
+}
+
+export interface UsersServiceOptions {
+  readonly store: UserStore;
+  readonly cursors: CursorCodec;
+  readonly newId: () => string;
+  readonly now?: () => Date;
+  /** How long an Idempotency-Key is remembered. */
+  readonly idempotencyTtlMs: number;
+}
+
+export interface ListUsersInput {
+  readonly limit: number;
+  readonly cursor?: string;
+  readonly email?: string;
+  readonly q?: string;
+}
+
+export interface UserPage {
+  readonly users: User[];
+  readonly nextCursor: string | null;
+}
+
+export interface CreateResult {
+  readonly user: User;
+  /** True when an earlier request with the same Idempotency-Key made this user. */
+  readonly replayed: boolean;
+}
+
+/** Who is asking and under which deadline; grows with auth (actor) and tracing. */
+export interface RequestContext {
+  readonly signal?: AbortSignal;
+  /** Partition for idempotency keys, so two clients cannot collide (the actor, once auth lands). */
+  readonly idempotencyScope?: string;
+}
+
+/** Use cases of the users capability. Knows nothing of HTTP or SQL. */
+export class UsersService {
+  readonly #store: UserStore;
+  readonly #cursors: CursorCodec;
+  readonly #newId: () => string;
+  readonly #now: () => Date;
+  readonly #idempotencyTtlMs: number;
+
+  constructor(options: UsersServiceOptions) {
+    this.#store = options.store;
+    this.#cursors = options.cursors;
+    this.#newId = options.newId;
+    this.#now = options.now ?? (() => new Date());
+    this.#idempotencyTtlMs = options.idempotencyTtlMs;
+  }
+
+  /**
+   * Creates a user. With an idempotency key, a repeat of the same request returns the first
+   * result, and a concurrent repeat waits for the first to commit rather than creating twice.
+   * @throws ValidationError, EmailTakenError, IdempotencyKeyReusedError
+   */
+  async create(
+    input: { email: unknown; name: unknown; attributes?: unknown },
+    idempotencyKey: string | undefined,
+    ctx: RequestContext = {},
+  ): Promise<CreateResult> {
+    const newUser = parseNewUser(input);
+    const now = this.#now();
+    const user: User = {
+      id: this.#newId() as UserId,
+      ...newUser,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (idempotencyKey === undefined) {
+      await this.#store.create(user, undefined, ctx.signal);
+      return { user, replayed: false };
+    }
+    const scope = ctx.idempotencyScope ?? '';
+    const fingerprint = fingerprintOf(newUser);
+    const earlier = await this.#replay(scope, idempotencyKey, fingerprint, now, ctx.signal);
+    if (earlier) return earlier;
+    const record = { scope, key: idempotencyKey, fingerprint, user, expiresAt: new Date(now.getTime() + this.#idempotencyTtlMs) };
+    try {
+      await this.#store.create(user, record, ctx.signal);
+      return { user, replayed: false };
+    } catch (error) {
+      if (!(error instanceof IdempotencyKeyTakenError)) throw error;
+      const winner = await this.#replay(scope, idempotencyKey, fingerprint, now, ctx.signal);
+      if (winner) return winner;
+      throw error;
+    }
+  }
+
+  async #replay(scope: string, key: string, fingerprint: string, now: Date, signal?: AbortSignal): Promise<CreateResult | undefined> {
+    const record = await this.#store.findIdempotency(scope, key, now, signal);
+    if (!record) return undefined;
+    if (record.fingerprint !== fingerprint) {
+      throw new IdempotencyKeyReusedError('This Idempotency-Key was already used with a different request body.');
+    }
+    return { user: record.user, replayed: true };
+  }
+
+  /** @throws ValidationError (bad id), UserNotFoundError */
+  async get(id: string, ctx: RequestContext = {}): Promise<User> {
+    const user = await this.#store.get(requireUserId(id), ctx.signal);
+    if (!user) throw new UserNotFoundError(`No user has id ${id}.`);
+    return user;
+  }
+
+  /** One page in id order; the cursor is bound to the filters it was issued with. */
+  async list(input: ListUsersInput, ctx: RequestContext = {}): Promise<UserPage> {
+    const filters = {
+      emailKey: input.email === undefined ? undefined : emailKey(input.email),
+      prefix: input.q === undefined ? undefined : input.q.toLowerCase(),
+    };
+    const filterTag = fingerprintOf(filters).slice(0, 16);
+    let afterId: UserId | undefined;
+    if (input.cursor !== undefined) {
+      const payload = this.#cursors.decode(input.cursor);
+      const parsed = parseUserId(payload.after ?? '');
+      if (payload.filter !== filterTag || !parsed.ok) {
+        throw new InvalidCursorError('The cursor is not valid for this query.');
+      }
+      afterId = parsed.value;
+    }
+    const rows = await this.#store.list({ afterId, limit: input.limit + 1, ...filters }, ctx.signal);
+    const users = rows.slice(0, input.limit);
+    const last = users.at(-1);
+    const nextCursor = rows.length > input.limit && last ? this.#cursors.encode({ after: last.id, filter: filterTag }) : null;
+    return { users, nextCursor };
+  }
+
+  /**
+   * Applies an RFC 7396 merge patch. `ifMatch` lists the versions the caller accepts (from
+   * `If-Match`); undefined means any.
+   * @throws ValidationError, UserNotFoundError, VersionMismatchError, EmailTakenError
+   */
+  async update(id: string, patch: unknown, ifMatch: readonly number[] | undefined, ctx: RequestContext = {}): Promise<User> {
+    return this.#store.update(
+      requireUserId(id),
+      (current) => {
+        checkVersion(current, ifMatch);
+        const changes = applyUserPatch(current, patch);
+        if (Object.keys(changes).length === 0) return current;
+        return { ...current, ...changes, version: current.version + 1, updatedAt: this.#now() };
+      },
+      ctx.signal,
+    );
+  }
+
+  /** @throws UserNotFoundError, VersionMismatchError */
+  async delete(id: string, ifMatch: readonly number[] | undefined, ctx: RequestContext = {}): Promise<void> {
+    await this.#store.delete(requireUserId(id), (current) => checkVersion(current, ifMatch), ctx.signal);
+  }
+
+  /** Forgets expired idempotency keys in bounded batches; returns how many went. */
+  async purgeExpiredIdempotencyKeys(batchSize: number, signal?: AbortSignal): Promise<number> {
+    return this.#store.purgeIdempotency(this.#now(), batchSize, signal);
+  }
+}
+
+function checkVersion(current: User, accepted: readonly number[] | undefined): void {
+  if (accepted !== undefined && !accepted.includes(current.version)) {
+    throw new VersionMismatchError(`The user changed: it is at version ${current.version}, which If-Match does not name.`);
+  }
+}
+
+function requireUserId(id: string): UserId {
+  const parsed = parseUserId(id);
+  if (!parsed.ok) throw new ValidationError([{ pointer: '/id', message: parsed.message }], 'The user id is malformed.');
+  return parsed.value;
+}
+
+/** SHA-256 over JSON with sorted keys, so field order in a request does not matter. */
+function fingerprintOf(value: NewUser | Record<string, unknown>): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

@@ -1,0 +1,187 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { SqlDialect } from '../db/dialect.js';
+import type { Schema, UsersTable } from '../db/schema.js';
+import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
+import { emailKey, type Attributes, type Email, type User, type UserId, type UserName } from './model.js';
+import type { IdempotencyRecord, UserPageQuery, UserStore } from './service.js';
+
+type UserRow = Selectable<UsersTable>;
+
+/** The UserStore adapter for SQLite and PostgreSQL; dialect differences come from `SqlDialect`. */
+export class SqlUserStore implements UserStore {
+  readonly #db: Kysely<Schema>;
+  readonly #dialect: SqlDialect;
+
+  constructor(db: Kysely<Schema>, dialect: SqlDialect) {
+    this.#db = db;
+    this.#dialect = dialect;
+  }
+
+  async create(user: User, idempotency: IdempotencyRecord | undefined, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    await this.#translate(() =>
+      this.#db.transaction().execute(async (trx) => {
+        // The key goes in first: a concurrent request with the same key then waits on it and
+        // replays, instead of racing for the email and reporting a conflict.
+        if (idempotency) {
+          await trx
+            .deleteFrom('idempotency_keys')
+            .where('scope', '=', idempotency.scope)
+            .where('key', '=', idempotency.key)
+            .where('expires_at', '<=', this.#dialect.toTime(user.createdAt))
+            .execute();
+          await trx.insertInto('idempotency_keys').values(this.#toIdempotencyRow(idempotency, user.createdAt)).execute();
+        }
+        await trx.insertInto('users').values(this.#toUserRow(user)).execute();
+      }),
+    );
+  }
+
+  async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<IdempotencyRecord | undefined> {
+    signal?.throwIfAborted();
+    const row = await this.#db
+      .selectFrom('idempotency_keys')
+      .selectAll()
+      .where('scope', '=', scope)
+      .where('key', '=', key)
+      .where('expires_at', '>', this.#dialect.toTime(now))
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      scope: row.scope,
+      key: row.key,
+      fingerprint: row.fingerprint,
+      user: this.#fromSnapshot(this.#dialect.fromJson(row.result)),
+      expiresAt: this.#dialect.fromTime(row.expires_at),
+    };
+  }
+
+  async get(id: UserId, signal?: AbortSignal): Promise<User | undefined> {
+    signal?.throwIfAborted();
+    const row = await this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? this.#toUser(row) : undefined;
+  }
+
+  async list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]> {
+    signal?.throwIfAborted();
+    let select = this.#db.selectFrom('users').selectAll().orderBy('id').limit(query.limit);
+    if (query.afterId !== undefined) select = select.where('id', '>', query.afterId);
+    if (query.emailKey !== undefined) select = select.where('email_key', '=', query.emailKey);
+    if (query.prefix !== undefined) {
+      const pattern = `${escapeLike(query.prefix)}%`;
+      select = select.where(sql<boolean>`(name_key like ${pattern} escape '\\' or email_key like ${pattern} escape '\\')`);
+    }
+    const rows = await select.execute();
+    return rows.map((row) => this.#toUser(row));
+  }
+
+  async update(id: UserId, change: (current: User) => User, signal?: AbortSignal): Promise<User> {
+    signal?.throwIfAborted();
+    return this.#translate(() =>
+      this.#db.transaction().execute(async (trx) => {
+        const current = await trx
+          .selectFrom('users')
+          .selectAll()
+          .where('id', '=', id)
+          .$if(this.#dialect.lockRowsForUpdate, (q) => q.forUpdate())
+          .executeTakeFirst();
+        if (!current) throw new UserNotFoundError(`No user has id ${id}.`);
+        const before = this.#toUser(current);
+        const after = change(before);
+        if (after === before) return before;
+        const { id: _id, created_at: _created, ...changes } = this.#toUserRow(after);
+        await trx.updateTable('users').set(changes).where('id', '=', id).execute();
+        return after;
+      }),
+    );
+  }
+
+  async delete(id: UserId, check: (current: User) => void, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    await this.#db.transaction().execute(async (trx) => {
+      const current = await trx
+        .selectFrom('users')
+        .selectAll()
+        .where('id', '=', id)
+        .$if(this.#dialect.lockRowsForUpdate, (q) => q.forUpdate())
+        .executeTakeFirst();
+      if (!current) throw new UserNotFoundError(`No user has id ${id}.`);
+      check(this.#toUser(current));
+      await trx.deleteFrom('users').where('id', '=', id).execute();
+    });
+  }
+
+  async purgeIdempotency(now: Date, limit: number, signal?: AbortSignal): Promise<number> {
+    signal?.throwIfAborted();
+    const result = await this.#db
+      .deleteFrom('idempotency_keys')
+      .where((eb) =>
+        eb(
+          eb.refTuple('scope', 'key'),
+          'in',
+          eb.selectFrom('idempotency_keys').select(['scope', 'key']).where('expires_at', '<=', this.#dialect.toTime(now)).limit(limit).$asTuple('scope', 'key'),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  /** Turns driver unique violations into the domain's conflict errors. */
+  async #translate<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const table = this.#dialect.uniqueViolationTable(error);
+      if (table === 'users') throw new EmailTakenError('Another user already has this email.', { cause: error });
+      if (table === 'idempotency_keys') throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.', { cause: error });
+      throw error;
+    }
+  }
+
+  #toUserRow(user: User) {
+    return {
+      id: user.id,
+      email: user.email,
+      email_key: emailKey(user.email),
+      name: user.name,
+      name_key: user.name.toLowerCase(),
+      attributes: this.#dialect.toJson(user.attributes),
+      version: user.version,
+      created_at: this.#dialect.toTime(user.createdAt),
+      updated_at: this.#dialect.toTime(user.updatedAt),
+    };
+  }
+
+  #toUser(row: UserRow): User {
+    return {
+      id: row.id as UserId,
+      email: row.email as Email,
+      name: row.name as UserName,
+      attributes: this.#dialect.fromJson(row.attributes) as Attributes,
+      version: row.version,
+      createdAt: this.#dialect.fromTime(row.created_at),
+      updatedAt: this.#dialect.fromTime(row.updated_at),
+    };
+  }
+
+  #toIdempotencyRow(record: IdempotencyRecord, now: Date) {
+    const snapshot = { ...record.user, createdAt: record.user.createdAt.toISOString(), updatedAt: record.user.updatedAt.toISOString() };
+    return {
+      scope: record.scope,
+      key: record.key,
+      fingerprint: record.fingerprint,
+      result: this.#dialect.toJson(snapshot),
+      created_at: this.#dialect.toTime(now),
+      expires_at: this.#dialect.toTime(record.expiresAt),
+    };
+  }
+
+  #fromSnapshot(value: unknown): User {
+    const snap = value as Omit<User, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+    return { ...snap, createdAt: new Date(snap.createdAt), updatedAt: new Date(snap.updatedAt) };
+  }
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
