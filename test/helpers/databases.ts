@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openDatabase, type Database } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrator.js';
+
+/** Where the PostgreSQL tests connect; the machine's trust-auth server by default. */
+export const POSTGRES_URL = process.env.ROSTER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestDatabase {
+  readonly database: Database;
+  /** The URL that reaches this same database (for a spawned server). */
+  readonly url: string;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh, migrated SQLite file in its own temporary directory. */
+export async function sqliteTestDatabase(): Promise<TestDatabase> {
+  const dir = mkdtempSync(join(tmpdir(), 'roster-test-'));
+  const url = join(dir, 'roster.db');
+  const database = openDatabase(url);
+  await migrateToLatest(database.db, database.dialect.name);
+  return {
+    database,
+    url,
+    async cleanup() {
+      await database.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let postgresAnswer: Promise<string | undefined> | undefined;
+
+/**
+ * Why PostgreSQL tests cannot run here, or undefined when they can. Under CI=true a missing
+ * server is an error, never a skip; elsewhere the skip is announced loudly on stderr.
+ */
+export function postgresUnavailable(): Promise<string | undefined> {
+  postgresAnswer ??= (async () => {
+    const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 });
+    try {
+      await client.connect();
+      await client.query('select 1');
+      return undefined;
+    } catch (error) {
+      const reason = `PostgreSQL at ${POSTGRES_URL} is not answering (${(error as Error).message})`;
+      if (process.env.CI === 'true') throw new Error(`${reason}; CI=true requires it`, { cause: error });
+      process.stderr.write(`\n*** SKIPPING PostgreSQL tests: ${reason}. Start it to run them. ***\n\n`);
+      return reason;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  })();
+  return postgresAnswer;
+}
+
+/** A fresh, migrated schema in the PostgreSQL test database, dropped on cleanup. */
+export async function postgresTestDatabase(): Promise<TestDatabase> {
+  const schema = `roster_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  const url = withSearchPath(POSTGRES_URL, schema);
+  const database = openDatabase(url, { poolSize: 10 });
+  await migrateToLatest(database.db, database.dialect.name);
+  return {
+    database,
+    url,
+    async cleanup() {
+      await database.close();
+      await admin.query(`drop schema ${schema} cascade`);
+      await admin.end();
+    },
+  };
+}
+
+function withSearchPath(url: string, schema: string): string {
+  const u = new URL(url);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+}
+
+/** Both dialects, for suites that must hold on each: [name, factory, skip reason]. */
+export async function dialects(): Promise<[string, () => Promise<TestDatabase>, string | undefined][]> {
+  return [
+    ['sqlite', sqliteTestDatabase, undefined],
+    ['postgres', postgresTestDatabase, await postgresUnavailable()],
+  ];
+}
