@@ -52,11 +52,13 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     secret: true,
     parse: (raw) => {
       if (/^postgres(ql)?:\/\//.test(raw)) {
+        let host = '';
         try {
-          new URL(raw);
+          host = new URL(raw).hostname;
         } catch {
-          throw new Error('is not a valid postgres:// URL');
+          // reported below
         }
+        if (!/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/.test(host)) throw new Error('is not a valid postgres:// URL (host missing or malformed)');
       }
       return raw;
     },

@@ -86,7 +86,7 @@ export function toProblem(error: unknown, requestId: string): Problem {
   if (error instanceof DeadlineExceededError) {
     return problem('unavailable', 'A dependency did not answer in time; retry later.', requestId);
   }
-  const fastifyError = error as Partial<FastifyError>;
+  const fastifyError = (typeof error === 'object' && error !== null ? error : {}) as Partial<FastifyError>;
   if (Array.isArray(fastifyError.validation)) {
     const part = fastifyError.validationContext ?? 'body';
     return problem('validation', `The request ${partName(part)} has invalid values.`, requestId, schemaErrors(fastifyError.validation, part));

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, configHelp, describeConfig, loadConfig, maskSecret } from '../src/config.js';
+
+test('defaults give a working embedded setup', () => {
+  const config = loadConfig({});
+  assert.equal(config.databaseUrl, './data/roster.db');
+  assert.equal(config.port, 8080);
+  assert.equal(config.host, '127.0.0.1');
+  assert.equal(config.bodyLimitBytes, 65536);
+  assert.equal(config.migrateOnStart, true);
+});
+
+for (const [key, value, reason] of [
+  ['PORT', 'abc', /PORT="abc" must be a whole number/],
+  ['PORT', '70000', /PORT="70000" must be from 0 to 65535/],
+  ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud" must be one of/],
+  ['ROSTER_MIGRATE_ON_START', 'maybe', /must be true or false/],
+  ['ROSTER_DATABASE_URL', 'postgres://%%%', /ROSTER_DATABASE_URL=\(secret\) is not a valid postgres/],
+  ['ROSTER_SHUTDOWN_TIMEOUT_MS', '-1', /ROSTER_SHUTDOWN_TIMEOUT_MS/],
+] as const) {
+  test(`${key}=${value} is refused with a message naming the key`, () => {
+    assert.throws(() => loadConfig({ [key]: value }), (error: unknown) => error instanceof ConfigError && reason.test(error.message));
+  });
+}
+
+test('secrets can come from a *_FILE and are masked when described', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'roster-config-'));
+  const file = join(dir, 'db-url');
+  writeFileSync(file, 'postgres://roster:hunter2@db.internal:5432/roster\n');
+  const config = loadConfig({ ROSTER_DATABASE_URL_FILE: file });
+  assert.equal(config.databaseUrl, 'postgres://roster:hunter2@db.internal:5432/roster');
+  const shown = JSON.stringify(describeConfig(config));
+  assert.doesNotMatch(shown, /hunter2/);
+  assert.match(shown, /roster:\*\*\*\*\*@db.internal/);
+});
+
+test('an unreadable *_FILE is a config error naming the variable', () => {
+  assert.throws(() => loadConfig({ ROSTER_DATABASE_URL_FILE: '/nonexistent/x' }), /ROSTER_DATABASE_URL_FILE/);
+});
+
+test('maskSecret leaves plain paths alone', () => {
+  assert.equal(maskSecret('./data/roster.db'), './data/roster.db');
+});
+
+test('help lists every key with its default', () => {
+  const help = configHelp();
+  for (const key of ['ROSTER_DATABASE_URL', 'PORT', 'HOST', 'LOG_LEVEL', 'ROSTER_SHUTDOWN_TIMEOUT_MS']) assert.match(help, new RegExp(key));
+});

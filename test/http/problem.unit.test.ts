@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { errorCodes } from 'fastify';
+import { InvalidCursorError } from '../../src/kit/cursor.js';
+import { DeadlineExceededError } from '../../src/kit/deadline.js';
+import { UnavailableError, ValidationError } from '../../src/kit/errors.js';
+import { UnsupportedMediaTypeError } from '../../src/http/media-type.js';
+import { PROBLEMS, problem, toProblem, type ProblemCode } from '../../src/http/problem.js';
+import {
+  EmailTakenError,
+  IdempotencyKeyReusedError,
+  IdempotencyKeyTakenError,
+  UserNotFoundError,
+  VersionMismatchError,
+} from '../../src/users/errors.js';
+
+const jsonSyntaxError = Object.assign(new SyntaxError('Unexpected end of JSON input'), { statusCode: 400 });
+
+/** One thrown value per catalogue entry: the table must cover the whole catalogue. */
+const CASES: Record<ProblemCode, unknown[]> = {
+  validation: [new ValidationError([{ pointer: '/email', message: 'bad' }])],
+  'invalid-cursor': [new InvalidCursorError('bad cursor')],
+  'malformed-json': [jsonSyntaxError, new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY()],
+  'bad-request': [new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH()],
+  'route-not-found': [],
+  'user-not-found': [new UserNotFoundError('gone')],
+  'email-taken': [new EmailTakenError('taken')],
+  'version-mismatch': [new VersionMismatchError('stale')],
+  'body-too-large': [new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE()],
+  'unsupported-media-type': [new UnsupportedMediaTypeError('json please'), new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE('text/plain')],
+  'idempotency-key-reused': [new IdempotencyKeyReusedError('reused')],
+  unavailable: [new UnavailableError('db down'), new DeadlineExceededError('slow')],
+  internal: [new Error('secret internal detail'), new IdempotencyKeyTakenError('secret internal detail'), 'a thrown string', null],
+};
+
+test('the case table covers the whole catalogue', () => {
+  assert.deepEqual(Object.keys(CASES).sort(), Object.keys(PROBLEMS).sort());
+});
+
+for (const [code, errors] of Object.entries(CASES) as [ProblemCode, unknown[]][]) {
+  for (const [i, error] of errors.entries()) {
+    test(`${code} #${i + 1} maps to ${PROBLEMS[code].status}`, () => {
+      const p = toProblem(error, 'req-1');
+      assert.equal(p.type, `urn:roster:problem:${code}`);
+      assert.equal(p.status, PROBLEMS[code].status);
+      assert.equal(p.title, PROBLEMS[code].title);
+      assert.equal(p.request_id, 'req-1');
+      assert.ok(p.detail.length > 0);
+      if (p.status >= 500) assert.doesNotMatch(JSON.stringify(p), /secret internal detail/);
+    });
+  }
+}
+
+test('route-not-found is built directly by the not-found handler', () => {
+  assert.equal(problem('route-not-found', 'x', 'r').status, 404);
+});
+
+test('field errors keep their pointers; schema errors name the part they came from', () => {
+  assert.deepEqual(toProblem(new ValidationError([{ pointer: '/name', message: 'bad' }]), 'r').errors, [{ pointer: '/name', message: 'bad' }]);
+  const schemaError = Object.assign(new Error('validation'), {
+    statusCode: 400,
+    validationContext: 'querystring',
+    validation: [
+      { keyword: 'maximum', schemaPath: '#/properties/limit', instancePath: '/limit', params: {}, message: 'must be <= 200' },
+      { keyword: 'boolean', schemaPath: '#/additionalProperties', instancePath: '/foo', params: {}, message: 'schema is false' },
+      { keyword: 'additionalProperties', schemaPath: '#', instancePath: '', params: {}, message: 'no' },
+    ],
+  });
+  assert.deepEqual(toProblem(schemaError, 'r').errors, [
+    { parameter: 'limit', message: 'must be <= 200' },
+    { parameter: 'foo', message: 'is not a known field' },
+  ]);
+  const bodyError = Object.assign(new Error('validation'), {
+    statusCode: 400,
+    validationContext: 'body',
+    validation: [{ keyword: 'required', schemaPath: '#', instancePath: '', params: { requiredProperties: ['email', 'name'] }, message: 'x' }],
+  });
+  assert.deepEqual(toProblem(bodyError, 'r').errors, [
+    { pointer: '/email', message: 'is required' },
+    { pointer: '/name', message: 'is required' },
+  ]);
+});
