@@ -58,7 +58,8 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
         } catch {
           // reported below
         }
-        if (!/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/.test(host)) throw new Error('is not a valid postgres:// URL (host missing or malformed)');
+        if (!/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/.test(host))
+          throw new Error('is not a valid postgres:// URL (host missing or malformed)');
       }
       return raw;
     },
@@ -82,9 +83,27 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     default: '10000',
     parse: (raw) => integer(raw, 0, 600_000),
   },
-  { env: 'ROSTER_BODY_LIMIT_BYTES', field: 'bodyLimitBytes', doc: 'largest request body accepted', default: '65536', parse: (raw) => integer(raw, 1024, 10 * 1024 * 1024) },
-  { env: 'ROSTER_DB_POOL_SIZE', field: 'dbPoolSize', doc: 'PostgreSQL connections per instance', default: '10', parse: (raw) => integer(raw, 1, 1000) },
-  { env: 'ROSTER_READY_TIMEOUT_MS', field: 'readyTimeoutMs', doc: 'database ping deadline for /readyz', default: '1000', parse: (raw) => integer(raw, 10, 60_000) },
+  {
+    env: 'ROSTER_BODY_LIMIT_BYTES',
+    field: 'bodyLimitBytes',
+    doc: 'largest request body accepted',
+    default: '65536',
+    parse: (raw) => integer(raw, 1024, 10 * 1024 * 1024),
+  },
+  {
+    env: 'ROSTER_DB_POOL_SIZE',
+    field: 'dbPoolSize',
+    doc: 'PostgreSQL connections per instance',
+    default: '10',
+    parse: (raw) => integer(raw, 1, 1000),
+  },
+  {
+    env: 'ROSTER_READY_TIMEOUT_MS',
+    field: 'readyTimeoutMs',
+    doc: 'database ping deadline for /readyz',
+    default: '1000',
+    parse: (raw) => integer(raw, 10, 60_000),
+  },
   {
     env: 'ROSTER_SQLITE_BUSY_TIMEOUT_MS',
     field: 'sqliteBusyTimeoutMs',
@@ -99,7 +118,13 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     default: '24',
     parse: (raw) => integer(raw, 1, 24 * 30),
   },
-  { env: 'ROSTER_MIGRATE_ON_START', field: 'migrateOnStart', doc: 'apply pending migrations when serve starts', default: 'true', parse: boolean },
+  {
+    env: 'ROSTER_MIGRATE_ON_START',
+    field: 'migrateOnStart',
+    doc: 'apply pending migrations when serve starts',
+    default: 'true',
+    parse: boolean,
+  },
 ];
 
 /** Reads and validates every key. @throws ConfigError naming the first bad key. */

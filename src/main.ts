@@ -69,7 +69,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       IDEMPOTENCY_PURGE_INTERVAL_MS,
       async (signal) => {
         let purged = 0;
-        for (let n = IDEMPOTENCY_PURGE_BATCH; n === IDEMPOTENCY_PURGE_BATCH && !signal.aborted; ) {
+        for (let n = IDEMPOTENCY_PURGE_BATCH; n === IDEMPOTENCY_PURGE_BATCH && !signal.aborted;) {
           n = await users.purgeExpiredIdempotencyKeys(IDEMPOTENCY_PURGE_BATCH, signal);
           purged += n;
         }

@@ -14,7 +14,12 @@ export interface SqlDialect {
   fromJson(value: unknown): unknown;
   /** The table whose unique constraint this driver error violated, if it is such an error. */
   uniqueViolationTable(error: unknown): string | undefined;
+  /** True when the error says the database is unreachable, locked or shutting down: worth retrying later. */
+  isUnavailable(error: unknown): boolean;
 }
+
+// Connection-level failures seen from node's net layer and from pg's pool.
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
 
 export const sqliteDialect: SqlDialect = {
   name: 'sqlite',
@@ -27,6 +32,10 @@ export const sqliteDialect: SqlDialect = {
     // better-sqlite3: code SQLITE_CONSTRAINT_UNIQUE or _PRIMARYKEY, message "UNIQUE constraint failed: table.column, ..."
     if (!isErrorWithCode(error) || !/^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/.test(error.code)) return undefined;
     return /constraint failed: ([A-Za-z_]+)\./.exec(error.message)?.[1];
+  },
+  isUnavailable(error) {
+    if (isClosedHandle(error) || (error instanceof TypeError && /database connection is not open/.test(error.message))) return true;
+    return isErrorWithCode(error) && /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)/.test(error.code);
   },
 };
 
@@ -41,7 +50,25 @@ export const postgresDialect: SqlDialect = {
     if (!isErrorWithCode(error) || error.code !== '23505') return undefined;
     return (error as { table?: string }).table;
   },
+  isUnavailable(error) {
+    if (
+      error instanceof Error &&
+      /timeout exceeded when trying to connect|Connection terminated|pool is (ended|closed)|Cannot use a pool after calling end/i.test(
+        error.message,
+      )
+    ) {
+      return true;
+    }
+    if (!isErrorWithCode(error)) return false;
+    // SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P (operator intervention).
+    return NETWORK_CODES.has(error.code) || /^(08|53|57P)/.test(error.code);
+  },
 };
+
+/** Kysely after `destroy()`: a request that outlived shutdown. */
+function isClosedHandle(error: unknown): boolean {
+  return error instanceof Error && error.message === 'driver has already been destroyed';
+}
 
 function isErrorWithCode(error: unknown): error is Error & { code: string } {
   return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';

@@ -73,7 +73,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Roster', version: deps.version ?? '0.0.0', description: 'The user directory: create, read, search, update and delete users.' },
+      info: {
+        title: 'Roster',
+        version: deps.version ?? '0.0.0',
+        description: 'The user directory: create, read, search, update and delete users.',
+      },
       tags: [
         { name: 'users', description: 'The directory' },
         { name: 'health', description: 'Liveness and readiness probes' },

@@ -78,7 +78,12 @@ interface ValidationIssue {
  */
 export function toProblem(error: unknown, requestId: string): Problem {
   if (error instanceof ValidationError) {
-    return problem('validation', error.message, requestId, error.errors.map((e) => ({ pointer: e.pointer, message: e.message })));
+    return problem(
+      'validation',
+      error.message,
+      requestId,
+      error.errors.map((e) => ({ pointer: e.pointer, message: e.message })),
+    );
   }
   if (error instanceof AppError && error.code in PROBLEMS) {
     return problem(error.code as ProblemCode, error.message, requestId);
@@ -89,7 +94,12 @@ export function toProblem(error: unknown, requestId: string): Problem {
   const fastifyError = (typeof error === 'object' && error !== null ? error : {}) as Partial<FastifyError>;
   if (Array.isArray(fastifyError.validation)) {
     const part = fastifyError.validationContext ?? 'body';
-    return problem('validation', `The request ${partName(part)} has invalid values.`, requestId, schemaErrors(fastifyError.validation, part));
+    return problem(
+      'validation',
+      `The request ${partName(part)} has invalid values.`,
+      requestId,
+      schemaErrors(fastifyError.validation, part),
+    );
   }
   if (error instanceof SyntaxError && fastifyError.statusCode === 400) {
     return problem('malformed-json', 'The request body could not be parsed as JSON.', requestId);
@@ -110,7 +120,9 @@ function clientMessage(code: ProblemCode, error: Partial<FastifyError>): string 
     case 'unsupported-media-type':
       return 'Send the body as application/json (PATCH: application/merge-patch+json).';
     case 'malformed-json':
-      return error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'The request body is empty but JSON was declared.' : 'The request body could not be parsed as JSON.';
+      return error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+        ? 'The request body is empty but JSON was declared.'
+        : 'The request body could not be parsed as JSON.';
     default:
       return 'The request is malformed.';
   }

@@ -115,7 +115,15 @@ export function usersRoutes(users: UsersService) {
 
     r.get(
       '/v1/users/:id',
-      { schema: { tags, summary: 'Get a user', params: IdParams, headers: CacheHeaders, response: { 200: UserResponse, 304: Type.Null(), ...problemResponses } } },
+      {
+        schema: {
+          tags,
+          summary: 'Get a user',
+          params: IdParams,
+          headers: CacheHeaders,
+          response: { 200: UserResponse, 304: Type.Null(), ...problemResponses },
+        },
+      },
       async (request, reply) => {
         const user = await users.get(request.params.id, { signal: request.signal });
         if (ifNoneMatchHits(request.headers['if-none-match'], user.version)) {
@@ -132,7 +140,10 @@ export function usersRoutes(users: UsersService) {
           tags,
           summary: 'List users, in id order, one page at a time',
           querystring: ListQuery,
-          response: { 200: Type.Object({ data: Type.Array(UserResponse), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...problemResponses },
+          response: {
+            200: Type.Object({ data: Type.Array(UserResponse), next_cursor: Type.Union([Type.String(), Type.Null()]) }),
+            ...problemResponses,
+          },
         },
       },
       async (request) => {
@@ -155,7 +166,9 @@ export function usersRoutes(users: UsersService) {
         preValidation: requireMediaType('application/merge-patch+json'),
       },
       async (request, reply) => {
-        const user = await users.update(request.params.id, request.body, parseIfMatch(request.headers['if-match']), { signal: request.signal });
+        const user = await users.update(request.params.id, request.body, parseIfMatch(request.headers['if-match']), {
+          signal: request.signal,
+        });
         return sendUser(reply, 200, user);
       },
     );
@@ -163,7 +176,13 @@ export function usersRoutes(users: UsersService) {
     r.delete(
       '/v1/users/:id',
       {
-        schema: { tags, summary: 'Delete a user', params: IdParams, headers: ConditionalHeaders, response: { 204: Type.Null(), ...problemResponses } },
+        schema: {
+          tags,
+          summary: 'Delete a user',
+          params: IdParams,
+          headers: ConditionalHeaders,
+          response: { 204: Type.Null(), ...problemResponses },
+        },
       },
       async (request, reply) => {
         await users.delete(request.params.id, parseIfMatch(request.headers['if-match']), { signal: request.signal });

@@ -58,7 +58,8 @@ export class Shutdown {
     })();
     const outcome = await Promise.race([steps, deadline]);
     clearTimeout(timer);
-    if (outcome === 'timeout') this.#log.error({ timeout_ms: this.#timeoutMs }, 'shutdown deadline passed; exiting with work still running');
+    if (outcome === 'timeout')
+      this.#log.error({ timeout_ms: this.#timeoutMs }, 'shutdown deadline passed; exiting with work still running');
     else this.#log.info({ outcome }, 'shutdown complete');
     return outcome;
   }

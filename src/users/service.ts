@@ -2,12 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CursorCodec } from '../kit/cursor.js';
 import { InvalidCursorError } from '../kit/cursor.js';
 import { ValidationError } from '../kit/errors.js';
-import {
-  IdempotencyKeyReusedError,
-  IdempotencyKeyTakenError,
-  UserNotFoundError,
-  VersionMismatchError,
-} from './errors.js';
+import { IdempotencyKeyReusedError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from './errors.js';
 import { emailKey, parseNewUser, parseUserId, type NewUser, type User, type UserId } from './model.js';
 import { applyUserPatch } from './patch.js';
 

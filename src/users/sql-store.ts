@@ -1,6 +1,7 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { SqlDialect } from '../db/dialect.js';
 import type { Schema, UsersTable } from '../db/schema.js';
+import { UnavailableError } from '../kit/errors.js';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import { emailKey, type Attributes, type Email, type User, type UserId, type UserName } from './model.js';
 import type { IdempotencyRecord, UserPageQuery, UserStore } from './service.js';
@@ -39,13 +40,15 @@ export class SqlUserStore implements UserStore {
 
   async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<IdempotencyRecord | undefined> {
     signal?.throwIfAborted();
-    const row = await this.#db
-      .selectFrom('idempotency_keys')
-      .selectAll()
-      .where('scope', '=', scope)
-      .where('key', '=', key)
-      .where('expires_at', '>', this.#dialect.toTime(now))
-      .executeTakeFirst();
+    const row = await this.#translate(() =>
+      this.#db
+        .selectFrom('idempotency_keys')
+        .selectAll()
+        .where('scope', '=', scope)
+        .where('key', '=', key)
+        .where('expires_at', '>', this.#dialect.toTime(now))
+        .executeTakeFirst(),
+    );
     if (!row) return undefined;
     return {
       scope: row.scope,
@@ -58,7 +61,7 @@ export class SqlUserStore implements UserStore {
 
   async get(id: UserId, signal?: AbortSignal): Promise<User | undefined> {
     signal?.throwIfAborted();
-    const row = await this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.#translate(() => this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst());
     return row ? this.#toUser(row) : undefined;
   }
 
@@ -71,7 +74,7 @@ export class SqlUserStore implements UserStore {
       const pattern = `${escapeLike(query.prefix)}%`;
       select = select.where(sql<boolean>`(name_key like ${pattern} escape '\\' or email_key like ${pattern} escape '\\')`);
     }
-    const rows = await select.execute();
+    const rows = await this.#translate(() => select.execute());
     return rows.map((row) => this.#toUser(row));
   }
 
@@ -79,14 +82,7 @@ export class SqlUserStore implements UserStore {
     signal?.throwIfAborted();
     return this.#translate(() =>
       this.#db.transaction().execute(async (trx) => {
-        const current = await trx
-          .selectFrom('users')
-          .selectAll()
-          .where('id', '=', id)
-          .$if(this.#dialect.lockRowsForUpdate, (q) => q.forUpdate())
-          .executeTakeFirst();
-        if (!current) throw new UserNotFoundError(`No user has id ${id}.`);
-        const before = this.#toUser(current);
+        const before = await this.#lockForChange(trx, id);
         const after = change(before);
         if (after === before) return before;
         const { id: _id, created_at: _created, ...changes } = this.#toUserRow(after);
@@ -98,35 +94,49 @@ export class SqlUserStore implements UserStore {
 
   async delete(id: UserId, check: (current: User) => void, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    await this.#db.transaction().execute(async (trx) => {
-      const current = await trx
-        .selectFrom('users')
-        .selectAll()
-        .where('id', '=', id)
-        .$if(this.#dialect.lockRowsForUpdate, (q) => q.forUpdate())
-        .executeTakeFirst();
-      if (!current) throw new UserNotFoundError(`No user has id ${id}.`);
-      check(this.#toUser(current));
-      await trx.deleteFrom('users').where('id', '=', id).execute();
-    });
+    await this.#translate(() =>
+      this.#db.transaction().execute(async (trx) => {
+        check(await this.#lockForChange(trx, id));
+        await trx.deleteFrom('users').where('id', '=', id).execute();
+      }),
+    );
   }
 
   async purgeIdempotency(now: Date, limit: number, signal?: AbortSignal): Promise<number> {
     signal?.throwIfAborted();
-    const result = await this.#db
-      .deleteFrom('idempotency_keys')
-      .where((eb) =>
-        eb(
-          eb.refTuple('scope', 'key'),
-          'in',
-          eb.selectFrom('idempotency_keys').select(['scope', 'key']).where('expires_at', '<=', this.#dialect.toTime(now)).limit(limit).$asTuple('scope', 'key'),
-        ),
-      )
-      .executeTakeFirst();
+    const result = await this.#translate(() =>
+      this.#db
+        .deleteFrom('idempotency_keys')
+        .where((eb) =>
+          eb(
+            eb.refTuple('scope', 'key'),
+            'in',
+            eb
+              .selectFrom('idempotency_keys')
+              .select(['scope', 'key'])
+              .where('expires_at', '<=', this.#dialect.toTime(now))
+              .limit(limit)
+              .$asTuple('scope', 'key'),
+          ),
+        )
+        .executeTakeFirst(),
+    );
     return Number(result.numDeletedRows);
   }
 
-  /** Turns driver unique violations into the domain's conflict errors. */
+  /** Reads a user for read-modify-write, holding its row lock where the dialect has them. */
+  async #lockForChange(trx: Transaction<Schema>, id: UserId): Promise<User> {
+    const row = await trx
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', id)
+      .$if(this.#dialect.lockRowsForUpdate, (q) => q.forUpdate())
+      .executeTakeFirst();
+    if (!row) throw new UserNotFoundError(`No user has id ${id}.`);
+    return this.#toUser(row);
+  }
+
+  /** Turns driver errors into the domain's: unique violations into conflicts, outages into UnavailableError. */
   async #translate<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
@@ -134,6 +144,7 @@ export class SqlUserStore implements UserStore {
       const table = this.#dialect.uniqueViolationTable(error);
       if (table === 'users') throw new EmailTakenError('Another user already has this email.', { cause: error });
       if (table === 'idempotency_keys') throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.', { cause: error });
+      if (this.#dialect.isUnavailable(error)) throw new UnavailableError('The database is unavailable; retry later.', { cause: error });
       throw error;
     }
   }

@@ -5,7 +5,13 @@ import { ValidationError } from '../../src/kit/errors.js';
 import { NAME_MAX_CODE_POINTS, parseAttributes, parseEmail, parseNewUser, parseUserId, parseUserName } from '../../src/users/model.js';
 
 describe('parseEmail', () => {
-  const valid = ['a@b.co', 'Ann.Lee+tag@Example.COM', "o'brien@example.org", 'x@sub-domain.example.travel', `${'l'.repeat(64)}@example.com`];
+  const valid = [
+    'a@b.co',
+    'Ann.Lee+tag@Example.COM',
+    "o'brien@example.org",
+    'x@sub-domain.example.travel',
+    `${'l'.repeat(64)}@example.com`,
+  ];
   const invalid: [string, RegExp][] = [
     ['', /empty/],
     ['plain', /name@example.com/],
@@ -70,16 +76,19 @@ describe('parseUserName', () => {
   }
   test('property: never throws; accepted names are trimmed, NFC, bounded, control-free', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 260 }), fc.string({ unit: 'grapheme', maxLength: 260 }), fc.anything()), (input) => {
-        const parsed = parseUserName(input);
-        if (parsed.ok) {
-          const name = parsed.value;
-          assert.equal(name, name.trim());
-          assert.equal(name, name.normalize('NFC'));
-          assert.ok([...name].length >= 1 && [...name].length <= NAME_MAX_CODE_POINTS);
-          assert.doesNotMatch(name, /\p{Cc}/u);
-        }
-      }),
+      fc.property(
+        fc.oneof(fc.string({ unit: 'binary', maxLength: 260 }), fc.string({ unit: 'grapheme', maxLength: 260 }), fc.anything()),
+        (input) => {
+          const parsed = parseUserName(input);
+          if (parsed.ok) {
+            const name = parsed.value;
+            assert.equal(name, name.trim());
+            assert.equal(name, name.normalize('NFC'));
+            assert.ok([...name].length >= 1 && [...name].length <= NAME_MAX_CODE_POINTS);
+            assert.doesNotMatch(name, /\p{Cc}/u);
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -113,7 +122,10 @@ describe('parseNewUser', () => {
       () => parseNewUser({ email: 'nope', name: '', attributes: [] }),
       (error: unknown) => {
         assert.ok(error instanceof ValidationError);
-        assert.deepEqual(error.errors.map((e) => e.pointer), ['/email', '/name', '/attributes']);
+        assert.deepEqual(
+          error.errors.map((e) => e.pointer),
+          ['/email', '/name', '/attributes'],
+        );
         return true;
       },
     );

@@ -77,7 +77,10 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.equal(patched.version, 2);
       await assert.rejects(users.update(a.id, { name: 'X' }, [1]), VersionMismatchError);
       await assert.rejects(users.update(a.id, { email: b.email.toUpperCase() }, undefined), EmailTakenError);
-      await assert.rejects(users.update(a.id, { email: null, name: '' }, undefined), (e: unknown) => e instanceof ValidationError && e.errors.length === 2);
+      await assert.rejects(
+        users.update(a.id, { email: null, name: '' }, undefined),
+        (e: unknown) => e instanceof ValidationError && e.errors.length === 2,
+      );
       const same = await users.update(a.id, { name: 'New Name' }, undefined);
       assert.equal(same.version, 2);
     });

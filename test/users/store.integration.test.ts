@@ -51,7 +51,13 @@ for (const [dialect, open, skip] of await dialects()) {
 
     test('an idempotency key is stored with its user, in one transaction', async () => {
       const user = makeUser();
-      const record: IdempotencyRecord = { scope: 's', key: `k-${uuidv7()}`, fingerprint: 'f1', user, expiresAt: new Date(Date.now() + 60_000) };
+      const record: IdempotencyRecord = {
+        scope: 's',
+        key: `k-${uuidv7()}`,
+        fingerprint: 'f1',
+        user,
+        expiresAt: new Date(Date.now() + 60_000),
+      };
       await store.create(user, record);
       const found = await store.findIdempotency('s', record.key, new Date());
       assert.deepEqual(found, record);
@@ -65,7 +71,10 @@ for (const [dialect, open, skip] of await dialects()) {
       await store.create(taken, undefined);
       const key = `k-${uuidv7()}`;
       const clash = makeUser({ email: taken.email });
-      await assert.rejects(store.create(clash, { scope: 's', key, fingerprint: 'f', user: clash, expiresAt: new Date(Date.now() + 60_000) }), EmailTakenError);
+      await assert.rejects(
+        store.create(clash, { scope: 's', key, fingerprint: 'f', user: clash, expiresAt: new Date(Date.now() + 60_000) }),
+        EmailTakenError,
+      );
       assert.equal(await store.findIdempotency('s', key, new Date()), undefined);
     });
 
@@ -101,7 +110,10 @@ for (const [dialect, open, skip] of await dialects()) {
     });
 
     test('update of a missing user and a vetoing callback both leave data unchanged', async () => {
-      await assert.rejects(store.update(uuidv7() as UserId, (c) => c), UserNotFoundError);
+      await assert.rejects(
+        store.update(uuidv7() as UserId, (c) => c),
+        UserNotFoundError,
+      );
       const user = makeUser();
       await store.create(user, undefined);
       await assert.rejects(
@@ -118,14 +130,21 @@ for (const [dialect, open, skip] of await dialects()) {
       const b = makeUser();
       await store.create(a, undefined);
       await store.create(b, undefined);
-      await assert.rejects(store.update(b.id, (c) => ({ ...c, email: a.email.toUpperCase() as Email })), EmailTakenError);
+      await assert.rejects(
+        store.update(b.id, (c) => ({ ...c, email: a.email.toUpperCase() as Email })),
+        EmailTakenError,
+      );
     });
 
     test('concurrent updates of one user serialise: no lost update', async () => {
       const user = makeUser({ attributes: { n: 0 } as unknown as Attributes });
       await store.create(user, undefined);
       const bump = () =>
-        store.update(user.id, (c) => ({ ...c, attributes: { n: (c.attributes.n as number) + 1 } as unknown as Attributes, version: c.version + 1 }));
+        store.update(user.id, (c) => ({
+          ...c,
+          attributes: { n: (c.attributes.n as number) + 1 } as unknown as Attributes,
+          version: c.version + 1,
+        }));
       await Promise.all(Array.from({ length: 20 }, bump));
       const final = await store.get(user.id);
       assert.equal(final?.attributes.n, 20);
@@ -144,7 +163,10 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.ok(await store.get(user.id));
       await store.delete(user.id, () => undefined);
       assert.equal(await store.get(user.id), undefined);
-      await assert.rejects(store.delete(user.id, () => undefined), UserNotFoundError);
+      await assert.rejects(
+        store.delete(user.id, () => undefined),
+        UserNotFoundError,
+      );
     });
 
     test('list pages in id order with exact-email and prefix filters', async () => {
@@ -156,21 +178,33 @@ for (const [dialect, open, skip] of await dialects()) {
         made.push(u);
       }
       const exact = await store.list({ limit: 10, emailKey: `page3-${tag}@example.com` });
-      assert.deepEqual(exact.map((u) => u.id), [made[3]!.id]);
+      assert.deepEqual(
+        exact.map((u) => u.id),
+        [made[3]!.id],
+      );
       const byEmailPrefix = await store.list({ limit: 10, prefix: `page` });
       assert.ok(made.every((m) => byEmailPrefix.some((u) => u.id === m.id)));
       const byName = await store.list({ limit: 10, prefix: `ünïcode ${tag}` });
-      assert.deepEqual(byName.map((u) => u.id), made.map((u) => u.id));
+      assert.deepEqual(
+        byName.map((u) => u.id),
+        made.map((u) => u.id),
+      );
       const page1 = await store.list({ limit: 2, prefix: `ünïcode ${tag}` });
       const page2 = await store.list({ limit: 2, prefix: `ünïcode ${tag}`, afterId: page1[1]!.id });
-      assert.deepEqual([...page1, ...page2].map((u) => u.id), made.slice(0, 4).map((u) => u.id));
+      assert.deepEqual(
+        [...page1, ...page2].map((u) => u.id),
+        made.slice(0, 4).map((u) => u.id),
+      );
     });
 
     test('prefix search treats LIKE wildcards literally', async () => {
       const u = makeUser({ name: '100%_real\\name' as UserName });
       await store.create(u, undefined);
       const hits = await store.list({ limit: 10, prefix: '100%_' });
-      assert.deepEqual(hits.map((x) => x.id), [u.id]);
+      assert.deepEqual(
+        hits.map((x) => x.id),
+        [u.id],
+      );
       assert.deepEqual(await store.list({ limit: 10, prefix: '1%' }), []);
     });
 

@@ -22,7 +22,11 @@ export function usersMigration(dialect: DialectName) {
       await db.schema.createIndex('users_email_key_unique').on('users').column('email_key').unique().execute();
       // Prefix search (LIKE 'abc%') can use these; PostgreSQL needs text_pattern_ops under non-C collations.
       const pattern = dialect === 'postgres' ? ' text_pattern_ops' : '';
-      await db.schema.createIndex('users_name_key_prefix').on('users').expression(sql.raw(`name_key${pattern}`)).execute();
+      await db.schema
+        .createIndex('users_name_key_prefix')
+        .on('users')
+        .expression(sql.raw(`name_key${pattern}`))
+        .execute();
       if (dialect === 'postgres') {
         await db.schema.createIndex('users_email_key_prefix').on('users').expression(sql.raw('email_key text_pattern_ops')).execute();
       }
