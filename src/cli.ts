@@ -49,8 +49,8 @@ async function main(argv: string[]): Promise<number> {
 async function serve(config: Config): Promise<number> {
   const logger = createLogger(config.logLevel);
   const server = await startServer(config, logger);
-  const finish = (reason: string) => {
-    void server.shutdown.run(reason).then((outcome) => process.exit(outcome === 'clean' ? 0 : 1));
+  const finish = (reason: string, failed = false) => {
+    void server.shutdown.run(reason).then((outcome) => process.exit(outcome === 'clean' && !failed ? 0 : 1));
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
@@ -61,10 +61,15 @@ async function serve(config: Config): Promise<number> {
       finish(signal);
     });
   }
+  // A rejection nobody handled is a bug: drain what is in flight, then exit non-zero.
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'unhandled promise rejection: shutting down');
-    finish('unhandledRejection');
-    process.exitCode = 1;
+    finish('unhandledRejection', true);
+  });
+  // After an uncaught exception the process state is unknown: log it and stop at once.
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception: exiting');
+    process.exit(1);
   });
   return new Promise<number>(() => undefined); // runs until a signal ends the process
 }

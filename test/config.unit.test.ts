@@ -23,7 +23,10 @@ for (const [key, value, reason] of [
   ['ROSTER_SHUTDOWN_TIMEOUT_MS', '-1', /ROSTER_SHUTDOWN_TIMEOUT_MS/],
 ] as const) {
   test(`${key}=${value} is refused with a message naming the key`, () => {
-    assert.throws(() => loadConfig({ [key]: value }), (error: unknown) => error instanceof ConfigError && reason.test(error.message));
+    assert.throws(
+      () => loadConfig({ [key]: value }),
+      (error: unknown) => error instanceof ConfigError && reason.test(error.message),
+    );
   });
 }
 

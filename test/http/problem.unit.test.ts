@@ -56,7 +56,9 @@ test('route-not-found is built directly by the not-found handler', () => {
 });
 
 test('field errors keep their pointers; schema errors name the part they came from', () => {
-  assert.deepEqual(toProblem(new ValidationError([{ pointer: '/name', message: 'bad' }]), 'r').errors, [{ pointer: '/name', message: 'bad' }]);
+  assert.deepEqual(toProblem(new ValidationError([{ pointer: '/name', message: 'bad' }]), 'r').errors, [
+    { pointer: '/name', message: 'bad' },
+  ]);
   const schemaError = Object.assign(new Error('validation'), {
     statusCode: 400,
     validationContext: 'querystring',
@@ -73,7 +75,9 @@ test('field errors keep their pointers; schema errors name the part they came fr
   const bodyError = Object.assign(new Error('validation'), {
     statusCode: 400,
     validationContext: 'body',
-    validation: [{ keyword: 'required', schemaPath: '#', instancePath: '', params: { requiredProperties: ['email', 'name'] }, message: 'x' }],
+    validation: [
+      { keyword: 'required', schemaPath: '#', instancePath: '', params: { requiredProperties: ['email', 'name'] }, message: 'x' },
+    ],
   });
   assert.deepEqual(toProblem(bodyError, 'r').errors, [
     { pointer: '/email', message: 'is required' },
