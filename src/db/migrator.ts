@@ -43,8 +43,8 @@ export async function migrationStatus<DB>(db: Kysely<DB>, dialect: DialectName):
 
 function unwrap(result: MigrationResultSet): MigrationResultSet {
   if (result.error !== undefined) {
-    const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new MigrationError(`migration ${failed} failed`, { cause: result.error });
+    const failed = result.results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new MigrationError(failed ? `migration ${failed} failed` : 'migrations could not run', { cause: result.error });
   }
   return result;
 }
