@@ -3,8 +3,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, configHelp, loadConfig, type Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { MigrationError, migrateDown, migrateToLatest, migrationStatus } from './db/migrator.js';
-import { packageVersion, startServer } from './main.js';
 import { createLogger } from './observability/logger.js';
+import { packageVersion } from './version.js';
 
 const USAGE = `Usage: roster <command> [options]
 
@@ -48,6 +48,8 @@ async function main(argv: string[]): Promise<number> {
 
 async function serve(config: Config): Promise<number> {
   const logger = createLogger(config.logLevel);
+  // Loaded here so `--help`, `migrate` and config errors do not pay for the whole HTTP stack.
+  const { startServer } = await import('./main.js');
   const server = await startServer(config, logger);
   const finish = (reason: string, failed = false) => {
     void server.shutdown.run(reason).then((outcome) => process.exit(outcome === 'clean' && !failed ? 0 : 1));

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import { describeConfig, type Config } from './config.js';
@@ -11,6 +10,7 @@ import { every } from './kit/periodic.js';
 import type { Logger } from './observability/logger.js';
 import { SqlUserStore } from './users/sql-store.js';
 import { UsersService } from './users/service.js';
+import { packageVersion } from './version.js';
 
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
 const IDEMPOTENCY_PURGE_BATCH = 1000;
@@ -90,11 +90,4 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await database.close().catch(() => undefined);
     throw error;
   }
-}
-
-let cachedVersion: string | undefined;
-/** The package version, read once from package.json beside the build. */
-export function packageVersion(): string {
-  cachedVersion ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return cachedVersion;
 }

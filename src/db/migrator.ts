@@ -1,5 +1,6 @@
-import { Migrator, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
 import { usersMigration } from './migrations/0001_users.js';
+import { apiKeysMigration } from './migrations/0002_api_keys.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -10,16 +11,33 @@ export type DialectName = 'sqlite' | 'postgres';
 function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_users': usersMigration(dialect),
+    '0002_api_keys': apiKeysMigration(dialect),
   };
 }
 
-export function createMigrator<DB>(db: Kysely<DB>, dialect: DialectName): Migrator {
+export async function createMigrator<DB>(db: Kysely<DB>, dialect: DialectName): Promise<Migrator> {
   return new Migrator({
     db,
     provider: { getMigrations: () => Promise.resolve(migrations(dialect)) },
     migrationTableName: 'roster_migrations',
     migrationLockTableName: 'roster_migrations_lock',
+    // Without an explicit schema Kysely looks for its tables in every schema of the database, so
+    // a second Roster schema in one database would see the first one's tables and fail.
+    ...(dialect === 'postgres' ? { migrationTableSchema: await currentSchema(db) } : {}),
   });
+}
+
+async function currentSchema<DB>(db: Kysely<DB>): Promise<string> {
+  let schema: string | undefined;
+  try {
+    ({
+      rows: [{ schema } = { schema: undefined }],
+    } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db));
+  } catch (cause) {
+    throw new MigrationError('migrations could not run', { cause });
+  }
+  if (!schema) throw new MigrationError('the PostgreSQL connection has no current schema (check search_path)');
+  return schema;
 }
 
 /** A migration run failed; `cause` is the database error. */
@@ -29,15 +47,15 @@ export class MigrationError extends Error {
 
 /** Applies every pending migration (PostgreSQL takes an advisory lock, so instances can race safely). */
 export async function migrateToLatest<DB>(db: Kysely<DB>, dialect: DialectName): Promise<MigrationResultSet> {
-  return unwrap(await createMigrator(db, dialect).migrateToLatest());
+  return unwrap(await (await createMigrator(db, dialect)).migrateToLatest());
 }
 
 export async function migrateDown<DB>(db: Kysely<DB>, dialect: DialectName): Promise<MigrationResultSet> {
-  return unwrap(await createMigrator(db, dialect).migrateDown());
+  return unwrap(await (await createMigrator(db, dialect)).migrateDown());
 }
 
 export async function migrationStatus<DB>(db: Kysely<DB>, dialect: DialectName): Promise<{ name: string; executedAt?: Date }[]> {
-  const all = await createMigrator(db, dialect).getMigrations();
+  const all = await (await createMigrator(db, dialect)).getMigrations();
   return all.map((m) => ({ name: m.name, ...(m.executedAt ? { executedAt: m.executedAt } : {}) }));
 }
 

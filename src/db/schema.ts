@@ -35,7 +35,21 @@ export interface MetaTable {
   value: string;
 }
 
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  /** JSON array of scope names. */
+  scopes: Json;
+  /** SHA-256 of the secret, hex. */
+  secret_hash: string;
+  created_at: Timestamp;
+  expires_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+}
+
 export interface Schema {
+  api_keys: ApiKeysTable;
   users: UsersTable;
   idempotency_keys: IdempotencyKeysTable;
   roster_meta: MetaTable;

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { UnavailableError } from '../kit/errors.js';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { UsersService } from '../users/service.js';
 import { healthRoutes, type Readiness } from './health.routes.js';
 import { PROBLEM_CONTENT_TYPE, problem, toProblem } from './problem.js';
 import { usersRoutes } from './users.routes.js';
+import { strictValidatorCompiler } from './validation.js';
 
 export interface AppDependencies {
   readonly logger: FastifyBaseLogger;
@@ -14,6 +15,15 @@ export interface AppDependencies {
   readonly readiness: Readiness;
   readonly bodyLimitBytes: number;
   readonly version?: string;
+}
+
+/** The one error handler: map to a problem, log 5xx causes with the request id, hide their text. */
+function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const body = toProblem(error, request.id);
+  if (body.status >= 500) request.log.error({ err: error }, 'request failed');
+  else request.log.debug({ err: error }, 'request rejected');
+  // Router-level errors skip the onRequest hooks, so the id header is set here too.
+  return reply.code(body.status).header('x-request-id', request.id).type(PROBLEM_CONTENT_TYPE).send(body);
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -34,14 +44,24 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimit: deps.bodyLimitBytes,
     // Sizes: Node's 16 KiB header cap applies; URLs longer than this are refused early.
     // Keep-alive sockets with no request in flight are closed at shutdown; busy ones finish.
+    // Requests that still arrive on open connections get our 503 problem (hook below).
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    return503OnClosing: false,
+    // Router-level rejections (bad percent-encoding, over-long path segments) go through the
+    // same problem mapping as everything else.
+    frameworkErrors: (error, request, reply) => {
+      void sendProblem(error, request, reply);
+    },
     routerOptions: { maxParamLength: 200 },
   });
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(strictValidatorCompiler);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (deps.readiness.isDraining() && request.routeOptions.config.access !== 'public') {
+      reply.header('connection', 'close').header('retry-after', '1');
+      throw new UnavailableError('This instance is shutting down; retry on another.');
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
@@ -57,12 +77,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
-  app.setErrorHandler((error, request, reply) => {
-    const body = toProblem(error, request.id);
-    if (body.status >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.debug({ err: error }, 'request rejected');
-    return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
-  });
+  app.setErrorHandler(sendProblem);
   app.setNotFoundHandler((request, reply) =>
     reply
       .code(404)
@@ -88,6 +103,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   await app.register(healthRoutes(deps.readiness));
   await app.register(usersRoutes(deps.users));
-  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, () => app.swagger());
   return app;
 }

@@ -16,8 +16,9 @@ export function healthRoutes(readiness: Readiness) {
   return async function register(app: FastifyInstance): Promise<void> {
     const r = app.withTypeProvider<TypeBoxTypeProvider>();
     const schema = { tags: ['health'], response: { 200: Status, 503: Status } };
-    r.get('/livez', { schema: { ...schema, summary: 'The process is alive' } }, () => ({ status: 'ok' }));
-    r.get('/readyz', { schema: { ...schema, summary: 'The instance can serve traffic' } }, async (request, reply) => {
+    const config = { access: 'public' as const };
+    r.get('/livez', { config, schema: { ...schema, summary: 'The process is alive' } }, () => ({ status: 'ok' }));
+    r.get('/readyz', { config, schema: { ...schema, summary: 'The instance can serve traffic' } }, async (request, reply) => {
       if (readiness.isDraining()) return reply.code(503).send({ status: 'draining' });
       try {
         await readiness.ping();

@@ -16,6 +16,7 @@ export const PROBLEMS = {
   'email-taken': { status: 409, title: 'The email belongs to another user' },
   'version-mismatch': { status: 412, title: 'The resource changed since the given ETag' },
   'body-too-large': { status: 413, title: 'The request body is too large' },
+  'uri-too-long': { status: 414, title: 'The request URL is too long' },
   'unsupported-media-type': { status: 415, title: 'The request body has an unsupported content type' },
   'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used with another request' },
   unavailable: { status: 503, title: 'The service is temporarily unavailable' },
@@ -61,9 +62,10 @@ const FASTIFY_CODES: Record<string, ProblemCode> = {
   FST_ERR_INVALID_URL: 'bad-request',
   FST_ERR_BAD_URL: 'bad-request',
   FST_ERR_ASYNC_CONSTRAINT: 'bad-request',
+  FST_ERR_MAX_PARAM_LENGTH: 'uri-too-long',
 };
 
-interface ValidationIssue {
+export interface ValidationIssue {
   keyword: string;
   schemaPath: string;
   instancePath: string;
@@ -117,6 +119,8 @@ function clientMessage(code: ProblemCode, error: Partial<FastifyError>): string 
   switch (code) {
     case 'body-too-large':
       return 'The request body exceeds the size limit.';
+    case 'uri-too-long':
+      return 'A path segment of the URL is longer than any valid value.';
     case 'unsupported-media-type':
       return 'Send the body as application/json (PATCH: application/merge-patch+json).';
     case 'malformed-json':
@@ -133,7 +137,7 @@ function partName(part: string): string {
 }
 
 /** TypeBox/Ajv issues → one entry per field, with messages a person can act on. */
-function schemaErrors(issues: readonly ValidationIssue[], part: string): ProblemFieldError[] {
+export function schemaErrors(issues: readonly ValidationIssue[], part: string): ProblemFieldError[] {
   const out: ProblemFieldError[] = [];
   for (const issue of issues) {
     if (issue.keyword === 'additionalProperties') continue; // reported per property below

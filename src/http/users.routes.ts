@@ -1,11 +1,14 @@
 import Type from 'typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ValidationError, type FieldError } from '../kit/errors.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { User } from '../users/model.js';
+import { newUserFieldErrors, type User } from '../users/model.js';
+import { patchFieldErrors } from '../users/patch.js';
 import type { UsersService } from '../users/service.js';
 import { etagOf, ifNoneMatchHits, parseIfMatch } from './etag.js';
+import { schemaErrors, type ValidationIssue } from './problem.js';
 import { problemResponses } from './schemas.js';
-import { UnsupportedMediaTypeError } from './media-type.js';
+import { requireMediaType } from './media-type.js';
 
 const UserId = Type.String({
   pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$',
@@ -46,12 +49,18 @@ const PatchUserBody = Type.Object(
 
 const IdParams = Type.Object({ id: UserId });
 
+const DEFAULT_PAGE_SIZE = 50;
+// PostgreSQL cannot compare text containing NUL; refuse it at the edge rather than fail in SQL.
+const NO_NUL = '^[^\\u0000]*$';
+
 const ListQuery = Type.Object(
   {
-    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: DEFAULT_PAGE_SIZE })),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'next_cursor from the previous page' })),
-    email: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'exact email, case-insensitive' })),
-    q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'case-insensitive prefix of name or email' })),
+    email: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, pattern: NO_NUL, description: 'exact email, case-insensitive' })),
+    q: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, pattern: NO_NUL, description: 'case-insensitive prefix of name or email' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -81,11 +90,21 @@ function sendUser(reply: FastifyReply, status: number, user: User) {
   return reply.code(status).header('etag', etagOf(user.version)).send(toUserResponse(user));
 }
 
-function requireMediaType(expected: string) {
-  return async (request: FastifyRequest) => {
-    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== expected) throw new UnsupportedMediaTypeError(`Send the body as ${expected}.`);
-  };
+/**
+ * Routes with `attachValidation` call this first. A body that failed its schema is refused
+ * with the schema's errors and the business rules' errors together, so a client fixes every
+ * field in one round trip; any other failed part (path, headers) is refused as it is.
+ */
+function rejectInvalidBody(request: FastifyRequest, businessErrors: (body: unknown) => FieldError[]): void {
+  const failure = request.validationError;
+  if (!failure) return;
+  if (failure.validationContext !== 'body') throw failure;
+  const schema = schemaErrors(failure.validation as ValidationIssue[], 'body').map((e) => ({
+    pointer: e.pointer ?? '',
+    message: e.message,
+  }));
+  const extra = businessErrors(request.body).filter((e) => !schema.some((s) => s.pointer === e.pointer));
+  throw new ValidationError([...schema, ...extra], 'Invalid values in the request body.');
 }
 
 /** /v1/users: thin handlers that decode, call the service and encode. */
@@ -105,8 +124,10 @@ export function usersRoutes(users: UsersService) {
           response: { 201: UserResponse, ...problemResponses },
         },
         preValidation: requireMediaType('application/json'),
+        attachValidation: true,
       },
       async (request, reply) => {
+        rejectInvalidBody(request, newUserFieldErrors);
         const { user, replayed } = await users.create(request.body, request.headers['idempotency-key'], { signal: request.signal });
         if (replayed) reply.header('idempotent-replayed', 'true');
         return sendUser(reply.header('location', `/v1/users/${user.id}`), 201, user);
@@ -147,7 +168,7 @@ export function usersRoutes(users: UsersService) {
         },
       },
       async (request) => {
-        const page = await users.list(request.query, { signal: request.signal });
+        const page = await users.list({ ...request.query, limit: request.query.limit ?? DEFAULT_PAGE_SIZE }, { signal: request.signal });
         return { data: page.users.map(toUserResponse), next_cursor: page.nextCursor };
       },
     );
@@ -164,8 +185,10 @@ export function usersRoutes(users: UsersService) {
           response: { 200: UserResponse, ...problemResponses },
         },
         preValidation: requireMediaType('application/merge-patch+json'),
+        attachValidation: true,
       },
       async (request, reply) => {
+        rejectInvalidBody(request, patchFieldErrors);
         const user = await users.update(request.params.id, request.body, parseIfMatch(request.headers['if-match']), {
           signal: request.signal,
         });

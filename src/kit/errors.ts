@@ -42,8 +42,9 @@ export class FieldErrors {
     this.#errors.push({ pointer, message });
   }
 
-  get isEmpty(): boolean {
-    return this.#errors.length === 0;
+  /** What was added so far, in order. */
+  list(): FieldError[] {
+    return [...this.#errors];
   }
 
   /** Throws a ValidationError if anything was added. */

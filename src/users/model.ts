@@ -1,4 +1,4 @@
-import { FieldErrors, pointerSegment } from '../kit/errors.js';
+import { FieldErrors, ValidationError, pointerSegment, type FieldError } from '../kit/errors.js';
 
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };
@@ -107,9 +107,11 @@ function attributeProblem(value: Record<string, unknown>, depth: number): string
     if (key.length === 0 || key.length > ATTRIBUTE_KEY_MAX_LENGTH) {
       return `keys must be 1–${ATTRIBUTE_KEY_MAX_LENGTH} characters`;
     }
-    if (typeof child === 'number' && !Number.isFinite(child)) return 'numbers must be finite';
-    const nested = Array.isArray(child) ? child : isPlainObject(child) ? [child] : [];
+    if (!isStorableText(key)) return 'keys must be valid Unicode text without NUL characters';
+    const nested = Array.isArray(child) ? child : [child];
     for (const item of nested) {
+      if (typeof item === 'number' && !Number.isFinite(item)) return 'numbers must be finite';
+      if (typeof item === 'string' && !isStorableText(item)) return 'strings must be valid Unicode text without NUL characters';
       if (isPlainObject(item)) {
         const problem = attributeProblem(item, depth + 1);
         if (problem) return problem;
@@ -119,6 +121,14 @@ function attributeProblem(value: Record<string, unknown>, depth: number): string
     }
   }
   return undefined;
+}
+
+/**
+ * Text every supported database can store: PostgreSQL refuses NUL in text and jsonb, and
+ * lone surrogates have no UTF-8 encoding.
+ */
+export function isStorableText(text: string): boolean {
+  return text.isWellFormed() && !text.includes('\u0000');
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -136,6 +146,18 @@ export function parseNewUser(input: { email: unknown; name: unknown; attributes?
   const attributes = field(errors, 'attributes', parseAttributes(input.attributes ?? {}));
   errors.throwIfAny();
   return { email: email!, name: name!, attributes: attributes! };
+}
+
+/** The rule violations of a create request, without throwing: for merging with schema errors. */
+export function newUserFieldErrors(input: unknown): FieldError[] {
+  if (!isPlainObject(input)) return [];
+  try {
+    parseNewUser(input as { email: unknown; name: unknown; attributes?: unknown });
+    return [];
+  } catch (error) {
+    if (error instanceof ValidationError) return [...error.errors];
+    throw error;
+  }
 }
 
 /** Records a failed parse under its pointer and returns the value when it passed. */

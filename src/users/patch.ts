@@ -1,4 +1,4 @@
-import { FieldErrors, pointerSegment } from '../kit/errors.js';
+import { FieldErrors, pointerSegment, type FieldError } from '../kit/errors.js';
 import { applyMergePatch } from '../kit/merge-patch.js';
 import { field, isPlainObject, parseAttributes, parseEmail, parseUserName, type User } from './model.js';
 
@@ -43,4 +43,14 @@ export function applyUserPatch(current: User, patch: unknown): Partial<Pick<User
 
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The rule violations of a patch's own fields, without a current user: for merging with schema errors. */
+export function patchFieldErrors(patch: unknown): FieldError[] {
+  if (!isPlainObject(patch)) return [];
+  const errors = new FieldErrors();
+  if (typeof patch.email === 'string') field(errors, 'email', parseEmail(patch.email));
+  if (typeof patch.name === 'string') field(errors, 'name', parseUserName(patch.name));
+  if (isPlainObject(patch.attributes)) field(errors, 'attributes', parseAttributes(applyMergePatch({}, patch.attributes)));
+  return errors.list();
 }

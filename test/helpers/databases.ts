@@ -57,29 +57,50 @@ export function postgresUnavailable(): Promise<string | undefined> {
   return postgresAnswer;
 }
 
-/** A fresh, migrated schema in the PostgreSQL test database, dropped on cleanup. */
+/**
+ * A fresh, migrated PostgreSQL database of its own, dropped on cleanup. A database per test
+ * file rather than a schema: Kysely's migrator finds its bookkeeping tables in *any* schema of
+ * the database, so a schema migrated while another test file's schema exists fails with
+ * "relation roster_migrations_lock does not exist" (see test/db/migrator.integration.test.ts).
+ * Whatever fails half-way is undone, so a failed setup never leaves a connection holding the
+ * test process open.
+ */
 export async function postgresTestDatabase(): Promise<TestDatabase> {
-  const schema = `roster_test_${randomBytes(6).toString('hex')}`;
+  const name = `roster_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: POSTGRES_URL });
   await admin.connect();
-  await admin.query(`create schema ${schema}`);
-  const url = withSearchPath(POSTGRES_URL, schema);
-  const database = openDatabase(url, { poolSize: 10 });
-  await migrateToLatest(database.db, database.dialect.name);
-  return {
-    database,
-    url,
-    async cleanup() {
-      await database.close();
-      await admin.query(`drop schema ${schema} cascade`);
-      await admin.end();
-    },
-  };
+  const drop = () => admin.query(`drop database if exists ${name} with (force)`);
+  let database: Database | undefined;
+  try {
+    await admin.query(`create database ${name}`);
+    const url = withDatabase(POSTGRES_URL, name);
+    database = openDatabase(url, { poolSize: 10 });
+    await migrateToLatest(database.db, database.dialect.name);
+    const opened = database;
+    return {
+      database: opened,
+      url,
+      async cleanup() {
+        try {
+          await opened.close();
+          await drop();
+        } finally {
+          await admin.end();
+        }
+      },
+    };
+  } catch (error) {
+    await database?.close().catch(() => undefined);
+    await drop().catch(() => undefined);
+    await admin.end().catch(() => undefined);
+    throw error;
+  }
 }
 
-function withSearchPath(url: string, schema: string): string {
+/** The same server and credentials, another database. */
+export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
-  u.searchParams.set('options', `-c search_path=${schema}`);
+  u.pathname = `/${database}`;
   return u.toString();
 }
 

@@ -27,6 +27,7 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'email-taken': [new EmailTakenError('taken')],
   'version-mismatch': [new VersionMismatchError('stale')],
   'body-too-large': [new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE()],
+  'uri-too-long': [new errorCodes.FST_ERR_MAX_PARAM_LENGTH('/v1/users/xxx')],
   'unsupported-media-type': [new UnsupportedMediaTypeError('json please'), new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE('text/plain')],
   'idempotency-key-reused': [new IdempotencyKeyReusedError('reused')],
   unavailable: [new UnavailableError('db down'), new DeadlineExceededError('slow')],

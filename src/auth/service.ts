@@ -1,0 +1,156 @@
+import { FieldErrors } from '../kit/errors.js';
+import { ApiKeyNotFoundError, UnauthenticatedError } from './errors.js';
+import { generateKey, parseKey, secretMatches } from './keys.js';
+import { SCOPES, isScope, type Principal, type Scope } from './model.js';
+
+export interface ApiKeyRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly scopes: readonly Scope[];
+  readonly secretHash: string;
+  readonly createdAt: Date;
+  readonly expiresAt: Date | null;
+  readonly revokedAt: Date | null;
+  readonly lastUsedAt: Date | null;
+}
+
+/** Storage port for API keys, owned by the auth capability. */
+export interface ApiKeyStore {
+  insert(record: ApiKeyRecord): Promise<void>;
+  get(id: string): Promise<ApiKeyRecord | undefined>;
+  list(): Promise<ApiKeyRecord[]>;
+  /** Sets revoked_at if not yet set; returns the key as stored afterwards, or undefined if unknown. */
+  revoke(id: string, at: Date): Promise<ApiKeyRecord | undefined>;
+  touch(id: string, at: Date): Promise<void>;
+  /** True exactly once per database: the caller may create the bootstrap admin key. */
+  claimBootstrap(): Promise<boolean>;
+}
+
+export interface ApiKeysServiceOptions {
+  readonly store: ApiKeyStore;
+  readonly now?: () => Date;
+  /** How long a verified key is trusted from memory; bounds how late another instance sees a revocation. */
+  readonly cacheTtlMs: number;
+  /** Reports failures of the background last_used_at write, which never fail a request. */
+  readonly onTouchError?: (error: unknown) => void;
+}
+
+const NAME_MAX = 100;
+const CACHE_MAX_ENTRIES = 10_000;
+const TOUCH_INTERVAL_MS = 60_000;
+
+/** API key use cases: create (shown once), list, revoke, and authenticate on every request. */
+export class ApiKeysService {
+  readonly #store: ApiKeyStore;
+  readonly #now: () => Date;
+  readonly #cacheTtlMs: number;
+  readonly #onTouchError: (error: unknown) => void;
+  readonly #cache = new Map<string, { record: ApiKeyRecord | undefined; until: number }>();
+  readonly #lastTouched = new Map<string, number>();
+
+  constructor(options: ApiKeysServiceOptions) {
+    this.#store = options.store;
+    this.#now = options.now ?? (() => new Date());
+    this.#cacheTtlMs = options.cacheTtlMs;
+    this.#onTouchError = options.onTouchError ?? (() => undefined);
+  }
+
+  /**
+   * Creates a key; the plaintext is in the result and nowhere else, ever.
+   * @throws ValidationError for a bad name, unknown scopes or a non-positive lifetime
+   */
+  async create(input: {
+    name: unknown;
+    scopes: unknown;
+    expiresInSeconds?: unknown;
+  }): Promise<{ record: ApiKeyRecord; plaintext: string }> {
+    const errors = new FieldErrors();
+    const name = typeof input.name === 'string' ? input.name.trim() : '';
+    if (name.length === 0 || name.length > NAME_MAX || /\p{Cc}/u.test(name)) {
+      errors.add('/name', `must be 1–${NAME_MAX} characters without control characters`);
+    }
+    const scopes = Array.isArray(input.scopes) ? input.scopes : [];
+    if (scopes.length === 0) errors.add('/scopes', `must list at least one of ${SCOPES.join(', ')}`);
+    scopes.forEach((s, i) => {
+      if (typeof s !== 'string' || !isScope(s)) errors.add(`/scopes/${i}`, `must be one of ${SCOPES.join(', ')}`);
+    });
+    const lifetime = input.expiresInSeconds;
+    if (lifetime !== undefined && (typeof lifetime !== 'number' || !Number.isInteger(lifetime) || lifetime <= 0)) {
+      errors.add('/expires_in_seconds', 'must be a positive whole number of seconds');
+    }
+    errors.throwIfAny();
+    const now = this.#now();
+    const key = generateKey();
+    const record: ApiKeyRecord = {
+      id: key.id,
+      name,
+      scopes: [...new Set(scopes as Scope[])],
+      secretHash: key.secretHash,
+      createdAt: now,
+      expiresAt: typeof lifetime === 'number' ? new Date(now.getTime() + lifetime * 1000) : null,
+      revokedAt: null,
+      lastUsedAt: null,
+    };
+    await this.#store.insert(record);
+    return { record, plaintext: key.plaintext };
+  }
+
+  list(): Promise<ApiKeyRecord[]> {
+    return this.#store.list();
+  }
+
+  /** Revokes now; this instance stops accepting the key at once, others within the cache TTL. @throws ApiKeyNotFoundError */
+  async revoke(id: string): Promise<ApiKeyRecord> {
+    const record = await this.#store.revoke(id, this.#now());
+    if (!record) throw new ApiKeyNotFoundError(`No API key has id ${id}.`);
+    this.#cache.delete(id);
+    return record;
+  }
+
+  /**
+   * Verifies a presented key. @throws UnauthenticatedError whatever is wrong with it
+   * (malformed, unknown, wrong secret, revoked, expired), without saying which.
+   */
+  async authenticate(presented: string): Promise<Principal> {
+    const parsed = parseKey(presented);
+    if (!parsed) throw new UnauthenticatedError('The credentials are not valid.');
+    const record = await this.#lookup(parsed.id);
+    const now = this.#now();
+    if (
+      !record ||
+      !secretMatches(parsed.secret, record.secretHash) ||
+      record.revokedAt !== null ||
+      (record.expiresAt !== null && record.expiresAt <= now)
+    ) {
+      throw new UnauthenticatedError('The credentials are not valid.');
+    }
+    this.#touch(record.id, now);
+    return { actor: `key:${record.id}`, kind: 'api_key', scopes: new Set(record.scopes) };
+  }
+
+  /** Creates the first admin key if this database never had one; returns its plaintext. */
+  async bootstrap(): Promise<string | undefined> {
+    if (!(await this.#store.claimBootstrap())) return undefined;
+    const { plaintext } = await this.create({ name: 'bootstrap admin', scopes: ['admin'] });
+    return plaintext;
+  }
+
+  async #lookup(id: string): Promise<ApiKeyRecord | undefined> {
+    const nowMs = Date.now();
+    const cached = this.#cache.get(id);
+    if (cached && cached.until > nowMs) return cached.record;
+    const record = await this.#store.get(id);
+    if (this.#cache.size >= CACHE_MAX_ENTRIES) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(id, { record, until: nowMs + this.#cacheTtlMs });
+    return record;
+  }
+
+  /** Records last use at most once a minute per key per instance, off the request path. */
+  #touch(id: string, now: Date): void {
+    const last = this.#lastTouched.get(id) ?? 0;
+    if (now.getTime() - last < TOUCH_INTERVAL_MS) return;
+    if (this.#lastTouched.size >= CACHE_MAX_ENTRIES) this.#lastTouched.clear();
+    this.#lastTouched.set(id, now.getTime());
+    this.#store.touch(id, now).catch(this.#onTouchError);
+  }
+}

@@ -1,0 +1,86 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { SqlDialect } from '../db/dialect.js';
+import type { ApiKeysTable, Schema } from '../db/schema.js';
+import type { Scope } from './model.js';
+import type { ApiKeyRecord, ApiKeyStore } from './service.js';
+
+const BOOTSTRAP_MARK = 'bootstrap_key_created';
+
+/** The ApiKeyStore adapter for SQLite and PostgreSQL. */
+export class SqlApiKeyStore implements ApiKeyStore {
+  readonly #db: Kysely<Schema>;
+  readonly #dialect: SqlDialect;
+
+  constructor(db: Kysely<Schema>, dialect: SqlDialect) {
+    this.#db = db;
+    this.#dialect = dialect;
+  }
+
+  async insert(record: ApiKeyRecord): Promise<void> {
+    const t = (d: Date | null) => (d === null ? null : this.#dialect.toTime(d));
+    await this.#db
+      .insertInto('api_keys')
+      .values({
+        id: record.id,
+        name: record.name,
+        scopes: this.#dialect.toJson(record.scopes),
+        secret_hash: record.secretHash,
+        created_at: this.#dialect.toTime(record.createdAt),
+        expires_at: t(record.expiresAt),
+        revoked_at: t(record.revokedAt),
+        last_used_at: t(record.lastUsedAt),
+      })
+      .execute();
+  }
+
+  async get(id: string): Promise<ApiKeyRecord | undefined> {
+    const row = await this.#db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? this.#toRecord(row) : undefined;
+  }
+
+  async list(): Promise<ApiKeyRecord[]> {
+    const rows = await this.#db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute();
+    return rows.map((row) => this.#toRecord(row));
+  }
+
+  async revoke(id: string, at: Date): Promise<ApiKeyRecord | undefined> {
+    await this.#db
+      .updateTable('api_keys')
+      .set({ revoked_at: this.#dialect.toTime(at) })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .execute();
+    return this.get(id);
+  }
+
+  async touch(id: string, at: Date): Promise<void> {
+    await this.#db
+      .updateTable('api_keys')
+      .set({ last_used_at: this.#dialect.toTime(at) })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async claimBootstrap(): Promise<boolean> {
+    const result = await this.#db
+      .insertInto('roster_meta')
+      .values({ key: BOOTSTRAP_MARK, value: new Date().toISOString() })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  #toRecord(row: Selectable<ApiKeysTable>): ApiKeyRecord {
+    const t = (v: unknown) => (v === null || v === undefined ? null : this.#dialect.fromTime(v));
+    return {
+      id: row.id,
+      name: row.name,
+      scopes: this.#dialect.fromJson(row.scopes) as Scope[],
+      secretHash: row.secret_hash,
+      createdAt: this.#dialect.fromTime(row.created_at),
+      expiresAt: t(row.expires_at),
+      revokedAt: t(row.revoked_at),
+      lastUsedAt: t(row.last_used_at),
+    };
+  }
+}
