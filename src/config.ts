@@ -21,6 +21,16 @@ export interface Config {
   readonly sqliteBusyTimeoutMs: number;
   readonly idempotencyTtlHours: number;
   readonly migrateOnStart: boolean;
+  readonly bootstrapKey: boolean;
+  readonly authCacheTtlMs: number;
+  readonly jwt: JwtConfig | undefined;
+}
+
+/** Present when all three JWT variables are set. */
+export interface JwtConfig {
+  readonly jwksUrl: string;
+  readonly issuer: string;
+  readonly audience: string;
 }
 
 /** A configuration value was missing or malformed; the message names the key. */
@@ -28,17 +38,19 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-interface KeySpec<K extends keyof Config> {
+interface KeySpec<K extends keyof RawConfig> {
   readonly env: string;
   readonly field: K;
   readonly doc: string;
   readonly default?: string;
   /** Masked when printed; may be read from `<env>_FILE`. */
   readonly secret?: boolean;
-  parse(raw: string): Config[K];
+  parse(raw: string): RawConfig[K];
 }
 
-type AnySpec = { [K in keyof Config]: KeySpec<K> }[keyof Config];
+type AnySpec = { [K in keyof RawConfig]: KeySpec<K> }[keyof RawConfig];
+type JwtField = 'jwtJwksUrl' | 'jwtIssuer' | 'jwtAudience';
+type RawConfig = Omit<Config, 'jwt'> & Record<JwtField, string | undefined>;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -125,6 +137,30 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     default: 'true',
     parse: boolean,
   },
+  {
+    env: 'ROSTER_BOOTSTRAP_KEY',
+    field: 'bootstrapKey',
+    doc: 'on first start, create an admin API key and print it once to stderr (on|off)',
+    default: 'on',
+    parse: boolean,
+  },
+  {
+    env: 'ROSTER_AUTH_CACHE_TTL_MS',
+    field: 'authCacheTtlMs',
+    doc: 'how long a verified API key is trusted from memory (bounds how late other instances see a revocation)',
+    default: '5000',
+    parse: (raw) => integer(raw, 0, 300_000),
+  },
+  {
+    env: 'ROSTER_JWT_JWKS_URL',
+    field: 'jwtJwksUrl',
+    doc: 'JWKS URL of the JWT issuer; set with ISSUER and AUDIENCE to accept JWT bearer tokens',
+    default: '',
+    secret: true,
+    parse: optionalUrl,
+  },
+  { env: 'ROSTER_JWT_ISSUER', field: 'jwtIssuer', doc: 'required `iss` of accepted JWTs', default: '', secret: true, parse: optional },
+  { env: 'ROSTER_JWT_AUDIENCE', field: 'jwtAudience', doc: 'required `aud` of accepted JWTs', default: '', secret: true, parse: optional },
 ];
 
 /** Reads and validates every key. @throws ConfigError naming the first bad key. */
@@ -140,7 +176,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throw new ConfigError(`${spec.env}=${shown} ${(error as Error).message}`, { cause: error });
     }
   }
-  return values as unknown as Config;
+  const { jwtJwksUrl, jwtIssuer, jwtAudience, ...rest } = values as unknown as RawConfig;
+  const jwtSet = [jwtJwksUrl, jwtIssuer, jwtAudience].filter((v) => v !== undefined).length;
+  if (jwtSet !== 0 && jwtSet !== 3) {
+    throw new ConfigError('ROSTER_JWT_JWKS_URL, ROSTER_JWT_ISSUER and ROSTER_JWT_AUDIENCE must be set together, or none of them');
+  }
+  const jwt = jwtJwksUrl && jwtIssuer && jwtAudience ? { jwksUrl: jwtJwksUrl, issuer: jwtIssuer, audience: jwtAudience } : undefined;
+  return { ...rest, jwt };
 }
 
 function readRaw(spec: AnySpec, env: NodeJS.ProcessEnv): string | undefined {
@@ -159,7 +201,17 @@ function readRaw(spec: AnySpec, env: NodeJS.ProcessEnv): string | undefined {
 /** The config with secrets masked (passwords in URLs included), for logs and `--help`. */
 export function describeConfig(config: Config): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
-  for (const spec of CONFIG_KEYS) out[spec.env] = spec.secret ? maskSecret(String(config[spec.field])) : config[spec.field];
+  const raw: Record<string, unknown> = {
+    ...config,
+    jwtJwksUrl: config.jwt?.jwksUrl,
+    jwtIssuer: config.jwt?.issuer,
+    jwtAudience: config.jwt?.audience,
+  };
+  for (const spec of CONFIG_KEYS) {
+    const value = raw[spec.field] as string | number | boolean | undefined;
+    if (value === undefined) continue;
+    out[spec.env] = spec.secret ? maskSecret(String(value)) : value;
+  }
   return out;
 }
 
@@ -185,6 +237,23 @@ export function configHelp(): string {
     const extra = s.secret ? `; secret, or from ${s.env}_FILE` : '';
     return `  ${s.env.padEnd(width)}  ${s.doc} (${dflt}${extra})`;
   }).join('\n');
+}
+
+function optional(raw: string): string | undefined {
+  return raw.trim() === '' ? undefined : raw.trim();
+}
+
+function optionalUrl(raw: string): string | undefined {
+  const value = optional(raw);
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error('must be an http(s) URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('must be an http(s) URL');
+  return value;
 }
 
 function nonEmpty(raw: string): string {

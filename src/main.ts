@@ -11,6 +11,10 @@ import type { Logger } from './observability/logger.js';
 import { SqlUserStore } from './users/sql-store.js';
 import { UsersService } from './users/service.js';
 import { packageVersion } from './version.js';
+import { Authenticator } from './auth/authenticator.js';
+import { JwtVerifier } from './auth/jwt.js';
+import { ApiKeysService } from './auth/service.js';
+import { SqlApiKeyStore } from './auth/sql-store.js';
 
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
 const IDEMPOTENCY_PURGE_BATCH = 1000;
@@ -43,6 +47,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     }
     const cursorKey = await sharedSecret(database.db, 'cursor_hmac_key');
 
+    const apiKeys = new ApiKeysService({
+      store: new SqlApiKeyStore(database.db, database.dialect),
+      cacheTtlMs: config.authCacheTtlMs,
+      onTouchError: (error) => logger.warn({ err: error }, 'could not record API key use'),
+    });
+    const authenticator = new Authenticator(apiKeys, config.jwt ? new JwtVerifier(config.jwt) : undefined);
+    if (config.bootstrapKey) {
+      const key = await apiKeys.bootstrap();
+      if (key !== undefined) announceBootstrapKey(key);
+    }
+
     const userStore = new SqlUserStore(database.db, database.dialect);
     const users = new UsersService({
       store: userStore,
@@ -55,6 +70,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const app = await buildApp({
       logger,
       users,
+      apiKeys,
+      authenticator,
       bodyLimitBytes: config.bodyLimitBytes,
       version: packageVersion(),
       readiness: {
@@ -90,4 +107,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await database.close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * The first admin key goes to the operator's terminal (stderr), never into the JSON log on
+ * stdout where log shippers would copy it. The key is alone on its line so scripts can take it.
+ */
+function announceBootstrapKey(key: string): void {
+  process.stderr.write(
+    '\nRoster created an admin API key for this new database. It is shown only this once:\n' +
+      'store it in your secret manager now, then create narrower keys with `roster keys create`.\n' +
+      `${key}\n\n`,
+  );
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, configHelp, describeConfig, loadConfig, maskSecret } from '../src/config.js';
+import { ConfigError, configHelp, describeConfig, loadConfig, maskSecret, type Config } from '../src/config.js';
 
 test('defaults give a working embedded setup', () => {
   const config = loadConfig({});
@@ -52,4 +52,37 @@ test('maskSecret leaves plain paths alone', () => {
 test('help lists every key with its default', () => {
   const help = configHelp();
   for (const key of ['ROSTER_DATABASE_URL', 'PORT', 'HOST', 'LOG_LEVEL', 'ROSTER_SHUTDOWN_TIMEOUT_MS']) assert.match(help, new RegExp(key));
+});
+
+test('every field of Config is read from the environment (a field without a key entry fails here)', () => {
+  // Listing the fields is enforced by the type: adding one to Config breaks compilation until it is added here.
+  const fields: Record<Exclude<keyof Config, 'jwt'>, true> = {
+    databaseUrl: true,
+    host: true,
+    port: true,
+    logLevel: true,
+    shutdownTimeoutMs: true,
+    bodyLimitBytes: true,
+    dbPoolSize: true,
+    readyTimeoutMs: true,
+    sqliteBusyTimeoutMs: true,
+    idempotencyTtlHours: true,
+    migrateOnStart: true,
+    bootstrapKey: true,
+    authCacheTtlMs: true,
+  };
+  const config = loadConfig({});
+  for (const field of Object.keys(fields)) assert.notEqual(config[field as keyof Config], undefined, field);
+});
+
+test('JWT settings come as a set of three', () => {
+  assert.equal(loadConfig({}).jwt, undefined);
+  const jwt = {
+    ROSTER_JWT_JWKS_URL: 'https://issuer.example/jwks.json',
+    ROSTER_JWT_ISSUER: 'https://issuer.example/',
+    ROSTER_JWT_AUDIENCE: 'roster',
+  };
+  assert.deepEqual(loadConfig(jwt).jwt, { jwksUrl: jwt.ROSTER_JWT_JWKS_URL, issuer: jwt.ROSTER_JWT_ISSUER, audience: 'roster' });
+  assert.throws(() => loadConfig({ ROSTER_JWT_ISSUER: 'x' }), /must be set together/);
+  assert.throws(() => loadConfig({ ...jwt, ROSTER_JWT_JWKS_URL: 'ftp://x' }), /ROSTER_JWT_JWKS_URL/);
 });

@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { SqlDialect } from '../db/dialect.js';
+import { failOnOutage, type SqlDialect } from '../db/dialect.js';
 import type { ApiKeysTable, Schema } from '../db/schema.js';
 import type { Scope } from './model.js';
 import type { ApiKeyRecord, ApiKeyStore } from './service.js';
@@ -34,7 +34,9 @@ export class SqlApiKeyStore implements ApiKeyStore {
   }
 
   async get(id: string): Promise<ApiKeyRecord | undefined> {
-    const row = await this.#db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await failOnOutage(this.#dialect, () =>
+      this.#db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst(),
+    );
     return row ? this.#toRecord(row) : undefined;
   }
 

@@ -1,3 +1,5 @@
+import { UnavailableError } from '../kit/errors.js';
+
 /**
  * Everything SQLite and PostgreSQL disagree on, named in one place. Stores speak Kysely for
  * the rest and ask this object whenever a value crosses into or out of a column.
@@ -72,4 +74,14 @@ function isClosedHandle(error: unknown): boolean {
 
 function isErrorWithCode(error: unknown): error is Error & { code: string } {
   return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';
+}
+
+/** Runs `work`, turning the dialect's outage errors into UnavailableError (a 503, retry later). */
+export async function failOnOutage<T>(dialect: SqlDialect, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (dialect.isUnavailable(error)) throw new UnavailableError('The database is unavailable; retry later.', { cause: error });
+    throw error;
+  }
 }

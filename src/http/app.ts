@@ -7,11 +7,18 @@ import type { UsersService } from '../users/service.js';
 import { healthRoutes, type Readiness } from './health.routes.js';
 import { PROBLEM_CONTENT_TYPE, problem, toProblem } from './problem.js';
 import { usersRoutes } from './users.routes.js';
+import { apiKeysRoutes } from './api-keys.routes.js';
+import { BEARER_SCHEME, enforceAccess, type RouteEntry } from './auth.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { ForbiddenError } from '../auth/errors.js';
+import type { ApiKeysService } from '../auth/service.js';
 import { strictValidatorCompiler } from './validation.js';
 
 export interface AppDependencies {
   readonly logger: FastifyBaseLogger;
   readonly users: UsersService;
+  readonly apiKeys: ApiKeysService;
+  readonly authenticator: Authenticator;
   readonly readiness: Readiness;
   readonly bodyLimitBytes: number;
   readonly version?: string;
@@ -20,10 +27,21 @@ export interface AppDependencies {
 /** The one error handler: map to a problem, log 5xx causes with the request id, hide their text. */
 function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply) {
   const body = toProblem(error, request.id);
+  if (body.status === 401) reply.header('www-authenticate', 'Bearer realm="roster"');
+  if (error instanceof ForbiddenError) {
+    reply.header('www-authenticate', `Bearer realm="roster", error="insufficient_scope", scope="${error.missingScope}"`);
+  }
   if (body.status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.debug({ err: error }, 'request rejected');
   // Router-level errors skip the onRequest hooks, so the id header is set here too.
   return reply.code(body.status).header('x-request-id', request.id).type(PROBLEM_CONTENT_TYPE).send(body);
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route with the access it requires, in registration order (for tests and docs). */
+    routeTable: readonly RouteEntry[];
+  }
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -95,14 +113,28 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       },
       tags: [
         { name: 'users', description: 'The directory' },
+        { name: 'api-keys', description: 'Credentials for callers (admin)' },
         { name: 'health', description: 'Liveness and readiness probes' },
       ],
+      components: {
+        securitySchemes: {
+          [BEARER_SCHEME]: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key (rk_…) or, when configured, a JWT from the trusted issuer',
+          },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // Everything registered from here on must declare its access (see http/auth.ts).
+  const routes = enforceAccess(app, deps.authenticator);
 
   await app.register(healthRoutes(deps.readiness));
   await app.register(usersRoutes(deps.users));
+  await app.register(apiKeysRoutes(deps.apiKeys));
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, () => app.swagger());
+  app.decorate('routeTable', routes);
   return app;
 }

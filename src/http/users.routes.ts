@@ -112,10 +112,13 @@ export function usersRoutes(users: UsersService) {
   return async function register(app: FastifyInstance): Promise<void> {
     const r = app.withTypeProvider<TypeBoxTypeProvider>();
     const tags = ['users'];
+    const read = { access: 'users:read' as const };
+    const write = { access: 'users:write' as const };
 
     r.post(
       '/v1/users',
       {
+        config: write,
         schema: {
           tags,
           summary: 'Create a user',
@@ -128,7 +131,10 @@ export function usersRoutes(users: UsersService) {
       },
       async (request, reply) => {
         rejectInvalidBody(request, newUserFieldErrors);
-        const { user, replayed } = await users.create(request.body, request.headers['idempotency-key'], { signal: request.signal });
+        const { user, replayed } = await users.create(request.body, request.headers['idempotency-key'], {
+          signal: request.signal,
+          idempotencyScope: request.principal?.actor,
+        });
         if (replayed) reply.header('idempotent-replayed', 'true');
         return sendUser(reply.header('location', `/v1/users/${user.id}`), 201, user);
       },
@@ -137,6 +143,7 @@ export function usersRoutes(users: UsersService) {
     r.get(
       '/v1/users/:id',
       {
+        config: read,
         schema: {
           tags,
           summary: 'Get a user',
@@ -157,6 +164,7 @@ export function usersRoutes(users: UsersService) {
     r.get(
       '/v1/users',
       {
+        config: read,
         schema: {
           tags,
           summary: 'List users, in id order, one page at a time',
@@ -176,6 +184,7 @@ export function usersRoutes(users: UsersService) {
     r.patch(
       '/v1/users/:id',
       {
+        config: write,
         schema: {
           tags,
           summary: 'Change a user with a JSON merge patch',
@@ -199,6 +208,7 @@ export function usersRoutes(users: UsersService) {
     r.delete(
       '/v1/users/:id',
       {
+        config: write,
         schema: {
           tags,
           summary: 'Delete a user',

@@ -1,7 +1,6 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import type { SqlDialect } from '../db/dialect.js';
+import { failOnOutage, type SqlDialect } from '../db/dialect.js';
 import type { Schema, UsersTable } from '../db/schema.js';
-import { UnavailableError } from '../kit/errors.js';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import { emailKey, type Attributes, type Email, type User, type UserId, type UserName } from './model.js';
 import type { IdempotencyRecord, UserPageQuery, UserStore } from './service.js';
@@ -139,12 +138,11 @@ export class SqlUserStore implements UserStore {
   /** Turns driver errors into the domain's: unique violations into conflicts, outages into UnavailableError. */
   async #translate<T>(work: () => Promise<T>): Promise<T> {
     try {
-      return await work();
+      return await failOnOutage(this.#dialect, work);
     } catch (error) {
       const table = this.#dialect.uniqueViolationTable(error);
       if (table === 'users') throw new EmailTakenError('Another user already has this email.', { cause: error });
       if (table === 'idempotency_keys') throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.', { cause: error });
-      if (this.#dialect.isUnavailable(error)) throw new UnavailableError('The database is unavailable; retry later.', { cause: error });
       throw error;
     }
   }

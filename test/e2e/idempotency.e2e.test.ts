@@ -32,7 +32,7 @@ for (const [dialect, open, skip] of await dialects()) {
     async function post(body: unknown, key?: string): Promise<Sent> {
       const res = await fetch(`${server.url}/v1/users`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
+        headers: { ...server.auth, 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(30_000),
       });
@@ -41,6 +41,7 @@ for (const [dialect, open, skip] of await dialects()) {
 
     async function usersWithEmail(email: string): Promise<UserJson[]> {
       const res = await fetch(`${server.url}/v1/users?limit=10&email=${encodeURIComponent(email)}`, {
+        headers: server.auth,
         signal: AbortSignal.timeout(30_000),
       });
       assert.equal(res.status, 200);

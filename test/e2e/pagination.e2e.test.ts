@@ -26,7 +26,7 @@ for (const [dialect, open, skip] of await dialects()) {
     async function send(method: string, path: string, body?: unknown, contentType = 'application/json') {
       const res = await fetch(`${server.url}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': contentType },
+        headers: body === undefined ? server.auth : { ...server.auth, 'content-type': contentType },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(30_000),
       });

@@ -17,7 +17,7 @@ describe('quick start against the built server', () => {
   });
 
   async function call(method: string, path: string, init: { body?: unknown; headers?: Record<string, string> } = {}) {
-    const headers: Record<string, string> = { ...init.headers };
+    const headers: Record<string, string> = { ...server.auth, ...init.headers };
     if (init.body !== undefined) headers['content-type'] ??= 'application/json';
     const res = await fetch(`${server.url}${path}`, {
       method,

@@ -31,15 +31,15 @@ interface SlowRequest {
 }
 
 /** Opens a POST /v1/users, waits for 100 Continue, writes the first part of the body. */
-async function startSlowPost(port: number, body: string, firstPartBytes: number): Promise<SlowRequest> {
+async function startSlowPost(server: ServerProcess, body: string, firstPartBytes: number): Promise<SlowRequest> {
   const bytes = Buffer.from(body);
   const request = http.request({
     host: '127.0.0.1',
-    port,
+    port: server.port,
     method: 'POST',
     path: '/v1/users',
     agent: false,
-    headers: { 'content-type': 'application/json', 'content-length': bytes.length, expect: '100-continue' },
+    headers: { ...server.auth, 'content-type': 'application/json', 'content-length': bytes.length, expect: '100-continue' },
   });
   let done = false;
   const response = new Promise<SlowResponse>((resolve, reject) => {
@@ -121,7 +121,7 @@ describe('graceful shutdown of the built server', () => {
     const { server, databaseUrl } = await start();
     const port = server.port;
     const bodies = Array.from({ length: 4 }, (_, i) => JSON.stringify({ email: `slow-${i}@example.com`, name: `Slow Request ${i}` }));
-    for (const body of bodies) requests.push(await startSlowPost(port, body, 10));
+    for (const body of bodies) requests.push(await startSlowPost(server, body, 10));
 
     server.signal('SIGTERM');
     await server.waitForLog((l) => l.msg === 'shutting down', 'the "shutting down" log line');
@@ -163,7 +163,7 @@ describe('graceful shutdown of the built server', () => {
 
   test('a request that never finishes: past ROSTER_SHUTDOWN_TIMEOUT_MS the process exits non-zero', async () => {
     const { server } = await start({ ROSTER_SHUTDOWN_TIMEOUT_MS: '300' });
-    requests.push(await startSlowPost(server.port, JSON.stringify({ email: 'stuck@example.com', name: 'Stuck' }), 5));
+    requests.push(await startSlowPost(server, JSON.stringify({ email: 'stuck@example.com', name: 'Stuck' }), 5));
 
     server.signal('SIGTERM');
     const exit = await server.waitForExit();
@@ -178,7 +178,7 @@ describe('graceful shutdown of the built server', () => {
 
   test('a second SIGTERM during a stuck drain exits at once with 130', async () => {
     const { server } = await start({ ROSTER_SHUTDOWN_TIMEOUT_MS: '600000' });
-    requests.push(await startSlowPost(server.port, JSON.stringify({ email: 'stuck-again@example.com', name: 'Stuck' }), 5));
+    requests.push(await startSlowPost(server, JSON.stringify({ email: 'stuck-again@example.com', name: 'Stuck' }), 5));
 
     server.signal('SIGTERM');
     await server.waitForLog((l) => l.msg === 'shutting down', 'the "shutting down" log line');

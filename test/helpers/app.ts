@@ -1,4 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { Authenticator } from '../../src/auth/authenticator.js';
+import type { Scope } from '../../src/auth/model.js';
+import { ApiKeysService } from '../../src/auth/service.js';
+import { SqlApiKeyStore } from '../../src/auth/sql-store.js';
+import type { Database } from '../../src/db/database.js';
 import { v7 as uuidv7 } from 'uuid';
 import { sharedSecret } from '../../src/db/database.js';
 import { buildApp } from '../../src/http/app.js';
@@ -8,8 +13,44 @@ import { SqlUserStore } from '../../src/users/sql-store.js';
 import { UsersService } from '../../src/users/service.js';
 import { sqliteTestDatabase, type TestDatabase } from './databases.js';
 
+export interface TestAuth {
+  readonly apiKeys: ApiKeysService;
+  readonly authenticator: Authenticator;
+  /** A key with the admin scope, sent by default by `withCredentials`. */
+  readonly adminKey: string;
+  /** Creates a key with exactly these scopes. */
+  keyWith(scopes: Scope[], options?: { expiresInSeconds?: number }): Promise<{ id: string; key: string }>;
+}
+
+/** Real API keys in `database`: the service, the authenticator and an admin key. */
+export async function testAuth(database: Database): Promise<TestAuth> {
+  const apiKeys = new ApiKeysService({ store: new SqlApiKeyStore(database.db, database.dialect), cacheTtlMs: 0 });
+  const keyWith: TestAuth['keyWith'] = async (scopes, options = {}) => {
+    const { record, plaintext } = await apiKeys.create({ name: `test ${scopes.join(' ')}`, scopes, ...options });
+    return { id: record.id, key: plaintext };
+  };
+  const { key: adminKey } = await keyWith(['admin']);
+  return { apiKeys, authenticator: new Authenticator(apiKeys), adminKey, keyWith };
+}
+
+/**
+ * Makes `app.inject` send `Authorization: Bearer <key>` unless the request sets its own
+ * `authorization` header (set it to undefined to send none): most API tests are about users,
+ * not auth, and the authorisation matrix tests credentials explicitly.
+ */
+export function withCredentials(app: FastifyInstance, key: string): void {
+  const inject = app.inject.bind(app);
+  app.inject = ((options?: InjectOptions | string) => {
+    if (options === undefined || typeof options === 'string') return inject(options as InjectOptions);
+    const headers = { ...(options.headers as Record<string, string | string[] | undefined> | undefined) };
+    if (!Object.hasOwn(headers, 'authorization')) headers.authorization = `Bearer ${key}`;
+    return inject({ ...options, headers });
+  }) as FastifyInstance['inject'];
+}
+
 export interface TestApp {
   readonly app: FastifyInstance;
+  readonly auth: TestAuth;
   readonly users: UsersService;
   readonly testDb: TestDatabase;
   /** Flip to make /readyz report draining. */
@@ -30,8 +71,10 @@ export async function buildTestApp(open: () => Promise<TestDatabase> = sqliteTes
     newId: uuidv7,
     idempotencyTtlMs: 24 * 3_600_000,
   });
+  const auth = await testAuth(database);
   const handle: TestApp = {
     app: undefined as unknown as FastifyInstance,
+    auth,
     users,
     testDb,
     draining: false,
@@ -43,9 +86,12 @@ export async function buildTestApp(open: () => Promise<TestDatabase> = sqliteTes
   const app = await buildApp({
     logger: createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? 'silent'),
     users,
+    apiKeys: auth.apiKeys,
+    authenticator: auth.authenticator,
     bodyLimitBytes: 64 * 1024,
     readiness: { isDraining: () => handle.draining, ping: () => database.ping(1000) },
   });
+  withCredentials(app, auth.adminKey);
   (handle as { app: FastifyInstance }).app = app;
   return handle;
 }

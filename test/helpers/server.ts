@@ -37,6 +37,8 @@ export async function within<T>(ms: number, what: string, promise: Promise<T>): 
   }
 }
 
+const BOOTSTRAP_KEY = /^(rk_[0-9a-f]{16}_[A-Za-z0-9_-]{43})$/m;
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const live = new Set<ChildProcess>();
@@ -106,6 +108,7 @@ export class ServerProcess {
   /** Resolves when the process has exited (its stdio closed). */
   readonly exited: Promise<Exit>;
   #url = '';
+  #apiKey: string | undefined;
   #stderr = '';
   #exit: Exit | undefined;
   readonly #waiters = new Set<{ test: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
@@ -146,6 +149,17 @@ export class ServerProcess {
     try {
       const line = await Promise.race([listening, died]);
       server.#url = String(line.url);
+      if (options.env?.ROSTER_BOOTSTRAP_KEY !== 'off') {
+        // Printed to stderr before listening; the two pipes may be read in either order.
+        await within(
+          10_000,
+          'the bootstrap admin key on stderr',
+          (async () => {
+            while (!BOOTSTRAP_KEY.test(server.#stderr)) await sleep(20);
+          })(),
+        );
+        server.#apiKey = BOOTSTRAP_KEY.exec(server.#stderr)![1]!;
+      }
       return server;
     } catch (error) {
       await server.kill();
@@ -153,6 +167,17 @@ export class ServerProcess {
     } finally {
       died.catch(() => undefined);
     }
+  }
+
+  /** The admin key the server printed on first start (stderr). */
+  get apiKey(): string {
+    if (this.#apiKey === undefined) throw new Error('this server printed no bootstrap key');
+    return this.#apiKey;
+  }
+
+  /** `Authorization` header carrying the bootstrap admin key. */
+  get auth(): { authorization: string } {
+    return { authorization: `Bearer ${this.apiKey}` };
   }
 
   /** Where the server listens, e.g. http://127.0.0.1:41234 (from its "listening" log line). */

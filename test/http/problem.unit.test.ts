@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { errorCodes } from 'fastify';
+import { ApiKeyNotFoundError, ForbiddenError, UnauthenticatedError } from '../../src/auth/errors.js';
 import { InvalidCursorError } from '../../src/kit/cursor.js';
 import { DeadlineExceededError } from '../../src/kit/deadline.js';
 import { UnavailableError, ValidationError } from '../../src/kit/errors.js';
@@ -22,7 +23,10 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'invalid-cursor': [new InvalidCursorError('bad cursor')],
   'malformed-json': [jsonSyntaxError, new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY()],
   'bad-request': [new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH()],
+  unauthenticated: [new UnauthenticatedError('no')],
+  forbidden: [new ForbiddenError('users:write')],
   'route-not-found': [],
+  'api-key-not-found': [new ApiKeyNotFoundError('gone')],
   'user-not-found': [new UserNotFoundError('gone')],
   'email-taken': [new EmailTakenError('taken')],
   'version-mismatch': [new VersionMismatchError('stale')],

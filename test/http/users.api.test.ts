@@ -12,7 +12,8 @@ import { CursorCodec } from '../../src/kit/cursor.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { UserStore } from '../../src/users/service.js';
 import { UsersService } from '../../src/users/service.js';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { buildTestApp, testAuth, withCredentials, type TestApp } from '../helpers/app.js';
+import { sqliteTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { assertProblem, fromInject, UUID_V7, type PageJson, type ProblemExpectation, type UserJson } from '../helpers/http.js';
 
 type Reply = Awaited<ReturnType<TestApp['app']['inject']>>;
@@ -1007,7 +1008,10 @@ describe('internal errors', () => {
   };
   const logLines: Record<string, unknown>[] = [];
   let app: Awaited<ReturnType<typeof buildApp>>;
+  let keysDb: TestDatabase;
   before(async () => {
+    keysDb = await sqliteTestDatabase();
+    const auth = await testAuth(keysDb.database);
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
         for (const line of chunk.toString('utf8').split('\n'))
@@ -1023,11 +1027,17 @@ describe('internal errors', () => {
         newId: uuidv7,
         idempotencyTtlMs: 60_000,
       }),
+      apiKeys: auth.apiKeys,
+      authenticator: auth.authenticator,
       bodyLimitBytes: 64 * 1024,
       readiness: { isDraining: () => false, ping: () => Promise.resolve() },
     });
+    withCredentials(app, auth.adminKey);
   });
-  after(async () => app?.close());
+  after(async () => {
+    await app?.close();
+    await keysDb?.cleanup();
+  });
 
   const requests: [string, InjectOptions][] = [
     ['get500', { method: 'GET', url: `/v1/users/${uuidv7()}`, headers: { 'x-request-id': 'trace-get-500' } }],

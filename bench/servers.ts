@@ -1,0 +1,219 @@
+/**
+ * One benchmark server per child process, started by bench/http.ts with `fork`, so a server never
+ * shares its event loop with the load generator. Usage (IPC channel required):
+ *
+ *   node dist/bench/servers.js bare <fixed JSON body>
+ *   node dist/bench/servers.js fastify-sqlite <sqlite file>
+ *   node dist/bench/servers.js roster <sqlite file>
+ *
+ * Every server listens on 127.0.0.1 on a free port and reports `{type: 'ready', url}`. It answers
+ * the commands in bench/ipc.ts, exits when told to stop, and exits when the parent goes away.
+ */
+import { createServer, type Server } from 'node:http';
+import { writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { Session } from 'node:inspector/promises';
+import type { Command, Reply, ServerKind } from './ipc.js';
+
+const HOST = '127.0.0.1';
+
+interface Started {
+  readonly url: string;
+  readonly authorization?: string;
+  close(): Promise<void>;
+}
+
+function send(reply: Reply): void {
+  if (process.connected) process.send!(reply);
+}
+
+/** Baseline A: node:http, a fixed body, nothing else. */
+async function startBare(body: string): Promise<Started> {
+  const payload = Buffer.from(body);
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': payload.length });
+    res.end(payload);
+  });
+  const url = await listen(server);
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address() as AddressInfo;
+      resolve(`http://${HOST}:${port}`);
+    });
+  });
+}
+
+/** Baseline B: fastify, no logger, no schemas, one raw better-sqlite3 prepared statement. */
+async function startFastifySqlite(file: string): Promise<Started> {
+  const { default: SQLite } = await import('better-sqlite3');
+  const { default: Fastify } = await import('fastify');
+  const connection = new SQLite(file, { fileMustExist: true });
+  connection.pragma('journal_mode = WAL');
+  connection.pragma('busy_timeout = 5000');
+  const byId = connection.prepare<[string], Record<string, unknown>>(
+    'select id, email, name, attributes, version, created_at, updated_at from users where id = ?',
+  );
+  const app = Fastify({ logger: false });
+  app.get<{ Params: { id: string } }>('/v1/users/:id', async (request, reply) => {
+    const row = byId.get(request.params.id);
+    if (row === undefined) return reply.code(404).send({ error: 'not found' });
+    return row;
+  });
+  const url = await app.listen({ host: HOST, port: 0 });
+  return {
+    url,
+    async close() {
+      await app.close();
+      connection.close();
+    },
+  };
+}
+
+/**
+ * Roster exactly as `roster serve` runs it: config from an env-shaped object, the production
+ * logger at info writing JSON lines to stdout (which the parent points at a file), and the
+ * composition root in src/main.ts.
+ */
+async function startRoster(file: string): Promise<Started> {
+  const { loadConfig } = await import('../src/config.js');
+  const { startServer } = await import('../src/main.js');
+  const { createLogger } = await import('../src/observability/logger.js');
+  // ROSTER_* settings from the benchmark's environment pass through; where and how loudly it
+  // serves is the benchmark's choice.
+  const passed = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => name.startsWith('ROSTER_') && !name.startsWith('ROSTER_DATABASE_URL')),
+  );
+  const config = loadConfig({ ...passed, ROSTER_DATABASE_URL: file, HOST, PORT: '0', LOG_LEVEL: 'info' });
+  const logger = createLogger(config.logLevel);
+  const bootstrap = captureBootstrapKey();
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(config, logger);
+  } finally {
+    bootstrap.restore();
+  }
+  const key = bootstrap.key();
+  return {
+    url: server.url,
+    ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
+    async close() {
+      const outcome = await server.shutdown.run('benchmark finished');
+      if (outcome !== 'clean') throw new Error(`Roster shutdown ended ${outcome}`);
+    },
+  };
+}
+
+/**
+ * On a new database Roster prints a bootstrap admin API key to stderr, alone on its line, for
+ * the operator (and scripts) to take. The benchmark takes it the same way so it can call an API
+ * that requires credentials, and keeps it off the console. Nothing is captured when Roster
+ * announces no key (authentication not wired, or the database already has keys).
+ */
+function captureBootstrapKey(): { key(): string | undefined; restore(): void } {
+  const stderr = process.stderr;
+  const own = Object.getOwnPropertyDescriptor(stderr, 'write');
+  const write = stderr.write.bind(stderr) as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean;
+  let key: string | undefined;
+  stderr.write = (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    const found = /^(rk_\S+)$/m.exec(text);
+    if (!found) return write(chunk, ...rest);
+    key = found[1];
+    return write(text.replace(found[0], '(key taken by the benchmark)'), ...rest);
+  };
+  return {
+    key: () => key,
+    restore: () => {
+      if (own) Object.defineProperty(stderr, 'write', own);
+      else delete (stderr as { write?: unknown }).write;
+    },
+  };
+}
+
+/** CPU profiling of this process through the inspector, started and stopped by the parent. */
+class Profiler {
+  #session: Session | undefined;
+
+  async start(intervalUs: number): Promise<void> {
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: intervalUs });
+    await session.post('Profiler.start');
+    this.#session = session;
+  }
+
+  async stop(file: string): Promise<void> {
+    const session = this.#session;
+    if (!session) throw new Error('the profiler was not started');
+    const { profile } = await session.post('Profiler.stop');
+    this.#session = undefined;
+    session.disconnect();
+    await writeFile(file, JSON.stringify(profile));
+  }
+}
+
+async function main(): Promise<void> {
+  const [kind, arg] = process.argv.slice(2) as [ServerKind | undefined, string | undefined];
+  if (!process.send) throw new Error('bench/servers.js must be started by bench/http.js (it needs an IPC channel)');
+  if (arg === undefined) throw new Error('usage: servers.js bare|fastify-sqlite|roster <arg>');
+  // The parent died or closed the channel: nothing will ever stop this server, so stop now.
+  process.on('disconnect', () => process.exit(2));
+
+  const started =
+    kind === 'bare'
+      ? await startBare(arg)
+      : kind === 'fastify-sqlite'
+        ? await startFastifySqlite(arg)
+        : kind === 'roster'
+          ? await startRoster(arg)
+          : undefined;
+  if (!started) throw new Error(`unknown server kind ${String(kind)}`);
+
+  const profiler = new Profiler();
+  process.on('message', (command: Command) => {
+    void handle(command).catch((error: unknown) =>
+      send({ type: 'failed', message: error instanceof Error ? error.message : String(error) }),
+    );
+  });
+  async function handle(command: Command): Promise<void> {
+    switch (command.type) {
+      case 'usage': {
+        const cpu = process.cpuUsage();
+        send({ type: 'usage', cpuMicros: cpu.user + cpu.system, rssBytes: process.memoryUsage.rss() });
+        return;
+      }
+      case 'profile-start':
+        await profiler.start(command.intervalUs);
+        send({ type: 'profile-started' });
+        return;
+      case 'profile-stop':
+        await profiler.stop(command.file);
+        send({ type: 'profile-stopped', file: command.file });
+        return;
+      case 'stop':
+        await started!.close();
+        process.exit(0);
+    }
+  }
+  send({ type: 'ready', url: started.url, ...(started.authorization === undefined ? {} : { authorization: started.authorization }) });
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  send({ type: 'failed', message });
+  process.stderr.write(`bench server failed: ${message}\n`);
+  process.exit(1);
+});
