@@ -5,6 +5,10 @@ import { openDatabase } from './db/database.js';
 import { MigrationError, migrateDown, migrateToLatest, migrationStatus } from './db/migrator.js';
 import { createLogger } from './observability/logger.js';
 import { packageVersion } from './version.js';
+import { ApiKeyNotFoundError } from './auth/errors.js';
+import { ApiKeysService } from './auth/service.js';
+import { SqlApiKeyStore } from './auth/sql-store.js';
+import { ValidationError } from './kit/errors.js';
 
 const USAGE = `Usage: roster <command> [options]
 
@@ -13,6 +17,10 @@ Commands:
   migrate up            apply every pending migration
   migrate down          revert the last applied migration
   migrate status        list migrations and when each was applied
+  keys create --name N --scope S [--scope S...] [--expires-in 30d]
+                        create an API key; the key is printed once, alone on the last line
+  keys list             list API keys (never their secrets)
+  keys revoke ID        revoke an API key
 
 Options:
   -h, --help            show help for a command
@@ -28,7 +36,13 @@ class UsageError extends Error {}
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      name: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      'expires-in': { type: 'string' },
+    },
     allowPositionals: true,
     strict: true,
   });
@@ -41,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
       return serve(loadConfig());
     case 'migrate':
       return migrate(rest, loadConfig());
+    case 'keys':
+      return keys(rest, values, loadConfig());
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -99,6 +115,58 @@ async function migrate(args: string[], config: Config): Promise<number> {
   }
 }
 
+async function keys(args: string[], options: { name?: string; scope?: string[]; 'expires-in'?: string }, config: Config): Promise<number> {
+  const [action, ...extra] = args;
+  if (!['create', 'list', 'revoke'].includes(action ?? '') || extra.length > (action === 'revoke' ? 1 : 0)) {
+    throw new UsageError('keys takes one of: create --name N --scope S, list, revoke ID');
+  }
+  const database = openDatabase(config.databaseUrl, { poolSize: 1, sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs });
+  try {
+    if (config.migrateOnStart) await migrateToLatest(database.db, database.dialect.name);
+    const service = new ApiKeysService({ store: new SqlApiKeyStore(database.db, database.dialect), cacheTtlMs: 0 });
+    if (action === 'list') {
+      const rows = (await service.list()).map((k) => [
+        k.id,
+        k.name,
+        k.scopes.join(','),
+        k.createdAt.toISOString(),
+        k.expiresAt?.toISOString() ?? '-',
+        k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active',
+        k.lastUsedAt?.toISOString() ?? 'never',
+      ]);
+      print(['id\tname\tscopes\tcreated\texpires\tstatus\tlast used', ...rows.map((r) => r.join('\t'))].join('\n') + '\n');
+      return 0;
+    }
+    if (action === 'revoke') {
+      const id = extra[0];
+      if (id === undefined) throw new UsageError('keys revoke needs the key id (see roster keys list)');
+      const record = await service.revoke(id);
+      print(`revoked ${record.id} (${record.name})\n`);
+      return 0;
+    }
+    if (options.name === undefined || options.scope === undefined)
+      throw new UsageError('keys create needs --name and at least one --scope');
+    const expiresInSeconds = options['expires-in'] === undefined ? undefined : parseDuration(options['expires-in']);
+    const { record, plaintext } = await service.create({ name: options.name, scopes: options.scope, expiresInSeconds });
+    print(
+      `created API key ${record.id} "${record.name}" with scopes ${record.scopes.join(', ')}` +
+        `${record.expiresAt ? `, expiring ${record.expiresAt.toISOString()}` : ''}.\n` +
+        'The key is shown only this once; store it now:\n' +
+        `${plaintext}\n`,
+    );
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
+/** `90s`, `15m`, `12h`, `30d` → seconds. */
+function parseDuration(text: string): number {
+  const match = /^([1-9][0-9]{0,5})([smhd])$/.exec(text);
+  if (!match) throw new UsageError(`--expires-in "${text}" must look like 90s, 15m, 12h or 30d`);
+  return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as 's' | 'm' | 'h' | 'd'];
+}
+
 function print(text: string): number {
   process.stdout.write(text);
   return 0;
@@ -118,6 +186,10 @@ main(process.argv.slice(2)).then(
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       return fail(`${(error as Error).message} (see roster --help)`, 2);
     }
+    if (error instanceof ValidationError) {
+      return fail(`invalid input: ${error.errors.map((e) => `${e.pointer.replace(/^\//, '')} ${e.message}`).join('; ')}`, 2);
+    }
+    if (error instanceof ApiKeyNotFoundError) return fail(error.message, 1);
     if (error instanceof MigrationError) return fail(`${error.message}: ${String((error.cause as Error | undefined)?.message)}`, 1);
     const cause = (error as Error).cause as Error | undefined;
     fail(`${(error as Error).message ?? String(error)}${cause ? ` (cause: ${cause.message})` : ''}`, 1);

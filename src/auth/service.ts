@@ -128,9 +128,14 @@ export class ApiKeysService {
     return { actor: `key:${record.id}`, kind: 'api_key', scopes: new Set(record.scopes) };
   }
 
-  /** Creates the first admin key if this database never had one; returns its plaintext. */
+  /**
+   * Creates the first admin key if this database never had a key (not even one made with
+   * `roster keys create` before the first start); returns its plaintext. At most once per
+   * database, however many instances start together.
+   */
   async bootstrap(): Promise<string | undefined> {
     if (!(await this.#store.claimBootstrap())) return undefined;
+    if ((await this.#store.list()).length > 0) return undefined;
     const { plaintext } = await this.create({ name: 'bootstrap admin', scopes: ['admin'] });
     return plaintext;
   }
