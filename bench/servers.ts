@@ -95,7 +95,10 @@ async function startRoster(file: string): Promise<Started> {
   const passed = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => name.startsWith('ROSTER_') && !name.startsWith('ROSTER_DATABASE_URL')),
   );
-  const config = loadConfig({ ...passed, ROSTER_DATABASE_URL: file, HOST, PORT: '0', LOG_LEVEL: 'info' });
+  // Rate limiting stays on (its cost is part of the figure) with budgets a load generator cannot
+  // spend; ROSTER_RATE_LIMIT_* in the environment override them.
+  const limits = { ROSTER_RATE_LIMIT_PER_MINUTE: '1000000', ROSTER_RATE_LIMIT_ANON_PER_MINUTE: '1000000' };
+  const config = loadConfig({ ...limits, ...passed, ROSTER_DATABASE_URL: file, HOST, PORT: '0', LOG_LEVEL: 'info' });
   const logger = createLogger(config.logLevel);
   const bootstrap = captureBootstrapKey();
   let server: Awaited<ReturnType<typeof startServer>>;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 
 /**
  * The only module that reads process.env. Every key is declared once below with its doc line,
@@ -24,7 +25,15 @@ export interface Config {
   readonly bootstrapKey: boolean;
   readonly authCacheTtlMs: number;
   readonly jwt: JwtConfig | undefined;
+  readonly rateLimitPerMinute: number;
+  readonly rateLimitAnonPerMinute: number;
+  readonly redisUrl: string | undefined;
+  readonly trustProxy: TrustProxy;
+  readonly corsOrigins: readonly string[];
 }
+
+/** Fastify's `trustProxy`: off/on, a hop count, or the proxies' addresses and CIDR ranges. */
+export type TrustProxy = boolean | number | readonly string[];
 
 /** Present when all three JWT variables are set. */
 export interface JwtConfig {
@@ -161,6 +170,42 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   { env: 'ROSTER_JWT_ISSUER', field: 'jwtIssuer', doc: 'required `iss` of accepted JWTs', default: '', secret: true, parse: optional },
   { env: 'ROSTER_JWT_AUDIENCE', field: 'jwtAudience', doc: 'required `aud` of accepted JWTs', default: '', secret: true, parse: optional },
+  {
+    env: 'ROSTER_RATE_LIMIT_PER_MINUTE',
+    field: 'rateLimitPerMinute',
+    doc: 'requests a minute allowed per credential (API key or JWT subject)',
+    default: '1200',
+    parse: (raw) => integer(raw, 1, 1_000_000),
+  },
+  {
+    env: 'ROSTER_RATE_LIMIT_ANON_PER_MINUTE',
+    field: 'rateLimitAnonPerMinute',
+    doc: 'requests a minute allowed per client IP without valid credentials',
+    default: '60',
+    parse: (raw) => integer(raw, 1, 1_000_000),
+  },
+  {
+    env: 'ROSTER_REDIS_URL',
+    field: 'redisUrl',
+    doc: 'redis:// or rediss:// URL; rate-limit counters are shared there by all instances (unset: per instance)',
+    default: '',
+    secret: true,
+    parse: optionalRedisUrl,
+  },
+  {
+    env: 'ROSTER_TRUST_PROXY',
+    field: 'trustProxy',
+    doc: 'trust X-Forwarded-For from proxies: true, false, a hop count (only if clients cannot bypass the proxies), or comma-separated proxy IPs/CIDRs',
+    default: 'false',
+    parse: trustProxy,
+  },
+  {
+    env: 'ROSTER_CORS_ORIGINS',
+    field: 'corsOrigins',
+    doc: 'comma-separated origins allowed by CORS, e.g. https://admin.example.com (empty: CORS off)',
+    default: '',
+    parse: corsOrigins,
+  },
 ];
 
 /** Reads and validates every key. @throws ConfigError naming the first bad key. */
@@ -208,8 +253,9 @@ export function describeConfig(config: Config): Record<string, string | number |
     jwtAudience: config.jwt?.audience,
   };
   for (const spec of CONFIG_KEYS) {
-    const value = raw[spec.field] as string | number | boolean | undefined;
-    if (value === undefined) continue;
+    const given = raw[spec.field] as string | number | boolean | readonly string[] | undefined;
+    if (given === undefined) continue;
+    const value = Array.isArray(given) ? given.join(',') : (given as string | number | boolean);
     out[spec.env] = spec.secret ? maskSecret(String(value)) : value;
   }
   return out;
@@ -254,6 +300,56 @@ function optionalUrl(raw: string): string | undefined {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('must be an http(s) URL');
   return value;
+}
+
+function optionalRedisUrl(raw: string): string | undefined {
+  const value = optional(raw);
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error('must be a redis:// or rediss:// URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('must be a redis:// or rediss:// URL');
+  return value;
+}
+
+function trustProxy(raw: string): TrustProxy {
+  const value = raw.trim();
+  if (['true', 'false'].includes(value)) return value === 'true';
+  if (/^\d+$/.test(value)) return integer(value, 1, 100);
+  const entries = value.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const maxPrefix = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix);
+    if (family === 0 || !prefixOk || rest.length > 0) {
+      throw new Error(`must be true, false, a hop count or comma-separated IPs/CIDRs (${JSON.stringify(entry)} is none)`);
+    }
+  }
+  return entries;
+}
+
+function corsOrigins(raw: string): readonly string[] {
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  for (const entry of entries) {
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      // reported below
+    }
+    // An origin is scheme://host[:port] exactly, as browsers send it: no path, no trailing slash.
+    if (url === undefined || !['http:', 'https:'].includes(url.protocol) || url.origin !== entry) {
+      throw new Error(`must be comma-separated origins like https://app.example.com (${JSON.stringify(entry)} is not one)`);
+    }
+  }
+  return entries;
 }
 
 function nonEmpty(raw: string): string {

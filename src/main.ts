@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
 import { describeConfig, type Config } from './config.js';
 import { openDatabase, sharedSecret, type Database } from './db/database.js';
@@ -15,6 +16,7 @@ import { Authenticator } from './auth/authenticator.js';
 import { JwtVerifier } from './auth/jwt.js';
 import { ApiKeysService } from './auth/service.js';
 import { SqlApiKeyStore } from './auth/sql-store.js';
+import { closeRedis, openRedis } from './kit/redis.js';
 
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
 const IDEMPOTENCY_PURGE_BATCH = 1000;
@@ -40,6 +42,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs,
     onIdleError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
   });
+  let redis: Redis | undefined;
   try {
     if (config.migrateOnStart) {
       const { results } = await migrateToLatest(database.db, database.dialect.name);
@@ -66,6 +69,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       idempotencyTtlMs: config.idempotencyTtlHours * 3_600_000,
     });
 
+    // Shared rate-limit counters. Unreachable Redis never stops the service (fail open, logged).
+    redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, logger);
+    const sharedCounters = redis;
+
     let draining = false;
     const app = await buildApp({
       logger,
@@ -73,6 +80,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       apiKeys,
       authenticator,
       bodyLimitBytes: config.bodyLimitBytes,
+      rateLimits: {
+        perCredentialPerMinute: config.rateLimitPerMinute,
+        perIpPerMinute: config.rateLimitAnonPerMinute,
+        redis: sharedCounters,
+      },
+      trustProxy: config.trustProxy,
+      corsOrigins: config.corsOrigins,
       version: packageVersion(),
       readiness: {
         isDraining: () => draining,
@@ -101,9 +115,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       })
       .add('stop background jobs', () => purge.stop())
       .add('drain HTTP', () => app.close())
+      .add('close Redis', async () => {
+        if (sharedCounters) await closeRedis(sharedCounters);
+      })
       .add('close database', () => database.close());
     return { app, database, url, shutdown };
   } catch (error) {
+    if (redis) await closeRedis(redis).catch(() => undefined);
     await database.close().catch(() => undefined);
     throw error;
   }

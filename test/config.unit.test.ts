@@ -21,6 +21,12 @@ for (const [key, value, reason] of [
   ['ROSTER_MIGRATE_ON_START', 'maybe', /must be true or false/],
   ['ROSTER_DATABASE_URL', 'postgres://%%%', /ROSTER_DATABASE_URL=\(secret\) is not a valid postgres/],
   ['ROSTER_SHUTDOWN_TIMEOUT_MS', '-1', /ROSTER_SHUTDOWN_TIMEOUT_MS/],
+  ['ROSTER_RATE_LIMIT_PER_MINUTE', '0', /ROSTER_RATE_LIMIT_PER_MINUTE="0" must be from 1/],
+  ['ROSTER_REDIS_URL', 'http://cache:6379', /ROSTER_REDIS_URL=\(secret\) must be a redis/],
+  ['ROSTER_TRUST_PROXY', 'yes please', /ROSTER_TRUST_PROXY="yes please" must be true, false, a hop count/],
+  ['ROSTER_TRUST_PROXY', '10.0.0.0/33', /ROSTER_TRUST_PROXY/],
+  ['ROSTER_CORS_ORIGINS', 'https://app.example.com/', /ROSTER_CORS_ORIGINS=.* must be comma-separated origins/],
+  ['ROSTER_CORS_ORIGINS', '*', /ROSTER_CORS_ORIGINS/],
 ] as const) {
   test(`${key}=${value} is refused with a message naming the key`, () => {
     assert.throws(
@@ -70,9 +76,40 @@ test('every field of Config is read from the environment (a field without a key 
     migrateOnStart: true,
     bootstrapKey: true,
     authCacheTtlMs: true,
+    rateLimitPerMinute: true,
+    rateLimitAnonPerMinute: true,
+    redisUrl: true,
+    trustProxy: true,
+    corsOrigins: true,
   };
-  const config = loadConfig({});
+  // Optional keys are unset by default, so they are given here.
+  const config = loadConfig({ ROSTER_REDIS_URL: 'redis://127.0.0.1:6379' });
   for (const field of Object.keys(fields)) assert.notEqual(config[field as keyof Config], undefined, field);
+});
+
+test('abuse protection: limits, Redis URL (a masked secret), trusted proxies, CORS origins', () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.rateLimitPerMinute, 1200);
+  assert.equal(defaults.rateLimitAnonPerMinute, 60);
+  assert.equal(defaults.redisUrl, undefined);
+  assert.equal(defaults.trustProxy, false);
+  assert.deepEqual(defaults.corsOrigins, []);
+  assert.equal(loadConfig({ ROSTER_TRUST_PROXY: 'true' }).trustProxy, true);
+  assert.equal(loadConfig({ ROSTER_TRUST_PROXY: '2' }).trustProxy, 2);
+  assert.deepEqual(loadConfig({ ROSTER_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', '::1']);
+  const cors = loadConfig({ ROSTER_CORS_ORIGINS: 'https://a.example.com, http://localhost:3000' });
+  assert.deepEqual(cors.corsOrigins, ['https://a.example.com', 'http://localhost:3000']);
+  assert.equal(describeConfig(cors).ROSTER_CORS_ORIGINS, 'https://a.example.com,http://localhost:3000');
+
+  const dir = mkdtempSync(join(tmpdir(), 'roster-config-'));
+  const file = join(dir, 'redis-url');
+  writeFileSync(file, 'redis://:s3cret-pass@cache.internal:6379/0\n');
+  const withRedis = loadConfig({ ROSTER_REDIS_URL_FILE: file });
+  assert.equal(withRedis.redisUrl, 'redis://:s3cret-pass@cache.internal:6379/0');
+  const shown = JSON.stringify(describeConfig(withRedis));
+  assert.doesNotMatch(shown, /s3cret-pass/);
+  assert.match(shown, /cache\.internal/);
+  assert.match(configHelp(), /ROSTER_REDIS_URL .*secret, or from ROSTER_REDIS_URL_FILE/);
 });
 
 test('JWT settings come as a set of three', () => {

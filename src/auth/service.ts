@@ -22,8 +22,11 @@ export interface ApiKeyStore {
   /** Sets revoked_at if not yet set; returns the key as stored afterwards, or undefined if unknown. */
   revoke(id: string, at: Date): Promise<ApiKeyRecord | undefined>;
   touch(id: string, at: Date): Promise<void>;
-  /** True exactly once per database: the caller may create the bootstrap admin key. */
-  claimBootstrap(): Promise<boolean>;
+  /**
+   * In one transaction: marks the database as bootstrapped and inserts `record`, but only if
+   * it was never bootstrapped and holds no key. True when the record was inserted.
+   */
+  insertBootstrapKey(record: ApiKeyRecord): Promise<boolean>;
 }
 
 export interface ApiKeysServiceOptions {
@@ -134,10 +137,18 @@ export class ApiKeysService {
    * database, however many instances start together.
    */
   async bootstrap(): Promise<string | undefined> {
-    if (!(await this.#store.claimBootstrap())) return undefined;
-    if ((await this.#store.list()).length > 0) return undefined;
-    const { plaintext } = await this.create({ name: 'bootstrap admin', scopes: ['admin'] });
-    return plaintext;
+    const key = generateKey();
+    const record: ApiKeyRecord = {
+      id: key.id,
+      name: 'bootstrap admin',
+      scopes: ['admin'],
+      secretHash: key.secretHash,
+      createdAt: this.#now(),
+      expiresAt: null,
+      revokedAt: null,
+      lastUsedAt: null,
+    };
+    return (await this.#store.insertBootstrapKey(record)) ? key.plaintext : undefined;
   }
 
   async #lookup(id: string): Promise<ApiKeyRecord | undefined> {

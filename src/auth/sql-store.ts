@@ -17,20 +17,7 @@ export class SqlApiKeyStore implements ApiKeyStore {
   }
 
   async insert(record: ApiKeyRecord): Promise<void> {
-    const t = (d: Date | null) => (d === null ? null : this.#dialect.toTime(d));
-    await this.#db
-      .insertInto('api_keys')
-      .values({
-        id: record.id,
-        name: record.name,
-        scopes: this.#dialect.toJson(record.scopes),
-        secret_hash: record.secretHash,
-        created_at: this.#dialect.toTime(record.createdAt),
-        expires_at: t(record.expiresAt),
-        revoked_at: t(record.revokedAt),
-        last_used_at: t(record.lastUsedAt),
-      })
-      .execute();
+    await this.#db.insertInto('api_keys').values(this.#toRow(record)).execute();
   }
 
   async get(id: string): Promise<ApiKeyRecord | undefined> {
@@ -63,13 +50,33 @@ export class SqlApiKeyStore implements ApiKeyStore {
       .execute();
   }
 
-  async claimBootstrap(): Promise<boolean> {
-    const result = await this.#db
-      .insertInto('roster_meta')
-      .values({ key: BOOTSTRAP_MARK, value: new Date().toISOString() })
-      .onConflict((oc) => oc.column('key').doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+  async insertBootstrapKey(record: ApiKeyRecord): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const marked = await trx
+        .insertInto('roster_meta')
+        .values({ key: BOOTSTRAP_MARK, value: record.createdAt.toISOString() })
+        .onConflict((oc) => oc.column('key').doNothing())
+        .executeTakeFirst();
+      if (Number(marked.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
+      const existing = await trx.selectFrom('api_keys').select('id').limit(1).executeTakeFirst();
+      if (existing) return false;
+      await trx.insertInto('api_keys').values(this.#toRow(record)).execute();
+      return true;
+    });
+  }
+
+  #toRow(record: ApiKeyRecord) {
+    const t = (d: Date | null) => (d === null ? null : this.#dialect.toTime(d));
+    return {
+      id: record.id,
+      name: record.name,
+      scopes: this.#dialect.toJson(record.scopes),
+      secret_hash: record.secretHash,
+      created_at: this.#dialect.toTime(record.createdAt),
+      expires_at: t(record.expiresAt),
+      revoked_at: t(record.revokedAt),
+      last_used_at: t(record.lastUsedAt),
+    };
   }
 
   #toRecord(row: Selectable<ApiKeysTable>): ApiKeyRecord {

@@ -3,6 +3,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { UnavailableError } from '../kit/errors.js';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import helmet from '@fastify/helmet';
+import cors from '@fastify/cors';
 import type { UsersService } from '../users/service.js';
 import { healthRoutes, type Readiness } from './health.routes.js';
 import { PROBLEM_CONTENT_TYPE, problem, toProblem } from './problem.js';
@@ -13,6 +15,8 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { ForbiddenError } from '../auth/errors.js';
 import type { ApiKeysService } from '../auth/service.js';
 import { strictValidatorCompiler } from './validation.js';
+import { DEFAULT_RATE_LIMITS, registerRateLimit, type RateLimits } from './rate-limit.js';
+import type { TrustProxy } from '../config.js';
 
 export interface AppDependencies {
   readonly logger: FastifyBaseLogger;
@@ -21,6 +25,12 @@ export interface AppDependencies {
   readonly authenticator: Authenticator;
   readonly readiness: Readiness;
   readonly bodyLimitBytes: number;
+  /** Per-credential and per-IP request budgets; with `redis`, shared by every instance. Default: DEFAULT_RATE_LIMITS. */
+  readonly rateLimits?: RateLimits;
+  /** Proxies whose X-Forwarded-For is believed (request.ip, hence the per-IP limit, comes from it). */
+  readonly trustProxy?: TrustProxy;
+  /** Origins allowed by CORS; none (the default) leaves CORS off. */
+  readonly corsOrigins?: readonly string[];
   readonly version?: string;
 }
 
@@ -44,6 +54,18 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Fastify's `trustProxy` from ours; a list trusts those addresses. A hop count trusts that many
+ * proxies nearest to us whatever their address (proxy-addr's meaning): Fastify 5.12 ignores a
+ * number outright, because a client reaching the port directly could then forge
+ * X-Forwarded-For, so it is expressed as a function here and the README says to prefer a list.
+ */
+function trustProxy(given: TrustProxy | undefined): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (given === undefined) return false;
+  if (typeof given === 'number') return (_address, hop) => hop < given;
+  return typeof given === 'object' ? [...given] : given;
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
@@ -60,6 +82,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: deps.bodyLimitBytes,
+    trustProxy: trustProxy(deps.trustProxy),
     // Sizes: Node's 16 KiB header cap applies; URLs longer than this are refused early.
     // Keep-alive sockets with no request in flight are closed at shutdown; busy ones finish.
     // Requests that still arrive on open connections get our 503 problem (hook below).
@@ -96,12 +119,27 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
   app.setErrorHandler(sendProblem);
-  app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .type(PROBLEM_CONTENT_TYPE)
-      .send(problem('route-not-found', `No route matches ${request.method} ${request.url.split('?')[0]}.`, request.id)),
-  );
+  // Security headers on every response. The API serves JSON only, so its CSP forbids everything;
+  // the docs page gets swagger-ui's own CSP (scripts and styles from 'self' plus the hashes of
+  // its inline bits), set on its routes only, below.
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"], frameAncestors: ["'none'"] },
+    },
+  });
+  const corsOrigins = deps.corsOrigins ?? [];
+  if (corsOrigins.length > 0) {
+    // Bearer credentials, no cookies: `credentials` stays off. Registered before the access
+    // rules because it adds its own preflight route (preflights carry no credentials).
+    await app.register(cors, {
+      origin: [...corsOrigins],
+      methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'if-match', 'if-none-match', 'idempotency-key', 'x-request-id'],
+      exposedHeaders: ['etag', 'location', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'x-request-id'],
+      maxAge: 600,
+    });
+  }
 
   await app.register(swagger, {
     openapi: {
@@ -127,14 +165,28 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  // Everything registered from here on must declare its access (see http/auth.ts).
-  const routes = enforceAccess(app, deps.authenticator);
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    // Its CSP would also upgrade the page's own http:// asset URLs, breaking /docs on a plain-HTTP
+    // port (local use, TLS ended at the proxy): the proxy's HSTS is the place for that.
+    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
+  });
+  // Everything registered from here on must declare its access (see http/auth.ts) and is rate
+  // limited, charged to the verified credential or else the client IP (http/rate-limit.ts).
+  const routes = await enforceAccess(app, deps.authenticator, () => registerRateLimit(app, deps.rateLimits ?? DEFAULT_RATE_LIMITS));
 
   await app.register(healthRoutes(deps.readiness));
   await app.register(usersRoutes(deps.users));
   await app.register(apiKeysRoutes(deps.apiKeys));
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, () => app.swagger());
+  // Unknown URLs are charged to the client IP too, so scanning for routes meets the same limit.
+  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>
+    reply
+      .code(404)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(problem('route-not-found', `No route matches ${request.method} ${request.url.split('?')[0]}.`, request.id)),
+  );
   app.decorate('routeTable', routes);
   return app;
 }

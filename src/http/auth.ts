@@ -1,6 +1,6 @@
-import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { Authenticator } from '../auth/authenticator.js';
-import { ForbiddenError } from '../auth/errors.js';
+import { ForbiddenError, UnauthenticatedError } from '../auth/errors.js';
 import { allows, type Principal, type Scope } from '../auth/model.js';
 
 /** What a route demands: a scope, or `public` for the few routes anyone may call. */
@@ -30,9 +30,19 @@ export const BEARER_SCHEME = 'bearer';
  * Enforces each route's declared access before anything else runs: 401 without valid
  * credentials, 403 without the scope. Routes registered after this refuse to start without an
  * `access` entry, so nothing is reachable by omission.
+ *
+ * Two onRequest steps with `between` (the rate limiter) in the middle: the first authenticates
+ * and records the principal or the failure without throwing, so the limiter can charge the
+ * request to the verified credential or, failing that, to the client IP; the second then
+ * rejects. A flood of bad credentials is thus limited like any other anonymous traffic.
  */
-export function enforceAccess(app: FastifyInstance, authenticator: Authenticator): RouteEntry[] {
+export async function enforceAccess(
+  app: FastifyInstance,
+  authenticator: Authenticator,
+  between: () => Promise<void> = async () => undefined,
+): Promise<RouteEntry[]> {
   const table: RouteEntry[] = [];
+  const failures = new WeakMap<FastifyRequest, unknown>();
   app.decorateRequest('principal', null);
   app.addHook('onRoute', (route: RouteOptions) => {
     const access = route.config?.access;
@@ -52,10 +62,28 @@ export function enforceAccess(app: FastifyInstance, authenticator: Authenticator
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config.access;
     if (access === undefined || access === 'public') return;
-    const principal = await authenticator.authenticate(request.headers.authorization);
-    request.principal = principal;
-    request.log = request.log.child({ actor: principal.actor });
-    if (!allows(principal, access)) throw new ForbiddenError(access);
+    try {
+      const principal = await authenticator.authenticate(request.headers.authorization);
+      request.principal = principal;
+      request.log = request.log.child({ actor: principal.actor });
+    } catch (error) {
+      failures.set(request, error);
+    }
+  });
+  await between();
+  // Route-level onRequest hooks run after the instance's, in the order they were added: this
+  // one is appended after whatever `between` attached, on every route that needs a scope.
+  // Hence: a plugin's own onRequest hook would run *before* this check, so route plugins do
+  // their work in preHandler or later (none has an onRequest hook today).
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const access = route.config?.access;
+    if (access === undefined || access === 'public') return;
+    const reject = async (request: FastifyRequest): Promise<void> => {
+      if (failures.has(request)) throw failures.get(request);
+      if (request.principal === null) throw new UnauthenticatedError('The credentials are not valid.');
+      if (!allows(request.principal, access)) throw new ForbiddenError(access);
+    };
+    route.onRequest = [...[route.onRequest ?? []].flat(), reject] as RouteOptions['onRequest'];
   });
   return table;
 }

@@ -16,7 +16,8 @@ export function healthRoutes(readiness: Readiness) {
   return async function register(app: FastifyInstance): Promise<void> {
     const r = app.withTypeProvider<TypeBoxTypeProvider>();
     const schema = { tags: ['health'], response: { 200: Status, 503: Status } };
-    const config = { access: 'public' as const };
+    // Probes are never rate limited: an orchestrator polling them must not be told 429.
+    const config = { access: 'public' as const, rateLimit: false as const };
     r.get('/livez', { config, schema: { ...schema, summary: 'The process is alive' } }, () => ({ status: 'ok' }));
     r.get('/readyz', { config, schema: { ...schema, summary: 'The instance can serve traffic' } }, async (request, reply) => {
       if (readiness.isDraining()) return reply.code(503).send({ status: 'draining' });

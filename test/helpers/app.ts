@@ -6,7 +6,7 @@ import { SqlApiKeyStore } from '../../src/auth/sql-store.js';
 import type { Database } from '../../src/db/database.js';
 import { v7 as uuidv7 } from 'uuid';
 import { sharedSecret } from '../../src/db/database.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp, type AppDependencies } from '../../src/http/app.js';
 import { CursorCodec } from '../../src/kit/cursor.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { SqlUserStore } from '../../src/users/sql-store.js';
@@ -44,6 +44,8 @@ export function withCredentials(app: FastifyInstance, key: string): void {
     if (options === undefined || typeof options === 'string') return inject(options as InjectOptions);
     const headers = { ...(options.headers as Record<string, string | string[] | undefined> | undefined) };
     if (!Object.hasOwn(headers, 'authorization')) headers.authorization = `Bearer ${key}`;
+    // light-my-request refuses undefined header values: "set it to undefined" means "omit it".
+    else if (headers.authorization === undefined) delete headers.authorization;
     return inject({ ...options, headers });
   }) as FastifyInstance['inject'];
 }
@@ -58,11 +60,20 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** What a test may set on the app; the rest is wired as in src/main.ts. */
+export type TestAppOptions = Partial<Pick<AppDependencies, 'rateLimits' | 'trustProxy' | 'corsOrigins'>>;
+
+/**
+ * Limits no ordinary test reaches; the abuse tests (test/http/abuse.api.test.ts) set small ones.
+ * Every injected request comes from 127.0.0.1, so a realistic per-IP limit would bite here.
+ */
+export const GENEROUS_RATE_LIMITS = { perCredentialPerMinute: 1_000_000, perIpPerMinute: 1_000_000 } as const;
+
 /**
  * The real app over a real database (SQLite file by default), wired like src/main.ts but
  * without listening: for `app.inject` tests. Logs are silent unless LOG_LEVEL is set.
  */
-export async function buildTestApp(open: () => Promise<TestDatabase> = sqliteTestDatabase): Promise<TestApp> {
+export async function buildTestApp(open: () => Promise<TestDatabase> = sqliteTestDatabase, options: TestAppOptions = {}): Promise<TestApp> {
   const testDb = await open();
   const { database } = testDb;
   const users = new UsersService({
@@ -90,6 +101,8 @@ export async function buildTestApp(open: () => Promise<TestDatabase> = sqliteTes
     authenticator: auth.authenticator,
     bodyLimitBytes: 64 * 1024,
     readiness: { isDraining: () => handle.draining, ping: () => database.ping(1000) },
+    rateLimits: GENEROUS_RATE_LIMITS,
+    ...options,
   });
   withCredentials(app, auth.adminKey);
   (handle as { app: FastifyInstance }).app = app;

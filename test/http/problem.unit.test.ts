@@ -7,6 +7,7 @@ import { DeadlineExceededError } from '../../src/kit/deadline.js';
 import { UnavailableError, ValidationError } from '../../src/kit/errors.js';
 import { UnsupportedMediaTypeError } from '../../src/http/media-type.js';
 import { PROBLEMS, problem, toProblem, type ProblemCode } from '../../src/http/problem.js';
+import { RateLimitedError } from '../../src/http/rate-limit.js';
 import {
   EmailTakenError,
   IdempotencyKeyReusedError,
@@ -34,6 +35,7 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'uri-too-long': [new errorCodes.FST_ERR_MAX_PARAM_LENGTH('/v1/users/xxx')],
   'unsupported-media-type': [new UnsupportedMediaTypeError('json please'), new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE('text/plain')],
   'idempotency-key-reused': [new IdempotencyKeyReusedError('reused')],
+  'rate-limited': [new RateLimitedError('slow down')],
   unavailable: [new UnavailableError('db down'), new DeadlineExceededError('slow')],
   internal: [new Error('secret internal detail'), new IdempotencyKeyTakenError('secret internal detail'), 'a thrown string', null],
 };

@@ -1,0 +1,58 @@
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import { AppError } from '../kit/errors.js';
+
+/** The request budget of one caller in the current one-minute window is spent. */
+export class RateLimitedError extends AppError {
+  readonly code = 'rate-limited';
+}
+
+export interface RateLimits {
+  /** Requests a minute per authenticated credential (its actor: `key:<id>` or `jwt:<sub>`). */
+  readonly perCredentialPerMinute: number;
+  /** Requests a minute per client IP for requests without valid credentials (and public routes). */
+  readonly perIpPerMinute: number;
+  /** Shared counters for every instance; without it each instance counts on its own. */
+  readonly redis?: Redis | undefined;
+  /** Prefix of the counter keys in Redis (tests give each run its own). */
+  readonly namespace?: string | undefined;
+}
+
+/** The budgets when none are given (the configuration's defaults). */
+export const DEFAULT_RATE_LIMITS: RateLimits = { perCredentialPerMinute: 1200, perIpPerMinute: 60 };
+
+export const DEFAULT_RATE_LIMIT_NAMESPACE = 'roster:rate-limit:';
+const WINDOW_MS = 60_000;
+
+/**
+ * The counter a request is charged to. Only a *verified* credential gets its own budget: a
+ * request with a forged, unknown or revoked key is charged to its IP, so nobody can spend
+ * another caller's budget by sending their key id, and a flood of random keys from one address
+ * meets the small per-IP limit. IPv6 clients are grouped by /64 (one host usually owns one), so
+ * rotating addresses within a prefix does not escape the limit.
+ */
+export function rateLimitKey(request: FastifyRequest): string {
+  return request.principal ? request.principal.actor : `ip:${normalizeIP(request.ip)}`;
+}
+
+/**
+ * Registers @fastify/rate-limit for every route registered afterwards (a route opts out with
+ * `config: { rateLimit: false }`). Its onRequest hook runs after authentication has recorded the
+ * principal and before access is enforced (see http/auth.ts), so rejected credentials are
+ * counted too. A Redis failure lets the request through (fail open): the client logs it.
+ */
+export async function registerRateLimit(app: FastifyInstance, limits: RateLimits): Promise<void> {
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'onRequest',
+    timeWindow: WINDOW_MS,
+    max: (request) => (request.principal ? limits.perCredentialPerMinute : limits.perIpPerMinute),
+    keyGenerator: rateLimitKey,
+    enableDraftSpec: true,
+    skipOnError: true,
+    ...(limits.redis ? { redis: limits.redis, nameSpace: limits.namespace ?? DEFAULT_RATE_LIMIT_NAMESPACE } : {}),
+    errorResponseBuilder: (_request, context) =>
+      new RateLimitedError(`Too many requests: the limit is ${context.max} a minute; retry in ${context.after}.`),
+  });
+}
