@@ -289,30 +289,28 @@ function optional(raw: string): string | undefined {
   return raw.trim() === '' ? undefined : raw.trim();
 }
 
+/** A parser for an optional URL whose scheme is one of `protocols` (e.g. 'https:'). */
+function optionalUrlOf(protocols: readonly string[], what: string) {
+  return (raw: string): string | undefined => {
+    const value = optional(raw);
+    if (value === undefined) return undefined;
+    let protocol = '';
+    try {
+      protocol = new URL(value).protocol;
+    } catch {
+      // reported below
+    }
+    if (!protocols.includes(protocol)) throw new Error(`must be ${what}`);
+    return value;
+  };
+}
+
 function optionalUrl(raw: string): string | undefined {
-  const value = optional(raw);
-  if (value === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new Error('must be an http(s) URL');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('must be an http(s) URL');
-  return value;
+  return optionalUrlOf(['https:', 'http:'], 'an http(s) URL')(raw);
 }
 
 function optionalRedisUrl(raw: string): string | undefined {
-  const value = optional(raw);
-  if (value === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new Error('must be a redis:// or rediss:// URL');
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('must be a redis:// or rediss:// URL');
-  return value;
+  return optionalUrlOf(['redis:', 'rediss:'], 'a redis:// or rediss:// URL')(raw);
 }
 
 function trustProxy(raw: string): TrustProxy {
