@@ -110,6 +110,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         method: request.method,
         route: request.routeOptions.url ?? 'unmatched',
         status: reply.statusCode,
+        actor: request.principal?.actor,
         duration_ms: Math.round(reply.elapsedTime * 1000) / 1000,
       },
       'request',

@@ -64,8 +64,9 @@ export async function enforceAccess(
     if (access === undefined || access === 'public') return;
     try {
       const principal = await authenticator.authenticate(request.headers.authorization);
+      // The actor goes on the request's log line (http/app.ts), not into a child logger:
+      // a child per request was 4–6 % of the GET-by-id profile.
       request.principal = principal;
-      request.log = request.log.child({ actor: principal.actor });
     } catch (error) {
       failures.set(request, error);
     }
