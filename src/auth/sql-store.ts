@@ -6,7 +6,7 @@ import type { ApiKeyRecord, ApiKeyStore } from './service.js';
 
 const BOOTSTRAP_MARK = 'bootstrap_key_created';
 
-/** The ApiKeyStore adapter for SQLite and PostgreSQL. */
+/** The ApiKeyStore adapter for SQLite and PostgreSQL; outages surface as UnavailableError, as in SqlUserStore. */
 export class SqlApiKeyStore implements ApiKeyStore {
   readonly #db: Kysely<Schema>;
   readonly #dialect: SqlDialect;
@@ -17,7 +17,7 @@ export class SqlApiKeyStore implements ApiKeyStore {
   }
 
   async insert(record: ApiKeyRecord): Promise<void> {
-    await this.#db.insertInto('api_keys').values(this.#toRow(record)).execute();
+    await failOnOutage(this.#dialect, () => this.#db.insertInto('api_keys').values(this.#toRow(record)).execute());
   }
 
   async get(id: string): Promise<ApiKeyRecord | undefined> {
@@ -28,41 +28,49 @@ export class SqlApiKeyStore implements ApiKeyStore {
   }
 
   async list(): Promise<ApiKeyRecord[]> {
-    const rows = await this.#db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute();
+    const rows = await failOnOutage(this.#dialect, () =>
+      this.#db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute(),
+    );
     return rows.map((row) => this.#toRecord(row));
   }
 
   async revoke(id: string, at: Date): Promise<ApiKeyRecord | undefined> {
-    await this.#db
-      .updateTable('api_keys')
-      .set({ revoked_at: this.#dialect.toTime(at) })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .execute();
+    await failOnOutage(this.#dialect, () =>
+      this.#db
+        .updateTable('api_keys')
+        .set({ revoked_at: this.#dialect.toTime(at) })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .execute(),
+    );
     return this.get(id);
   }
 
   async touch(id: string, at: Date): Promise<void> {
-    await this.#db
-      .updateTable('api_keys')
-      .set({ last_used_at: this.#dialect.toTime(at) })
-      .where('id', '=', id)
-      .execute();
+    await failOnOutage(this.#dialect, () =>
+      this.#db
+        .updateTable('api_keys')
+        .set({ last_used_at: this.#dialect.toTime(at) })
+        .where('id', '=', id)
+        .execute(),
+    );
   }
 
   async insertBootstrapKey(record: ApiKeyRecord): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
-      const marked = await trx
-        .insertInto('roster_meta')
-        .values({ key: BOOTSTRAP_MARK, value: record.createdAt.toISOString() })
-        .onConflict((oc) => oc.column('key').doNothing())
-        .executeTakeFirst();
-      if (Number(marked.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
-      const existing = await trx.selectFrom('api_keys').select('id').limit(1).executeTakeFirst();
-      if (existing) return false;
-      await trx.insertInto('api_keys').values(this.#toRow(record)).execute();
-      return true;
-    });
+    return failOnOutage(this.#dialect, () =>
+      this.#db.transaction().execute(async (trx) => {
+        const marked = await trx
+          .insertInto('roster_meta')
+          .values({ key: BOOTSTRAP_MARK, value: record.createdAt.toISOString() })
+          .onConflict((oc) => oc.column('key').doNothing())
+          .executeTakeFirst();
+        if (Number(marked.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
+        const existing = await trx.selectFrom('api_keys').select('id').limit(1).executeTakeFirst();
+        if (existing) return false;
+        await trx.insertInto('api_keys').values(this.#toRow(record)).execute();
+        return true;
+      }),
+    );
   }
 
   #toRow(record: ApiKeyRecord) {

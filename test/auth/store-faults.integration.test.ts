@@ -1,0 +1,38 @@
+// Database outages in the API key store surface as UnavailableError (a 503), as in the users store.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SqlApiKeyStore } from '../../src/auth/sql-store.js';
+import { openDatabase } from '../../src/db/database.js';
+import { UnavailableError } from '../../src/kit/errors.js';
+import { sqliteTestDatabase } from '../helpers/databases.js';
+
+test('every API key store call on a closed handle is UnavailableError', async () => {
+  const testDb = await sqliteTestDatabase();
+  const store = new SqlApiKeyStore(testDb.database.db, testDb.database.dialect);
+  await testDb.cleanup();
+  const record = {
+    id: '0123456789abcdef',
+    name: 'k',
+    scopes: ['admin' as const],
+    secretHash: '00'.repeat(32),
+    createdAt: new Date(),
+    expiresAt: null,
+    revokedAt: null,
+    lastUsedAt: null,
+  };
+  await assert.rejects(store.insert(record), UnavailableError);
+  await assert.rejects(store.get(record.id), UnavailableError);
+  await assert.rejects(store.list(), UnavailableError);
+  await assert.rejects(store.revoke(record.id, new Date()), UnavailableError);
+  await assert.rejects(store.touch(record.id, new Date()), UnavailableError);
+  await assert.rejects(store.insertBootstrapKey(record), UnavailableError);
+});
+
+test('PostgreSQL refusing connections is UnavailableError for API keys too', async () => {
+  const database = openDatabase('postgres://postgres@127.0.0.1:1/test');
+  try {
+    await assert.rejects(new SqlApiKeyStore(database.db, database.dialect).list(), UnavailableError);
+  } finally {
+    await database.close();
+  }
+});
