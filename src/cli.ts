@@ -63,10 +63,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: Config): Promise<number> {
+  // Tracing starts before the app's modules are loaded, so every tracer they take is the SDK's.
+  const { startTracing } = await import('./observability/tracing.js');
+  const tracing = startTracing(config.tracing, packageVersion());
   const logger = createLogger(config.logLevel);
   // Loaded here so `--help`, `migrate` and config errors do not pay for the whole HTTP stack.
   const { startServer } = await import('./main.js');
-  const server = await startServer(config, logger);
+  const server = await startServer(config, logger, { tracing });
   const finish = (reason: string, failed = false) => {
     void server.shutdown.run(reason).then((outcome) => process.exit(outcome === 'clean' && !failed ? 0 : 1));
   };

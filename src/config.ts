@@ -30,6 +30,29 @@ export interface Config {
   readonly redisUrl: string | undefined;
   readonly trustProxy: TrustProxy;
   readonly corsOrigins: readonly string[];
+  readonly adminHost: string;
+  /** Port of the admin listener (/metrics); undefined turns it off. */
+  readonly adminPort: number | undefined;
+  readonly requestTimeoutMs: number;
+  readonly httpHeadersTimeoutMs: number;
+  readonly httpRequestTimeoutMs: number;
+  readonly httpKeepAliveTimeoutMs: number;
+  readonly shedEventLoopDelayMs: number;
+  readonly shedHeapUsedMb: number;
+  readonly shedEventLoopUtilization: number;
+  readonly tracing: TracingConfig;
+}
+
+/**
+ * What Roster itself decides about tracing. The OpenTelemetry exporter reads the rest of the
+ * standard OTEL_* variables (headers, timeout, compression) itself, as every OTel SDK does.
+ */
+export interface TracingConfig {
+  /** False when OTEL_SDK_DISABLED=true: no spans, no trace ids in logs. */
+  readonly enabled: boolean;
+  /** Spans are exported over OTLP/HTTP only when an endpoint is set; otherwise nothing leaves the process. */
+  readonly exportEndpoint: string | undefined;
+  readonly serviceName: string;
 }
 
 /** Fastify's `trustProxy`: off/on, a hop count, or the proxies' addresses and CIDR ranges. */
@@ -59,7 +82,13 @@ interface KeySpec<K extends keyof RawConfig> {
 
 type AnySpec = { [K in keyof RawConfig]: KeySpec<K> }[keyof RawConfig];
 type JwtField = 'jwtJwksUrl' | 'jwtIssuer' | 'jwtAudience';
-type RawConfig = Omit<Config, 'jwt'> & Record<JwtField, string | undefined>;
+type RawConfig = Omit<Config, 'jwt' | 'tracing'> &
+  Record<JwtField, string | undefined> & {
+    otelSdkDisabled: boolean;
+    otelEndpoint: string | undefined;
+    otelTracesEndpoint: string | undefined;
+    otelServiceName: string;
+  };
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -206,6 +235,91 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     default: '',
     parse: corsOrigins,
   },
+  {
+    env: 'ROSTER_ADMIN_HOST',
+    field: 'adminHost',
+    doc: 'interface of the admin listener (/metrics); keep it private, scrape it from inside the network',
+    default: '127.0.0.1',
+    parse: nonEmpty,
+  },
+  {
+    env: 'ROSTER_ADMIN_PORT',
+    field: 'adminPort',
+    doc: 'port of the admin listener serving /metrics (0 picks a free one, off disables it)',
+    default: '9464',
+    parse: (raw) => (raw === 'off' ? undefined : integer(raw, 0, 65535)),
+  },
+  {
+    env: 'ROSTER_REQUEST_TIMEOUT_MS',
+    field: 'requestTimeoutMs',
+    doc: 'deadline of one API request, passed down to the database (PostgreSQL statements are cancelled at it); past it the client gets a 504 problem',
+    default: '10000',
+    parse: (raw) => integer(raw, 100, 600_000),
+  },
+  {
+    env: 'ROSTER_HTTP_HEADERS_TIMEOUT_MS',
+    field: 'httpHeadersTimeoutMs',
+    doc: 'time a client has to send the request headers (slow-loris guard)',
+    default: '10000',
+    parse: (raw) => integer(raw, 1000, 600_000),
+  },
+  {
+    env: 'ROSTER_HTTP_REQUEST_TIMEOUT_MS',
+    field: 'httpRequestTimeoutMs',
+    doc: 'time a client has to send the whole request, body included',
+    default: '30000',
+    parse: (raw) => integer(raw, 1000, 3_600_000),
+  },
+  {
+    env: 'ROSTER_HTTP_KEEP_ALIVE_TIMEOUT_MS',
+    field: 'httpKeepAliveTimeoutMs',
+    doc: 'idle keep-alive connections are closed after this; keep it above your load balancer idle timeout',
+    default: '72000',
+    parse: (raw) => integer(raw, 1000, 600_000),
+  },
+  {
+    env: 'ROSTER_SHED_EVENT_LOOP_DELAY_MS',
+    field: 'shedEventLoopDelayMs',
+    doc: 'shed new requests (503) while the mean event-loop delay is above this (0 disables)',
+    default: '200',
+    parse: (raw) => integer(raw, 0, 60_000),
+  },
+  {
+    env: 'ROSTER_SHED_HEAP_USED_MB',
+    field: 'shedHeapUsedMb',
+    doc: 'shed new requests while the V8 heap in use is above this many MiB (0: 90% of the heap limit)',
+    default: '0',
+    parse: (raw) => integer(raw, 0, 1_000_000),
+  },
+  {
+    env: 'ROSTER_SHED_EVENT_LOOP_UTILIZATION',
+    field: 'shedEventLoopUtilization',
+    doc: 'shed new requests while event-loop utilisation over the last second is above this fraction (0 disables; a busy but healthy instance sits near 1)',
+    default: '0',
+    parse: fraction,
+  },
+  {
+    env: 'OTEL_SDK_DISABLED',
+    field: 'otelSdkDisabled',
+    doc: 'standard OpenTelemetry switch: true turns tracing off entirely',
+    default: 'false',
+    parse: boolean,
+  },
+  {
+    env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    field: 'otelEndpoint',
+    doc: 'OTLP/HTTP collector base URL, e.g. http://otel-collector:4318; unset: spans are not exported (other OTEL_EXPORTER_OTLP_* variables are honoured)',
+    default: '',
+    parse: optionalUrl,
+  },
+  {
+    env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    field: 'otelTracesEndpoint',
+    doc: 'full OTLP/HTTP traces URL; overrides OTEL_EXPORTER_OTLP_ENDPOINT for traces',
+    default: '',
+    parse: optionalUrl,
+  },
+  { env: 'OTEL_SERVICE_NAME', field: 'otelServiceName', doc: 'service.name on every span', default: 'roster', parse: nonEmpty },
 ];
 
 /** Reads and validates every key. @throws ConfigError naming the first bad key. */
@@ -221,13 +335,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throw new ConfigError(`${spec.env}=${shown} ${(error as Error).message}`, { cause: error });
     }
   }
-  const { jwtJwksUrl, jwtIssuer, jwtAudience, ...rest } = values as unknown as RawConfig;
+  const { jwtJwksUrl, jwtIssuer, jwtAudience, otelSdkDisabled, otelEndpoint, otelTracesEndpoint, otelServiceName, ...rest } =
+    values as unknown as RawConfig;
   const jwtSet = [jwtJwksUrl, jwtIssuer, jwtAudience].filter((v) => v !== undefined).length;
   if (jwtSet !== 0 && jwtSet !== 3) {
     throw new ConfigError('ROSTER_JWT_JWKS_URL, ROSTER_JWT_ISSUER and ROSTER_JWT_AUDIENCE must be set together, or none of them');
   }
   const jwt = jwtJwksUrl && jwtIssuer && jwtAudience ? { jwksUrl: jwtJwksUrl, issuer: jwtIssuer, audience: jwtAudience } : undefined;
-  return { ...rest, jwt };
+  const tracing = { enabled: !otelSdkDisabled, exportEndpoint: otelTracesEndpoint ?? otelEndpoint, serviceName: otelServiceName };
+  return { ...rest, jwt, tracing };
 }
 
 function readRaw(spec: AnySpec, env: NodeJS.ProcessEnv): string | undefined {
@@ -251,6 +367,9 @@ export function describeConfig(config: Config): Record<string, string | number |
     jwtJwksUrl: config.jwt?.jwksUrl,
     jwtIssuer: config.jwt?.issuer,
     jwtAudience: config.jwt?.audience,
+    otelSdkDisabled: !config.tracing.enabled,
+    otelServiceName: config.tracing.serviceName,
+    otelEndpoint: config.tracing.exportEndpoint,
   };
   for (const spec of CONFIG_KEYS) {
     const given = raw[spec.field] as string | number | boolean | readonly string[] | undefined;
@@ -359,6 +478,12 @@ function integer(raw: string, min: number, max: number): number {
   if (!/^\d+$/.test(raw)) throw new Error(`must be a whole number from ${min} to ${max}`);
   const value = Number(raw);
   if (value < min || value > max) throw new Error(`must be from ${min} to ${max}`);
+  return value;
+}
+
+function fraction(raw: string): number {
+  const value = Number(raw);
+  if (!/^(0|1|0?\.\d+)$/.test(raw) || value > 1) throw new Error('must be a fraction from 0 to 1, e.g. 0.98');
   return value;
 }
 

@@ -11,7 +11,11 @@ import { every } from './kit/periodic.js';
 import type { Logger } from './observability/logger.js';
 import { SqlUserStore } from './users/sql-store.js';
 import { UsersService } from './users/service.js';
-import { packageVersion } from './version.js';
+import { buildCommit, packageVersion } from './version.js';
+import { createMetricsRegistry, httpMetrics, type Registry } from './observability/metrics.js';
+import { startAdminServer, type AdminServer } from './observability/admin-server.js';
+import type { Tracing } from './observability/tracing.js';
+import { databaseMetrics } from './db/instrumentation.js';
 import { Authenticator } from './auth/authenticator.js';
 import { JwtVerifier } from './auth/jwt.js';
 import { ApiKeysService } from './auth/service.js';
@@ -28,21 +32,35 @@ export interface RunningServer {
   readonly url: string;
   /** The graceful shutdown sequence; run it once, on a signal or from a test. */
   readonly shutdown: Shutdown;
+  /** Where GET /metrics answers, when the admin listener is on. */
+  readonly adminUrl: string | undefined;
+  readonly metrics: Registry;
+}
+
+export interface StartOptions {
+  /** The tracing SDK cli.ts started before importing this module; flushed at shutdown. */
+  readonly tracing?: Tracing;
 }
 
 /**
  * The composition root, read top to bottom: config → database → stores → services → HTTP →
  * background jobs → shutdown sequence. Nothing else constructs a dependency.
  */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  logger.info({ config: describeConfig(config), version: packageVersion(), node: process.version }, 'starting');
+export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  logger.info({ config: describeConfig(config), version: packageVersion(), commit: buildCommit(), node: process.version }, 'starting');
 
+  const registry = createMetricsRegistry({ version: packageVersion(), commit: buildCommit() });
+  let poolStats: Database['poolStats'] = () => undefined;
   const database = openDatabase(config.databaseUrl, {
     poolSize: config.dbPoolSize,
     sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs,
+    statementTimeoutMs: config.requestTimeoutMs,
+    metrics: databaseMetrics(registry, () => poolStats()),
     onIdleError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
   });
+  poolStats = () => database.poolStats();
   let redis: Redis | undefined;
+  let admin: AdminServer | undefined;
   try {
     if (config.migrateOnStart) {
       const { results } = await migrateToLatest(database.db, database.dialect.name);
@@ -85,6 +103,18 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         perIpPerMinute: config.rateLimitAnonPerMinute,
         redis: sharedCounters,
       },
+      metrics: httpMetrics(registry),
+      requestTimeoutMs: config.requestTimeoutMs,
+      serverTimeouts: {
+        headersTimeoutMs: config.httpHeadersTimeoutMs,
+        requestTimeoutMs: config.httpRequestTimeoutMs,
+        keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs,
+      },
+      shedding: {
+        eventLoopDelayMs: config.shedEventLoopDelayMs,
+        heapUsedMb: config.shedHeapUsedMb,
+        eventLoopUtilization: config.shedEventLoopUtilization,
+      },
       trustProxy: config.trustProxy,
       corsOrigins: config.corsOrigins,
       version: packageVersion(),
@@ -93,6 +123,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         ping: () => database.ping(config.readyTimeoutMs),
       },
     });
+    if (config.adminPort !== undefined) {
+      admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, registry, logger });
+      logger.info({ url: admin.url }, 'admin listener serving /metrics');
+    }
     const url = await app.listen({ host: config.host, port: config.port });
     logger.info({ url, database: database.description }, 'listening');
 
@@ -118,9 +152,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       .add('close Redis', async () => {
         if (sharedCounters) await closeRedis(sharedCounters);
       })
-      .add('close database', () => database.close());
-    return { app, database, url, shutdown };
+      .add('close database', () => database.close())
+      .add('flush traces', () => options.tracing?.shutdown() ?? Promise.resolve())
+      // Last, so the final scrape during the drain still answers.
+      .add('close admin listener', () => admin?.close() ?? Promise.resolve());
+    return { app, database, url, shutdown, adminUrl: admin?.url, metrics: registry };
   } catch (error) {
+    await admin?.close().catch(() => undefined);
     if (redis) await closeRedis(redis).catch(() => undefined);
     await database.close().catch(() => undefined);
     throw error;

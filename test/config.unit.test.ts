@@ -81,10 +81,43 @@ test('every field of Config is read from the environment (a field without a key 
     redisUrl: true,
     trustProxy: true,
     corsOrigins: true,
+    adminHost: true,
+    adminPort: true,
+    requestTimeoutMs: true,
+    httpHeadersTimeoutMs: true,
+    httpRequestTimeoutMs: true,
+    httpKeepAliveTimeoutMs: true,
+    shedEventLoopDelayMs: true,
+    shedHeapUsedMb: true,
+    shedEventLoopUtilization: true,
+    tracing: true,
   };
   // Optional keys are unset by default, so they are given here.
   const config = loadConfig({ ROSTER_REDIS_URL: 'redis://127.0.0.1:6379' });
   for (const field of Object.keys(fields)) assert.notEqual(config[field as keyof Config], undefined, field);
+});
+
+test('observability: admin port, deadlines, shedding thresholds and tracing switches', () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.adminHost, '127.0.0.1');
+  assert.equal(defaults.adminPort, 9464);
+  assert.equal(loadConfig({ ROSTER_ADMIN_PORT: 'off' }).adminPort, undefined);
+  assert.equal(defaults.requestTimeoutMs, 10_000);
+  assert.equal(defaults.shedEventLoopDelayMs, 200);
+  assert.equal(defaults.shedEventLoopUtilization, 0);
+  assert.equal(loadConfig({ ROSTER_SHED_EVENT_LOOP_UTILIZATION: '0.98' }).shedEventLoopUtilization, 0.98);
+  assert.throws(
+    () => loadConfig({ ROSTER_SHED_EVENT_LOOP_UTILIZATION: '1.5' }),
+    /ROSTER_SHED_EVENT_LOOP_UTILIZATION="1.5" must be a fraction/,
+  );
+  assert.throws(() => loadConfig({ ROSTER_REQUEST_TIMEOUT_MS: '5' }), /ROSTER_REQUEST_TIMEOUT_MS="5" must be from 100/);
+  // Tracing is on with no exporter unless an endpoint is given: nothing leaves the process.
+  assert.deepEqual(defaults.tracing, { enabled: true, exportEndpoint: undefined, serviceName: 'roster' });
+  assert.equal(loadConfig({ OTEL_SDK_DISABLED: 'true' }).tracing.enabled, false);
+  assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing.exportEndpoint, 'http://collector:4318');
+  const both = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:4318/v1/traces' };
+  assert.equal(loadConfig(both).tracing.exportEndpoint, 'http://b:4318/v1/traces');
+  assert.throws(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }), /OTEL_EXPORTER_OTLP_ENDPOINT/);
 });
 
 test('abuse protection: limits, Redis URL (a masked secret), trusted proxies, CORS origins', () => {

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { withDeadline } from '../kit/deadline.js';
 import { postgresDialect, sqliteDialect, type SqlDialect } from './dialect.js';
 import type { Schema } from './schema.js';
+import { observeQueries, type DatabaseMetrics, type PoolStats } from './instrumentation.js';
 
 /** An open database: the Kysely handle plus what differs by dialect. */
 export interface Database {
@@ -16,6 +17,8 @@ export interface Database {
   readonly description: string;
   /** Resolves when a trivial query succeeds within `timeoutMs`. */
   ping(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** PostgreSQL pool occupancy; undefined for SQLite (one connection, no pool). */
+  poolStats(): PoolStats | undefined;
   close(): Promise<void>;
 }
 
@@ -24,6 +27,13 @@ export interface DatabaseOptions {
   readonly sqliteBusyTimeoutMs?: number;
   /** Called with errors raised by idle pooled connections, which would otherwise crash the process. */
   readonly onIdleError?: (error: Error) => void;
+  /** Query durations go here, and queries become spans when a trace is recording. */
+  readonly metrics?: DatabaseMetrics;
+  /**
+   * PostgreSQL cancels any statement running longer than this (server-side `statement_timeout`),
+   * so a query never outlives the request deadline that started it. Default: none.
+   */
+  readonly statementTimeoutMs?: number;
 }
 
 export type DatabaseTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
@@ -48,7 +58,10 @@ function openSqlite(file: string, options: DatabaseOptions): Database {
   connection.pragma('synchronous = NORMAL');
   connection.pragma(`busy_timeout = ${Math.trunc(options.sqliteBusyTimeoutMs ?? 5000)}`);
   connection.pragma('foreign_keys = ON');
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: reusingStatements(connection) }) });
+  const db = new Kysely<Schema>({
+    dialect: new SqliteDialect({ database: reusingStatements(connection) }),
+    log: observeQueries('sqlite', options.metrics),
+  });
   return {
     db,
     dialect: sqliteDialect,
@@ -56,6 +69,7 @@ function openSqlite(file: string, options: DatabaseOptions): Database {
     async ping(timeoutMs, signal) {
       await withDeadline(sql`select 1`.execute(db), timeoutMs, 'database ping', signal);
     },
+    poolStats: () => undefined,
     close: () => db.destroy(),
   };
 }
@@ -91,9 +105,10 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
     application_name: 'roster',
+    ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
   });
   pool.on('error', (error) => options.onIdleError?.(error));
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }), log: observeQueries('postgresql', options.metrics) });
   const safe = new URL(url);
   safe.password = '';
   return {
@@ -103,6 +118,7 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
     async ping(timeoutMs, signal) {
       await withDeadline(sql`select 1`.execute(db), timeoutMs, 'database ping', signal);
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => db.destroy(),
   };
 }

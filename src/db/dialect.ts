@@ -1,4 +1,5 @@
 import { UnavailableError } from '../kit/errors.js';
+import { DeadlineExceededError } from '../kit/deadline.js';
 
 /**
  * Everything SQLite and PostgreSQL disagree on, named in one place. Stores speak Kysely for
@@ -18,6 +19,8 @@ export interface SqlDialect {
   uniqueViolationTable(error: unknown): string | undefined;
   /** True when the error says the database is unreachable, locked or shutting down: worth retrying later. */
   isUnavailable(error: unknown): boolean;
+  /** True when the database cancelled the statement because it ran past its deadline. */
+  isTimeout(error: unknown): boolean;
 }
 
 // Connection-level failures seen from node's net layer and from pg's pool.
@@ -39,6 +42,8 @@ export const sqliteDialect: SqlDialect = {
     if (isClosedHandle(error) || (error instanceof TypeError && /database connection is not open/.test(error.message))) return true;
     return isErrorWithCode(error) && /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)/.test(error.code);
   },
+  // SQLite runs in-process and synchronously: nothing cancels a statement from outside.
+  isTimeout: () => false,
 };
 
 export const postgresDialect: SqlDialect = {
@@ -65,6 +70,8 @@ export const postgresDialect: SqlDialect = {
     // SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P (operator intervention).
     return NETWORK_CODES.has(error.code) || /^(08|53|57P)/.test(error.code);
   },
+  // 57014 query_canceled: statement_timeout fired (or an operator cancelled the query).
+  isTimeout: (error) => isErrorWithCode(error) && error.code === '57014',
 };
 
 /** Kysely after `destroy()`: a request that outlived shutdown. */
@@ -82,6 +89,7 @@ export async function failOnOutage<T>(dialect: SqlDialect, work: () => Promise<T
     return await work();
   } catch (error) {
     if (dialect.isUnavailable(error)) throw new UnavailableError('The database is unavailable; retry later.', { cause: error });
+    if (dialect.isTimeout(error)) throw new DeadlineExceededError('The database statement ran past its deadline.', { cause: error });
     throw error;
   }
 }

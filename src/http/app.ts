@@ -17,6 +17,10 @@ import type { ApiKeysService } from '../auth/service.js';
 import { strictValidatorCompiler } from './validation.js';
 import { DEFAULT_RATE_LIMITS, registerRateLimit, type RateLimits } from './rate-limit.js';
 import type { TrustProxy } from '../config.js';
+import type { HttpMetrics } from '../observability/metrics.js';
+import { enforceDeadlines } from './deadline.js';
+import { DEFAULT_SHEDDING, registerLoadShedding, type SheddingThresholds } from './load-shedding.js';
+import { nameRequestSpan, tracingServerFactory, type ServerTimeouts } from './tracing.js';
 
 export interface AppDependencies {
   readonly logger: FastifyBaseLogger;
@@ -32,7 +36,18 @@ export interface AppDependencies {
   /** Origins allowed by CORS; none (the default) leaves CORS off. */
   readonly corsOrigins?: readonly string[];
   readonly version?: string;
+  /** RED metrics; omitted in tests that do not look at them. */
+  readonly metrics?: HttpMetrics;
+  /** Deadline of one request (default 10 s). */
+  readonly requestTimeoutMs?: number;
+  /** When new requests are refused with 503 `overloaded` (default: DEFAULT_SHEDDING). */
+  readonly shedding?: SheddingThresholds;
+  /** Timeouts of the listening server (default: DEFAULT_SERVER_TIMEOUTS). */
+  readonly serverTimeouts?: ServerTimeouts;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000 };
 
 /** The one error handler: map to a problem, log 5xx causes with the request id, hide their text. */
 function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply) {
@@ -66,6 +81,8 @@ function trustProxy(given: TrustProxy | undefined): boolean | string[] | ((addre
   return typeof given === 'object' ? [...given] : given;
 }
 
+const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
@@ -94,8 +111,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       void sendProblem(error, request, reply);
     },
     routerOptions: { maxParamLength: 200 },
+    serverFactory: tracingServerFactory(deps.serverTimeouts ?? DEFAULT_SERVER_TIMEOUTS),
   });
   app.setValidatorCompiler(strictValidatorCompiler);
+  const metrics = deps.metrics;
+  // First hook of every request: an overloaded instance refuses work before doing any.
+  await registerLoadShedding(app, deps.shedding ?? DEFAULT_SHEDDING, (reason) => metrics?.shed.inc({ reason }));
+  enforceDeadlines(app, deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, (route) => metrics?.deadlineExceeded.inc({ route }));
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -105,16 +127,18 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }
   });
   app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const status = reply.statusCode;
+    const elapsedMs = reply.elapsedTime;
     request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: reply.statusCode,
-        actor: request.principal?.actor,
-        duration_ms: Math.round(reply.elapsedTime * 1000) / 1000,
-      },
+      { method: request.method, route, status, actor: request.principal?.actor, duration_ms: Math.round(elapsedMs * 1000) / 1000 },
       'request',
     );
+    nameRequestSpan(request.raw, request.method, route);
+    if (metrics) {
+      metrics.requests.inc({ method: request.method, route, status_class: STATUS_CLASSES[Math.floor(status / 100)] ?? 'other' });
+      metrics.duration.observe({ method: request.method, route }, elapsedMs / 1000);
+    }
   });
 
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
@@ -175,7 +199,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
   // Everything registered from here on must declare its access (see http/auth.ts) and is rate
   // limited, charged to the verified credential or else the client IP (http/rate-limit.ts).
-  const routes = await enforceAccess(app, deps.authenticator, () => registerRateLimit(app, deps.rateLimits ?? DEFAULT_RATE_LIMITS));
+  const rateLimits = { onFailOpen: () => metrics?.rateLimitFailOpen.inc(), ...(deps.rateLimits ?? DEFAULT_RATE_LIMITS) };
+  const routes = await enforceAccess(app, deps.authenticator, () => registerRateLimit(app, rateLimits));
 
   await app.register(healthRoutes(deps.readiness));
   await app.register(usersRoutes(deps.users));

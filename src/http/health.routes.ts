@@ -18,7 +18,9 @@ export function healthRoutes(readiness: Readiness) {
     const schema = { tags: ['health'], response: { 200: Status, 503: Status } };
     // Probes are never rate limited: an orchestrator polling them must not be told 429.
     const config = { access: 'public' as const, rateLimit: false as const };
-    r.get('/livez', { config, schema: { ...schema, summary: 'The process is alive' } }, () => ({ status: 'ok' }));
+    r.get('/livez', { config: { ...config, alwaysServe: true }, schema: { ...schema, summary: 'The process is alive' } }, () => ({
+      status: 'ok',
+    }));
     r.get('/readyz', { config, schema: { ...schema, summary: 'The instance can serve traffic' } }, async (request, reply) => {
       if (readiness.isDraining()) return reply.code(503).send({ status: 'draining' });
       try {

@@ -24,6 +24,8 @@ export const PROBLEMS = {
   'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used with another request' },
   'rate-limited': { status: 429, title: 'Too many requests' },
   unavailable: { status: 503, title: 'The service is temporarily unavailable' },
+  overloaded: { status: 503, title: 'The instance is overloaded; retry shortly' },
+  'deadline-exceeded': { status: 504, title: 'The request did not finish within its deadline' },
   internal: { status: 500, title: 'Internal server error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -1,4 +1,10 @@
-import rateLimit, { normalizeIP } from '@fastify/rate-limit';
+import { createRequire } from 'node:module';
+import rateLimit, {
+  normalizeIP,
+  type FastifyRateLimitOptions,
+  type FastifyRateLimitStore,
+  type FastifyRateLimitStoreCtor,
+} from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AppError } from '../kit/errors.js';
@@ -17,6 +23,57 @@ export interface RateLimits {
   readonly redis?: Redis | undefined;
   /** Prefix of the counter keys in Redis (tests give each run its own). */
   readonly namespace?: string | undefined;
+  /** Called each time a request is let through unchecked because the shared counter failed (fail open). */
+  readonly onFailOpen?: (error: Error) => void;
+}
+
+// The plugin's own Redis store (its Lua script, its key layout); it is not exported by name.
+type RedisStoreClass = new (
+  continueExceeding: boolean,
+  exponentialBackoff: boolean,
+  redis: Redis,
+  namespace: string,
+) => FastifyRateLimitStore;
+const RedisStore = createRequire(import.meta.url)('@fastify/rate-limit/store/RedisStore.js') as RedisStoreClass;
+
+/**
+ * Wraps a counter store to report each failure before the plugin lets the request through
+ * (`skipOnError`): the plugin swallows the error, and fail-open must be counted to be seen.
+ */
+class FailOpenReportingStore implements FastifyRateLimitStore {
+  constructor(
+    private readonly inner: FastifyRateLimitStore,
+    private readonly onFailOpen: (error: Error) => void,
+  ) {}
+
+  incr(key: string, callback: Parameters<FastifyRateLimitStore['incr']>[1], timeWindow: number, max: number): void {
+    this.inner.incr(
+      key,
+      (error, result) => {
+        if (error) this.onFailOpen(error);
+        callback(error, result);
+      },
+      timeWindow,
+      max,
+    );
+  }
+
+  child(routeOptions: Parameters<FastifyRateLimitStore['child']>[0]): FastifyRateLimitStore {
+    return new FailOpenReportingStore(this.inner.child(routeOptions), this.onFailOpen);
+  }
+}
+
+function redisStore(redis: Redis, namespace: string, onFailOpen: (error: Error) => void): FastifyRateLimitStoreCtor {
+  return class extends FailOpenReportingStore {
+    constructor(options: FastifyRateLimitOptions) {
+      // The plugin passes its resolved parameters, which include these two (absent from its types).
+      const { continueExceeding = false, exponentialBackoff = false } = options as {
+        continueExceeding?: boolean;
+        exponentialBackoff?: boolean;
+      };
+      super(new RedisStore(continueExceeding, exponentialBackoff, redis, namespace), onFailOpen);
+    }
+  };
 }
 
 /** The budgets when none are given (the configuration's defaults). */
@@ -51,7 +108,11 @@ export async function registerRateLimit(app: FastifyInstance, limits: RateLimits
     keyGenerator: rateLimitKey,
     enableDraftSpec: true,
     skipOnError: true,
-    ...(limits.redis ? { redis: limits.redis, nameSpace: limits.namespace ?? DEFAULT_RATE_LIMIT_NAMESPACE } : {}),
+    ...(limits.redis
+      ? {
+          store: redisStore(limits.redis, limits.namespace ?? DEFAULT_RATE_LIMIT_NAMESPACE, limits.onFailOpen ?? (() => undefined)),
+        }
+      : {}),
     errorResponseBuilder: (_request, context) =>
       new RateLimitedError(`Too many requests: the limit is ${context.max} a minute; retry in ${context.after}.`),
   });

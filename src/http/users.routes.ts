@@ -132,7 +132,7 @@ export function usersRoutes(users: UsersService) {
       async (request, reply) => {
         rejectInvalidBody(request, newUserFieldErrors);
         const { user, replayed } = await users.create(request.body, request.headers['idempotency-key'], {
-          signal: request.signal,
+          signal: request.deadline,
           idempotencyScope: request.principal?.actor,
         });
         if (replayed) reply.header('idempotent-replayed', 'true');
@@ -153,7 +153,7 @@ export function usersRoutes(users: UsersService) {
         },
       },
       async (request, reply) => {
-        const user = await users.get(request.params.id, { signal: request.signal });
+        const user = await users.get(request.params.id, { signal: request.deadline });
         if (ifNoneMatchHits(request.headers['if-none-match'], user.version)) {
           return reply.code(304).header('etag', etagOf(user.version)).send(null);
         }
@@ -176,7 +176,7 @@ export function usersRoutes(users: UsersService) {
         },
       },
       async (request) => {
-        const page = await users.list({ ...request.query, limit: request.query.limit ?? DEFAULT_PAGE_SIZE }, { signal: request.signal });
+        const page = await users.list({ ...request.query, limit: request.query.limit ?? DEFAULT_PAGE_SIZE }, { signal: request.deadline });
         return { data: page.users.map(toUserResponse), next_cursor: page.nextCursor };
       },
     );
@@ -199,7 +199,7 @@ export function usersRoutes(users: UsersService) {
       async (request, reply) => {
         rejectInvalidBody(request, patchFieldErrors);
         const user = await users.update(request.params.id, request.body, parseIfMatch(request.headers['if-match']), {
-          signal: request.signal,
+          signal: request.deadline,
         });
         return sendUser(reply, 200, user);
       },
@@ -218,7 +218,7 @@ export function usersRoutes(users: UsersService) {
         },
       },
       async (request, reply) => {
-        await users.delete(request.params.id, parseIfMatch(request.headers['if-match']), { signal: request.signal });
+        await users.delete(request.params.id, parseIfMatch(request.headers['if-match']), { signal: request.deadline });
         return reply.code(204).send(null);
       },
     );

@@ -26,3 +26,35 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, what: string
     if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }
+
+/**
+ * Runs `work` under a deadline of `ms`. `work` receives a signal that aborts at the deadline
+ * (with the error `onExpiry` makes) or when `parent` aborts (with its reason); the returned
+ * promise rejects at that moment even if `work` ignores the signal, so a caller is never held
+ * past its deadline. What `work` does afterwards is ignored, its rejection included.
+ */
+export async function runWithDeadline<T>(
+  ms: number,
+  parent: AbortSignal | undefined,
+  onExpiry: () => Error,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  let stop: (reason: unknown) => void = () => undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    stop = (reason) => {
+      controller.abort(reason);
+      reject(reason instanceof Error ? reason : new DeadlineExceededError('aborted'));
+    };
+  });
+  const timer = setTimeout(() => stop(onExpiry()), ms);
+  const onParentAbort = () => stop(parent?.reason);
+  if (parent?.aborted) onParentAbort();
+  else parent?.addEventListener('abort', onParentAbort, { once: true });
+  try {
+    return await Promise.race([work(controller.signal), stopped]);
+  } finally {
+    clearTimeout(timer);
+    parent?.removeEventListener('abort', onParentAbort);
+  }
+}

@@ -1,3 +1,4 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import type { LogLevel } from '../config.js';
 
@@ -19,6 +20,12 @@ export function loggerOptions(level: LogLevel): LoggerOptions {
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
+    // Every line written inside a traced request names its trace and span, so one slow request
+    // can be followed from the logs to the trace and back.
+    mixin() {
+      const context = trace.getActiveSpan()?.spanContext();
+      return context && isSpanContextValid(context) ? { trace_id: context.traceId, span_id: context.spanId } : {};
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CursorCodec } from '../kit/cursor.js';
 import { InvalidCursorError } from '../kit/cursor.js';
 import { ValidationError } from '../kit/errors.js';
+import { inSpan } from '../kit/trace.js';
 import { IdempotencyKeyReusedError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from './errors.js';
 import { emailKey, parseNewUser, parseUserId, type NewUser, type User, type UserId } from './model.js';
 import { applyUserPatch } from './patch.js';
@@ -116,6 +117,10 @@ export class UsersService {
     idempotencyKey: string | undefined,
     ctx: RequestContext = {},
   ): Promise<CreateResult> {
+    return inSpan('users.create', () => this.#create(input, idempotencyKey, ctx));
+  }
+
+  async #create(input: { email: unknown; name: unknown; attributes?: unknown }, idempotencyKey: string | undefined, ctx: RequestContext) {
     const newUser = parseNewUser(input);
     const now = this.#now();
     const user: User = {
@@ -156,13 +161,19 @@ export class UsersService {
 
   /** @throws ValidationError (bad id), UserNotFoundError */
   async get(id: string, ctx: RequestContext = {}): Promise<User> {
-    const user = await this.#store.get(requireUserId(id), ctx.signal);
-    if (!user) throw new UserNotFoundError(`No user has id ${id}.`);
-    return user;
+    return inSpan('users.get', async () => {
+      const user = await this.#store.get(requireUserId(id), ctx.signal);
+      if (!user) throw new UserNotFoundError(`No user has id ${id}.`);
+      return user;
+    });
   }
 
   /** One page in id order; the cursor is bound to the filters it was issued with. */
   async list(input: ListUsersInput, ctx: RequestContext = {}): Promise<UserPage> {
+    return inSpan('users.list', () => this.#list(input, ctx));
+  }
+
+  async #list(input: ListUsersInput, ctx: RequestContext): Promise<UserPage> {
     const filters = {
       emailKey: input.email === undefined ? undefined : emailKey(input.email),
       prefix: input.q === undefined ? undefined : input.q.toLowerCase(),
@@ -190,21 +201,23 @@ export class UsersService {
    * @throws ValidationError, UserNotFoundError, VersionMismatchError, EmailTakenError
    */
   async update(id: string, patch: unknown, ifMatch: readonly number[] | undefined, ctx: RequestContext = {}): Promise<User> {
-    return this.#store.update(
-      requireUserId(id),
-      (current) => {
-        checkVersion(current, ifMatch);
-        const changes = applyUserPatch(current, patch);
-        if (Object.keys(changes).length === 0) return current;
-        return { ...current, ...changes, version: current.version + 1, updatedAt: this.#now() };
-      },
-      ctx.signal,
+    return inSpan('users.update', () =>
+      this.#store.update(
+        requireUserId(id),
+        (current) => {
+          checkVersion(current, ifMatch);
+          const changes = applyUserPatch(current, patch);
+          if (Object.keys(changes).length === 0) return current;
+          return { ...current, ...changes, version: current.version + 1, updatedAt: this.#now() };
+        },
+        ctx.signal,
+      ),
     );
   }
 
   /** @throws UserNotFoundError, VersionMismatchError */
   async delete(id: string, ifMatch: readonly number[] | undefined, ctx: RequestContext = {}): Promise<void> {
-    await this.#store.delete(requireUserId(id), (current) => checkVersion(current, ifMatch), ctx.signal);
+    await inSpan('users.delete', () => this.#store.delete(requireUserId(id), (current) => checkVersion(current, ifMatch), ctx.signal));
   }
 
   /** Forgets expired idempotency keys in bounded batches; returns how many went. */

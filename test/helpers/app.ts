@@ -61,7 +61,9 @@ export interface TestApp {
 }
 
 /** What a test may set on the app; the rest is wired as in src/main.ts. */
-export type TestAppOptions = Partial<Pick<AppDependencies, 'rateLimits' | 'trustProxy' | 'corsOrigins'>>;
+export type TestAppOptions = Partial<
+  Pick<AppDependencies, 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'metrics' | 'requestTimeoutMs' | 'shedding'>
+>;
 
 /**
  * Limits no ordinary test reaches; the abuse tests (test/http/abuse.api.test.ts) set small ones.

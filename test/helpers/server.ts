@@ -53,7 +53,12 @@ process.once('exit', () => {
 function childEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith('ROSTER_') || ['PORT', 'HOST', 'LOG_LEVEL', 'NODE_TEST_CONTEXT', 'NODE_OPTIONS'].includes(key)) continue;
+    if (
+      key.startsWith('ROSTER_') ||
+      key.startsWith('OTEL_') ||
+      ['PORT', 'HOST', 'LOG_LEVEL', 'NODE_TEST_CONTEXT', 'NODE_OPTIONS'].includes(key)
+    )
+      continue;
     env[key] = value;
   }
   return { ...env, ...overrides };
@@ -108,6 +113,7 @@ export class ServerProcess {
   /** Resolves when the process has exited (its stdio closed). */
   readonly exited: Promise<Exit>;
   #url = '';
+  #adminUrl: string | undefined;
   #apiKey: string | undefined;
   #stderr = '';
   #exit: Exit | undefined;
@@ -115,7 +121,15 @@ export class ServerProcess {
 
   private constructor(options: StartOptions) {
     this.child = spawn(process.execPath, [CLI_PATH, 'serve'], {
-      env: childEnv({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ROSTER_DATABASE_URL: options.databaseUrl, ...options.env }),
+      env: childEnv({
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        // Parallel test servers must not race for the default admin port.
+        ROSTER_ADMIN_PORT: '0',
+        ROSTER_DATABASE_URL: options.databaseUrl,
+        ...options.env,
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     live.add(this.child);
@@ -149,6 +163,7 @@ export class ServerProcess {
     try {
       const line = await Promise.race([listening, died]);
       server.#url = String(line.url);
+      server.#adminUrl = server.logs.find((l) => l.msg === 'admin listener serving /metrics')?.url as string | undefined;
       if (options.env?.ROSTER_BOOTSTRAP_KEY !== 'off') {
         // Printed to stderr before listening; the two pipes may be read in either order.
         await within(
@@ -183,6 +198,12 @@ export class ServerProcess {
   /** Where the server listens, e.g. http://127.0.0.1:41234 (from its "listening" log line). */
   get url(): string {
     return this.#url;
+  }
+
+  /** Where GET /metrics answers (the admin listener), unless it was turned off. */
+  get adminUrl(): string {
+    if (this.#adminUrl === undefined) throw new Error('this server has no admin listener');
+    return this.#adminUrl;
   }
 
   get port(): number {

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { loadConfig } from '../../src/config.js';
+import { Registry } from 'prom-client';
+import { httpMetrics } from '../../src/observability/metrics.js';
 import { closeRedis, openRedis, type RedisLog } from '../../src/kit/redis.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import type { TestDatabase } from '../helpers/databases.js';
@@ -214,6 +216,7 @@ describe('rate limits when Redis is unreachable', () => {
   let t: TestApp;
   let client: Redis;
   const log = recordingLog();
+  const metrics = httpMetrics(new Registry());
   let errors = 0;
   before(async () => {
     // A port that was free a moment ago: nothing listens there.
@@ -225,7 +228,10 @@ describe('rate limits when Redis is unreachable', () => {
     client.on('error', () => {
       errors += 1;
     });
-    t = await buildTestApp(undefined, { rateLimits: { perCredentialPerMinute: PER_KEY, perIpPerMinute: PER_KEY, redis: client } });
+    t = await buildTestApp(undefined, {
+      rateLimits: { perCredentialPerMinute: PER_KEY, perIpPerMinute: PER_KEY, redis: client },
+      metrics,
+    });
   });
   after(async () => {
     await t?.close();
@@ -237,6 +243,9 @@ describe('rate limits when Redis is unreachable', () => {
     assert.deepEqual(codes, repeat(200, PER_KEY * 3));
     const created = await t.app.inject({ method: 'POST', url: '/v1/users', payload: { email: 'open@example.com', name: 'Open' } });
     assert.equal(created.statusCode, 201, created.body);
+    // Every request let through unchecked is counted, so the fail-open state is visible on a dashboard.
+    const [failOpen] = (await metrics.rateLimitFailOpen.get()).values;
+    assert.equal(failOpen?.value, PER_KEY * 3 + 1);
   });
 
   test('the outage is logged, throttled: one line for many connection failures', async () => {

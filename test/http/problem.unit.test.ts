@@ -8,6 +8,8 @@ import { UnavailableError, ValidationError } from '../../src/kit/errors.js';
 import { UnsupportedMediaTypeError } from '../../src/http/media-type.js';
 import { PROBLEMS, problem, toProblem, type ProblemCode } from '../../src/http/problem.js';
 import { RateLimitedError } from '../../src/http/rate-limit.js';
+import { OverloadedError } from '../../src/http/load-shedding.js';
+import { RequestDeadlineError } from '../../src/http/deadline.js';
 import {
   EmailTakenError,
   IdempotencyKeyReusedError,
@@ -37,6 +39,8 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'idempotency-key-reused': [new IdempotencyKeyReusedError('reused')],
   'rate-limited': [new RateLimitedError('slow down')],
   unavailable: [new UnavailableError('db down'), new DeadlineExceededError('slow')],
+  overloaded: [new OverloadedError('busy')],
+  'deadline-exceeded': [new RequestDeadlineError('too slow')],
   internal: [new Error('secret internal detail'), new IdempotencyKeyTakenError('secret internal detail'), 'a thrown string', null],
 };
 

@@ -1,0 +1,86 @@
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { LogEvent } from 'kysely';
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import { LATENCY_BUCKETS } from '../observability/metrics.js';
+
+/** What Kysely hands its `log` hook after every query: duration, SQL text (never values), error. */
+export type QueryObserver = (event: LogEvent) => void;
+
+export interface PoolStats {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+}
+
+export function databaseMetrics(registry: Registry, poolStats: () => PoolStats | undefined) {
+  const queries = {
+    duration: new Histogram({
+      name: 'roster_db_query_duration_seconds',
+      help: 'Database query duration by operation (select, insert, update, delete, other) and outcome (ok, error).',
+      labelNames: ['operation', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+  };
+  const pool = (name: string, help: string, read: (s: PoolStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const stats = poolStats();
+        if (stats) this.set(read(stats));
+      },
+    });
+  pool('roster_db_pool_connections_in_use', 'PostgreSQL pool connections checked out by queries or transactions.', (s) => s.total - s.idle);
+  pool('roster_db_pool_connections_idle', 'PostgreSQL pool connections open and idle.', (s) => s.idle);
+  pool(
+    'roster_db_pool_waiting',
+    'Callers waiting for a PostgreSQL pool connection (sustained > 0: pool too small or queries too slow).',
+    (s) => s.waiting,
+  );
+  return queries;
+}
+export type DatabaseMetrics = ReturnType<typeof databaseMetrics>;
+
+const OPERATIONS: Record<string, string> = {
+  SelectQueryNode: 'select',
+  InsertQueryNode: 'insert',
+  UpdateQueryNode: 'update',
+  DeleteQueryNode: 'delete',
+};
+const TABLE = /\b(?:from|into|update)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?/i;
+
+const tracer = trace.getTracer('roster.db');
+
+/**
+ * One observer for both dialects, fed by Kysely's `log` hook (so every query the stores run is
+ * covered without wrapping each call): a duration sample by operation, and a CLIENT span under
+ * the caller's span when a trace is being recorded. The span is created after the fact with
+ * the query's real start time; its text is Kysely's parameterised SQL, never the values.
+ */
+export function observeQueries(system: 'sqlite' | 'postgresql', metrics: DatabaseMetrics | undefined): QueryObserver {
+  return (event) => {
+    const operation = OPERATIONS[event.query.query.kind] ?? 'other';
+    const failed = event.level === 'error';
+    metrics?.duration.observe({ operation, outcome: failed ? 'error' : 'ok' }, event.queryDurationMillis / 1000);
+    if (!trace.getActiveSpan()?.isRecording()) return;
+    const end = Date.now();
+    const table = TABLE.exec(event.query.sql)?.[1];
+    const span = tracer.startSpan(table ? `${operation} ${table}` : operation, {
+      kind: SpanKind.CLIENT,
+      startTime: end - event.queryDurationMillis,
+      attributes: {
+        'db.system.name': system,
+        'db.operation.name': operation,
+        'db.query.text': event.query.sql,
+        ...(table ? { 'db.collection.name': table } : {}),
+      },
+    });
+    if (failed) {
+      span.recordException(event.error instanceof Error ? event.error : String(event.error));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end(end);
+  };
+}

@@ -1,0 +1,67 @@
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Span } from '@opentelemetry/api';
+
+const tracer = trace.getTracer('roster.http');
+const spans = new WeakMap<IncomingMessage, Span>();
+
+export interface ServerTimeouts {
+  /** Time a client has to send the request headers (slow-loris guard). */
+  readonly headersTimeoutMs: number;
+  /** Time a client has to send the whole request. */
+  readonly requestTimeoutMs: number;
+  /** Idle keep-alive sockets are closed after this; above the load balancer's idle timeout. */
+  readonly keepAliveTimeoutMs: number;
+}
+
+/**
+ * Fastify's `serverFactory`: a node:http server whose timeouts are set deliberately and which
+ * opens one SERVER span per request, continuing an incoming `traceparent`, and makes it the
+ * active context for everything the request does (hooks, handler, service, database), its
+ * body and response events included.
+ *
+ * Written here rather than taken from @opentelemetry/instrumentation-http because that package
+ * works by patching `node:http` through module-loader hooks, which for an ESM service means a
+ * loader flag on every start and breaks silently when import order changes; the server span is
+ * the only part we need, and it is this one function.
+ */
+export function tracingServerFactory(timeouts: ServerTimeouts) {
+  return (handler: RequestListener): Server => {
+    const server = createServer(
+      {
+        headersTimeout: timeouts.headersTimeoutMs,
+        requestTimeout: timeouts.requestTimeoutMs,
+        keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+      },
+      (req: IncomingMessage, res: ServerResponse) => {
+        const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+        const span = tracer.startSpan(req.method ?? 'HTTP', { kind: SpanKind.SERVER }, parent);
+        if (!span.isRecording()) {
+          context.with(trace.setSpan(parent, span), () => handler(req, res));
+          return;
+        }
+        span.setAttribute('http.request.method', req.method ?? '');
+        spans.set(req, span);
+        res.once('close', () => {
+          span.setAttribute('http.response.status_code', res.statusCode);
+          if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          if (!res.writableFinished) span.setAttribute('http.aborted', true);
+          span.end();
+        });
+        const active = trace.setSpan(parent, span);
+        context.bind(active, req);
+        context.bind(active, res);
+        context.with(active, () => handler(req, res));
+      },
+    );
+    server.keepAliveTimeout = timeouts.keepAliveTimeoutMs;
+    return server;
+  };
+}
+
+/** Names the request's span after its route template once the router has matched it. */
+export function nameRequestSpan(req: IncomingMessage, method: string, route: string): void {
+  const span = spans.get(req);
+  if (span === undefined) return;
+  span.updateName(`${method} ${route}`);
+  span.setAttribute('http.route', route);
+}
