@@ -50,15 +50,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
   logger.info({ config: describeConfig(config), version: packageVersion(), commit: buildCommit(), node: process.version }, 'starting');
 
   const registry = createMetricsRegistry({ version: packageVersion(), commit: buildCommit() });
-  let poolStats: Database['poolStats'] = () => undefined;
   const database = openDatabase(config.databaseUrl, {
     poolSize: config.dbPoolSize,
     sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs,
     statementTimeoutMs: config.requestTimeoutMs,
-    metrics: databaseMetrics(registry, () => poolStats()),
+    metrics: databaseMetrics(registry),
     onIdleError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
   });
-  poolStats = () => database.poolStats();
   let redis: Redis | undefined;
   let admin: AdminServer | undefined;
   try {

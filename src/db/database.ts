@@ -7,7 +7,7 @@ import pg from 'pg';
 import { withDeadline } from '../kit/deadline.js';
 import { postgresDialect, sqliteDialect, type SqlDialect } from './dialect.js';
 import type { Schema } from './schema.js';
-import { observeQueries, type DatabaseMetrics, type PoolStats } from './instrumentation.js';
+import { observeQueries, type DatabaseMetrics } from './instrumentation.js';
 
 /** An open database: the Kysely handle plus what differs by dialect. */
 export interface Database {
@@ -17,8 +17,6 @@ export interface Database {
   readonly description: string;
   /** Resolves when a trivial query succeeds within `timeoutMs`. */
   ping(timeoutMs: number, signal?: AbortSignal): Promise<void>;
-  /** PostgreSQL pool occupancy; undefined for SQLite (one connection, no pool). */
-  poolStats(): PoolStats | undefined;
   close(): Promise<void>;
 }
 
@@ -69,7 +67,6 @@ function openSqlite(file: string, options: DatabaseOptions): Database {
     async ping(timeoutMs, signal) {
       await withDeadline(sql`select 1`.execute(db), timeoutMs, 'database ping', signal);
     },
-    poolStats: () => undefined,
     close: () => db.destroy(),
   };
 }
@@ -108,6 +105,7 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
     ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
   });
   pool.on('error', (error) => options.onIdleError?.(error));
+  options.metrics?.watchPool(() => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }), log: observeQueries('postgresql', options.metrics) });
   const safe = new URL(url);
   safe.password = '';
@@ -118,7 +116,6 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
     async ping(timeoutMs, signal) {
       await withDeadline(sql`select 1`.execute(db), timeoutMs, 'database ping', signal);
     },
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => db.destroy(),
   };
 }

@@ -27,6 +27,11 @@ export function createMetricsRegistry(build: { version: string; commit: string }
   // Process CPU/memory/fds, heap spaces, GC durations by kind, event-loop lag percentiles,
   // active handles: prom-client's standard `process_*` and `nodejs_*` series.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  // prom-client also exposes these sums as gauges named *_total, which Prometheus naming (and
+  // `promtool check metrics`) reserves for counters; the per-type series beside them remain.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
   new Gauge({
     name: 'roster_build_info',
     help: 'Always 1; the labels say which build is running.',

@@ -62,7 +62,7 @@ export interface TestApp {
 
 /** What a test may set on the app; the rest is wired as in src/main.ts. */
 export type TestAppOptions = Partial<
-  Pick<AppDependencies, 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'metrics' | 'requestTimeoutMs' | 'shedding'>
+  Pick<AppDependencies, 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'metrics' | 'requestTimeoutMs' | 'shedding' | 'logger'>
 >;
 
 /**
