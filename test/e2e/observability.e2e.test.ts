@@ -122,7 +122,7 @@ describe('traces exported over OTLP/HTTP to a collector on loopback', () => {
     await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
     const { port } = collector.address() as AddressInfo;
     const db = tempSqlite();
-    cleanup = db.cleanup;
+    cleanup = () => db.cleanup();
     server = await ServerProcess.start({
       databaseUrl: db.url,
       env: {
