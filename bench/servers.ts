@@ -88,22 +88,37 @@ async function startFastifySqlite(file: string): Promise<Started> {
  */
 async function startRoster(file: string): Promise<Started> {
   const { loadConfig } = await import('../src/config.js');
-  const { startServer } = await import('../src/main.js');
-  const { createLogger } = await import('../src/observability/logger.js');
-  // ROSTER_* settings from the benchmark's environment pass through; where and how loudly it
-  // serves is the benchmark's choice.
+  // ROSTER_* and OTEL_* settings from the benchmark's environment pass through; where and how
+  // loudly it serves is the benchmark's choice.
   const passed = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => name.startsWith('ROSTER_') && !name.startsWith('ROSTER_DATABASE_URL')),
+    Object.entries(process.env).filter(
+      ([name]) => (name.startsWith('ROSTER_') && !name.startsWith('ROSTER_DATABASE_URL')) || name.startsWith('OTEL_'),
+    ),
   );
   // Rate limiting stays on (its cost is part of the figure) with budgets a load generator cannot
   // spend; ROSTER_RATE_LIMIT_* in the environment override them.
   const limits = { ROSTER_RATE_LIMIT_PER_MINUTE: '1000000', ROSTER_RATE_LIMIT_ANON_PER_MINUTE: '1000000' };
-  const config = loadConfig({ ...limits, ...passed, ROSTER_DATABASE_URL: file, HOST, PORT: '0', LOG_LEVEL: 'info' });
+  const config = loadConfig({
+    ...limits,
+    ...passed,
+    ROSTER_DATABASE_URL: file,
+    HOST,
+    PORT: '0',
+    ROSTER_ADMIN_PORT: '0',
+    LOG_LEVEL: 'info',
+  });
+  // As cli.ts does: tracing first (on, spans recorded, exported only if OTEL_EXPORTER_OTLP_ENDPOINT
+  // is set), then the app's modules; metrics are always on.
+  const { startTracing } = await import('../src/observability/tracing.js');
+  const { packageVersion } = await import('../src/version.js');
+  const tracing = startTracing(config.tracing, packageVersion());
+  const { startServer } = await import('../src/main.js');
+  const { createLogger } = await import('../src/observability/logger.js');
   const logger = createLogger(config.logLevel);
   const bootstrap = captureBootstrapKey();
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer(config, logger);
+    server = await startServer(config, logger, { tracing });
   } finally {
     bootstrap.restore();
   }
