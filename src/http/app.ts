@@ -3,7 +3,6 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { UnavailableError } from '../kit/errors.js';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import helmet from '@fastify/helmet';
 import cors from '@fastify/cors';
 import type { UsersService } from '../users/service.js';
 import { healthRoutes, type Readiness } from './health.routes.js';
@@ -15,10 +14,11 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { ForbiddenError } from '../auth/errors.js';
 import type { ApiKeysService } from '../auth/service.js';
 import { strictValidatorCompiler } from './validation.js';
+import { securityHeaders } from './security-headers.js';
 import { DEFAULT_RATE_LIMITS, registerRateLimit, type RateLimits } from './rate-limit.js';
 import type { TrustProxy } from '../config.js';
 import type { HttpMetrics } from '../observability/metrics.js';
-import { enforceDeadlines } from './deadline.js';
+import { ClientGoneError, enforceDeadlines } from './deadline.js';
 import { DEFAULT_SHEDDING, registerLoadShedding, type SheddingThresholds } from './load-shedding.js';
 import { nameRequestSpan, tracingServerFactory, type ServerTimeouts } from './tracing.js';
 
@@ -51,6 +51,11 @@ export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = { headersTimeoutMs: 10_00
 
 /** The one error handler: map to a problem, log 5xx causes with the request id, hide their text. */
 function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof ClientGoneError) {
+    // Nobody is left to read an answer; 499 (nginx's "client closed request") marks the log line.
+    request.log.info('client closed the connection before the answer; its work was stopped');
+    return reply.code(499).send();
+  }
   const body = toProblem(error, request.id);
   if (body.status === 401) reply.header('www-authenticate', 'Bearer realm="roster"');
   if (error instanceof ForbiddenError) {
@@ -58,8 +63,8 @@ function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyRepl
   }
   if (body.status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.debug({ err: error }, 'request rejected');
-  // Router-level errors skip the onRequest hooks, so the id header is set here too.
-  return reply.code(body.status).header('x-request-id', request.id).type(PROBLEM_CONTENT_TYPE).send(body);
+  // Router-level errors skip the onRequest hooks, so those headers are set here too.
+  return reply.code(body.status).headers(SECURITY_HEADERS).header('x-request-id', request.id).type(PROBLEM_CONTENT_TYPE).send(body);
 }
 
 declare module 'fastify' {
@@ -80,6 +85,18 @@ function trustProxy(given: TrustProxy | undefined): boolean | string[] | ((addre
   if (typeof given === 'number') return (_address, hop) => hop < given;
   return typeof given === 'object' ? [...given] : given;
 }
+
+/**
+ * Security headers on every response (helmet's defaults). The API serves JSON only, so its CSP
+ * forbids everything; the docs page replaces it with swagger-ui's own CSP (scripts and styles
+ * from 'self' plus the hashes of its inline bits), set by swagger-ui on its routes.
+ */
+const SECURITY_HEADERS = securityHeaders({
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: { defaultSrc: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"], frameAncestors: ["'none'"] },
+  },
+});
 
 const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
@@ -120,7 +137,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   enforceDeadlines(app, deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, (route) => metrics?.deadlineExceeded.inc({ route }));
 
   app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
+    reply.headers(SECURITY_HEADERS).header('x-request-id', request.id);
     if (deps.readiness.isDraining() && request.routeOptions.config.access !== 'public') {
       reply.header('connection', 'close').header('retry-after', '1');
       throw new UnavailableError('This instance is shutting down; retry on another.');
@@ -144,15 +161,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
   app.setErrorHandler(sendProblem);
-  // Security headers on every response. The API serves JSON only, so its CSP forbids everything;
-  // the docs page gets swagger-ui's own CSP (scripts and styles from 'self' plus the hashes of
-  // its inline bits), set on its routes only, below.
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: { defaultSrc: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"], frameAncestors: ["'none'"] },
-    },
-  });
   const corsOrigins = deps.corsOrigins ?? [];
   if (corsOrigins.length > 0) {
     // Bearer credentials, no cookies: `credentials` stays off. Registered before the access

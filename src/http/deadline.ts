@@ -1,10 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../kit/errors.js';
-import { runWithDeadline } from '../kit/deadline.js';
+import { Deadline } from '../kit/deadline.js';
 
 /** The request ran past its deadline; whatever it was doing has been told to stop. */
 export class RequestDeadlineError extends AppError {
   readonly code = 'deadline-exceeded';
+}
+
+/** The client went away before the answer; the work for it is stopped. */
+export class ClientGoneError extends Error {
+  override readonly name = 'ClientGoneError';
 }
 
 declare module 'fastify' {
@@ -28,19 +33,22 @@ export function enforceDeadlines(app: FastifyInstance, timeoutMs: number, onExce
   app.addHook('onRoute', (route) => {
     const handler = route.handler;
     const what = `${route.method.toString()} ${route.url}`;
-    route.handler = function withDeadline(request, reply) {
-      return runWithDeadline(
-        timeoutMs,
-        request.signal,
-        () => {
-          onExceeded(route.url);
-          return new RequestDeadlineError(`${what} did not finish within ${timeoutMs} ms; it was stopped.`);
-        },
-        (signal) => {
-          request.deadline = signal;
-          return Promise.resolve(handler.call(this, request, reply));
-        },
-      );
+    route.handler = async function withDeadline(request, reply) {
+      const deadline = new Deadline(timeoutMs, () => {
+        onExceeded(route.url);
+        return new RequestDeadlineError(`${what} did not finish within ${timeoutMs} ms; it was stopped.`);
+      });
+      // One controller serves both causes: Fastify's own request.signal would be a second
+      // AbortController per request (visible in the GET-by-id profile).
+      const onClose = () => deadline.cancel(new ClientGoneError('The client closed the connection.'));
+      request.raw.once('close', onClose);
+      request.deadline = deadline.signal;
+      try {
+        return await deadline.race(Promise.resolve(handler.call(this, request, reply)));
+      } finally {
+        deadline.dispose();
+        request.raw.off('close', onClose);
+      }
     };
   });
 }

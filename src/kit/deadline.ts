@@ -28,6 +28,45 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, what: string
 }
 
 /**
+ * One deadline for one piece of work: a signal that aborts when the time is up or when someone
+ * cancels it, and `race()`, which settles a promise no later than that moment even if the
+ * work ignores the signal. `dispose()` clears the timer; call it when the work is done.
+ */
+export class Deadline {
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  #reject: (reason: unknown) => void = () => undefined;
+  readonly #stopped = new Promise<never>((_, reject) => {
+    this.#reject = reject;
+  });
+
+  constructor(ms: number, onExpiry: () => Error) {
+    this.#timer = setTimeout(() => this.cancel(onExpiry()), ms);
+    // Nobody may be racing yet; the rejection is observed by race() when it is.
+    this.#stopped.catch(() => undefined);
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Stops the work now with `reason` (a shutdown, a client that went away). */
+  cancel(reason: unknown): void {
+    if (this.#controller.signal.aborted) return;
+    this.#controller.abort(reason);
+    this.#reject(reason instanceof Error ? reason : new DeadlineExceededError('cancelled'));
+  }
+
+  race<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.#stopped]);
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
+/**
  * Runs `work` under a deadline of `ms`. `work` receives a signal that aborts at the deadline
  * (with the error `onExpiry` makes) or when `parent` aborts (with its reason); the returned
  * promise rejects at that moment even if `work` ignores the signal, so a caller is never held
@@ -39,22 +78,14 @@ export async function runWithDeadline<T>(
   onExpiry: () => Error,
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const controller = new AbortController();
-  let stop: (reason: unknown) => void = () => undefined;
-  const stopped = new Promise<never>((_, reject) => {
-    stop = (reason) => {
-      controller.abort(reason);
-      reject(reason instanceof Error ? reason : new DeadlineExceededError('aborted'));
-    };
-  });
-  const timer = setTimeout(() => stop(onExpiry()), ms);
-  const onParentAbort = () => stop(parent?.reason);
+  const deadline = new Deadline(ms, onExpiry);
+  const onParentAbort = () => deadline.cancel(parent?.reason);
   if (parent?.aborted) onParentAbort();
   else parent?.addEventListener('abort', onParentAbort, { once: true });
   try {
-    return await Promise.race([work(controller.signal), stopped]);
+    return await deadline.race(work(deadline.signal));
   } finally {
-    clearTimeout(timer);
+    deadline.dispose();
     parent?.removeEventListener('abort', onParentAbort);
   }
 }

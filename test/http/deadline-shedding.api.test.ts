@@ -2,7 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { httpMetrics } from '../../src/observability/metrics.js';
-import { RequestDeadlineError } from '../../src/http/deadline.js';
+import { ClientGoneError, RequestDeadlineError } from '../../src/http/deadline.js';
+import { request as httpRequest } from 'node:http';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, fromInject } from '../helpers/http.js';
 
@@ -54,6 +55,36 @@ describe('one deadline per request', () => {
         ['/test/honours-deadline', 1],
       ],
     );
+  });
+});
+
+describe('a client that goes away', () => {
+  let t: TestApp;
+  let base = '';
+  let resolveReason: (reason: unknown) => void = () => undefined;
+  const reason = new Promise<unknown>((resolve) => (resolveReason = resolve));
+  before(async () => {
+    t = await buildTestApp(undefined, { requestTimeoutMs: 60_000 });
+    t.app.get('/test/waits', { config: TEST_ONLY }, (request) => {
+      return new Promise((_, reject) =>
+        request.deadline.addEventListener('abort', () => {
+          resolveReason(request.deadline.reason);
+          reject(request.deadline.reason as Error);
+        }),
+      );
+    });
+    base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(() => t?.close());
+
+  test('stops the work done for it: the deadline signal aborts with ClientGoneError', async () => {
+    const req = httpRequest(`${base}/test/waits`);
+    req.on('error', () => undefined);
+    req.end();
+    await sleep(100);
+    req.destroy();
+    const seen = await Promise.race([reason, sleep(2000).then(() => 'timed out')]);
+    assert.ok(seen instanceof ClientGoneError, String(seen));
   });
 });
 
