@@ -74,7 +74,7 @@ export function nextAttemptAt({ attempt, firstAttemptAt, now, retryAfterMs, rand
 /** The schedule as a markdown table, for docs/webhooks.md (the test keeps the two in step). */
 export function renderRetryScheduleMarkdown(): string {
   const rows = [
-    '| After failed attempt | Next attempt within | Worst case since first attempt | On average since first attempt |',
+    '| After failed attempt | The next waits up to | So it starts, counted from the first attempt, at the latest | …and on average |',
     '| ---: | ---: | ---: | ---: |',
   ];
   let worst = 0;
