@@ -1,0 +1,290 @@
+import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { Agent, buildConnector } from 'undici';
+import { ForbiddenTargetError, InvalidTargetUrlError, TargetDnsUnavailableError, TargetNotFoundError } from './errors.js';
+import { classifyStatus, honoursRetryAfter, parseRetryAfter, type StatusClass } from './schedule.js';
+import { AllowList, assertAllowedAddress, guardedLookup, parseTargetUrl, type HostResolver } from './ssrf.js';
+
+// The outbound side of webhook delivery: one undici Agent used only for webhooks, so its
+// short timeouts, bounded pools and SSRF-checked connections apply to nothing else, and
+// nothing else's defaults (300 s timeouts, redirects) apply to webhooks.
+
+export interface WebhookHttpClientOptions {
+  /** Targets the SSRF guard lets through anyway (development, tests). Default: none. */
+  readonly allowList?: AllowList;
+  /** Name resolution; the default is the system's (`dns.lookup`). Tests inject failures here. */
+  readonly resolve?: HostResolver;
+  /** TCP (and TLS) connection set-up, name resolution included. Default 5 s. */
+  readonly connectTimeoutMs?: number;
+  /** From the request sent to the response's headers. Default 10 s. */
+  readonly headersTimeoutMs?: number;
+  /** Longest silence between two chunks of the response body. Default 10 s. */
+  readonly bodyTimeoutMs?: number;
+  /** The whole attempt, whatever it is waiting for. Default 30 s. */
+  readonly attemptTimeoutMs?: number;
+  /** Open connections to one origin at most; further attempts queue in undici. Default 8. */
+  readonly connectionsPerOrigin?: number;
+  /** Bytes of response body kept; the rest is not read. Default 64 KiB. */
+  readonly responseBodyLimitBytes?: number;
+  /** Sent unless the caller's headers carry their own. */
+  readonly userAgent?: string;
+}
+
+export interface DeliveryRequest {
+  /** The endpoint's URL; checked by the SSRF guard on every attempt. */
+  readonly url: string | URL;
+  /** The `webhook-*` headers and any others; `content-type` defaults to JSON. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Exactly the bytes that were signed. */
+  readonly body: string | Uint8Array;
+  /** The caller's cancellation (shutdown). When it fires, deliver() rejects with its reason. */
+  readonly signal?: AbortSignal;
+}
+
+export type AttemptOutcome = StatusClass;
+
+/** Why an attempt failed without a usable response; stable, for the delivery log and metrics. */
+export type AttemptErrorCode =
+  | 'invalid-url'
+  | 'target-forbidden'
+  | 'dns-not-found'
+  | 'dns-unavailable'
+  | 'connect-refused'
+  | 'connect-timeout'
+  | 'unreachable'
+  | 'tls'
+  | 'connection-reset'
+  | 'headers-timeout'
+  | 'body-timeout'
+  | 'response-headers-too-large'
+  | 'deadline-exceeded'
+  | 'redirect-not-followed'
+  | 'invalid-request'
+  | 'network';
+
+export interface AttemptResult {
+  readonly outcome: AttemptOutcome;
+  /** The response status, when one arrived. */
+  readonly status?: number;
+  /** From the start of the attempt to its end (response read, or failure). */
+  readonly latencyMs: number;
+  readonly error?: { readonly code: AttemptErrorCode; readonly message: string };
+  /** The first `responseBodyLimitBytes` of the response as UTF-8 text ('' when none). */
+  readonly responseBody: string;
+  /** Whether the response body was longer than what was kept. */
+  readonly responseTruncated: boolean;
+  /** The receiver's Retry-After on 429/503, bounded (see parseRetryAfter). */
+  readonly retryAfterMs?: number;
+}
+
+const DEFAULTS = {
+  connectTimeoutMs: 5_000,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 10_000,
+  attemptTimeoutMs: 30_000,
+  connectionsPerOrigin: 8,
+  responseBodyLimitBytes: 64 * 1024,
+  userAgent: 'Roster-Webhooks/1',
+} as const;
+
+const MESSAGE_MAX_LENGTH = 500;
+
+/**
+ * Sends webhook attempts. deliver() never throws for anything the target or the network does:
+ * every such failure comes back as an AttemptResult saying whether to retry. It rejects only
+ * when the caller's own signal aborts (the attempt is then neither a success nor a failure).
+ */
+export class WebhookHttpClient {
+  readonly #agent: Agent;
+  readonly #allowList: AllowList;
+  readonly #attemptTimeoutMs: number;
+  readonly #bodyLimit: number;
+  readonly #userAgent: string;
+
+  constructor(options: WebhookHttpClientOptions = {}) {
+    const allowList = options.allowList ?? AllowList.none;
+    this.#allowList = allowList;
+    this.#attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULTS.attemptTimeoutMs;
+    this.#bodyLimit = options.responseBodyLimitBytes ?? DEFAULTS.responseBodyLimitBytes;
+    this.#userAgent = options.userAgent ?? DEFAULTS.userAgent;
+    const baseConnect = buildConnector({
+      timeout: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+      lookup: guardedLookup(allowList, options.resolve),
+    });
+    this.#agent = new Agent({
+      connections: options.connectionsPerOrigin ?? DEFAULTS.connectionsPerOrigin,
+      pipelining: 1,
+      headersTimeout: options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs ?? DEFAULTS.bodyTimeoutMs,
+      // undici 7 follows no redirect unless a redirect interceptor is composed; none is.
+      connect: (opts, callback) => {
+        // net.connect skips `lookup` for literal IPs, so those are checked here; for names, the
+        // connected peer is checked again as a last line of defence.
+        if (isIP(opts.hostname) !== 0) {
+          try {
+            assertAllowedAddress(opts.hostname, allowList);
+          } catch (error) {
+            callback(error as Error, null);
+            return;
+          }
+        }
+        baseConnect(opts, (error, socket) => {
+          if (error !== null) return callback(error, null);
+          const peer = socket.remoteAddress;
+          try {
+            if (peer !== undefined) assertAllowedAddress(peer, allowList, opts.hostname);
+          } catch (refusal) {
+            socket.destroy();
+            return callback(refusal as Error, null);
+          }
+          callback(null, socket);
+        });
+      },
+    });
+  }
+
+  /** One attempt: POST `body` to `url` under one deadline, and say what came of it. */
+  async deliver({ url, headers, body, signal }: DeliveryRequest): Promise<AttemptResult> {
+    signal?.throwIfAborted();
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    let target: URL;
+    try {
+      target = parseTargetUrl(String(url), this.#allowList);
+    } catch (error) {
+      return { ...failure(error), latencyMs: elapsed() };
+    }
+    const deadline = AbortSignal.timeout(this.#attemptTimeoutMs);
+    const attemptSignal = signal === undefined ? deadline : AbortSignal.any([signal, deadline]);
+    let status: number | undefined;
+    try {
+      const response = await this.#agent.request({
+        origin: target.origin,
+        path: `${target.pathname}${target.search}`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': this.#userAgent, ...headers },
+        body,
+        signal: attemptSignal,
+      });
+      status = response.statusCode;
+      const { text, truncated } = await readCapped(response.body, this.#bodyLimit);
+      const outcome = classifyStatus(status);
+      const retryAfterMs = honoursRetryAfter(status) ? parseRetryAfter(response.headers['retry-after'], new Date()) : undefined;
+      const redirect = status >= 300 && status <= 399 ? redirectError(response.headers.location) : undefined;
+      return {
+        outcome,
+        status,
+        latencyMs: elapsed(),
+        responseBody: text,
+        responseTruncated: truncated,
+        ...(redirect ? { error: redirect } : {}),
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      };
+    } catch (error) {
+      if (signal?.aborted === true) throw signal.reason;
+      const failed = failure(deadline.aborted ? deadlineError(this.#attemptTimeoutMs) : error);
+      // A response cut short: a 2xx that did not arrive whole is retried (what the receiver
+      // meant is unknown, and it deduplicates by webhook-id); a refusal (4xx, 410) still stands.
+      const statusClass = status === undefined ? failed.outcome : classifyStatus(status);
+      const outcome = statusClass === 'permanent' || statusClass === 'gone' ? statusClass : failed.outcome;
+      return { ...failed, outcome, ...(status !== undefined ? { status } : {}), latencyMs: elapsed() };
+    }
+  }
+
+  /** Waits for attempts in flight (each bounded by its deadline), then closes every connection. */
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+}
+
+/**
+ * The first `limit` bytes of a body as text, and whether there was more. Past the limit the
+ * stream is destroyed, so a 10 MB answer costs 64 KiB and the connection is dropped.
+ */
+async function readCapped(body: Readable, limit: number): Promise<{ text: string; truncated: boolean }> {
+  const decoder = new StringDecoder('utf8');
+  let text = '';
+  let kept = 0;
+  let truncated = false;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    const room = limit - kept;
+    if (chunk.length > room) {
+      text += decoder.write(chunk.subarray(0, room));
+      truncated = true;
+      break; // leaving the loop destroys the stream
+    }
+    text += decoder.write(chunk);
+    kept += chunk.length;
+  }
+  // A character cut by the limit is dropped rather than shown as U+FFFD; NUL is replaced because
+  // PostgreSQL cannot store it in text.
+  if (!truncated) text += decoder.end();
+  return { text: text.replaceAll('\u0000', '\ufffd'), truncated };
+}
+
+function redirectError(location: string | string[] | undefined): AttemptResult['error'] {
+  const where = typeof location === 'string' ? ` to ${truncate(location, 200)}` : '';
+  return { code: 'redirect-not-followed', message: `The endpoint redirected${where}; redirects are not followed.` };
+}
+
+function deadlineError(ms: number): Error & { code: string } {
+  return Object.assign(new Error(`The attempt took longer than ${ms} ms.`), { code: 'DEADLINE_EXCEEDED' });
+}
+
+const CODES: Readonly<Record<string, AttemptErrorCode>> = {
+  DEADLINE_EXCEEDED: 'deadline-exceeded',
+  UND_ERR_CONNECT_TIMEOUT: 'connect-timeout',
+  UND_ERR_HEADERS_TIMEOUT: 'headers-timeout',
+  UND_ERR_BODY_TIMEOUT: 'body-timeout',
+  UND_ERR_HEADERS_OVERFLOW: 'response-headers-too-large',
+  UND_ERR_SOCKET: 'connection-reset',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'connection-reset',
+  UND_ERR_INVALID_ARG: 'invalid-request',
+  ECONNREFUSED: 'connect-refused',
+  ECONNRESET: 'connection-reset',
+  EPIPE: 'connection-reset',
+  ECONNABORTED: 'connection-reset',
+  ETIMEDOUT: 'connect-timeout',
+  EHOSTUNREACH: 'unreachable',
+  ENETUNREACH: 'unreachable',
+  EHOSTDOWN: 'unreachable',
+  EADDRNOTAVAIL: 'unreachable',
+};
+
+/** Retrying cannot help with these: the URL itself is wrong or forbidden, or our request is. */
+const PERMANENT: ReadonlySet<AttemptErrorCode> = new Set(['invalid-url', 'target-forbidden', 'dns-not-found', 'invalid-request']);
+
+function failure(error: unknown): Omit<AttemptResult, 'latencyMs'> {
+  const code = errorCode(error);
+  const message = truncate(error instanceof Error ? error.message : String(error), MESSAGE_MAX_LENGTH);
+  return {
+    outcome: PERMANENT.has(code) ? 'permanent' : 'retryable',
+    error: { code, message },
+    responseBody: '',
+    responseTruncated: false,
+  };
+}
+
+function errorCode(error: unknown): AttemptErrorCode {
+  // undici and net wrap errors inconsistently: look through the causes for one we know.
+  for (let current = error, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    if (current instanceof InvalidTargetUrlError) return 'invalid-url';
+    if (current instanceof ForbiddenTargetError) return 'target-forbidden';
+    if (current instanceof TargetNotFoundError) return 'dns-not-found';
+    if (current instanceof TargetDnsUnavailableError) return 'dns-unavailable';
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      const known = CODES[code];
+      if (known !== undefined) return known;
+      if (/^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(code)) return 'tls';
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return 'network';
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
