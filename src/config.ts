@@ -41,6 +41,7 @@ export interface Config {
   readonly shedHeapUsedMb: number;
   readonly shedEventLoopUtilization: number;
   readonly tracing: TracingConfig;
+  readonly eventRetentionDays: number;
 }
 
 /**
@@ -297,6 +298,13 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     doc: 'shed new requests while event-loop utilisation over the last second is above this fraction (0 disables; a busy but healthy instance sits near 1)',
     default: '0',
     parse: fraction,
+  },
+  {
+    env: 'ROSTER_EVENT_RETENTION_DAYS',
+    field: 'eventRetentionDays',
+    doc: 'how long events stay in the feed; older ones are pruned in the background (at least 7, beyond the 3-day webhook retry horizon)',
+    default: '30',
+    parse: (raw) => integer(raw, 7, 3650),
   },
   {
     env: 'OTEL_SDK_DISABLED',

@@ -21,9 +21,13 @@ import { JwtVerifier } from './auth/jwt.js';
 import { ApiKeysService } from './auth/service.js';
 import { SqlApiKeyStore } from './auth/sql-store.js';
 import { closeRedis, openRedis } from './kit/redis.js';
+import { EventsService } from './events/service.js';
+import { SqlEventStore } from './events/sql-store.js';
 
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
 const IDEMPOTENCY_PURGE_BATCH = 1000;
+const EVENT_PRUNE_INTERVAL_MS = 10 * 60_000;
+const EVENT_PRUNE_BATCH = 1000;
 
 export interface RunningServer {
   readonly app: FastifyInstance;
@@ -85,6 +89,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
       idempotencyTtlMs: config.idempotencyTtlHours * 3_600_000,
     });
 
+    const events = new EventsService({ store: new SqlEventStore(database.db, database.dialect) });
+
     // Shared rate-limit counters. Unreachable Redis never stops the service (fail open, logged).
     redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, logger);
     const sharedCounters = redis;
@@ -94,6 +100,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       logger,
       users,
       apiKeys,
+      events,
       authenticator,
       bodyLimitBytes: config.bodyLimitBytes,
       rateLimits: {
@@ -141,11 +148,22 @@ export async function startServer(config: Config, logger: Logger, options: Start
       (error) => logger.warn({ err: error }, 'idempotency key purge failed'),
     );
 
+    const prune = every(
+      EVENT_PRUNE_INTERVAL_MS,
+      async (signal) => {
+        const pruned = await events.prune(config.eventRetentionDays * 86_400_000, EVENT_PRUNE_BATCH, signal);
+        if (pruned > 0) logger.info({ pruned, retention_days: config.eventRetentionDays }, 'old events pruned');
+      },
+      (error) => logger.warn({ err: error }, 'event pruning failed'),
+    );
+
     const shutdown = new Shutdown(logger, config.shutdownTimeoutMs)
       .add('mark not ready', () => {
         draining = true;
       })
-      .add('stop background jobs', () => purge.stop())
+      .add('stop background jobs', async () => {
+        await Promise.all([purge.stop(), prune.stop()]);
+      })
       .add('drain HTTP', () => app.close())
       .add('close Redis', async () => {
         if (sharedCounters) await closeRedis(sharedCounters);

@@ -91,6 +91,7 @@ test('every field of Config is read from the environment (a field without a key 
     shedHeapUsedMb: true,
     shedEventLoopUtilization: true,
     tracing: true,
+    eventRetentionDays: true,
   };
   // Optional keys are unset by default, so they are given here.
   const config = loadConfig({ ROSTER_REDIS_URL: 'redis://127.0.0.1:6379' });

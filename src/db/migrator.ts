@@ -1,6 +1,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationResultSet } from 'kysely';
 import { usersMigration } from './migrations/0001_users.js';
 import { apiKeysMigration } from './migrations/0002_api_keys.js';
+import { eventsMigration } from './migrations/0003_events.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -12,6 +13,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_users': usersMigration(dialect),
     '0002_api_keys': apiKeysMigration(dialect),
+    '0003_events': eventsMigration(dialect),
   };
 }
 

@@ -48,7 +48,20 @@ export interface ApiKeysTable {
   last_used_at: Timestamp | null;
 }
 
+export interface EventsTable {
+  /** Generated: SQLite INTEGER PRIMARY KEY, PostgreSQL identity (bigint, returned as a string). */
+  seq: ColumnType<number | string, never, never>;
+  id: string;
+  type: string;
+  occurred_at: Timestamp;
+  actor: string | null;
+  request_id: string | null;
+  subject_id: string;
+  data: Json;
+}
+
 export interface Schema {
+  events: EventsTable;
   api_keys: ApiKeysTable;
   users: UsersTable;
   idempotency_keys: IdempotencyKeysTable;

@@ -9,6 +9,8 @@ import { healthRoutes, type Readiness } from './health.routes.js';
 import { PROBLEM_CONTENT_TYPE, problem, toProblem } from './problem.js';
 import { usersRoutes } from './users.routes.js';
 import { apiKeysRoutes } from './api-keys.routes.js';
+import { eventsRoutes } from './events.routes.js';
+import type { EventsService } from '../events/service.js';
 import { BEARER_SCHEME, enforceAccess, type RouteEntry } from './auth.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { ForbiddenError } from '../auth/errors.js';
@@ -26,6 +28,7 @@ export interface AppDependencies {
   readonly logger: FastifyBaseLogger;
   readonly users: UsersService;
   readonly apiKeys: ApiKeysService;
+  readonly events: EventsService;
   readonly authenticator: Authenticator;
   readonly readiness: Readiness;
   readonly bodyLimitBytes: number;
@@ -185,6 +188,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       tags: [
         { name: 'users', description: 'The directory' },
         { name: 'api-keys', description: 'Credentials for callers (admin)' },
+        { name: 'events', description: 'The change feed: every change, in commit order' },
         { name: 'health', description: 'Liveness and readiness probes' },
       ],
       components: {
@@ -213,6 +217,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(healthRoutes(deps.readiness));
   await app.register(usersRoutes(deps.users));
   await app.register(apiKeysRoutes(deps.apiKeys));
+  await app.register(eventsRoutes(deps.events));
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, () => app.swagger());
   // Unknown URLs are charged to the client IP too, so scanning for routes meets the same limit.
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>

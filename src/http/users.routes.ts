@@ -2,7 +2,7 @@ import Type from 'typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ValidationError, type FieldError } from '../kit/errors.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { newUserFieldErrors, type User } from '../users/model.js';
+import { newUserFieldErrors, toUserDocument, type User } from '../users/model.js';
 import { patchFieldErrors } from '../users/patch.js';
 import type { UsersService } from '../users/service.js';
 import { etagOf, ifNoneMatchHits, parseIfMatch } from './etag.js';
@@ -74,16 +74,11 @@ const ConditionalHeaders = Type.Object({ 'if-match': Type.Optional(Type.String({
 const CacheHeaders = Type.Object({ 'if-none-match': Type.Optional(Type.String({ maxLength: 1024 })) });
 
 /** The one place a User becomes JSON: a row or a domain object never reaches the wire unconverted. */
-export function toUserResponse(user: User) {
-  return {
-    id: user.id,
-    email: user.email,
-    name: user.name,
-    attributes: user.attributes,
-    version: user.version,
-    created_at: user.createdAt.toISOString(),
-    updated_at: user.updatedAt.toISOString(),
-  };
+export const toUserResponse = toUserDocument;
+
+/** What a change records on its event (who, which request) and the deadline it runs under. */
+function changeContext(request: FastifyRequest) {
+  return { signal: request.deadline, actor: request.principal?.actor, requestId: request.id };
 }
 
 function sendUser(reply: FastifyReply, status: number, user: User) {
@@ -132,7 +127,7 @@ export function usersRoutes(users: UsersService) {
       async (request, reply) => {
         rejectInvalidBody(request, newUserFieldErrors);
         const { user, replayed } = await users.create(request.body, request.headers['idempotency-key'], {
-          signal: request.deadline,
+          ...changeContext(request),
           idempotencyScope: request.principal?.actor,
         });
         if (replayed) reply.header('idempotent-replayed', 'true');
@@ -198,9 +193,7 @@ export function usersRoutes(users: UsersService) {
       },
       async (request, reply) => {
         rejectInvalidBody(request, patchFieldErrors);
-        const user = await users.update(request.params.id, request.body, parseIfMatch(request.headers['if-match']), {
-          signal: request.deadline,
-        });
+        const user = await users.update(request.params.id, request.body, parseIfMatch(request.headers['if-match']), changeContext(request));
         return sendUser(reply, 200, user);
       },
     );
@@ -218,7 +211,7 @@ export function usersRoutes(users: UsersService) {
         },
       },
       async (request, reply) => {
-        await users.delete(request.params.id, parseIfMatch(request.headers['if-match']), { signal: request.deadline });
+        await users.delete(request.params.id, parseIfMatch(request.headers['if-match']), changeContext(request));
         return reply.code(204).send(null);
       },
     );

@@ -23,6 +23,29 @@ export interface User {
   readonly updatedAt: Date;
 }
 
+/** The public JSON form of a user: the API's representation and the snapshot in its events. */
+export interface UserDocument {
+  readonly id: string;
+  readonly email: string;
+  readonly name: string;
+  readonly attributes: Readonly<Record<string, unknown>>;
+  readonly version: number;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+export function toUserDocument(user: User): UserDocument {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    attributes: user.attributes,
+    version: user.version,
+    created_at: user.createdAt.toISOString(),
+    updated_at: user.updatedAt.toISOString(),
+  };
+}
+
 /** What a caller may set when creating a user, already parsed. */
 export interface NewUser {
   readonly email: Email;

@@ -6,6 +6,8 @@ import { inSpan } from '../kit/trace.js';
 import { IdempotencyKeyReusedError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from './errors.js';
 import { emailKey, parseNewUser, parseUserId, type NewUser, type User, type UserId } from './model.js';
 import { applyUserPatch } from './patch.js';
+import type { EventContext, NewEvent } from '../events/model.js';
+import { userCreated, userDeleted, userUpdated } from './events.js';
 
 /** A remembered `Idempotency-Key`: who used it, for which request, and what it produced. */
 export interface IdempotencyRecord {
@@ -34,25 +36,32 @@ export interface UserPageQuery {
  */
 export interface UserStore {
   /**
-   * Inserts the user and, when given, its idempotency record in one transaction.
+   * Inserts the user, its event and, when given, its idempotency record in one transaction.
    * @throws EmailTakenError, IdempotencyKeyTakenError
    */
-  create(user: User, idempotency: IdempotencyRecord | undefined, signal?: AbortSignal): Promise<void>;
+  create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: AbortSignal): Promise<void>;
   /** The unexpired record for a key, if any. */
   findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<IdempotencyRecord | undefined>;
   get(id: UserId, signal?: AbortSignal): Promise<User | undefined>;
   list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]>;
   /**
-   * Reads the user, passes it to `change` and writes what it returns (nothing if it returns
-   * the same object), all in one transaction.
+   * Reads the user, passes it to `change` and writes what it returns with the event `describe`
+   * makes of the change (nothing, and no event, if it returns the same object), all in one
+   * transaction.
    * @throws UserNotFoundError, EmailTakenError, or whatever `change` throws
    */
-  update(id: UserId, change: (current: User) => User, signal?: AbortSignal): Promise<User>;
+  update(
+    id: UserId,
+    change: (current: User) => User,
+    describe: (before: User, after: User) => NewEvent,
+    signal?: AbortSignal,
+  ): Promise<User>;
   /**
-   * Reads the user, lets `check` veto, then deletes it, in one transaction.
+   * Reads the user, lets `check` veto, then deletes it and writes the event `describe` makes,
+   * in one transaction.
    * @throws UserNotFoundError, or whatever `check` throws
    */
-  delete(id: UserId, check: (current: User) => void, signal?: AbortSignal): Promise<void>;
+  delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: AbortSignal): Promise<void>;
   /** Removes expired idempotency records, at most `limit`; returns how many. */
   purgeIdempotency(now: Date, limit: number, signal?: AbortSignal): Promise<number>;
 }
@@ -84,8 +93,8 @@ export interface CreateResult {
   readonly replayed: boolean;
 }
 
-/** Who is asking and under which deadline; grows with auth (actor) and tracing. */
-export interface RequestContext {
+/** Who is asking, for which request, and under which deadline. */
+export interface RequestContext extends EventContext {
   readonly signal?: AbortSignal;
   /** Partition for idempotency keys, so two clients cannot collide (the actor, once auth lands). */
   readonly idempotencyScope?: string;
@@ -130,8 +139,9 @@ export class UsersService {
       createdAt: now,
       updatedAt: now,
     };
+    const event = userCreated(this.#newId(), user, ctx);
     if (idempotencyKey === undefined) {
-      await this.#store.create(user, undefined, ctx.signal);
+      await this.#store.create(user, undefined, event, ctx.signal);
       return { user, replayed: false };
     }
     const scope = ctx.idempotencyScope ?? '';
@@ -140,7 +150,7 @@ export class UsersService {
     if (earlier) return earlier;
     const record = { scope, key: idempotencyKey, fingerprint, user, expiresAt: new Date(now.getTime() + this.#idempotencyTtlMs) };
     try {
-      await this.#store.create(user, record, ctx.signal);
+      await this.#store.create(user, record, event, ctx.signal);
       return { user, replayed: false };
     } catch (error) {
       if (!(error instanceof IdempotencyKeyTakenError)) throw error;
@@ -210,6 +220,7 @@ export class UsersService {
           if (Object.keys(changes).length === 0) return current;
           return { ...current, ...changes, version: current.version + 1, updatedAt: this.#now() };
         },
+        (before, after) => userUpdated(this.#newId(), before, after, ctx),
         ctx.signal,
       ),
     );
@@ -217,7 +228,14 @@ export class UsersService {
 
   /** @throws UserNotFoundError, VersionMismatchError */
   async delete(id: string, ifMatch: readonly number[] | undefined, ctx: RequestContext = {}): Promise<void> {
-    await inSpan('users.delete', () => this.#store.delete(requireUserId(id), (current) => checkVersion(current, ifMatch), ctx.signal));
+    await inSpan('users.delete', () =>
+      this.#store.delete(
+        requireUserId(id),
+        (current) => checkVersion(current, ifMatch),
+        (deleted) => userDeleted(this.#newId(), deleted, ctx, this.#now()),
+        ctx.signal,
+      ),
+    );
   }
 
   /** Forgets expired idempotency keys in bounded batches; returns how many went. */

@@ -4,6 +4,8 @@ import type { Schema, UsersTable } from '../db/schema.js';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import { emailKey, type Attributes, type Email, type User, type UserId, type UserName } from './model.js';
 import type { IdempotencyRecord, UserPageQuery, UserStore } from './service.js';
+import type { NewEvent } from '../events/model.js';
+import { appendEvent } from '../events/sql-outbox.js';
 
 type UserRow = Selectable<UsersTable>;
 
@@ -17,7 +19,7 @@ export class SqlUserStore implements UserStore {
     this.#dialect = dialect;
   }
 
-  async create(user: User, idempotency: IdempotencyRecord | undefined, signal?: AbortSignal): Promise<void> {
+  async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     await this.#translate(() =>
       this.#db.transaction().execute(async (trx) => {
@@ -33,6 +35,7 @@ export class SqlUserStore implements UserStore {
           await trx.insertInto('idempotency_keys').values(this.#toIdempotencyRow(idempotency, user.createdAt)).execute();
         }
         await trx.insertInto('users').values(this.#toUserRow(user)).execute();
+        await appendEvent(trx, this.#dialect, event);
       }),
     );
   }
@@ -77,7 +80,12 @@ export class SqlUserStore implements UserStore {
     return rows.map((row) => this.#toUser(row));
   }
 
-  async update(id: UserId, change: (current: User) => User, signal?: AbortSignal): Promise<User> {
+  async update(
+    id: UserId,
+    change: (current: User) => User,
+    describe: (before: User, after: User) => NewEvent,
+    signal?: AbortSignal,
+  ): Promise<User> {
     signal?.throwIfAborted();
     return this.#translate(() =>
       this.#db.transaction().execute(async (trx) => {
@@ -86,17 +94,20 @@ export class SqlUserStore implements UserStore {
         if (after === before) return before;
         const { id: _id, created_at: _created, ...changes } = this.#toUserRow(after);
         await trx.updateTable('users').set(changes).where('id', '=', id).execute();
+        await appendEvent(trx, this.#dialect, describe(before, after));
         return after;
       }),
     );
   }
 
-  async delete(id: UserId, check: (current: User) => void, signal?: AbortSignal): Promise<void> {
+  async delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     await this.#translate(() =>
       this.#db.transaction().execute(async (trx) => {
-        check(await this.#lockForChange(trx, id));
+        const current = await this.#lockForChange(trx, id);
+        check(current);
         await trx.deleteFrom('users').where('id', '=', id).execute();
+        await appendEvent(trx, this.#dialect, describe(current));
       }),
     );
   }

@@ -7,20 +7,14 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import fc from 'fast-check';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
-import { v7 as uuidv7 } from 'uuid';
 import { Authenticator } from '../../src/auth/authenticator.js';
 import { UnauthenticatedError } from '../../src/auth/errors.js';
 import { JwtVerifier, type JwtOptions } from '../../src/auth/jwt.js';
 import { ApiKeysService } from '../../src/auth/service.js';
 import { SqlApiKeyStore } from '../../src/auth/sql-store.js';
-import { sharedSecret } from '../../src/db/database.js';
-import { buildApp } from '../../src/http/app.js';
-import { CursorCodec } from '../../src/kit/cursor.js';
 import { UnavailableError } from '../../src/kit/errors.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { SqlUserStore } from '../../src/users/sql-store.js';
-import { UsersService } from '../../src/users/service.js';
 import { sqliteTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { appOver } from '../helpers/app.js';
 import { assertProblem, fromInject } from '../helpers/http.js';
 
 const ISSUER = 'https://issuer.test/';
@@ -307,19 +301,7 @@ describe('JWT through the HTTP API', () => {
   async function appWith(verifier: JwtVerifier): Promise<FastifyInstance> {
     const { database } = testDb;
     const apiKeys = new ApiKeysService({ store: new SqlApiKeyStore(database.db, database.dialect), cacheTtlMs: 0 });
-    const app = await buildApp({
-      logger: createLogger('silent'),
-      users: new UsersService({
-        store: new SqlUserStore(database.db, database.dialect),
-        cursors: new CursorCodec(await sharedSecret(database.db, 'cursor_hmac_key')),
-        newId: uuidv7,
-        idempotencyTtlMs: 3_600_000,
-      }),
-      apiKeys,
-      authenticator: new Authenticator(apiKeys, verifier),
-      bodyLimitBytes: 64 * 1024,
-      readiness: { isDraining: () => false, ping: () => database.ping(1000) },
-    });
+    const app = await appOver(database, { apiKeys, authenticator: new Authenticator(apiKeys, verifier) });
     apps.push(app);
     return app;
   }

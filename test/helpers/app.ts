@@ -11,6 +11,8 @@ import { CursorCodec } from '../../src/kit/cursor.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { SqlUserStore } from '../../src/users/sql-store.js';
 import { UsersService } from '../../src/users/service.js';
+import { EventsService } from '../../src/events/service.js';
+import { SqlEventStore } from '../../src/events/sql-store.js';
 import { sqliteTestDatabase, type TestDatabase } from './databases.js';
 
 export interface TestAuth {
@@ -71,19 +73,51 @@ export type TestAppOptions = Partial<
  */
 export const GENEROUS_RATE_LIMITS = { perCredentialPerMinute: 1_000_000, perIpPerMinute: 1_000_000 } as const;
 
-/**
- * The real app over a real database (SQLite file by default), wired like src/main.ts but
- * without listening: for `app.inject` tests. Logs are silent unless LOG_LEVEL is set.
- */
-export async function buildTestApp(open: () => Promise<TestDatabase> = sqliteTestDatabase, options: TestAppOptions = {}): Promise<TestApp> {
-  const testDb = await open();
-  const { database } = testDb;
-  const users = new UsersService({
+/** The users service over `database`, wired as in src/main.ts. */
+export async function usersServiceOver(database: Database): Promise<UsersService> {
+  return new UsersService({
     store: new SqlUserStore(database.db, database.dialect),
     cursors: new CursorCodec(await sharedSecret(database.db, 'cursor_hmac_key')),
     newId: uuidv7,
     idempotencyTtlMs: 24 * 3_600_000,
   });
+}
+
+/**
+ * The app over an open database, wired like src/main.ts (services, generous rate limits, a
+ * silent log unless LOG_LEVEL is set); `overrides` replace any dependency (a JWT-enabled
+ * authenticator, a log sink, small limits). Not listening: for `app.inject`, or `listen()`.
+ */
+export async function appOver(database: Database, overrides: Partial<AppDependencies> = {}): Promise<FastifyInstance> {
+  const apiKeys = overrides.apiKeys ?? new ApiKeysService({ store: new SqlApiKeyStore(database.db, database.dialect), cacheTtlMs: 0 });
+  return buildApp({
+    logger: createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? 'silent'),
+    users: await usersServiceOver(database),
+    events: new EventsService({ store: new SqlEventStore(database.db, database.dialect) }),
+    apiKeys,
+    authenticator: new Authenticator(apiKeys),
+    bodyLimitBytes: 64 * 1024,
+    readiness: { isDraining: () => false, ping: () => database.ping(1000) },
+    rateLimits: GENEROUS_RATE_LIMITS,
+    // Test processes share two cores with other test files: a scheduling stall must not turn a
+    // test's request into a 503. Shedding has its own test (test/http/deadline-shedding.api.test.ts).
+    shedding: NO_SHEDDING,
+    ...overrides,
+  });
+}
+
+/** Load shedding off: no event-loop or utilisation threshold, a heap threshold nothing reaches. */
+export const NO_SHEDDING = { eventLoopDelayMs: 0, heapUsedMb: 1_000_000, eventLoopUtilization: 0 } as const;
+
+/**
+ * The real app over a real database (SQLite file by default), wired like src/main.ts but
+ * without listening: for `app.inject` tests. Requests carry an admin key unless they set
+ * their own `authorization` (see withCredentials).
+ */
+export async function buildTestApp(open: () => Promise<TestDatabase> = sqliteTestDatabase, options: TestAppOptions = {}): Promise<TestApp> {
+  const testDb = await open();
+  const { database } = testDb;
+  const users = await usersServiceOver(database);
   const auth = await testAuth(database);
   const handle: TestApp = {
     app: undefined as unknown as FastifyInstance,
@@ -96,14 +130,11 @@ export async function buildTestApp(open: () => Promise<TestDatabase> = sqliteTes
       await testDb.cleanup();
     },
   };
-  const app = await buildApp({
-    logger: createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? 'silent'),
+  const app = await appOver(database, {
     users,
     apiKeys: auth.apiKeys,
     authenticator: auth.authenticator,
-    bodyLimitBytes: 64 * 1024,
     readiness: { isDraining: () => handle.draining, ping: () => database.ping(1000) },
-    rateLimits: GENEROUS_RATE_LIMITS,
     ...options,
   });
   withCredentials(app, auth.adminKey);

@@ -127,6 +127,9 @@ export class ServerProcess {
         LOG_LEVEL: 'info',
         // Parallel test servers must not race for the default admin port.
         ROSTER_ADMIN_PORT: '0',
+        // Test files share two cores: a scheduling stall must not make a server shed a test's
+        // request (shedding is tested on its own, in test/http/deadline-shedding.api.test.ts).
+        ROSTER_SHED_EVENT_LOOP_DELAY_MS: '0',
         ROSTER_DATABASE_URL: options.databaseUrl,
         ...options.env,
       }),

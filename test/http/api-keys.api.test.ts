@@ -9,13 +9,9 @@ import { v7 as uuidv7 } from 'uuid';
 import { Authenticator } from '../../src/auth/authenticator.js';
 import { ApiKeysService } from '../../src/auth/service.js';
 import { SqlApiKeyStore } from '../../src/auth/sql-store.js';
-import { sharedSecret } from '../../src/db/database.js';
-import { buildApp } from '../../src/http/app.js';
-import { CursorCodec } from '../../src/kit/cursor.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { SqlUserStore } from '../../src/users/sql-store.js';
-import { UsersService } from '../../src/users/service.js';
 import { sqliteTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { appOver } from '../helpers/app.js';
 import { assertProblem, fromInject, type UserJson } from '../helpers/http.js';
 
 const KEY_FORMAT = /^rk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/;
@@ -52,19 +48,7 @@ before(async () => {
       done();
     },
   });
-  app = await buildApp({
-    logger: createLogger('info', sink),
-    users: new UsersService({
-      store: new SqlUserStore(database.db, database.dialect),
-      cursors: new CursorCodec(await sharedSecret(database.db, 'cursor_hmac_key')),
-      newId: uuidv7,
-      idempotencyTtlMs: 3_600_000,
-    }),
-    apiKeys,
-    authenticator: new Authenticator(apiKeys),
-    bodyLimitBytes: 64 * 1024,
-    readiness: { isDraining: () => false, ping: () => database.ping(1000) },
-  });
+  app = await appOver(database, { logger: createLogger('info', sink), apiKeys, authenticator: new Authenticator(apiKeys) });
 });
 after(async () => {
   await app?.close();

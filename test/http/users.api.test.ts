@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { InjectOptions } from 'fastify';
 import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
-import { buildApp } from '../../src/http/app.js';
+import type { buildApp } from '../../src/http/app.js';
 import type { ProblemCode } from '../../src/http/problem.js';
 import { CursorCodec } from '../../src/kit/cursor.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { UserStore } from '../../src/users/service.js';
 import { UsersService } from '../../src/users/service.js';
-import { buildTestApp, testAuth, withCredentials, type TestApp } from '../helpers/app.js';
+import { appOver, buildTestApp, testAuth, withCredentials, type TestApp } from '../helpers/app.js';
 import { sqliteTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { assertProblem, fromInject, UUID_V7, type PageJson, type ProblemExpectation, type UserJson } from '../helpers/http.js';
 
@@ -1019,7 +1019,7 @@ describe('internal errors', () => {
         done();
       },
     });
-    app = await buildApp({
+    app = await appOver(keysDb.database, {
       logger: createLogger('info', sink),
       users: new UsersService({
         store: brokenStore,
@@ -1029,8 +1029,6 @@ describe('internal errors', () => {
       }),
       apiKeys: auth.apiKeys,
       authenticator: auth.authenticator,
-      bodyLimitBytes: 64 * 1024,
-      readiness: { isDraining: () => false, ping: () => Promise.resolve() },
     });
     withCredentials(app, auth.adminKey);
   });

@@ -8,6 +8,7 @@ import { UnavailableError } from '../../src/kit/errors.js';
 import type { Email, User, UserId, UserName, Attributes } from '../../src/users/model.js';
 import { SqlUserStore } from '../../src/users/sql-store.js';
 import { sqliteTestDatabase } from '../helpers/databases.js';
+import { created } from '../helpers/events.js';
 
 function user(): User {
   const now = new Date();
@@ -40,9 +41,10 @@ test('SQLite write lock held by another process past the busy timeout is Unavail
   try {
     other.exec('BEGIN IMMEDIATE');
     const store = new SqlUserStore(busyDb.db, busyDb.dialect);
-    await assert.rejects(store.create(user(), undefined), UnavailableError);
+    const fresh = user();
+    await assert.rejects(store.create(fresh, undefined, created(fresh)), UnavailableError);
     other.exec('ROLLBACK');
-    await store.create(user(), undefined);
+    await store.create(fresh, undefined, created(fresh));
   } finally {
     other.close();
     await busyDb.close();

@@ -7,6 +7,7 @@ import type { Attributes, Email, User, UserId, UserName } from '../../src/users/
 import { SqlUserStore } from '../../src/users/sql-store.js';
 import type { IdempotencyRecord } from '../../src/users/service.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
+import { created, describeDelete, describeUpdate } from '../helpers/events.js';
 
 function makeUser(overrides: Partial<User> = {}): User {
   const now = new Date();
@@ -34,7 +35,7 @@ for (const [dialect, open, skip] of await dialects()) {
 
     test('create then get returns the same user, timestamps and attributes intact', async () => {
       const user = makeUser({ attributes: { nested: { a: [1, 'two', null] }, ok: true } as unknown as Attributes });
-      await store.create(user, undefined);
+      await store.create(user, undefined, created(user));
       assert.deepEqual(await store.get(user.id), user);
     });
 
@@ -44,8 +45,9 @@ for (const [dialect, open, skip] of await dialects()) {
 
     test('emails are unique case-insensitively and stored as given', async () => {
       const first = makeUser({ email: 'Case.Test@Example.COM' as Email });
-      await store.create(first, undefined);
-      await assert.rejects(store.create(makeUser({ email: 'case.test@example.com' as Email }), undefined), EmailTakenError);
+      await store.create(first, undefined, created(first));
+      const clash = makeUser({ email: 'case.test@example.com' as Email });
+      await assert.rejects(store.create(clash, undefined, created(clash)), EmailTakenError);
       assert.equal((await store.get(first.id))?.email, 'Case.Test@Example.COM');
     });
 
@@ -58,21 +60,21 @@ for (const [dialect, open, skip] of await dialects()) {
         user,
         expiresAt: new Date(Date.now() + 60_000),
       };
-      await store.create(user, record);
+      await store.create(user, record, created(user));
       const found = await store.findIdempotency('s', record.key, new Date());
       assert.deepEqual(found, record);
       const second = makeUser();
-      await assert.rejects(store.create(second, { ...record, user: second }), IdempotencyKeyTakenError);
+      await assert.rejects(store.create(second, { ...record, user: second }, created(second)), IdempotencyKeyTakenError);
       assert.equal(await store.get(second.id), undefined, 'the losing user must not be created');
     });
 
     test('a failed user insert leaves no idempotency record behind', async () => {
       const taken = makeUser();
-      await store.create(taken, undefined);
+      await store.create(taken, undefined, created(taken));
       const key = `k-${uuidv7()}`;
       const clash = makeUser({ email: taken.email });
       await assert.rejects(
-        store.create(clash, { scope: 's', key, fingerprint: 'f', user: clash, expiresAt: new Date(Date.now() + 60_000) }),
+        store.create(clash, { scope: 's', key, fingerprint: 'f', user: clash, expiresAt: new Date(Date.now() + 60_000) }, created(clash)),
         EmailTakenError,
       );
       assert.equal(await store.findIdempotency('s', key, new Date()), undefined);
@@ -82,13 +84,17 @@ for (const [dialect, open, skip] of await dialects()) {
       const user = makeUser();
       const key = `k-${uuidv7()}`;
       const past = new Date(Date.now() - 1000);
-      await store.create(user, { scope: 'p', key, fingerprint: 'f', user, expiresAt: past });
+      await store.create(user, { scope: 'p', key, fingerprint: 'f', user, expiresAt: past }, created(user));
       assert.equal(await store.findIdempotency('p', key, new Date()), undefined);
       const again = makeUser();
-      await store.create(again, { scope: 'p', key, fingerprint: 'g', user: again, expiresAt: new Date(Date.now() + 60_000) });
+      await store.create(
+        again,
+        { scope: 'p', key, fingerprint: 'g', user: again, expiresAt: new Date(Date.now() + 60_000) },
+        created(again),
+      );
       assert.equal((await store.findIdempotency('p', key, new Date()))?.fingerprint, 'g');
       const stale = makeUser();
-      await store.create(stale, { scope: 'p', key: `k-${uuidv7()}`, fingerprint: 'f', user: stale, expiresAt: past });
+      await store.create(stale, { scope: 'p', key: `k-${uuidv7()}`, fingerprint: 'f', user: stale, expiresAt: past }, created(stale));
       assert.ok((await store.purgeIdempotency(new Date(), 1000)) >= 1);
       assert.equal(await store.purgeIdempotency(new Date(), 1000), 0);
       assert.equal((await store.findIdempotency('p', key, new Date()))?.fingerprint, 'g', 'live keys survive the purge');
@@ -96,30 +102,38 @@ for (const [dialect, open, skip] of await dialects()) {
 
     test('update applies the change in a transaction and bumps what the callback returns', async () => {
       const user = makeUser();
-      await store.create(user, undefined);
-      const updated = await store.update(user.id, (current) => ({ ...current, name: 'Renamed' as UserName, version: current.version + 1 }));
+      await store.create(user, undefined, created(user));
+      const updated = await store.update(
+        user.id,
+        (current) => ({ ...current, name: 'Renamed' as UserName, version: current.version + 1 }),
+        describeUpdate,
+      );
       assert.equal(updated.version, 2);
       assert.deepEqual(await store.get(user.id), updated);
     });
 
     test('update returning the same object writes nothing', async () => {
       const user = makeUser();
-      await store.create(user, undefined);
-      const same = await store.update(user.id, (current) => current);
+      await store.create(user, undefined, created(user));
+      const same = await store.update(user.id, (current) => current, describeUpdate);
       assert.deepEqual(same, user);
     });
 
     test('update of a missing user and a vetoing callback both leave data unchanged', async () => {
       await assert.rejects(
-        store.update(uuidv7() as UserId, (c) => c),
+        store.update(uuidv7() as UserId, (c) => c, describeUpdate),
         UserNotFoundError,
       );
       const user = makeUser();
-      await store.create(user, undefined);
+      await store.create(user, undefined, created(user));
       await assert.rejects(
-        store.update(user.id, () => {
-          throw new VersionMismatchError('no');
-        }),
+        store.update(
+          user.id,
+          () => {
+            throw new VersionMismatchError('no');
+          },
+          describeUpdate,
+        ),
         VersionMismatchError,
       );
       assert.deepEqual(await store.get(user.id), user);
@@ -128,23 +142,27 @@ for (const [dialect, open, skip] of await dialects()) {
     test('update to a taken email is a conflict', async () => {
       const a = makeUser();
       const b = makeUser();
-      await store.create(a, undefined);
-      await store.create(b, undefined);
+      await store.create(a, undefined, created(a));
+      await store.create(b, undefined, created(b));
       await assert.rejects(
-        store.update(b.id, (c) => ({ ...c, email: a.email.toUpperCase() as Email })),
+        store.update(b.id, (c) => ({ ...c, email: a.email.toUpperCase() as Email }), describeUpdate),
         EmailTakenError,
       );
     });
 
     test('concurrent updates of one user serialise: no lost update', async () => {
       const user = makeUser({ attributes: { n: 0 } as unknown as Attributes });
-      await store.create(user, undefined);
+      await store.create(user, undefined, created(user));
       const bump = () =>
-        store.update(user.id, (c) => ({
-          ...c,
-          attributes: { n: (c.attributes.n as number) + 1 } as unknown as Attributes,
-          version: c.version + 1,
-        }));
+        store.update(
+          user.id,
+          (c) => ({
+            ...c,
+            attributes: { n: (c.attributes.n as number) + 1 } as unknown as Attributes,
+            version: c.version + 1,
+          }),
+          describeUpdate,
+        );
       await Promise.all(Array.from({ length: 20 }, bump));
       const final = await store.get(user.id);
       assert.equal(final?.attributes.n, 20);
@@ -153,18 +171,22 @@ for (const [dialect, open, skip] of await dialects()) {
 
     test('delete honours the check and removes the user', async () => {
       const user = makeUser();
-      await store.create(user, undefined);
+      await store.create(user, undefined, created(user));
       await assert.rejects(
-        store.delete(user.id, () => {
-          throw new VersionMismatchError('stale');
-        }),
+        store.delete(
+          user.id,
+          () => {
+            throw new VersionMismatchError('stale');
+          },
+          describeDelete,
+        ),
         VersionMismatchError,
       );
       assert.ok(await store.get(user.id));
-      await store.delete(user.id, () => undefined);
+      await store.delete(user.id, () => undefined, describeDelete);
       assert.equal(await store.get(user.id), undefined);
       await assert.rejects(
-        store.delete(user.id, () => undefined),
+        store.delete(user.id, () => undefined, describeDelete),
         UserNotFoundError,
       );
     });
@@ -174,7 +196,7 @@ for (const [dialect, open, skip] of await dialects()) {
       const made: User[] = [];
       for (let i = 0; i < 5; i++) {
         const u = makeUser({ email: `Page${i}-${tag}@Example.com` as Email, name: `Ünïcode ${tag} ${i}` as UserName });
-        await store.create(u, undefined);
+        await store.create(u, undefined, created(u));
         made.push(u);
       }
       const exact = await store.list({ limit: 10, emailKey: `page3-${tag}@example.com` });
@@ -199,7 +221,7 @@ for (const [dialect, open, skip] of await dialects()) {
 
     test('prefix search treats LIKE wildcards literally', async () => {
       const u = makeUser({ name: '100%_real\\name' as UserName });
-      await store.create(u, undefined);
+      await store.create(u, undefined, created(u));
       const hits = await store.list({ limit: 10, prefix: '100%_' });
       assert.deepEqual(
         hits.map((x) => x.id),
@@ -212,7 +234,7 @@ for (const [dialect, open, skip] of await dialects()) {
       const controller = new AbortController();
       controller.abort(new Error('gone'));
       const user = makeUser();
-      await assert.rejects(store.create(user, undefined, controller.signal), /gone/);
+      await assert.rejects(store.create(user, undefined, created(user), controller.signal), /gone/);
       assert.equal(await store.get(user.id), undefined);
     });
   });

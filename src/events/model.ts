@@ -1,0 +1,61 @@
+/**
+ * Events: what changed in the directory, in commit order. Written by the capability that made
+ * the change, in the change's own transaction (the outbox), and read by the event feed and the
+ * webhook dispatcher.
+ */
+export const EVENT_TYPES = ['user.created', 'user.updated', 'user.deleted', 'webhook_endpoint.disabled'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export function isEventType(value: string): value is EventType {
+  return (EVENT_TYPES as readonly string[]).includes(value);
+}
+
+/** Who caused a change and in answer to which request; recorded on its event. */
+export interface EventContext {
+  /** `key:<id>`, `jwt:<sub>`, or a system actor such as `system:webhooks`. */
+  readonly actor?: string | undefined;
+  readonly requestId?: string | undefined;
+}
+
+/** An event before it is stored; the store gives it its sequence. */
+export interface NewEvent {
+  /** UUIDv7; also the `webhook-id` of every delivery of it, so receivers can deduplicate. */
+  readonly id: string;
+  readonly type: EventType;
+  readonly occurredAt: Date;
+  readonly actor: string | null;
+  readonly requestId: string | null;
+  /** The id of what changed (a user id, an endpoint id). */
+  readonly subjectId: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export interface StoredEvent extends NewEvent {
+  /** Increases with commit order; gaps are possible (rolled-back transactions), reordering is not. */
+  readonly sequence: number;
+}
+
+/** The JSON form of an event: the feed's items and the webhook body. */
+export interface EventDocument {
+  readonly id: string;
+  readonly type: EventType;
+  readonly sequence: number;
+  readonly occurred_at: string;
+  readonly actor: string | null;
+  readonly request_id: string | null;
+  readonly subject_id: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export function toEventDocument(event: StoredEvent): EventDocument {
+  return {
+    id: event.id,
+    type: event.type,
+    sequence: event.sequence,
+    occurred_at: event.occurredAt.toISOString(),
+    actor: event.actor,
+    request_id: event.requestId,
+    subject_id: event.subjectId,
+    data: event.data,
+  };
+}
