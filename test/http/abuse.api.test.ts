@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { loadConfig } from '../../src/config.js';
@@ -348,6 +348,41 @@ describe('security headers and CORS', () => {
     assert.doesNotMatch(csp, /upgrade-insecure-requests/, 'the docs must work on a plain-HTTP port');
     const asset = await off.app.inject({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js' });
     assert.equal(asset.statusCode, 200);
+  });
+
+  test('what a browser would enforce: every inline block of /docs is allowed by its CSP hash, every asset is same-origin and loads', async () => {
+    const res = await off.app.inject({ method: 'GET', url: '/docs/' });
+    assert.equal(res.statusCode, 200);
+    const html = res.body;
+    const directives = new Map(
+      String(res.headers['content-security-policy'])
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .filter((parts) => parts[0])
+        .map(([name, ...values]) => [name!, values]),
+    );
+    const allowed = (directive: 'script-src' | 'style-src', content: string) => {
+      const hash = `'sha256-${createHash('sha256').update(content).digest('base64')}'`;
+      const values = directives.get(directive) ?? directives.get('default-src') ?? [];
+      return values.includes(hash) || values.includes("'unsafe-inline'");
+    };
+    const inlineScripts = [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].map((m) => m[1]!);
+    const inlineStyles = [...html.matchAll(/<style[^>]*>([\s\S]*?)<\/style>/g)].map((m) => m[1]!);
+    for (const script of inlineScripts) assert.ok(allowed('script-src', script), `inline script not allowed: ${script.slice(0, 80)}`);
+    for (const style of inlineStyles) assert.ok(allowed('style-src', style), `inline style not allowed: ${style.slice(0, 80)}`);
+    assert.doesNotMatch(html, /\son[a-z]+=/i, 'no inline event handlers (a hash cannot allow them)');
+    const assets = [...html.matchAll(/<(?:script|link|img)[^>]+(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
+    assert.ok(assets.length >= 3, `assets: ${assets.join(', ')}`);
+    for (const asset of assets) {
+      assert.doesNotMatch(asset, /^(https?:)?\/\//, `${asset} must come from this origin ('self')`);
+      const loaded = await off.app.inject({ method: 'GET', url: new URL(asset, 'http://roster.test/docs/').pathname });
+      assert.equal(loaded.statusCode, 200, asset);
+    }
+    // The page's script fetches the API description from this origin too (connect-src falls back to 'self').
+    const initializer = await off.app.inject({ method: 'GET', url: '/docs/static/swagger-initializer.js' });
+    const specUrl = /url: resolveUrl\('([^']+)'\)/.exec(initializer.body)?.[1];
+    assert.ok(specUrl !== undefined && !/^(https?:)?\/\//.test(specUrl), `spec url ${specUrl}`);
+    assert.equal((await off.app.inject({ method: 'GET', url: new URL(specUrl, 'http://roster.test/docs/').pathname })).statusCode, 200);
   });
 
   test('CORS is off by default: no Access-Control-Allow-Origin for any origin', async () => {
