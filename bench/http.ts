@@ -20,7 +20,7 @@
  */
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
 import { createReadStream, openSync, closeSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { createHistogram } from 'node:perf_hooks';
@@ -33,6 +33,7 @@ import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { ask, awaitReply, type ServerKind } from './ipc.js';
 import { summariseProfile, type ProfileSummary } from './profile.js';
+import { writeResultsSection } from './results-file.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const SERVERS_JS = fileURLToPath(new URL('./servers.js', import.meta.url));
@@ -523,7 +524,7 @@ function profileSection(title: string, summary: ProfileSummary, run: Run, full: 
   const rows = (frames: { frame: string; origin: string; percent: number }[]) =>
     frames.map((f) => `| ${f.percent.toFixed(1)}% | ${f.origin} | \`${f.frame.replace(/\|/g, '\\|')}\` |`).join('\n');
   const parts = [
-    `### ${title}`,
+    `#### ${title}`,
     `${summary.samples.toLocaleString('en-US')} samples over ${(summary.durationMs / 1000).toFixed(1)} s at ${PROFILE_INTERVAL_US} µs; ${fmtInt(run.reqPerSec)} req/s while profiled (profiler overhead included), server CPU ${run.serverCpuPct.toFixed(0)}%.`,
     '',
     'Self time by origin:',
@@ -641,15 +642,15 @@ async function main(): Promise<void> {
     if (settings.resultsFile !== undefined) {
       const finishedAt = new Date();
       const doc = [
-        '# HTTP benchmark results',
+        '## HTTP',
         '',
         `Written by \`bench/http.ts\` on ${startedAt.toISOString()} (took ${((finishedAt.getTime() - startedAt.getTime()) / 1000).toFixed(0)} s). A report, never an assertion: the figures move with the load on this shared machine, so compare the ratios within one run, not absolute numbers across runs.`,
         '',
-        '## Machine',
+        '### Machine',
         '',
         ...machine(),
         '',
-        '## Method',
+        '### Method',
         '',
         `- ${fmtInt(settings.users)} users seeded into a fresh SQLite file (WAL) through the real migrations, then raw prepared inserts ${fmtInt(SEED_BATCH)} rows per transaction (${seeded.seconds.toFixed(1)} s).`,
         `- A: bare \`node:http\` returning one seeded user as a fixed ${Buffer.byteLength(seeded.sampleBody)}-byte JSON body. B: fastify (no logger, no schemas) with one better-sqlite3 prepared primary-key select on the same file, the row returned as JSON. Roster: \`startServer(loadConfig({...}), logger)\` from src/main.ts with every production feature on and request logging at info: pino JSON lines to stdout, which is a real file.`,
@@ -657,21 +658,21 @@ async function main(): Promise<void> {
         `- autocannon ${settings.connections} connections over loopback, ${settings.warmupS} s warm-up then ${settings.durationS} s measured per scenario; ${settings.rounds} round(s), scenario order rotated each round; the table gives medians of the rounds. Each server runs in its own child process; autocannon runs in the parent, so load generator and server share the ${os.availableParallelism()} cores. "server CPU" is the server's CPU time per wall second (100% = one core busy); when A's server is well under 100%, the load generator, not the server, is the limit.`,
         '- Latency percentiles are per response with microsecond resolution, 2xx only. "server CPU µs/req" is the server process\'s CPU time (all threads, including the log writer) divided by its 2xx responses.',
         '',
-        '## Results',
+        '### Results',
         '',
         resultTable,
         '',
         verdict(f),
-        ...(profiles === '' ? [] : ['', '## CPU profile of the GET-by-id run', '', PROFILE_NOTE, '', profiles]),
+        ...(profiles === '' ? [] : ['', '### CPU profile of the GET-by-id run', '', PROFILE_NOTE, '', profiles]),
         '',
-        '## Command',
+        '### Command',
         '',
         '```',
         command(settings),
         '```',
         '',
       ].join('\n');
-      await writeFile(settings.resultsFile, doc);
+      await writeResultsSection(settings.resultsFile, 'http', doc);
       console.log(`wrote ${settings.resultsFile}`);
     }
   } finally {
