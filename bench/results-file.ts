@@ -19,7 +19,8 @@ export async function writeResultsSection(file: string, name: string, markdown: 
   const to = current.indexOf(end);
   let next: string;
   if (from >= 0 && to > from) next = current.slice(0, from) + section + current.slice(to + end.length);
-  else if (current.trim() === '') next = `# Benchmark results\n\nEach section is written by its benchmark; compare figures only within one section's run.\n\n${section}\n`;
+  else if (current.trim() === '')
+    next = `# Benchmark results\n\nEach section is written by its benchmark; compare figures only within one section's run.\n\n${section}\n`;
   else next = `${current.trimEnd()}\n\n${section}\n`;
   await writeFile(file, next);
 }
