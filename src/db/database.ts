@@ -15,6 +15,13 @@ export interface Database {
   readonly dialect: SqlDialect;
   /** Where it lives, with any password removed: safe to log. */
   readonly description: string;
+  /**
+   * The driver underneath, for bulk paths Kysely cannot express or would slow down (COPY,
+   * prepared statements stepped in one synchronous transaction). On SQLite, use it only inside
+   * `db.connection().execute(...)`, which holds Kysely's lock on the one connection, so no other
+   * query (or open transaction) can interleave with the raw statements.
+   */
+  readonly driver: { readonly kind: 'sqlite'; readonly connection: SQLite.Database } | { readonly kind: 'postgres'; readonly pool: pg.Pool };
   /** Resolves when a trivial query succeeds within `timeoutMs`. */
   ping(timeoutMs: number, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
@@ -64,6 +71,7 @@ function openSqlite(file: string, options: DatabaseOptions): Database {
     db,
     dialect: sqliteDialect,
     description: `sqlite:${file}`,
+    driver: { kind: 'sqlite', connection },
     async ping(timeoutMs, signal) {
       await withDeadline(sql`select 1`.execute(db), timeoutMs, 'database ping', signal);
     },
@@ -113,6 +121,7 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
     db,
     dialect: postgresDialect,
     description: safe.toString(),
+    driver: { kind: 'postgres', pool },
     async ping(timeoutMs, signal) {
       await withDeadline(sql`select 1`.execute(db), timeoutMs, 'database ping', signal);
     },
