@@ -19,6 +19,11 @@ describe('parseNdjson', () => {
     assert.deepEqual(rows(items)[1]!.fields, { email: 'b@example.com', name: 'B', attributes: { k: [1] } });
   });
 
+  test('an empty file, or one of blank lines, is zero rows', async () => {
+    assert.deepEqual(await parsed('', 'ndjson'), []);
+    assert.deepEqual(await parsed('\n \r\n\n', 'ndjson'), []);
+  });
+
   test('a line that is not JSON is a row error that does not echo the line, and parsing goes on', async () => {
     const items = await parsed('{"email":"a@example.com",\n=cmd|calc\n{"email":"b@example.com","name":"B"}\n', 'ndjson');
     assert.deepEqual(
