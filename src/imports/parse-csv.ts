@@ -113,6 +113,7 @@ class CsvRecords {
   }
 }
 
+/** Resolves on 'drain' or 'close' (events.once would wait forever on a parser destroyed without an error). */
 function drained(parser: Parser): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {

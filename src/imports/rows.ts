@@ -6,9 +6,12 @@ import type { NewUser, UserId } from '../users/model.js';
  * compose by hand; rows keep their file order, and a rejected row travels with the rows
  * around it so a batch commits its rows and its row errors together.
  *
- * Between the parser and the batcher, rows travel in arrays, one per source chunk (at most
- * 64 KiB of file text, so bounded): an await and a yield per row per stage cost more than
- * the stage's own work (measured over 1M rows, four stages: 210k rows/s one row at a time).
+ * Between the parser and the batcher, rows travel in arrays, one per source chunk (16 KiB of
+ * file text plus at most one long line, so bounded): an await and a yield per row per stage
+ * cost more than the stage's own work (measured over 1M CSV rows through four stages: 210k
+ * rows/s one row at a time, 285k in arrays). 16 KiB rather than 64: fewer rows alive at each
+ * young-generation collection, so fewer promoted to the old generation (peak heap 38 MB
+ * instead of 100 MB in the same run).
  */
 export type Stage<In, Out> = (source: AsyncIterable<In>, options?: { signal?: AbortSignal }) => AsyncGenerator<Out, void, undefined>;
 

@@ -28,7 +28,7 @@ export interface SourceOptions {
 
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 export const DEFAULT_SNIFF_BYTES = 64 * 1024;
-/** Input pieces are cut to this size (views, not copies), which bounds the rows per chunk downstream. */
+/** Input pieces are cut to this size (views, not copies), which bounds the rows per chunk downstream (see rows.ts). */
 const MAX_PIECE_BYTES = 16 * 1024;
 const NO_LINES: readonly number[] = Object.freeze([]);
 const LF = 0x0a;
