@@ -21,7 +21,8 @@ export interface Database {
    * `db.connection().execute(...)`, which holds Kysely's lock on the one connection, so no other
    * query (or open transaction) can interleave with the raw statements.
    */
-  readonly driver: { readonly kind: 'sqlite'; readonly connection: SQLite.Database } | { readonly kind: 'postgres'; readonly pool: pg.Pool };
+  readonly driver:
+    { readonly kind: 'sqlite'; readonly connection: SQLite.Database } | { readonly kind: 'postgres'; readonly pool: pg.Pool };
   /** Resolves when a trivial query succeeds within `timeoutMs`. */
   ping(timeoutMs: number, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;

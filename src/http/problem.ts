@@ -22,6 +22,7 @@ export const PROBLEMS = {
   'uri-too-long': { status: 414, title: 'The request URL is too long' },
   'unsupported-media-type': { status: 415, title: 'The request body has an unsupported content type' },
   'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used with another request' },
+  'invalid-import-file': { status: 422, title: 'The file cannot be imported' },
   'rate-limited': { status: 429, title: 'Too many requests' },
   unavailable: { status: 503, title: 'The service is temporarily unavailable' },
   overloaded: { status: 503, title: 'The instance is overloaded; retry shortly' },

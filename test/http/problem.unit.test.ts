@@ -9,6 +9,7 @@ import { UnsupportedMediaTypeError } from '../../src/http/media-type.js';
 import { PROBLEMS, problem, toProblem, type ProblemCode } from '../../src/http/problem.js';
 import { RateLimitedError } from '../../src/http/rate-limit.js';
 import { OverloadedError } from '../../src/http/load-shedding.js';
+import { ImportFileError } from '../../src/imports/errors.js';
 import { RequestDeadlineError } from '../../src/http/deadline.js';
 import {
   EmailTakenError,
@@ -38,6 +39,7 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'unsupported-media-type': [new UnsupportedMediaTypeError('json please'), new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE('text/plain')],
   'idempotency-key-reused': [new IdempotencyKeyReusedError('reused')],
   'rate-limited': [new RateLimitedError('slow down')],
+  'invalid-import-file': [new ImportFileError('encoding', 'not UTF-8', { line: 1 })],
   unavailable: [new UnavailableError('db down'), new DeadlineExceededError('slow')],
   overloaded: [new OverloadedError('busy')],
   'deadline-exceeded': [new RequestDeadlineError('too slow')],
