@@ -5,6 +5,8 @@
  *   B  minimal fastify handler: one raw better-sqlite3 primary-key lookup, row returned as JSON
  *   Roster, started through src/main.ts with request logging at info to a real file:
  *      GET /v1/users/{id} (random seeded ids), GET /v1/users?limit=50, POST /v1/users
+ *   Roster with authentication stubbed (bench/servers.ts): GET /v1/users/{id}, the figure the
+ *      same GET with an API key is compared with to give the cost of key verification
  *
  * Each server runs in its own child process (bench/servers.ts); autocannon drives them from this
  * process over loopback. Scenarios are interleaved over several rounds and medians reported, so
@@ -29,6 +31,7 @@ import { parseArgs } from 'node:util';
 import autocannon, { type RequestSpec } from 'autocannon';
 import SQLite from 'better-sqlite3';
 import { v7 as uuidv7 } from 'uuid';
+import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { ask, awaitReply, type ServerKind } from './ipc.js';
@@ -38,6 +41,8 @@ import { writeResultsSection } from './results-file.js';
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const SERVERS_JS = fileURLToPath(new URL('./servers.js', import.meta.url));
 const TARGET_RATIO = 0.85;
+/** Roster GET by id with an API key, against the same with authentication stubbed. */
+const AUTH_TARGET_RATIO = 0.9;
 const SEED_BATCH = 25_000;
 const CHILD_START_TIMEOUT_MS = 30_000;
 const CHILD_STOP_TIMEOUT_MS = 15_000;
@@ -306,8 +311,10 @@ async function countLines(file: string): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // Scenarios.
 
+const SCENARIO_KEYS = ['bare', 'fastify', 'roster-get', 'roster-get-no-auth', 'roster-list', 'roster-post'] as const;
+
 interface Scenario {
-  readonly key: 'bare' | 'fastify' | 'roster-get' | 'roster-list' | 'roster-post';
+  readonly key: (typeof SCENARIO_KEYS)[number];
   readonly title: string;
   readonly server: ServerKind;
   readonly spec: RequestSpec;
@@ -341,6 +348,8 @@ function scenarios(ids: readonly string[], authorization: string | undefined): S
     { key: 'bare', title: 'A: bare node:http, fixed body', server: 'bare', spec: getById },
     { key: 'fastify', title: 'B: fastify + better-sqlite3, GET by id', server: 'fastify-sqlite', spec: getById },
     { key: 'roster-get', title: 'Roster GET /v1/users/{id}', server: 'roster', spec: getById },
+    // The same request stream, credentials included: only their verification is missing.
+    { key: 'roster-get-no-auth', title: 'Roster GET /v1/users/{id}, auth stubbed', server: 'roster-no-auth', spec: getById },
     {
       key: 'roster-list',
       title: 'Roster GET /v1/users?limit=50',
@@ -385,6 +394,23 @@ async function sanityCheck(servers: Record<ServerKind, ServerChild>, id: string)
     (b, h) => hasId(b) && h.get('etag') !== null && h.get('x-request-id') !== null,
     'Roster GET',
   );
+  await check(
+    `${servers['roster-no-auth'].url}/v1/users/${id}`,
+    {},
+    200,
+    (b, h) => hasId(b) && h.get('etag') !== null,
+    'Roster GET with auth stubbed',
+  );
+  // Without the header, the real Roster refuses and the stubbed one serves: proof that the stub
+  // is in place, so the two GET figures do measure with and without verification.
+  const statusWithoutCredentials = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(5000) })).status;
+  const refused = await statusWithoutCredentials(`${servers.roster.url}/v1/users/${id}`);
+  const served = await statusWithoutCredentials(`${servers['roster-no-auth'].url}/v1/users/${id}`);
+  if (refused !== 401 || served !== 200) {
+    throw new Error(
+      `sanity check failed for the auth stub: without credentials Roster answered ${refused} (want 401), the stub ${served} (want 200)`,
+    );
+  }
   await check(
     `${servers.roster.url}/v1/users?limit=50`,
     {},
@@ -431,6 +457,9 @@ interface Figures {
   /** B's server CPU per request / Roster GET's: the throughput ratio if each had a core of its own. */
   readonly cpuRatio: number;
   readonly cpuPerRequest: (key: Scenario['key']) => number;
+  /** Roster GET with an API key / the same with auth stubbed, by medians and paired per round. */
+  readonly authRatio: number;
+  readonly pairedAuthRatios: number[];
 }
 
 function figures(rows: Row[]): Figures {
@@ -438,6 +467,7 @@ function figures(rows: Row[]): Figures {
   const get = rows.find((r) => r.scenario.key === 'roster-get')!.runs;
   const base = rows.find((r) => r.scenario.key === 'fastify')!.runs;
   const cpuPerRequest = (key: Scenario['key']) => median(rows.find((r) => r.scenario.key === key)!.runs.map((r) => r.cpuUsPerRequest));
+  const stubbed = rows.find((r) => r.scenario.key === 'roster-get-no-auth')!.runs;
   return {
     rows,
     rps,
@@ -445,6 +475,8 @@ function figures(rows: Row[]): Figures {
     ratio: rps('roster-get') / rps('fastify'),
     cpuRatio: cpuPerRequest('fastify') / cpuPerRequest('roster-get'),
     cpuPerRequest,
+    authRatio: rps('roster-get') / rps('roster-get-no-auth'),
+    pairedAuthRatios: get.map((r, i) => r.reqPerSec / stubbed[i]!.reqPerSec),
   };
 }
 
@@ -467,7 +499,7 @@ function table(f: Figures): string {
 function verdict(f: Figures): string {
   const met = f.ratio >= TARGET_RATIO;
   const logged = f.rows
-    .filter((r) => r.scenario.server === 'roster')
+    .filter((r) => r.scenario.server === 'roster' || r.scenario.server === 'roster-no-auth')
     .map((r) => `${r.scenario.title}: ${median(r.runs.map((x) => x.logLinesPerRequest ?? 0)).toFixed(3)}`)
     .join('; ');
   return [
@@ -475,6 +507,19 @@ function verdict(f: Figures): string {
     `Paired per-round ratios (Roster GET / B in the same round): ${f.pairedRatios.map(fmtPct).join(', ')}.`,
     `By server CPU per request, which other load on the machine disturbs less: Roster GET ${f.cpuPerRequest('roster-get').toFixed(0)} µs, B ${f.cpuPerRequest('fastify').toFixed(0)} µs, so B/Roster = ${fmtPct(f.cpuRatio)}.`,
     `Request log lines per 2xx response (1.000 = one line per request): ${logged}.`,
+    authVerdict(f),
+  ].join('\n\n');
+}
+
+/** The API key cache Roster runs with here: its default unless ROSTER_AUTH_CACHE_TTL_MS passes through. */
+const authCacheTtlMs = loadConfig({ ROSTER_AUTH_CACHE_TTL_MS: process.env.ROSTER_AUTH_CACHE_TTL_MS }).authCacheTtlMs;
+
+function authVerdict(f: Figures): string {
+  const withKey = f.cpuPerRequest('roster-get');
+  const stubbed = f.cpuPerRequest('roster-get-no-auth');
+  return [
+    `**Target: Roster GET by id with an API key ≥ ${fmtPct(AUTH_TARGET_RATIO)} of the same with authentication stubbed. Measured: ${fmtInt(f.rps('roster-get'))} vs ${fmtInt(f.rps('roster-get-no-auth'))} req/s = ${fmtPct(f.authRatio)} (medians) — ${f.authRatio >= AUTH_TARGET_RATIO ? 'met' : 'NOT met'}.** Verified keys are cached in memory for ${fmtInt(authCacheTtlMs)} ms (ROSTER_AUTH_CACHE_TTL_MS), so a request with a known key costs a header parse, a SHA-256 of the secret, a constant-time compare and a map lookup.`,
+    `Paired per-round ratios (with key / stubbed in the same round): ${f.pairedAuthRatios.map(fmtPct).join(', ')}. By server CPU per request: with key ${withKey.toFixed(0)} µs, stubbed ${stubbed.toFixed(0)} µs, so stubbed/with key = ${fmtPct(stubbed / withKey)} (${(withKey - stubbed).toFixed(0)} µs per request for verification).`,
   ].join('\n\n');
 }
 
@@ -568,7 +613,7 @@ function command(settings: Settings): string {
 async function main(): Promise<void> {
   const settings = readSettings();
   const runSeconds = settings.warmupS + settings.durationS + 3;
-  const budgetS = 300 + 5 * settings.rounds * runSeconds + 2 * runSeconds + settings.users / 5_000;
+  const budgetS = 300 + SCENARIO_KEYS.length * settings.rounds * runSeconds + 2 * runSeconds + settings.users / 5_000;
   setTimeout(() => {
     console.error(`benchmark exceeded its ${Math.round(budgetS)} s budget; killing the servers`);
     killChildren();
@@ -578,9 +623,10 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(os.tmpdir(), 'roster-bench-'));
   const dbFile = join(work, 'roster.db');
   const logFile = join(work, 'roster-requests.log');
+  const noAuthLogFile = join(work, 'roster-no-auth-requests.log');
   const startedAt = new Date();
   console.log(
-    `Roster HTTP benchmark: ${settings.rounds} round(s) × 5 scenarios, ${settings.warmupS} s warm-up + ${settings.durationS} s each, ${settings.connections} connections; work dir ${work}`,
+    `Roster HTTP benchmark: ${settings.rounds} round(s) × ${SCENARIO_KEYS.length} scenarios, ${settings.warmupS} s warm-up + ${settings.durationS} s each, ${settings.connections} connections; work dir ${work}`,
   );
   try {
     const seeded = await seed(dbFile, settings.users);
@@ -592,6 +638,7 @@ async function main(): Promise<void> {
       bare: await startServerChild('bare', seeded.sampleBody),
       'fastify-sqlite': await startServerChild('fastify-sqlite', dbFile),
       roster: await startServerChild('roster', dbFile, logFile),
+      'roster-no-auth': await startServerChild('roster-no-auth', dbFile, noAuthLogFile),
     };
     await sanityCheck(servers, seeded.ids[0]!);
 
@@ -654,6 +701,7 @@ async function main(): Promise<void> {
         '',
         `- ${fmtInt(settings.users)} users seeded into a fresh SQLite file (WAL) through the real migrations, then raw prepared inserts ${fmtInt(SEED_BATCH)} rows per transaction (${seeded.seconds.toFixed(1)} s).`,
         `- A: bare \`node:http\` returning one seeded user as a fixed ${Buffer.byteLength(seeded.sampleBody)}-byte JSON body. B: fastify (no logger, no schemas) with one better-sqlite3 prepared primary-key select on the same file, the row returned as JSON. Roster: \`startServer(loadConfig({...}), logger)\` from src/main.ts with every production feature on and request logging at info: pino JSON lines to stdout, which is a real file.`,
+        '- "Auth stubbed": a second Roster process on the same file, started the same way, whose Authenticator returns a fixed admin principal without parsing the header, hashing the secret or looking in the key cache (bench/servers.ts). It gets the same request stream, header included, and logs to its own file. Roster GET / stubbed is the cost of API key verification.',
         `- GET by id picks a random seeded id per request (autocannon \`setupRequest\`), the same request stream for A, B and Roster. POST sends a unique email per request, no Idempotency-Key. The list is the first page, \`?limit=50\`. ${servers.roster.authorization === undefined ? 'Roster asked for no credentials (authentication not wired in this build).' : 'Every request carries `Authorization: Bearer` with the bootstrap admin API key Roster printed on start (the same header goes to A and B).'}`,
         `- autocannon ${settings.connections} connections over loopback, ${settings.warmupS} s warm-up then ${settings.durationS} s measured per scenario; ${settings.rounds} round(s), scenario order rotated each round; the table gives medians of the rounds. Each server runs in its own child process; autocannon runs in the parent, so load generator and server share the ${os.availableParallelism()} cores. "server CPU" is the server's CPU time per wall second (100% = one core busy); when A's server is well under 100%, the load generator, not the server, is the limit.`,
         '- Latency percentiles are per response with microsecond resolution, 2xx only. "server CPU µs/req" is the server process\'s CPU time (all threads, including the log writer) divided by its 2xx responses.',

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 
 /** Which server a benchmark child runs (see bench/servers.ts). */
-export type ServerKind = 'bare' | 'fastify-sqlite' | 'roster';
+export type ServerKind = 'bare' | 'fastify-sqlite' | 'roster' | 'roster-no-auth';
 
 /** Parent → child. */
 export type Command =

@@ -5,6 +5,7 @@
  *   node dist/bench/servers.js bare <fixed JSON body>
  *   node dist/bench/servers.js fastify-sqlite <sqlite file>
  *   node dist/bench/servers.js roster <sqlite file>
+ *   node dist/bench/servers.js roster-no-auth <sqlite file>
  *
  * Every server listens on 127.0.0.1 on a free port and reports `{type: 'ready', url}`. It answers
  * the commands in bench/ipc.ts, exits when told to stop, and exits when the parent goes away.
@@ -13,6 +14,7 @@ import { createServer, type Server } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { Session } from 'node:inspector/promises';
+import type { Principal } from '../src/auth/model.js';
 import type { Command, Reply, ServerKind } from './ipc.js';
 
 const HOST = '127.0.0.1';
@@ -86,7 +88,7 @@ async function startFastifySqlite(file: string): Promise<Started> {
  * logger at info writing JSON lines to stdout (which the parent points at a file), and the
  * composition root in src/main.ts.
  */
-async function startRoster(file: string): Promise<Started> {
+async function startRoster(file: string, settings: Record<string, string> = {}): Promise<Started> {
   const { loadConfig } = await import('../src/config.js');
   // ROSTER_* and OTEL_* settings from the benchmark's environment pass through; where and how
   // loudly it serves is the benchmark's choice.
@@ -101,6 +103,7 @@ async function startRoster(file: string): Promise<Started> {
   const config = loadConfig({
     ...limits,
     ...passed,
+    ...settings,
     ROSTER_DATABASE_URL: file,
     HOST,
     PORT: '0',
@@ -131,6 +134,22 @@ async function startRoster(file: string): Promise<Started> {
       if (outcome !== 'clean') throw new Error(`Roster shutdown ended ${outcome}`);
     },
   };
+}
+
+/**
+ * Roster as above, except that authentication costs nothing: every request is the same admin
+ * principal, without parsing the header, hashing the secret or looking in the key cache. It
+ * gives the "without authentication" figure that GET by id with an API key is compared with.
+ * Access cannot be switched off per route and startServer builds its own Authenticator, so this
+ * process (and only this one) replaces the method on the class before startServer makes one:
+ * everything else (the hooks, rate limiting and the log line, both keyed by the actor) runs as
+ * in the measured server. It makes no bootstrap key; the real Roster on the same file does.
+ */
+async function startRosterWithoutAuth(file: string): Promise<Started> {
+  const { Authenticator } = await import('../src/auth/authenticator.js');
+  const admin: Principal = { actor: 'key:benchmark', kind: 'api_key', scopes: new Set(['admin']) };
+  Authenticator.prototype.authenticate = () => Promise.resolve(admin);
+  return startRoster(file, { ROSTER_BOOTSTRAP_KEY: 'off' });
 }
 
 /**
@@ -186,7 +205,7 @@ class Profiler {
 async function main(): Promise<void> {
   const [kind, arg] = process.argv.slice(2) as [ServerKind | undefined, string | undefined];
   if (!process.send) throw new Error('bench/servers.js must be started by bench/http.js (it needs an IPC channel)');
-  if (arg === undefined) throw new Error('usage: servers.js bare|fastify-sqlite|roster <arg>');
+  if (arg === undefined) throw new Error('usage: servers.js bare|fastify-sqlite|roster|roster-no-auth <arg>');
   // The parent died or closed the channel: nothing will ever stop this server, so stop now.
   process.on('disconnect', () => process.exit(2));
 
@@ -197,7 +216,9 @@ async function main(): Promise<void> {
         ? await startFastifySqlite(arg)
         : kind === 'roster'
           ? await startRoster(arg)
-          : undefined;
+          : kind === 'roster-no-auth'
+            ? await startRosterWithoutAuth(arg)
+            : undefined;
   if (!started) throw new Error(`unknown server kind ${String(kind)}`);
 
   const profiler = new Profiler();

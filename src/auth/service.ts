@@ -69,8 +69,10 @@ export class ApiKeysService {
   }): Promise<{ record: ApiKeyRecord; plaintext: string }> {
     const errors = new FieldErrors();
     const name = typeof input.name === 'string' ? input.name.trim() : '';
-    if (name.length === 0 || name.length > NAME_MAX || /\p{Cc}/u.test(name)) {
-      errors.add('/name', `must be 1–${NAME_MAX} characters without control characters`);
+    // Unpaired surrogates have no UTF-8 encoding: both databases would store U+FFFD instead, so
+    // the name listed later would differ from the one shown at creation.
+    if (name.length === 0 || name.length > NAME_MAX || /\p{Cc}/u.test(name) || !name.isWellFormed()) {
+      errors.add('/name', `must be 1–${NAME_MAX} characters of valid Unicode text without control characters`);
     }
     const scopes = Array.isArray(input.scopes) ? input.scopes : [];
     if (scopes.length === 0) errors.add('/scopes', `must list at least one of ${SCOPES.join(', ')}`);

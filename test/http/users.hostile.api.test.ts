@@ -3,107 +3,34 @@
 // PATCHed, arbitrary query strings and path ids. Whatever arrives, the server never answers
 // 5xx, every 4xx is a catalogued problem+json document, and rejected requests change nothing.
 //
-// Runs are bounded (RUNS per property) and seeded: the same inputs every run, so a failure
+// Runs are bounded (HOSTILE_RUNS per property) and seeded: the same inputs every run, so a failure
 // reproduces. Set FC_SEED=<n> to explore other inputs; fast-check prints the seed and the
 // shrunk counterexample of any failure.
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { InjectOptions } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { dialects } from '../helpers/databases.js';
-import { assertAnyProblem, fromInject, UUID_V7, type PageJson, type UserJson } from '../helpers/http.js';
+import {
+  anyCodePoint,
+  headerText,
+  hostileJson,
+  hostileParameters,
+  hostileString,
+  jsonContentType,
+  StatusTally,
+} from '../helpers/hostile.js';
+import { UUID_V7, type PageJson, type UserJson } from '../helpers/http.js';
 
-const RUNS = 200;
 // Stand-ins for "the real cursor" and "the real cursor with one character replaced", resolved
 // at run time (the arbitraries are built before the cursor exists).
 const cursorPlaceholder = '\u0000cursor';
 const mutatePlaceholder = '\u0000mutate:';
-const SEED = process.env.FC_SEED === undefined ? 20_240_601 : Number(process.env.FC_SEED);
-const params = { numRuns: RUNS, seed: SEED } as const;
+const params = hostileParameters;
 
-/** Characters that have broken parsers, databases and logs before. */
-const nastyUnit = fc.constantFrom(
-  '\u0000',
-  '\u0007',
-  '\t',
-  '\n',
-  '\r',
-  '\u007f',
-  '\u0085',
-  '\u2028',
-  '\u202e',
-  '\ufeff',
-  '\ud800',
-  '\udfff',
-  '%',
-  '%00',
-  '_',
-  '\\',
-  '"',
-  "'",
-  '`',
-  ';',
-  '--',
-  '/*',
-  '@',
-  '.',
-  ' ',
-  '\u00a0',
-  'e\u0301',
-  '\u{1F600}',
-  '\u{1F468}\u200d\u{1F469}',
-  '\u0130',
-  '\u00df',
-  '\u03a3',
-  '<script>',
-  '${x}',
-  'null',
-  'a',
-  'Z',
-  '0',
-);
-const anyCodePoint = fc.string({ unit: 'binary', minLength: 1, maxLength: 1 });
-
-const hostileString = fc.oneof(
-  { weight: 4, arbitrary: fc.string({ unit: fc.oneof(nastyUnit, anyCodePoint), maxLength: 40 }) },
-  { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
-  { weight: 2, arbitrary: fc.constantFrom('', ' ', 'a@b.co', 'Ada', '__proto__', 'constructor', 'prototype', 'toString') },
-  { weight: 1, arbitrary: fc.integer({ min: 150, max: 70_000 }).map((n) => 'x'.repeat(n)) },
-);
-
-const hostileKey = fc.oneof(
-  fc.constantFrom(
-    '__proto__',
-    'constructor',
-    'prototype',
-    'toString',
-    'hasOwnProperty',
-    'email',
-    'name',
-    'attributes',
-    'id',
-    'version',
-    '',
-  ),
-  fc.string({ unit: fc.oneof(nastyUnit, anyCodePoint), maxLength: 12 }),
-);
-
-const hostileValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
-  value: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    hostileString,
-    fc.double(),
-    fc.integer(),
-    fc.boolean(),
-    fc.constant(null),
-    fc.array(tie('value'), { maxLength: 4 }),
-    fc.dictionary(hostileKey, tie('value'), { maxKeys: 5 }),
-  ),
-})).value;
-
-const hostileObject = fc.dictionary(hostileKey, hostileValue, { maxKeys: 6 });
+const { key: hostileKey, value: hostileValue, object: hostileObject } = hostileJson(['email', 'name', 'attributes', 'id', 'version']);
 
 const someEmail = fc.oneof(
   fc.constantFrom('hostile@example.com', 'HOSTILE@example.com', 'other@example.org', 'a@b.co', 'x@localhost', 'q@1.2.3.4'),
@@ -181,17 +108,6 @@ const jsonText = fc.oneof(
   },
 );
 
-const jsonContentType = fc.oneof(
-  { weight: 8, arbitrary: fc.constant('application/json') },
-  { weight: 1, arbitrary: fc.constantFrom('application/json; charset=utf-8', 'APPLICATION/JSON', 'application/merge-patch+json') },
-  {
-    weight: 1,
-    arbitrary: fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml'),
-  },
-);
-
-const headerText = fc.string({ unit: 'grapheme-ascii', maxLength: 40 });
-
 for (const [dialect, open, skip] of await dialects()) {
   describe(`hostile input on ${dialect}`, { skip }, () => {
     let t: TestApp;
@@ -223,27 +139,7 @@ for (const [dialect, open, skip] of await dialects()) {
       return Number(row.n);
     }
 
-    /** Statuses seen by the current property, so a degenerate generator cannot pass unnoticed. */
-    let seen = new Map<number, number>();
-
-    /** The invariant every response must meet: no 5xx, and every 4xx a catalogued problem. */
-    function assertSafe(res: Awaited<ReturnType<TestApp['app']['inject']>>): void {
-      seen.set(res.statusCode, (seen.get(res.statusCode) ?? 0) + 1);
-      assert.ok(res.statusCode < 500, `server error ${res.statusCode}: ${res.body.slice(0, 500)}`);
-      if (res.statusCode >= 400) assertAnyProblem(fromInject(res));
-    }
-
-    /** Reports the statuses seen and asserts the property reached both acceptance and rejection. */
-    function assertExercised(ctx: TestContext, accepted: number): void {
-      const summary = [...seen.entries()].sort(([a], [b]) => a - b).map(([status, n]) => `${status}×${n}`);
-      ctx.diagnostic(`statuses: ${summary.join(' ')}`);
-      assert.ok((seen.get(accepted) ?? 0) > 0, `no input was accepted (${accepted}): ${summary.join(' ')}`);
-      assert.ok(
-        [...seen.keys()].some((s) => s >= 400),
-        `no input was rejected: ${summary.join(' ')}`,
-      );
-      seen = new Map();
-    }
+    const tally = new StatusTally();
 
     test('POST arbitrary bodies: never 5xx, 4xx is problem+json, only a 201 adds a user', async (ctx) => {
       const body = jsonText;
@@ -253,7 +149,7 @@ for (const [dialect, open, skip] of await dialects()) {
           const headers: Record<string, string> = { 'content-type': contentType };
           if (key !== undefined) headers['idempotency-key'] = key;
           const res = await t.app.inject(post(payload, headers));
-          assertSafe(res);
+          tally.assertSafe(res);
           const added = (await countUsers()) - before;
           if (res.statusCode === 201) {
             const user = res.json<UserJson>();
@@ -265,7 +161,7 @@ for (const [dialect, open, skip] of await dialects()) {
         }),
         params,
       );
-      assertExercised(ctx, 201);
+      tally.assertExercised(ctx, 201);
     });
 
     test('PATCH arbitrary bodies: never 5xx, 4xx is problem+json and leaves the user as it was', async (ctx) => {
@@ -285,7 +181,7 @@ for (const [dialect, open, skip] of await dialects()) {
           const headers: Record<string, string> = { 'content-type': type };
           if (precondition !== undefined) headers['if-match'] = precondition;
           const res = await t.app.inject({ method: 'PATCH', url: `/v1/users/${target.id}`, headers, payload });
-          assertSafe(res);
+          tally.assertSafe(res);
           const after = await t.app.inject({ method: 'GET', url: `/v1/users/${target.id}` });
           assert.equal(after.statusCode, 200);
           if (res.statusCode === 200) {
@@ -300,7 +196,7 @@ for (const [dialect, open, skip] of await dialects()) {
         }),
         params,
       );
-      assertExercised(ctx, 200);
+      tally.assertExercised(ctx, 200);
     });
 
     test('GET /v1/users with arbitrary query strings: never 5xx, 200 is a page, 4xx is problem+json', async (ctx) => {
@@ -346,7 +242,7 @@ for (const [dialect, open, skip] of await dialects()) {
             qs = rawQuery ?? '';
           }
           const res = await t.app.inject({ method: 'GET', url: `/v1/users?${qs}` });
-          assertSafe(res);
+          tally.assertSafe(res);
           if (res.statusCode === 200) {
             const page = res.json<PageJson>();
             assert.ok(Array.isArray(page.data) && page.data.length <= 200);
@@ -357,7 +253,7 @@ for (const [dialect, open, skip] of await dialects()) {
         }),
         params,
       );
-      assertExercised(ctx, 200);
+      tally.assertExercised(ctx, 200);
       assert.equal(await countUsers(), count);
     });
 
@@ -385,13 +281,12 @@ for (const [dialect, open, skip] of await dialects()) {
             request.payload = '{"name":"Renamed By Fuzz"}';
           }
           const res = await t.app.inject(request);
-          assertSafe(res);
+          tally.assertSafe(res);
           assert.ok(res.statusCode >= 400, `an arbitrary id was accepted: ${res.statusCode} for ${JSON.stringify(given)}`);
         }),
         params,
       );
-      ctx.diagnostic(`statuses: ${[...seen.entries()].map(([status, n]) => `${status}×${n}`).join(' ')}`);
-      seen = new Map();
+      tally.report(ctx);
       assert.equal(await countUsers(), count);
       assert.equal((await t.app.inject({ method: 'GET', url: `/v1/users/${target.id}` })).statusCode, 200);
     });
@@ -418,7 +313,7 @@ for (const [dialect, open, skip] of await dialects()) {
     ];
     for (const [name, request] of unstorable) {
       test(`never 5xx: ${name}`, async () => {
-        assertSafe(await t.app.inject(request()));
+        tally.assertSafe(await t.app.inject(request()));
       });
     }
   });
