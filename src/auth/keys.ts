@@ -35,9 +35,9 @@ export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-/** Constant-time comparison of a presented secret with a stored hash. */
-export function secretMatches(secret: string, storedHash: string): boolean {
-  const presented = Buffer.from(hashSecret(secret), 'hex');
-  const stored = Buffer.from(storedHash, 'hex');
+/** Constant-time comparison of a presented secret with a stored hash (hex, or its decoded bytes). */
+export function secretMatches(secret: string, storedHash: string | Buffer): boolean {
+  const presented = createHash('sha256').update(secret).digest();
+  const stored = typeof storedHash === 'string' ? Buffer.from(storedHash, 'hex') : storedHash;
   return presented.length === stored.length && timingSafeEqual(presented, stored);
 }
