@@ -23,6 +23,11 @@ import { SqlApiKeyStore } from './auth/sql-store.js';
 import { closeRedis, openRedis } from './kit/redis.js';
 import { EventsService } from './events/service.js';
 import { SqlEventStore } from './events/sql-store.js';
+import { WebhooksService } from './webhooks/service.js';
+import { SqlWebhookStore } from './webhooks/sql-store.js';
+import { WebhookHttpClient } from './webhooks/http-client.js';
+import { Dispatcher } from './webhooks/dispatcher.js';
+import { webhookMetrics } from './webhooks/metrics.js';
 
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
 const IDEMPOTENCY_PURGE_BATCH = 1000;
@@ -91,6 +96,27 @@ export async function startServer(config: Config, logger: Logger, options: Start
 
     const events = new EventsService({ store: new SqlEventStore(database.db, database.dialect) });
 
+    const webhookStore = new SqlWebhookStore(database.db, database.dialect);
+    const webhooks = new WebhooksService({
+      store: webhookStore,
+      newId: uuidv7,
+      allowList: config.webhookAllowedHosts,
+      secretGraceMs: config.webhookSecretGraceHours * 3_600_000,
+    });
+    const webhookClient = new WebhookHttpClient({ allowList: config.webhookAllowedHosts });
+    const dispatcher =
+      config.webhookWorkers === 0
+        ? undefined
+        : new Dispatcher({
+            store: webhookStore,
+            client: webhookClient,
+            logger: logger.child({ component: 'webhooks' }),
+            newId: uuidv7,
+            workers: config.webhookWorkers,
+            pollIntervalMs: config.webhookPollIntervalMs,
+            metrics: webhookMetrics(registry),
+          });
+
     // Shared rate-limit counters. Unreachable Redis never stops the service (fail open, logged).
     redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, logger);
     const sharedCounters = redis;
@@ -101,6 +127,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       users,
       apiKeys,
       events,
+      webhooks,
       authenticator,
       bodyLimitBytes: config.bodyLimitBytes,
       rateLimits: {
@@ -134,6 +161,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     }
     const url = await app.listen({ host: config.host, port: config.port });
     logger.info({ url, database: database.description }, 'listening');
+    dispatcher?.start();
 
     const purge = every(
       IDEMPOTENCY_PURGE_INTERVAL_MS,
@@ -153,6 +181,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
       async (signal) => {
         const pruned = await events.prune(config.eventRetentionDays * 86_400_000, EVENT_PRUNE_BATCH, signal);
         if (pruned > 0) logger.info({ pruned, retention_days: config.eventRetentionDays }, 'old events pruned');
+        // The delivery log follows the events' retention.
+        const attempts = await webhooks.pruneAttempts(config.eventRetentionDays * 86_400_000, EVENT_PRUNE_BATCH, signal);
+        if (attempts > 0) logger.info({ pruned: attempts, retention_days: config.eventRetentionDays }, 'old webhook attempts pruned');
       },
       (error) => logger.warn({ err: error }, 'event pruning failed'),
     );
@@ -167,6 +198,11 @@ export async function startServer(config: Config, logger: Logger, options: Start
       .add('drain HTTP', () => app.close())
       .add('close Redis', async () => {
         if (sharedCounters) await closeRedis(sharedCounters);
+      })
+      // Attempts in flight get most of the shutdown budget; then leases are given back.
+      .add('stop webhook dispatcher', async () => {
+        await dispatcher?.stop(Math.max(config.shutdownTimeoutMs / 2, 100));
+        await webhookClient.close();
       })
       .add('close database', () => database.close())
       .add('flush traces', () => options.tracing?.shutdown() ?? Promise.resolve())
