@@ -48,6 +48,7 @@ export interface Config {
   readonly webhookSecretGraceHours: number;
   readonly webhookWorkers: number;
   readonly webhookPollIntervalMs: number;
+  readonly webhookLeaseMs: number;
 }
 
 /**
@@ -160,6 +161,13 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     doc: 'database ping deadline for /readyz',
     default: '1000',
     parse: (raw) => integer(raw, 10, 60_000),
+  },
+  {
+    env: 'ROSTER_WEBHOOK_LEASE_MS',
+    field: 'webhookLeaseMs',
+    doc: 'how long a dispatcher holds an endpoint without progress before another instance may take it over (after a crash); one attempt may last at most half of it, up to 30 s',
+    default: '60000',
+    parse: (raw) => integer(raw, 2_000, 3_600_000),
   },
   {
     env: 'ROSTER_SQLITE_BUSY_TIMEOUT_MS',

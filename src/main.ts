@@ -103,7 +103,12 @@ export async function startServer(config: Config, logger: Logger, options: Start
       allowList: config.webhookAllowedHosts,
       secretGraceMs: config.webhookSecretGraceHours * 3_600_000,
     });
-    const webhookClient = new WebhookHttpClient({ allowList: config.webhookAllowedHosts });
+    // An attempt must end well within the lease, or a slow receiver could see a second
+    // instance's attempt of the same event while the first is still running.
+    const webhookClient = new WebhookHttpClient({
+      allowList: config.webhookAllowedHosts,
+      attemptTimeoutMs: Math.min(30_000, config.webhookLeaseMs / 2),
+    });
     const dispatcher =
       config.webhookWorkers === 0
         ? undefined
@@ -114,6 +119,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
             newId: uuidv7,
             workers: config.webhookWorkers,
             pollIntervalMs: config.webhookPollIntervalMs,
+            leaseMs: config.webhookLeaseMs,
             metrics: webhookMetrics(registry),
           });
 

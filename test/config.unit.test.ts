@@ -96,6 +96,7 @@ test('every field of Config is read from the environment (a field without a key 
     webhookSecretGraceHours: true,
     webhookWorkers: true,
     webhookPollIntervalMs: true,
+    webhookLeaseMs: true,
   };
   // Optional keys are unset by default, so they are given here.
   const config = loadConfig({ ROSTER_REDIS_URL: 'redis://127.0.0.1:6379' });
@@ -168,6 +169,8 @@ test('webhooks: allow-list parsed at boot, grace, workers and poll interval', ()
   assert.equal(defaults.webhookSecretGraceHours, 24);
   assert.equal(defaults.webhookWorkers, 16);
   assert.equal(defaults.webhookPollIntervalMs, 50);
+  assert.equal(defaults.webhookLeaseMs, 60_000);
+  assert.throws(() => loadConfig({ ROSTER_WEBHOOK_LEASE_MS: '500' }), /ROSTER_WEBHOOK_LEASE_MS="500" must be from 2000/);
   const dev = loadConfig({ ROSTER_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1/32, sink.test' });
   assert.equal(dev.webhookAllowedHosts.allowsAddress('127.0.0.1'), true);
   assert.equal(dev.webhookAllowedHosts.allowsHost('sink.test'), true);
