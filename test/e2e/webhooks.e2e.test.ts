@@ -71,7 +71,7 @@ describe('webhooks end to end', () => {
 
   test('SIGKILL mid-delivery, then a restart: every event delivered at least once, duplicates bounded by what was in flight', async () => {
     const db = tempSqlite();
-    cleanups.push(db.cleanup);
+    cleanups.push(() => db.cleanup());
     const sink = await overlapSink(30);
     sinks.push(sink);
     const first = await ServerProcess.start({ databaseUrl: db.url, env: { ...WEBHOOK_ENV, ...SHORT_LEASE, ROSTER_WEBHOOK_WORKERS: '4' } });
@@ -106,7 +106,7 @@ describe('webhooks end to end', () => {
 
   test('SIGTERM drains the dispatcher: the attempt in flight finishes and no lease is left behind', async () => {
     const db = tempSqlite();
-    cleanups.push(db.cleanup);
+    cleanups.push(() => db.cleanup());
     const sink = await overlapSink(300);
     sinks.push(sink);
     const server = await ServerProcess.start({ databaseUrl: db.url, env: WEBHOOK_ENV });
