@@ -16,8 +16,8 @@ export interface PendingReplay {
 
 /** What one attempt changes, written in one transaction (only while the caller holds the lease). */
 export interface Settlement {
-  /** The delivery log row. */
-  readonly attempt?: DeliveryAttempt;
+  /** The delivery log rows, oldest first. */
+  readonly attempts?: readonly DeliveryAttempt[];
   /** The endpoint's delivery state. */
   readonly endpoint?: {
     readonly cursor?: number;

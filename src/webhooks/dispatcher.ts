@@ -6,6 +6,8 @@ import { BreakerRegistry } from './breaker.js';
 import type { DeliveryStore, PendingReplay, Settlement } from './delivery-store.js';
 import type { AttemptResult, DeliveryRequest } from './http-client.js';
 import type { WebhookMetrics } from './metrics.js';
+import type { DeliveryAttempt } from './service.js';
+import { performance } from 'node:perf_hooks';
 import { activeSecrets, type WebhookEndpoint } from './model.js';
 import { RetryBudget } from './retry-budget.js';
 import { isPastHorizon, nextAttemptAt, type NextAttemptInput } from './schedule.js';
@@ -25,6 +27,10 @@ export interface DispatcherOptions {
   readonly leaseMs?: number;
   /** Events read per claim of an endpoint. Default 100. */
   readonly batchSize?: number;
+  /** Successful deliveries settled per transaction at most. Default 20. */
+  readonly settleEvery?: number;
+  /** Longest time successes wait to be settled. Default 50 ms. */
+  readonly settleIntervalMs?: number;
   /** How long a retry over the budget is pushed back. Default 1 s. */
   readonly budgetPostponeMs?: number;
   readonly breakers?: BreakerRegistry;
@@ -59,6 +65,8 @@ export class Dispatcher {
   readonly #leaseMs: number;
   readonly #batch: number;
   readonly #postponeMs: number;
+  readonly #settleEvery: number;
+  readonly #settleIntervalMs: number;
   readonly #breakers: BreakerRegistry;
   readonly #budget: RetryBudget;
   readonly #metrics: WebhookMetrics | undefined;
@@ -83,6 +91,8 @@ export class Dispatcher {
     this.#leaseMs = options.leaseMs ?? 60_000;
     this.#batch = options.batchSize ?? 100;
     this.#postponeMs = options.budgetPostponeMs ?? 1_000;
+    this.#settleEvery = options.settleEvery ?? 20;
+    this.#settleIntervalMs = options.settleIntervalMs ?? 50;
     this.#breakers = options.breakers ?? new BreakerRegistry();
     this.#budget = options.budget ?? new RetryBudget();
     this.#metrics = options.metrics;
@@ -214,7 +224,7 @@ export class Dispatcher {
     const { result, attempt, at } = await this.#attempt(endpoint, pending.event, pending.attempt, true);
     const failure = this.#onFailure(endpoint, result, at);
     if (failure.disable) {
-      await this.#disable(endpoint, failure.disable, attempt, at);
+      await this.#disable(endpoint, failure.disable, [attempt], at);
       return KEPT;
     }
     let settlement: Settlement;
@@ -222,7 +232,7 @@ export class Dispatcher {
       const firstAttemptAt = pending.firstAttemptAt ?? at;
       const next = this.#schedule({ attempt: pending.attempt, firstAttemptAt, now: at, retryAfterMs: result.retryAfterMs });
       settlement = {
-        attempt,
+        attempts: [attempt],
         endpoint: { failingSince: failure.failingSince },
         ...(next === undefined
           ? { replayDone: pending.sequence }
@@ -237,27 +247,47 @@ export class Dispatcher {
             }),
       };
     } else {
-      settlement = { attempt, replayDone: pending.sequence, ...(result.outcome === 'success' ? { endpoint: { failingSince: null } } : {}) };
+      settlement = {
+        attempts: [attempt],
+        replayDone: pending.sequence,
+        ...(result.outcome === 'success' ? { endpoint: { failingSince: null } } : {}),
+      };
     }
     if (!(await this.#settle(endpoint, settlement))) return KEPT;
     // A failing endpoint: stop here; the breaker and the schedule decide when to come back.
     return result.outcome === 'retryable' ? this.#now() : undefined;
   }
 
-  /** The endpoint's own stream: events after its cursor, in order. */
+  /**
+   * The endpoint's own stream: events after its cursor, in order. Successes are settled in
+   * small groups (every `settleEvery` deliveries or `settleIntervalMs`), one transaction each,
+   * instead of one per delivery: after a crash, at most that group is delivered again.
+   */
   async #serveStream(endpoint: WebhookEndpoint): Promise<Date | undefined> {
     if (endpoint.nextAttemptAt.getTime() > this.#now().getTime()) return undefined;
     const upTo = await this.#store.maxSequence(this.#abort.signal);
     const events = await this.#store.eventsAfter(endpoint.cursor, upTo, endpoint.eventTypes, this.#batch, this.#abort.signal);
     let state = { cursor: endpoint.cursor, attempt: endpoint.attempt, failingSince: endpoint.failingSince };
+    let pending: DeliveryAttempt[] = [];
+    let lastSettled = performance.now();
+    /** Writes the pending log rows and the cursor with `extra`; false when the lease was lost. */
+    const settle = async (extra: Settlement = {}): Promise<boolean> => {
+      const attempts = [...pending, ...(extra.attempts ?? [])];
+      pending = [];
+      lastSettled = performance.now();
+      return this.#settle(endpoint, {
+        ...extra,
+        attempts,
+        endpoint: { cursor: state.cursor, attempt: state.attempt, failingSince: state.failingSince, ...extra.endpoint },
+      });
+    };
     for (const event of events) {
-      if (this.#stopping) return undefined;
-      const gate = this.#gate(endpoint, state.attempt);
-      if (gate !== undefined) return gate;
+      const gate = this.#stopping ? this.#now() : this.#gate(endpoint, state.attempt);
+      if (gate !== undefined) return (await settle()) ? gate : KEPT;
       const { result, attempt, at } = await this.#attempt({ ...endpoint, ...state }, event, state.attempt, false);
       const failure = this.#onFailure({ ...endpoint, ...state }, result, at);
       if (failure.disable) {
-        await this.#disable(endpoint, failure.disable, attempt, at);
+        await this.#disable(endpoint, failure.disable, [...pending, attempt], at, { cursor: state.cursor });
         return KEPT;
       }
       if (result.outcome === 'retryable') {
@@ -270,35 +300,31 @@ export class Dispatcher {
         if (endpoint.ordered) {
           // Ordered: the head waits for its retry and everything behind it waits too.
           const nextAt = next ?? at;
-          const settled = await this.#settle(endpoint, {
-            attempt,
-            endpoint: { attempt: state.attempt + 1, failingSince: failure.failingSince, nextAttemptAt: nextAt },
-          });
-          return settled ? nextAt : KEPT;
+          state = { ...state, attempt: state.attempt + 1, failingSince: failure.failingSince };
+          return (await settle({ attempts: [attempt], endpoint: { nextAttemptAt: nextAt } })) ? nextAt : KEPT;
         }
         // Unordered: park the event as a one-off retry and move on.
         state = { cursor: event.sequence, attempt: 1, failingSince: failure.failingSince };
         const parked: Settlement = {
-          attempt,
-          endpoint: { cursor: event.sequence, attempt: 1, failingSince: failure.failingSince },
+          attempts: [attempt],
           ...(next === undefined
             ? {}
             : { replayScheduled: { sequence: event.sequence, attempt: 2, firstAttemptAt: at, replay: false, nextAttemptAt: next } }),
         };
-        if (!(await this.#settle(endpoint, parked))) return KEPT;
+        if (!(await settle(parked))) return KEPT;
         continue;
       }
       // Delivered, or refused for good (4xx): either way the cursor moves past it.
       state = { cursor: event.sequence, attempt: 1, failingSince: result.outcome === 'success' ? null : state.failingSince };
-      const settled = await this.#settle(endpoint, {
-        attempt,
-        endpoint: { cursor: event.sequence, attempt: 1, failingSince: state.failingSince, nextAttemptAt: at },
-      });
-      if (!settled) return KEPT;
+      pending.push(attempt);
+      if (pending.length >= this.#settleEvery || performance.now() - lastSettled >= this.#settleIntervalMs) {
+        if (!(await settle())) return KEPT;
+      }
     }
     // Every event up to `upTo` was read: skip past the ones the filter left out.
-    if (events.length < this.#batch && upTo > state.cursor) {
-      if (!(await this.#settle(endpoint, { endpoint: { cursor: upTo } }))) return KEPT;
+    if (events.length < this.#batch && upTo > state.cursor) state = { ...state, cursor: upTo };
+    if (pending.length > 0 || state.cursor !== endpoint.cursor) {
+      if (!(await settle())) return KEPT;
     }
     return undefined;
   }
@@ -358,13 +384,20 @@ export class Dispatcher {
     return this.#pastHorizon(failingSince, at) ? { failingSince, disable: 'horizon' } : { failingSince };
   }
 
-  async #disable(endpoint: WebhookEndpoint, why: 'gone' | 'horizon', attempt: Settlement['attempt'], at: Date): Promise<boolean> {
+  async #disable(
+    endpoint: WebhookEndpoint,
+    why: 'gone' | 'horizon',
+    attempts: readonly DeliveryAttempt[],
+    at: Date,
+    state: Settlement['endpoint'] = {},
+  ): Promise<boolean> {
     const reason = why === 'gone' ? 'the endpoint answered 410 Gone' : 'every delivery failed for the whole retry horizon';
     this.#metrics?.endpointsDisabled.inc({ reason: why });
     this.#breakers.forget(endpoint.id, at.getTime());
     this.#log.warn({ endpoint_id: endpoint.id, reason }, 'webhook endpoint disabled');
     return this.#settle(endpoint, {
-      ...(attempt ? { attempt } : {}),
+      attempts,
+      endpoint: state,
       disable: {
         at,
         reason,

@@ -303,7 +303,12 @@ export class SqlWebhookStore implements WebhookStore, DeliveryStore {
             .where('lease_owner', '=', owner)
             .executeTakeFirst();
           if (Number(updated.numUpdatedRows) === 0) throw new LeaseLost();
-          if (settlement.attempt) await trx.insertInto('webhook_attempts').values(this.#toAttemptRow(settlement.attempt)).execute();
+          const attempts = settlement.attempts ?? [];
+          if (attempts.length > 0)
+            await trx
+              .insertInto('webhook_attempts')
+              .values(attempts.map((a) => this.#toAttemptRow(a)))
+              .execute();
           if (settlement.replayDone !== undefined) {
             await trx
               .deleteFrom('webhook_replays')
