@@ -166,7 +166,8 @@ function dispatcherFor(store: SqlWebhookStore, pollIntervalMs = 50) {
 
 /** N events first, then the dispatcher drains them to every endpoint; healthy deliveries/s. */
 async function throughput(target: Target, withDead: boolean): Promise<{ perSecond: number; seconds: number }> {
-  const { database, cleanup } = await target.open();
+  const opened = await target.open();
+  const { database } = opened;
   const sinks: Sink[] = [];
   try {
     const { users, store, webhooks } = await services(database);
@@ -181,18 +182,19 @@ async function throughput(target: Target, withDead: boolean): Promise<{ perSecon
       await webhooks.create({ url: dead.url });
     }
     await createUsers(users, EVENTS, 8);
-    const { dispatcher, stop } = dispatcherFor(store);
+    const running = dispatcherFor(store);
+    const { dispatcher } = running;
     const healthy = sinks.slice(0, ENDPOINTS);
     const total = EVENTS * ENDPOINTS;
     const started = performance.now();
     dispatcher.start();
     while (healthy.reduce((n, s) => n + s.received, 0) < total) await sleep(5);
     const seconds = (performance.now() - started) / 1000;
-    await stop();
+    await running.stop();
     return { perSecond: total / seconds, seconds };
   } finally {
     for (const s of sinks) await s.close();
-    await cleanup();
+    await opened.cleanup();
   }
 }
 
@@ -201,12 +203,14 @@ async function latency(
   target: Target,
   pollIntervalMs: number,
 ): Promise<{ p50: number; p99: number; max: number; rate: number; n: number }> {
-  const { database, cleanup } = await target.open();
+  const opened = await target.open();
+  const { database } = opened;
   const sinks = [await startSink(), await startSink()];
   try {
     const { users, store, webhooks } = await services(database);
     for (const sink of sinks) await webhooks.create({ url: sink.url });
-    const { dispatcher, stop } = dispatcherFor(store, pollIntervalMs);
+    const running = dispatcherFor(store, pollIntervalMs);
+    const { dispatcher } = running;
     dispatcher.start();
     const tickMs = 10;
     const perTick = (RATE * tickMs) / 1000;
@@ -229,13 +233,13 @@ async function latency(
     await Promise.all(writes);
     const rate = writes.length / ((performance.now() - started) / 1000);
     while (sinks.some((s) => s.received < writes.length)) await sleep(5);
-    await stop();
+    await running.stop();
     // A delivery can arrive before the writer's continuation runs: those count as 0 ms.
     const all = sinks.flatMap((s) => [...s.arrivals].map(([id, at]) => Math.max(0, Math.round(at - committed.get(id)!))));
     return { p50: percentile(all, 50), p99: percentile(all, 99), max: Math.max(...all), rate, n: all.length };
   } finally {
     for (const s of sinks) await s.close();
-    await cleanup();
+    await opened.cleanup();
   }
 }
 
@@ -296,7 +300,7 @@ async function main(): Promise<void> {
   ].join('\n');
   console.log(section);
   if (RESULTS !== 'none') {
-    let text = '';
+    let text: string;
     try {
       text = await readFile(RESULTS, 'utf8');
     } catch {
