@@ -31,7 +31,9 @@ export function webhookMetrics(registry: Registry) {
     help: 'Enabled endpoints with deliveries due now, whoever holds them: the queue depth.',
     registers: [registry],
     async collect() {
-      this.set(source ? await source.countDue() : 0);
+      // A database outage must not fail the whole scrape: the gauge keeps its last value.
+      const due = await source?.countDue().catch(() => undefined);
+      if (due !== undefined || source === undefined) this.set(due ?? 0);
     },
   });
   new Gauge({
