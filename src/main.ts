@@ -68,6 +68,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   });
   let redis: Redis | undefined;
   let admin: AdminServer | undefined;
+  let deliveryDatabase: Database | undefined;
   try {
     if (config.migrateOnStart) {
       const { results } = await migrateToLatest(database.db, database.dialect.name);
@@ -96,9 +97,19 @@ export async function startServer(config: Config, logger: Logger, options: Start
 
     const events = new EventsService({ store: new SqlEventStore(database.db, database.dialect) });
 
-    const webhookStore = new SqlWebhookStore(database.db, database.dialect);
+    // On PostgreSQL the dispatcher has connections of its own: a burst of API writes queueing
+    // for the pool must not stall deliveries, nor deliveries the API. SQLite has one writer anyway.
+    if (database.dialect.name === 'postgres' && config.webhookWorkers > 0) {
+      deliveryDatabase = openDatabase(config.databaseUrl, {
+        poolSize: Math.min(8, config.webhookWorkers),
+        statementTimeoutMs: config.requestTimeoutMs,
+        onIdleError: (error) => logger.warn({ err: error }, 'idle webhook database connection failed'),
+      });
+    }
+    const deliveryDb = deliveryDatabase ?? database;
+    const webhookStore = new SqlWebhookStore(deliveryDb.db, deliveryDb.dialect);
     const webhooks = new WebhooksService({
-      store: webhookStore,
+      store: new SqlWebhookStore(database.db, database.dialect),
       newId: uuidv7,
       allowList: config.webhookAllowedHosts,
       secretGraceMs: config.webhookSecretGraceHours * 3_600_000,
@@ -209,6 +220,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       .add('stop webhook dispatcher', async () => {
         await dispatcher?.stop(Math.max(config.shutdownTimeoutMs / 2, 100));
         await webhookClient.close();
+        await deliveryDatabase?.close();
       })
       .add('close database', () => database.close())
       .add('flush traces', () => options.tracing?.shutdown() ?? Promise.resolve())
@@ -218,6 +230,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   } catch (error) {
     await admin?.close().catch(() => undefined);
     if (redis) await closeRedis(redis).catch(() => undefined);
+    await deliveryDatabase?.close().catch(() => undefined);
     await database.close().catch(() => undefined);
     throw error;
   }

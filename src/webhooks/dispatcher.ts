@@ -221,7 +221,7 @@ export class Dispatcher {
     }
     const gate = this.#gate(endpoint, pending.attempt);
     if (gate !== undefined) return gate;
-    const { result, attempt, at } = await this.#attempt(endpoint, pending.event, pending.attempt, true);
+    const { result, attempt, at } = await this.#attempt(endpoint, pending.event, pending.attempt, pending.replay);
     const failure = this.#onFailure(endpoint, result, at);
     if (failure.disable) {
       await this.#disable(endpoint, failure.disable, [attempt], at);

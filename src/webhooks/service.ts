@@ -22,7 +22,7 @@ export interface DeliveryAttempt {
   readonly errorMessage: string | null;
   /** Truncated as the HTTP client returned it. */
   readonly responseBody: string;
-  /** Sent because of a replay (or a parked retry), not by the endpoint's cursor. */
+  /** Sent because a caller asked for a replay (parked retries of unordered endpoints are not replays). */
   readonly replay: boolean;
 }
 

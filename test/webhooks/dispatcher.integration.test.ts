@@ -7,6 +7,8 @@ import { SqlEventStore } from '../../src/events/sql-store.js';
 import { BreakerRegistry } from '../../src/webhooks/breaker.js';
 import type { WebhookEndpoint } from '../../src/webhooks/model.js';
 import { AllowList } from '../../src/webhooks/ssrf.js';
+import { webhookMetrics } from '../../src/webhooks/metrics.js';
+import { Registry } from 'prom-client';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { bench, eventually, resolver, verifyAll, type Bench } from './harness.js';
 import { startSink, type Sink, type SinkHandler } from './sink.js';
@@ -62,6 +64,23 @@ for (const [dialect, open, skip] of await dialects()) {
       const attempts = await log(endpoint);
       assert.ok(attempts.every((a) => a.outcome === 'success' && a.status === 204 && a.attempt === 1 && !a.replay));
       await eventually('the cursor', async () => (await b.webhooks.get(endpoint.id)).cursor === Math.max(...seqs));
+    });
+
+    test('metrics: attempts by outcome, commit-to-attempt latency, workers and the queue depth', async (t) => {
+      const registry = new Registry();
+      const { sink } = await endpointTo(t, ok);
+      run(t, { metrics: webhookMetrics(registry) });
+      await b.createUsers(3);
+      await eventually('3 deliveries', () => sink.requests.length >= 3);
+      await eventually('the attempts counted', async () =>
+        (await registry.metrics()).includes('roster_webhook_attempts_total{outcome="success"} 3'),
+      );
+      const text = await registry.metrics();
+      assert.match(text, /roster_webhook_delivery_latency_seconds_count 3/);
+      assert.match(text, /roster_webhook_workers\{state="busy"\} \d/);
+      assert.match(text, /roster_webhook_workers\{state="idle"\} \d/);
+      assert.match(text, /roster_webhook_endpoints_due \d/);
+      assert.match(text, /roster_webhook_breakers\{state="open"\} 0/);
     });
 
     test('a type filter: other events are skipped, and the cursor still moves past them', async (t) => {
@@ -227,7 +246,7 @@ for (const [dialect, open, skip] of await dialects()) {
       // The first event failed, the two after it went before its retry.
       assert.equal(seqs[3], seqs[0]);
       assert.ok(seqs[1]! > seqs[0]! && seqs[2]! > seqs[1]!);
-      await eventually('the parked retry logged', async () => (await log(endpoint)).some((a) => a.attempt === 2 && a.replay));
+      await eventually('the parked retry logged', async () => (await log(endpoint)).some((a) => a.attempt === 2 && !a.replay));
     });
 
     test('replay of one event and of everything since a time: sent again with the same webhook-id', async (t) => {
