@@ -94,12 +94,17 @@ describe('webhooks end to end', () => {
     await eventually('all 40 events after the restart', () => new Set(received(sink, secret)).size === 40, 30_000);
     const seqs = received(sink, secret);
     const duplicates = seqs.length - new Set(seqs).size;
-    // One endpoint is delivered one event at a time: at most the one in flight is sent twice.
-    assert.ok(duplicates <= 1, `${duplicates} duplicates`);
+    // One endpoint is delivered one event at a time, and successes are settled at least every
+    // 50 ms: with 30 ms per delivery, what can be sent again is the attempt in flight plus at most
+    // one delivered but not yet settled (the dispatcher's absolute bound is 20 per endpoint).
+    assert.ok(duplicates <= 2, `${duplicates} duplicates`);
+    // After the restart delivery resumes from the stored cursor, so the unsettled tail is sent
+    // again (3, 4, 3, 4, 5…); the first delivery of each event still comes in sequence order.
+    const firsts = seqs.filter((seq, i) => seqs.indexOf(seq) === i);
     assert.deepEqual(
-      seqs,
-      [...seqs].sort((a, b) => a - b),
-      'sequence order held across the crash',
+      firsts,
+      [...firsts].sort((a, b) => a - b),
+      'first deliveries in sequence order across the crash',
     );
     await second.stop();
   });
