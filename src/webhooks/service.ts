@@ -161,6 +161,8 @@ export class WebhooksService {
         } else if (settings.enabled === false && current.enabled) {
           Object.assign(patch, { disabledAt: now, disabledReason: 'disabled by an API caller' });
         }
+        // A new URL is the receiver's fix: the head event is tried there at once, not after its backoff.
+        if (settings.url !== undefined && settings.url !== current.url) patch.nextAttemptAt = now;
         return patch;
       },
       signal,

@@ -9,6 +9,7 @@ import type { WebhookEndpoint } from '../../src/webhooks/model.js';
 import { AllowList } from '../../src/webhooks/ssrf.js';
 import { webhookMetrics } from '../../src/webhooks/metrics.js';
 import { Registry } from 'prom-client';
+import { RetryBudget } from '../../src/webhooks/retry-budget.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { bench, eventually, resolver, verifyAll, type Bench } from './harness.js';
 import { startSink, type Sink, type SinkHandler } from './sink.js';
@@ -211,6 +212,45 @@ for (const [dialect, open, skip] of await dialects()) {
       await eventually('two attempts', async () => (await log(endpoint)).length === 2);
       const attempts = await log(endpoint);
       assert.ok(attempts.every((a) => a.outcome === 'permanent' && a.errorCode === 'dns-not-found' && a.attempt === 1));
+    });
+
+    test('a DNS failure for now (EAI_AGAIN, SERVFAIL): retried, then delivered once the name resolves', async (t) => {
+      const sink = await startSink(ok);
+      t.after(() => sink.close());
+      const { endpoint, secret } = await b.webhooks.create({ url: `http://flaky-dns.test:${sink.port}/hook` });
+      t.after(() => b.webhooks.update(endpoint.id, { enabled: false }));
+      let failures = 1;
+      run(t, {
+        resolve: async (hostname) => {
+          if (failures-- > 0) throw Object.assign(new Error(`getaddrinfo EAI_AGAIN ${hostname}`), { code: 'EAI_AGAIN' });
+          return [{ address: '127.0.0.1', family: 4 }];
+        },
+        allowList: AllowList.parse('flaky-dns.test'),
+      });
+      await b.createUsers(1);
+      await eventually('the delivery', () => sink.requests.length === 1);
+      verifyAll(sink.requests, secret);
+      await eventually('the log', async () => (await log(endpoint)).length === 2);
+      const [success, failure] = await log(endpoint);
+      assert.equal(failure!.errorCode, 'dns-unavailable');
+      assert.equal(failure!.outcome, 'retryable');
+      assert.equal(success!.attempt, 2);
+    });
+
+    test('the retry budget: when it is spent, retries are postponed (counted), not sent and not dropped', async (t) => {
+      const registry = new Registry();
+      const metrics = webhookMetrics(registry);
+      const { sink, endpoint } = await endpointTo(t, (_req, res) => res.writeHead(503).end());
+      run(t, { metrics, budget: new RetryBudget({ ratio: 0, minPerSecond: 0 }), budgetPostponeMs: 20 });
+      await b.createUsers(1);
+      await eventually(
+        'retries postponed',
+        async () => Number(/^roster_webhook_retries_postponed_total (\d+)$/m.exec(await registry.metrics())?.[1] ?? 0) >= 2,
+      );
+      assert.equal(sink.requests.length, 1, 'only the first attempt went out');
+      const state = await b.webhooks.get(endpoint.id);
+      assert.equal(state.attempt, 2, 'the retry is still due');
+      assert.ok(state.nextAttemptAt.getTime() <= Date.now() + 1_000);
     });
 
     test('SSRF at delivery: a name that resolves to loopback is refused without an allow-list entry', async (t) => {
