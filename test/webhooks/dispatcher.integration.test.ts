@@ -172,6 +172,7 @@ for (const [dialect, open, skip] of await dialects()) {
       run(t);
       await b.createUsers(1);
       await eventually('the retry', () => handler.length >= 2, 5_000);
+      await eventually('both attempts logged', async () => (await log(endpoint)).length >= 2);
       const [first, second] = await log(endpoint).then((a) => a.reverse());
       times.push(first!.attemptedAt.getTime(), second!.attemptedAt.getTime());
       assert.ok(times[1]! - times[0]! >= 1_000, `waited ${times[1]! - times[0]!} ms`);
@@ -302,8 +303,8 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.deepEqual(await b.webhooks.replay(endpoint.id, { since: since.toISOString() }), { enqueued: 2 });
       await eventually('the replay since', () => sink.requests.length >= 5);
       verifyAll(sink.requests, secret);
-      const replays = (await log(endpoint)).filter((a) => a.replay);
-      assert.equal(replays.length, 3);
+      // The sink records a request before answering it: the log row follows the answer.
+      await eventually('3 replays logged', async () => (await log(endpoint)).filter((a) => a.replay).length === 3);
     });
 
     test('one dead endpoint among healthy ones: its breaker opens and the healthy ones keep their pace', async (t) => {
@@ -315,7 +316,7 @@ for (const [dialect, open, skip] of await dialects()) {
       for (const { sink } of healthy) await eventually('healthy deliveries', () => sink.requests.length >= 20, 15_000);
       const elapsed = Date.now() - started;
       // 20 events to 3 healthy endpoints on a loopback: a second or two, not 20 timeouts.
-      assert.ok(elapsed < 8_000, `healthy endpoints took ${elapsed} ms`);
+      assert.ok(elapsed < 10_000, `healthy endpoints took ${elapsed} ms`);
       // The dead one was tried until its breaker opened, then left alone.
       assert.ok(dead.sink.requests.length <= 3, `dead endpoint got ${dead.sink.requests.length} attempts`);
       for (const { sink, secret } of healthy) assert.equal(new Set(sequences(sink, secret)).size, 20);
