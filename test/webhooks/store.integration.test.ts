@@ -52,6 +52,23 @@ for (const [dialect, open, skip] of await dialects()) {
       await assert.rejects(b.webhooks.delete(endpoint.id), WebhookEndpointNotFoundError);
     });
 
+    test('a new URL brings a backed-off head event forward; other changes keep the schedule', async () => {
+      const { endpoint } = await b.webhooks.create({ url: 'https://old.example.com/hook' });
+      await b.createUsers(1, 'moved');
+      const now = new Date();
+      const later = new Date(now.getTime() + 3_600_000);
+      assert.ok((await b.store.claim('mover', now, later, 1000)).some((e) => e.id === endpoint.id));
+      assert.equal(await b.store.settle('mover', endpoint.id, { endpoint: { attempt: 4, nextAttemptAt: later } }, later), true);
+      await b.store.release('mover', endpoint.id, later);
+      const described = await b.webhooks.update(endpoint.id, { description: 'still failing' });
+      assert.equal(described.nextAttemptAt.getTime(), later.getTime());
+      const moved = await b.webhooks.update(endpoint.id, { url: 'https://new.example.com/hook' });
+      assert.ok(moved.nextAttemptAt.getTime() <= Date.now());
+      assert.equal(moved.attempt, 4, 'the attempt count goes on');
+      assert.equal((await b.webhooks.get(endpoint.id)).url, 'https://new.example.com/hook');
+      await b.webhooks.delete(endpoint.id);
+    });
+
     test('invalid settings are refused with every field named', async () => {
       await assert.rejects(
         b.webhooks.create({ url: 'ftp://example.com', event_types: ['user.exploded'], enabled: 'yes' }),
