@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { AllowList } from './webhooks/ssrf.js';
 
 /**
  * The only module that reads process.env. Every key is declared once below with its doc line,
@@ -42,6 +43,12 @@ export interface Config {
   readonly shedEventLoopUtilization: number;
   readonly tracing: TracingConfig;
   readonly eventRetentionDays: number;
+  /** Webhook targets allowed beyond the public internet (development, tests). */
+  readonly webhookAllowedHosts: AllowList;
+  readonly webhookSecretGraceHours: number;
+  readonly webhookWorkers: number;
+  readonly webhookPollIntervalMs: number;
+  readonly webhookLeaseMs: number;
 }
 
 /**
@@ -154,6 +161,13 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     doc: 'database ping deadline for /readyz',
     default: '1000',
     parse: (raw) => integer(raw, 10, 60_000),
+  },
+  {
+    env: 'ROSTER_WEBHOOK_LEASE_MS',
+    field: 'webhookLeaseMs',
+    doc: 'how long a dispatcher holds an endpoint without progress before another instance may take it over (after a crash); one attempt may last at most half of it, up to 30 s',
+    default: '60000',
+    parse: (raw) => integer(raw, 2_000, 3_600_000),
   },
   {
     env: 'ROSTER_SQLITE_BUSY_TIMEOUT_MS',
@@ -307,6 +321,34 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     parse: (raw) => integer(raw, 7, 3650),
   },
   {
+    env: 'ROSTER_WEBHOOK_ALLOWED_HOSTS',
+    field: 'webhookAllowedHosts',
+    doc: 'comma-separated host names, IPs and CIDRs webhooks may reach although they are loopback/private (development and tests only)',
+    default: '',
+    parse: (raw) => AllowList.parse(raw),
+  },
+  {
+    env: 'ROSTER_WEBHOOK_SECRET_GRACE_HOURS',
+    field: 'webhookSecretGraceHours',
+    doc: 'how long the previous webhook signing secret keeps signing after a rotation',
+    default: '24',
+    parse: (raw) => integer(raw, 0, 720),
+  },
+  {
+    env: 'ROSTER_WEBHOOK_WORKERS',
+    field: 'webhookWorkers',
+    doc: 'webhook endpoints this instance delivers to at once (0 turns the dispatcher off)',
+    default: '16',
+    parse: (raw) => integer(raw, 0, 1000),
+  },
+  {
+    env: 'ROSTER_WEBHOOK_POLL_INTERVAL_MS',
+    field: 'webhookPollIntervalMs',
+    doc: 'how often an idle webhook dispatcher looks for due deliveries',
+    default: '50',
+    parse: (raw) => integer(raw, 10, 60_000),
+  },
+  {
     env: 'OTEL_SDK_DISABLED',
     field: 'otelSdkDisabled',
     doc: 'standard OpenTelemetry switch: true turns tracing off entirely',
@@ -382,7 +424,11 @@ export function describeConfig(config: Config): Record<string, string | number |
   for (const spec of CONFIG_KEYS) {
     const given = raw[spec.field] as string | number | boolean | readonly string[] | undefined;
     if (given === undefined) continue;
-    const value = Array.isArray(given) ? given.join(',') : (given as string | number | boolean);
+    const value = Array.isArray(given)
+      ? given.join(',')
+      : given instanceof AllowList
+        ? given.entries.join(',')
+        : (given as string | number | boolean);
     out[spec.env] = spec.secret ? maskSecret(String(value)) : value;
   }
   return out;

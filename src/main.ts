@@ -23,6 +23,11 @@ import { SqlApiKeyStore } from './auth/sql-store.js';
 import { closeRedis, openRedis } from './kit/redis.js';
 import { EventsService } from './events/service.js';
 import { SqlEventStore } from './events/sql-store.js';
+import { WebhooksService } from './webhooks/service.js';
+import { SqlWebhookStore } from './webhooks/sql-store.js';
+import { WebhookHttpClient } from './webhooks/http-client.js';
+import { Dispatcher } from './webhooks/dispatcher.js';
+import { webhookMetrics } from './webhooks/metrics.js';
 
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
 const IDEMPOTENCY_PURGE_BATCH = 1000;
@@ -63,6 +68,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   });
   let redis: Redis | undefined;
   let admin: AdminServer | undefined;
+  let deliveryDatabase: Database | undefined;
   try {
     if (config.migrateOnStart) {
       const { results } = await migrateToLatest(database.db, database.dialect.name);
@@ -91,6 +97,43 @@ export async function startServer(config: Config, logger: Logger, options: Start
 
     const events = new EventsService({ store: new SqlEventStore(database.db, database.dialect) });
 
+    // On PostgreSQL the dispatcher has connections of its own: a burst of API writes queueing
+    // for the pool must not stall deliveries, nor deliveries the API. SQLite has one writer anyway.
+    if (database.dialect.name === 'postgres' && config.webhookWorkers > 0) {
+      deliveryDatabase = openDatabase(config.databaseUrl, {
+        poolSize: Math.min(8, config.webhookWorkers),
+        statementTimeoutMs: config.requestTimeoutMs,
+        onIdleError: (error) => logger.warn({ err: error }, 'idle webhook database connection failed'),
+      });
+    }
+    const deliveryDb = deliveryDatabase ?? database;
+    const webhookStore = new SqlWebhookStore(deliveryDb.db, deliveryDb.dialect);
+    const webhooks = new WebhooksService({
+      store: new SqlWebhookStore(database.db, database.dialect),
+      newId: uuidv7,
+      allowList: config.webhookAllowedHosts,
+      secretGraceMs: config.webhookSecretGraceHours * 3_600_000,
+    });
+    // An attempt must end well within the lease, or a slow receiver could see a second
+    // instance's attempt of the same event while the first is still running.
+    const webhookClient = new WebhookHttpClient({
+      allowList: config.webhookAllowedHosts,
+      attemptTimeoutMs: Math.min(30_000, config.webhookLeaseMs / 2),
+    });
+    const dispatcher =
+      config.webhookWorkers === 0
+        ? undefined
+        : new Dispatcher({
+            store: webhookStore,
+            client: webhookClient,
+            logger: logger.child({ component: 'webhooks' }),
+            newId: uuidv7,
+            workers: config.webhookWorkers,
+            pollIntervalMs: config.webhookPollIntervalMs,
+            leaseMs: config.webhookLeaseMs,
+            metrics: webhookMetrics(registry),
+          });
+
     // Shared rate-limit counters. Unreachable Redis never stops the service (fail open, logged).
     redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, logger);
     const sharedCounters = redis;
@@ -101,6 +144,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       users,
       apiKeys,
       events,
+      webhooks,
       authenticator,
       bodyLimitBytes: config.bodyLimitBytes,
       rateLimits: {
@@ -134,6 +178,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     }
     const url = await app.listen({ host: config.host, port: config.port });
     logger.info({ url, database: database.description }, 'listening');
+    dispatcher?.start();
 
     const purge = every(
       IDEMPOTENCY_PURGE_INTERVAL_MS,
@@ -153,6 +198,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
       async (signal) => {
         const pruned = await events.prune(config.eventRetentionDays * 86_400_000, EVENT_PRUNE_BATCH, signal);
         if (pruned > 0) logger.info({ pruned, retention_days: config.eventRetentionDays }, 'old events pruned');
+        // The delivery log follows the events' retention.
+        const attempts = await webhooks.pruneAttempts(config.eventRetentionDays * 86_400_000, EVENT_PRUNE_BATCH, signal);
+        if (attempts > 0) logger.info({ pruned: attempts, retention_days: config.eventRetentionDays }, 'old webhook attempts pruned');
       },
       (error) => logger.warn({ err: error }, 'event pruning failed'),
     );
@@ -168,6 +216,12 @@ export async function startServer(config: Config, logger: Logger, options: Start
       .add('close Redis', async () => {
         if (sharedCounters) await closeRedis(sharedCounters);
       })
+      // Attempts in flight get most of the shutdown budget; then leases are given back.
+      .add('stop webhook dispatcher', async () => {
+        await dispatcher?.stop(Math.max(config.shutdownTimeoutMs / 2, 100));
+        await webhookClient.close();
+        await deliveryDatabase?.close();
+      })
       .add('close database', () => database.close())
       .add('flush traces', () => options.tracing?.shutdown() ?? Promise.resolve())
       // Last, so the final scrape during the drain still answers.
@@ -176,6 +230,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   } catch (error) {
     await admin?.close().catch(() => undefined);
     if (redis) await closeRedis(redis).catch(() => undefined);
+    await deliveryDatabase?.close().catch(() => undefined);
     await database.close().catch(() => undefined);
     throw error;
   }

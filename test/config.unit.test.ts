@@ -92,6 +92,11 @@ test('every field of Config is read from the environment (a field without a key 
     shedEventLoopUtilization: true,
     tracing: true,
     eventRetentionDays: true,
+    webhookAllowedHosts: true,
+    webhookSecretGraceHours: true,
+    webhookWorkers: true,
+    webhookPollIntervalMs: true,
+    webhookLeaseMs: true,
   };
   // Optional keys are unset by default, so they are given here.
   const config = loadConfig({ ROSTER_REDIS_URL: 'redis://127.0.0.1:6379' });
@@ -156,4 +161,20 @@ test('JWT settings come as a set of three', () => {
   assert.deepEqual(loadConfig(jwt).jwt, { jwksUrl: jwt.ROSTER_JWT_JWKS_URL, issuer: jwt.ROSTER_JWT_ISSUER, audience: 'roster' });
   assert.throws(() => loadConfig({ ROSTER_JWT_ISSUER: 'x' }), /must be set together/);
   assert.throws(() => loadConfig({ ...jwt, ROSTER_JWT_JWKS_URL: 'ftp://x' }), /ROSTER_JWT_JWKS_URL/);
+});
+
+test('webhooks: allow-list parsed at boot, grace, workers and poll interval', () => {
+  const defaults = loadConfig({});
+  assert.deepEqual(defaults.webhookAllowedHosts.entries, []);
+  assert.equal(defaults.webhookSecretGraceHours, 24);
+  assert.equal(defaults.webhookWorkers, 16);
+  assert.equal(defaults.webhookPollIntervalMs, 50);
+  assert.equal(defaults.webhookLeaseMs, 60_000);
+  assert.throws(() => loadConfig({ ROSTER_WEBHOOK_LEASE_MS: '500' }), /ROSTER_WEBHOOK_LEASE_MS="500" must be from 2000/);
+  const dev = loadConfig({ ROSTER_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1/32, sink.test' });
+  assert.equal(dev.webhookAllowedHosts.allowsAddress('127.0.0.1'), true);
+  assert.equal(dev.webhookAllowedHosts.allowsHost('sink.test'), true);
+  assert.equal(describeConfig(dev).ROSTER_WEBHOOK_ALLOWED_HOSTS, '127.0.0.1/32,sink.test');
+  assert.throws(() => loadConfig({ ROSTER_WEBHOOK_ALLOWED_HOSTS: '10.0.0.0/99' }), /ROSTER_WEBHOOK_ALLOWED_HOSTS="10.0.0.0\/99"/);
+  assert.throws(() => loadConfig({ ROSTER_WEBHOOK_WORKERS: '-1' }), /ROSTER_WEBHOOK_WORKERS/);
 });

@@ -60,7 +60,66 @@ export interface EventsTable {
   data: Json;
 }
 
+/** SQLite keeps 0/1 integers; PostgreSQL keeps boolean. */
+export type Bool = ColumnType<boolean | number, boolean | number, boolean | number>;
+/** A sequence number: SQLite integer, PostgreSQL bigint (returned as a string). */
+export type Seq = ColumnType<number | string, number, number>;
+
+export interface WebhookEndpointsTable {
+  id: string;
+  url: string;
+  description: string;
+  /** JSON array of event types; null: every type. */
+  event_types: Json | null;
+  enabled: Bool;
+  ordered: ColumnType<boolean | number, boolean | number | undefined, boolean | number>;
+  /** JSON list of { secret, expires_at | null }: every secret that signs now. */
+  secrets: Json;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  disabled_at: Timestamp | null;
+  disabled_reason: string | null;
+  /** Sequence of the last event handled for this endpoint. */
+  cursor: Seq;
+  next_attempt_at: Timestamp;
+  /** Attempt number of the head event. */
+  attempt: ColumnType<number, number | undefined, number>;
+  /** Start of the current failure streak (the horizon is counted from here). */
+  failing_since: Timestamp | null;
+  lease_owner: string | null;
+  lease_until: Timestamp | null;
+}
+
+export interface WebhookAttemptsTable {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_seq: Seq;
+  attempt: number;
+  attempted_at: Timestamp;
+  outcome: string;
+  status: number | null;
+  latency_ms: number;
+  error_code: string | null;
+  error_message: string | null;
+  response_body: string;
+  replay: Bool;
+}
+
+export interface WebhookReplaysTable {
+  endpoint_id: string;
+  event_seq: Seq;
+  next_attempt_at: Timestamp;
+  attempt: number;
+  first_attempt_at: Timestamp | null;
+  /** True: asked for by a replay; false: a parked retry of an unordered endpoint. */
+  replay: Bool;
+}
+
 export interface Schema {
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_attempts: WebhookAttemptsTable;
+  webhook_replays: WebhookReplaysTable;
   events: EventsTable;
   api_keys: ApiKeysTable;
   users: UsersTable;

@@ -11,6 +11,8 @@ import { usersRoutes } from './users.routes.js';
 import { apiKeysRoutes } from './api-keys.routes.js';
 import { eventsRoutes } from './events.routes.js';
 import type { EventsService } from '../events/service.js';
+import { webhooksRoutes } from './webhooks.routes.js';
+import type { WebhooksService } from '../webhooks/service.js';
 import { BEARER_SCHEME, enforceAccess, type RouteEntry } from './auth.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { ForbiddenError } from '../auth/errors.js';
@@ -29,6 +31,8 @@ export interface AppDependencies {
   readonly users: UsersService;
   readonly apiKeys: ApiKeysService;
   readonly events: EventsService;
+  /** Webhook endpoints, their log and replays; the routes exist only when it is given. */
+  readonly webhooks?: WebhooksService;
   readonly authenticator: Authenticator;
   readonly readiness: Readiness;
   readonly bodyLimitBytes: number;
@@ -189,6 +193,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         { name: 'users', description: 'The directory' },
         { name: 'api-keys', description: 'Credentials for callers (admin)' },
         { name: 'events', description: 'The change feed: every change, in commit order' },
+        { name: 'webhooks', description: 'Signed deliveries of the change feed to your endpoints' },
         { name: 'health', description: 'Liveness and readiness probes' },
       ],
       components: {
@@ -218,6 +223,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(usersRoutes(deps.users));
   await app.register(apiKeysRoutes(deps.apiKeys));
   await app.register(eventsRoutes(deps.events));
+  if (deps.webhooks) await app.register(webhooksRoutes(deps.webhooks));
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, () => app.swagger());
   // Unknown URLs are charged to the client IP too, so scanning for routes meets the same limit.
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>

@@ -47,3 +47,18 @@ export class TargetNotFoundError extends AppError {
 export class TargetDnsUnavailableError extends AppError {
   readonly code = 'webhook-target-dns-unavailable';
 }
+
+/** No webhook endpoint has this id. */
+export class WebhookEndpointNotFoundError extends AppError {
+  readonly code = 'webhook-endpoint-not-found';
+}
+
+/** A replay names an event the feed no longer (or never) had. */
+export class ReplayEventNotFoundError extends AppError {
+  readonly code = 'event-not-found';
+}
+
+/** A replay would enqueue more deliveries than one request may (narrow `since`). */
+export class ReplayTooLargeError extends AppError {
+  readonly code = 'replay-too-large';
+}

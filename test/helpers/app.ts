@@ -14,6 +14,8 @@ import { UsersService } from '../../src/users/service.js';
 import { EventsService } from '../../src/events/service.js';
 import { SqlEventStore } from '../../src/events/sql-store.js';
 import { sqliteTestDatabase, type TestDatabase } from './databases.js';
+import { WebhooksService } from '../../src/webhooks/service.js';
+import { SqlWebhookStore } from '../../src/webhooks/sql-store.js';
 
 export interface TestAuth {
   readonly apiKeys: ApiKeysService;
@@ -94,6 +96,11 @@ export async function appOver(database: Database, overrides: Partial<AppDependen
     logger: createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? 'silent'),
     users: await usersServiceOver(database),
     events: new EventsService({ store: new SqlEventStore(database.db, database.dialect) }),
+    webhooks: new WebhooksService({
+      store: new SqlWebhookStore(database.db, database.dialect),
+      newId: uuidv7,
+      secretGraceMs: 24 * 3_600_000,
+    }),
     apiKeys,
     authenticator: new Authenticator(apiKeys),
     bodyLimitBytes: 64 * 1024,

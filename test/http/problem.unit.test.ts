@@ -18,6 +18,7 @@ import {
   UserNotFoundError,
   VersionMismatchError,
 } from '../../src/users/errors.js';
+import { ReplayEventNotFoundError, ReplayTooLargeError, WebhookEndpointNotFoundError } from '../../src/webhooks/errors.js';
 
 const jsonSyntaxError = Object.assign(new SyntaxError('Unexpected end of JSON input'), { statusCode: 400 });
 
@@ -32,12 +33,15 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'route-not-found': [],
   'api-key-not-found': [new ApiKeyNotFoundError('gone')],
   'user-not-found': [new UserNotFoundError('gone')],
+  'webhook-endpoint-not-found': [new WebhookEndpointNotFoundError('gone')],
+  'event-not-found': [new ReplayEventNotFoundError('pruned')],
   'email-taken': [new EmailTakenError('taken')],
   'version-mismatch': [new VersionMismatchError('stale')],
   'body-too-large': [new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE()],
   'uri-too-long': [new errorCodes.FST_ERR_MAX_PARAM_LENGTH('/v1/users/xxx')],
   'unsupported-media-type': [new UnsupportedMediaTypeError('json please'), new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE('text/plain')],
   'idempotency-key-reused': [new IdempotencyKeyReusedError('reused')],
+  'replay-too-large': [new ReplayTooLargeError('too many')],
   'rate-limited': [new RateLimitedError('slow down')],
   'invalid-import-file': [new ImportFileError('encoding', 'not UTF-8', { line: 1 })],
   unavailable: [new UnavailableError('db down'), new DeadlineExceededError('slow')],

@@ -1,0 +1,335 @@
+/**
+ * The webhook benchmark (`npm run bench:webhooks`): the real dispatcher, store and HTTP client
+ * in this process, delivering to loopback sinks (also in this process), on a fresh SQLite file
+ * and a fresh PostgreSQL database. Events come from real user creations (UsersService, so the
+ * outbox and its commit-order lock are in the path).
+ *
+ *   throughput   N events written first, then the dispatcher drains them to E endpoints: deliveries/s
+ *   latency      users created at a steady R/s for D s while 2 endpoints receive: commit → delivery p50/p99
+ *                (commit = when the create returned), at the default 50 ms poll and at 10 ms
+ *   dead         the throughput run again with one more endpoint that never answers (production timeouts):
+ *                the healthy endpoints' deliveries/s with and without it
+ *
+ * Settings (environment): BENCH_ROUNDS (3), BENCH_EVENTS (2000), BENCH_ENDPOINTS (8), BENCH_RATE (500), BENCH_SECONDS (10),
+ * BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres; "off" skips PostgreSQL),
+ * BENCH_RESULTS (default bench/RESULTS.md; "none" prints only). Reports, never asserts.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { writeResultsSection } from './results-file.js';
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { openDatabase, sharedSecret, type Database } from '../src/db/database.js';
+import { migrateToLatest } from '../src/db/migrator.js';
+import { CursorCodec } from '../src/kit/cursor.js';
+import { createLogger } from '../src/observability/logger.js';
+import { SqlUserStore } from '../src/users/sql-store.js';
+import { UsersService } from '../src/users/service.js';
+import { Dispatcher } from '../src/webhooks/dispatcher.js';
+import { WebhookHttpClient } from '../src/webhooks/http-client.js';
+import { WebhooksService } from '../src/webhooks/service.js';
+import { SqlWebhookStore } from '../src/webhooks/sql-store.js';
+import { AllowList } from '../src/webhooks/ssrf.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
+const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS ?? 8);
+const RATE = Number(process.env.BENCH_RATE ?? 500);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const RESULTS = process.env.BENCH_RESULTS ?? join(REPO_ROOT, 'bench/RESULTS.md');
+const LOOPBACK = AllowList.parse('127.0.0.1');
+
+interface Sink {
+  url: string;
+  received: number;
+  /** Arrival time (performance.now()) of each user's first delivery, by user id. */
+  arrivals: Map<string, number>;
+  close(): Promise<void>;
+}
+
+async function startSink(answer = true): Promise<Sink> {
+  const sink: Sink = { url: '', received: 0, arrivals: new Map(), close: async () => undefined };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (!answer) return; // a dead endpoint: never answers
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as { subject_id: string };
+      sink.received++;
+      if (!sink.arrivals.has(body.subject_id)) sink.arrivals.set(body.subject_id, performance.now());
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  sink.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  sink.close = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return sink;
+}
+
+interface Target {
+  readonly name: string;
+  open(): Promise<{ database: Database; url: string; cleanup(): Promise<void> }>;
+}
+
+const sqliteTarget: Target = {
+  name: 'SQLite',
+  async open() {
+    const dir = await mkdtemp(join(os.tmpdir(), 'roster-bench-webhooks-'));
+    const database = openDatabase(join(dir, 'roster.db'));
+    await migrateToLatest(database.db, database.dialect.name);
+    return {
+      database,
+      url: join(dir, 'roster.db'),
+      cleanup: async () => {
+        await database.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+const postgresTarget: Target = {
+  name: 'PostgreSQL',
+  async open() {
+    const name = `roster_bench_${Date.now().toString(36)}`;
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    const url = new URL(POSTGRES_URL);
+    url.pathname = `/${name}`;
+    const database = openDatabase(url.toString(), { poolSize: 20 });
+    await migrateToLatest(database.db, database.dialect.name);
+    return {
+      database,
+      url: url.toString(),
+      cleanup: async () => {
+        await database.close();
+        await admin.query(`drop database if exists ${name} with (force)`);
+        await admin.end();
+      },
+    };
+  },
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function services(database: Database) {
+  const users = new UsersService({
+    store: new SqlUserStore(database.db, database.dialect),
+    cursors: new CursorCodec(await sharedSecret(database.db, 'cursor_hmac_key')),
+    newId: uuidv7,
+    idempotencyTtlMs: 3_600_000,
+  });
+  const store = new SqlWebhookStore(database.db, database.dialect);
+  const webhooks = new WebhooksService({ store, newId: uuidv7, allowList: LOOPBACK, secretGraceMs: 3_600_000 });
+  return { users, store, webhooks };
+}
+
+let made = 0;
+async function createUsers(users: UsersService, n: number, concurrency: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        next++;
+        made++;
+        await users.create({ email: `bench-${made}@example.com`, name: `Bench ${made}` }, undefined);
+      }
+    }),
+  );
+}
+
+function dispatcherFor(opened: { database: Database; url: string }, pollIntervalMs = 50) {
+  // As in src/main.ts: on PostgreSQL, deliveries use a pool of their own.
+  const own = opened.database.dialect.name === 'postgres' ? openDatabase(opened.url, { poolSize: 8 }) : undefined;
+  const db = own ?? opened.database;
+  const store = new SqlWebhookStore(db.db, db.dialect);
+  // Production settings: 16 workers, default client timeouts (a dead endpoint costs 10 s per attempt).
+  const client = new WebhookHttpClient({ allowList: LOOPBACK });
+  const dispatcher = new Dispatcher({ store, client, logger: createLogger('silent'), newId: uuidv7, pollIntervalMs });
+  return {
+    dispatcher,
+    async stop() {
+      await dispatcher.stop(500);
+      await client.close();
+      await own?.close();
+    },
+  };
+}
+
+/** N events first, then the dispatcher drains them to every endpoint; healthy deliveries/s. */
+async function throughput(target: Target, withDead: boolean): Promise<{ perSecond: number; seconds: number }> {
+  const opened = await target.open();
+  const { database } = opened;
+  const sinks: Sink[] = [];
+  try {
+    const { users, webhooks } = await services(database);
+    for (let i = 0; i < ENDPOINTS; i++) {
+      const sink = await startSink();
+      sinks.push(sink);
+      await webhooks.create({ url: sink.url });
+    }
+    if (withDead) {
+      const dead = await startSink(false);
+      sinks.push(dead);
+      await webhooks.create({ url: dead.url });
+    }
+    await createUsers(users, EVENTS, 8);
+    const running = dispatcherFor(opened);
+    const { dispatcher } = running;
+    const healthy = sinks.slice(0, ENDPOINTS);
+    const total = EVENTS * ENDPOINTS;
+    const started = performance.now();
+    dispatcher.start();
+    while (healthy.reduce((n, s) => n + s.received, 0) < total) await sleep(5);
+    const seconds = (performance.now() - started) / 1000;
+    await running.stop();
+    return { perSecond: total / seconds, seconds };
+  } finally {
+    for (const s of sinks) await s.close();
+    await opened.cleanup();
+  }
+}
+
+/** Users at a steady rate while 2 endpoints receive; commit → delivery latency. */
+async function latency(
+  target: Target,
+  pollIntervalMs: number,
+): Promise<{ p50: number; p99: number; max: number; rate: number; n: number }> {
+  const opened = await target.open();
+  const { database } = opened;
+  const sinks = [await startSink(), await startSink()];
+  try {
+    const { users, webhooks } = await services(database);
+    for (const sink of sinks) await webhooks.create({ url: sink.url });
+    const running = dispatcherFor(opened, pollIntervalMs);
+    const { dispatcher } = running;
+    dispatcher.start();
+    const tickMs = 10;
+    const perTick = (RATE * tickMs) / 1000;
+    const started = performance.now();
+    const writes: Promise<void>[] = [];
+    // When each create returned, i.e. just after its transaction committed, by user id.
+    const committed = new Map<string, number>();
+    let inFlight = 0;
+    for (let tick = 0; performance.now() - started < SECONDS * 1000; tick++) {
+      for (let i = 0; i < perTick; i++) {
+        // Like an API under its deadline, the writers are bounded: past 64 in flight, a write is skipped.
+        if (inFlight >= 64) continue;
+        inFlight++;
+        made++;
+        writes.push(
+          users.create({ email: `lat-${made}@example.com`, name: `Latency ${made}` }, undefined).then(({ user }) => {
+            committed.set(user.id, performance.now());
+            inFlight--;
+          }),
+        );
+      }
+      const wait = started + (tick + 1) * tickMs - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+    await Promise.all(writes);
+    const rate = writes.length / ((performance.now() - started) / 1000);
+    while (sinks.some((s) => s.received < writes.length)) await sleep(5);
+    await running.stop();
+    // A delivery can arrive before the writer's continuation runs: those count as 0 ms.
+    const all = sinks.flatMap((s) => [...s.arrivals].map(([id, at]) => Math.max(0, Math.round(at - committed.get(id)!))));
+    return { p50: percentile(all, 50), p99: percentile(all, 99), max: Math.max(...all), rate, n: all.length };
+  } finally {
+    for (const s of sinks) await s.close();
+    await opened.cleanup();
+  }
+}
+
+async function postgresAvailable(): Promise<boolean> {
+  if (POSTGRES_URL === 'off') return false;
+  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function main(): Promise<void> {
+  const began = Date.now();
+  const targets = [sqliteTarget, ...((await postgresAvailable()) ? [postgresTarget] : [])];
+  const rows: string[] = [];
+  for (const target of targets) {
+    await throughput(target, false); // warm-up: JIT, connection pools, page cache
+    // Alternated rounds, medians: drift on a shared machine hits both alike.
+    const healthyRuns: number[] = [];
+    const deadRuns: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      healthyRuns.push((await throughput(target, false)).perSecond);
+      deadRuns.push((await throughput(target, true)).perSecond);
+    }
+    const healthy = { perSecond: percentile(healthyRuns, 50) };
+    const dead = { perSecond: percentile(deadRuns, 50) };
+    const lat50 = await latency(target, 50);
+    const lat10 = await latency(target, 10);
+    const row = {
+      target: target.name,
+      healthy: healthy.perSecond,
+      dead: dead.perSecond,
+      cost: 1 - dead.perSecond / healthy.perSecond,
+      lat50,
+      lat10,
+    };
+    console.log(JSON.stringify(row));
+    rows.push(
+      `| ${target.name} | ${Math.round(row.healthy).toLocaleString('en')} | ${Math.round(row.dead).toLocaleString('en')} | ${(row.cost * 100).toFixed(1)}% | ` +
+        `${Math.round(lat50.rate)} | ${lat50.p50} / ${lat50.p99} / ${lat50.max} | ${lat10.p50} / ${lat10.p99} / ${lat10.max} |`,
+    );
+  }
+  const commit = process.env.BENCH_COMMIT ?? safeGit();
+  const section = [
+    '## Webhooks',
+    '',
+    `Written by \`bench/webhooks.ts\` on ${new Date().toISOString()} (took ${Math.round((Date.now() - began) / 1000)} s), commit ${commit}, Node.js ${process.version}, nproc ${os.cpus().length}, load average at start ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}. A report, never an assertion.`,
+    '',
+    `- Method: the real dispatcher (16 workers, production client timeouts), store and outbox in one process, with loopback sinks (answering 204) in the same process. Events come from \`UsersService.create\`. Throughput (median of ${ROUNDS} alternated rounds after a warm-up): ${EVENTS.toLocaleString('en')} events written first, then drained to ${ENDPOINTS} ordered endpoints (${(EVENTS * ENDPOINTS).toLocaleString('en')} deliveries). "With a dead endpoint": the same plus one endpoint that accepts connections and never answers (10 s headers timeout per attempt until its breaker opens after 5). Latency: users created at a steady ${RATE}/s for ${SECONDS} s, 2 endpoints; latency = first arrival of the user's event at the sink − the moment \`create\` returned (its transaction committed), in ms; each write is started on its tick, not after the previous one, with at most 64 in flight (past that a write is skipped, so "events/s achieved" can fall short of the target rate: then the writers, not the dispatcher, are the limit). On PostgreSQL the dispatcher has its own pool of 8 connections, as in src/main.ts.`,
+    '- Wake-up: the dispatcher polls (a read-only query when idle); no NOTIFY inside the users’ transactions (it would serialise commits). Notify-after-commit was not built: the table shows what polling at 50 ms (default) and 10 ms costs in latency.',
+    '- Reading the dead-endpoint columns: the dead endpoint holds one of the 16 workers for a 10 s timeout per attempt until its breaker opens, then none; a cost within ±10% (negative included) is run-to-run noise on this shared 2-core machine.',
+    '- Targets from the issue: ≥ 2,000 deliveries/s; p99 commit → delivery ≤ 100 ms at 500 events/s; a dead endpoint costs healthy ones < 10%.',
+    '',
+    '| Database | deliveries/s (healthy) | healthy deliveries/s with a dead endpoint | cost of the dead endpoint | events/s achieved | latency p50 / p99 / max ms, 50 ms poll | latency p50 / p99 / max ms, 10 ms poll |',
+    '|---|--:|--:|--:|--:|--:|--:|',
+    ...rows,
+    '',
+  ].join('\n');
+  console.log(section);
+  if (RESULTS !== 'none') await writeResultsSection(RESULTS, 'webhooks', section);
+}
+
+function safeGit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+await main();

@@ -1,0 +1,57 @@
+import type { NewEvent, StoredEvent } from '../events/model.js';
+import type { EventType } from '../events/model.js';
+import type { WebhookEndpoint } from './model.js';
+import type { DeliveryAttempt } from './service.js';
+
+/** A pending one-off delivery: a replay, or a parked retry of an unordered endpoint. */
+export interface PendingReplay {
+  readonly sequence: number;
+  readonly attempt: number;
+  readonly firstAttemptAt: Date | null;
+  /** True when a caller asked for it; false for a parked retry. */
+  readonly replay: boolean;
+  /** undefined when retention pruned the event meanwhile. */
+  readonly event: StoredEvent | undefined;
+}
+
+/** What one attempt changes, written in one transaction (only while the caller holds the lease). */
+export interface Settlement {
+  /** The delivery log rows, oldest first. */
+  readonly attempts?: readonly DeliveryAttempt[];
+  /** The endpoint's delivery state. */
+  readonly endpoint?: {
+    readonly cursor?: number;
+    readonly attempt?: number;
+    readonly failingSince?: Date | null;
+    readonly nextAttemptAt?: Date;
+  };
+  /** Disables the endpoint and appends its `webhook_endpoint.disabled` event. */
+  readonly disable?: { readonly at: Date; readonly reason: string; readonly event: NewEvent };
+  /** A one-off delivery that is finished (delivered, refused or given up). */
+  readonly replayDone?: number;
+  /** A one-off delivery to (re)schedule: inserted, or updated when it exists. */
+  readonly replayScheduled?: Omit<PendingReplay, 'event'> & { readonly nextAttemptAt: Date };
+}
+
+/** The dispatcher's storage port. Adapter: SqlWebhookStore. */
+export interface DeliveryStore {
+  /**
+   * Leases up to `limit` enabled endpoints that have work due at `now` (events after their
+   * cursor, or due one-off deliveries) and are not leased by anyone (or whose lease expired).
+   * No endpoint is leased to two owners at once.
+   */
+  claim(owner: string, now: Date, leaseUntil: Date, limit: number, signal?: AbortSignal): Promise<WebhookEndpoint[]>;
+  /** How many endpoints have work due now (leased or not): the queue depth. */
+  countDue(now: Date): Promise<number>;
+  /** The newest event sequence (0 when none): every lower sequence is final (commit order). */
+  maxSequence(signal?: AbortSignal): Promise<number>;
+  /** Events with after < seq <= upTo, of `types` (null: all), oldest first. */
+  eventsAfter(after: number, upTo: number, types: readonly EventType[] | null, limit: number, signal?: AbortSignal): Promise<StoredEvent[]>;
+  dueReplays(endpointId: string, now: Date, limit: number, signal?: AbortSignal): Promise<PendingReplay[]>;
+  /** Applies `settlement` and extends the lease to `leaseUntil`; false (nothing written) if the lease is no longer ours. */
+  settle(owner: string, endpointId: string, settlement: Settlement, leaseUntil: Date): Promise<boolean>;
+  /** Gives the lease back; with `nextAttemptAt`, the endpoint is not due before then. */
+  release(owner: string, endpointId: string, nextAttemptAt?: Date): Promise<void>;
+  /** Gives back every lease `owner` holds; returns how many. */
+  releaseAll(owner: string): Promise<number>;
+}

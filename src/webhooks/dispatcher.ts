@@ -1,0 +1,426 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { toEventDocument, type StoredEvent } from '../events/model.js';
+import { BreakerRegistry } from './breaker.js';
+import type { DeliveryStore, PendingReplay, Settlement } from './delivery-store.js';
+import type { AttemptResult, DeliveryRequest } from './http-client.js';
+import type { WebhookMetrics } from './metrics.js';
+import type { DeliveryAttempt } from './service.js';
+import { performance } from 'node:perf_hooks';
+import { activeSecrets, type WebhookEndpoint } from './model.js';
+import { RetryBudget } from './retry-budget.js';
+import { isPastHorizon, nextAttemptAt, type NextAttemptInput } from './schedule.js';
+import { signedHeaders } from './signing.js';
+
+export interface DispatcherOptions {
+  readonly store: DeliveryStore;
+  /** The outbound client (WebhookHttpClient); closed by its owner, not here. */
+  readonly client: { deliver(request: DeliveryRequest): Promise<AttemptResult> };
+  readonly logger: Logger;
+  readonly newId: () => string;
+  /** Endpoints delivered to at once by this instance. Default 16. */
+  readonly workers?: number;
+  /** How often to look for due endpoints when idle. Default 50 ms. */
+  readonly pollIntervalMs?: number;
+  /** How long a claim lasts without progress; longer than one attempt's deadline. Default 60 s. */
+  readonly leaseMs?: number;
+  /** Events read per claim of an endpoint. Default 100. */
+  readonly batchSize?: number;
+  /** Successful deliveries settled per transaction at most. Default 20. */
+  readonly settleEvery?: number;
+  /** Longest time successes wait to be settled. Default 50 ms. */
+  readonly settleIntervalMs?: number;
+  /** How long a retry over the budget is pushed back. Default 1 s. */
+  readonly budgetPostponeMs?: number;
+  readonly breakers?: BreakerRegistry;
+  readonly budget?: RetryBudget;
+  readonly metrics?: WebhookMetrics;
+  /** The retry schedule (schedule.ts); tests inject a fast one. */
+  readonly schedule?: (input: NextAttemptInput) => Date | undefined;
+  /** When a failure streak is too long to go on (schedule.ts's horizon by default). */
+  readonly pastHorizon?: (failingSince: Date, now: Date) => boolean;
+  readonly now?: () => Date;
+  /** Identifies this instance's leases; unique per process by default. */
+  readonly owner?: string;
+}
+
+const SYSTEM_ACTOR = 'system:webhooks';
+
+/**
+ * Delivers events to webhook endpoints: a poller claims due endpoints with a lease (one
+ * endpoint, one worker, across every instance), and a bounded pool of workers delivers each
+ * claimed endpoint's events in sequence order, one attempt at a time. All delivery state lives
+ * in the database (cursor, schedule, failure streak), so a restart or another instance picks up
+ * where this one stopped; an expired lease (a crash) frees the endpoint for anyone.
+ */
+export class Dispatcher {
+  readonly owner: string;
+  readonly #store: DeliveryStore;
+  readonly #client: DispatcherOptions['client'];
+  readonly #log: Logger;
+  readonly #newId: () => string;
+  readonly #size: number;
+  readonly #pollMs: number;
+  readonly #leaseMs: number;
+  readonly #batch: number;
+  readonly #postponeMs: number;
+  readonly #settleEvery: number;
+  readonly #settleIntervalMs: number;
+  readonly #breakers: BreakerRegistry;
+  readonly #budget: RetryBudget;
+  readonly #metrics: WebhookMetrics | undefined;
+  readonly #schedule: (input: NextAttemptInput) => Date | undefined;
+  readonly #pastHorizon: (failingSince: Date, now: Date) => boolean;
+  readonly #now: () => Date;
+  /** Aborts attempts in flight when the drain deadline passes. */
+  readonly #abort = new AbortController();
+  readonly #inFlight = new Set<Promise<void>>();
+  #stopping = false;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #lastPollError = 0;
+
+  constructor(options: DispatcherOptions) {
+    this.#store = options.store;
+    this.#client = options.client;
+    this.#log = options.logger;
+    this.#newId = options.newId;
+    this.#size = options.workers ?? 16;
+    this.#pollMs = options.pollIntervalMs ?? 50;
+    this.#leaseMs = options.leaseMs ?? 60_000;
+    this.#batch = options.batchSize ?? 100;
+    this.#postponeMs = options.budgetPostponeMs ?? 1_000;
+    this.#settleEvery = options.settleEvery ?? 20;
+    this.#settleIntervalMs = options.settleIntervalMs ?? 50;
+    this.#breakers = options.breakers ?? new BreakerRegistry();
+    this.#budget = options.budget ?? new RetryBudget();
+    this.#metrics = options.metrics;
+    this.#schedule = options.schedule ?? nextAttemptAt;
+    this.#pastHorizon = options.pastHorizon ?? isPastHorizon;
+    this.#now = options.now ?? (() => new Date());
+    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID()}`;
+    if (!Number.isSafeInteger(this.#size) || this.#size < 1) throw new RangeError('workers must be a positive integer');
+    this.#metrics?.observe({
+      workers: this.#size,
+      busyWorkers: () => this.#inFlight.size,
+      breakerCounts: () => this.#breakers.counts(),
+      countDue: () => this.#store.countDue(this.#now()),
+    });
+  }
+
+  /** Workers delivering now. */
+  get busy(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Starts polling; idempotent. */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /**
+   * Stops claiming, lets attempts in flight finish for up to `drainMs`, then aborts the rest
+   * (their events stay due: at-least-once), and gives back every lease this instance holds.
+   */
+  async stop(drainMs = 5_000): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    await this.#loop;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = Promise.all(this.#inFlight).then(() => true);
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), drainMs);
+    });
+    const finished = await Promise.race([drained, late]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.#log.warn({ in_flight: this.#inFlight.size }, 'webhook attempts still running at the drain deadline; aborting them');
+      this.#abort.abort(new Error('the webhook dispatcher is stopping'));
+      await Promise.all(this.#inFlight);
+    }
+    const released = await this.#store.releaseAll(this.owner);
+    this.#log.info({ released }, 'webhook dispatcher stopped');
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      const free = this.#size - this.#inFlight.size;
+      let claimed = 0;
+      if (free > 0) {
+        try {
+          const now = this.#now();
+          const endpoints = await this.#store.claim(this.owner, now, new Date(now.getTime() + this.#leaseMs), free);
+          claimed = endpoints.length;
+          for (const endpoint of endpoints) this.#spawn(endpoint);
+        } catch (error) {
+          // Throttled: a database outage would otherwise log 20 lines a second.
+          if (Date.now() - this.#lastPollError > 10_000) {
+            this.#lastPollError = Date.now();
+            this.#log.warn({ err: error }, 'webhook dispatcher could not claim endpoints');
+          }
+        }
+      }
+      // Claimed a full batch: more may be due at once. Otherwise wait, but wake when a worker frees up.
+      if (claimed > 0 && claimed === free) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.#pollMs);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  #spawn(endpoint: WebhookEndpoint): void {
+    const work = this.#serve(endpoint)
+      .catch((error: unknown) => {
+        if (!this.#abort.signal.aborted) this.#log.warn({ err: error, endpoint_id: endpoint.id }, 'webhook delivery failed');
+      })
+      .finally(() => {
+        this.#inFlight.delete(work);
+        // A free worker: look for more work now rather than at the next poll.
+        this.#wake?.();
+      });
+    this.#inFlight.add(work);
+  }
+
+  /** Everything due for one claimed endpoint, then the lease goes back. */
+  async #serve(endpoint: WebhookEndpoint): Promise<void> {
+    let release: Date | undefined;
+    try {
+      release = await this.#serveReplays(endpoint);
+      if (release === undefined) release = await this.#serveStream(endpoint);
+    } finally {
+      // 'kept' means the settlement already let the lease go (disabled) or the lease was lost.
+      if (release?.getTime() !== KEPT.getTime()) {
+        await this.#store.release(this.owner, endpoint.id, release).catch((error: unknown) => {
+          this.#log.warn({ err: error, endpoint_id: endpoint.id }, 'webhook lease not released; it will expire');
+        });
+      }
+    }
+  }
+
+  /** One-off deliveries first. Returns a time to hold the endpoint until, KEPT, or undefined to go on. */
+  async #serveReplays(endpoint: WebhookEndpoint): Promise<Date | undefined> {
+    const replays = await this.#store.dueReplays(endpoint.id, this.#now(), this.#batch, this.#abort.signal);
+    for (const pending of replays) {
+      if (this.#stopping) return undefined;
+      const stop = await this.#deliverReplay(endpoint, pending);
+      if (stop !== undefined) return stop;
+    }
+    return undefined;
+  }
+
+  async #deliverReplay(endpoint: WebhookEndpoint, pending: PendingReplay): Promise<Date | undefined> {
+    if (pending.event === undefined) {
+      // Pruned by retention since it was enqueued: nothing left to send.
+      return (await this.#settle(endpoint, { replayDone: pending.sequence })) ? undefined : KEPT;
+    }
+    const gate = this.#gate(endpoint, pending.attempt);
+    if (gate !== undefined) return gate;
+    const { result, attempt, at } = await this.#attempt(endpoint, pending.event, pending.attempt, pending.replay);
+    const failure = this.#onFailure(endpoint, result, at);
+    if (failure.disable) {
+      await this.#disable(endpoint, failure.disable, [attempt], at);
+      return KEPT;
+    }
+    let settlement: Settlement;
+    if (result.outcome === 'retryable') {
+      const firstAttemptAt = pending.firstAttemptAt ?? at;
+      const next = this.#schedule({ attempt: pending.attempt, firstAttemptAt, now: at, retryAfterMs: result.retryAfterMs });
+      settlement = {
+        attempts: [attempt],
+        endpoint: { failingSince: failure.failingSince },
+        ...(next === undefined
+          ? { replayDone: pending.sequence }
+          : {
+              replayScheduled: {
+                sequence: pending.sequence,
+                attempt: pending.attempt + 1,
+                firstAttemptAt,
+                replay: pending.replay,
+                nextAttemptAt: next,
+              },
+            }),
+      };
+    } else {
+      settlement = {
+        attempts: [attempt],
+        replayDone: pending.sequence,
+        ...(result.outcome === 'success' ? { endpoint: { failingSince: null } } : {}),
+      };
+    }
+    if (!(await this.#settle(endpoint, settlement))) return KEPT;
+    // A failing endpoint: stop here; the breaker and the schedule decide when to come back.
+    return result.outcome === 'retryable' ? this.#now() : undefined;
+  }
+
+  /**
+   * The endpoint's own stream: events after its cursor, in order. Successes are settled in
+   * small groups (every `settleEvery` deliveries or `settleIntervalMs`), one transaction each,
+   * instead of one per delivery: after a crash, at most that group is delivered again.
+   */
+  async #serveStream(endpoint: WebhookEndpoint): Promise<Date | undefined> {
+    if (endpoint.nextAttemptAt.getTime() > this.#now().getTime()) return undefined;
+    const upTo = await this.#store.maxSequence(this.#abort.signal);
+    const events = await this.#store.eventsAfter(endpoint.cursor, upTo, endpoint.eventTypes, this.#batch, this.#abort.signal);
+    let state = { cursor: endpoint.cursor, attempt: endpoint.attempt, failingSince: endpoint.failingSince };
+    let pending: DeliveryAttempt[] = [];
+    let lastSettled = performance.now();
+    /** Writes the pending log rows and the cursor with `extra`; false when the lease was lost. */
+    const settle = async (extra: Settlement = {}): Promise<boolean> => {
+      const attempts = [...pending, ...(extra.attempts ?? [])];
+      pending = [];
+      lastSettled = performance.now();
+      return this.#settle(endpoint, {
+        ...extra,
+        attempts,
+        endpoint: { cursor: state.cursor, attempt: state.attempt, failingSince: state.failingSince, ...extra.endpoint },
+      });
+    };
+    for (const event of events) {
+      const gate = this.#stopping ? this.#now() : this.#gate(endpoint, state.attempt);
+      if (gate !== undefined) return (await settle()) ? gate : KEPT;
+      const { result, attempt, at } = await this.#attempt({ ...endpoint, ...state }, event, state.attempt, false);
+      const failure = this.#onFailure({ ...endpoint, ...state }, result, at);
+      if (failure.disable) {
+        await this.#disable(endpoint, failure.disable, [...pending, attempt], at, { cursor: state.cursor });
+        return KEPT;
+      }
+      if (result.outcome === 'retryable') {
+        const next = this.#schedule({
+          attempt: state.attempt,
+          firstAttemptAt: failure.failingSince ?? at,
+          now: at,
+          retryAfterMs: result.retryAfterMs,
+        });
+        if (endpoint.ordered) {
+          // Ordered: the head waits for its retry and everything behind it waits too.
+          const nextAt = next ?? at;
+          state = { ...state, attempt: state.attempt + 1, failingSince: failure.failingSince };
+          return (await settle({ attempts: [attempt], endpoint: { nextAttemptAt: nextAt } })) ? nextAt : KEPT;
+        }
+        // Unordered: park the event as a one-off retry and move on.
+        state = { cursor: event.sequence, attempt: 1, failingSince: failure.failingSince };
+        const parked: Settlement = {
+          attempts: [attempt],
+          ...(next === undefined
+            ? {}
+            : { replayScheduled: { sequence: event.sequence, attempt: 2, firstAttemptAt: at, replay: false, nextAttemptAt: next } }),
+        };
+        if (!(await settle(parked))) return KEPT;
+        continue;
+      }
+      // Delivered, or refused for good (4xx): either way the cursor moves past it.
+      state = { cursor: event.sequence, attempt: 1, failingSince: result.outcome === 'success' ? null : state.failingSince };
+      pending.push(attempt);
+      if (pending.length >= this.#settleEvery || performance.now() - lastSettled >= this.#settleIntervalMs) {
+        if (!(await settle())) return KEPT;
+      }
+    }
+    // Every event up to `upTo` was read: skip past the ones the filter left out.
+    if (events.length < this.#batch && upTo > state.cursor) state = { ...state, cursor: upTo };
+    if (pending.length > 0 || state.cursor !== endpoint.cursor) {
+      if (!(await settle())) return KEPT;
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether an attempt may go now: the endpoint's breaker must allow it, and a retry must fit
+   * the global budget. Returns when to come back, or undefined to go ahead.
+   */
+  #gate(endpoint: WebhookEndpoint, attemptNumber: number): Date | undefined {
+    const now = this.#now();
+    const permission = this.#breakers.canAttempt(endpoint.id, now.getTime());
+    if (!permission.allowed) return new Date(permission.retryAt);
+    if (attemptNumber > 1) {
+      if (!this.#budget.tryRetry(now.getTime())) {
+        this.#metrics?.retriesPostponed.inc();
+        // The probe reserved above was not used; the breaker presumes it lost after its lease.
+        return new Date(now.getTime() + this.#postponeMs);
+      }
+    } else {
+      this.#budget.recordFirstAttempt(now.getTime());
+    }
+    return undefined;
+  }
+
+  async #attempt(endpoint: WebhookEndpoint, event: StoredEvent, attemptNumber: number, replay: boolean) {
+    const at = this.#now();
+    if (attemptNumber === 1 && !replay)
+      this.#metrics?.deliveryLatency.observe(Math.max(0, at.getTime() - event.occurredAt.getTime()) / 1000);
+    const body = JSON.stringify(toEventDocument(event));
+    const headers = signedHeaders({ secrets: activeSecrets(endpoint.secrets, at), id: event.id, body, attemptAt: at });
+    const result = await this.#client.deliver({ url: endpoint.url, headers: { ...headers }, body, signal: this.#abort.signal });
+    this.#breakers.record(endpoint.id, result.outcome, this.#now().getTime());
+    this.#metrics?.attempts.inc({ outcome: result.outcome });
+    const attempt = {
+      id: this.#newId(),
+      endpointId: endpoint.id,
+      eventId: event.id,
+      eventSequence: event.sequence,
+      attempt: attemptNumber,
+      attemptedAt: at,
+      outcome: result.outcome,
+      status: result.status ?? null,
+      latencyMs: result.latencyMs,
+      errorCode: result.error?.code ?? null,
+      errorMessage: result.error?.message ?? null,
+      responseBody: result.responseBody,
+      replay,
+    };
+    return { result, attempt, at };
+  }
+
+  /** What a result means for the endpoint: the failure streak, and whether it must be disabled. */
+  #onFailure(endpoint: WebhookEndpoint, result: AttemptResult, at: Date): { failingSince: Date | null; disable?: 'gone' | 'horizon' } {
+    if (result.outcome === 'gone') return { failingSince: endpoint.failingSince, disable: 'gone' };
+    if (result.outcome !== 'retryable') return { failingSince: endpoint.failingSince };
+    const failingSince = endpoint.failingSince ?? at;
+    return this.#pastHorizon(failingSince, at) ? { failingSince, disable: 'horizon' } : { failingSince };
+  }
+
+  async #disable(
+    endpoint: WebhookEndpoint,
+    why: 'gone' | 'horizon',
+    attempts: readonly DeliveryAttempt[],
+    at: Date,
+    state: Settlement['endpoint'] = {},
+  ): Promise<boolean> {
+    const reason = why === 'gone' ? 'the endpoint answered 410 Gone' : 'every delivery failed for the whole retry horizon';
+    this.#metrics?.endpointsDisabled.inc({ reason: why });
+    this.#breakers.forget(endpoint.id, at.getTime());
+    this.#log.warn({ endpoint_id: endpoint.id, reason }, 'webhook endpoint disabled');
+    return this.#settle(endpoint, {
+      attempts,
+      endpoint: state,
+      disable: {
+        at,
+        reason,
+        event: {
+          id: this.#newId(),
+          type: 'webhook_endpoint.disabled',
+          occurredAt: at,
+          actor: SYSTEM_ACTOR,
+          requestId: null,
+          subjectId: endpoint.id,
+          data: { endpoint_id: endpoint.id, url: endpoint.url, reason: why, detail: reason },
+        },
+      },
+    });
+  }
+
+  async #settle(endpoint: WebhookEndpoint, settlement: Settlement): Promise<boolean> {
+    const leaseUntil = new Date(this.#now().getTime() + this.#leaseMs);
+    const held = await this.#store.settle(this.owner, endpoint.id, settlement, leaseUntil);
+    if (!held) this.#log.warn({ endpoint_id: endpoint.id }, 'webhook lease was lost (expired and taken over, or endpoint deleted)');
+    return held;
+  }
+}
+
+/** Marks "the lease is already gone (lost or given up by the settlement)": nothing to release. */
+const KEPT = new Date(-1);

