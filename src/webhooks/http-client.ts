@@ -1,3 +1,4 @@
+import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
@@ -10,6 +11,8 @@ import { AllowList, assertAllowedAddress, guardedLookup, parseTargetUrl, type Ho
 // The outbound side of webhook delivery: one undici Agent used only for webhooks, so its
 // short timeouts, bounded pools and SSRF-checked connections apply to nothing else, and
 // nothing else's defaults (300 s timeouts, redirects) apply to webhooks.
+
+const tracer = trace.getTracer('roster.webhooks');
 
 export interface WebhookHttpClientOptions {
   /** Targets the SSRF guard lets through anyway (development, tests). Default: none. */
@@ -145,8 +148,31 @@ export class WebhookHttpClient {
     });
   }
 
-  /** One attempt: POST `body` to `url` under one deadline, and say what came of it. */
-  async deliver({ url, headers, body, signal }: DeliveryRequest): Promise<AttemptResult> {
+  /**
+   * One attempt: POST `body` to `url` under one deadline, and say what came of it. Each attempt
+   * is a CLIENT span, and the request carries its `traceparent`, so a receiver that traces can
+   * join its work to ours.
+   */
+  async deliver(request: DeliveryRequest): Promise<AttemptResult> {
+    const span = tracer.startSpan('POST webhook', { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'POST' } });
+    const traceHeaders: Record<string, string> = {};
+    propagation.inject(trace.setSpan(context.active(), span), traceHeaders);
+    try {
+      const result = await this.#deliver({ ...request, headers: { ...traceHeaders, ...request.headers } });
+      if (result.status !== undefined) span.setAttribute('http.response.status_code', result.status);
+      span.setAttribute('roster.webhook.outcome', result.outcome);
+      if (result.error) span.setAttribute('error.type', result.error.code);
+      if (result.outcome !== 'success') span.setStatus({ code: SpanStatusCode.ERROR });
+      return result;
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  async #deliver({ url, headers, body, signal }: DeliveryRequest): Promise<AttemptResult> {
     signal?.throwIfAborted();
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
