@@ -2,6 +2,7 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationResultSet } f
 import { usersMigration } from './migrations/0001_users.js';
 import { apiKeysMigration } from './migrations/0002_api_keys.js';
 import { eventsMigration } from './migrations/0003_events.js';
+import { importsMigration } from './migrations/0005_imports.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -14,6 +15,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0001_users': usersMigration(dialect),
     '0002_api_keys': apiKeysMigration(dialect),
     '0003_events': eventsMigration(dialect),
+    '0005_imports': importsMigration(dialect),
   };
 }
 
