@@ -75,6 +75,7 @@ export class PostgresBatchWriter implements BatchWriter {
   close(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
+    client?.off('error', ignore);
     client?.release();
     return Promise.resolve();
   }
@@ -90,6 +91,7 @@ export class PostgresBatchWriter implements BatchWriter {
 
   #drop(client: pg.PoolClient, error: unknown): void {
     if (this.#client === client) this.#client = undefined;
+    client.off('error', ignore);
     client.release(error instanceof Error ? error : true);
   }
 
