@@ -42,6 +42,9 @@ export interface Config {
   readonly shedEventLoopUtilization: number;
   readonly tracing: TracingConfig;
   readonly eventRetentionDays: number;
+  readonly importMaxBytes: number;
+  readonly importDir: string;
+  readonly importConcurrency: number;
 }
 
 /**
@@ -305,6 +308,27 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     doc: 'how long events stay in the feed; older ones are pruned in the background (at least 7, beyond the 3-day webhook retry horizon)',
     default: '30',
     parse: (raw) => integer(raw, 7, 3650),
+  },
+  {
+    env: 'ROSTER_IMPORT_MAX_BYTES',
+    field: 'importMaxBytes',
+    doc: 'largest file POST /v1/imports accepts (its own cap: ROSTER_BODY_LIMIT_BYTES is for JSON bodies)',
+    default: String(1024 * 1024 * 1024),
+    parse: (raw) => integer(raw, 1024, 1024 ** 4),
+  },
+  {
+    env: 'ROSTER_IMPORT_DIR',
+    field: 'importDir',
+    doc: 'where uploaded import files are spooled before they are imported',
+    default: './data/imports',
+    parse: nonEmpty,
+  },
+  {
+    env: 'ROSTER_IMPORT_CONCURRENCY',
+    field: 'importConcurrency',
+    doc: 'import jobs an instance runs at once (more wait in a bounded queue)',
+    default: '1',
+    parse: (raw) => integer(raw, 1, 8),
   },
   {
     env: 'OTEL_SDK_DISABLED',

@@ -23,11 +23,18 @@ import { SqlApiKeyStore } from './auth/sql-store.js';
 import { closeRedis, openRedis } from './kit/redis.js';
 import { EventsService } from './events/service.js';
 import { SqlEventStore } from './events/sql-store.js';
+import { exportUsers } from './imports/export.js';
+import { ImportRunner } from './imports/runner.js';
+import { ImportService } from './imports/service.js';
+import { SqlImportJobStore } from './imports/sql-job-store.js';
+import { batchWriterFor } from './imports/writers.js';
 
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
 const IDEMPOTENCY_PURGE_BATCH = 1000;
 const EVENT_PRUNE_INTERVAL_MS = 10 * 60_000;
 const EVENT_PRUNE_BATCH = 1000;
+/** Uploaded import jobs waiting to run, per instance. */
+const IMPORT_QUEUE_LIMIT = 16;
 
 export interface RunningServer {
   readonly app: FastifyInstance;
@@ -91,6 +98,25 @@ export async function startServer(config: Config, logger: Logger, options: Start
 
     const events = new EventsService({ store: new SqlEventStore(database.db, database.dialect) });
 
+    const imports = new ImportService({
+      jobs: new SqlImportJobStore(database.db, database.dialect),
+      writerFor: batchWriterFor(database, uuidv7),
+      isTransient: (error) => database.dialect.isUnavailable(error),
+      newId: uuidv7,
+      onRetry: (error, attempt, delayMs) => logger.warn({ err: error, attempt, delay_ms: delayMs }, 'import batch failed; retrying'),
+    });
+    const importRunner = new ImportRunner({
+      service: imports,
+      concurrency: config.importConcurrency,
+      queueLimit: IMPORT_QUEUE_LIMIT,
+      onFinished: ({ job, error }) =>
+        logger.info(
+          { import_id: job.id, status: job.status, counts: job.counts, committed_line: job.committedLine, err: error },
+          'import finished',
+        ),
+      onError: (error, job) => logger.error({ err: error, import_id: job.id }, 'import could not record its end'),
+    });
+
     // Shared rate-limit counters. Unreachable Redis never stops the service (fail open, logged).
     redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, logger);
     const sharedCounters = redis;
@@ -101,6 +127,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
       users,
       apiKeys,
       events,
+      imports: {
+        service: imports,
+        runner: importRunner,
+        spoolDir: config.importDir,
+        maxBytes: config.importMaxBytes,
+        exportUsers: (options) => exportUsers(database, options),
+      },
       authenticator,
       bodyLimitBytes: config.bodyLimitBytes,
       rateLimits: {
@@ -164,6 +197,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
       .add('stop background jobs', async () => {
         await Promise.all([purge.stop(), prune.stop()]);
       })
+      // Running imports roll back their open batch and record where to resume.
+      .add('cancel imports', () => importRunner.stop())
       .add('drain HTTP', () => app.close())
       .add('close Redis', async () => {
         if (sharedCounters) await closeRedis(sharedCounters);

@@ -92,6 +92,9 @@ test('every field of Config is read from the environment (a field without a key 
     shedEventLoopUtilization: true,
     tracing: true,
     eventRetentionDays: true,
+    importMaxBytes: true,
+    importDir: true,
+    importConcurrency: true,
   };
   // Optional keys are unset by default, so they are given here.
   const config = loadConfig({ ROSTER_REDIS_URL: 'redis://127.0.0.1:6379' });
@@ -156,4 +159,14 @@ test('JWT settings come as a set of three', () => {
   assert.deepEqual(loadConfig(jwt).jwt, { jwksUrl: jwt.ROSTER_JWT_JWKS_URL, issuer: jwt.ROSTER_JWT_ISSUER, audience: 'roster' });
   assert.throws(() => loadConfig({ ROSTER_JWT_ISSUER: 'x' }), /must be set together/);
   assert.throws(() => loadConfig({ ...jwt, ROSTER_JWT_JWKS_URL: 'ftp://x' }), /ROSTER_JWT_JWKS_URL/);
+});
+
+test('imports: upload cap, spool directory and concurrency', () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.importMaxBytes, 1024 ** 3);
+  assert.equal(defaults.importDir, './data/imports');
+  assert.equal(defaults.importConcurrency, 1);
+  assert.equal(loadConfig({ ROSTER_IMPORT_MAX_BYTES: '2048', ROSTER_IMPORT_CONCURRENCY: '3' }).importMaxBytes, 2048);
+  assert.throws(() => loadConfig({ ROSTER_IMPORT_CONCURRENCY: '0' }), /ROSTER_IMPORT_CONCURRENCY/);
+  assert.throws(() => loadConfig({ ROSTER_IMPORT_MAX_BYTES: '12' }), /ROSTER_IMPORT_MAX_BYTES/);
 });

@@ -11,6 +11,7 @@ import { usersRoutes } from './users.routes.js';
 import { apiKeysRoutes } from './api-keys.routes.js';
 import { eventsRoutes } from './events.routes.js';
 import type { EventsService } from '../events/service.js';
+import { importsRoutes, type ImportsHttp } from './imports.routes.js';
 import { BEARER_SCHEME, enforceAccess, type RouteEntry } from './auth.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { ForbiddenError } from '../auth/errors.js';
@@ -29,6 +30,8 @@ export interface AppDependencies {
   readonly users: UsersService;
   readonly apiKeys: ApiKeysService;
   readonly events: EventsService;
+  /** Bulk import and export; without it those routes are absent. */
+  readonly imports?: ImportsHttp;
   readonly authenticator: Authenticator;
   readonly readiness: Readiness;
   readonly bodyLimitBytes: number;
@@ -189,6 +192,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         { name: 'users', description: 'The directory' },
         { name: 'api-keys', description: 'Credentials for callers (admin)' },
         { name: 'events', description: 'The change feed: every change, in commit order' },
+        { name: 'imports', description: 'Bulk import jobs: upload, progress, cancel, row errors' },
         { name: 'health', description: 'Liveness and readiness probes' },
       ],
       components: {
@@ -218,6 +222,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(usersRoutes(deps.users));
   await app.register(apiKeysRoutes(deps.apiKeys));
   await app.register(eventsRoutes(deps.events));
+  if (deps.imports !== undefined) await app.register(importsRoutes(deps.imports));
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, () => app.swagger());
   // Unknown URLs are charged to the client IP too, so scanning for routes meets the same limit.
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>

@@ -8,7 +8,7 @@ import { openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { exportUsers } from './export.js';
 import type { ExportFormat } from './export-format.js';
-import { EVENTS_MODES, IMPORT_MODES, type EventsMode, type ImportJob, type ImportMode } from './job.js';
+import { EVENTS_MODES, IMPORT_MODES, jobDocument, type EventsMode, type ImportJob, type ImportMode } from './job.js';
 import { IMPORT_FORMATS, parseColumnMap, type ImportFormat } from './parse.js';
 import { startProgress } from './progress.js';
 import { ImportCounters, RowErrorReport } from './report.js';
@@ -160,25 +160,4 @@ function guessFormat(file: string): ImportFormat {
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) throw new CommandUsageError(`${flag} must be one of ${allowed.join(', ')}`);
   return value as T;
-}
-
-/** The JSON form of a job: the CLI's last line and the HTTP API's body. */
-export function jobDocument(job: ImportJob) {
-  return {
-    id: job.id,
-    status: job.status,
-    format: job.format,
-    mode: job.mode,
-    events: job.events,
-    dry_run: job.dryRun,
-    source: job.source,
-    total_bytes: job.totalBytes ?? null,
-    counts: job.counts,
-    errors_kept: job.errorsKept,
-    committed_line: job.committedLine,
-    error: job.error ?? null,
-    created_at: job.createdAt.toISOString(),
-    started_at: job.startedAt?.toISOString() ?? null,
-    finished_at: job.finishedAt?.toISOString() ?? null,
-  };
 }

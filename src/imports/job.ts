@@ -50,3 +50,43 @@ export interface ImportJob extends ImportSpec {
 export function isFinished(status: JobStatus): boolean {
   return FINISHED_STATUSES.includes(status);
 }
+
+/** The JSON form of a job (snake_case like the rest of the API). */
+export interface ImportJobDocument {
+  readonly id: string;
+  readonly status: JobStatus;
+  readonly format: string;
+  readonly mode: ImportMode;
+  readonly events: EventsMode;
+  readonly dry_run: boolean;
+  readonly source: string;
+  readonly total_bytes: number | null;
+  readonly counts: ImportCounts;
+  readonly errors_kept: number;
+  readonly committed_line: number;
+  readonly error: string | null;
+  readonly created_at: string;
+  readonly started_at: string | null;
+  readonly finished_at: string | null;
+}
+
+/** The JSON form of a job: the CLI's last line and the HTTP API's body. */
+export function jobDocument(job: ImportJob): ImportJobDocument {
+  return {
+    id: job.id,
+    status: job.status,
+    format: job.format,
+    mode: job.mode,
+    events: job.events,
+    dry_run: job.dryRun,
+    source: job.source,
+    total_bytes: job.totalBytes ?? null,
+    counts: job.counts,
+    errors_kept: job.errorsKept,
+    committed_line: job.committedLine,
+    error: job.error ?? null,
+    created_at: job.createdAt.toISOString(),
+    started_at: job.startedAt?.toISOString() ?? null,
+    finished_at: job.finishedAt?.toISOString() ?? null,
+  };
+}

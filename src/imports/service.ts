@@ -72,6 +72,11 @@ export class ImportService {
     return this.#options.jobs.get(id);
   }
 
+  /** Records a job that never started as cancelled. */
+  async cancelPending(id: string): Promise<ImportJob> {
+    return this.#options.jobs.finish(id, 'cancelled', 'cancelled before it started', this.#now());
+  }
+
   rowErrors(id: string, signal?: AbortSignal): AsyncIterable<RowError> {
     return this.#options.jobs.rowErrors(id, signal);
   }
