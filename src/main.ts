@@ -24,6 +24,7 @@ import { closeRedis, openRedis } from './kit/redis.js';
 import { EventsService } from './events/service.js';
 import { SqlEventStore } from './events/sql-store.js';
 import { exportUsers } from './imports/export.js';
+import { importMetrics } from './imports/metrics.js';
 import { ImportRunner } from './imports/runner.js';
 import { ImportService } from './imports/service.js';
 import { SqlImportJobStore } from './imports/sql-job-store.js';
@@ -100,10 +101,11 @@ export async function startServer(config: Config, logger: Logger, options: Start
 
     const imports = new ImportService({
       jobs: new SqlImportJobStore(database.db, database.dialect),
-      writerFor: batchWriterFor(database, uuidv7),
+      writerFor: batchWriterFor(database),
       isTransient: (error) => database.dialect.isUnavailable(error),
       newId: uuidv7,
       onRetry: (error, attempt, delayMs) => logger.warn({ err: error, attempt, delay_ms: delayMs }, 'import batch failed; retrying'),
+      metrics: importMetrics(registry),
     });
     const importRunner = new ImportRunner({
       service: imports,

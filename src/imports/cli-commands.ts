@@ -53,7 +53,7 @@ export async function importCommand(file: string, args: ImportArgs, config: Conf
     if (config.migrateOnStart) await migrateToLatest(database.db, database.dialect.name);
     const service = new ImportService({
       jobs: new SqlImportJobStore(database.db, database.dialect),
-      writerFor: batchWriterFor(database, uuidv7),
+      writerFor: batchWriterFor(database),
       isTransient: (error) => database.dialect.isUnavailable(error),
       newId: uuidv7,
       onRetry: (error, attempt, delayMs) =>

@@ -3,6 +3,7 @@ import type { NewEvent } from '../events/model.js';
 import type { Batch, BatchOptions } from './batch.js';
 import { ImportFileError } from './errors.js';
 import { importBatches } from './front-half.js';
+import type { ImportMetrics } from './metrics.js';
 import type { ImportJob, ImportSpec, JobStatus } from './job.js';
 import { ImportCounters } from './report.js';
 import { retrying, type RetryOptions } from './retry.js';
@@ -30,6 +31,7 @@ export interface ImportServiceOptions {
   readonly batch?: BatchOptions;
   readonly retry?: RetryOptions;
   readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  readonly metrics?: ImportMetrics;
 }
 
 /**
@@ -106,17 +108,27 @@ export class ImportService {
     const resumeAfter = started.committedLine;
     let written = { created: 0, updated: 0 };
     let inFlight: Promise<unknown> | undefined;
+    const metrics = this.#options.metrics;
     const write = async (batch: Batch): Promise<void> => {
+      const startedAt = performance.now();
       const work = retrying(
         () => writer.write(batch, signal),
         this.#options.isTransient,
         signal,
         this.#options.retry,
-        this.#options.onRetry,
+        (error, attempt, delayMs) => {
+          metrics?.batchRetries.inc();
+          this.#options.onRetry?.(error, attempt, delayMs);
+        },
       );
       inFlight = work;
       const outcome = await work;
       inFlight = undefined;
+      if (metrics !== undefined) {
+        metrics.batchDuration.observe((performance.now() - startedAt) / 1000);
+        for (const key of ['created', 'updated', 'skipped', 'failed'] as const)
+          if (outcome[key] > 0) metrics.rows.inc({ outcome: key }, outcome[key]);
+      }
       counters.created += outcome.created;
       counters.updated += outcome.updated;
       counters.skipped += outcome.skipped;
@@ -126,6 +138,7 @@ export class ImportService {
     };
     let status: JobStatus = 'succeeded';
     let error: unknown;
+    metrics?.jobsRunning.inc();
     try {
       await pipeline(
         source,
@@ -146,6 +159,7 @@ export class ImportService {
       // roll back) before the job's end is recorded, or the record could precede its last commit.
       await inFlight?.catch(() => undefined);
       await writer.close();
+      metrics?.jobsRunning.dec();
     }
     const event =
       started.events === 'summary' && written.created + written.updated > 0 ? this.#summary(started, status, written) : undefined;

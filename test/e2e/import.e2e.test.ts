@@ -16,7 +16,7 @@ import { CLI_PATH, runCli, sleep, within } from '../helpers/server.js';
 import { generatedFile } from '../imports/generated-users.js';
 import { count } from '../imports/harness.js';
 
-const ROWS = 200_000;
+const ROWS = 100_000;
 let dir: string;
 let bigFile: string;
 before(async () => {

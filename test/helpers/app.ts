@@ -119,7 +119,7 @@ export async function appOver(database: Database, overrides: Partial<AppDependen
 export function importsOver(database: Database, options: { maxBytes?: number; queueLimit?: number; spoolDir?: string } = {}): ImportsHttp {
   const service = new ImportService({
     jobs: new SqlImportJobStore(database.db, database.dialect),
-    writerFor: batchWriterFor(database, uuidv7),
+    writerFor: batchWriterFor(database),
     isTransient: (error) => database.dialect.isUnavailable(error),
     newId: uuidv7,
   });

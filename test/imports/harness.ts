@@ -12,7 +12,7 @@ import { batchWriterFor } from '../../src/imports/writers.js';
 export function importService(database: Database, options: Partial<ImportServiceOptions> = {}): ImportService {
   return new ImportService({
     jobs: new SqlImportJobStore(database.db, database.dialect),
-    writerFor: batchWriterFor(database, uuidv7),
+    writerFor: batchWriterFor(database),
     isTransient: (error) => database.dialect.isUnavailable(error),
     newId: uuidv7,
     retry: { attempts: 5, baseDelayMs: 10, maxDelayMs: 50 },

@@ -17,7 +17,8 @@ import { generatedFile } from './generated-users.js';
 import { count, importService, runImport, users } from './harness.js';
 import type { BatchWriter } from '../../src/imports/writer.js';
 import { batchWriterFor } from '../../src/imports/writers.js';
-import { v7 as uuidv7 } from 'uuid';
+import { importMetrics } from '../../src/imports/metrics.js';
+import { Registry } from 'prom-client';
 
 const GENERATED_ROWS = 12_000;
 let dir: string;
@@ -108,6 +109,19 @@ for (const [name, open, skip] of await dialects()) {
       assert.equal(data.user.version, 2);
     });
 
+    it('moves the import metrics: rows by outcome, batch durations, jobs running back to 0', async () => {
+      await reset();
+      const registry = new Registry();
+      const metrics = importMetrics(registry);
+      const service = importService(t.database, { metrics, batch: { maxRows: 2 } });
+      await runImport(service, 'email,name\na@example.com,A\nbad,B\nc@example.com,C\n');
+      const text = await registry.metrics();
+      assert.match(text, /roster_import_rows_total\{outcome="created"\} 2/);
+      assert.match(text, /roster_import_rows_total\{outcome="failed"\} 1/);
+      assert.match(text, /roster_import_batch_duration_seconds_count 2/);
+      assert.match(text, /roster_import_jobs_running 0/);
+    });
+
     it('summary events: one users.imported event per run and no per-user events', async () => {
       await reset();
       const service = importService(t.database);
@@ -178,7 +192,7 @@ for (const [name, open, skip] of await dialects()) {
     it('a failed batch is retried whole when the error is transient', async () => {
       await reset();
       let failures = 0;
-      const real = batchWriterFor(t.database, uuidv7);
+      const real = batchWriterFor(t.database);
       const service = importService(t.database, {
         batch: { maxRows: 2 },
         writerFor: (job) => {
@@ -207,7 +221,7 @@ for (const [name, open, skip] of await dialects()) {
         await admin.connect();
         let retries = 0;
         let killed = 0;
-        const real = batchWriterFor(t.database, uuidv7);
+        const real = batchWriterFor(t.database);
         const service = importService(t.database, {
           batch: { maxRows: 3000 },
           onRetry: () => retries++,
