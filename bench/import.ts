@@ -31,7 +31,7 @@ import { openDatabase, type Database } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { exportUsers } from '../src/imports/export.js';
 import type { EventsMode } from '../src/imports/job.js';
-import { ImportService } from '../src/imports/service.js';
+import { DEFAULT_IMPORT_BATCH, ImportService, SQLITE_IMPORT_BATCH } from '../src/imports/service.js';
 import { SqlImportJobStore } from '../src/imports/sql-job-store.js';
 import { batchWriterFor } from '../src/imports/writers.js';
 import { generatedFile } from '../test/imports/generated-users.js';
@@ -238,8 +238,8 @@ async function main(): Promise<void> {
         } |`,
       );
     const sqliteRuns: [string, EventsMode, number, string[], string][] = [
-      ['Roster → SQLite, per-user events', 'per-user', 10_000, [], file],
-      ['Roster → SQLite, summary event', 'summary', 10_000, [], file],
+      ['Roster → SQLite, per-user events', 'per-user', SQLITE_IMPORT_BATCH.maxRows!, [], file],
+      ['Roster → SQLite, summary event', 'summary', SQLITE_IMPORT_BATCH.maxRows!, [], file],
     ];
     const small = join(dir, 'small.csv');
     await pipeline(generatedFile(VARIANT_ROWS, 'csv', 42), createWriteStream(small));
@@ -268,7 +268,7 @@ async function main(): Promise<void> {
       const url = await freshPostgres(admin, `roster_bench_${events.replace('-', '_')}`);
       const api = openDatabase(url, { poolSize: 2 });
       try {
-        const r = await inChild(['import', url, file, events, '10000'], [], api);
+        const r = await inChild(['import', url, file, events, String(DEFAULT_IMPORT_BATCH.maxRows)], [], api);
         row(`Roster → PostgreSQL, ${events === 'summary' ? 'summary event' : 'per-user events'}`, r, psqlSeconds);
       } finally {
         await api.close();

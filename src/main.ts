@@ -28,7 +28,7 @@ import { importMetrics } from './imports/metrics.js';
 import { ImportRunner } from './imports/runner.js';
 import { ImportService } from './imports/service.js';
 import { SqlImportJobStore } from './imports/sql-job-store.js';
-import { batchWriterFor } from './imports/writers.js';
+import { batchWriterFor, importBatchFor } from './imports/writers.js';
 
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
 const IDEMPOTENCY_PURGE_BATCH = 1000;
@@ -102,6 +102,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     const imports = new ImportService({
       jobs: new SqlImportJobStore(database.db, database.dialect),
       writerFor: batchWriterFor(database),
+      batch: importBatchFor(database),
       isTransient: (error) => database.dialect.isUnavailable(error),
       newId: uuidv7,
       onRetry: (error, attempt, delayMs) => logger.warn({ err: error, attempt, delay_ms: delayMs }, 'import batch failed; retrying'),

@@ -14,7 +14,7 @@ import { startProgress } from './progress.js';
 import { ImportCounters, RowErrorReport } from './report.js';
 import { ImportService } from './service.js';
 import { SqlImportJobStore } from './sql-job-store.js';
-import { batchWriterFor } from './writers.js';
+import { batchWriterFor, importBatchFor } from './writers.js';
 
 /** A mistake on the command line (exit 2). */
 export class CommandUsageError extends Error {
@@ -54,6 +54,7 @@ export async function importCommand(file: string, args: ImportArgs, config: Conf
     const service = new ImportService({
       jobs: new SqlImportJobStore(database.db, database.dialect),
       writerFor: batchWriterFor(database),
+      batch: importBatchFor(database),
       isTransient: (error) => database.dialect.isUnavailable(error),
       newId: uuidv7,
       onRetry: (error, attempt, delayMs) =>

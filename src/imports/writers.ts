@@ -1,5 +1,7 @@
 import type { Database } from '../db/database.js';
+import type { BatchOptions } from './batch.js';
 import { pooledUuidv7 } from './ids.js';
+import { DEFAULT_IMPORT_BATCH, SQLITE_IMPORT_BATCH } from './service.js';
 import { PostgresBatchWriter } from './postgres-writer.js';
 import { SqliteBatchWriter } from './sqlite-writer.js';
 import type { BatchWriter, WriterJob } from './writer.js';
@@ -10,4 +12,9 @@ export function batchWriterFor(database: Database, newId: () => string = pooledU
   return driver.kind === 'sqlite'
     ? (job) => new SqliteBatchWriter({ db: database.db, connection: driver.connection, job, newId })
     : (job) => new PostgresBatchWriter({ pool: driver.pool, job, newId });
+}
+
+/** The transaction size for the database (see SQLITE_IMPORT_BATCH and DEFAULT_IMPORT_BATCH). */
+export function importBatchFor(database: Database): BatchOptions {
+  return database.driver.kind === 'sqlite' ? SQLITE_IMPORT_BATCH : DEFAULT_IMPORT_BATCH;
 }
