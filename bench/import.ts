@@ -33,7 +33,7 @@ import { exportUsers } from '../src/imports/export.js';
 import type { EventsMode } from '../src/imports/job.js';
 import { DEFAULT_IMPORT_BATCH, ImportService, SQLITE_IMPORT_BATCH } from '../src/imports/service.js';
 import { SqlImportJobStore } from '../src/imports/sql-job-store.js';
-import { batchWriterFor } from '../src/imports/writers.js';
+import { batchWriterFor, isTransientImportError } from '../src/imports/writers.js';
 import { generatedFile } from '../test/imports/generated-users.js';
 import { POSTGRES_URL, withDatabase } from '../test/helpers/databases.js';
 import { usersServiceOver } from '../test/helpers/app.js';
@@ -69,7 +69,7 @@ async function childImport(url: string, file: string, events: EventsMode, batchR
     const service = new ImportService({
       jobs: new SqlImportJobStore(database.db, database.dialect),
       writerFor: batchWriterFor(database),
-      isTransient: (error) => database.dialect.isUnavailable(error),
+      isTransient: isTransientImportError(database),
       newId: uuidv7,
       batch: { maxRows: batchRows, maxBytes: 4 * 1024 * 1024 },
     });

@@ -65,8 +65,13 @@ export class PostgresBatchWriter implements BatchWriter {
       try {
         await client.query('rollback');
       } catch {
-        // The connection is gone (or unusable): drop it; a retry takes a new one.
+        // The connection is gone (or unusable): drop it; a retry takes a new one. pg reports a
+        // query on a connection that already failed as "not queryable", which is not one of
+        // the outage errors the dialect knows, so it is named here.
         this.#drop(client, error);
+        throw new ConnectionLostError('The PostgreSQL connection was lost during an import batch; nothing of it was committed.', {
+          cause: error,
+        });
       }
       throw error;
     }
@@ -248,6 +253,11 @@ export class PostgresBatchWriter implements BatchWriter {
 }
 
 function ignore(): void {}
+
+/** The writer's connection failed mid-batch (the batch rolled back with it): worth a retry on a new one. */
+export class ConnectionLostError extends Error {
+  override readonly name = 'ConnectionLostError';
+}
 
 /** The rows as COPY text format, in pieces. */
 function* copyText(rows: readonly ValidRow[], newId: () => string): Generator<string, void, undefined> {

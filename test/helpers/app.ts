@@ -21,7 +21,7 @@ import { exportUsers } from '../../src/imports/export.js';
 import { ImportRunner } from '../../src/imports/runner.js';
 import { ImportService } from '../../src/imports/service.js';
 import { SqlImportJobStore } from '../../src/imports/sql-job-store.js';
-import { batchWriterFor } from '../../src/imports/writers.js';
+import { batchWriterFor, isTransientImportError } from '../../src/imports/writers.js';
 
 export interface TestAuth {
   readonly apiKeys: ApiKeysService;
@@ -120,7 +120,7 @@ export function importsOver(database: Database, options: { maxBytes?: number; qu
   const service = new ImportService({
     jobs: new SqlImportJobStore(database.db, database.dialect),
     writerFor: batchWriterFor(database),
-    isTransient: (error) => database.dialect.isUnavailable(error),
+    isTransient: isTransientImportError(database),
     newId: uuidv7,
   });
   return {

@@ -7,13 +7,13 @@ import type { Database } from '../../src/db/database.js';
 import type { ImportJob, ImportSpec } from '../../src/imports/job.js';
 import { ImportService, type ImportServiceOptions, type RunOptions, type RunResult } from '../../src/imports/service.js';
 import { SqlImportJobStore } from '../../src/imports/sql-job-store.js';
-import { batchWriterFor } from '../../src/imports/writers.js';
+import { batchWriterFor, isTransientImportError } from '../../src/imports/writers.js';
 
 export function importService(database: Database, options: Partial<ImportServiceOptions> = {}): ImportService {
   return new ImportService({
     jobs: new SqlImportJobStore(database.db, database.dialect),
     writerFor: batchWriterFor(database),
-    isTransient: (error) => database.dialect.isUnavailable(error),
+    isTransient: isTransientImportError(database),
     newId: uuidv7,
     retry: { attempts: 5, baseDelayMs: 10, maxDelayMs: 50 },
     ...options,

@@ -17,6 +17,8 @@ import { generatedFile } from './generated-users.js';
 import { count, importService, runImport, users } from './harness.js';
 import type { BatchWriter } from '../../src/imports/writer.js';
 import { batchWriterFor } from '../../src/imports/writers.js';
+import { PostgresBatchWriter } from '../../src/imports/postgres-writer.js';
+import { pooledUuidv7 } from '../../src/imports/ids.js';
 import { importMetrics } from '../../src/imports/metrics.js';
 import { Registry } from 'prom-client';
 
@@ -221,43 +223,40 @@ for (const [name, open, skip] of await dialects()) {
         await admin.connect();
         let retries = 0;
         let killed = 0;
-        const real = batchWriterFor(t.database);
+        if (t.database.driver.kind !== 'postgres') throw new Error('a PostgreSQL database was expected');
+        const pool = t.database.driver.pool;
+        let inserts = 0;
+        // The writer's pooled connection, with its backend terminated from another session
+        // right before the second batch's insert: after BEGIN and the COPY, before COMMIT.
+        const faultyPool = {
+          async connect() {
+            const client = await pool.connect();
+            const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+            // Synchronous for everything else: COPY hands back its stream, not a promise.
+            (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+              if (typeof args[0] === 'string' && args[0].trimStart().startsWith('with inserted') && ++inserts === 2) {
+                const pid = (client as unknown as { processID: number }).processID;
+                return admin.query<{ ok: boolean }>('select pg_terminate_backend($1) as ok', [pid]).then(async ({ rows }) => {
+                  if (rows[0]!.ok) killed++;
+                  // Let the termination reach the socket before the statement is sent.
+                  await new Promise((resolve) => setTimeout(resolve, 50));
+                  return query(...args);
+                });
+              }
+              return query(...args);
+            };
+            return client;
+          },
+        } as unknown as pg.Pool;
         const service = importService(t.database, {
           batch: { maxRows: 3000 },
           onRetry: () => retries++,
-          writerFor: (job) => {
-            const writer = real(job);
-            let batch = 0;
-            return {
-              async write(b, signal) {
-                if (++batch !== 2) return writer.write(b, signal);
-                // Terminate the writer's backend while its transaction is open.
-                let stop = false;
-                const killer = (async () => {
-                  while (!stop && killed === 0) {
-                    const { rows } = await admin.query<{ n: number }>(
-                      `select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
-                       where datname = current_database() and pid <> pg_backend_pid() and state in ('active', 'idle in transaction')
-                         and backend_type = 'client backend'`,
-                    );
-                    killed += rows[0]!.n;
-                  }
-                })();
-                try {
-                  return await writer.write(b, signal);
-                } finally {
-                  stop = true;
-                  await killer;
-                }
-              },
-              close: () => writer.close(),
-            };
-          },
+          writerFor: (job) => new PostgresBatchWriter({ pool: faultyPool, job, newId: pooledUuidv7() }),
         });
         try {
           const { job } = await runImport(service, { file: bigFile });
           assert.ok(killed >= 1, 'the writer connection was terminated');
-          assert.ok(retries >= 1, 'the batch was retried');
+          assert.ok(retries >= 1, `the batch was retried (${job.status}: ${job.error ?? ''})`);
           assert.equal(job.status, 'succeeded');
           assert.equal(await count(t.database, 'users'), GENERATED_ROWS);
           assert.equal(await count(t.database, 'events'), GENERATED_ROWS);
