@@ -9,6 +9,7 @@ import { ApiKeyNotFoundError } from './auth/errors.js';
 import { ApiKeysService } from './auth/service.js';
 import { SqlApiKeyStore } from './auth/sql-store.js';
 import { ValidationError } from './kit/errors.js';
+import { CommandUsageError } from './imports/cli-commands.js';
 
 const USAGE = `Usage: roster <command> [options]
 
@@ -21,6 +22,11 @@ Commands:
                         create an API key; the key is printed once, alone on the last line
   keys list             list API keys (never their secrets)
   keys revoke ID        revoke an API key
+  import FILE|- [--format csv|ndjson] [--mode create|upsert] [--dry-run] [--events per-user|summary]
+         [--map col=field]... [--ignore-unknown] [--resume JOB] [--errors FILE]
+                        import users; prints the job as JSON; exit 0 done, 1 failed, 130 cancelled (Ctrl-C)
+  export [--format csv|ndjson] [--since ISO] [--out FILE]
+                        write a consistent snapshot of the users (stdout by default)
 
 Options:
   -h, --help            show help for a command
@@ -42,6 +48,16 @@ async function main(argv: string[]): Promise<number> {
       name: { type: 'string' },
       scope: { type: 'string', multiple: true },
       'expires-in': { type: 'string' },
+      format: { type: 'string' },
+      mode: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      events: { type: 'string' },
+      map: { type: 'string', multiple: true },
+      'ignore-unknown': { type: 'boolean' },
+      resume: { type: 'string' },
+      errors: { type: 'string' },
+      since: { type: 'string' },
+      out: { type: 'string' },
     },
     allowPositionals: true,
     strict: true,
@@ -57,6 +73,16 @@ async function main(argv: string[]): Promise<number> {
       return migrate(rest, loadConfig());
     case 'keys':
       return keys(rest, values, loadConfig());
+    case 'import': {
+      if (rest.length !== 1) throw new UsageError('import takes one FILE (or - for stdin)');
+      const { importCommand } = await import('./imports/cli-commands.js');
+      return importCommand(rest[0]!, values, loadConfig());
+    }
+    case 'export': {
+      if (rest.length > 0) throw new UsageError('export takes options only');
+      const { exportCommand } = await import('./imports/cli-commands.js');
+      return exportCommand(values, loadConfig());
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -186,7 +212,11 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     if (error instanceof ConfigError) return fail(`configuration error: ${error.message}`, 2);
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (
+      error instanceof UsageError ||
+      error instanceof CommandUsageError ||
+      (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
       return fail(`${(error as Error).message} (see roster --help)`, 2);
     }
     if (error instanceof ValidationError) {

@@ -49,6 +49,9 @@ export interface Config {
   readonly webhookWorkers: number;
   readonly webhookPollIntervalMs: number;
   readonly webhookLeaseMs: number;
+  readonly importMaxBytes: number;
+  readonly importDir: string;
+  readonly importConcurrency: number;
 }
 
 /**
@@ -347,6 +350,27 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     doc: 'how often an idle webhook dispatcher looks for due deliveries',
     default: '50',
     parse: (raw) => integer(raw, 10, 60_000),
+  },
+  {
+    env: 'ROSTER_IMPORT_MAX_BYTES',
+    field: 'importMaxBytes',
+    doc: 'largest file POST /v1/imports accepts (its own cap: ROSTER_BODY_LIMIT_BYTES is for JSON bodies)',
+    default: String(1024 * 1024 * 1024),
+    parse: (raw) => integer(raw, 1024, 1024 ** 4),
+  },
+  {
+    env: 'ROSTER_IMPORT_DIR',
+    field: 'importDir',
+    doc: 'where uploaded import files are spooled before they are imported',
+    default: './data/imports',
+    parse: nonEmpty,
+  },
+  {
+    env: 'ROSTER_IMPORT_CONCURRENCY',
+    field: 'importConcurrency',
+    doc: 'import jobs an instance runs at once (more wait in a bounded queue)',
+    default: '1',
+    parse: (raw) => integer(raw, 1, 8),
   },
   {
     env: 'OTEL_SDK_DISABLED',

@@ -28,11 +28,19 @@ import { SqlWebhookStore } from './webhooks/sql-store.js';
 import { WebhookHttpClient } from './webhooks/http-client.js';
 import { Dispatcher } from './webhooks/dispatcher.js';
 import { webhookMetrics } from './webhooks/metrics.js';
+import { exportUsers } from './imports/export.js';
+import { importMetrics } from './imports/metrics.js';
+import { ImportRunner } from './imports/runner.js';
+import { ImportService } from './imports/service.js';
+import { SqlImportJobStore } from './imports/sql-job-store.js';
+import { batchWriterFor, importBatchFor, isTransientImportError } from './imports/writers.js';
 
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
 const IDEMPOTENCY_PURGE_BATCH = 1000;
 const EVENT_PRUNE_INTERVAL_MS = 10 * 60_000;
 const EVENT_PRUNE_BATCH = 1000;
+/** Uploaded import jobs waiting to run, per instance. */
+const IMPORT_QUEUE_LIMIT = 16;
 
 export interface RunningServer {
   readonly app: FastifyInstance;
@@ -133,6 +141,26 @@ export async function startServer(config: Config, logger: Logger, options: Start
             leaseMs: config.webhookLeaseMs,
             metrics: webhookMetrics(registry),
           });
+    const imports = new ImportService({
+      jobs: new SqlImportJobStore(database.db, database.dialect),
+      writerFor: batchWriterFor(database),
+      batch: importBatchFor(database),
+      isTransient: isTransientImportError(database),
+      newId: uuidv7,
+      onRetry: (error, attempt, delayMs) => logger.warn({ err: error, attempt, delay_ms: delayMs }, 'import batch failed; retrying'),
+      metrics: importMetrics(registry),
+    });
+    const importRunner = new ImportRunner({
+      service: imports,
+      concurrency: config.importConcurrency,
+      queueLimit: IMPORT_QUEUE_LIMIT,
+      onFinished: ({ job, error }) =>
+        logger.info(
+          { import_id: job.id, status: job.status, counts: job.counts, committed_line: job.committedLine, err: error },
+          'import finished',
+        ),
+      onError: (error, job) => logger.error({ err: error, import_id: job.id }, 'import could not record its end'),
+    });
 
     // Shared rate-limit counters. Unreachable Redis never stops the service (fail open, logged).
     redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, logger);
@@ -145,6 +173,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
       apiKeys,
       events,
       webhooks,
+      imports: {
+        service: imports,
+        runner: importRunner,
+        spoolDir: config.importDir,
+        maxBytes: config.importMaxBytes,
+        exportUsers: (options) => exportUsers(database, options),
+      },
       authenticator,
       bodyLimitBytes: config.bodyLimitBytes,
       rateLimits: {
@@ -212,6 +247,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
       .add('stop background jobs', async () => {
         await Promise.all([purge.stop(), prune.stop()]);
       })
+      // Running imports roll back their open batch and record where to resume.
+      .add('cancel imports', () => importRunner.stop())
       .add('drain HTTP', () => app.close())
       .add('close Redis', async () => {
         if (sharedCounters) await closeRedis(sharedCounters);

@@ -97,6 +97,9 @@ test('every field of Config is read from the environment (a field without a key 
     webhookWorkers: true,
     webhookPollIntervalMs: true,
     webhookLeaseMs: true,
+    importMaxBytes: true,
+    importDir: true,
+    importConcurrency: true,
   };
   // Optional keys are unset by default, so they are given here.
   const config = loadConfig({ ROSTER_REDIS_URL: 'redis://127.0.0.1:6379' });
@@ -177,4 +180,14 @@ test('webhooks: allow-list parsed at boot, grace, workers and poll interval', ()
   assert.equal(describeConfig(dev).ROSTER_WEBHOOK_ALLOWED_HOSTS, '127.0.0.1/32,sink.test');
   assert.throws(() => loadConfig({ ROSTER_WEBHOOK_ALLOWED_HOSTS: '10.0.0.0/99' }), /ROSTER_WEBHOOK_ALLOWED_HOSTS="10.0.0.0\/99"/);
   assert.throws(() => loadConfig({ ROSTER_WEBHOOK_WORKERS: '-1' }), /ROSTER_WEBHOOK_WORKERS/);
+});
+
+test('imports: upload cap, spool directory and concurrency', () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.importMaxBytes, 1024 ** 3);
+  assert.equal(defaults.importDir, './data/imports');
+  assert.equal(defaults.importConcurrency, 1);
+  assert.equal(loadConfig({ ROSTER_IMPORT_MAX_BYTES: '2048', ROSTER_IMPORT_CONCURRENCY: '3' }).importMaxBytes, 2048);
+  assert.throws(() => loadConfig({ ROSTER_IMPORT_CONCURRENCY: '0' }), /ROSTER_IMPORT_CONCURRENCY/);
+  assert.throws(() => loadConfig({ ROSTER_IMPORT_MAX_BYTES: '12' }), /ROSTER_IMPORT_MAX_BYTES/);
 });

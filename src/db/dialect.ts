@@ -60,7 +60,7 @@ export const postgresDialect: SqlDialect = {
   isUnavailable(error) {
     if (
       error instanceof Error &&
-      /timeout exceeded when trying to connect|Connection terminated|pool is (ended|closed)|Cannot use a pool after calling end/i.test(
+      /timeout exceeded when trying to connect|Connection terminated|pool is (ended|closed)|Cannot use a pool after calling end|Client has encountered a connection error/i.test(
         error.message,
       )
     ) {

@@ -3,6 +3,7 @@ import { usersMigration } from './migrations/0001_users.js';
 import { apiKeysMigration } from './migrations/0002_api_keys.js';
 import { eventsMigration } from './migrations/0003_events.js';
 import { webhooksMigration } from './migrations/0004_webhooks.js';
+import { importsMigration } from './migrations/0005_imports.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -16,6 +17,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0002_api_keys': apiKeysMigration(dialect),
     '0003_events': eventsMigration(dialect),
     '0004_webhooks': webhooksMigration(dialect),
+    '0005_imports': importsMigration(dialect),
   };
 }
 

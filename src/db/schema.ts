@@ -116,10 +116,47 @@ export interface WebhookReplaysTable {
   replay: Bool;
 }
 
+export interface ImportJobsTable {
+  id: string;
+  status: string;
+  format: string;
+  mode: string;
+  events: string;
+  /** 0 or 1. */
+  dry_run: number;
+  options: Json;
+  source: string;
+  spool_path: string | null;
+  /** bigint on PostgreSQL: returned as a string. */
+  total_bytes: ColumnType<number | string | null, number | null, number | null>;
+  read: ColumnType<number, number | undefined, number>;
+  created: ColumnType<number, number | undefined, number>;
+  updated: ColumnType<number, number | undefined, number>;
+  skipped: ColumnType<number, number | undefined, number>;
+  failed: ColumnType<number, number | undefined, number>;
+  errors_kept: ColumnType<number, number | undefined, number>;
+  committed_line: ColumnType<number, number | undefined, number>;
+  error: string | null;
+  actor: string | null;
+  created_at: Timestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  updated_at: Timestamp;
+}
+
+export interface ImportRowErrorsTable {
+  job_id: string;
+  line: number;
+  field: string | null;
+  reason: string;
+}
+
 export interface Schema {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_attempts: WebhookAttemptsTable;
   webhook_replays: WebhookReplaysTable;
+  import_jobs: ImportJobsTable;
+  import_row_errors: ImportRowErrorsTable;
   events: EventsTable;
   api_keys: ApiKeysTable;
   users: UsersTable;

@@ -13,6 +13,7 @@ import { eventsRoutes } from './events.routes.js';
 import type { EventsService } from '../events/service.js';
 import { webhooksRoutes } from './webhooks.routes.js';
 import type { WebhooksService } from '../webhooks/service.js';
+import { importsRoutes, type ImportsHttp } from './imports.routes.js';
 import { BEARER_SCHEME, enforceAccess, type RouteEntry } from './auth.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { ForbiddenError } from '../auth/errors.js';
@@ -33,6 +34,8 @@ export interface AppDependencies {
   readonly events: EventsService;
   /** Webhook endpoints, their log and replays; the routes exist only when it is given. */
   readonly webhooks?: WebhooksService;
+  /** Bulk import and export; without it those routes are absent. */
+  readonly imports?: ImportsHttp;
   readonly authenticator: Authenticator;
   readonly readiness: Readiness;
   readonly bodyLimitBytes: number;
@@ -194,6 +197,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
         { name: 'api-keys', description: 'Credentials for callers (admin)' },
         { name: 'events', description: 'The change feed: every change, in commit order' },
         { name: 'webhooks', description: 'Signed deliveries of the change feed to your endpoints' },
+        { name: 'imports', description: 'Bulk import jobs: upload, progress, cancel, row errors' },
         { name: 'health', description: 'Liveness and readiness probes' },
       ],
       components: {
@@ -224,6 +228,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(apiKeysRoutes(deps.apiKeys));
   await app.register(eventsRoutes(deps.events));
   if (deps.webhooks) await app.register(webhooksRoutes(deps.webhooks));
+  if (deps.imports !== undefined) await app.register(importsRoutes(deps.imports));
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, () => app.swagger());
   // Unknown URLs are charged to the client IP too, so scanning for routes meets the same limit.
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>

@@ -18,6 +18,7 @@ export const PROBLEMS = {
   'user-not-found': { status: 404, title: 'The user does not exist' },
   'webhook-endpoint-not-found': { status: 404, title: 'The webhook endpoint does not exist' },
   'event-not-found': { status: 404, title: 'The event is not (or no longer) in the feed' },
+  'import-not-found': { status: 404, title: 'The import job does not exist' },
   'email-taken': { status: 409, title: 'The email belongs to another user' },
   'version-mismatch': { status: 412, title: 'The resource changed since the given ETag' },
   'body-too-large': { status: 413, title: 'The request body is too large' },
@@ -29,6 +30,7 @@ export const PROBLEMS = {
   'rate-limited': { status: 429, title: 'Too many requests' },
   unavailable: { status: 503, title: 'The service is temporarily unavailable' },
   overloaded: { status: 503, title: 'The instance is overloaded; retry shortly' },
+  'import-queue-full': { status: 503, title: 'Too many imports are waiting; retry later' },
   'deadline-exceeded': { status: 504, title: 'The request did not finish within its deadline' },
   internal: { status: 500, title: 'Internal server error' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -29,3 +29,18 @@ export class ImportFileError extends AppError {
     this.line = options.line;
   }
 }
+
+/** No import job has this id. */
+export class ImportNotFoundError extends AppError {
+  readonly code = 'import-not-found';
+}
+
+/** The instance already has as many import jobs queued as it accepts; retry later. */
+export class ImportQueueFullError extends AppError {
+  readonly code = 'import-queue-full';
+}
+
+/** An uploaded file passed ROSTER_IMPORT_MAX_BYTES. */
+export class ImportTooLargeError extends AppError {
+  readonly code = 'body-too-large';
+}

@@ -16,6 +16,14 @@ import { SqlEventStore } from '../../src/events/sql-store.js';
 import { sqliteTestDatabase, type TestDatabase } from './databases.js';
 import { WebhooksService } from '../../src/webhooks/service.js';
 import { SqlWebhookStore } from '../../src/webhooks/sql-store.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ImportsHttp } from '../../src/http/imports.routes.js';
+import { exportUsers } from '../../src/imports/export.js';
+import { ImportRunner } from '../../src/imports/runner.js';
+import { ImportService } from '../../src/imports/service.js';
+import { SqlImportJobStore } from '../../src/imports/sql-job-store.js';
+import { batchWriterFor, isTransientImportError } from '../../src/imports/writers.js';
 
 export interface TestAuth {
   readonly apiKeys: ApiKeysService;
@@ -109,8 +117,26 @@ export async function appOver(database: Database, overrides: Partial<AppDependen
     // Test processes share two cores with other test files: a scheduling stall must not turn a
     // test's request into a 503. Shedding has its own test (test/http/deadline-shedding.api.test.ts).
     shedding: NO_SHEDDING,
+    imports: importsOver(database),
     ...overrides,
   });
+}
+
+/** Import and export over `database`, wired as in src/main.ts, spooling uploads under the system temp directory. */
+export function importsOver(database: Database, options: { maxBytes?: number; queueLimit?: number; spoolDir?: string } = {}): ImportsHttp {
+  const service = new ImportService({
+    jobs: new SqlImportJobStore(database.db, database.dialect),
+    writerFor: batchWriterFor(database),
+    isTransient: isTransientImportError(database),
+    newId: uuidv7,
+  });
+  return {
+    service,
+    runner: new ImportRunner({ service, concurrency: 1, queueLimit: options.queueLimit ?? 4 }),
+    spoolDir: options.spoolDir ?? join(tmpdir(), 'roster-test-imports'),
+    maxBytes: options.maxBytes ?? 64 * 1024 * 1024,
+    exportUsers: (exportOptions) => exportUsers(database, exportOptions),
+  };
 }
 
 /** Load shedding off: no event-loop or utilisation threshold, a heap threshold nothing reaches. */

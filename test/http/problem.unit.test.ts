@@ -9,7 +9,7 @@ import { UnsupportedMediaTypeError } from '../../src/http/media-type.js';
 import { PROBLEMS, problem, toProblem, type ProblemCode } from '../../src/http/problem.js';
 import { RateLimitedError } from '../../src/http/rate-limit.js';
 import { OverloadedError } from '../../src/http/load-shedding.js';
-import { ImportFileError } from '../../src/imports/errors.js';
+import { ImportFileError, ImportNotFoundError, ImportQueueFullError, ImportTooLargeError } from '../../src/imports/errors.js';
 import { RequestDeadlineError } from '../../src/http/deadline.js';
 import {
   EmailTakenError,
@@ -37,7 +37,9 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'event-not-found': [new ReplayEventNotFoundError('pruned')],
   'email-taken': [new EmailTakenError('taken')],
   'version-mismatch': [new VersionMismatchError('stale')],
-  'body-too-large': [new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE()],
+  'body-too-large': [new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(), new ImportTooLargeError('too big')],
+  'import-not-found': [new ImportNotFoundError('no such import')],
+  'import-queue-full': [new ImportQueueFullError('queue full')],
   'uri-too-long': [new errorCodes.FST_ERR_MAX_PARAM_LENGTH('/v1/users/xxx')],
   'unsupported-media-type': [new UnsupportedMediaTypeError('json please'), new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE('text/plain')],
   'idempotency-key-reused': [new IdempotencyKeyReusedError('reused')],

@@ -1,0 +1,313 @@
+/**
+ * Bulk import and export throughput (reported, never asserted). Generates BENCH_IMPORT_ROWS
+ * (1M) deterministic CSV rows, emails in random order, then measures in one run:
+ *
+ *   sqlite3 .import   the sqlite3 CLI into a table with a unique index on lower(email) (the baseline)
+ *   psql \copy        psql into the same table on PostgreSQL (the baseline)
+ *   roster            Roster's import (ImportService, as `roster import` runs it) into a fresh
+ *                     migrated database, per-user events and summary events, on both dialects
+ *   export            Roster's export of the imported directory (CSV)
+ *
+ * Each Roster run is a child process (its peak RSS is its own, from resourceUsage().maxRSS),
+ * while this process acts as an API instance on the same database doing single-row user
+ * creates through UsersService, one after another, and records the worst latency: how long
+ * an API write waited for the import's transactions. SQLite batch sizes are compared too
+ * (the transaction size is chosen from these figures).
+ * Usage: npm run bench:import  (BENCH_IMPORT_ROWS=… to change the size, BENCH_IMPORT_BIG=10000000 for the RSS-flatness run)
+ */
+import { execFile, fork } from 'node:child_process';
+import { createWriteStream, createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { openDatabase, type Database } from '../src/db/database.js';
+import { migrateToLatest } from '../src/db/migrator.js';
+import { exportUsers } from '../src/imports/export.js';
+import type { EventsMode } from '../src/imports/job.js';
+import { DEFAULT_IMPORT_BATCH, ImportService, SQLITE_IMPORT_BATCH } from '../src/imports/service.js';
+import { SqlImportJobStore } from '../src/imports/sql-job-store.js';
+import { batchWriterFor, isTransientImportError } from '../src/imports/writers.js';
+import { generatedFile } from '../test/imports/generated-users.js';
+import { POSTGRES_URL, withDatabase } from '../test/helpers/databases.js';
+import { usersServiceOver } from '../test/helpers/app.js';
+import { writeResultsSection } from './results-file.js';
+
+const run = promisify(execFile);
+const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000);
+/** The batch-size and V8-flag comparisons run on a smaller file, so the whole bench stays within minutes. */
+const VARIANT_ROWS = Math.min(ROWS, 200_000);
+const BIG = process.env.BENCH_IMPORT_BIG === undefined ? undefined : Number(process.env.BENCH_IMPORT_BIG);
+const RESULTS = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
+
+interface ChildResult {
+  readonly kind: 'import' | 'export';
+  readonly rows: number;
+  readonly seconds: number;
+  readonly peakRssMb: number;
+  /** User + system CPU of the child: steadier than wall time on a shared machine. */
+  readonly cpuSeconds: number;
+  readonly status?: string;
+}
+
+const cpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+// ---- child side ---------------------------------------------------------------------------
+
+async function childImport(url: string, file: string, events: EventsMode, batchRows: number): Promise<ChildResult> {
+  const database = openDatabase(url, { poolSize: 2 });
+  try {
+    const service = new ImportService({
+      jobs: new SqlImportJobStore(database.db, database.dialect),
+      writerFor: batchWriterFor(database),
+      isTransient: isTransientImportError(database),
+      newId: uuidv7,
+      batch: { maxRows: batchRows, maxBytes: 4 * 1024 * 1024 },
+    });
+    const job = await service.create({ format: 'csv', mode: 'create', events, dryRun: false, options: {}, source: file });
+    const started = performance.now();
+    const { job: done } = await service.run(job, createReadStream(file, { highWaterMark: 64 * 1024 }), {
+      signal: new AbortController().signal,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      kind: 'import',
+      rows: done.counts.created,
+      seconds,
+      peakRssMb: process.resourceUsage().maxRSS / 1024,
+      cpuSeconds: cpuSeconds(),
+      status: done.status,
+    };
+  } finally {
+    await database.close();
+  }
+}
+
+async function childExport(url: string): Promise<ChildResult> {
+  const database = openDatabase(url, { poolSize: 2 });
+  try {
+    let rows = 0;
+    const started = performance.now();
+    await pipeline(
+      Readable.from(exportUsers(database, { format: 'csv' })),
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          for (const byte of chunk) if (byte === 0x0a) rows++;
+          done();
+        },
+      }),
+    );
+    return {
+      kind: 'export',
+      rows: rows - 1,
+      seconds: (performance.now() - started) / 1000,
+      peakRssMb: process.resourceUsage().maxRSS / 1024,
+      cpuSeconds: cpuSeconds(),
+    };
+  } finally {
+    await database.close();
+  }
+}
+
+// ---- parent side --------------------------------------------------------------------------
+
+/** Runs a child while `during` writes through the API; returns the child's figures and the worst API write latency. */
+async function inChild(
+  args: string[],
+  flags: string[],
+  apiDatabase?: Database,
+): Promise<ChildResult & { worstWriteMs?: number; writes?: number }> {
+  const child = fork(fileURLToPath(import.meta.url), ['--child', ...args], {
+    execArgv: flags,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const result = new Promise<ChildResult>((resolve, reject) => {
+    child.once('message', (message) => resolve(message as ChildResult));
+    child.once('exit', (code) => reject(new Error(`bench child exited ${code}`)));
+  });
+  let stop = false;
+  let worst = 0;
+  let writes = 0;
+  const writer = (async () => {
+    if (apiDatabase === undefined) return;
+    const users = await usersServiceOver(apiDatabase);
+    for (let i = 0; !stop; i++) {
+      const started = performance.now();
+      await users.create({ email: `api-${uuidv7()}@example.com`, name: `Api ${i}` }, undefined, { actor: 'bench' });
+      worst = Math.max(worst, performance.now() - started);
+      writes++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  try {
+    const figures = await result;
+    return apiDatabase === undefined ? figures : { ...figures, worstWriteMs: worst, writes };
+  } finally {
+    stop = true;
+    await writer;
+  }
+}
+
+async function freshSqlite(dir: string, name: string): Promise<string> {
+  const file = join(dir, `${name}.db`);
+  const database = openDatabase(file);
+  await migrateToLatest(database.db, database.dialect.name);
+  await database.close();
+  return file;
+}
+
+async function freshPostgres(admin: pg.Client, name: string): Promise<string> {
+  await admin.query(`drop database if exists ${name} with (force)`);
+  await admin.query(`create database ${name}`);
+  const url = withDatabase(POSTGRES_URL, name);
+  const database = openDatabase(url, { poolSize: 2 });
+  await migrateToLatest(database.db, database.dialect.name);
+  await database.close();
+  return url;
+}
+
+const BASELINE_TABLE = 'create table users_plain (email text not null, name text not null, attributes text)';
+const BASELINE_INDEX = 'create unique index users_plain_email on users_plain (lower(email))';
+
+async function sqliteBaseline(dir: string, file: string): Promise<number> {
+  const db = join(dir, 'baseline.db');
+  await rm(db, { force: true });
+  await run('sqlite3', [db, 'pragma journal_mode=wal;', BASELINE_TABLE, BASELINE_INDEX]);
+  const started = performance.now();
+  await run('sqlite3', [db, '.mode csv', `.import --skip 1 ${file} users_plain`], { maxBuffer: 64 * 1024 * 1024 });
+  return (performance.now() - started) / 1000;
+}
+
+async function postgresBaseline(admin: pg.Client, file: string): Promise<number> {
+  await admin.query('drop database if exists roster_bench_baseline with (force)');
+  await admin.query('create database roster_bench_baseline');
+  const url = withDatabase(POSTGRES_URL, 'roster_bench_baseline');
+  await run('psql', [url, '-v', 'ON_ERROR_STOP=1', '-c', BASELINE_TABLE, '-c', BASELINE_INDEX]);
+  const started = performance.now();
+  await run('psql', [
+    url,
+    '-v',
+    'ON_ERROR_STOP=1',
+    '-c',
+    `\\copy users_plain (email, name, attributes) from '${file}' with (format csv, header true)`,
+  ]);
+  const seconds = (performance.now() - started) / 1000;
+  await admin.query('drop database roster_bench_baseline with (force)');
+  return seconds;
+}
+
+const rate = (rows: number, seconds: number) => Math.round(rows / seconds).toLocaleString('en-US');
+const mb = (n: number) => `${Math.round(n)} MB`;
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(os.tmpdir(), 'roster-bench-import-'));
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  const lines: string[] = [];
+  const log = (line: string) => {
+    process.stdout.write(`${line}\n`);
+    lines.push(line);
+  };
+  try {
+    const file = join(dir, 'users.csv');
+    await pipeline(generatedFile(ROWS, 'csv', 42), createWriteStream(file));
+    const size = (await stat(file)).size;
+    log(
+      `${ROWS.toLocaleString('en-US')} generated rows (${mb(size / 1024 / 1024)} of CSV, emails in random order), ${os.cpus().length} CPUs, Node ${process.version}.`,
+    );
+    log('');
+    const sqliteSeconds = await sqliteBaseline(dir, file);
+    const psqlSeconds = await postgresBaseline(admin, file);
+    log('| Run | rows/s | wall | vs baseline | process CPU | peak RSS | worst API write while importing |');
+    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    log(`| \`sqlite3 .import\` (baseline) | ${rate(ROWS, sqliteSeconds)} | ${sqliteSeconds.toFixed(1)} s | 1.00× | — | — | — |`);
+    log(`| \`psql \\copy\` (baseline) | ${rate(ROWS, psqlSeconds)} | ${psqlSeconds.toFixed(1)} s | 1.00× | — | — | — |`);
+    const row = (label: string, r: ChildResult & { worstWriteMs?: number; writes?: number }, baseline: number) =>
+      log(
+        `| ${label} | ${rate(r.rows, r.seconds)} | ${r.seconds.toFixed(1)} s | ${(baseline / r.seconds).toFixed(2)}× | ${r.cpuSeconds.toFixed(1)} s | ${mb(r.peakRssMb)} | ${
+          r.worstWriteMs === undefined ? '—' : `${Math.round(r.worstWriteMs)} ms (${r.writes} writes)`
+        } |`,
+      );
+    const sqliteRuns: [string, EventsMode, number, string[], string][] = [
+      ['Roster → SQLite, per-user events', 'per-user', SQLITE_IMPORT_BATCH.maxRows!, [], file],
+      ['Roster → SQLite, summary event', 'summary', SQLITE_IMPORT_BATCH.maxRows!, [], file],
+    ];
+    const small = join(dir, 'small.csv');
+    await pipeline(generatedFile(VARIANT_ROWS, 'csv', 42), createWriteStream(small));
+    const smallSqliteSeconds = await sqliteBaseline(dir, small);
+    const variant = (label: string) =>
+      `${label} (${VARIANT_ROWS.toLocaleString('en-US')} rows; baseline ${smallSqliteSeconds.toFixed(1)} s)`;
+    sqliteRuns.push(
+      [variant('Roster → SQLite, per-user, 2,000-row batches'), 'per-user', 2_000, [], small],
+      [variant('Roster → SQLite, per-user, 10,000-row batches'), 'per-user', 10_000, [], small],
+      [variant('Roster → SQLite, per-user, 50,000-row batches'), 'per-user', 50_000, [], small],
+      [variant('Roster → SQLite, per-user, `--max-semi-space-size=4`'), 'per-user', 10_000, ['--max-semi-space-size=4'], small],
+    );
+    let exportSource: string | undefined;
+    for (const [label, events, batch, flags, input] of sqliteRuns) {
+      const url = await freshSqlite(dir, `roster-${events}-${batch}-${flags.length}-${input === file ? 'full' : 'small'}`);
+      const api = openDatabase(url);
+      try {
+        const r = await inChild(['import', url, input, events, String(batch)], flags, api);
+        row(label, r, input === file ? sqliteSeconds : smallSqliteSeconds);
+      } finally {
+        await api.close();
+      }
+      exportSource ??= url;
+    }
+    for (const events of ['per-user', 'summary'] as const) {
+      const url = await freshPostgres(admin, `roster_bench_${events.replace('-', '_')}`);
+      const api = openDatabase(url, { poolSize: 2 });
+      try {
+        const r = await inChild(['import', url, file, events, String(DEFAULT_IMPORT_BATCH.maxRows)], [], api);
+        row(`Roster → PostgreSQL, ${events === 'summary' ? 'summary event' : 'per-user events'}`, r, psqlSeconds);
+      } finally {
+        await api.close();
+      }
+      if (events === 'summary') {
+        const e = await inChild(['export', url], []);
+        log(
+          `| Export from PostgreSQL (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | ${mb(e.peakRssMb)} | — |`,
+        );
+      }
+      await admin.query(`drop database roster_bench_${events.replace('-', '_')} with (force)`);
+    }
+    if (exportSource !== undefined) {
+      const e = await inChild(['export', exportSource], []);
+      log(
+        `| Export from SQLite (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | ${mb(e.peakRssMb)} | — |`,
+      );
+    }
+    if (BIG !== undefined) {
+      const big = join(dir, 'big.csv');
+      await pipeline(generatedFile(BIG, 'csv', 43), createWriteStream(big));
+      const url = await freshSqlite(dir, 'roster-big');
+      const r = await inChild(['import', url, big, 'summary', '10000'], []);
+      log(
+        `| Roster → SQLite, summary event, ${BIG.toLocaleString('en-US')} rows | ${rate(r.rows, r.seconds)} | ${r.seconds.toFixed(1)} s | — | ${mb(r.peakRssMb)} | — |`,
+      );
+    }
+  } finally {
+    await admin.end();
+    await rm(dir, { recursive: true, force: true });
+  }
+  await writeResultsSection(RESULTS, 'import', `## Bulk import and export (\`npm run bench:import\`)\n\n${lines.join('\n')}`);
+}
+
+const [, , mode, ...rest] = process.argv;
+if (mode === '--child') {
+  const [kind, url, file, events, batch] = rest;
+  const result = kind === 'export' ? await childExport(url!) : await childImport(url!, file!, events as EventsMode, Number(batch));
+  process.send!(result, () => process.exit(0));
+} else {
+  await main();
+}

@@ -1,0 +1,164 @@
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { extname } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { v7 as uuidv7 } from 'uuid';
+import type { Config } from '../config.js';
+import { openDatabase } from '../db/database.js';
+import { migrateToLatest } from '../db/migrator.js';
+import { exportUsers } from './export.js';
+import type { ExportFormat } from './export-format.js';
+import { EVENTS_MODES, IMPORT_MODES, jobDocument, type EventsMode, type ImportJob, type ImportMode } from './job.js';
+import { IMPORT_FORMATS, parseColumnMap, type ImportFormat } from './parse.js';
+import { startProgress } from './progress.js';
+import { ImportCounters, RowErrorReport } from './report.js';
+import { ImportService } from './service.js';
+import { SqlImportJobStore } from './sql-job-store.js';
+import { batchWriterFor, importBatchFor, isTransientImportError } from './writers.js';
+
+/** A mistake on the command line (exit 2). */
+export class CommandUsageError extends Error {
+  override readonly name = 'CommandUsageError';
+}
+
+export interface ImportArgs {
+  readonly format?: string | undefined;
+  readonly mode?: string | undefined;
+  readonly 'dry-run'?: boolean | undefined;
+  readonly events?: string | undefined;
+  readonly map?: string[] | undefined;
+  readonly 'ignore-unknown'?: boolean | undefined;
+  readonly resume?: string | undefined;
+  readonly errors?: string | undefined;
+}
+
+export const EXIT_CANCELLED = 130;
+
+/**
+ * `roster import FILE|-`: runs an import job in this process with a progress display on
+ * stderr, and prints the job as one JSON line on stdout. Exit 0 when it succeeded (row errors
+ * allowed, counted), 1 when it failed, 130 when Ctrl-C cancelled it (the resume command is printed).
+ */
+export async function importCommand(file: string, args: ImportArgs, config: Config): Promise<number> {
+  const database = openDatabase(config.databaseUrl, { poolSize: 2, sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs });
+  const cancel = new AbortController();
+  const onSignal = () => {
+    if (cancel.signal.aborted) process.exit(EXIT_CANCELLED);
+    process.stderr.write('\ncancelling: the batch in progress is rolled back…\n');
+    cancel.abort(new Error('cancelled by signal'));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    if (config.migrateOnStart) await migrateToLatest(database.db, database.dialect.name);
+    const service = new ImportService({
+      jobs: new SqlImportJobStore(database.db, database.dialect),
+      writerFor: batchWriterFor(database),
+      batch: importBatchFor(database),
+      isTransient: isTransientImportError(database),
+      newId: uuidv7,
+      onRetry: (error, attempt, delayMs) =>
+        process.stderr.write(`batch failed (${(error as Error).message}); retry ${attempt} in ${delayMs} ms\n`),
+    });
+    const job = args.resume === undefined ? await service.create(specFrom(file, args)) : await resumable(service, args.resume);
+    if (job.status === 'succeeded') {
+      process.stdout.write(`${JSON.stringify(jobDocument(job))}\n`);
+      return 0;
+    }
+    const counters = new ImportCounters();
+    const progress = startProgress({
+      read: () => ({ rows: counters.read, errors: counters.failed, bytes: counters.bytes }),
+      out: process.stderr,
+      totalBytes: job.totalBytes,
+    });
+    const report =
+      args.errors === undefined
+        ? undefined
+        : new RowErrorReport(createWriteStream(args.errors, { flags: args.resume === undefined ? 'w' : 'a' }), 'csv');
+    const source = file === '-' ? process.stdin : createReadStream(file);
+    const { job: done, error } = await service.run(job, source, {
+      signal: cancel.signal,
+      counters,
+      onCommitted: (errors) => report?.add(errors.map((e) => ({ kind: 'rejected', line: e.line, errors: [e] }))),
+    });
+    progress.stop();
+    await report?.close();
+    process.stdout.write(`${JSON.stringify(jobDocument(done))}\n`);
+    const c = done.counts;
+    const summary = `import ${done.id}: ${done.status}; read ${c.read}, created ${c.created}, updated ${c.updated}, skipped ${c.skipped}, failed ${c.failed}`;
+    process.stderr.write(`${summary}\n`);
+    if (done.status === 'cancelled') {
+      process.stderr.write(`stopped after line ${done.committedLine}; resume with: roster import ${file} --resume ${done.id}\n`);
+      return EXIT_CANCELLED;
+    }
+    if (done.status === 'failed') {
+      process.stderr.write(`roster: import failed: ${done.error ?? String(error)}\n`);
+      if (done.committedLine > 0) process.stderr.write(`resume with: roster import ${file} --resume ${done.id}\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await database.close();
+  }
+}
+
+/** `roster export [--format] [--since] [--out FILE]`: the directory as CSV or NDJSON, to a file or stdout. */
+export async function exportCommand(
+  args: { format?: string | undefined; since?: string | undefined; out?: string | undefined },
+  config: Config,
+): Promise<number> {
+  const format = oneOf<ExportFormat>('--format', args.format ?? 'csv', ['csv', 'ndjson']);
+  const since = args.since === undefined ? undefined : new Date(args.since);
+  if (since !== undefined && Number.isNaN(since.getTime())) throw new CommandUsageError(`--since "${args.since}" is not an ISO 8601 time`);
+  const database = openDatabase(config.databaseUrl, { poolSize: 2, sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs });
+  try {
+    if (config.migrateOnStart) await migrateToLatest(database.db, database.dialect.name);
+    const sink = args.out === undefined ? process.stdout : createWriteStream(args.out);
+    await pipeline(Readable.from(exportUsers(database, { format, since })), sink);
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
+function specFrom(file: string, args: ImportArgs) {
+  const format = oneOf<ImportFormat>('--format', args.format ?? guessFormat(file), IMPORT_FORMATS);
+  const mode = oneOf<ImportMode>('--mode', args.mode ?? 'create', IMPORT_MODES);
+  const events = oneOf<EventsMode>('--events', args.events ?? 'per-user', EVENTS_MODES);
+  const map = parseColumnMap(args.map ?? []);
+  let totalBytes: number | undefined;
+  if (file !== '-') {
+    try {
+      totalBytes = statSync(file).size;
+    } catch (cause) {
+      throw new CommandUsageError(`cannot read ${file}: ${(cause as Error).message}`);
+    }
+  }
+  return {
+    format,
+    mode,
+    events,
+    dryRun: args['dry-run'] ?? false,
+    options: { map, ignoreUnknown: args['ignore-unknown'] ?? false },
+    source: file,
+    totalBytes,
+    actor: 'system:cli',
+  };
+}
+
+async function resumable(service: ImportService, id: string): Promise<ImportJob> {
+  const job = await service.get(id);
+  if (job === undefined) throw new CommandUsageError(`no import job ${id}`);
+  return job;
+}
+
+function guessFormat(file: string): ImportFormat {
+  return ['.ndjson', '.jsonl'].includes(extname(file).toLowerCase()) ? 'ndjson' : 'csv';
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new CommandUsageError(`${flag} must be one of ${allowed.join(', ')}`);
+  return value as T;
+}

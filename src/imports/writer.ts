@@ -1,0 +1,57 @@
+import type { EventContext } from '../events/model.js';
+import type { Batch } from './batch.js';
+import type { EventsMode, ImportMode } from './job.js';
+import type { RowError } from './rows.js';
+
+/** What a batch writer needs to know of its job. */
+export interface WriterJob {
+  readonly id: string;
+  readonly mode: ImportMode;
+  readonly events: EventsMode;
+  readonly dryRun: boolean;
+  /** Row errors the job already stored (they are capped per job). */
+  readonly errorsKept: number;
+  readonly context: EventContext;
+}
+
+/** What one committed batch did. Every row of the batch is counted once. */
+export interface BatchOutcome {
+  readonly read: number;
+  readonly created: number;
+  readonly updated: number;
+  readonly skipped: number;
+  readonly failed: number;
+  /** Row errors found by the database (an email taken, a duplicate), on top of the batch's rejected rows. */
+  readonly errors: readonly RowError[];
+}
+
+/**
+ * Writes one batch in one transaction: its users, their events, its row errors and the job's
+ * progress (counters and `committed_line` = the batch's last line) commit together or not at
+ * all, so a resumed run starts exactly after the last committed batch. A failed `write` has
+ * written nothing and may be retried with the same batch.
+ */
+export interface BatchWriter {
+  write(batch: Batch, signal: AbortSignal): Promise<BatchOutcome>;
+  /** Releases what the writer holds (a pooled connection, prepared statements). */
+  close(): Promise<void>;
+}
+
+export const ROW_ERROR_REASONS = {
+  emailTaken: (id: string) => `a user with this email already exists (${id})`,
+  idTaken: 'a user with this id already exists',
+  duplicateInFile: 'duplicate email: an earlier row of this file has the same email (case-insensitively)',
+  idMismatch: (id: string) => `the user with this email has another id (${id})`,
+} as const;
+
+/** How many of `wanted` new row errors may still be stored under the per-job cap. */
+export function errorsToKeep(kept: number, wanted: number, cap: number): number {
+  return Math.max(0, Math.min(wanted, cap - kept));
+}
+
+/** The row errors of a batch, rejected rows and database findings together, in line order. */
+export function batchErrors(batch: Batch, found: readonly RowError[]): RowError[] {
+  const all = batch.rejected.flatMap((row) => row.errors);
+  all.push(...found);
+  return all.sort((a, b) => a.line - b.line);
+}

@@ -1,0 +1,25 @@
+import type { Database } from '../db/database.js';
+import type { BatchOptions } from './batch.js';
+import { pooledUuidv7 } from './ids.js';
+import { DEFAULT_IMPORT_BATCH, SQLITE_IMPORT_BATCH } from './service.js';
+import { ConnectionLostError, PostgresBatchWriter } from './postgres-writer.js';
+import { SqliteBatchWriter } from './sqlite-writer.js';
+import type { BatchWriter, WriterJob } from './writer.js';
+
+/** The batch writer for the database's driver; ids (users without one, events) from `newId`. */
+export function batchWriterFor(database: Database, newId: () => string = pooledUuidv7()): (job: WriterJob) => BatchWriter {
+  const driver = database.driver;
+  return driver.kind === 'sqlite'
+    ? (job) => new SqliteBatchWriter({ db: database.db, connection: driver.connection, job, newId })
+    : (job) => new PostgresBatchWriter({ pool: driver.pool, job, newId });
+}
+
+/** The transaction size for the database (see SQLITE_IMPORT_BATCH and DEFAULT_IMPORT_BATCH). */
+export function importBatchFor(database: Database): BatchOptions {
+  return database.driver.kind === 'sqlite' ? SQLITE_IMPORT_BATCH : DEFAULT_IMPORT_BATCH;
+}
+
+/** Errors worth retrying a batch for: the dialect's outages, and a writer connection lost mid-batch. */
+export function isTransientImportError(database: Database): (error: unknown) => boolean {
+  return (error) => error instanceof ConnectionLostError || database.dialect.isUnavailable(error);
+}
