@@ -150,18 +150,38 @@ function partName(part: string): string {
 
 /** TypeBox/Ajv issues → one entry per field, with messages a person can act on. */
 export function schemaErrors(issues: readonly ValidationIssue[], part: string): ProblemFieldError[] {
+  // A value that matches no member of a union (`anyOf`) comes with one issue per member plus
+  // the union's own: report it once, naming the allowed values when the members are constants.
+  const unions = new Map<string, unknown[]>();
+  for (const issue of issues) if (issue.keyword === 'anyOf' || issue.keyword === 'oneOf') unions.set(issue.instancePath, []);
+  const inUnion = (issue: ValidationIssue) => unions.has(issue.instancePath) && /\/(anyOf|oneOf)\/\d+/.test(issue.schemaPath);
+  for (const issue of issues)
+    if (inUnion(issue) && issue.keyword === 'const') unions.get(issue.instancePath)!.push(issue.params.allowedValue);
   const out: ProblemFieldError[] = [];
+  const seen = new Set<string>();
+  const add = (error: ProblemFieldError) => {
+    const key = `${error.pointer ?? ''}\u0000${error.parameter ?? ''}\u0000${error.message}`;
+    if (!seen.has(key)) out.push(error);
+    seen.add(key);
+  };
   for (const issue of issues) {
-    if (issue.keyword === 'additionalProperties') continue; // reported per property below
-    if (issue.keyword === 'required') {
+    if (issue.keyword === 'additionalProperties' || inUnion(issue)) continue; // reported below / with the union
+    if (issue.keyword === 'anyOf' || issue.keyword === 'oneOf') {
+      const allowed = unions.get(issue.instancePath) ?? [];
+      const message =
+        allowed.length > 0 && allowed.every((v) => typeof v === 'string')
+          ? `must be one of: ${allowed.join(', ')}`
+          : 'is not one of the allowed shapes (see the OpenAPI document)';
+      add(locate(issue.instancePath, message, part));
+    } else if (issue.keyword === 'required') {
       const missing = (issue.params.requiredProperties ?? issue.params.missingProperty ?? []) as string[] | string;
-      for (const name of [missing].flat()) out.push(locate(`${issue.instancePath}/${name}`, 'is required', part));
+      for (const name of [missing].flat()) add(locate(`${issue.instancePath}/${name}`, 'is required', part));
     } else if (issue.schemaPath.endsWith('/additionalProperties')) {
-      out.push(locate(issue.instancePath, 'is not a known field', part));
+      add(locate(issue.instancePath, 'is not a known field', part));
     } else if (issue.keyword === 'pattern') {
-      out.push(locate(issue.instancePath, 'does not have the expected format (see the OpenAPI document)', part));
+      add(locate(issue.instancePath, 'does not have the expected format (see the OpenAPI document)', part));
     } else {
-      out.push(locate(issue.instancePath, issue.message ?? 'is not valid', part));
+      add(locate(issue.instancePath, issue.message ?? 'is not valid', part));
     }
   }
   return out;

@@ -125,6 +125,14 @@ describe('POST /v1/api-keys', () => {
     });
   }
 
+  test('create400: an unknown scope is reported once, naming the allowed ones', async () => {
+    const res = await app.inject(createKey({ name: 'x', scopes: ['users:read', 'bogus'] }));
+    const problem = assertProblem(fromInject(res), 'validation');
+    assert.deepEqual(problem.errors, [
+      { pointer: '/scopes/1', message: 'must be one of: users:read, users:write, events:read, webhooks:manage, imports:write, admin' },
+    ]);
+  });
+
   test('create415: not JSON', async () => {
     const res = await app.inject({
       method: 'POST',
