@@ -74,15 +74,13 @@ const ConditionalHeaders = Type.Object({ 'if-match': Type.Optional(Type.String({
 const CacheHeaders = Type.Object({ 'if-none-match': Type.Optional(Type.String({ maxLength: 1024 })) });
 
 /** The one place a User becomes JSON: a row or a domain object never reaches the wire unconverted. */
-export const toUserResponse = toUserDocument;
-
 /** What a change records on its event (who, which request) and the deadline it runs under. */
 function changeContext(request: FastifyRequest) {
   return { signal: request.deadline, actor: request.principal?.actor, requestId: request.id };
 }
 
 function sendUser(reply: FastifyReply, status: number, user: User) {
-  return reply.code(status).header('etag', etagOf(user.version)).send(toUserResponse(user));
+  return reply.code(status).header('etag', etagOf(user.version)).send(toUserDocument(user));
 }
 
 /**
@@ -172,7 +170,7 @@ export function usersRoutes(users: UsersService) {
       },
       async (request) => {
         const page = await users.list({ ...request.query, limit: request.query.limit ?? DEFAULT_PAGE_SIZE }, { signal: request.deadline });
-        return { data: page.users.map(toUserResponse), next_cursor: page.nextCursor };
+        return { data: page.users.map(toUserDocument), next_cursor: page.nextCursor };
       },
     );
 

@@ -65,27 +65,3 @@ export class Deadline {
     clearTimeout(this.#timer);
   }
 }
-
-/**
- * Runs `work` under a deadline of `ms`. `work` receives a signal that aborts at the deadline
- * (with the error `onExpiry` makes) or when `parent` aborts (with its reason); the returned
- * promise rejects at that moment even if `work` ignores the signal, so a caller is never held
- * past its deadline. What `work` does afterwards is ignored, its rejection included.
- */
-export async function runWithDeadline<T>(
-  ms: number,
-  parent: AbortSignal | undefined,
-  onExpiry: () => Error,
-  work: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  const deadline = new Deadline(ms, onExpiry);
-  const onParentAbort = () => deadline.cancel(parent?.reason);
-  if (parent?.aborted) onParentAbort();
-  else parent?.addEventListener('abort', onParentAbort, { once: true });
-  try {
-    return await deadline.race(work(deadline.signal));
-  } finally {
-    deadline.dispose();
-    parent?.removeEventListener('abort', onParentAbort);
-  }
-}
