@@ -1,11 +1,11 @@
-// End to end: concurrent creates through the built server. One Idempotency-Key sent by 20
+// End to end: concurrent creates through the built suite.server. One Idempotency-Key sent by 20
 // clients at once makes exactly one user; so does one email sent without a key. Against a
 // SQLite file and PostgreSQL.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dialects, type TestDatabase } from '../helpers/databases.js';
+import { dialects } from '../helpers/databases.js';
 import { assertProblem, fromFetch, type PageJson, type UserJson } from '../helpers/http.js';
-import { ServerProcess } from '../helpers/server.js';
+import { serverForSuite } from '../helpers/server.js';
 
 const CLIENTS = 20;
 
@@ -18,21 +18,12 @@ interface Sent {
 
 for (const [dialect, open, skip] of await dialects()) {
   describe(`concurrent creates on ${dialect}`, { skip }, () => {
-    let testDb: TestDatabase;
-    let server: ServerProcess;
-    before(async () => {
-      testDb = await open();
-      server = await ServerProcess.start({ databaseUrl: testDb.url });
-    });
-    after(async () => {
-      await server?.kill();
-      await testDb?.cleanup();
-    });
+    const suite = serverForSuite(open);
 
     async function post(body: unknown, key?: string): Promise<Sent> {
-      const res = await fetch(`${server.url}/v1/users`, {
+      const res = await fetch(`${suite.server.url}/v1/users`, {
         method: 'POST',
-        headers: { ...server.auth, 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
+        headers: { ...suite.server.auth, 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(30_000),
       });
@@ -40,8 +31,8 @@ for (const [dialect, open, skip] of await dialects()) {
     }
 
     async function usersWithEmail(email: string): Promise<UserJson[]> {
-      const res = await fetch(`${server.url}/v1/users?limit=10&email=${encodeURIComponent(email)}`, {
-        headers: server.auth,
+      const res = await fetch(`${suite.server.url}/v1/users?limit=10&email=${encodeURIComponent(email)}`, {
+        headers: suite.server.auth,
         signal: AbortSignal.timeout(30_000),
       });
       assert.equal(res.status, 200);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ServerProcess, tempSqlite } from '../helpers/server.js';
-import { dialects, type TestDatabase } from '../helpers/databases.js';
+import { ServerProcess, serverForSuite, tempSqlite } from '../helpers/server.js';
+import { dialects } from '../helpers/databases.js';
 
 /** promtool ships with Debian's `prometheus` package; .ci/run installs it. */
 function promtoolMissing(): string | undefined {
@@ -37,36 +37,29 @@ function value(all: Map<string, number>, name: string, labels: Record<string, st
 
 for (const [dialect, open, skip] of await dialects()) {
   describe(`metrics on the admin listener (${dialect})`, { skip }, () => {
-    let server: ServerProcess;
-    let testDb: TestDatabase;
-    before(async () => {
-      testDb = await open();
-      server = await ServerProcess.start({ databaseUrl: testDb.url });
-    });
-    after(async () => {
-      await server?.kill();
-      await testDb?.cleanup();
-    });
+    const suite = serverForSuite(open);
 
     test('real traffic moves the RED, database and runtime series; promtool accepts the exposition', async (t) => {
-      const headers = { ...server.auth, 'content-type': 'application/json' };
-      const created = await fetch(`${server.url}/v1/users`, {
+      const headers = { ...suite.server.auth, 'content-type': 'application/json' };
+      const created = await fetch(`${suite.server.url}/v1/users`, {
         method: 'POST',
         headers,
         body: JSON.stringify({ email: 'm@example.com', name: 'M' }),
       });
       assert.equal(created.status, 201);
       const { id } = (await created.json()) as { id: string };
-      for (let i = 0; i < 3; i++) assert.equal((await fetch(`${server.url}/v1/users/${id}`, { headers: server.auth })).status, 200);
+      for (let i = 0; i < 3; i++)
+        assert.equal((await fetch(`${suite.server.url}/v1/users/${id}`, { headers: suite.server.auth })).status, 200);
       assert.equal(
-        (await fetch(`${server.url}/v1/users/${`${id.slice(0, -1)}${id.endsWith('0') ? '1' : '0'}`}`, { headers: server.auth })).status,
+        (await fetch(`${suite.server.url}/v1/users/${`${id.slice(0, -1)}${id.endsWith('0') ? '1' : '0'}`}`, { headers: suite.server.auth }))
+          .status,
         404,
       );
-      assert.equal((await fetch(`${server.url}/v1/users`)).status, 401);
+      assert.equal((await fetch(`${suite.server.url}/v1/users`)).status, 401);
 
       // Not served to API clients: only the admin listener has it.
-      assert.equal((await fetch(`${server.url}/metrics`)).status, 404);
-      const scraped = await fetch(`${server.adminUrl}/metrics`);
+      assert.equal((await fetch(`${suite.server.url}/metrics`)).status, 404);
+      const scraped = await fetch(`${suite.server.adminUrl}/metrics`);
       assert.equal(scraped.status, 200);
       assert.match(scraped.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
       const text = await scraped.text();

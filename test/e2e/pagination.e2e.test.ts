@@ -1,32 +1,23 @@
 // End to end: walking every page while other clients insert, delete and update users must
 // never return a user twice and never skip one that existed throughout. Against the built
 // server on a SQLite file and on PostgreSQL.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dialects, type TestDatabase } from '../helpers/databases.js';
+import { dialects } from '../helpers/databases.js';
 import type { PageJson, UserJson } from '../helpers/http.js';
-import { inParallel, ServerProcess } from '../helpers/server.js';
+import { inParallel, serverForSuite } from '../helpers/server.js';
 
 const SEEDED = 300;
 const PAGE = 7;
 
 for (const [dialect, open, skip] of await dialects()) {
   describe(`pagination under concurrent writes on ${dialect}`, { skip }, () => {
-    let testDb: TestDatabase;
-    let server: ServerProcess;
-    before(async () => {
-      testDb = await open();
-      server = await ServerProcess.start({ databaseUrl: testDb.url });
-    });
-    after(async () => {
-      await server?.kill();
-      await testDb?.cleanup();
-    });
+    const suite = serverForSuite(open);
 
     async function send(method: string, path: string, body?: unknown, contentType = 'application/json') {
-      const res = await fetch(`${server.url}${path}`, {
+      const res = await fetch(`${suite.server.url}${path}`, {
         method,
-        headers: body === undefined ? server.auth : { ...server.auth, 'content-type': contentType },
+        headers: body === undefined ? suite.server.auth : { ...suite.server.auth, 'content-type': contentType },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(30_000),
       });
@@ -134,7 +125,7 @@ for (const [dialect, open, skip] of await dialects()) {
         after.push(...page.data.map((u) => u.id));
         next = page.next_cursor;
       } while (next !== null);
-      const row = await testDb.database.db
+      const row = await suite.testDb.database.db
         .selectFrom('users')
         .select((eb) => eb.fn.countAll().as('n'))
         .executeTakeFirstOrThrow();

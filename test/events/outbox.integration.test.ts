@@ -82,7 +82,7 @@ for (const [dialect, open, skip] of await dialects()) {
       await sql`update events set id = ${'00000000-0000-7000-8000-000000000000'} where seq = ${created.sequence}`.execute(
         testDb.database.db,
       );
-      const fixed = await usersServiceOverFixedIds(testDb, '00000000-0000-7000-8000-000000000000');
+      const fixed = await usersServiceOver(testDb.database, { newId: () => '00000000-0000-7000-8000-000000000000' });
       await assert.rejects(fixed.update(user.id, { name: 'Changed' }, undefined, ctx(12)));
       assert.equal((await users.get(user.id)).name, 'Atomic', 'the user change was rolled back with its event');
       assert.equal((await last())!.sequence, created.sequence);
@@ -119,19 +119,6 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.equal(after.length, kept.length - 3);
       assert.ok(after.every((e) => !firstTwo.includes(e.sequence)));
     });
-  });
-}
-
-/** A users service whose every new id is `id`, so the event insert hits the unique id index. */
-async function usersServiceOverFixedIds(testDb: TestDatabase, id: string): Promise<UsersService> {
-  const { UsersService } = await import('../../src/users/service.js');
-  const { SqlUserStore } = await import('../../src/users/sql-store.js');
-  const { CursorCodec } = await import('../../src/kit/cursor.js');
-  return new UsersService({
-    store: new SqlUserStore(testDb.database.db, testDb.database.dialect),
-    cursors: new CursorCodec(Buffer.alloc(32, 7)),
-    newId: () => id,
-    idempotencyTtlMs: 60_000,
   });
 }
 

@@ -83,12 +83,12 @@ export type TestAppOptions = Partial<
  */
 export const GENEROUS_RATE_LIMITS = { perCredentialPerMinute: 1_000_000, perIpPerMinute: 1_000_000 } as const;
 
-/** The users service over `database`, wired as in src/main.ts. */
-export async function usersServiceOver(database: Database): Promise<UsersService> {
+/** The users service over `database`, wired as in src/main.ts; tests may fix its ids. */
+export async function usersServiceOver(database: Database, options: { newId?: () => string } = {}): Promise<UsersService> {
   return new UsersService({
     store: new SqlUserStore(database.db, database.dialect),
     cursors: new CursorCodec(await sharedSecret(database.db, 'cursor_hmac_key')),
-    newId: uuidv7,
+    newId: options.newId ?? uuidv7,
     idempotencyTtlMs: 24 * 3_600_000,
   });
 }

@@ -21,6 +21,18 @@ export interface UserJson {
   updated_at: string;
 }
 
+/** An API key as /v1/api-keys returns it; `key` only in the creation response. */
+export interface ApiKeyJson {
+  id: string;
+  name: string;
+  scopes: string[];
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  key?: string;
+}
+
 export interface PageJson {
   data: UserJson[];
   next_cursor: string | null;

@@ -3,6 +3,8 @@
 // deadline, and every child is killed when its test file ends (or, failing that, when the
 // test process exits), so a failing test never leaks a server.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before } from 'node:test';
+import type { TestDatabase } from './databases.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -296,4 +298,35 @@ export async function inParallel<T, R>(items: readonly T[], limit: number, work:
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/**
+ * A suite's server: registers the `before` that opens a fresh database with `open` and starts
+ * `roster serve` on it, and the `after` that kills the server and drops the database. Call it
+ * inside a `describe`; read `server` and `testDb` from the result in the tests.
+ */
+export function serverForSuite(
+  open: () => Promise<TestDatabase>,
+  env?: Record<string, string>,
+): { readonly server: ServerProcess; readonly testDb: TestDatabase } {
+  let server: ServerProcess | undefined;
+  let testDb: TestDatabase | undefined;
+  before(async () => {
+    testDb = await open();
+    server = await ServerProcess.start({ databaseUrl: testDb.url, ...(env ? { env } : {}) });
+  });
+  after(async () => {
+    await server?.kill();
+    await testDb?.cleanup();
+  });
+  return {
+    get server() {
+      if (server === undefined) throw new Error('the suite server is not started (use it inside a test)');
+      return server;
+    },
+    get testDb() {
+      if (testDb === undefined) throw new Error('the suite database is not open (use it inside a test)');
+      return testDb;
+    },
+  };
 }

@@ -12,20 +12,9 @@ import { SqlApiKeyStore } from '../../src/auth/sql-store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { sqliteTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { appOver } from '../helpers/app.js';
-import { assertProblem, fromInject, type UserJson } from '../helpers/http.js';
+import { assertProblem, fromInject, type ApiKeyJson, type UserJson } from '../helpers/http.js';
 
 const KEY_FORMAT = /^rk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/;
-
-interface ApiKeyJson {
-  id: string;
-  name: string;
-  scopes: string[];
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-  last_used_at: string | null;
-  key?: string;
-}
 
 let testDb: TestDatabase;
 let app: FastifyInstance;

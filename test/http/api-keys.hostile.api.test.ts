@@ -24,7 +24,7 @@ import {
   nastyUnit,
   StatusTally,
 } from '../helpers/hostile.js';
-import { assertProblem, fromInject } from '../helpers/http.js';
+import { assertProblem, fromInject, type ApiKeyJson } from '../helpers/http.js';
 
 /** What the app under test is built with (test/helpers/app.ts). */
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -33,17 +33,6 @@ const NAME_MAX = 100;
 const RAW_NAME_MAX = 1000;
 const LONGEST_LIFETIME_S = 10 * 365 * 86_400;
 const KEY_FORMAT = /^rk_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/;
-
-interface ApiKeyJson {
-  id: string;
-  name: string;
-  scopes: string[];
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-  last_used_at: string | null;
-  key?: string;
-}
 
 /**
  * A stored key as far as a request may change it. last_used_at is left out: the admin key's
