@@ -111,6 +111,8 @@ export interface WebhookReplaysTable {
   event_seq: Seq;
   next_attempt_at: Timestamp;
   attempt: number;
+  /** Bumped by every replay request; a settlement removes or reschedules only the one it took. */
+  generation: ColumnType<number, number | undefined, number>;
   first_attempt_at: Timestamp | null;
   /** True: asked for by a replay; false: a parked retry of an unordered endpoint. */
   replay: Bool;

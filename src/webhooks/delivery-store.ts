@@ -7,6 +7,11 @@ import type { DeliveryAttempt } from './service.js';
 export interface PendingReplay {
   readonly sequence: number;
   readonly attempt: number;
+  /**
+   * Which request this is: a replay asked for while this one is in flight bumps it, so settling
+   * the delivery in flight must not remove (or postpone) the newer request.
+   */
+  readonly generation: number;
   readonly firstAttemptAt: Date | null;
   /** True when a caller asked for it; false for a parked retry. */
   readonly replay: boolean;
@@ -28,9 +33,12 @@ export interface Settlement {
   /** Disables the endpoint and appends its `webhook_endpoint.disabled` event. */
   readonly disable?: { readonly at: Date; readonly reason: string; readonly event: NewEvent };
   /** A one-off delivery that is finished (delivered, refused or given up). */
-  readonly replayDone?: number;
-  /** A one-off delivery to (re)schedule: inserted, or updated when it exists. */
-  readonly replayScheduled?: Omit<PendingReplay, 'event'> & { readonly nextAttemptAt: Date };
+  readonly replayDone?: { readonly sequence: number; readonly generation: number };
+  /**
+   * A one-off delivery to (re)schedule: inserted, or updated when it exists — for a taken
+   * delivery (`generation` given) only if no newer request arrived meanwhile.
+   */
+  readonly replayScheduled?: Omit<PendingReplay, 'event' | 'generation'> & { readonly nextAttemptAt: Date; readonly generation?: number };
 }
 
 /** The dispatcher's storage port. Adapter: SqlWebhookStore. */

@@ -217,7 +217,7 @@ export class Dispatcher {
   async #deliverReplay(endpoint: WebhookEndpoint, pending: PendingReplay): Promise<Date | undefined> {
     if (pending.event === undefined) {
       // Pruned by retention since it was enqueued: nothing left to send.
-      return (await this.#settle(endpoint, { replayDone: pending.sequence })) ? undefined : KEPT;
+      return (await this.#settle(endpoint, { replayDone: taken(pending) })) ? undefined : KEPT;
     }
     const gate = this.#gate(endpoint, pending.attempt);
     if (gate !== undefined) return gate;
@@ -235,11 +235,12 @@ export class Dispatcher {
         attempts: [attempt],
         endpoint: { failingSince: failure.failingSince },
         ...(next === undefined
-          ? { replayDone: pending.sequence }
+          ? { replayDone: taken(pending) }
           : {
               replayScheduled: {
                 sequence: pending.sequence,
                 attempt: pending.attempt + 1,
+                generation: pending.generation,
                 firstAttemptAt,
                 replay: pending.replay,
                 nextAttemptAt: next,
@@ -249,7 +250,7 @@ export class Dispatcher {
     } else {
       settlement = {
         attempts: [attempt],
-        replayDone: pending.sequence,
+        replayDone: taken(pending),
         ...(result.outcome === 'success' ? { endpoint: { failingSince: null } } : {}),
       };
     }
@@ -424,3 +425,8 @@ export class Dispatcher {
 
 /** Marks "the lease is already gone (lost or given up by the settlement)": nothing to release. */
 const KEPT = new Date(-1);
+
+/** The one-off delivery a settlement finishes: this sequence, as requested when it was taken. */
+function taken(pending: PendingReplay): { sequence: number; generation: number } {
+  return { sequence: pending.sequence, generation: pending.generation };
+}

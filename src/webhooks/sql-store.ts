@@ -143,7 +143,11 @@ export class SqlWebhookStore implements WebhookStore, DeliveryStore {
           await trx
             .insertInto('webhook_replays')
             .values(rows)
-            .onConflict((oc) => oc.columns(['endpoint_id', 'event_seq']).doUpdateSet({ next_attempt_at: due, replay: this.#bool(true) }))
+            .onConflict((oc) =>
+              oc
+                .columns(['endpoint_id', 'event_seq'])
+                .doUpdateSet({ next_attempt_at: due, replay: this.#bool(true), generation: sql<number>`webhook_replays.generation + 1` }),
+            )
             .execute();
         }
       });
@@ -258,7 +262,7 @@ export class SqlWebhookStore implements WebhookStore, DeliveryStore {
         .selectFrom('webhook_replays as r')
         .leftJoin('events as ev', 'ev.seq', 'r.event_seq')
         .selectAll('ev')
-        .select(['r.event_seq', 'r.attempt', 'r.first_attempt_at', 'r.replay'])
+        .select(['r.event_seq', 'r.attempt', 'r.generation', 'r.first_attempt_at', 'r.replay'])
         .where('r.endpoint_id', '=', endpointId)
         .where('r.next_attempt_at', '<=', this.#dialect.toTime(now))
         .orderBy('r.event_seq')
@@ -268,6 +272,7 @@ export class SqlWebhookStore implements WebhookStore, DeliveryStore {
     return rows.map((row) => ({
       sequence: Number(row.event_seq),
       attempt: row.attempt,
+      generation: row.generation,
       firstAttemptAt: row.first_attempt_at === null ? null : this.#dialect.fromTime(row.first_attempt_at),
       replay: Boolean(row.replay),
       event: row.id === null ? undefined : toStoredEvent({ ...row, seq: row.event_seq } as never, this.#dialect),
@@ -313,7 +318,8 @@ export class SqlWebhookStore implements WebhookStore, DeliveryStore {
             await trx
               .deleteFrom('webhook_replays')
               .where('endpoint_id', '=', endpointId)
-              .where('event_seq', '=', settlement.replayDone)
+              .where('event_seq', '=', settlement.replayDone.sequence)
+              .where('generation', '=', settlement.replayDone.generation)
               .execute();
           }
           const scheduled = settlement.replayScheduled;
@@ -327,7 +333,10 @@ export class SqlWebhookStore implements WebhookStore, DeliveryStore {
             await trx
               .insertInto('webhook_replays')
               .values({ endpoint_id: endpointId, event_seq: scheduled.sequence, ...values })
-              .onConflict((oc) => oc.columns(['endpoint_id', 'event_seq']).doUpdateSet(values))
+              .onConflict((oc) => {
+                const update = oc.columns(['endpoint_id', 'event_seq']).doUpdateSet(values);
+                return scheduled.generation === undefined ? update : update.where('webhook_replays.generation', '=', scheduled.generation);
+              })
               .execute();
           }
           if (disable) await appendEvent(trx, this.#dialect, disable.event);

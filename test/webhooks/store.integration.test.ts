@@ -118,6 +118,46 @@ for (const [dialect, open, skip] of await dialects()) {
       await b.webhooks.delete(endpoint.id);
     });
 
+    test('a replay asked for while the same event is in flight is neither lost nor postponed by settling the old one', async () => {
+      const { endpoint } = await b.webhooks.create({ url: 'https://example.com/again', event_types: ['user.created'] });
+      const since = new Date();
+      await b.createUsers(2, 'again');
+      await b.webhooks.replay(endpoint.id, { since: since.toISOString() });
+      const now = new Date();
+      const soon = new Date(now.getTime() + 60_000);
+      await b.store.claim('inflight', now, soon, 1000);
+      const [first, second] = await b.store.dueReplays(endpoint.id, now, 100);
+      // Both are in flight; the caller asks again for everything since then.
+      assert.deepEqual(await b.webhooks.replay(endpoint.id, { since: since.toISOString() }), { enqueued: 2 });
+      const later = new Date(now.getTime() + 3_600_000);
+      assert.equal(
+        await b.store.settle('inflight', endpoint.id, { replayDone: { sequence: first!.sequence, generation: first!.generation } }, soon),
+        true,
+      );
+      const retryAt = new Date(now.getTime() + 600_000);
+      const reschedule = {
+        sequence: second!.sequence,
+        attempt: 2,
+        generation: second!.generation,
+        firstAttemptAt: now,
+        replay: true,
+        nextAttemptAt: retryAt,
+      };
+      assert.equal(await b.store.settle('inflight', endpoint.id, { replayScheduled: reschedule }, soon), true);
+      const pending = await b.store.dueReplays(endpoint.id, new Date(), 100);
+      assert.deepEqual(
+        pending.map((r) => [r.sequence, r.generation]),
+        [
+          [first!.sequence, first!.generation + 1],
+          [second!.sequence, second!.generation + 1],
+        ],
+        'both new requests are still pending and due now',
+      );
+      assert.ok((await b.store.dueReplays(endpoint.id, later, 100)).length === 2);
+      await b.store.releaseAll('inflight');
+      await b.webhooks.delete(endpoint.id);
+    });
+
     test('replays: by event id or since a time, filtered by type, bounded; the delivery log pages newest first', async () => {
       const { endpoint } = await b.webhooks.create({ url: 'https://example.com/replay', event_types: ['user.created'] });
       const since = new Date();
@@ -142,12 +182,15 @@ for (const [dialect, open, skip] of await dialects()) {
       // Three log rows through settle, then paging.
       const now = new Date();
       await b.store.claim('log', now, new Date(now.getTime() + 60_000), 1000);
-      for (const [i, r] of due.entries()) {
+      // Taken as the dispatcher takes them: after the last request (a request for a delivery
+      // already taken is a new one; see the test above).
+      const taken = await b.store.dueReplays(endpoint.id, now, 100);
+      for (const [i, r] of taken.entries()) {
         const settled = await b.store.settle(
           'log',
           endpoint.id,
           {
-            replayDone: r.sequence,
+            replayDone: { sequence: r.sequence, generation: r.generation },
             attempts: [
               {
                 id: uuidv7(),

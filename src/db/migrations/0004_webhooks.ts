@@ -62,6 +62,8 @@ export function webhooksMigration(dialect: DialectName) {
         .addColumn('event_seq', seq, (c) => c.notNull())
         .addColumn('next_attempt_at', time, (c) => c.notNull())
         .addColumn('attempt', 'integer', (c) => c.notNull())
+        // Bumped by every replay request: a dispatcher settles only the request it took.
+        .addColumn('generation', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('first_attempt_at', time)
         .addColumn('replay', bool, (c) => c.notNull())
         // One pending delivery per event and endpoint is enough: a second replay of it is a no-op.
