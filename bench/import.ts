@@ -238,8 +238,8 @@ async function main(): Promise<void> {
         } |`,
       );
     const sqliteRuns: [string, EventsMode, number, string[], string][] = [
-      ['Roster → SQLite, per-user events', 'per-user', SQLITE_IMPORT_BATCH.maxRows!, [], file],
-      ['Roster → SQLite, summary event', 'summary', SQLITE_IMPORT_BATCH.maxRows!, [], file],
+      ['Roster → SQLite, per-user events', 'per-user', SQLITE_IMPORT_BATCH.maxRows as number, [], file],
+      ['Roster → SQLite, summary event', 'summary', SQLITE_IMPORT_BATCH.maxRows as number, [], file],
     ];
     const small = join(dir, 'small.csv');
     await pipeline(generatedFile(VARIANT_ROWS, 'csv', 42), createWriteStream(small));

@@ -9,8 +9,8 @@ export interface Batch {
 }
 
 export interface BatchOptions {
-  /** Items (valid and rejected) per batch at most. */
-  readonly maxRows?: number;
+  /** Items (valid and rejected) per batch at most: a number, or read anew for each batch (see TransactionSizer). */
+  readonly maxRows?: number | (() => number);
   /** Bytes of file text per batch at most (a single larger row still makes a batch of one). */
   readonly maxBytes?: number;
 }
@@ -27,9 +27,11 @@ const REJECTED_ROW_BYTES = 64;
  * batch is dropped, never yielded, so nothing half-built reaches the writer.
  */
 export function batchRows(options: BatchOptions = {}): Stage<CheckedItem[], Batch> {
-  const maxRows = options.maxRows ?? DEFAULT_BATCH_ROWS;
+  const rowLimit = options.maxRows ?? DEFAULT_BATCH_ROWS;
   const maxBytes = options.maxBytes ?? DEFAULT_BATCH_BYTES;
-  if (!(maxRows >= 1 && maxBytes >= 1)) throw new RangeError('a batch must allow at least one row and one byte');
+  const limitOf = typeof rowLimit === 'number' ? () => rowLimit : rowLimit;
+  if (!((typeof rowLimit === 'function' || rowLimit >= 1) && maxBytes >= 1))
+    throw new RangeError('a batch must allow at least one row and one byte');
   return async function* batch(chunks, { signal } = {}) {
     let rows: ValidRow[] = [];
     let rejected: RejectedRow[] = [];
@@ -37,6 +39,7 @@ export function batchRows(options: BatchOptions = {}): Stage<CheckedItem[], Batc
     let lastLine = 0;
     let count = 0;
     let bytes = 0;
+    let maxRows = 1;
     // Checked right before every yield, so nothing is handed on once the signal aborts.
     const take = (): Batch => {
       signal?.throwIfAborted();
@@ -51,7 +54,11 @@ export function batchRows(options: BatchOptions = {}): Stage<CheckedItem[], Batc
       for (const item of items) {
         const size = item.kind === 'valid' ? item.bytes : REJECTED_ROW_BYTES + item.errors.reduce((sum, e) => sum + e.reason.length, 0);
         if (count > 0 && bytes + size > maxBytes) yield take();
-        if (count === 0) firstLine = item.line;
+        if (count === 0) {
+          firstLine = item.line;
+          // Read when the batch starts, not when the last one was handed on: by then the writer has timed it.
+          maxRows = Math.max(1, limitOf());
+        }
         lastLine = item.line;
         if (item.kind === 'valid') rows.push(item);
         else rejected.push(item);

@@ -14,7 +14,7 @@ import { startProgress } from './progress.js';
 import { ImportCounters, RowErrorReport } from './report.js';
 import { ImportService } from './service.js';
 import { SqlImportJobStore } from './sql-job-store.js';
-import { batchWriterFor, importBatchFor, isTransientImportError } from './writers.js';
+import { batchWriterFor, importBatchFor, importTransactionFor, isTransientImportError } from './writers.js';
 
 /** A mistake on the command line (exit 2). */
 export class CommandUsageError extends Error {
@@ -55,6 +55,7 @@ export async function importCommand(file: string, args: ImportArgs, config: Conf
       jobs: new SqlImportJobStore(database.db, database.dialect),
       writerFor: batchWriterFor(database),
       batch: importBatchFor(database),
+      transaction: importTransactionFor(database),
       isTransient: isTransientImportError(database),
       newId: uuidv7,
       onRetry: (error, attempt, delayMs) =>

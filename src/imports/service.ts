@@ -8,6 +8,7 @@ import type { ImportJob, ImportSpec, JobStatus } from './job.js';
 import { ImportCounters } from './report.js';
 import { retrying, type RetryOptions } from './retry.js';
 import type { RowError } from './rows.js';
+import { TransactionSizer, type TransactionBudget } from './transaction-size.js';
 import { batchErrors, type BatchOutcome, type BatchWriter, type WriterJob } from './writer.js';
 
 /** The job store port the service owns (SqlImportJobStore is its adapter). */
@@ -29,6 +30,8 @@ export interface ImportServiceOptions {
   readonly now?: () => Date;
   /** Transaction size; see DEFAULT_IMPORT_BATCH for how it was chosen. */
   readonly batch?: BatchOptions;
+  /** When set, rows per transaction follow this time budget instead of `batch.maxRows` (see SQLITE_IMPORT_TRANSACTION). */
+  readonly transaction?: TransactionBudget;
   readonly retry?: RetryOptions;
   readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
   readonly metrics?: ImportMetrics;
@@ -43,13 +46,16 @@ export interface ImportServiceOptions {
 export const DEFAULT_IMPORT_BATCH: BatchOptions = { maxRows: 10_000, maxBytes: 4 * 1024 * 1024 };
 
 /**
- * SQLite: a batch holds the database's only write lock while it runs, so its size is weighed
- * against API write latency. Measured by bench/import.ts on this 2-CPU machine under load
- * (200k rows, per-user events): 2,000-row batches cost ~12% more CPU per row than 10,000
- * (6.3 vs 5.6 s) and ~24% more than 50,000 (5.1 s), but the worst concurrent API write waited
- * 449 ms instead of 2.0 s and 2.6 s. 2,000 is the measured size that keeps API writes under 1 s.
+ * SQLite: a batch holds the database's only write lock while it runs, so its length is weighed
+ * against API write latency, and set in time rather than rows (a row costs more as the indexes
+ * outgrow the page cache). Measured by bench/import.ts (1M rows, 2 CPUs): fixed 2,000-row
+ * batches ran at ~32k rows/s, because each commit writes every index page the batch touched
+ * to the WAL, and 2,000 random emails touch ~2,000 pages per index; 20,000-row batches of
+ * ~250 ms write each page once for ten times the rows. 250 ms per transaction keeps the worst
+ * concurrent API write well under the 1 s bar. The byte cap bounds the batch's memory.
  */
-export const SQLITE_IMPORT_BATCH: BatchOptions = { maxRows: 2_000, maxBytes: 1024 * 1024 };
+export const SQLITE_IMPORT_BATCH: BatchOptions = { maxRows: 20_000, maxBytes: 4 * 1024 * 1024 };
+export const SQLITE_IMPORT_TRANSACTION: TransactionBudget = { targetMs: 250, initialRows: 2_000, minRows: 500, maxRows: 50_000 };
 
 export interface RunOptions {
   readonly signal: AbortSignal;
@@ -118,10 +124,19 @@ export class ImportService {
     let written = { created: 0, updated: 0 };
     let inFlight: Promise<unknown> | undefined;
     const metrics = this.#options.metrics;
+    const sizer = this.#options.transaction === undefined ? undefined : new TransactionSizer(this.#options.transaction);
+    const batchOptions: BatchOptions = { ...(this.#options.batch ?? DEFAULT_IMPORT_BATCH) };
+    if (sizer !== undefined) Object.assign(batchOptions, { maxRows: () => sizer.rows });
+    const timed = async (batch: Batch): Promise<BatchOutcome> => {
+      const startedAt = performance.now();
+      const outcome = await writer.write(batch, signal);
+      sizer?.observe(batch.rows.length, performance.now() - startedAt);
+      return outcome;
+    };
     const write = async (batch: Batch): Promise<void> => {
       const startedAt = performance.now();
       const work = retrying(
-        () => writer.write(batch, signal),
+        () => timed(batch),
         this.#options.isTransient,
         signal,
         this.#options.retry,
@@ -151,7 +166,7 @@ export class ImportService {
     try {
       await pipeline(
         source,
-        importBatches({ format: started.format, ...started.options, counters, batch: this.#options.batch ?? DEFAULT_IMPORT_BATCH }),
+        importBatches({ format: started.format, ...started.options, counters, batch: batchOptions }),
         async (batches: AsyncIterable<Batch>) => {
           for await (const batch of batches) {
             const remaining = unwritten(batch, resumeAfter);

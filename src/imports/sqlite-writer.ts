@@ -21,6 +21,18 @@ interface ExistingRow {
 }
 
 /**
+ * While an import writes, the connection's page cache is 32 MiB instead of SQLite's 2 MiB, and
+ * the WAL is checkpointed every 10,000 pages (~40 MB) instead of 1,000. A batch inserts emails
+ * and names in random order, so it reads and dirties index pages all over the two random-key
+ * indexes: with 2 MiB most of those reads miss, and a checkpoint after nearly every commit
+ * copies (and syncs) the same hot pages back again and again. Measured with raw inserts into
+ * this schema, 1M rows in 20,000-row transactions (2 CPUs): 2 MiB/1,000 pages 83k rows/s,
+ * 32 MiB/10,000 pages 116k rows/s, and system time 5.6 → 2.4 s. Both are restored afterwards.
+ */
+const IMPORT_CACHE_KIB = 32 * 1024;
+const IMPORT_AUTOCHECKPOINT_PAGES = 10_000;
+
+/**
  * The SQLite batch writer: statements prepared once and stepped synchronously inside one
  * `transaction()` per batch, under Kysely's lock on the single connection (so no API query
  * interleaves with the raw statements, and the batch holds the write lock only while it runs).
@@ -34,6 +46,9 @@ export class SqliteBatchWriter implements BatchWriter {
   readonly #now: () => Date;
   readonly #statements: ReturnType<typeof prepare>;
   readonly #connection: SQLite.Database;
+  /** Building an event costs as much as inserting its user: only when it is written. */
+  readonly #perUserEvents: boolean;
+  readonly #restore: { cacheSize: number; autocheckpoint: number };
   #errorsKept: number;
 
   constructor(options: { db: Kysely<Schema>; connection: SQLite.Database; job: WriterJob; newId: () => string; now?: () => Date }) {
@@ -44,6 +59,13 @@ export class SqliteBatchWriter implements BatchWriter {
     this.#now = options.now ?? (() => new Date());
     this.#errorsKept = options.job.errorsKept;
     this.#statements = prepare(options.connection);
+    this.#perUserEvents = options.job.events === 'per-user' && !options.job.dryRun;
+    this.#restore = {
+      cacheSize: options.connection.pragma('cache_size', { simple: true }) as number,
+      autocheckpoint: options.connection.pragma('wal_autocheckpoint', { simple: true }) as number,
+    };
+    options.connection.pragma(`cache_size = ${-IMPORT_CACHE_KIB}`);
+    options.connection.pragma(`wal_autocheckpoint = ${IMPORT_AUTOCHECKPOINT_PAGES}`);
   }
 
   async write(batch: Batch, signal: AbortSignal): Promise<BatchOutcome> {
@@ -58,6 +80,10 @@ export class SqliteBatchWriter implements BatchWriter {
   }
 
   close(): Promise<void> {
+    if (this.#connection.open) {
+      this.#connection.pragma(`cache_size = ${this.#restore.cacheSize}`);
+      this.#connection.pragma(`wal_autocheckpoint = ${this.#restore.autocheckpoint}`);
+    }
     return Promise.resolve();
   }
 
@@ -109,7 +135,7 @@ export class SqliteBatchWriter implements BatchWriter {
       this.#job.id,
     );
     if (result.changes === 0) return this.#conflict(row, key);
-    this.#event(userCreated(this.#newId(), user, this.#job.context));
+    if (this.#perUserEvents) this.#event(userCreated(this.#newId(), user, this.#job.context));
     return 'created';
   }
 
@@ -137,7 +163,7 @@ export class SqliteBatchWriter implements BatchWriter {
       updatedAt: now,
     };
     s.updateUser.run(after.email, key, after.name, after.name.toLowerCase(), attributes, after.version, at, this.#job.id, after.id);
-    this.#event(userUpdated(this.#newId(), before, after, this.#job.context));
+    if (this.#perUserEvents) this.#event(userUpdated(this.#newId(), before, after, this.#job.context));
     return 'updated';
   }
 
@@ -155,7 +181,6 @@ export class SqliteBatchWriter implements BatchWriter {
   }
 
   #event(event: NewEvent): void {
-    if (this.#job.events !== 'per-user') return;
     this.#statements.insertEvent.run(
       event.id,
       event.type,

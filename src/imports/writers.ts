@@ -1,7 +1,8 @@
 import type { Database } from '../db/database.js';
 import type { BatchOptions } from './batch.js';
 import { pooledUuidv7 } from './ids.js';
-import { DEFAULT_IMPORT_BATCH, SQLITE_IMPORT_BATCH } from './service.js';
+import { DEFAULT_IMPORT_BATCH, SQLITE_IMPORT_BATCH, SQLITE_IMPORT_TRANSACTION } from './service.js';
+import type { TransactionBudget } from './transaction-size.js';
 import { ConnectionLostError, PostgresBatchWriter } from './postgres-writer.js';
 import { SqliteBatchWriter } from './sqlite-writer.js';
 import type { BatchWriter, WriterJob } from './writer.js';
@@ -17,6 +18,11 @@ export function batchWriterFor(database: Database, newId: () => string = pooledU
 /** The transaction size for the database (see SQLITE_IMPORT_BATCH and DEFAULT_IMPORT_BATCH). */
 export function importBatchFor(database: Database): BatchOptions {
   return database.driver.kind === 'sqlite' ? SQLITE_IMPORT_BATCH : DEFAULT_IMPORT_BATCH;
+}
+
+/** The time budget of a transaction, for databases where a batch blocks other writers (SQLite). */
+export function importTransactionFor(database: Database): TransactionBudget | undefined {
+  return database.driver.kind === 'sqlite' ? SQLITE_IMPORT_TRANSACTION : undefined;
 }
 
 /** Errors worth retrying a batch for: the dialect's outages, and a writer connection lost mid-batch. */
