@@ -40,6 +40,7 @@ export class PostgresBatchWriter implements BatchWriter {
   readonly #now: () => Date;
   #client: pg.PoolClient | undefined;
   #errorsKept: number;
+  readonly overlapsReading = true;
 
   constructor(options: { pool: pg.Pool; job: WriterJob; newId: () => string; now?: () => Date }) {
     this.#pool = options.pool;

@@ -50,6 +50,7 @@ export class SqliteBatchWriter implements BatchWriter {
   readonly #perUserEvents: boolean;
   readonly #restore: { cacheSize: number; autocheckpoint: number };
   #errorsKept: number;
+  readonly overlapsReading = false;
 
   constructor(options: { db: Kysely<Schema>; connection: SQLite.Database; job: WriterJob; newId: () => string; now?: () => Date }) {
     this.#db = options.db;

@@ -32,6 +32,11 @@ export interface BatchOutcome {
  * written nothing and may be retried with the same batch.
  */
 export interface BatchWriter {
+  /**
+   * True when the database does the work in another process (PostgreSQL): the next batch is
+   * then read while this one is written. False when writing keeps this thread busy (SQLite).
+   */
+  readonly overlapsReading: boolean;
   write(batch: Batch, signal: AbortSignal): Promise<BatchOutcome>;
   /** Releases what the writer holds (a pooled connection, prepared statements). */
   close(): Promise<void>;

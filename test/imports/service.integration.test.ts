@@ -200,6 +200,7 @@ for (const [name, open, skip] of await dialects()) {
         writerFor: (job) => {
           const writer = real(job);
           const flaky: BatchWriter = {
+            overlapsReading: writer.overlapsReading,
             async write(batch, signal) {
               if (batch.firstLine === 4 && failures++ < 2) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
               return writer.write(batch, signal);
@@ -215,6 +216,36 @@ for (const [name, open, skip] of await dialects()) {
       assert.equal(failures, 3);
       assert.equal(await count(t.database, 'users'), 4);
     });
+
+    for (const overlapsReading of [false, true]) {
+      it(`a permanent failure fails the job with that error, after the batches before it (${overlapsReading ? 'reading ahead' : 'one batch at a time'})`, async () => {
+        await reset();
+        const real = batchWriterFor(t.database);
+        let started = 0;
+        const service = importService(t.database, {
+          batch: { maxRows: 2 },
+          writerFor: (job) => {
+            const writer = real(job);
+            return {
+              overlapsReading,
+              async write(batch, signal) {
+                started++;
+                if (batch.firstLine === 6) throw new Error('disk full (injected)');
+                return writer.write(batch, signal);
+              },
+              close: () => writer.close(),
+            };
+          },
+        });
+        const file = 'email,name\n' + Array.from({ length: 12 }, (_, i) => `u${i}@example.com,U${i}\n`).join('');
+        const { job } = await runImport(service, file);
+        assert.equal(job.status, 'failed');
+        assert.match(job.error ?? '', /^disk full \(injected\)/);
+        assert.equal(job.committedLine, 5, 'the two batches before the failing one committed');
+        assert.equal(await count(t.database, 'users'), 4);
+        assert.equal(started, 3, 'no batch is written after the failing one');
+      });
+    }
 
     if (name === 'postgres') {
       it('a connection killed mid-batch: the batch is retried whole on a new connection, never half-written', async () => {
