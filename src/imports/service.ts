@@ -232,8 +232,13 @@ export class ImportService {
         return current;
       }
       const holder = current.leaseOwner;
-      const takeOverFrom = holder !== undefined && holder !== this.#owner && this.#isOwnerGone(holder) ? holder : undefined;
       const now = this.#now();
+      // Held by a live process: refused without attempting the update, which on SQLite would
+      // queue for the write lock that holder's batches keep taking.
+      if (holder !== undefined && holder !== this.#owner && !this.isLeaseFree(current, now)) {
+        throw new ImportLeaseHeldError(id, holder, current.leaseExpiresAt);
+      }
+      const takeOverFrom = holder !== undefined && holder !== this.#owner && this.#isOwnerGone(holder) ? holder : undefined;
       const claimed = await jobs.claim(id, this.#owner, now, new Date(now.getTime() + this.#leaseMs), { takeOverFrom, unfinishedOnly });
       if (claimed !== undefined) return claimed;
       const after = await jobs.get(id);
