@@ -280,5 +280,50 @@ for (const [name, open, skip] of await dialects()) {
         await runner.stop();
       }
     });
+
+    it('a shutdown puts a running upload back to pending with its lease released; the next runner finishes it', async () => {
+      await reset();
+      const spoolPath = join(await mkdtemp(join(dir, 'spool-')), 'upload.csv');
+      await copyFile(file, spoolPath);
+      const first = importService(t.database, { batch: { maxRows: 500 } });
+      const job = await first.create(spec({ source: 'upload', spoolPath }));
+      const runner = new ImportRunner({ service: first, concurrency: 1, queueLimit: 4 });
+      runner.submit(job);
+      await within(
+        30_000,
+        'a first batch',
+        (async () => {
+          while (((await store.get(job.id))?.committedLine ?? 0) === 0) await sleep(5);
+        })(),
+      );
+      await runner.stop();
+      const stopped = await store.get(job.id);
+      assert.equal(stopped?.status, 'pending');
+      assert.equal(stopped?.leaseOwner, undefined);
+      assert.ok(stopped.committedLine > 0 && stopped.committedLine < ROWS + 1, `stopped at line ${stopped?.committedLine}`);
+
+      const finished: RunResult[] = [];
+      const next = new ImportRunner({
+        service: importService(t.database),
+        concurrency: 1,
+        queueLimit: 4,
+        onFinished: (r) => finished.push(r),
+      });
+      next.start();
+      try {
+        await within(
+          60_000,
+          'the resumed import',
+          (async () => {
+            while (finished.length === 0) await sleep(20);
+          })(),
+        );
+        assert.equal(finished[0]!.job.status, 'succeeded');
+        assert.equal(finished[0]!.job.counts.created, ROWS);
+        assert.equal(await count(t.database, 'users'), ROWS);
+      } finally {
+        await next.stop();
+      }
+    });
   });
 }
