@@ -24,7 +24,7 @@ Commands:
   keys revoke ID        revoke an API key
   import FILE|- [--format csv|ndjson] [--mode create|upsert] [--dry-run] [--events per-user|summary]
          [--map col=field]... [--ignore-unknown] [--resume JOB] [--errors FILE]
-                        import users; prints the job as JSON; exit 0 done, 1 failed, 130 cancelled (Ctrl-C)
+                        import users; prints the job as JSON; exit 0 done, 1 failed, 75 job run by another process, 130 cancelled
   export [--format csv|ndjson] [--since ISO] [--out FILE]
                         write a consistent snapshot of the users (stdout by default)
 

@@ -52,6 +52,9 @@ export interface Config {
   readonly importMaxBytes: number;
   readonly importDir: string;
   readonly importConcurrency: number;
+  readonly importLeaseMs: number;
+  readonly importUploadTimeoutMs: number;
+  readonly importUploadIdleMs: number;
 }
 
 /**
@@ -371,6 +374,27 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     doc: 'import jobs an instance runs at once (more wait in a bounded queue)',
     default: '1',
     parse: (raw) => integer(raw, 1, 8),
+  },
+  {
+    env: 'ROSTER_IMPORT_LEASE_MS',
+    field: 'importLeaseMs',
+    doc: "how long a process holds an import job without renewing (it renews every third of it); a crashed holder's job is resumed after this, at once on the same host",
+    default: '30000',
+    parse: (raw) => integer(raw, 1_000, 600_000),
+  },
+  {
+    env: 'ROSTER_IMPORT_UPLOAD_TIMEOUT_MS',
+    field: 'importUploadTimeoutMs',
+    doc: 'time a client has to send a whole POST /v1/imports body (uploads are exempt from ROSTER_REQUEST_TIMEOUT_MS and ROSTER_HTTP_REQUEST_TIMEOUT_MS); past it: 408',
+    default: String(15 * 60_000),
+    parse: (raw) => integer(raw, 1_000, 24 * 3_600_000),
+  },
+  {
+    env: 'ROSTER_IMPORT_UPLOAD_IDLE_MS',
+    field: 'importUploadIdleMs',
+    doc: 'an upload that sends no bytes for this long is stopped with a 408 and its partial file removed',
+    default: '30000',
+    parse: (raw) => integer(raw, 100, 3_600_000),
   },
   {
     env: 'OTEL_SDK_DISABLED',

@@ -30,6 +30,7 @@ import { Dispatcher } from './webhooks/dispatcher.js';
 import { webhookMetrics } from './webhooks/metrics.js';
 import { exportUsers } from './imports/export.js';
 import { importMetrics } from './imports/metrics.js';
+import { ImportLeaseHeldError, LeaseLostError } from './imports/errors.js';
 import { ImportRunner } from './imports/runner.js';
 import { ImportService } from './imports/service.js';
 import { SqlImportJobStore } from './imports/sql-job-store.js';
@@ -150,6 +151,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
       newId: uuidv7,
       onRetry: (error, attempt, delayMs) => logger.warn({ err: error, attempt, delay_ms: delayMs }, 'import batch failed; retrying'),
       metrics: importMetrics(registry),
+      leaseMs: config.importLeaseMs,
+      onRenewError: (error, id) => logger.warn({ err: error, import_id: id }, 'import lease renewal failed; retrying'),
     });
     const importRunner = new ImportRunner({
       service: imports,
@@ -160,7 +163,16 @@ export async function startServer(config: Config, logger: Logger, options: Start
           { import_id: job.id, status: job.status, counts: job.counts, committed_line: job.committedLine, err: error },
           'import finished',
         ),
-      onError: (error, job) => logger.error({ err: error, import_id: job.id }, 'import could not record its end'),
+      onError: (error, job) => {
+        if (error instanceof ImportLeaseHeldError)
+          logger.info({ import_id: job.id, owner: error.owner }, 'import is run by another process');
+        else if (error instanceof LeaseLostError)
+          logger.warn({ err: error, import_id: job.id }, 'import taken over by another process; stopped');
+        else logger.error({ err: error, import_id: job.id }, 'import could not record its end');
+      },
+      onResumed: (job) =>
+        logger.info({ import_id: job.id, status: job.status, committed_line: job.committedLine }, 'resuming an abandoned import'),
+      onScanError: (error) => logger.warn({ err: error }, 'looking for abandoned imports failed; retrying later'),
     });
 
     // Shared rate-limit counters. Unreachable Redis never stops the service (fail open, logged).
@@ -179,6 +191,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
         runner: importRunner,
         spoolDir: config.importDir,
         maxBytes: config.importMaxBytes,
+        uploadTimeoutMs: config.importUploadTimeoutMs,
+        uploadIdleMs: config.importUploadIdleMs,
         exportUsers: (options) => exportUsers(database, options),
       },
       authenticator,
@@ -215,6 +229,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
     const url = await app.listen({ host: config.host, port: config.port });
     logger.info({ url, database: database.description }, 'listening');
     dispatcher?.start();
+    // Uploaded jobs a crash or a restart left behind are resumed (their leases decide who runs them).
+    importRunner.start();
 
     const purge = every(
       IDEMPOTENCY_PURGE_INTERVAL_MS,
@@ -248,7 +264,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
       .add('stop background jobs', async () => {
         await Promise.all([purge.stop(), prune.stop()]);
       })
-      // Running imports roll back their open batch and record where to resume.
+      // Running imports roll back their open batch and go back to pending (committed_line says
+      // where to resume), leases released: the next instance to start resumes them.
       .add('cancel imports', () => importRunner.stop())
       .add('drain HTTP', () => app.close())
       .add('close Redis', async () => {

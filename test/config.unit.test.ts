@@ -100,6 +100,9 @@ test('every field of Config is read from the environment (a field without a key 
     importMaxBytes: true,
     importDir: true,
     importConcurrency: true,
+    importLeaseMs: true,
+    importUploadTimeoutMs: true,
+    importUploadIdleMs: true,
   };
   // Optional keys are unset by default, so they are given here.
   const config = loadConfig({ ROSTER_REDIS_URL: 'redis://127.0.0.1:6379' });
@@ -190,4 +193,19 @@ test('imports: upload cap, spool directory and concurrency', () => {
   assert.equal(loadConfig({ ROSTER_IMPORT_MAX_BYTES: '2048', ROSTER_IMPORT_CONCURRENCY: '3' }).importMaxBytes, 2048);
   assert.throws(() => loadConfig({ ROSTER_IMPORT_CONCURRENCY: '0' }), /ROSTER_IMPORT_CONCURRENCY/);
   assert.throws(() => loadConfig({ ROSTER_IMPORT_MAX_BYTES: '12' }), /ROSTER_IMPORT_MAX_BYTES/);
+});
+
+test('imports: lease length and upload timeouts, validated like every key', () => {
+  const defaults = loadConfig({});
+  assert.equal(defaults.importLeaseMs, 30_000);
+  assert.equal(defaults.importUploadTimeoutMs, 15 * 60_000);
+  assert.equal(defaults.importUploadIdleMs, 30_000);
+  const set = loadConfig({ ROSTER_IMPORT_LEASE_MS: '5000', ROSTER_IMPORT_UPLOAD_TIMEOUT_MS: '60000', ROSTER_IMPORT_UPLOAD_IDLE_MS: '300' });
+  assert.deepEqual([set.importLeaseMs, set.importUploadTimeoutMs, set.importUploadIdleMs], [5000, 60_000, 300]);
+  assert.throws(() => loadConfig({ ROSTER_IMPORT_LEASE_MS: '10' }), /ROSTER_IMPORT_LEASE_MS="10" must be from 1000 to 600000/);
+  assert.throws(
+    () => loadConfig({ ROSTER_IMPORT_UPLOAD_TIMEOUT_MS: '15m' }),
+    /ROSTER_IMPORT_UPLOAD_TIMEOUT_MS="15m" must be a whole number/,
+  );
+  assert.throws(() => loadConfig({ ROSTER_IMPORT_UPLOAD_IDLE_MS: '0' }), /ROSTER_IMPORT_UPLOAD_IDLE_MS/);
 });

@@ -4,6 +4,7 @@ import { apiKeysMigration } from './migrations/0002_api_keys.js';
 import { eventsMigration } from './migrations/0003_events.js';
 import { webhooksMigration } from './migrations/0004_webhooks.js';
 import { importsMigration } from './migrations/0005_imports.js';
+import { importLeasesMigration } from './migrations/0006_import_leases.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -18,6 +19,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0003_events': eventsMigration(dialect),
     '0004_webhooks': webhooksMigration(dialect),
     '0005_imports': importsMigration(dialect),
+    '0006_import_leases': importLeasesMigration(dialect),
   };
 }
 

@@ -144,6 +144,9 @@ export interface ImportJobsTable {
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
   updated_at: Timestamp;
+  /** The process running the job (kit/lease-owner.ts), until `lease_expires_at`. */
+  lease_owner: ColumnType<string | null, string | null | undefined, string | null>;
+  lease_expires_at: ColumnType<Date | string | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface ImportRowErrorsTable {

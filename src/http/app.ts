@@ -23,7 +23,7 @@ import { securityHeaders } from './security-headers.js';
 import { DEFAULT_RATE_LIMITS, registerRateLimit, type RateLimits } from './rate-limit.js';
 import type { TrustProxy } from '../config.js';
 import type { HttpMetrics } from '../observability/metrics.js';
-import { ClientGoneError, enforceDeadlines } from './deadline.js';
+import { ClientGoneError, enforceDeadlines, guardSlowBodies } from './deadline.js';
 import { DEFAULT_SHEDDING, registerLoadShedding, type SheddingThresholds } from './load-shedding.js';
 import { nameRequestSpan, tracingServerFactory, type ServerTimeouts } from './tracing.js';
 
@@ -117,6 +117,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * tests call `inject()` on the result.
  */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const timeouts = deps.serverTimeouts ?? DEFAULT_SERVER_TIMEOUTS;
   const app = Fastify({
     loggerInstance: deps.logger,
     // One line per request is written by the onResponse hook below, not two by Fastify.
@@ -138,13 +139,20 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       void sendProblem(error, request, reply);
     },
     routerOptions: { maxParamLength: 200 },
-    serverFactory: tracingServerFactory(deps.serverTimeouts ?? DEFAULT_SERVER_TIMEOUTS),
+    // Node's whole-request limit cannot exempt one route, so it is raised to let an upload
+    // (ROSTER_IMPORT_UPLOAD_TIMEOUT_MS) through, and guardSlowBodies() below holds every other
+    // route to ROSTER_HTTP_REQUEST_TIMEOUT_MS. Node's limit stays as the outer bound.
+    serverFactory: tracingServerFactory({
+      ...timeouts,
+      requestTimeoutMs: timeouts.requestTimeoutMs + (deps.imports?.uploadTimeoutMs ?? 0),
+    }),
   });
   app.setValidatorCompiler(strictValidatorCompiler);
   const metrics = deps.metrics;
   // First hook of every request: an overloaded instance refuses work before doing any.
   await registerLoadShedding(app, deps.shedding ?? DEFAULT_SHEDDING, (reason) => metrics?.shed.inc({ reason }));
   enforceDeadlines(app, deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, (route) => metrics?.deadlineExceeded.inc({ route }));
+  guardSlowBodies(app, timeouts.requestTimeoutMs);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.headers(SECURITY_HEADERS).header('x-request-id', request.id);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../kit/errors.js';
 import { Deadline } from '../kit/deadline.js';
+import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 
 /** The request ran past its deadline; whatever it was doing has been told to stop. */
 export class RequestDeadlineError extends AppError {
@@ -12,7 +13,19 @@ export class ClientGoneError extends Error {
   override readonly name = 'ClientGoneError';
 }
 
+/** The client did not send the whole request body in time (a slow or stalled client). */
+export class RequestBodyTimeoutError extends AppError {
+  readonly code = 'request-timeout';
+}
+
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * A route that reads its own (large, streamed) body under its own timeouts declares how
+     * long that may take: its deadline grows by this much, and the slow-body guard leaves it alone.
+     */
+    bodyTimeoutMs?: number;
+  }
   interface FastifyRequest {
     /**
      * Aborts when the request passes its deadline or the client goes away. Handlers pass it to
@@ -33,22 +46,62 @@ export function enforceDeadlines(app: FastifyInstance, timeoutMs: number, onExce
   app.addHook('onRoute', (route) => {
     const handler = route.handler;
     const what = `${route.method.toString()} ${route.url}`;
+    const ms = timeoutMs + (route.config?.bodyTimeoutMs ?? 0);
     route.handler = async function withDeadline(request, reply) {
-      const deadline = new Deadline(timeoutMs, () => {
+      const deadline = new Deadline(ms, () => {
         onExceeded(route.url);
-        return new RequestDeadlineError(`${what} did not finish within ${timeoutMs} ms; it was stopped.`);
+        return new RequestDeadlineError(`${what} did not finish within ${ms} ms; it was stopped.`);
       });
       // One controller serves both causes: Fastify's own request.signal would be a second
       // AbortController per request (visible in the GET-by-id profile).
-      const onClose = () => deadline.cancel(new ClientGoneError('The client closed the connection.'));
-      request.raw.once('close', onClose);
+      // The response's 'close' before it finished is the connection going away. Not the
+      // request's 'close': Node emits that as soon as the body has been read, which for a route
+      // that reads its own body (an upload) happens while the client is still waiting.
+      const onClose = () => {
+        if (!reply.raw.writableFinished) deadline.cancel(new ClientGoneError('The client closed the connection.'));
+      };
+      reply.raw.once('close', onClose);
       request.deadline = deadline.signal;
       try {
         return await deadline.race(Promise.resolve(handler.call(this, request, reply)));
       } finally {
         deadline.dispose();
-        request.raw.off('close', onClose);
+        reply.raw.off('close', onClose);
       }
     };
+  });
+}
+
+/**
+ * The slow-body guard: a request must have arrived whole (headers and body) within
+ * `timeoutMs` of its start (ROSTER_HTTP_REQUEST_TIMEOUT_MS), or it is answered 408
+ * `request-timeout` and its connection closed, so slow clients cannot hold sockets and parser
+ * state. Node's own `requestTimeout` did this for every route, but it cannot exempt one route,
+ * and uploads (routes declaring `bodyTimeoutMs`) legitimately take minutes; so Node's limit is
+ * raised to cover them (http/app.ts) and every other route is held to `timeoutMs` here.
+ * Requests whose body has arrived (`complete`) are never touched: a long streamed response is
+ * the deadline's business, not this guard's.
+ */
+export function guardSlowBodies(app: FastifyInstance, timeoutMs: number): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    const raw = request.raw;
+    if (request.routeOptions.config.bodyTimeoutMs !== undefined || raw.complete) return done();
+    const timer = setTimeout(() => {
+      if (raw.complete || reply.sent || raw.destroyed) return;
+      const body = toProblem(new RequestBodyTimeoutError(`The request was not received whole within ${timeoutMs} ms.`), request.id);
+      // Answered on the raw response, like Node's own 408: the body parser may still be waiting
+      // for bytes, so the connection is closed after the answer and nothing more is read.
+      const res = reply.raw;
+      if (!res.headersSent) {
+        res.writeHead(408, { 'content-type': PROBLEM_CONTENT_TYPE, connection: 'close', 'x-request-id': request.id });
+        res.end(JSON.stringify(body), () => raw.socket?.destroy());
+      } else raw.socket?.destroy();
+    }, timeoutMs);
+    timer.unref();
+    const clear = () => clearTimeout(timer);
+    raw.once('end', clear);
+    raw.once('close', clear);
+    reply.raw.once('finish', clear);
+    done();
   });
 }

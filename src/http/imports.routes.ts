@@ -7,10 +7,10 @@ import Type from 'typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { v7 as uuidv7 } from 'uuid';
-import { ImportNotFoundError, ImportQueueFullError, ImportTooLargeError } from '../imports/errors.js';
+import { ImportNotFoundError, ImportQueueFullError, ImportTooLargeError, ImportUploadTimeoutError } from '../imports/errors.js';
 import { UnsupportedMediaTypeError } from './media-type.js';
 import type { ExportOptions } from '../imports/export.js';
-import { jobDocument, type ImportJob } from '../imports/job.js';
+import { isFinished, jobDocument, type ImportJob } from '../imports/job.js';
 import { formatRowErrors } from '../imports/report.js';
 import type { ImportRunner } from '../imports/runner.js';
 import type { ImportService } from '../imports/service.js';
@@ -24,6 +24,10 @@ export interface ImportsHttp {
   readonly spoolDir: string;
   /** ROSTER_IMPORT_MAX_BYTES. */
   readonly maxBytes: number;
+  /** ROSTER_IMPORT_UPLOAD_TIMEOUT_MS: the whole body must arrive within it. */
+  readonly uploadTimeoutMs: number;
+  /** ROSTER_IMPORT_UPLOAD_IDLE_MS: the body must not stall longer than this. */
+  readonly uploadIdleMs: number;
   readonly exportUsers: (options: ExportOptions) => AsyncGenerator<string, void, undefined>;
 }
 
@@ -101,7 +105,9 @@ export function importsRoutes(deps: ImportsHttp) {
     r.post(
       '/v1/imports',
       {
-        config: { access: 'imports:write' },
+        // The body is read by the handler, under the upload's own limits (overall and idle)
+        // instead of the request deadline and the slow-body guard: large files take minutes.
+        config: { access: 'imports:write', bodyTimeoutMs: deps.uploadTimeoutMs },
         schema: {
           tags: ['imports'],
           summary: 'Upload a CSV or NDJSON file and start importing it in the background',
@@ -117,7 +123,14 @@ export function importsRoutes(deps: ImportsHttp) {
         const format = request.query.format ?? (request.headers['content-type']?.startsWith(NDJSON) ? 'ndjson' : 'csv');
         await mkdir(deps.spoolDir, { recursive: true });
         const spoolPath = join(deps.spoolDir, `${uuidv7()}.${format}`);
-        const bytes = await spool(request.body, spoolPath, deps.maxBytes, request.deadline);
+        let bytes: number;
+        try {
+          bytes = await spool(request.body, spoolPath, { ...deps, signal: request.deadline });
+        } catch (error) {
+          // The rest of the body is not read: the connection cannot carry another request.
+          if (error instanceof ImportUploadTimeoutError || error instanceof ImportTooLargeError) reply.header('connection', 'close');
+          throw error;
+        }
         let job: ImportJob;
         try {
           job = await deps.service.create({
@@ -160,15 +173,19 @@ export function importsRoutes(deps: ImportsHttp) {
         config: { access: 'imports:write' },
         schema: {
           tags: ['imports'],
-          summary: 'Cancel an import: the batch in progress rolls back, committed batches stay (see committed_line)',
+          summary:
+            'Cancel an import: the batch in progress rolls back, committed batches stay (see committed_line); 409 when another instance is running it',
           params: IdParams,
           response: { 200: JobSchema, ...problemResponses },
         },
       },
       async (request) => {
-        await find(request.params.id);
-        await deps.runner.cancel(request.params.id);
-        return document(await find(request.params.id));
+        const job = await find(request.params.id);
+        // Not queued or running here: a job nobody runs (left by a crash, or queued on an
+        // instance that has not started it) is cancelled through its lease; one that another
+        // live process runs is a 409 `import-job-leased` naming it.
+        if (!(await deps.runner.cancel(job.id)) && !isFinished(job.status)) await deps.service.cancelPending(job.id);
+        return document(await find(job.id));
       },
     );
 
@@ -218,14 +235,20 @@ export function importsRoutes(deps: ImportsHttp) {
 }
 
 /**
- * Copies the upload to `path`, counting bytes; past `maxBytes` (or when `signal` aborts) it
- * stops reading and removes the partial file.
+ * Copies the upload to `path`, counting bytes. Past `maxBytes`, when the body stalls for
+ * `uploadIdleMs`, when it has not all arrived after `uploadTimeoutMs`, or when `signal` aborts
+ * (the client went away), it stops reading and removes the partial file.
  */
-async function spool(body: Readable, path: string, maxBytes: number, signal: AbortSignal): Promise<number> {
+async function spool(
+  body: Readable,
+  path: string,
+  limits: { maxBytes: number; uploadTimeoutMs: number; uploadIdleMs: number; signal: AbortSignal },
+): Promise<number> {
   let bytes = 0;
+  const { maxBytes } = limits;
   try {
     await pipeline(
-      body,
+      guardedChunks(body, limits),
       async function* limit(chunks: AsyncIterable<Buffer>) {
         for await (const chunk of chunks) {
           bytes += chunk.length;
@@ -234,12 +257,63 @@ async function spool(body: Readable, path: string, maxBytes: number, signal: Abo
         }
       },
       createWriteStream(path),
-      { signal },
     );
     return bytes;
   } catch (error) {
     await rm(path, { force: true });
     throw error;
+  }
+}
+
+/**
+ * The body's chunks, read with `read()` rather than by piping the body itself: an error or a
+ * timeout then ends this generator without destroying the request, so its socket survives to
+ * carry the 408/413 problem (with `Connection: close`) instead of a reset. Each wait for more
+ * bytes is bounded by the idle timeout and by what is left of the overall one.
+ */
+async function* guardedChunks(
+  body: Readable,
+  limits: { uploadTimeoutMs: number; uploadIdleMs: number; signal: AbortSignal },
+): AsyncGenerator<Buffer, void, undefined> {
+  const endsAt = Date.now() + limits.uploadTimeoutMs;
+  for (;;) {
+    let chunk: Buffer | null;
+    while ((chunk = body.read() as Buffer | null) !== null) yield chunk;
+    if (body.readableEnded) return;
+    limits.signal.throwIfAborted();
+    if (body.errored) throw body.errored;
+    const left = endsAt - Date.now();
+    if (left <= 0) throw new ImportUploadTimeoutError(`The upload did not arrive whole within ${limits.uploadTimeoutMs} ms.`);
+    const idle = left < limits.uploadIdleMs ? undefined : limits.uploadIdleMs;
+    const ended = await new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          finish(() =>
+            reject(
+              new ImportUploadTimeoutError(
+                idle === undefined
+                  ? `The upload did not arrive whole within ${limits.uploadTimeoutMs} ms.`
+                  : `The upload sent nothing for ${idle} ms; it was stopped.`,
+              ),
+            ),
+          ),
+        idle ?? left,
+      );
+      const onReadable = () => finish(() => resolve(false));
+      const onEnd = () => finish(() => resolve(true));
+      const onError = (error: Error) => finish(() => reject(error));
+      const onClose = () => finish(() => (body.readableEnded ? resolve(true) : reject(new Error('the upload connection closed'))));
+      const onAbort = () => finish(() => reject(limits.signal.reason instanceof Error ? limits.signal.reason : new Error('aborted')));
+      function finish(settle: () => void) {
+        clearTimeout(timer);
+        body.off('readable', onReadable).off('end', onEnd).off('error', onError).off('close', onClose);
+        limits.signal.removeEventListener('abort', onAbort);
+        settle();
+      }
+      body.on('readable', onReadable).once('end', onEnd).once('error', onError).once('close', onClose);
+      limits.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    if (ended) return;
   }
 }
 

@@ -12,7 +12,8 @@ import { EVENTS_MODES, IMPORT_MODES, jobDocument, type EventsMode, type ImportJo
 import { IMPORT_FORMATS, parseColumnMap, type ImportFormat } from './parse.js';
 import { startProgress } from './progress.js';
 import { ImportCounters, RowErrorReport } from './report.js';
-import { ImportService } from './service.js';
+import { ImportLeaseHeldError, LeaseLostError } from './errors.js';
+import { ImportService, type RunResult } from './service.js';
 import { SqlImportJobStore } from './sql-job-store.js';
 import { batchWriterFor, importBatchFor, importTransactionFor, isTransientImportError } from './writers.js';
 
@@ -33,11 +34,15 @@ export interface ImportArgs {
 }
 
 export const EXIT_CANCELLED = 130;
+/** Another process is running the job (sysexits' EX_TEMPFAIL: try again once it is done). */
+export const EXIT_LEASED = 75;
 
 /**
  * `roster import FILE|-`: runs an import job in this process with a progress display on
  * stderr, and prints the job as one JSON line on stdout. Exit 0 when it succeeded (row errors
- * allowed, counted), 1 when it failed, 130 when Ctrl-C cancelled it (the resume command is printed).
+ * allowed, counted), 1 when it failed, 130 when Ctrl-C cancelled it (the resume command is printed),
+ * 75 when another process is running the job (the server's runner, another `--resume`): its
+ * lease refused this run, or took the job over from it mid-run (nothing of the open batch committed).
  */
 export async function importCommand(file: string, args: ImportArgs, config: Config): Promise<number> {
   const database = openDatabase(config.databaseUrl, { poolSize: 2, sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs });
@@ -58,6 +63,7 @@ export async function importCommand(file: string, args: ImportArgs, config: Conf
       transaction: importTransactionFor(database),
       isTransient: isTransientImportError(database),
       newId: uuidv7,
+      leaseMs: config.importLeaseMs,
       onRetry: (error, attempt, delayMs) =>
         process.stderr.write(`batch failed (${(error as Error).message}); retry ${attempt} in ${delayMs} ms\n`),
     });
@@ -77,11 +83,24 @@ export async function importCommand(file: string, args: ImportArgs, config: Conf
         ? undefined
         : new RowErrorReport(createWriteStream(args.errors, { flags: args.resume === undefined ? 'w' : 'a' }), 'csv');
     const source = file === '-' ? process.stdin : createReadStream(file);
-    const { job: done, error } = await service.run(job, source, {
-      signal: cancel.signal,
-      counters,
-      onCommitted: (errors) => report?.add(errors.map((e) => ({ kind: 'rejected', line: e.line, errors: [e] }))),
-    });
+    let result: RunResult;
+    try {
+      result = await service.run(job, source, {
+        signal: cancel.signal,
+        counters,
+        onCommitted: (errors) => report?.add(errors.map((e) => ({ kind: 'rejected', line: e.line, errors: [e] }))),
+      });
+    } catch (error) {
+      if (!(error instanceof ImportLeaseHeldError || error instanceof LeaseLostError)) throw error;
+      progress.stop();
+      await report?.close();
+      process.stderr.write(`roster: ${error.message}\n`);
+      process.stderr.write(
+        `this command imported nothing more; the job stays with that process: retry once it has stopped (or its lease expired)\n`,
+      );
+      return EXIT_LEASED;
+    }
+    const { job: done, error } = result;
     progress.stop();
     await report?.close();
     process.stdout.write(`${JSON.stringify(jobDocument(done))}\n`);

@@ -44,3 +44,53 @@ export class ImportQueueFullError extends AppError {
 export class ImportTooLargeError extends AppError {
   readonly code = 'body-too-large';
 }
+
+/**
+ * Another process holds the job's lease: it is running the job now (a server's runner, or a
+ * `roster import --resume` elsewhere), so this run did not start and wrote nothing.
+ */
+export class ImportLeaseHeldError extends AppError {
+  readonly code = 'import-job-leased';
+  readonly jobId: string;
+  readonly owner: string;
+  readonly until: Date | undefined;
+
+  constructor(jobId: string, owner: string, until: Date | undefined, options: { cause?: unknown } = {}) {
+    super(`import job ${jobId} is being run by ${owner}${until === undefined ? '' : ` until ${until.toISOString()}`}`, options);
+    this.jobId = jobId;
+    this.owner = owner;
+    this.until = until;
+  }
+}
+
+/**
+ * This run's lease on the job was taken over (it expired while the process stalled, or its
+ * holder was judged dead): the batch in progress rolled back and the run stopped without
+ * recording an end, because the job now belongs to the new holder. Not an AppError: no
+ * request ever waits on a run, so it never meets HTTP.
+ */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+  readonly jobId: string;
+
+  constructor(jobId: string, options: { cause?: unknown } = {}) {
+    super(`import job ${jobId}: this run no longer holds the job's lease (another process took it over); it stopped`, options);
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * An upload stalled (no bytes for ROSTER_IMPORT_UPLOAD_IDLE_MS) or took longer than
+ * ROSTER_IMPORT_UPLOAD_TIMEOUT_MS; the partial file was removed and no job was created.
+ */
+export class ImportUploadTimeoutError extends AppError {
+  readonly code = 'upload-timeout';
+}
+
+/**
+ * The reason a runner aborts its runs at shutdown: unlike a cancel, the job goes back to
+ * `pending` (lease released) so the next instance to start resumes it.
+ */
+export class ImportInterruptedError extends Error {
+  override readonly name = 'ImportInterruptedError';
+}

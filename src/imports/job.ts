@@ -45,6 +45,10 @@ export interface ImportJob extends ImportSpec {
   readonly startedAt?: Date | undefined;
   readonly finishedAt?: Date | undefined;
   readonly updatedAt: Date;
+  /** The process running the job (kit/lease-owner.ts), while it holds the lease. */
+  readonly leaseOwner?: string | undefined;
+  /** When the lease lapses unless renewed; an expired lease is free for anyone. */
+  readonly leaseExpiresAt?: Date | undefined;
 }
 
 export function isFinished(status: JobStatus): boolean {

@@ -8,6 +8,7 @@ import { emailKey } from '../users/model.js';
 import type { Batch } from './batch.js';
 import type { RowError, ValidRow } from './rows.js';
 import { batchErrors, errorsToKeep, ROW_ERROR_REASONS, type BatchOutcome, type BatchWriter, type WriterJob } from './writer.js';
+import { assertLeaseHeld } from './writer.js';
 
 /** A batch may take longer than an API request; it is bounded on its own. */
 const BATCH_STATEMENT_TIMEOUT = '120s';
@@ -138,11 +139,12 @@ export class PostgresBatchWriter implements BatchWriter {
     }
     const failed = batch.rejected.length + found.length;
     const read = batch.rows.length + batch.rejected.length;
-    await client.query(
+    const progressed = await client.query(
       `update import_jobs set read = read + $1, created = created + $2, updated = updated + $3, skipped = skipped + $4,
-       failed = failed + $5, errors_kept = errors_kept + $6, committed_line = $7, updated_at = $8 where id = $9`,
-      [read, counts.created, counts.updated, counts.skipped, failed, kept, batch.lastLine, now, job.id],
+       failed = failed + $5, errors_kept = errors_kept + $6, committed_line = $7, updated_at = $8 where id = $9 and lease_owner = $10`,
+      [read, counts.created, counts.updated, counts.skipped, failed, kept, batch.lastLine, now, job.id, job.leaseOwner],
     );
+    assertLeaseHeld(progressed.rowCount ?? 0, job);
     if (!job.dryRun && job.events === 'per-user' && counts.created + counts.updated > 0) await this.#events(client, now);
     return { outcome: { read, ...counts, failed, errors: found }, kept };
   }

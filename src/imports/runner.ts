@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { ImportQueueFullError } from './errors.js';
+import { access, rm } from 'node:fs/promises';
+import { every } from '../kit/periodic.js';
+import { ImportInterruptedError, ImportQueueFullError } from './errors.js';
 import type { ImportJob } from './job.js';
 import { ImportCounters } from './report.js';
 import type { ImportService, RunResult } from './service.js';
@@ -12,7 +13,14 @@ export interface ImportRunnerOptions {
   /** Jobs waiting at most; past it `submit` refuses. */
   readonly queueLimit: number;
   readonly onFinished?: (result: RunResult) => void;
+  /** A run that ended without recording its end: the lease was held elsewhere or lost, or the database failed. */
   readonly onError?: (error: unknown, job: ImportJob) => void;
+  /** How often to look for abandoned uploads after the first look at start(); default: the lease length. */
+  readonly scanIntervalMs?: number;
+  /** An abandoned upload was queued to be resumed. */
+  readonly onResumed?: (job: ImportJob) => void;
+  /** A scan failed (the database is down); the next one retries. */
+  readonly onScanError?: (error: unknown) => void;
 }
 
 interface Active {
@@ -24,18 +32,58 @@ interface Active {
 
 /**
  * Runs uploaded import jobs in the background, a few at a time, from their spooled files;
- * the queue is bounded so uploads cannot pile up work (and disk) without limit. Jobs do not
- * survive a restart in the queue: one left `running` or `pending` is resumed with
- * `roster import FILE --resume ID` (its spooled file is kept until it succeeds).
+ * the queue is bounded so uploads cannot pile up work (and disk) without limit.
+ *
+ * Jobs survive restarts: start() looks at once, and then every lease length, for uploaded jobs
+ * left `pending` or `running` whose lease is free (expired, or held by a dead process on this
+ * host) and whose spooled file exists here, and queues them as room allows (the rest wait for
+ * the next look). Each run resumes after the job's `committed_line`. A job that another process
+ * holds (a live instance, `roster import --resume`) is refused by its lease, never run twice.
+ * Jobs from the CLI have no spooled file and are never picked up. At shutdown, stop() aborts
+ * running jobs with ImportInterruptedError: they go back to `pending` for the next start.
  */
 export class ImportRunner {
   readonly #options: ImportRunnerOptions;
   readonly #queue: Active[] = [];
   readonly #running = new Map<string, Active>();
   #stopped = false;
+  #scans: { stop(): Promise<void> } | undefined;
 
   constructor(options: ImportRunnerOptions) {
     this.#options = options;
+  }
+
+  /** Resumes abandoned uploads now and keeps looking for them every scanIntervalMs; idempotent. */
+  start(): void {
+    if (this.#scans !== undefined || this.#stopped) return;
+    const onError = (error: unknown) => this.#options.onScanError?.(error);
+    const first = this.scan().catch(onError);
+    const periodic = every(this.#options.scanIntervalMs ?? this.#options.service.leaseMs, () => this.scan().then(() => undefined), onError);
+    this.#scans = {
+      async stop() {
+        await first;
+        await periodic.stop();
+      },
+    };
+  }
+
+  /**
+   * Queues the abandoned uploads whose spooled file is on this instance, while the queue has
+   * room; returns how many were queued.
+   */
+  async scan(): Promise<number> {
+    if (!this.hasRoom()) return 0;
+    let queued = 0;
+    for (const job of await this.#options.service.abandonedUploads()) {
+      if (!this.hasRoom()) break;
+      if (job.spoolPath === undefined || !(await exists(job.spoolPath))) continue;
+      // Checked after the last await: an upload submitted meanwhile is already queued here.
+      if (this.#queue.some((a) => a.job.id === job.id) || this.#running.has(job.id)) continue;
+      this.#options.onResumed?.(job);
+      this.submit(job);
+      queued++;
+    }
+    return queued;
   }
 
   /** Whether `submit` would accept a job now. */
@@ -70,12 +118,13 @@ export class ImportRunner {
     return true;
   }
 
-  /** Cancels everything (queued jobs stay pending, running ones record their resume point) and waits. */
+  /** Stops scanning and stops everything (queued jobs stay pending, running ones go back to pending) and waits. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    await this.#scans?.stop();
     this.#queue.length = 0;
     const running = [...this.#running.values()];
-    for (const active of running) active.cancel.abort(new Error('the instance is shutting down'));
+    for (const active of running) active.cancel.abort(new ImportInterruptedError('the instance is shutting down'));
     await Promise.all(running.map((a) => a.done ?? Promise.resolve()));
   }
 
@@ -97,11 +146,21 @@ export class ImportRunner {
       const result = await this.#options.service.run(job, createReadStream(job.spoolPath), {
         signal: active.cancel.signal,
         counters: active.counters,
+        unfinishedOnly: true,
       });
       if (result.job.status === 'succeeded') await rm(job.spoolPath, { force: true });
       this.#options.onFinished?.(result);
     } catch (error) {
       this.#options.onError?.(error, job);
     }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
   }
 }

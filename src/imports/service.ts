@@ -1,10 +1,11 @@
 import { pipeline } from 'node:stream/promises';
 import type { NewEvent } from '../events/model.js';
 import type { Batch, BatchOptions } from './batch.js';
-import { ImportFileError } from './errors.js';
+import { ImportFileError, ImportInterruptedError, ImportLeaseHeldError, ImportNotFoundError, LeaseLostError } from './errors.js';
 import { importBatches } from './front-half.js';
 import type { ImportMetrics } from './metrics.js';
-import type { ImportJob, ImportSpec, JobStatus } from './job.js';
+import { isFinished, type ImportJob, type ImportSpec, type JobStatus } from './job.js';
+import { isOwnerGoneHere, newLeaseOwner } from '../kit/lease-owner.js';
 import { ImportCounters } from './report.js';
 import { retrying, type RetryOptions } from './retry.js';
 import type { RowError } from './rows.js';
@@ -16,8 +17,22 @@ export interface ImportJobStore {
   create(id: string, spec: ImportSpec, now: Date): Promise<ImportJob>;
   get(id: string): Promise<ImportJob | undefined>;
   listByStatus(statuses: readonly JobStatus[]): Promise<ImportJob[]>;
-  markRunning(id: string, now: Date): Promise<ImportJob>;
-  finish(id: string, status: JobStatus, error: string | undefined, now: Date, event?: NewEvent): Promise<ImportJob>;
+  /** Pending or running jobs that have a spooled file. */
+  listUnfinishedUploads(): Promise<ImportJob[]>;
+  /** One conditional update: the lease if free, expired, `owner`'s or `takeOverFrom`'s; undefined when refused. */
+  claim(
+    id: string,
+    owner: string,
+    now: Date,
+    until: Date,
+    options?: { takeOverFrom?: string | undefined; unfinishedOnly?: boolean },
+  ): Promise<ImportJob | undefined>;
+  renew(id: string, owner: string, until: Date): Promise<boolean>;
+  release(id: string, owner: string): Promise<void>;
+  /** These three write only while `owner` holds the lease, else throw LeaseLostError. */
+  markRunning(id: string, owner: string, now: Date): Promise<ImportJob>;
+  finish(id: string, owner: string, status: JobStatus, error: string | undefined, now: Date, event?: NewEvent): Promise<ImportJob>;
+  suspend(id: string, owner: string, now: Date, event?: NewEvent): Promise<ImportJob>;
   rowErrors(id: string, signal?: AbortSignal): AsyncIterable<RowError>;
 }
 
@@ -35,7 +50,22 @@ export interface ImportServiceOptions {
   readonly retry?: RetryOptions;
   readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
   readonly metrics?: ImportMetrics;
+  /**
+   * Names this process in job leases (kit/lease-owner.ts). The composition root makes one
+   * ImportService per process, so this is the per-process id; tests give two services
+   * distinct owners to play two processes.
+   */
+  readonly leaseOwner?: string;
+  /** How long a lease lasts unless renewed (ROSTER_IMPORT_LEASE_MS); renewed every third of it. */
+  readonly leaseMs?: number;
+  /** Whether a lease holder is a dead process on this host (default: isOwnerGoneHere); injectable for tests. */
+  readonly isOwnerGone?: (owner: string) => boolean;
+  /** A renewal failed for another reason than a lost lease (an outage): the next tick retries. */
+  readonly onRenewError?: (error: unknown, jobId: string) => void;
 }
+
+/** ROSTER_IMPORT_LEASE_MS's default: a killed holder's job is free again within 30 s (at once on its own host). */
+export const DEFAULT_IMPORT_LEASE_MS = 30_000;
 
 /**
  * Rows per transaction when the caller does not choose (PostgreSQL; see importBatchFor() for
@@ -65,6 +95,11 @@ export interface RunOptions {
   readonly counters?: ImportCounters;
   /** Called after each committed batch with its row errors (e.g. to stream them to `--errors FILE`). */
   readonly onCommitted?: (errors: readonly RowError[], outcome: BatchOutcome) => Promise<void> | void;
+  /**
+   * Run only a job that is still pending or running (the runner: a queued job may have been
+   * cancelled or finished elsewhere meanwhile). Such a job is returned as it is, not run.
+   */
+  readonly unfinishedOnly?: boolean;
 }
 
 export interface RunResult {
@@ -73,14 +108,34 @@ export interface RunResult {
   readonly error?: unknown;
 }
 
-/** Import use cases: create a job, run it over a byte stream (resuming where it left off), read its row errors. */
+/**
+ * Import use cases: create a job, run it over a byte stream (resuming where it left off), read
+ * its row errors. A run holds the job's lease (see run()), so one job never runs twice at once.
+ */
 export class ImportService {
   readonly #options: ImportServiceOptions;
   readonly #now: () => Date;
+  readonly #owner: string;
+  readonly #leaseMs: number;
+  readonly #isOwnerGone: (owner: string) => boolean;
+  /** Jobs this service is running or cancelling: the lease alone cannot tell two runs of one owner apart. */
+  readonly #active = new Set<string>();
 
   constructor(options: ImportServiceOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
+    this.#owner = options.leaseOwner ?? newLeaseOwner();
+    this.#leaseMs = options.leaseMs ?? DEFAULT_IMPORT_LEASE_MS;
+    this.#isOwnerGone = options.isOwnerGone ?? isOwnerGoneHere;
+  }
+
+  /** This service's lease owner. */
+  get leaseOwner(): string {
+    return this.#owner;
+  }
+
+  get leaseMs(): number {
+    return this.#leaseMs;
   }
 
   create(spec: ImportSpec): Promise<ImportJob> {
@@ -91,9 +146,35 @@ export class ImportService {
     return this.#options.jobs.get(id);
   }
 
-  /** Records a job that never started as cancelled. */
+  /**
+   * Whether a job's lease may be taken: nobody holds it, it expired, or its holder is a dead
+   * process on this host (kill -9, crash: no need to wait for the expiry).
+   */
+  isLeaseFree(job: ImportJob, now: Date = this.#now()): boolean {
+    if (job.leaseOwner === undefined) return true;
+    if (job.leaseExpiresAt !== undefined && job.leaseExpiresAt.getTime() < now.getTime()) return true;
+    return job.leaseOwner !== this.#owner && this.#isOwnerGone(job.leaseOwner);
+  }
+
+  /** Uploaded jobs left pending or running whose lease is free: what a restart resumes. */
+  async abandonedUploads(): Promise<ImportJob[]> {
+    const now = this.#now();
+    const jobs = await this.#options.jobs.listUnfinishedUploads();
+    return jobs.filter((job) => !this.#active.has(job.id) && this.isLeaseFree(job, now));
+  }
+
+  /**
+   * Records a job that is not running as cancelled (taking its lease for the write).
+   * @throws ImportLeaseHeldError when a live process is running it
+   */
   async cancelPending(id: string): Promise<ImportJob> {
-    return this.#options.jobs.finish(id, 'cancelled', 'cancelled before it started', this.#now());
+    const claimed = await this.#claim(id, true);
+    if (isFinished(claimed.status) && claimed.leaseOwner !== this.#owner) return claimed;
+    try {
+      return await this.#options.jobs.finish(id, this.#owner, 'cancelled', 'cancelled before it started', this.#now());
+    } finally {
+      this.#active.delete(id);
+    }
   }
 
   rowErrors(id: string, signal?: AbortSignal): AsyncIterable<RowError> {
@@ -105,14 +186,119 @@ export class ImportService {
    * → one transaction per batch. Lines up to the job's `committedLine` were written by an
    * earlier run and are skipped (they still pass through dedupe, so a repeat of one of them is
    * reported as before). Ends with the job's status recorded: succeeded, failed (a file error
-   * or a permanent database error, in `error`) or cancelled (the signal aborted; the batch in
-   * progress rolled back).
+   * or a permanent database error, in `error`), cancelled (the signal aborted; the batch in
+   * progress rolled back), or pending again when the signal's reason is an
+   * ImportInterruptedError (a shutdown: the job is to be resumed, not given up).
+   *
+   * The run first claims the job's lease (one conditional update) and renews it every third of
+   * the lease while it runs; every batch commit re-checks it in its own transaction. If the
+   * lease is lost (another process took the job over after this one stalled past the expiry),
+   * the open batch rolls back and the run throws LeaseLostError without recording an end: the
+   * job is the new holder's.
+   *
+   * @throws ImportLeaseHeldError when a live process holds the lease (nothing was read or written)
+   * @throws LeaseLostError as above
    */
   async run(job: ImportJob, source: AsyncIterable<Uint8Array>, options: RunOptions): Promise<RunResult> {
+    let claimed: ImportJob;
+    try {
+      claimed = await this.#claim(job.id, options.unfinishedOnly ?? false);
+    } catch (error) {
+      discard(source);
+      throw error;
+    }
+    if (isFinished(claimed.status) && claimed.leaseOwner !== this.#owner) {
+      discard(source);
+      return { job: claimed };
+    }
+    const heartbeat = this.#heartbeat(job.id);
+    try {
+      return await this.#runClaimed(claimed, source, options, heartbeat.lost);
+    } finally {
+      heartbeat.stop();
+      this.#active.delete(job.id);
+    }
+  }
+
+  /**
+   * Takes the job's lease: one conditional update, naming the current holder as takeover-able
+   * when it is a dead process on this host. Marks the job active in this service. Returns the
+   * job as claimed; a finished job is returned unclaimed when `unfinishedOnly`.
+   */
+  async #claim(id: string, unfinishedOnly: boolean): Promise<ImportJob> {
     const { jobs } = this.#options;
-    const { signal } = options;
+    if (this.#active.has(id)) {
+      const current = await jobs.get(id);
+      throw new ImportLeaseHeldError(id, this.#owner, current?.leaseExpiresAt);
+    }
+    this.#active.add(id);
+    try {
+      const current = await jobs.get(id);
+      if (current === undefined) throw new ImportNotFoundError(`No import job has id ${id}.`);
+      if (unfinishedOnly && isFinished(current.status)) {
+        this.#active.delete(id);
+        return current;
+      }
+      const holder = current.leaseOwner;
+      const now = this.#now();
+      // Held by a live process: refused without attempting the update, which on SQLite would
+      // queue for the write lock that holder's batches keep taking.
+      if (holder !== undefined && holder !== this.#owner && !this.isLeaseFree(current, now)) {
+        throw new ImportLeaseHeldError(id, holder, current.leaseExpiresAt);
+      }
+      const takeOverFrom = holder !== undefined && holder !== this.#owner && this.#isOwnerGone(holder) ? holder : undefined;
+      const claimed = await jobs.claim(id, this.#owner, now, new Date(now.getTime() + this.#leaseMs), { takeOverFrom, unfinishedOnly });
+      if (claimed !== undefined) return claimed;
+      const after = await jobs.get(id);
+      if (after !== undefined && unfinishedOnly && isFinished(after.status)) {
+        this.#active.delete(id);
+        return after;
+      }
+      throw new ImportLeaseHeldError(id, after?.leaseOwner ?? 'another process', after?.leaseExpiresAt);
+    } catch (error) {
+      this.#active.delete(id);
+      throw error;
+    }
+  }
+
+  /** Renews the lease every third of its length (timer unref'd); `lost` aborts when a renewal finds it taken. */
+  #heartbeat(id: string): { lost: AbortSignal; stop(): void } {
+    const lost = new AbortController();
+    let renewing = false;
+    const timer = setInterval(
+      () => {
+        if (renewing || lost.signal.aborted) return;
+        renewing = true;
+        const until = new Date(this.#now().getTime() + this.#leaseMs);
+        this.#options.jobs
+          .renew(id, this.#owner, until)
+          .then((held) => {
+            if (!held) lost.abort(new LeaseLostError(id));
+          })
+          .catch((error: unknown) => this.#options.onRenewError?.(error, id))
+          .finally(() => {
+            renewing = false;
+          });
+      },
+      Math.max(1, Math.floor(this.#leaseMs / 3)),
+    );
+    timer.unref();
+    return { lost: lost.signal, stop: () => clearInterval(timer) };
+  }
+
+  async #runClaimed(job: ImportJob, source: AsyncIterable<Uint8Array>, options: RunOptions, lost: AbortSignal): Promise<RunResult> {
+    const { jobs } = this.#options;
     const counters = options.counters ?? new ImportCounters();
-    const started = await jobs.markRunning(job.id, this.#now());
+    let started: ImportJob;
+    try {
+      started = await jobs.markRunning(job.id, this.#owner, this.#now());
+    } catch (error) {
+      discard(source);
+      if (!(error instanceof LeaseLostError)) await jobs.release(job.id, this.#owner).catch(() => undefined);
+      throw error;
+    }
+    // The pipeline and the writer stop on either a cancel or a lost lease.
+    const signal = AbortSignal.any([options.signal, lost]);
     const writerJob: WriterJob = {
       id: started.id,
       mode: started.mode,
@@ -120,6 +306,7 @@ export class ImportService {
       dryRun: started.dryRun,
       errorsKept: started.errorsKept,
       context: { actor: started.actor, requestId: undefined },
+      leaseOwner: this.#owner,
     };
     const writer = this.#options.writerFor(writerJob);
     const resumeAfter = started.committedLine;
@@ -195,7 +382,7 @@ export class ImportService {
       );
     } catch (caught) {
       error = writeFailure ?? caught;
-      status = signal.aborted ? 'cancelled' : 'failed';
+      status = options.signal.aborted ? 'cancelled' : 'failed';
     } finally {
       // A cancelled pipeline does not wait for the writer: the open batch must settle (commit or
       // roll back) before the job's end is recorded, or the record could precede its last commit.
@@ -204,9 +391,17 @@ export class ImportService {
       signal.removeEventListener('abort', stopReading);
       metrics?.jobsRunning.dec();
     }
+    // Lost the lease (a renewal or a batch found it taken): the job is someone else's now.
+    if (lost.aborted || error instanceof LeaseLostError) {
+      throw error instanceof LeaseLostError ? error : new LeaseLostError(job.id, { cause: lost.reason });
+    }
+    const interrupted = status === 'cancelled' && options.signal.reason instanceof ImportInterruptedError;
     const event =
-      started.events === 'summary' && written.created + written.updated > 0 ? this.#summary(started, status, written) : undefined;
-    const finished = await jobs.finish(job.id, status, describeFailure(status, error), this.#now(), event);
+      started.events === 'summary' && written.created + written.updated > 0
+        ? this.#summary(started, interrupted ? 'pending' : status, written)
+        : undefined;
+    if (interrupted) return { job: await jobs.suspend(job.id, this.#owner, this.#now(), event), error };
+    const finished = await jobs.finish(job.id, this.#owner, status, describeFailure(status, error), this.#now(), event);
     return status === 'succeeded' ? { job: finished } : { job: finished, error };
   }
 
@@ -242,4 +437,10 @@ function describeFailure(status: JobStatus, error: unknown): string | undefined 
   const cause = (error as { cause?: unknown } | undefined)?.cause;
   const message = error instanceof Error ? error.message : String(error);
   return cause instanceof Error ? `${message} (cause: ${cause.message})` : message;
+}
+
+/** Closes a source that will not be read (a file stream would otherwise hold its descriptor). */
+function discard(source: AsyncIterable<Uint8Array>): void {
+  const destroy = (source as { destroy?: () => void }).destroy;
+  if (typeof destroy === 'function') destroy.call(source);
 }

@@ -5,6 +5,7 @@ import type { NewEvent } from '../events/model.js';
 import { appendEvent } from '../events/sql-outbox.js';
 import type { EventsMode, ImportJob, ImportMode, ImportSpec, JobStatus, ReadOptions } from './job.js';
 import type { ImportFormat } from './parse.js';
+import { LeaseLostError } from './errors.js';
 import type { RowError } from './rows.js';
 
 /** Row errors are read back in pages of this many lines' worth. */
@@ -63,32 +64,136 @@ export class SqlImportJobStore {
     return rows.map((row) => this.#toJob(row));
   }
 
-  async markRunning(id: string, now: Date): Promise<ImportJob> {
+  /**
+   * Takes the job's lease for `owner` until `until` in one conditional UPDATE, so of two
+   * processes claiming at once exactly one wins (the row count decides): the lease must be
+   * free, expired at `now`, already `owner`'s, or held by `takeOverFrom` (a holder the caller
+   * found dead; naming it keeps the takeover from stealing a lease renewed meanwhile by someone
+   * else). `unfinishedOnly` also requires the job to be pending or running (a queued job that
+   * was cancelled meanwhile must not run). Returns the job as claimed, or undefined.
+   */
+  async claim(
+    id: string,
+    owner: string,
+    now: Date,
+    until: Date,
+    options: { takeOverFrom?: string | undefined; unfinishedOnly?: boolean } = {},
+  ): Promise<ImportJob | undefined> {
     const at = this.#dialect.toTime(now);
+    const result = await failOnOutage(this.#dialect, () => {
+      let update = this.#db
+        .updateTable('import_jobs')
+        .set({ lease_owner: owner, lease_expires_at: this.#dialect.toTime(until) })
+        .where('id', '=', id)
+        .where((eb) =>
+          eb.or([
+            eb('lease_owner', 'is', null),
+            eb('lease_owner', '=', owner),
+            eb('lease_expires_at', '<', at),
+            ...(options.takeOverFrom === undefined ? [] : [eb('lease_owner', '=', options.takeOverFrom)]),
+          ]),
+        );
+      if (options.unfinishedOnly) update = update.where('status', 'in', ['pending', 'running']);
+      return update.executeTakeFirst();
+    });
+    return Number(result.numUpdatedRows) === 0 ? undefined : this.#require(id);
+  }
+
+  /** Extends `owner`'s lease to `until`; false when the lease is no longer `owner`'s. */
+  async renew(id: string, owner: string, until: Date): Promise<boolean> {
+    const result = await failOnOutage(this.#dialect, () =>
+      this.#db
+        .updateTable('import_jobs')
+        .set({ lease_expires_at: this.#dialect.toTime(until) })
+        .where('id', '=', id)
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst(),
+    );
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Gives `owner`'s lease back (nothing happens if it is no longer `owner`'s). */
+  async release(id: string, owner: string): Promise<void> {
     await failOnOutage(this.#dialect, () =>
+      this.#db
+        .updateTable('import_jobs')
+        .set({ lease_owner: null, lease_expires_at: null })
+        .where('id', '=', id)
+        .where('lease_owner', '=', owner)
+        .execute(),
+    );
+  }
+
+  /** Marks the job running; only while `owner` holds its lease. @throws LeaseLostError */
+  async markRunning(id: string, owner: string, now: Date): Promise<ImportJob> {
+    const at = this.#dialect.toTime(now);
+    const result = await failOnOutage(this.#dialect, () =>
       this.#db
         .updateTable('import_jobs')
         .set({ status: 'running', started_at: at, finished_at: null, error: null, updated_at: at })
         .where('id', '=', id)
-        .execute(),
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst(),
     );
+    if (Number(result.numUpdatedRows) === 0) throw new LeaseLostError(id);
     return this.#require(id);
   }
 
-  /** Records how the run ended, with its summary event (if any) in the same transaction. */
-  async finish(id: string, status: JobStatus, error: string | undefined, now: Date, event?: NewEvent): Promise<ImportJob> {
+  /**
+   * Records how the run ended and gives the lease back, with its summary event (if any) in the
+   * same transaction; only while `owner` holds the lease. @throws LeaseLostError (nothing written)
+   */
+  async finish(id: string, owner: string, status: JobStatus, error: string | undefined, now: Date, event?: NewEvent): Promise<ImportJob> {
     const at = this.#dialect.toTime(now);
     await failOnOutage(this.#dialect, () =>
       this.#db.transaction().execute(async (trx) => {
-        await trx
+        const result = await trx
           .updateTable('import_jobs')
-          .set({ status, error: error ?? null, finished_at: at, updated_at: at })
+          .set({ status, error: error ?? null, finished_at: at, updated_at: at, lease_owner: null, lease_expires_at: null })
           .where('id', '=', id)
-          .execute();
+          .where('lease_owner', '=', owner)
+          .executeTakeFirst();
+        if (Number(result.numUpdatedRows) === 0) throw new LeaseLostError(id);
         if (event !== undefined) await appendEvent(trx, this.#dialect, event);
       }),
     );
     return this.#require(id);
+  }
+
+  /**
+   * Puts a job interrupted by this instance's shutdown back to `pending` and gives the lease
+   * back, so the next instance to start (or scan) resumes it at once; with the run's summary
+   * event, if any. Only while `owner` holds the lease. @throws LeaseLostError
+   */
+  async suspend(id: string, owner: string, now: Date, event?: NewEvent): Promise<ImportJob> {
+    const at = this.#dialect.toTime(now);
+    await failOnOutage(this.#dialect, () =>
+      this.#db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('import_jobs')
+          .set({ status: 'pending', updated_at: at, lease_owner: null, lease_expires_at: null })
+          .where('id', '=', id)
+          .where('lease_owner', '=', owner)
+          .executeTakeFirst();
+        if (Number(result.numUpdatedRows) === 0) throw new LeaseLostError(id);
+        if (event !== undefined) await appendEvent(trx, this.#dialect, event);
+      }),
+    );
+    return this.#require(id);
+  }
+
+  /** Uploaded jobs (with a spooled file) that have not finished, oldest first: candidates for a restart to resume. */
+  async listUnfinishedUploads(): Promise<ImportJob[]> {
+    const rows = await failOnOutage(this.#dialect, () =>
+      this.#db
+        .selectFrom('import_jobs')
+        .selectAll()
+        .where('status', 'in', ['pending', 'running'])
+        .where('spool_path', 'is not', null)
+        .orderBy('id')
+        .execute(),
+    );
+    return rows.map((row) => this.#toJob(row));
   }
 
   /** The stored row errors of a job in line order, read in pages (constant memory). */
@@ -153,6 +258,8 @@ export class SqlImportJobStore {
       startedAt: time(row.started_at),
       finishedAt: time(row.finished_at),
       updatedAt: this.#dialect.fromTime(row.updated_at),
+      leaseOwner: row.lease_owner ?? undefined,
+      leaseExpiresAt: time(row.lease_expires_at),
     };
   }
 }

@@ -8,6 +8,7 @@ import type { NewEvent } from '../events/model.js';
 import type { Batch } from './batch.js';
 import type { RowError, ValidRow } from './rows.js';
 import { batchErrors, errorsToKeep, ROW_ERROR_REASONS, type BatchOutcome, type BatchWriter, type WriterJob } from './writer.js';
+import { assertLeaseHeld } from './writer.js';
 
 interface ExistingRow {
   id: string;
@@ -116,7 +117,8 @@ export class SqliteBatchWriter implements BatchWriter {
     }
     const failed = batch.rejected.length + found.length;
     const read = batch.rows.length + batch.rejected.length;
-    s.progress.run(read, created, updated, skipped, failed, kept, batch.lastLine, at, job.id);
+    const progressed = s.progress.run(read, created, updated, skipped, failed, kept, batch.lastLine, at, job.id, job.leaseOwner);
+    assertLeaseHeld(progressed.changes, job);
     return { outcome: { read, created, updated, skipped, failed, errors: found }, kept };
   }
 
@@ -226,7 +228,7 @@ function prepare(connection: SQLite.Database) {
     insertRowError: connection.prepare('insert into import_row_errors (job_id, line, field, reason) values (?, ?, ?, ?)'),
     progress: connection.prepare(
       `update import_jobs set read = read + ?, created = created + ?, updated = updated + ?, skipped = skipped + ?,
-       failed = failed + ?, errors_kept = errors_kept + ?, committed_line = ?, updated_at = ? where id = ?`,
+       failed = failed + ?, errors_kept = errors_kept + ?, committed_line = ?, updated_at = ? where id = ? and lease_owner = ?`,
     ),
   };
 }

@@ -1,5 +1,6 @@
 import type { EventContext } from '../events/model.js';
 import type { Batch } from './batch.js';
+import { LeaseLostError } from './errors.js';
 import type { EventsMode, ImportMode } from './job.js';
 import type { RowError } from './rows.js';
 
@@ -12,6 +13,8 @@ export interface WriterJob {
   /** Row errors the job already stored (they are capped per job). */
   readonly errorsKept: number;
   readonly context: EventContext;
+  /** The run's lease owner: each batch's progress update must still find it on the job row. */
+  readonly leaseOwner: string;
 }
 
 /** What one committed batch did. Every row of the batch is counted once. */
@@ -29,7 +32,8 @@ export interface BatchOutcome {
  * Writes one batch in one transaction: its users, their events, its row errors and the job's
  * progress (counters and `committed_line` = the batch's last line) commit together or not at
  * all, so a resumed run starts exactly after the last committed batch. A failed `write` has
- * written nothing and may be retried with the same batch.
+ * written nothing and may be retried with the same batch. The progress update is guarded by
+ * `lease_owner = job.leaseOwner` (see assertLeaseHeld): a run that lost its lease commits nothing.
  */
 export interface BatchWriter {
   /**
@@ -59,4 +63,13 @@ export function batchErrors(batch: Batch, found: readonly RowError[]): RowError[
   const all = batch.rejected.flatMap((row) => row.errors);
   all.push(...found);
   return all.sort((a, b) => a.line - b.line);
+}
+
+/**
+ * The lease check of a batch: the job's progress update (`… where id = ? and lease_owner = ?`)
+ * matched `updatedRows` rows. None means another process took the job over: throwing inside the
+ * batch's transaction rolls all of it back, and LeaseLostError is not transient, so the run stops.
+ */
+export function assertLeaseHeld(updatedRows: number | bigint, job: WriterJob): void {
+  if (Number(updatedRows) === 0) throw new LeaseLostError(job.id);
 }

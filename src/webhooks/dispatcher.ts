@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { toEventDocument, type StoredEvent } from '../events/model.js';
+import { newLeaseOwner } from '../kit/lease-owner.js';
 import { BreakerRegistry } from './breaker.js';
 import type { DeliveryStore, PendingReplay, Settlement } from './delivery-store.js';
 import type { AttemptResult, DeliveryRequest } from './http-client.js';
@@ -99,7 +98,7 @@ export class Dispatcher {
     this.#schedule = options.schedule ?? nextAttemptAt;
     this.#pastHorizon = options.pastHorizon ?? isPastHorizon;
     this.#now = options.now ?? (() => new Date());
-    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID()}`;
+    this.owner = options.owner ?? newLeaseOwner();
     if (!Number.isSafeInteger(this.#size) || this.#size < 1) throw new RangeError('workers must be a positive integer');
     this.#metrics?.observe({
       workers: this.#size,

@@ -123,7 +123,10 @@ export async function appOver(database: Database, overrides: Partial<AppDependen
 }
 
 /** Import and export over `database`, wired as in src/main.ts, spooling uploads under the system temp directory. */
-export function importsOver(database: Database, options: { maxBytes?: number; queueLimit?: number; spoolDir?: string } = {}): ImportsHttp {
+export function importsOver(
+  database: Database,
+  options: { maxBytes?: number; queueLimit?: number; spoolDir?: string; uploadTimeoutMs?: number; uploadIdleMs?: number } = {},
+): ImportsHttp {
   const service = new ImportService({
     jobs: new SqlImportJobStore(database.db, database.dialect),
     writerFor: batchWriterFor(database),
@@ -135,6 +138,8 @@ export function importsOver(database: Database, options: { maxBytes?: number; qu
     runner: new ImportRunner({ service, concurrency: 1, queueLimit: options.queueLimit ?? 4 }),
     spoolDir: options.spoolDir ?? join(tmpdir(), 'roster-test-imports'),
     maxBytes: options.maxBytes ?? 64 * 1024 * 1024,
+    uploadTimeoutMs: options.uploadTimeoutMs ?? 15 * 60_000,
+    uploadIdleMs: options.uploadIdleMs ?? 30_000,
     exportUsers: (exportOptions) => exportUsers(database, exportOptions),
   };
 }

@@ -9,8 +9,15 @@ import { UnsupportedMediaTypeError } from '../../src/http/media-type.js';
 import { PROBLEMS, problem, toProblem, type ProblemCode } from '../../src/http/problem.js';
 import { RateLimitedError } from '../../src/http/rate-limit.js';
 import { OverloadedError } from '../../src/http/load-shedding.js';
-import { ImportFileError, ImportNotFoundError, ImportQueueFullError, ImportTooLargeError } from '../../src/imports/errors.js';
-import { RequestDeadlineError } from '../../src/http/deadline.js';
+import {
+  ImportFileError,
+  ImportLeaseHeldError,
+  ImportNotFoundError,
+  ImportQueueFullError,
+  ImportTooLargeError,
+  ImportUploadTimeoutError,
+} from '../../src/imports/errors.js';
+import { RequestBodyTimeoutError, RequestDeadlineError } from '../../src/http/deadline.js';
 import {
   EmailTakenError,
   IdempotencyKeyReusedError,
@@ -35,7 +42,10 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'user-not-found': [new UserNotFoundError('gone')],
   'webhook-endpoint-not-found': [new WebhookEndpointNotFoundError('gone')],
   'event-not-found': [new ReplayEventNotFoundError('pruned')],
+  'request-timeout': [new RequestBodyTimeoutError('slow body')],
+  'upload-timeout': [new ImportUploadTimeoutError('stalled')],
   'email-taken': [new EmailTakenError('taken')],
+  'import-job-leased': [new ImportLeaseHeldError('j1', 'host:1:abc', new Date())],
   'version-mismatch': [new VersionMismatchError('stale')],
   'body-too-large': [new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(), new ImportTooLargeError('too big')],
   'import-not-found': [new ImportNotFoundError('no such import')],
