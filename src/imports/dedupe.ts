@@ -13,7 +13,8 @@ export interface DedupeOptions {
 
 /** What is known about an email seen on some line. */
 export type Sighting =
-  | { readonly kind: 'first' }
+  /** `exact`: remembered with its line; otherwise only in the filter, where a repeat will be a "maybe". */
+  | { readonly kind: 'first'; readonly exact: boolean }
   | { readonly kind: 'duplicate'; readonly firstLine: number }
   /** The filter says it may have been seen: it cannot tell, so the database must. */
   | { readonly kind: 'maybe' };
@@ -38,7 +39,10 @@ export type Sighting =
  *     dropped. ~0.1% of rows over a 10M-row file (0.3% near its end) plus real repeats of
  *     emails first seen after the first 100,000; the writer lets the database's unique email
  *     index decide (create mode: a real repeat fails like any existing email; upsert mode: a
- *     maybe-row that matches an existing user needs the check described in the report).
+ *     maybe-row matching a user this job already wrote, or left unchanged, is the repeat).
+ *     So that "left unchanged" can be known, a first occurrence remembered only in the filter
+ *     is flagged `markIfUnchanged`: the writer records the job on that user even when the row
+ *     changes nothing (one write per such row, only in files past the exact tier).
  * Files with up to 100,000 distinct emails are therefore deduplicated exactly, and larger ones
  * exactly for every repeat the filter rules out, in constant memory at any size.
  */
@@ -74,7 +78,7 @@ export class EmailSightings {
     }
     if (maybeSeen) return MAYBE;
     this.#beyondExact++;
-    return FIRST;
+    return FIRST_IN_FILTER;
   }
 
   /** Emails remembered exactly, and emails seen past the exact limit (only in the filter). */
@@ -83,7 +87,8 @@ export class EmailSightings {
   }
 }
 
-const FIRST: Sighting = Object.freeze({ kind: 'first' });
+const FIRST: Sighting = Object.freeze({ kind: 'first', exact: true });
+const FIRST_IN_FILTER: Sighting = Object.freeze({ kind: 'first', exact: false });
 const MAYBE: Sighting = Object.freeze({ kind: 'maybe' });
 
 /**
@@ -102,7 +107,7 @@ export function dedupeEmails(options: DedupeOptions = {}): Stage<CheckedItem[], 
 function dedupeItem(item: CheckedItem, sightings: EmailSightings): CheckedItem {
   if (item.kind === 'rejected') return item;
   const sighting = sightings.see(emailKey(item.user.email), item.line);
-  if (sighting.kind === 'first') return item;
+  if (sighting.kind === 'first') return sighting.exact ? item : { ...item, markIfUnchanged: true };
   if (sighting.kind === 'maybe') return { ...item, maybeDuplicate: true };
   return rejected(item.line, [
     { field: 'email', reason: `repeats the email of line ${sighting.firstLine} (emails are compared ignoring case)` },

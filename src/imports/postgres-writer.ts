@@ -17,11 +17,12 @@ const COPY_CHUNK_CHARS = 64 * 1024;
 
 const STAGING = `create temp table import_staging (
   line integer not null, id text not null, given_id boolean not null, email text not null, email_key text not null,
-  name text not null, name_key text not null, attributes jsonb not null, maybe boolean not null, event_id text not null,
+  name text not null, name_key text not null, attributes jsonb not null, maybe boolean not null, mark boolean not null,
+  event_id text not null,
   existing_id text, old_email text, old_name text, old_attributes jsonb, old_version integer, old_created_at timestamptz,
   old_imported_by text, outcome text
 ) on commit drop`;
-const COPY_COLUMNS = 'line, id, given_id, email, email_key, name, name_key, attributes, maybe, event_id';
+const COPY_COLUMNS = 'line, id, given_id, email, email_key, name, name_key, attributes, maybe, mark, event_id';
 
 /** `created_at`/`updated_at` as toISOString() writes them, so event snapshots match the API's. */
 const ISO = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -188,6 +189,11 @@ export class PostgresBatchWriter implements BatchWriter {
        from import_staging s where s.outcome = 'updated' and u.id = s.existing_id`,
       [now, this.#job.id],
     );
+    // Bookkeeping only (see ValidRow.markIfUnchanged): neither version nor updated_at moves.
+    await client.query(
+      `update users u set imported_by = $1 from import_staging s where s.outcome = 'skipped' and s.mark and u.id = s.existing_id`,
+      [this.#job.id],
+    );
   }
 
   async #insertNew(client: pg.PoolClient, now: Date): Promise<void> {
@@ -270,7 +276,7 @@ function* copyText(rows: readonly ValidRow[], newId: () => string): Generator<st
     text +=
       `${row.line}\t${user.id ?? newId()}\t${user.id === undefined ? 'f' : 't'}\t${copyEscape(user.email)}\t` +
       `${copyEscape(emailKey(user.email))}\t${copyEscape(user.name)}\t${copyEscape(user.name.toLowerCase())}\t` +
-      `${copyEscape(JSON.stringify(user.attributes))}\t${row.maybeDuplicate ? 't' : 'f'}\t${newId()}\n`;
+      `${copyEscape(JSON.stringify(user.attributes))}\t${row.maybeDuplicate ? 't' : 'f'}\t${row.markIfUnchanged === true ? 't' : 'f'}\t${newId()}\n`;
     if (text.length >= COPY_CHUNK_CHARS) {
       yield text;
       text = '';

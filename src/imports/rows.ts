@@ -65,6 +65,12 @@ export interface ValidRow {
    * could not be proven in memory: the writer must let the database decide (see dedupe.ts).
    */
   readonly maybeDuplicate: boolean;
+  /**
+   * Set by the dedupe stage on a first occurrence it remembers only in its filter: a later
+   * repeat will come as `maybeDuplicate`, so the writer marks the user with the job even when
+   * this row leaves it unchanged, or that repeat would be taken for the first occurrence.
+   */
+  readonly markIfUnchanged?: boolean;
 }
 
 /** Shared by the rows with nothing to report, so they allocate nothing for it. */

@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import type { NewEvent } from '../events/model.js';
 import type { Batch, BatchOptions } from './batch.js';
 import { ImportFileError, ImportInterruptedError, ImportLeaseHeldError, ImportNotFoundError, LeaseLostError } from './errors.js';
+import type { DedupeOptions } from './dedupe.js';
 import { importBatches } from './front-half.js';
 import type { ImportMetrics } from './metrics.js';
 import { isFinished, type ImportJob, type ImportSpec, type JobStatus } from './job.js';
@@ -45,6 +46,8 @@ export interface ImportServiceOptions {
   readonly now?: () => Date;
   /** Transaction size; see DEFAULT_IMPORT_BATCH for how it was chosen. */
   readonly batch?: BatchOptions;
+  /** Memory of the emails seen in a file; the defaults suit any file size (see dedupe.ts). */
+  readonly dedupe?: DedupeOptions;
   /** When set, rows per transaction follow this time budget instead of `batch.maxRows` (see SQLITE_IMPORT_TRANSACTION). */
   readonly transaction?: TransactionBudget;
   readonly retry?: RetryOptions;
@@ -359,7 +362,13 @@ export class ImportService {
     try {
       await pipeline(
         source,
-        importBatches({ format: started.format, ...started.options, counters, batch: batchOptions }),
+        importBatches({
+          format: started.format,
+          ...started.options,
+          counters,
+          batch: batchOptions,
+          ...(this.#options.dedupe === undefined ? {} : { dedupe: this.#options.dedupe }),
+        }),
         async (batches: AsyncIterable<Batch>) => {
           let writing: Promise<void> | undefined;
           for await (const batch of batches) {

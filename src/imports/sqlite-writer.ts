@@ -155,8 +155,10 @@ export class SqliteBatchWriter implements BatchWriter {
     }
     const before = toUser(existing);
     const attributes = JSON.stringify(row.user.attributes);
-    if (before.email === row.user.email && before.name === row.user.name && JSON.stringify(before.attributes) === attributes)
+    if (before.email === row.user.email && before.name === row.user.name && JSON.stringify(before.attributes) === attributes) {
+      if (row.markIfUnchanged === true) s.markImported.run(this.#job.id, existing.id);
       return 'skipped';
+    }
     const after: User = {
       ...before,
       email: row.user.email,
@@ -222,6 +224,8 @@ function prepare(connection: SQLite.Database) {
       `update users set email = ?, email_key = ?, name = ?, name_key = ?, attributes = ?, version = ?, updated_at = ?, imported_by = ?
        where id = ?`,
     ),
+    // Bookkeeping only (see ValidRow.markIfUnchanged): neither version nor updated_at moves.
+    markImported: connection.prepare('update users set imported_by = ? where id = ?'),
     insertEvent: connection.prepare(
       'insert into events (id, type, occurred_at, actor, request_id, subject_id, data) values (?, ?, ?, ?, ?, ?, ?)',
     ),

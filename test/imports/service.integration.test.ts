@@ -15,7 +15,7 @@ import pg from 'pg';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { generatedFile } from './generated-users.js';
 import { count, importService, runImport, users } from './harness.js';
-import type { BatchWriter } from '../../src/imports/writer.js';
+import { ROW_ERROR_REASONS, type BatchWriter } from '../../src/imports/writer.js';
 import { batchWriterFor } from '../../src/imports/writers.js';
 import { PostgresBatchWriter } from '../../src/imports/postgres-writer.js';
 import { pooledUuidv7 } from '../../src/imports/ids.js';
@@ -110,6 +110,32 @@ for (const [name, open, skip] of await dialects()) {
       assert.deepEqual(data.previous, { email: 'ada@example.com', name: 'Ada' });
       assert.equal(data.user.version, 2);
     });
+
+    for (const maxRows of [1, 10]) {
+      it(`upsert past the exact dedupe tier: a repeat of an email whose first row changed nothing is a duplicate, not an update (${maxRows === 1 ? 'across batches' : 'in one batch'})`, async () => {
+        await reset();
+        // Two emails remembered exactly; everything after them only in the filter, so the repeat
+        // on line 5 reaches the writer as "maybe a duplicate" and the database must settle it.
+        const service = importService(t.database, { batch: { maxRows }, dedupe: { exactLimit: 2, filterBits: 1024 } });
+        await runImport(service, 'email,name\ncarol@example.com,Carol\n');
+        const { job } = await runImport(
+          service,
+          'email,name\nada@example.com,Ada\ngrace@example.com,Grace\ncarol@example.com,Carol\nCAROL@example.com,Caroline\n',
+          { mode: 'upsert' },
+        );
+        assert.deepEqual(job.counts, { read: 4, created: 2, updated: 0, skipped: 1, failed: 1 });
+        const errors = [];
+        for await (const e of service.rowErrors(job.id)) errors.push(e);
+        assert.deepEqual(
+          errors.map((e) => [e.line, e.field, e.reason]),
+          [[5, 'email', ROW_ERROR_REASONS.duplicateInFile]],
+        );
+        const carol = (await users(t.database)).find((u) => u.email === 'carol@example.com');
+        assert.equal(carol?.name, 'Carol', 'the repeat did not update the user');
+        assert.equal(carol?.version, 1, 'marking the unchanged user with the job moved neither its version…');
+        assert.equal(await count(t.database, 'events', sql`type = 'user.updated'`), 0, '…nor wrote an event');
+      });
+    }
 
     it('moves the import metrics: rows by outcome, batch durations, jobs running back to 0', async () => {
       await reset();
