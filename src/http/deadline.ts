@@ -79,13 +79,17 @@ export function enforceDeadlines(app: FastifyInstance, timeoutMs: number, onExce
  * state. Node's own `requestTimeout` did this for every route, but it cannot exempt one route,
  * and uploads (routes declaring `bodyTimeoutMs`) legitimately take minutes; so Node's limit is
  * raised to cover them (http/app.ts) and every other route is held to `timeoutMs` here.
- * Requests whose body has arrived (`complete`) are never touched: a long streamed response is
- * the deadline's business, not this guard's.
+ * Requests without a body, or whose body has arrived (`complete`), are never touched: a long
+ * streamed response is the deadline's business, not this guard's.
  */
 export function guardSlowBodies(app: FastifyInstance, timeoutMs: number): void {
   app.addHook('onRequest', (request, reply, done) => {
     const raw = request.raw;
-    if (request.routeOptions.config.bodyTimeoutMs !== undefined || raw.complete) return done();
+    // Headers have arrived (Node's headersTimeout saw to that); a request without a body has
+    // nothing slow left to send, so the common GET costs no timer.
+    const length = raw.headers['content-length'];
+    const hasBody = raw.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+    if (!hasBody || request.routeOptions.config.bodyTimeoutMs !== undefined || raw.complete) return done();
     const timer = setTimeout(() => {
       if (raw.complete || reply.sent || raw.destroyed) return;
       const body = toProblem(new RequestBodyTimeoutError(`The request was not received whole within ${timeoutMs} ms.`), request.id);
