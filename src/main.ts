@@ -151,8 +151,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
       newId: uuidv7,
       onRetry: (error, attempt, delayMs) => logger.warn({ err: error, attempt, delay_ms: delayMs }, 'import batch failed; retrying'),
       metrics: importMetrics(registry),
-      leaseMs: config.importLeaseMs,
-      onRenewError: (error, id) => logger.warn({ err: error, import_id: id }, 'import lease renewal failed; retrying'),
+      leases: {
+        leaseMs: config.importLeaseMs,
+        onRenewError: (error, id) => logger.warn({ err: error, import_id: id }, 'import lease renewal failed; retrying'),
+      },
     });
     const importRunner = new ImportRunner({
       service: imports,

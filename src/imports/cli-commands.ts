@@ -63,7 +63,7 @@ export async function importCommand(file: string, args: ImportArgs, config: Conf
       transaction: importTransactionFor(database),
       isTransient: isTransientImportError(database),
       newId: uuidv7,
-      leaseMs: config.importLeaseMs,
+      leases: { leaseMs: config.importLeaseMs },
       onRetry: (error, attempt, delayMs) =>
         process.stderr.write(`batch failed (${(error as Error).message}); retry ${attempt} in ${delayMs} ms\n`),
     });

@@ -1,41 +1,18 @@
 import { pipeline } from 'node:stream/promises';
 import type { NewEvent } from '../events/model.js';
 import type { Batch, BatchOptions } from './batch.js';
-import { ImportFileError, ImportInterruptedError, ImportLeaseHeldError, ImportNotFoundError, LeaseLostError } from './errors.js';
+import { ImportFileError, ImportInterruptedError, LeaseLostError } from './errors.js';
 import type { DedupeOptions } from './dedupe.js';
 import { importBatches } from './front-half.js';
 import type { ImportMetrics } from './metrics.js';
 import { isFinished, type ImportJob, type ImportSpec, type JobStatus } from './job.js';
-import { isOwnerGoneHere, newLeaseOwner } from '../kit/lease-owner.js';
+import { JobLeases, type JobLeaseOptions } from './job-leases.js';
+import type { ImportJobStore } from './job-store.js';
 import { ImportCounters } from './report.js';
 import { retrying, type RetryOptions } from './retry.js';
 import type { RowError } from './rows.js';
 import { TransactionSizer, type TransactionBudget } from './transaction-size.js';
 import { batchErrors, type BatchOutcome, type BatchWriter, type WriterJob } from './writer.js';
-
-/** The job store port the service owns (SqlImportJobStore is its adapter). */
-export interface ImportJobStore {
-  create(id: string, spec: ImportSpec, now: Date): Promise<ImportJob>;
-  get(id: string): Promise<ImportJob | undefined>;
-  listByStatus(statuses: readonly JobStatus[]): Promise<ImportJob[]>;
-  /** Pending or running jobs that have a spooled file. */
-  listUnfinishedUploads(): Promise<ImportJob[]>;
-  /** One conditional update: the lease if free, expired, `owner`'s or `takeOverFrom`'s; undefined when refused. */
-  claim(
-    id: string,
-    owner: string,
-    now: Date,
-    until: Date,
-    options?: { takeOverFrom?: string | undefined; unfinishedOnly?: boolean },
-  ): Promise<ImportJob | undefined>;
-  renew(id: string, owner: string, until: Date): Promise<boolean>;
-  release(id: string, owner: string): Promise<void>;
-  /** These three write only while `owner` holds the lease, else throw LeaseLostError. */
-  markRunning(id: string, owner: string, now: Date): Promise<ImportJob>;
-  finish(id: string, owner: string, status: JobStatus, error: string | undefined, now: Date, event?: NewEvent): Promise<ImportJob>;
-  suspend(id: string, owner: string, now: Date, event?: NewEvent): Promise<ImportJob>;
-  rowErrors(id: string, signal?: AbortSignal): AsyncIterable<RowError>;
-}
 
 export interface ImportServiceOptions {
   readonly jobs: ImportJobStore;
@@ -53,22 +30,9 @@ export interface ImportServiceOptions {
   readonly retry?: RetryOptions;
   readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
   readonly metrics?: ImportMetrics;
-  /**
-   * Names this process in job leases (kit/lease-owner.ts). The composition root makes one
-   * ImportService per process, so this is the per-process id; tests give two services
-   * distinct owners to play two processes.
-   */
-  readonly leaseOwner?: string;
-  /** How long a lease lasts unless renewed (ROSTER_IMPORT_LEASE_MS); renewed every third of it. */
-  readonly leaseMs?: number;
-  /** Whether a lease holder is a dead process on this host (default: isOwnerGoneHere); injectable for tests. */
-  readonly isOwnerGone?: (owner: string) => boolean;
-  /** A renewal failed for another reason than a lost lease (an outage): the next tick retries. */
-  readonly onRenewError?: (error: unknown, jobId: string) => void;
+  /** Lease owner, length, dead-holder check and renewal errors (see JobLeaseOptions). */
+  readonly leases?: Omit<JobLeaseOptions, 'now'>;
 }
-
-/** ROSTER_IMPORT_LEASE_MS's default: a killed holder's job is free again within 30 s (at once on its own host). */
-export const DEFAULT_IMPORT_LEASE_MS = 30_000;
 
 /**
  * Rows per transaction when the caller does not choose (PostgreSQL; see importBatchFor() for
@@ -118,27 +82,21 @@ export interface RunResult {
 export class ImportService {
   readonly #options: ImportServiceOptions;
   readonly #now: () => Date;
-  readonly #owner: string;
-  readonly #leaseMs: number;
-  readonly #isOwnerGone: (owner: string) => boolean;
-  /** Jobs this service is running or cancelling: the lease alone cannot tell two runs of one owner apart. */
-  readonly #active = new Set<string>();
+  readonly #leases: JobLeases;
 
   constructor(options: ImportServiceOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => new Date());
-    this.#owner = options.leaseOwner ?? newLeaseOwner();
-    this.#leaseMs = options.leaseMs ?? DEFAULT_IMPORT_LEASE_MS;
-    this.#isOwnerGone = options.isOwnerGone ?? isOwnerGoneHere;
+    this.#leases = new JobLeases(options.jobs, { ...options.leases, now: this.#now });
   }
 
   /** This service's lease owner. */
   get leaseOwner(): string {
-    return this.#owner;
+    return this.#leases.owner;
   }
 
   get leaseMs(): number {
-    return this.#leaseMs;
+    return this.#leases.leaseMs;
   }
 
   create(spec: ImportSpec): Promise<ImportJob> {
@@ -149,21 +107,11 @@ export class ImportService {
     return this.#options.jobs.get(id);
   }
 
-  /**
-   * Whether a job's lease may be taken: nobody holds it, it expired, or its holder is a dead
-   * process on this host (kill -9, crash: no need to wait for the expiry).
-   */
-  isLeaseFree(job: ImportJob, now: Date = this.#now()): boolean {
-    if (job.leaseOwner === undefined) return true;
-    if (job.leaseExpiresAt !== undefined && job.leaseExpiresAt.getTime() < now.getTime()) return true;
-    return job.leaseOwner !== this.#owner && this.#isOwnerGone(job.leaseOwner);
-  }
-
   /** Uploaded jobs left pending or running whose lease is free: what a restart resumes. */
   async abandonedUploads(): Promise<ImportJob[]> {
     const now = this.#now();
     const jobs = await this.#options.jobs.listUnfinishedUploads();
-    return jobs.filter((job) => !this.#active.has(job.id) && this.isLeaseFree(job, now));
+    return jobs.filter((job) => !this.#leases.isActive(job.id) && this.#leases.isFree(job, now));
   }
 
   /**
@@ -171,12 +119,12 @@ export class ImportService {
    * @throws ImportLeaseHeldError when a live process is running it
    */
   async cancelPending(id: string): Promise<ImportJob> {
-    const claimed = await this.#claim(id, true);
-    if (isFinished(claimed.status) && claimed.leaseOwner !== this.#owner) return claimed;
+    const claimed = await this.#leases.claim(id, true);
+    if (isFinished(claimed.status) && claimed.leaseOwner !== this.#leases.owner) return claimed;
     try {
-      return await this.#options.jobs.finish(id, this.#owner, 'cancelled', 'cancelled before it started', this.#now());
+      return await this.#options.jobs.finish(id, this.#leases.owner, 'cancelled', 'cancelled before it started', this.#now());
     } finally {
-      this.#active.delete(id);
+      this.#leases.settle(id);
     }
   }
 
@@ -205,88 +153,22 @@ export class ImportService {
   async run(job: ImportJob, source: AsyncIterable<Uint8Array>, options: RunOptions): Promise<RunResult> {
     let claimed: ImportJob;
     try {
-      claimed = await this.#claim(job.id, options.unfinishedOnly ?? false);
+      claimed = await this.#leases.claim(job.id, options.unfinishedOnly ?? false);
     } catch (error) {
       discard(source);
       throw error;
     }
-    if (isFinished(claimed.status) && claimed.leaseOwner !== this.#owner) {
+    if (isFinished(claimed.status) && claimed.leaseOwner !== this.#leases.owner) {
       discard(source);
       return { job: claimed };
     }
-    const heartbeat = this.#heartbeat(job.id);
+    const heartbeat = this.#leases.heartbeat(job.id);
     try {
       return await this.#runClaimed(claimed, source, options, heartbeat.lost);
     } finally {
       heartbeat.stop();
-      this.#active.delete(job.id);
+      this.#leases.settle(job.id);
     }
-  }
-
-  /**
-   * Takes the job's lease: one conditional update, naming the current holder as takeover-able
-   * when it is a dead process on this host. Marks the job active in this service. Returns the
-   * job as claimed; a finished job is returned unclaimed when `unfinishedOnly`.
-   */
-  async #claim(id: string, unfinishedOnly: boolean): Promise<ImportJob> {
-    const { jobs } = this.#options;
-    if (this.#active.has(id)) {
-      const current = await jobs.get(id);
-      throw new ImportLeaseHeldError(id, this.#owner, current?.leaseExpiresAt);
-    }
-    this.#active.add(id);
-    try {
-      const current = await jobs.get(id);
-      if (current === undefined) throw new ImportNotFoundError(`No import job has id ${id}.`);
-      if (unfinishedOnly && isFinished(current.status)) {
-        this.#active.delete(id);
-        return current;
-      }
-      const holder = current.leaseOwner;
-      const now = this.#now();
-      // Held by a live process: refused without attempting the update, which on SQLite would
-      // queue for the write lock that holder's batches keep taking.
-      if (holder !== undefined && holder !== this.#owner && !this.isLeaseFree(current, now)) {
-        throw new ImportLeaseHeldError(id, holder, current.leaseExpiresAt);
-      }
-      const takeOverFrom = holder !== undefined && holder !== this.#owner && this.#isOwnerGone(holder) ? holder : undefined;
-      const claimed = await jobs.claim(id, this.#owner, now, new Date(now.getTime() + this.#leaseMs), { takeOverFrom, unfinishedOnly });
-      if (claimed !== undefined) return claimed;
-      const after = await jobs.get(id);
-      if (after !== undefined && unfinishedOnly && isFinished(after.status)) {
-        this.#active.delete(id);
-        return after;
-      }
-      throw new ImportLeaseHeldError(id, after?.leaseOwner ?? 'another process', after?.leaseExpiresAt);
-    } catch (error) {
-      this.#active.delete(id);
-      throw error;
-    }
-  }
-
-  /** Renews the lease every third of its length (timer unref'd); `lost` aborts when a renewal finds it taken. */
-  #heartbeat(id: string): { lost: AbortSignal; stop(): void } {
-    const lost = new AbortController();
-    let renewing = false;
-    const timer = setInterval(
-      () => {
-        if (renewing || lost.signal.aborted) return;
-        renewing = true;
-        const until = new Date(this.#now().getTime() + this.#leaseMs);
-        this.#options.jobs
-          .renew(id, this.#owner, until)
-          .then((held) => {
-            if (!held) lost.abort(new LeaseLostError(id));
-          })
-          .catch((error: unknown) => this.#options.onRenewError?.(error, id))
-          .finally(() => {
-            renewing = false;
-          });
-      },
-      Math.max(1, Math.floor(this.#leaseMs / 3)),
-    );
-    timer.unref();
-    return { lost: lost.signal, stop: () => clearInterval(timer) };
   }
 
   async #runClaimed(job: ImportJob, source: AsyncIterable<Uint8Array>, options: RunOptions, lost: AbortSignal): Promise<RunResult> {
@@ -294,10 +176,10 @@ export class ImportService {
     const counters = options.counters ?? new ImportCounters();
     let started: ImportJob;
     try {
-      started = await jobs.markRunning(job.id, this.#owner, this.#now());
+      started = await jobs.markRunning(job.id, this.#leases.owner, this.#now());
     } catch (error) {
       discard(source);
-      if (!(error instanceof LeaseLostError)) await jobs.release(job.id, this.#owner).catch(() => undefined);
+      if (!(error instanceof LeaseLostError)) await jobs.release(job.id, this.#leases.owner).catch(() => undefined);
       throw error;
     }
     // The pipeline and the writer stop on either a cancel or a lost lease.
@@ -309,7 +191,7 @@ export class ImportService {
       dryRun: started.dryRun,
       errorsKept: started.errorsKept,
       context: { actor: started.actor, requestId: undefined },
-      leaseOwner: this.#owner,
+      leaseOwner: this.#leases.owner,
     };
     const writer = this.#options.writerFor(writerJob);
     const resumeAfter = started.committedLine;
@@ -409,8 +291,8 @@ export class ImportService {
       started.events === 'summary' && written.created + written.updated > 0
         ? this.#summary(started, interrupted ? 'pending' : status, written)
         : undefined;
-    if (interrupted) return { job: await jobs.suspend(job.id, this.#owner, this.#now(), event), error };
-    const finished = await jobs.finish(job.id, this.#owner, status, describeFailure(status, error), this.#now(), event);
+    if (interrupted) return { job: await jobs.suspend(job.id, this.#leases.owner, this.#now(), event), error };
+    const finished = await jobs.finish(job.id, this.#leases.owner, status, describeFailure(status, error), this.#now(), event);
     return status === 'succeeded' ? { job: finished } : { job: finished, error };
   }
 

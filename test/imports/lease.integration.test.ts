@@ -148,9 +148,8 @@ for (const [name, open, skip] of await dialects()) {
       await reset();
       let renewals = 0;
       const service = importService(t.database, {
-        leaseMs: 300,
+        leases: { leaseMs: 300, onRenewError: (error) => assert.fail(error as Error) },
         batch: { maxRows: 500 },
-        onRenewError: (error) => assert.fail(error as Error),
       });
       const job = await service.create(spec({ source: file }));
       const seen = new Set<number>();

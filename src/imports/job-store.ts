@@ -1,0 +1,27 @@
+import type { NewEvent } from '../events/model.js';
+import type { ImportJob, ImportSpec, JobStatus } from './job.js';
+import type { RowError } from './rows.js';
+
+/** The job store port the service owns (SqlImportJobStore is its adapter). */
+export interface ImportJobStore {
+  create(id: string, spec: ImportSpec, now: Date): Promise<ImportJob>;
+  get(id: string): Promise<ImportJob | undefined>;
+  listByStatus(statuses: readonly JobStatus[]): Promise<ImportJob[]>;
+  /** Pending or running jobs that have a spooled file. */
+  listUnfinishedUploads(): Promise<ImportJob[]>;
+  /** One conditional update: the lease if free, expired, `owner`'s or `takeOverFrom`'s; undefined when refused. */
+  claim(
+    id: string,
+    owner: string,
+    now: Date,
+    until: Date,
+    options?: { takeOverFrom?: string | undefined; unfinishedOnly?: boolean },
+  ): Promise<ImportJob | undefined>;
+  renew(id: string, owner: string, until: Date): Promise<boolean>;
+  release(id: string, owner: string): Promise<void>;
+  /** These three write only while `owner` holds the lease, else throw LeaseLostError. */
+  markRunning(id: string, owner: string, now: Date): Promise<ImportJob>;
+  finish(id: string, owner: string, status: JobStatus, error: string | undefined, now: Date, event?: NewEvent): Promise<ImportJob>;
+  suspend(id: string, owner: string, now: Date, event?: NewEvent): Promise<ImportJob>;
+  rowErrors(id: string, signal?: AbortSignal): AsyncIterable<RowError>;
+}
