@@ -236,10 +236,9 @@ export class ImportService {
     };
     let status: JobStatus = 'succeeded';
     let error: unknown;
-    const reading = new AbortController();
+    // Reading stops on a cancel, a lost lease, or a failed write while reading ahead.
+    const writeFailed = new AbortController();
     let writeFailure: unknown;
-    const stopReading = () => reading.abort(signal.reason);
-    signal.addEventListener('abort', stopReading, { once: true });
     metrics?.jobsRunning.inc();
     try {
       await pipeline(
@@ -263,13 +262,13 @@ export class ImportService {
             if (writer.overlapsReading)
               writing.catch((failure: unknown) => {
                 writeFailure = failure;
-                reading.abort(failure);
+                writeFailed.abort(failure);
               });
             else await writing;
           }
           await writing;
         },
-        { signal: reading.signal },
+        { signal: AbortSignal.any([signal, writeFailed.signal]) },
       );
     } catch (caught) {
       error = writeFailure ?? caught;
@@ -279,7 +278,6 @@ export class ImportService {
       // roll back) before the job's end is recorded, or the record could precede its last commit.
       await inFlight?.catch(() => undefined);
       await writer.close();
-      signal.removeEventListener('abort', stopReading);
       metrics?.jobsRunning.dec();
     }
     // Lost the lease (a renewal or a batch found it taken): the job is someone else's now.
