@@ -33,8 +33,7 @@ import { importMetrics } from './imports/metrics.js';
 import { ImportLeaseHeldError, LeaseLostError } from './imports/errors.js';
 import { ImportRunner } from './imports/runner.js';
 import { ImportService } from './imports/service.js';
-import { SqlImportJobStore } from './imports/sql-job-store.js';
-import { batchWriterFor, importBatchFor, importTransactionFor, isTransientImportError } from './imports/writers.js';
+import { importServiceOptionsFor } from './imports/writers.js';
 
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
 const IDEMPOTENCY_PURGE_BATCH = 1000;
@@ -143,11 +142,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
             metrics: webhookMetrics(registry),
           });
     const imports = new ImportService({
-      jobs: new SqlImportJobStore(database.db, database.dialect),
-      writerFor: batchWriterFor(database),
-      batch: importBatchFor(database),
-      transaction: importTransactionFor(database),
-      isTransient: isTransientImportError(database),
+      ...importServiceOptionsFor(database),
       newId: uuidv7,
       onRetry: (error, attempt, delayMs) => logger.warn({ err: error, attempt, delay_ms: delayMs }, 'import batch failed; retrying'),
       metrics: importMetrics(registry),

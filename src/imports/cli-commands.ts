@@ -14,8 +14,7 @@ import { startProgress } from './progress.js';
 import { ImportCounters, RowErrorReport } from './report.js';
 import { ImportLeaseHeldError, LeaseLostError } from './errors.js';
 import { ImportService, type RunResult } from './service.js';
-import { SqlImportJobStore } from './sql-job-store.js';
-import { batchWriterFor, importBatchFor, importTransactionFor, isTransientImportError } from './writers.js';
+import { importServiceOptionsFor } from './writers.js';
 
 /** A mistake on the command line (exit 2). */
 export class CommandUsageError extends Error {
@@ -57,11 +56,7 @@ export async function importCommand(file: string, args: ImportArgs, config: Conf
   try {
     if (config.migrateOnStart) await migrateToLatest(database.db, database.dialect.name);
     const service = new ImportService({
-      jobs: new SqlImportJobStore(database.db, database.dialect),
-      writerFor: batchWriterFor(database),
-      batch: importBatchFor(database),
-      transaction: importTransactionFor(database),
-      isTransient: isTransientImportError(database),
+      ...importServiceOptionsFor(database),
       newId: uuidv7,
       leases: { leaseMs: config.importLeaseMs },
       onRetry: (error, attempt, delayMs) =>

@@ -1,4 +1,4 @@
-import { type Kysely, type Selectable } from 'kysely';
+import { type Kysely, type Selectable, type Updateable } from 'kysely';
 import { failOnOutage, type SqlDialect } from '../db/dialect.js';
 import type { ImportJobsTable, Schema } from '../db/schema.js';
 import type { NewEvent } from '../events/model.js';
@@ -145,19 +145,7 @@ export class SqlImportJobStore {
    */
   async finish(id: string, owner: string, status: JobStatus, error: string | undefined, now: Date, event?: NewEvent): Promise<ImportJob> {
     const at = this.#dialect.toTime(now);
-    await failOnOutage(this.#dialect, () =>
-      this.#db.transaction().execute(async (trx) => {
-        const result = await trx
-          .updateTable('import_jobs')
-          .set({ status, error: error ?? null, finished_at: at, updated_at: at, lease_owner: null, lease_expires_at: null })
-          .where('id', '=', id)
-          .where('lease_owner', '=', owner)
-          .executeTakeFirst();
-        if (Number(result.numUpdatedRows) === 0) throw new LeaseLostError(id);
-        if (event !== undefined) await appendEvent(trx, this.#dialect, event);
-      }),
-    );
-    return this.#require(id);
+    return this.#endRun(id, owner, { status, error: error ?? null, finished_at: at, updated_at: at }, event);
   }
 
   /**
@@ -166,12 +154,16 @@ export class SqlImportJobStore {
    * event, if any. Only while `owner` holds the lease. @throws LeaseLostError
    */
   async suspend(id: string, owner: string, now: Date, event?: NewEvent): Promise<ImportJob> {
-    const at = this.#dialect.toTime(now);
+    return this.#endRun(id, owner, { status: 'pending', updated_at: this.#dialect.toTime(now) }, event);
+  }
+
+  /** Ends `owner`'s run: sets `changes`, gives the lease back and appends `event`, in one transaction. */
+  async #endRun(id: string, owner: string, changes: Updateable<ImportJobsTable>, event: NewEvent | undefined): Promise<ImportJob> {
     await failOnOutage(this.#dialect, () =>
       this.#db.transaction().execute(async (trx) => {
         const result = await trx
           .updateTable('import_jobs')
-          .set({ status: 'pending', updated_at: at, lease_owner: null, lease_expires_at: null })
+          .set({ ...changes, lease_owner: null, lease_expires_at: null })
           .where('id', '=', id)
           .where('lease_owner', '=', owner)
           .executeTakeFirst();

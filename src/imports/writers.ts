@@ -5,7 +5,20 @@ import { DEFAULT_IMPORT_BATCH, SQLITE_IMPORT_BATCH, SQLITE_IMPORT_TRANSACTION } 
 import type { TransactionBudget } from './transaction-size.js';
 import { ConnectionLostError, PostgresBatchWriter } from './postgres-writer.js';
 import { SqliteBatchWriter } from './sqlite-writer.js';
+import { SqlImportJobStore } from './sql-job-store.js';
 import type { BatchWriter, WriterJob } from './writer.js';
+
+/** What an ImportService needs from the database: job store, batch writer, transaction sizing, transient errors. */
+export function importServiceOptionsFor(database: Database) {
+  const transaction = importTransactionFor(database);
+  return {
+    jobs: new SqlImportJobStore(database.db, database.dialect),
+    writerFor: batchWriterFor(database),
+    batch: importBatchFor(database),
+    isTransient: isTransientImportError(database),
+    ...(transaction === undefined ? {} : { transaction }),
+  };
+}
 
 /** The batch writer for the database's driver; ids (users without one, events) from `newId`. */
 export function batchWriterFor(database: Database, newId: () => string = pooledUuidv7()): (job: WriterJob) => BatchWriter {
