@@ -5,6 +5,7 @@ import { eventsMigration } from './migrations/0003_events.js';
 import { webhooksMigration } from './migrations/0004_webhooks.js';
 import { importsMigration } from './migrations/0005_imports.js';
 import { importLeasesMigration } from './migrations/0006_import_leases.js';
+import { emailKeyIndexMigration } from './migrations/0007_email_key_index.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -20,6 +21,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0004_webhooks': webhooksMigration(dialect),
     '0005_imports': importsMigration(dialect),
     '0006_import_leases': importLeasesMigration(dialect),
+    '0007_email_key_index': emailKeyIndexMigration(dialect),
   };
 }
 

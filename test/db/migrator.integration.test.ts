@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { openDatabase } from '../../src/db/database.js';
-import { migrateToLatest } from '../../src/db/migrator.js';
+import { migrateDown, migrateToLatest } from '../../src/db/migrator.js';
 import { POSTGRES_URL, postgresUnavailable, withDatabase } from '../helpers/databases.js';
 
 const skip = await postgresUnavailable();
@@ -45,6 +45,45 @@ describe('migrations on PostgreSQL with several schemas in one database', { skip
       } finally {
         await database.close();
       }
+    }
+  });
+
+  test('users.email_key has one unique text_pattern_ops index (0007), serving equality and prefix search; down restores the pair', async () => {
+    const database = openDatabase(withDatabase(POSTGRES_URL, name), { poolSize: 1 });
+    const client = new pg.Client({ connectionString: withDatabase(POSTGRES_URL, name) });
+    await client.connect();
+    const indexes = async () =>
+      (
+        await client.query<{ indexdef: string }>(
+          "select indexdef from pg_indexes where schemaname = 'public' and tablename = 'users' and indexdef like '%email_key%' order by indexname",
+        )
+      ).rows.map((r) => r.indexdef.replace(/ ON public\.users USING btree/, ''));
+    const plan = async (where: string) =>
+      (await client.query<{ 'QUERY PLAN': string }>(`explain select id from users where ${where}`)).rows
+        .map((r) => r['QUERY PLAN'])
+        .join('\n');
+    try {
+      await migrateToLatest(database.db, database.dialect.name);
+      assert.deepEqual(await indexes(), ['CREATE UNIQUE INDEX users_email_key_unique (email_key text_pattern_ops)']);
+      await client.query('set enable_seqscan = off');
+      assert.match(await plan(`email_key = 'a@example.com'`), /users_email_key_unique/);
+      assert.match(await plan(`email_key like 'a%'`), /users_email_key_unique/);
+      const insert = `insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)
+        values ($1, $2, lower($2), 'N', 'n', '{}', 1, now(), now())`;
+      await client.query(insert, ['id-1', 'Ada@example.com']);
+      await assert.rejects(client.query(insert, ['id-2', 'ADA@example.com']), { code: '23505', table: 'users' });
+      await client.query('delete from users');
+
+      await migrateDown(database.db, database.dialect.name);
+      assert.deepEqual(await indexes(), [
+        'CREATE INDEX users_email_key_prefix (email_key text_pattern_ops)',
+        'CREATE UNIQUE INDEX users_email_key_unique (email_key)',
+      ]);
+      await migrateToLatest(database.db, database.dialect.name);
+      assert.deepEqual(await indexes(), ['CREATE UNIQUE INDEX users_email_key_unique (email_key text_pattern_ops)']);
+    } finally {
+      await client.end();
+      await database.close();
     }
   });
 });
