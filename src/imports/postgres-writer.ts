@@ -7,8 +7,15 @@ import { EVENT_SEQUENCE_LOCK } from '../events/sql-outbox.js';
 import { emailKey } from '../users/model.js';
 import type { Batch } from './batch.js';
 import type { RowError, ValidRow } from './rows.js';
-import { batchErrors, errorsToKeep, ROW_ERROR_REASONS, type BatchOutcome, type BatchWriter, type WriterJob } from './writer.js';
-import { assertLeaseHeld } from './writer.js';
+import {
+  assertLeaseHeld,
+  batchErrors,
+  errorsToKeep,
+  ROW_ERROR_REASONS,
+  type BatchOutcome,
+  type BatchWriter,
+  type WriterJob,
+} from './writer.js';
 
 /** A batch may take longer than an API request; it is bounded on its own. */
 const BATCH_STATEMENT_TIMEOUT = '120s';

@@ -199,8 +199,8 @@ export class ImportService {
     let inFlight: Promise<unknown> | undefined;
     const metrics = this.#options.metrics;
     const sizer = this.#options.transaction === undefined ? undefined : new TransactionSizer(this.#options.transaction);
-    const batchOptions: BatchOptions = { ...(this.#options.batch ?? DEFAULT_IMPORT_BATCH) };
-    if (sizer !== undefined) Object.assign(batchOptions, { maxRows: () => sizer.rows });
+    const baseBatch = this.#options.batch ?? DEFAULT_IMPORT_BATCH;
+    const batchOptions: BatchOptions = sizer === undefined ? baseBatch : { ...baseBatch, maxRows: () => sizer.rows };
     const timed = async (batch: Batch): Promise<BatchOutcome> => {
       const startedAt = performance.now();
       const outcome = await writer.write(batch, signal);

@@ -7,8 +7,15 @@ import { emailKey, type Attributes, type Email, type User, type UserId, type Use
 import type { NewEvent } from '../events/model.js';
 import type { Batch } from './batch.js';
 import type { RowError, ValidRow } from './rows.js';
-import { batchErrors, errorsToKeep, ROW_ERROR_REASONS, type BatchOutcome, type BatchWriter, type WriterJob } from './writer.js';
-import { assertLeaseHeld } from './writer.js';
+import {
+  assertLeaseHeld,
+  batchErrors,
+  errorsToKeep,
+  ROW_ERROR_REASONS,
+  type BatchOutcome,
+  type BatchWriter,
+  type WriterJob,
+} from './writer.js';
 
 interface ExistingRow {
   id: string;
