@@ -11,7 +11,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
-import { runCli, ServerProcess, sleep, within } from '../helpers/server.js';
+import { pollFor, runCli, ServerProcess } from '../helpers/server.js';
 import { generatedFile } from '../imports/generated-users.js';
 import { count } from '../imports/harness.js';
 
@@ -74,29 +74,23 @@ for (const [name, open, skip] of await dialects()) {
         .where('id', '=', id)
         .executeTakeFirst();
     const committed = (id: string) =>
-      within(
-        60_000,
+      pollFor(
         'a first committed batch',
-        (async () => {
-          for (;;) {
-            const row = await jobRow(id).catch(() => undefined);
-            if (row !== undefined && row.committed_line > 0) return row;
-            await sleep(10);
-          }
-        })(),
+        async () => {
+          const row = await jobRow(id).catch(() => undefined);
+          return row !== undefined && row.committed_line > 0 ? row : undefined;
+        },
+        { ms: 60_000, everyMs: 10 },
       );
     const finished = (server: ServerProcess, id: string) =>
-      within(
-        180_000,
+      pollFor(
         `import ${id} to finish`,
-        (async () => {
-          for (;;) {
-            const res = await fetch(`${server.url}/v1/imports/${id}`, { headers: auth });
-            const job = (await res.json()) as JobJson;
-            if (['succeeded', 'failed', 'cancelled'].includes(job.status)) return job;
-            await sleep(100);
-          }
-        })(),
+        async () => {
+          const res = await fetch(`${server.url}/v1/imports/${id}`, { headers: auth });
+          const job = (await res.json()) as JobJson;
+          return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
+        },
+        { ms: 180_000, everyMs: 100 },
       );
     const reset = async () => {
       for (const table of ['import_row_errors', 'import_jobs', 'events', 'users'] as const) await t.database.db.deleteFrom(table).execute();

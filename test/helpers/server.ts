@@ -2,6 +2,7 @@
 // free port, find its URL in the JSON log, signal it, wait for it to exit. Every wait has a
 // deadline, and every child is killed when its test file ends (or, failing that, when the
 // test process exits), so a failing test never leaks a server.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before } from 'node:test';
 import type { TestDatabase } from './databases.js';
@@ -42,6 +43,25 @@ export async function within<T>(ms: number, what: string, promise: Promise<T>): 
 const BOOTSTRAP_KEY = /^(rk_[0-9a-f]{16}_[A-Za-z0-9_-]{43})$/m;
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls `probe` every `everyMs` until it returns something other than `undefined` or `false`,
+ * and returns that; fails naming `what` once `ms` have passed.
+ */
+export async function pollFor<T>(
+  what: string,
+  probe: () => T | Promise<T>,
+  options: { ms?: number; everyMs?: number } = {},
+): Promise<Exclude<T, undefined | false>> {
+  const { ms = 10_000, everyMs = 20 } = options;
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value as Exclude<T, undefined | false>;
+    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {

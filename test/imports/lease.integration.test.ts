@@ -14,7 +14,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
-import { sleep, within } from '../helpers/server.js';
+import { pollFor, sleep } from '../helpers/server.js';
 import { generatedFile } from './generated-users.js';
 import { count, importService, runImport, spec } from './harness.js';
 import { ImportLeaseHeldError, LeaseLostError } from '../../src/imports/errors.js';
@@ -256,13 +256,7 @@ for (const [name, open, skip] of await dialects()) {
       const runner = new ImportRunner({ service, concurrency: 1, queueLimit: 4, onFinished: (r) => finished.push(r) });
       runner.start();
       try {
-        await within(
-          60_000,
-          'the resumed import',
-          (async () => {
-            while (finished.length === 0) await sleep(20);
-          })(),
-        );
+        await pollFor('the resumed import', () => finished.length > 0, { ms: 60_000 });
         assert.equal(finished.length, 1);
         const job = finished[0]!.job;
         assert.equal(job.id, upload.id);
@@ -288,13 +282,7 @@ for (const [name, open, skip] of await dialects()) {
       const job = await first.create(spec({ source: 'upload', spoolPath }));
       const runner = new ImportRunner({ service: first, concurrency: 1, queueLimit: 4 });
       runner.submit(job);
-      await within(
-        30_000,
-        'a first batch',
-        (async () => {
-          while (((await store.get(job.id))?.committedLine ?? 0) === 0) await sleep(5);
-        })(),
-      );
+      await pollFor('a first batch', async () => ((await store.get(job.id))?.committedLine ?? 0) > 0, { ms: 30_000, everyMs: 5 });
       await runner.stop();
       const stopped = await store.get(job.id);
       assert.equal(stopped?.status, 'pending');
@@ -310,13 +298,7 @@ for (const [name, open, skip] of await dialects()) {
       });
       next.start();
       try {
-        await within(
-          60_000,
-          'the resumed import',
-          (async () => {
-            while (finished.length === 0) await sleep(20);
-          })(),
-        );
+        await pollFor('the resumed import', () => finished.length > 0, { ms: 60_000 });
         assert.equal(finished[0]!.job.status, 'succeeded');
         assert.equal(finished[0]!.job.counts.created, ROWS);
         assert.equal(await count(t.database, 'users'), ROWS);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { appOver, importsOver, testAuth } from '../helpers/app.js';
 import { sqliteTestDatabase, type TestDatabase } from '../helpers/databases.js';
-import { sleep, within } from '../helpers/server.js';
+import { pollFor, sleep, within } from '../helpers/server.js';
 import { count } from './harness.js';
 
 /** Small on purpose: the upload below lasts several times each of them. */
@@ -117,17 +117,14 @@ describe('upload limits of POST /v1/imports', () => {
     assert.equal(answer.status, 202, answer.body);
     assert.ok(elapsed > HTTP_REQUEST_TIMEOUT_MS + REQUEST_DEADLINE_MS, `the upload lasted ${Math.round(elapsed)} ms`);
     const { id } = JSON.parse(answer.body) as { id: string };
-    await within(
-      20_000,
+    await pollFor(
       'the import to finish',
-      (async () => {
-        for (;;) {
-          const job = (await jobs()).find((j) => j.id === id);
-          if (job?.status === 'succeeded') return;
-          assert.notEqual(job?.status, 'failed', job?.error ?? '');
-          await sleep(20);
-        }
-      })(),
+      async () => {
+        const job = (await jobs()).find((j) => j.id === id);
+        assert.notEqual(job?.status, 'failed', job?.error ?? '');
+        return job?.status === 'succeeded';
+      },
+      { ms: 20_000 },
     );
     assert.equal(await count(testDb.database, 'users'), 120);
   });

@@ -15,7 +15,7 @@ import { SqlWebhookStore } from '../../src/webhooks/sql-store.js';
 import { AllowList, type HostResolver } from '../../src/webhooks/ssrf.js';
 import { usersServiceOver } from '../helpers/app.js';
 import type { TestDatabase } from '../helpers/databases.js';
-import { sleep } from '../helpers/server.js';
+import { pollFor } from '../helpers/server.js';
 import type { ReceivedRequest } from './sink.js';
 
 export const LOOPBACK = AllowList.parse('127.0.0.1');
@@ -104,11 +104,7 @@ export function verifyAll(requests: readonly ReceivedRequest[], secret: string):
 
 /** Polls `check` every 20 ms until it is true or `ms` pass (then fails naming `what`). */
 export async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
+  await pollFor(what, check, { ms });
 }
 
 /** Resolves names from a table; unknown names are NXDOMAIN. */
