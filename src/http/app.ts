@@ -62,8 +62,7 @@ export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = { headersTimeoutMs: 10_00
 /** The one error handler: map to a problem, log 5xx causes with the request id, hide their text. */
 function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof ClientGoneError) {
-    // Nobody is left to read an answer; 499 (nginx's "client closed request") marks the log line.
-    request.log.info('client closed the connection before the answer; its work was stopped');
+    // Raised outside a route's handler (a hook); the handler's own case is onClientGone's.
     return reply.code(499).send();
   }
   const body = toProblem(error, request.id);
@@ -151,7 +150,42 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const metrics = deps.metrics;
   // First hook of every request: an overloaded instance refuses work before doing any.
   await registerLoadShedding(app, deps.shedding ?? DEFAULT_SHEDDING, (reason) => metrics?.shed.inc({ reason }));
-  enforceDeadlines(app, deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, (route) => metrics?.deadlineExceeded.inc({ route }));
+  // One request line per request, whichever way it ends: answered (onResponse), its client gone
+  // mid-handler (onClientGone) or mid-body (onRequestAbort, where no handler ever runs).
+  const recorded = new WeakSet<FastifyRequest>();
+  const recordRequest = (request: FastifyRequest, status: number, elapsedMs: number | undefined) => {
+    if (recorded.has(request)) return;
+    recorded.add(request);
+    const route = request.routeOptions.url ?? 'unmatched';
+    const durationMs = elapsedMs === undefined ? undefined : Math.round(elapsedMs * 1000) / 1000;
+    request.log.info({ method: request.method, route, status, actor: request.principal?.actor, duration_ms: durationMs }, 'request');
+    nameRequestSpan(request.raw, request.method, route);
+    if (metrics) {
+      metrics.requests.inc({ method: request.method, route, status_class: STATUS_CLASSES[Math.floor(status / 100)] ?? 'other' });
+      if (elapsedMs !== undefined) metrics.duration.observe({ method: request.method, route }, elapsedMs / 1000);
+    }
+  };
+
+  enforceDeadlines(
+    app,
+    deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    (route) => metrics?.deadlineExceeded.inc({ route }),
+    (request, reply, outcome) => {
+      // One line says what became of the work; the request line says 499 (nginx's "client
+      // closed request"), since no response is finished and onResponse never runs.
+      if (outcome.completed) {
+        request.log.info(
+          { status: outcome.status },
+          'client closed the connection before the answer; the request completed (a write committed)',
+        );
+      } else if (outcome.error instanceof ClientGoneError) {
+        request.log.info('client closed the connection before the answer; its work was stopped (a write rolled back)');
+      } else {
+        request.log.warn({ err: outcome.error }, 'client closed the connection before the answer; the request failed');
+      }
+      recordRequest(request, 499, reply.elapsedTime);
+    },
+  );
   guardSlowBodies(app, timeouts.requestTimeoutMs);
 
   app.addHook('onRequest', async (request, reply) => {
@@ -162,18 +196,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }
   });
   app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const status = reply.statusCode;
-    const elapsedMs = reply.elapsedTime;
-    request.log.info(
-      { method: request.method, route, status, actor: request.principal?.actor, duration_ms: Math.round(elapsedMs * 1000) / 1000 },
-      'request',
-    );
-    nameRequestSpan(request.raw, request.method, route);
-    if (metrics) {
-      metrics.requests.inc({ method: request.method, route, status_class: STATUS_CLASSES[Math.floor(status / 100)] ?? 'other' });
-      metrics.duration.observe({ method: request.method, route }, elapsedMs / 1000);
-    }
+    recordRequest(request, reply.statusCode, reply.elapsedTime);
+  });
+  app.addHook('onRequestAbort', async (request) => {
+    // No reply is reachable from here, so no duration: it stays out of the latency histogram.
+    recordRequest(request, 499, undefined);
   });
 
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../kit/errors.js';
 import { Deadline } from '../kit/deadline.js';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
@@ -8,10 +8,14 @@ export class RequestDeadlineError extends AppError {
   readonly code = 'deadline-exceeded';
 }
 
-/** The client went away before the answer; the work for it is stopped. */
+/** The client went away before the answer; the work for it is told to stop. */
 export class ClientGoneError extends Error {
   override readonly name = 'ClientGoneError';
 }
+
+/** What the work of a request whose client went away did in the end. */
+export type ClientGoneOutcome =
+  { readonly completed: true; readonly status: number } | { readonly completed: false; readonly error: unknown };
 
 /** The client did not send the whole request body in time (a slow or stalled client). */
 export class RequestBodyTimeoutError extends AppError {
@@ -41,7 +45,12 @@ declare module 'fastify' {
  * PostgreSQL statements are bounded by the same figure server-side (statement_timeout, see
  * db/database.ts), so no query keeps running for a request nobody waits for.
  */
-export function enforceDeadlines(app: FastifyInstance, timeoutMs: number, onExceeded: (route: string) => void): void {
+export function enforceDeadlines(
+  app: FastifyInstance,
+  timeoutMs: number,
+  onExceeded: (route: string) => void,
+  onClientGone: (request: FastifyRequest, reply: FastifyReply, outcome: ClientGoneOutcome) => void,
+): void {
   app.decorateRequest('deadline', null as unknown as AbortSignal);
   app.addHook('onRoute', (route) => {
     const handler = route.handler;
@@ -57,17 +66,34 @@ export function enforceDeadlines(app: FastifyInstance, timeoutMs: number, onExce
       // The response's 'close' before it finished is the connection going away. Not the
       // request's 'close': Node emits that as soon as the body has been read, which for a route
       // that reads its own body (an upload) happens while the client is still waiting.
+      // A client that goes away only aborts the signal: the race goes on until the work settles
+      // (or the deadline passes), so what it did is known and logged once. A write past its
+      // last check commits although nobody hears of it; one that honours the signal rolls back.
+      let gone = false;
       const onClose = () => {
-        if (!reply.raw.writableFinished) deadline.cancel(new ClientGoneError('The client closed the connection.'));
+        if (reply.raw.writableFinished) return;
+        gone = true;
+        deadline.abort(new ClientGoneError('The client closed the connection.'));
       };
       reply.raw.once('close', onClose);
+      // Gone before the handler started (a hook or the body parser waited long enough).
+      if (request.raw.socket?.destroyed === true) onClose();
       request.deadline = deadline.signal;
       try {
-        return await deadline.race(Promise.resolve(handler.call(this, request, reply)));
+        const result: unknown = await deadline.race(Promise.resolve(handler.call(this, request, reply)));
+        if (!gone) return result;
+        onClientGone(request, reply, { completed: true, status: reply.statusCode });
+      } catch (error) {
+        if (!gone) throw error;
+        onClientGone(request, reply, { completed: false, error });
       } finally {
         deadline.dispose();
         reply.raw.off('close', onClose);
       }
+      // Nobody can read an answer: Fastify must not try to send one (a second send is what
+      // logged "Reply was already sent").
+      if (!reply.sent) reply.hijack();
+      return undefined;
     };
   });
 }

@@ -57,6 +57,15 @@ export class Deadline {
     this.#reject(reason instanceof Error ? reason : new DeadlineExceededError('cancelled'));
   }
 
+  /**
+   * Tells the work to stop with `reason` without settling `race()`: for a client that has gone,
+   * where nobody waits for an answer but what the work did (committed or rolled back) still
+   * has to be known.
+   */
+  abort(reason: unknown): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+  }
+
   race<T>(work: Promise<T>): Promise<T> {
     return Promise.race([work, this.#stopped]);
   }

@@ -6,6 +6,10 @@ import { ClientGoneError, RequestDeadlineError } from '../../src/http/deadline.j
 import { request as httpRequest } from 'node:http';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, fromInject } from '../helpers/http.js';
+import { pollFor } from '../helpers/server.js';
+import { dialects } from '../helpers/databases.js';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/observability/logger.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TEST_ONLY = { access: 'public' as const, rateLimit: false as const };
@@ -87,6 +91,147 @@ describe('a client that goes away', () => {
     assert.ok(seen instanceof ClientGoneError, String(seen));
   });
 });
+
+describe('a client that hangs up during a write', () => {
+  let t: TestApp;
+  let base = '';
+  const lines: Record<string, unknown>[] = [];
+  // The current request's handler says when it has started and when its work has settled.
+  let entered = signal();
+  let settled = signal();
+  before(async () => {
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    t = await buildTestApp(undefined, { requestTimeoutMs: 60_000, logger: createLogger('info', destination) });
+    // Exist only in this test. A write past its point of no return when the client leaves (the
+    // transaction commits anyway), and one that honours the signal (the transaction rolls back).
+    t.app.post('/test/commits', { config: TEST_ONLY }, async (request, reply) => {
+      entered.resolve();
+      await new Promise((resolve) => request.deadline.addEventListener('abort', resolve));
+      settled.resolve();
+      return reply.code(201).send({ committed: true });
+    });
+    t.app.post('/test/rolls-back', { config: TEST_ONLY }, (request) => {
+      entered.resolve();
+      return new Promise((_, reject) =>
+        request.deadline.addEventListener('abort', () => {
+          settled.resolve();
+          reject(request.deadline.reason as Error);
+        }),
+      );
+    });
+    base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(() => t?.close());
+
+  /** Sends a POST, hangs up once its handler runs, and returns every log line of that request. */
+  const hangUp = async (path: string, id: string) => {
+    entered = signal();
+    settled = signal();
+    const req = httpRequest(`${base}${path}`, { method: 'POST', headers: { 'x-request-id': id } });
+    req.on('error', () => undefined);
+    req.end();
+    await entered.promise;
+    req.destroy();
+    await settled.promise;
+    await pollFor('the request log line', () => lines.some((l) => l.request_id === id && l.msg === 'request'), { ms: 2000 }).catch(() =>
+      console.log(JSON.stringify(lines.filter((l) => l.request_id === id))),
+    );
+    // Anything logged late (a second reply attempt) would come within a few turns of the loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    return lines.filter((l) => l.request_id === id);
+  };
+  const closingLines = (about: Record<string, unknown>[]) => about.filter((l) => String(l.msg).startsWith('client closed'));
+
+  test('a write that committed is logged as completed, once, and never as stopped', async () => {
+    const about = await hangUp('/test/commits', 'hangup-commits');
+    const closing = closingLines(about);
+    assert.equal(closing.length, 1, JSON.stringify(about));
+    assert.match(String(closing[0]!.msg), /completed/);
+    assert.equal(closing[0]!.status, 201);
+    assert.equal(about.find((l) => l.msg === 'request')?.status, 499);
+    assert.ok(!about.some((l) => /already sent|stopped/i.test(String(l.msg))), JSON.stringify(about));
+  });
+
+  test('a write that honoured the signal is logged as stopped, once', async () => {
+    const about = await hangUp('/test/rolls-back', 'hangup-rolls-back');
+    const closing = closingLines(about);
+    assert.equal(closing.length, 1, JSON.stringify(about));
+    assert.match(String(closing[0]!.msg), /stopped/);
+    assert.equal(about.find((l) => l.msg === 'request')?.status, 499);
+    assert.ok(!about.some((l) => /already sent/i.test(String(l.msg))), JSON.stringify(about));
+  });
+});
+
+const dialectList = await dialects();
+describe('clients hanging up during real user creations', () => {
+  for (const [name, open, skip] of dialectList) {
+    test(`on ${name}: the log says "completed" exactly for the users that exist`, { skip }, async () => {
+      const lines: Record<string, unknown>[] = [];
+      const destination = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+          done();
+        },
+      });
+      const t = await buildTestApp(open, { requestTimeoutMs: 60_000, logger: createLogger('info', destination) });
+      try {
+        const started = new Set<string>();
+        t.app.addHook('onRequest', async (request) => {
+          started.add(request.id);
+        });
+        const base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+        const attempts = 40;
+        for (let i = 0; i < attempts; i++) {
+          const id = `hangup-real-${i}`;
+          const req = httpRequest(`${base}/v1/users`, {
+            method: 'POST',
+            headers: { 'x-request-id': id, authorization: `Bearer ${t.auth.adminKey}`, 'content-type': 'application/json' },
+          });
+          req.on('error', () => undefined);
+          req.end(JSON.stringify({ email: `hangup-${i}@example.com`, name: `Hang Up ${i}` }));
+          // Hang up after a varying number of loop turns, so some land mid-write.
+          for (let turn = 0; turn < i % 8; turn++) await new Promise((resolve) => setImmediate(resolve));
+          req.destroy();
+        }
+        // Every request that reached the app gets its one request line, answered or not.
+        const logged = () => new Set(lines.filter((l) => l.msg === 'request').map((l) => String(l.request_id)));
+        await pollFor('a request line for every request that started', () => [...started].every((id) => logged().has(id)), {
+          ms: 30_000,
+        });
+        let closed = 0;
+        for (let i = 0; i < attempts; i++) {
+          const about = lines.filter((l) => l.request_id === `hangup-real-${i}`);
+          assert.ok(!about.some((l) => /already sent/i.test(String(l.msg))), JSON.stringify(about));
+          const closing = about.filter((l) => String(l.msg).startsWith('client closed'));
+          assert.ok(closing.length <= 1, JSON.stringify(about));
+          const stored = await t.testDb.database.db
+            .selectFrom('users')
+            .select('id')
+            .where('email', '=', `hangup-${i}@example.com`)
+            .executeTakeFirst();
+          if (closing.length === 1) {
+            closed++;
+            assert.equal(/completed/.test(String(closing[0]!.msg)), stored !== undefined, JSON.stringify(about));
+          }
+        }
+        process.stdout.write(`# ${name}: ${closed} of ${attempts} requests closed by their client mid-request\n`);
+      } finally {
+        await t.close();
+      }
+    });
+  }
+});
+
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
 
 describe('load shedding while the event loop is blocked', () => {
   const metrics = httpMetrics(new Registry());
