@@ -92,7 +92,7 @@ export interface CliResult extends Exit {
 }
 
 /** Runs `roster <args>` to completion (killed past `timeoutMs`) and returns what it printed. */
-export async function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliResult> {
+export async function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> {
   const child = spawn(process.execPath, [CLI_PATH, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let stdout = '';
@@ -181,7 +181,7 @@ export class ServerProcess {
   /** Spawns `roster serve` and resolves once it logs "listening" (rejects if it exits first). */
   static async start(options: StartOptions): Promise<ServerProcess> {
     const server = new ServerProcess(options);
-    const listening = server.waitForLog((l) => l.msg === 'listening', 'the "listening" log line', options.startTimeoutMs ?? 30_000);
+    const listening = server.waitForLog((l) => l.msg === 'listening', 'the "listening" log line', options.startTimeoutMs ?? 120_000);
     const died = server.exited.then((exit) => {
       throw new Error(`roster serve exited (${JSON.stringify(exit)}) before listening; stderr: ${server.stderr}; log: ${server.logText()}`);
     });
