@@ -66,7 +66,7 @@ describe('PostgreSQL failover under mixed load', { skip }, () => {
     return rowCount ?? 0;
   };
 
-  it('stays up, answers only 2xx/503/504, and keeps every acknowledged write with its event', async () => {
+  it('stays up, answers only 2xx/503/504, and keeps every acknowledged write with its event', async (ctx) => {
     const auth = server.auth;
     const json = { ...auth, 'content-type': 'application/json' };
     const endpoint = await fetch(`${server.url}/v1/webhook-endpoints`, {
@@ -159,6 +159,7 @@ describe('PostgreSQL failover under mixed load', { skip }, () => {
     assert.ok(!server.logs.some((l) => /uncaught exception|unhandled promise rejection/.test(l.msg ?? '')), server.logText().slice(-4000));
     assert.deepEqual(unexpected, [], `answers other than 2xx/503/504: ${JSON.stringify([...statuses])}`);
     assert.ok(acknowledged.length > 0);
+    ctx.diagnostic(`answers by status: ${JSON.stringify(Object.fromEntries(statuses))}`);
 
     // Every acknowledged write is there, with its event.
     const ids = [...acknowledged];
