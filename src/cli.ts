@@ -9,7 +9,8 @@ import { ApiKeyNotFoundError } from './auth/errors.js';
 import { ApiKeysService } from './auth/service.js';
 import { SqlApiKeyStore } from './auth/sql-store.js';
 import { ValidationError } from './kit/errors.js';
-import { CommandUsageError } from './imports/cli-commands.js';
+import { CommandUsageError, EXIT_TEMPFAIL } from './imports/cli-commands.js';
+import { describeOutage } from './db/outage.js';
 
 const USAGE = `Usage: roster <command> [options]
 
@@ -31,6 +32,9 @@ Commands:
 Options:
   -h, --help            show help for a command
   -v, --version         print the version
+
+Exit status: 0 done, 1 failed, 2 usage or configuration error,
+  75 temporary failure: the database is unavailable (or, for import, the job is run elsewhere); retry later
 
 Configuration (environment variables):
 ${configHelp()}
@@ -223,6 +227,9 @@ main(process.argv.slice(2)).then(
       return fail(`invalid input: ${error.errors.map((e) => `${e.pointer.replace(/^\//, '')} ${e.message}`).join('; ')}`, 2);
     }
     if (error instanceof ApiKeyNotFoundError) return fail(error.message, 1);
+    // Before MigrationError: a migration that could not reach the database is an outage too.
+    const outage = describeOutage(error);
+    if (outage !== undefined) return fail(`the database is unavailable (${outage}); retry later`, EXIT_TEMPFAIL);
     if (error instanceof MigrationError) return fail(`${error.message}: ${String((error.cause as Error | undefined)?.message)}`, 1);
     const cause = (error as Error).cause as Error | undefined;
     fail(`${(error as Error).message ?? String(error)}${cause ? ` (cause: ${cause.message})` : ''}`, 1);

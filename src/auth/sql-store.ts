@@ -21,8 +21,11 @@ export class SqlApiKeyStore implements ApiKeyStore {
   }
 
   async get(id: string): Promise<ApiKeyRecord | undefined> {
-    const row = await failOnOutage(this.#dialect, () =>
-      this.#db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst(),
+    // Every request's credential check reads here: a read, so a connection lost under it is retried once.
+    const row = await failOnOutage(
+      this.#dialect,
+      () => this.#db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst(),
+      { retryLostConnection: true },
     );
     return row ? this.#toRecord(row) : undefined;
   }

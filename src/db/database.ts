@@ -2,7 +2,17 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  sql,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDatabase,
+  type SqliteDialectConfig,
+} from 'kysely';
 import pg from 'pg';
 import { withDeadline } from '../kit/deadline.js';
 import { postgresDialect, sqliteDialect, type SqlDialect } from './dialect.js';
@@ -65,7 +75,7 @@ function openSqlite(file: string, options: DatabaseOptions): Database {
   connection.pragma(`busy_timeout = ${Math.trunc(options.sqliteBusyTimeoutMs ?? 5000)}`);
   connection.pragma('foreign_keys = ON');
   const db = new Kysely<Schema>({
-    dialect: new SqliteDialect({ database: reusingStatements(connection) }),
+    dialect: new OpenTransactionsRollbackDialect({ database: reusingStatements(connection) }, connection),
     log: observeQueries('sqlite', options.metrics),
   });
   return {
@@ -78,6 +88,32 @@ function openSqlite(file: string, options: DatabaseOptions): Database {
     },
     close: () => db.destroy(),
   };
+}
+
+/**
+ * SQLite rolls a whole transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR,
+ * SQLITE_BUSY, SQLITE_NOMEM). Kysely then sends ROLLBACK anyway, which fails with "cannot
+ * rollback - no transaction is active" and replaces the error that said what happened: a full
+ * disk became a 500 instead of a 503. This dialect rolls back only a transaction still open.
+ */
+class OpenTransactionsRollbackDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+  readonly #connection: SQLite.Database;
+
+  constructor(config: SqliteDialectConfig, connection: SQLite.Database) {
+    super(config);
+    this.#config = config;
+    this.#connection = connection;
+  }
+
+  override createDriver(): Driver {
+    const connection = this.#connection;
+    return new (class extends SqliteDriver {
+      override async rollbackTransaction(kyselyConnection: DatabaseConnection): Promise<void> {
+        if (connection.inTransaction) await super.rollbackTransaction(kyselyConnection);
+      }
+    })(this.#config);
+  }
 }
 
 const STATEMENT_CACHE_SIZE = 256;
@@ -114,6 +150,13 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
     ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
   });
   pool.on('error', (error) => options.onIdleError?.(error));
+  // The pool listens for 'error' only on idle clients. A checked-out client whose connection
+  // dies (a failover, a restart, pg_terminate_backend, a pooler recycling it) emits 'error' as
+  // well, and with no listener that is an uncaughtException (node-postgres #1707). The query in
+  // progress, or the next one on that client ("not queryable"), already fails the work with it,
+  // and the pool discards a client that is no longer queryable when it is released, so the
+  // listener only has to exist.
+  pool.on('connect', (client) => client.on('error', ignoreCheckedOutError));
   options.metrics?.watchPool(() => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }), log: observeQueries('postgresql', options.metrics) });
   const safe = new URL(url);
@@ -129,6 +172,8 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
     close: () => db.destroy(),
   };
 }
+
+function ignoreCheckedOutError(): void {}
 
 /**
  * Returns the deployment-wide secret stored under `key`, creating it on first use. Every

@@ -1,5 +1,5 @@
-import { UnavailableError } from '../kit/errors.js';
 import { DeadlineExceededError } from '../kit/deadline.js';
+import { DatabaseUnavailableError, outageRule } from './outage.js';
 
 /**
  * Everything SQLite and PostgreSQL disagree on, named in one place. Stores speak Kysely for
@@ -17,14 +17,11 @@ export interface SqlDialect {
   fromJson(value: unknown): unknown;
   /** The table whose unique constraint this driver error violated, if it is such an error. */
   uniqueViolationTable(error: unknown): string | undefined;
-  /** True when the error says the database is unreachable, locked or shutting down: worth retrying later. */
+  /** True when the error says the database is unreachable, locked, full or shutting down: worth retrying later (db/outage.ts). */
   isUnavailable(error: unknown): boolean;
   /** True when the database cancelled the statement because it ran past its deadline. */
   isTimeout(error: unknown): boolean;
 }
-
-// Connection-level failures seen from node's net layer and from pg's pool.
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
 
 export const sqliteDialect: SqlDialect = {
   name: 'sqlite',
@@ -38,10 +35,7 @@ export const sqliteDialect: SqlDialect = {
     if (!isErrorWithCode(error) || !/^SQLITE_CONSTRAINT_(UNIQUE|PRIMARYKEY)$/.test(error.code)) return undefined;
     return /constraint failed: ([A-Za-z_]+)\./.exec(error.message)?.[1];
   },
-  isUnavailable(error) {
-    if (isClosedHandle(error) || (error instanceof TypeError && /database connection is not open/.test(error.message))) return true;
-    return isErrorWithCode(error) && /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)/.test(error.code);
-  },
+  isUnavailable: (error) => outageRule(error, 'sqlite') !== undefined,
   // SQLite runs in-process and synchronously: nothing cancels a statement from outside.
   isTimeout: () => false,
 };
@@ -57,39 +51,42 @@ export const postgresDialect: SqlDialect = {
     if (!isErrorWithCode(error) || error.code !== '23505') return undefined;
     return (error as { table?: string }).table;
   },
-  isUnavailable(error) {
-    if (
-      error instanceof Error &&
-      /timeout exceeded when trying to connect|Connection terminated|pool is (ended|closed)|Cannot use a pool after calling end|Client has encountered a connection error/i.test(
-        error.message,
-      )
-    ) {
-      return true;
-    }
-    if (!isErrorWithCode(error)) return false;
-    // SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P (operator intervention).
-    return NETWORK_CODES.has(error.code) || /^(08|53|57P)/.test(error.code);
-  },
+  isUnavailable: (error) => outageRule(error, 'postgres') !== undefined,
   // 57014 query_canceled: statement_timeout fired (or an operator cancelled the query).
   isTimeout: (error) => isErrorWithCode(error) && error.code === '57014',
 };
-
-/** Kysely after `destroy()`: a request that outlived shutdown. */
-function isClosedHandle(error: unknown): boolean {
-  return error instanceof Error && error.message === 'driver has already been destroyed';
-}
 
 function isErrorWithCode(error: unknown): error is Error & { code: string } {
   return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';
 }
 
-/** Runs `work`, turning the dialect's outage errors into UnavailableError (a 503, retry later). */
-export async function failOnOutage<T>(dialect: SqlDialect, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work`, turning the dialect's outage errors into DatabaseUnavailableError (a 503, retry
+ * later) and its statement timeouts into DeadlineExceededError. With `retryLostConnection`, for
+ * reads only, `work` runs once more when the connection died under it (a failover leaves the
+ * pool's idle connections dead; the retry takes a fresh one); writes are never retried here,
+ * because a write may have committed before its answer was lost.
+ */
+export async function failOnOutage<T>(
+  dialect: SqlDialect,
+  work: () => Promise<T>,
+  options: { retryLostConnection?: boolean; signal?: AbortSignal | undefined } = {},
+): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (dialect.isUnavailable(error)) throw new UnavailableError('The database is unavailable; retry later.', { cause: error });
-    if (dialect.isTimeout(error)) throw new DeadlineExceededError('The database statement ran past its deadline.', { cause: error });
-    throw error;
+    const rule = outageRule(error, dialect.name);
+    if (rule?.lost === true && options.retryLostConnection === true && options.signal?.aborted !== true) {
+      return failOnOutage(dialect, work, { signal: options.signal });
+    }
+    throw translated(dialect, error);
   }
+}
+
+function translated(dialect: SqlDialect, error: unknown): unknown {
+  if (error instanceof DatabaseUnavailableError) return error;
+  const rule = outageRule(error, dialect.name);
+  if (rule !== undefined) return new DatabaseUnavailableError(rule, { cause: error });
+  if (dialect.isTimeout(error)) return new DeadlineExceededError('The database statement ran past its deadline.', { cause: error });
+  return error;
 }

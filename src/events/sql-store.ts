@@ -15,7 +15,7 @@ export class SqlEventStore implements EventStore {
     signal?.throwIfAborted();
     let select = this.db.selectFrom('events').selectAll().where('seq', '>', query.afterSequence).orderBy('seq').limit(query.limit);
     if (query.types !== undefined) select = select.where('type', 'in', [...query.types]);
-    const rows = await failOnOutage(this.dialect, () => select.execute());
+    const rows = await failOnOutage(this.dialect, () => select.execute(), { retryLostConnection: true, signal });
     return rows.map((row) => toStoredEvent(row, this.dialect));
   }
 

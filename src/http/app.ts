@@ -6,7 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import cors from '@fastify/cors';
 import type { UsersService } from '../users/service.js';
 import { healthRoutes, type Readiness } from './health.routes.js';
-import { PROBLEM_CONTENT_TYPE, problem, toProblem } from './problem.js';
+import { PROBLEM_CONTENT_TYPE, problem, retryAfter, toProblem } from './problem.js';
 import { usersRoutes } from './users.routes.js';
 import { apiKeysRoutes } from './api-keys.routes.js';
 import { eventsRoutes } from './events.routes.js';
@@ -66,6 +66,8 @@ function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyRepl
     return reply.code(499).send();
   }
   const body = toProblem(error, request.id);
+  const wait = retryAfter(body);
+  if (wait !== undefined && !reply.hasHeader('retry-after')) reply.header('retry-after', wait);
   if (body.status === 401) reply.header('www-authenticate', 'Bearer realm="roster"');
   if (error instanceof ForbiddenError) {
     reply.header('www-authenticate', `Bearer realm="roster", error="insufficient_scope", scope="${error.missingScope}"`);

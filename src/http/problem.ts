@@ -40,6 +40,21 @@ export const PROBLEMS = {
 
 export type ProblemCode = keyof typeof PROBLEMS;
 
+/**
+ * The Retry-After (seconds) of the problems a client should simply retry. `unavailable` is a
+ * dependency outage (the database restarting, failing over, refusing connections, out of
+ * disk): a few seconds is the usual length of a failover. Set by the error handler unless the
+ * code that threw chose its own (draining says 1).
+ */
+export const RETRY_AFTER_SECONDS: Partial<Record<ProblemCode, number>> = { unavailable: 5 };
+
+/** The Retry-After header value for a problem, if it has one. */
+export function retryAfter(body: Problem): string | undefined {
+  const code = body.type.slice(PROBLEM_TYPE_PREFIX.length) as ProblemCode;
+  const seconds = RETRY_AFTER_SECONDS[code];
+  return seconds === undefined ? undefined : String(seconds);
+}
+
 export const PROBLEM_TYPE_PREFIX = 'urn:roster:problem:';
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 

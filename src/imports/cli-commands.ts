@@ -33,8 +33,13 @@ export interface ImportArgs {
 }
 
 export const EXIT_CANCELLED = 130;
-/** Another process is running the job (sysexits' EX_TEMPFAIL: try again once it is done). */
-export const EXIT_LEASED = 75;
+/**
+ * sysexits' EX_TEMPFAIL: try again later. Every command exits with it when the database is
+ * unavailable (src/db/outage.ts), and `import` when another process is running the job.
+ */
+export const EXIT_TEMPFAIL = 75;
+/** Another process is running the job (EX_TEMPFAIL: try again once it is done). */
+export const EXIT_LEASED = EXIT_TEMPFAIL;
 
 /**
  * `roster import FILE|-`: runs an import job in this process with a progress display on

@@ -48,6 +48,8 @@ export class PostgresBatchWriter implements BatchWriter {
   readonly #newId: () => string;
   readonly #now: () => Date;
   #client: pg.PoolClient | undefined;
+  /** Set when the held connection died (its backend terminated, a failover): it is dropped, not reused. */
+  #clientError: Error | undefined;
   #errorsKept: number;
   readonly overlapsReading = true;
 
@@ -90,24 +92,35 @@ export class PostgresBatchWriter implements BatchWriter {
   close(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
-    client?.off('error', ignore);
-    client?.release();
+    // Released with its error, if it had one, so the pool discards it.
+    if (client !== undefined) this.#drop(client, this.#clientError ?? false);
     return Promise.resolve();
   }
 
   async #connect(): Promise<pg.PoolClient> {
+    // A connection that died between batches is given back with its error and replaced, so
+    // the next batch does not spend one of its retries finding out.
+    if (this.#client !== undefined && this.#clientError !== undefined) this.#drop(this.#client, this.#clientError);
     if (this.#client !== undefined) return this.#client;
     const client = await this.#pool.connect();
-    // A terminated backend makes a checked-out client emit 'error'; the failing query reports it.
-    client.on('error', ignore);
+    this.#clientError = undefined;
+    // A terminated backend makes a checked-out client emit 'error'; the failing query reports
+    // it to the batch in progress, and the connection is remembered as dead.
+    client.on('error', this.#onClientError);
     this.#client = client;
     return client;
   }
 
+  readonly #onClientError = (error: Error): void => {
+    this.#clientError = error;
+  };
+
+  /** Gives the connection back: with an error (or true) the pool discards it, with false it is reused. */
   #drop(client: pg.PoolClient, error: unknown): void {
     if (this.#client === client) this.#client = undefined;
-    client.off('error', ignore);
-    client.release(error instanceof Error ? error : true);
+    this.#clientError = undefined;
+    client.off('error', this.#onClientError);
+    client.release(error === false ? undefined : error instanceof Error ? error : true);
   }
 
   async #writeBatch(client: pg.PoolClient, batch: Batch, signal: AbortSignal): Promise<{ outcome: BatchOutcome; kept: number }> {
@@ -267,8 +280,6 @@ export class PostgresBatchWriter implements BatchWriter {
     );
   }
 }
-
-function ignore(): void {}
 
 /** The writer's connection failed mid-batch (the batch rolled back with it): worth a retry on a new one. */
 export class ConnectionLostError extends Error {

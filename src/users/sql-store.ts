@@ -63,7 +63,10 @@ export class SqlUserStore implements UserStore {
 
   async get(id: UserId, signal?: AbortSignal): Promise<User | undefined> {
     signal?.throwIfAborted();
-    const row = await this.#translate(() => this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst());
+    const row = await this.#translate(() => this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(), {
+      read: true,
+      signal,
+    });
     return row ? this.#toUser(row) : undefined;
   }
 
@@ -76,7 +79,7 @@ export class SqlUserStore implements UserStore {
       const pattern = `${escapeLike(query.prefix)}%`;
       select = select.where(sql<boolean>`(name_key like ${pattern} escape '\\' or email_key like ${pattern} escape '\\')`);
     }
-    const rows = await this.#translate(() => select.execute());
+    const rows = await this.#translate(() => select.execute(), { read: true, signal });
     return rows.map((row) => this.#toUser(row));
   }
 
@@ -146,10 +149,13 @@ export class SqlUserStore implements UserStore {
     return this.#toUser(row);
   }
 
-  /** Turns driver errors into the domain's: unique violations into conflicts, outages into UnavailableError. */
-  async #translate<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Turns driver errors into the domain's: unique violations into conflicts, outages into
+   * UnavailableError. A read whose connection was lost (a failover) is run once more.
+   */
+  async #translate<T>(work: () => Promise<T>, read?: { read: true; signal: AbortSignal | undefined }): Promise<T> {
     try {
-      return await failOnOutage(this.#dialect, work);
+      return await failOnOutage(this.#dialect, work, { retryLostConnection: read !== undefined, signal: read?.signal });
     } catch (error) {
       const table = this.#dialect.uniqueViolationTable(error);
       if (table === 'users') throw new EmailTakenError('Another user already has this email.', { cause: error });

@@ -45,6 +45,8 @@ export interface DispatcherOptions {
 }
 
 const SYSTEM_ACTOR = 'system:webhooks';
+/** The longest wait between polls while the database is unavailable. */
+const POLL_BACKOFF_MAX_MS = 2_000;
 
 /**
  * Delivers events to webhook endpoints: a poller claims due endpoints with a lease (one
@@ -79,6 +81,8 @@ export class Dispatcher {
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #lastPollError = 0;
+  /** Claims that failed in a row (the database is down): the poll backs off while it grows. */
+  #pollFailures = 0;
 
   constructor(options: DispatcherOptions) {
     this.#store = options.store;
@@ -152,7 +156,10 @@ export class Dispatcher {
           const endpoints = await this.#store.claim(this.owner, now, new Date(now.getTime() + this.#leaseMs), free);
           claimed = endpoints.length;
           for (const endpoint of endpoints) this.#spawn(endpoint);
+          if (this.#pollFailures > 0) this.#log.info({ failed_polls: this.#pollFailures }, 'webhook dispatcher claims endpoints again');
+          this.#pollFailures = 0;
         } catch (error) {
+          this.#pollFailures++;
           // Throttled: a database outage would otherwise log 20 lines a second.
           if (Date.now() - this.#lastPollError > 10_000) {
             this.#lastPollError = Date.now();
@@ -162,8 +169,12 @@ export class Dispatcher {
       }
       // Claimed a full batch: more may be due at once. Otherwise wait, but wake when a worker frees up.
       if (claimed > 0 && claimed === free) continue;
+      // While claims fail the wait doubles, up to POLL_BACKOFF_MAX_MS, so an outage is not
+      // hammered 20 times a second; the first successful claim restores the interval.
+      const waitMs =
+        this.#pollFailures === 0 ? this.#pollMs : Math.min(POLL_BACKOFF_MAX_MS, this.#pollMs * 2 ** Math.min(this.#pollFailures, 16));
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#pollMs);
+        const timer = setTimeout(resolve, waitMs);
         this.#wake = () => {
           clearTimeout(timer);
           resolve();

@@ -6,7 +6,7 @@ import { InvalidCursorError } from '../../src/kit/cursor.js';
 import { DeadlineExceededError } from '../../src/kit/deadline.js';
 import { UnavailableError, ValidationError } from '../../src/kit/errors.js';
 import { UnsupportedMediaTypeError } from '../../src/http/media-type.js';
-import { PROBLEMS, problem, toProblem, type ProblemCode } from '../../src/http/problem.js';
+import { PROBLEMS, problem, retryAfter, toProblem, type ProblemCode } from '../../src/http/problem.js';
 import { RateLimitedError } from '../../src/http/rate-limit.js';
 import { OverloadedError } from '../../src/http/load-shedding.js';
 import {
@@ -112,4 +112,11 @@ test('field errors keep their pointers; schema errors name the part they came fr
     { pointer: '/email', message: 'is required' },
     { pointer: '/name', message: 'is required' },
   ]);
+});
+
+test('unavailable says when to retry (Retry-After); other problems do not', () => {
+  assert.equal(retryAfter(toProblem(new UnavailableError('The database is unavailable; retry later.'), 'r')), '5');
+  assert.equal(retryAfter(toProblem(new DeadlineExceededError('slow'), 'r')), '5', 'a dependency that did not answer in time');
+  assert.equal(retryAfter(toProblem(new Error('bug'), 'r')), undefined);
+  assert.equal(retryAfter(problem('validation', 'x', 'r')), undefined);
 });
