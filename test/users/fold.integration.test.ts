@@ -1,0 +1,76 @@
+// One fold for every key: stored keys (API and import writers), ?email=, q and email
+// uniqueness agree on NFC + Unicode full case folding, on each dialect.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { CursorCodec } from '../../src/kit/cursor.js';
+import { EmailTakenError } from '../../src/users/errors.js';
+import { SqlUserStore } from '../../src/users/sql-store.js';
+import { UsersService } from '../../src/users/service.js';
+import { dialects, type TestDatabase } from '../helpers/databases.js';
+import { importService, runImport } from '../imports/harness.js';
+
+const unique = () => uuidv7().slice(-12).replace('-', '');
+
+for (const [dialect, open, skip] of await dialects()) {
+  describe(`one fold for every key on ${dialect}`, { skip }, () => {
+    let testDb: TestDatabase;
+    let users: UsersService;
+    before(async () => {
+      testDb = await open();
+      users = new UsersService({
+        store: new SqlUserStore(testDb.database.db, testDb.database.dialect),
+        cursors: new CursorCodec(randomBytes(32)),
+        newId: uuidv7,
+        idempotencyTtlMs: 60_000,
+      });
+    });
+    after(async () => testDb?.cleanup());
+
+    const ids = async (input: { q?: string; email?: string }) => (await users.list({ limit: 50, ...input })).users.map((u) => u.id);
+
+    for (const [stored, query] of [
+      ['Café', 'cafe\u0301'], // q is NFC-normalised like the names
+      ['cafe\u0301', 'CAFÉ'],
+      ['Straße', 'strasse'], // full folding: ß → ss
+      ['STRASSE', 'straße'],
+      ['İZMIR', 'izmir'], // İ → i (U+0307 after i dropped)
+      ['izmir', 'İz'],
+      ['ΌΣΟΣ', 'όσοσ'], // final sigma folds to σ
+      ['ﬁsh', 'FISH'], // ligature fi → fi
+    ] as const) {
+      test(`q ${JSON.stringify(query)} finds the name ${JSON.stringify(stored)}`, async () => {
+        const tag = unique();
+        const user = (await users.create({ email: `n-${tag}@example.com`, name: `${stored} ${tag}` }, undefined)).user;
+        const found = await ids({ q: query });
+        assert.ok(found.includes(user.id), `${JSON.stringify(query)} should find ${JSON.stringify(stored)}`);
+        assert.deepEqual(await ids({ q: `${query} ${tag}` }), [user.id]);
+      });
+    }
+
+    test('?email= and q with a Kelvin sign or a long s find the ASCII address (NFC and the fold agree)', async () => {
+      const tag = unique();
+      const user = (await users.create({ email: `Kate.Sims-${tag}@Example.com`, name: 'Kate' }, undefined)).user;
+      assert.deepEqual(await ids({ email: `\u212Aate.\u017Fims-${tag}@example.COM` }), [user.id]);
+      assert.deepEqual(await ids({ q: `\u212Aate.\u017Fims-${tag}` }), [user.id]);
+    });
+
+    test('email uniqueness and ?email= follow the same key', async () => {
+      const tag = unique();
+      await users.create({ email: `Ann.Lee-${tag}@example.com`, name: 'Ann' }, undefined);
+      await assert.rejects(users.create({ email: `ANN.lee-${tag}@EXAMPLE.com`, name: 'Other' }, undefined), EmailTakenError);
+      assert.equal((await ids({ email: `ann.LEE-${tag}@example.com` })).length, 1);
+    });
+
+    test('imported names and emails get the same keys as the API’s', async () => {
+      const tag = unique();
+      const service = importService(testDb.database);
+      await runImport(service, `email,name\nimp-${tag}@example.com,Straße İZMIR ${tag}\n`);
+      assert.equal((await ids({ q: `strasse izmir ${tag}` })).length, 1);
+      const { job } = await runImport(service, `email,name\nIMP-${tag}@EXAMPLE.com,Weiß ${tag}\n`, { mode: 'upsert' });
+      assert.equal(job.counts.updated, 1, 'the case variant is the same user');
+      assert.equal((await ids({ q: `weiss ${tag}` })).length, 1);
+    });
+  });
+}
