@@ -34,6 +34,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrator.js';
+import { foldKey } from '../src/users/model.js';
 import { ask, awaitReply, type ServerKind } from './ipc.js';
 import { summariseProfile, type ProfileSummary } from './profile.js';
 import { writeResultsSection } from './results-file.js';
@@ -203,7 +204,7 @@ async function seed(file: string, count: number): Promise<Seeded> {
         const id = uuidv7();
         const email = `User.${i}@Example.com`;
         const name = `Bench User ${i}`;
-        insert.run(id, email, email.toLowerCase(), name, name.toLowerCase(), JSON.stringify(attributesFor(i)), createdAt, createdAt);
+        insert.run(id, email, foldKey(email), name, foldKey(name), JSON.stringify(attributesFor(i)), createdAt, createdAt);
         ids[i] = id;
       }
     });

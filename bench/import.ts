@@ -36,6 +36,7 @@ import type { EventsMode } from '../src/imports/job.js';
 import { ImportService, SQLITE_IMPORT_TRANSACTION } from '../src/imports/service.js';
 import { SqlImportJobStore } from '../src/imports/sql-job-store.js';
 import { batchWriterFor, importBatchFor, importTransactionFor, isTransientImportError } from '../src/imports/writers.js';
+import { foldKey } from '../src/users/model.js';
 import { generatedFile } from '../test/imports/generated-users.js';
 import { POSTGRES_URL, withDatabase } from '../test/helpers/databases.js';
 import { usersServiceOver } from '../test/helpers/app.js';
@@ -120,7 +121,7 @@ async function childFloor(url: string, file: string): Promise<ChildResult> {
     const rows: [string, string, string, string, string][] = [];
     const parser = createReadStream(file).pipe(parse({ from_line: 2 }));
     for await (const [email, name, attributes] of parser as AsyncIterable<string[]>) {
-      rows.push([uuidv7(), email!, email!.toLowerCase(), name!, attributes === '' ? '{}' : attributes!]);
+      rows.push([uuidv7(), email!, foldKey(email!), name!, attributes === '' ? '{}' : attributes!]);
     }
     const insert = connection.prepare(
       `insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at, imported_by)
@@ -132,7 +133,7 @@ async function childFloor(url: string, file: string): Promise<ChildResult> {
     for (let from = 0; from < rows.length; from += 20_000) {
       connection.transaction(() => {
         for (const [id, email, key, name, attributes] of rows.slice(from, from + 20_000)) {
-          insert.run(id, email, key, name, name.toLowerCase(), attributes, at, at);
+          insert.run(id, email, key, name, foldKey(name), attributes, at, at);
         }
       })();
     }

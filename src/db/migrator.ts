@@ -6,6 +6,7 @@ import { webhooksMigration } from './migrations/0004_webhooks.js';
 import { importsMigration } from './migrations/0005_imports.js';
 import { importLeasesMigration } from './migrations/0006_import_leases.js';
 import { emailKeyIndexMigration } from './migrations/0007_email_key_index.js';
+import { foldKeysMigration } from './migrations/0008_fold_keys.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -22,6 +23,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0005_imports': importsMigration(dialect),
     '0006_import_leases': importLeasesMigration(dialect),
     '0007_email_key_index': emailKeyIndexMigration(dialect),
+    '0008_fold_keys': foldKeysMigration(dialect),
   };
 }
 
@@ -75,4 +77,29 @@ function unwrap(result: MigrationResultSet): MigrationResultSet {
     throw new MigrationError(failed ? `migration ${failed} failed` : 'migrations could not run', { cause: result.error });
   }
   return result;
+}
+
+/** A user whose email folds onto another user's key: it kept its old key (migration 0008). */
+export interface KeyConflict {
+  readonly userId: string;
+  readonly email: string;
+  readonly keptKey: string;
+  readonly foldedKey: string;
+  /** The user that holds the folded key. */
+  readonly holderId: string;
+}
+
+/**
+ * The conflicts migration 0008 recorded that are still open: the user still has that email and
+ * the key it kept (an operator fixes one by changing an email, or merging and deleting). Empty
+ * before 0008 runs.
+ */
+export async function openKeyConflicts<DB>(db: Kysely<DB>, dialect: DialectName): Promise<KeyConflict[]> {
+  const applied = await migrationStatus(db, dialect);
+  if (!applied.some((m) => m.name === '0008_fold_keys' && m.executedAt !== undefined)) return [];
+  const { rows } = await sql<{ user_id: string; email: string; kept_key: string; folded_key: string; holder_id: string }>`
+    select c.user_id, c.email, c.kept_key, c.folded_key, c.holder_id from user_key_conflicts c
+    join users u on u.id = c.user_id and u.email = c.email and u.email_key = c.kept_key
+    order by c.user_id`.execute(db);
+  return rows.map((r) => ({ userId: r.user_id, email: r.email, keptKey: r.kept_key, foldedKey: r.folded_key, holderId: r.holder_id }));
 }

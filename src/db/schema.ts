@@ -8,10 +8,10 @@ export type Json = ColumnType<unknown, string, string>;
 export interface UsersTable {
   id: string;
   email: string;
-  /** Lower-cased email; the unique index that makes emails case-insensitively unique. */
+  /** foldKey(email) (users/model.ts); the unique index that makes emails unique ignoring case. */
   email_key: string;
   name: string;
-  /** Lower-cased name, for case-insensitive prefix search. */
+  /** foldKey(name), for prefix search ignoring case. */
   name_key: string;
   attributes: Json;
   version: number;

@@ -1,4 +1,4 @@
-import { emailKey } from '../users/model.js';
+import { foldKey } from '../users/model.js';
 import { BlockedBloomFilter } from './bloom.js';
 import { rejected, type CheckedItem, type Stage } from './rows.js';
 
@@ -50,7 +50,7 @@ export const DEFAULT_EXACT_LIMIT = 100_000;
 export const DEFAULT_FILTER_BITS = 2 ** 27;
 export const DEFAULT_FILTER_HASHES = 7;
 
-/** The memory of emails already seen in one file. Keys are `emailKey()`s. */
+/** The memory of emails already seen in one file. Keys are `foldKey()`s, the users' key. */
 export class EmailSightings {
   readonly #exact = new Map<string, number>();
   readonly #exactLimit: number;
@@ -93,7 +93,7 @@ const MAYBE: Sighting = Object.freeze({ kind: 'maybe' });
 
 /**
  * The dedupe stage: within one file, the first row with an email (compared as the API compares
- * them, ignoring case) wins; a later one is a row error naming the first line, or, past the
+ * them: by `foldKey()`, ignoring case) wins; a later one is a row error naming the first line, or, past the
  * exact tier, is flagged `maybeDuplicate` for the database to settle. Rejected rows pass
  * through and do not claim their email.
  */
@@ -106,7 +106,7 @@ export function dedupeEmails(options: DedupeOptions = {}): Stage<CheckedItem[], 
 
 function dedupeItem(item: CheckedItem, sightings: EmailSightings): CheckedItem {
   if (item.kind === 'rejected') return item;
-  const sighting = sightings.see(emailKey(item.user.email), item.line);
+  const sighting = sightings.see(foldKey(item.user.email), item.line);
   if (sighting.kind === 'first') return sighting.exact ? item : { ...item, markIfUnchanged: true };
   if (sighting.kind === 'maybe') return { ...item, maybeDuplicate: true };
   return rejected(item.line, [

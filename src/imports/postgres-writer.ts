@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { ROW_ERRORS_KEPT_PER_JOB } from '../db/migrations/0005_imports.js';
 import { EVENT_SEQUENCE_LOCK } from '../events/sql-outbox.js';
-import { emailKey } from '../users/model.js';
+import { foldKey } from '../users/model.js';
 import type { Batch } from './batch.js';
 import type { RowError, ValidRow } from './rows.js';
 import {
@@ -179,7 +179,7 @@ export class PostgresBatchWriter implements BatchWriter {
     const seen = new Set<string>();
     const staged: ValidRow[] = [];
     for (const row of rows) {
-      const key = emailKey(row.user.email);
+      const key = foldKey(row.user.email);
       if (seen.has(key)) found.push({ line: row.line, field: 'email', reason: ROW_ERROR_REASONS.duplicateInFile });
       else {
         seen.add(key);
@@ -293,7 +293,7 @@ function* copyText(rows: readonly ValidRow[], newId: () => string): Generator<st
     const user = row.user;
     text +=
       `${row.line}\t${user.id ?? newId()}\t${user.id === undefined ? 'f' : 't'}\t${copyEscape(user.email)}\t` +
-      `${copyEscape(emailKey(user.email))}\t${copyEscape(user.name)}\t${copyEscape(user.name.toLowerCase())}\t` +
+      `${copyEscape(foldKey(user.email))}\t${copyEscape(user.name)}\t${copyEscape(foldKey(user.name))}\t` +
       `${copyEscape(JSON.stringify(user.attributes))}\t${row.maybeDuplicate ? 't' : 'f'}\t${row.markIfUnchanged === true ? 't' : 'f'}\t${newId()}\n`;
     if (text.length >= COPY_CHUNK_CHARS) {
       yield text;

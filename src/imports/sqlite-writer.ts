@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
 import { ROW_ERRORS_KEPT_PER_JOB } from '../db/migrations/0005_imports.js';
 import { userCreated, userUpdated } from '../users/events.js';
-import { emailKey, type Attributes, type Email, type User, type UserId, type UserName } from '../users/model.js';
+import { foldKey, type Attributes, type Email, type User, type UserId, type UserName } from '../users/model.js';
 import type { NewEvent } from '../events/model.js';
 import type { Batch } from './batch.js';
 import type { RowError, ValidRow } from './rows.js';
@@ -132,13 +132,13 @@ export class SqliteBatchWriter implements BatchWriter {
   #create(row: ValidRow, now: Date, at: string): 'created' | RowError {
     const s = this.#statements;
     const user = this.#newUser(row, now);
-    const key = emailKey(user.email);
+    const key = foldKey(user.email);
     const result = s.insertUser.run(
       user.id,
       user.email,
       key,
       user.name,
-      user.name.toLowerCase(),
+      foldKey(user.name),
       JSON.stringify(user.attributes),
       at,
       at,
@@ -151,7 +151,7 @@ export class SqliteBatchWriter implements BatchWriter {
 
   #upsert(row: ValidRow, now: Date, at: string): 'created' | 'updated' | 'skipped' | RowError {
     const s = this.#statements;
-    const key = emailKey(row.user.email);
+    const key = foldKey(row.user.email);
     const existing = s.findByEmailKey.get(key) as ExistingRow | undefined;
     if (existing === undefined) return this.#create(row, now, at);
     if (row.maybeDuplicate && existing.imported_by === this.#job.id) {
@@ -174,7 +174,7 @@ export class SqliteBatchWriter implements BatchWriter {
       version: before.version + 1,
       updatedAt: now,
     };
-    s.updateUser.run(after.email, key, after.name, after.name.toLowerCase(), attributes, after.version, at, this.#job.id, after.id);
+    s.updateUser.run(after.email, key, after.name, foldKey(after.name), attributes, after.version, at, this.#job.id, after.id);
     if (this.#perUserEvents) this.#event(userUpdated(this.#newId(), before, after, this.#job.context));
     return 'updated';
   }

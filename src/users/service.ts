@@ -4,7 +4,7 @@ import { InvalidCursorError } from '../kit/cursor.js';
 import { ValidationError } from '../kit/errors.js';
 import { inSpan } from '../kit/trace.js';
 import { IdempotencyKeyReusedError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from './errors.js';
-import { emailKey, parseNewUser, parseUserId, type NewUser, type User, type UserId } from './model.js';
+import { foldKey, parseNewUser, parseUserId, type NewUser, type User, type UserId } from './model.js';
 import { applyUserPatch } from './patch.js';
 import type { EventContext, NewEvent } from '../events/model.js';
 import { userCreated, userDeleted, userUpdated } from './events.js';
@@ -23,9 +23,9 @@ export interface IdempotencyRecord {
 export interface UserPageQuery {
   readonly afterId?: UserId;
   readonly limit: number;
-  /** Lower-cased exact email to match. */
+  /** The exact email to match, as its `foldKey()`. */
   readonly emailKey?: string;
-  /** Lower-cased prefix of name or email. */
+  /** A prefix of the name or the email, as its `foldKey()`. */
   readonly prefix?: string;
 }
 
@@ -185,8 +185,8 @@ export class UsersService {
 
   async #list(input: ListUsersInput, ctx: RequestContext): Promise<UserPage> {
     const filters = {
-      emailKey: input.email === undefined ? undefined : emailKey(input.email),
-      prefix: input.q === undefined ? undefined : input.q.toLowerCase(),
+      emailKey: input.email === undefined ? undefined : foldKey(input.email),
+      prefix: input.q === undefined ? undefined : foldKey(input.q),
     };
     const filterTag = fingerprintOf(filters).slice(0, 16);
     let afterId: UserId | undefined;

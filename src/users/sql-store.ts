@@ -2,7 +2,7 @@ import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { failOnOutage, type SqlDialect } from '../db/dialect.js';
 import type { Schema, UsersTable } from '../db/schema.js';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
-import { emailKey, type Attributes, type Email, type User, type UserId, type UserName } from './model.js';
+import { foldKey, type Attributes, type Email, type User, type UserId, type UserName } from './model.js';
 import type { IdempotencyRecord, UserPageQuery, UserStore } from './service.js';
 import type { NewEvent } from '../events/model.js';
 import { appendEvent } from '../events/sql-outbox.js';
@@ -168,9 +168,9 @@ export class SqlUserStore implements UserStore {
     return {
       id: user.id,
       email: user.email,
-      email_key: emailKey(user.email),
+      email_key: foldKey(user.email),
       name: user.name,
-      name_key: user.name.toLowerCase(),
+      name_key: foldKey(user.name),
       attributes: this.#dialect.toJson(user.attributes),
       version: user.version,
       created_at: this.#dialect.toTime(user.createdAt),

@@ -2,6 +2,7 @@
 // one stderr line naming the key (and never echoing a secret); help lists every key.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { CONFIG_KEYS } from '../../src/config.js';
 import { runCli, tempSqlite } from '../helpers/server.js';
 
@@ -96,6 +97,30 @@ describe('roster command line', { concurrency: 4 }, () => {
       const after = (await runCli(['migrate', 'status'], env)).stdout.split('\n').filter((l) => l !== '');
       assert.equal(after.at(-1), `${names.at(-1)}\tpending`);
       for (const line of after.slice(0, -1)) assert.match(line, /\tapplied /);
+    } finally {
+      fresh.cleanup();
+    }
+  });
+
+  test('roster migrate up and status print the users whose emails now fold together (migration 0008)', async () => {
+    const fresh = tempSqlite();
+    try {
+      const env = { ROSTER_DATABASE_URL: fresh.url };
+      assert.equal((await runCli(['migrate', 'up'], env)).code, 0);
+      assert.equal((await runCli(['migrate', 'down'], env)).stdout, '0008_fold_keys\treverted\n');
+      const file = new Database(fresh.url);
+      const insert = file.prepare(`insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)
+        values (?, ?, lower(?), 'N', 'n', '{}', 1, ?, ?)`);
+      insert.run('u-old', 'Straße@example.com', 'straße@example.com', '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z');
+      insert.run('u-new', 'strasse@example.com', 'strasse@example.com', '2024-02-01T00:00:00.000Z', '2024-02-01T00:00:00.000Z');
+      file.close();
+      const expected =
+        /user\(s\) kept their old email key[^\n]*\nuser u-old <Straße@example\.com>\tfolds to strasse@example\.com, held by user u-new\n$/;
+      const up = await runCli(['migrate', 'up'], env);
+      assert.equal(up.code, 0, up.stderr);
+      assert.match(up.stdout, /^0008_fold_keys\tapplied\n\n1 user/);
+      assert.match(up.stdout, expected);
+      assert.match((await runCli(['migrate', 'status'], env)).stdout, expected);
     } finally {
       fresh.cleanup();
     }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { exportUsers } from '../../src/imports/export.js';
-import { parseAttributes, parseEmail, parseUserName, emailKey } from '../../src/users/model.js';
+import { parseAttributes, parseEmail, parseUserName, foldKey } from '../../src/users/model.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { importService, users } from './harness.js';
 
@@ -49,7 +49,7 @@ const user = fc
   }));
 
 const directory = fc
-  .uniqueArray(user, { maxLength: 40, selector: (u) => emailKey(u.email) })
+  .uniqueArray(user, { maxLength: 40, selector: (u) => foldKey(u.email) })
   .filter((list) => new Set(list.map((u) => u.id)).size === list.length);
 
 async function text(chunks: AsyncIterable<string>): Promise<string> {
