@@ -19,6 +19,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { ForbiddenError } from '../auth/errors.js';
 import type { ApiKeysService } from '../auth/service.js';
 import { strictValidatorCompiler } from './validation.js';
+import { parseQuery, rejectUndecodableQuery, undecodablePathError, utf8JsonParser } from './encoding.js';
 import { securityHeaders } from './security-headers.js';
 import { DEFAULT_RATE_LIMITS, registerRateLimit, type RateLimits } from './rate-limit.js';
 import type { TrustProxy } from '../config.js';
@@ -135,10 +136,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     return503OnClosing: false,
     // Router-level rejections (bad percent-encoding, over-long path segments) go through the
     // same problem mapping as everything else.
+    // A path segment whose bytes are not UTF-8 is a 400 `invalid-encoding` naming its parameter.
     frameworkErrors: (error, request, reply) => {
-      void sendProblem(error, request, reply);
+      const paramsOf = (path: string) => app.findRoute({ method: request.method, url: path })?.params;
+      void sendProblem(undecodablePathError(error, request.raw.url ?? '', paramsOf) ?? error, request, reply);
     },
-    routerOptions: { maxParamLength: 200 },
+    // Query values whose bytes are not UTF-8 are recorded here and refused by a preParsing hook below.
+    routerOptions: { maxParamLength: 200, querystringParser: parseQuery },
     // Node's whole-request limit cannot exempt one route, so it is raised to let an upload
     // (ROSTER_IMPORT_UPLOAD_TIMEOUT_MS) through, and guardSlowBodies() below holds every other
     // route to ROSTER_HTTP_REQUEST_TIMEOUT_MS. Node's limit stays as the outer bound.
@@ -176,7 +180,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }
   });
 
-  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  // Every JSON body is read as bytes and refused (400 `invalid-encoding`) unless it is UTF-8.
+  const json = utf8JsonParser(app.getDefaultJsonParser('error', 'error'));
+  app.addContentTypeParser(['application/json', 'application/merge-patch+json'], { parseAs: 'buffer' }, json);
+  app.addHook('preParsing', rejectUndecodableQuery);
 
   app.setErrorHandler(sendProblem);
   const corsOrigins = deps.corsOrigins ?? [];

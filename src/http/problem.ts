@@ -1,6 +1,7 @@
 import type { FastifyError } from 'fastify';
 import { AppError, ValidationError } from '../kit/errors.js';
 import { DeadlineExceededError } from '../kit/deadline.js';
+import { InvalidEncodingError } from './encoding.js';
 
 /**
  * The closed catalogue of problem types (RFC 9457). Every error a client can see is one of
@@ -11,6 +12,7 @@ export const PROBLEMS = {
   'invalid-cursor': { status: 400, title: 'The pagination cursor is not valid' },
   'malformed-json': { status: 400, title: 'The request body is not valid JSON' },
   'bad-request': { status: 400, title: 'The request is malformed' },
+  'invalid-encoding': { status: 400, title: 'The request contains bytes that are not valid UTF-8' },
   unauthenticated: { status: 401, title: 'Valid credentials are required' },
   forbidden: { status: 403, title: 'The credentials lack a required scope' },
   'route-not-found': { status: 404, title: 'No such resource' },
@@ -101,6 +103,10 @@ export function toProblem(error: unknown, requestId: string): Problem {
       requestId,
       error.errors.map((e) => ({ pointer: e.pointer, message: e.message })),
     );
+  }
+  if (error instanceof InvalidEncodingError) {
+    const errors = error.parameters.map((p) => ({ parameter: p.parameter, message: p.message }));
+    return problem('invalid-encoding', error.message, requestId, errors.length > 0 ? errors : undefined);
   }
   if (error instanceof AppError && error.code in PROBLEMS) {
     return problem(error.code as ProblemCode, error.message, requestId);

@@ -6,6 +6,7 @@ import { InvalidCursorError } from '../../src/kit/cursor.js';
 import { DeadlineExceededError } from '../../src/kit/deadline.js';
 import { UnavailableError, ValidationError } from '../../src/kit/errors.js';
 import { UnsupportedMediaTypeError } from '../../src/http/media-type.js';
+import { InvalidEncodingError } from '../../src/http/encoding.js';
 import { PROBLEMS, problem, toProblem, type ProblemCode } from '../../src/http/problem.js';
 import { RateLimitedError } from '../../src/http/rate-limit.js';
 import { OverloadedError } from '../../src/http/load-shedding.js';
@@ -34,7 +35,11 @@ const CASES: Record<ProblemCode, unknown[]> = {
   validation: [new ValidationError([{ pointer: '/email', message: 'bad' }])],
   'invalid-cursor': [new InvalidCursorError('bad cursor')],
   'malformed-json': [jsonSyntaxError, new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY()],
-  'bad-request': [new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH()],
+  'bad-request': [new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH(), new errorCodes.FST_ERR_BAD_URL('/v1/users/%zz')],
+  'invalid-encoding': [
+    new InvalidEncodingError('The request body is not valid UTF-8: byte offset 12 (0xE9) does not start a valid UTF-8 sequence.'),
+    new InvalidEncodingError('The query parameter q is not valid UTF-8', [{ parameter: 'q', message: 'is not valid UTF-8' }]),
+  ],
   unauthenticated: [new UnauthenticatedError('no')],
   forbidden: [new ForbiddenError('users:write')],
   'route-not-found': [],
@@ -82,6 +87,12 @@ for (const [code, errors] of Object.entries(CASES) as [ProblemCode, unknown[]][]
 
 test('route-not-found is built directly by the not-found handler', () => {
   assert.equal(problem('route-not-found', 'x', 'r').status, 404);
+});
+
+test('invalid-encoding names the parameters concerned, and none for a body', () => {
+  const query = new InvalidEncodingError('q is bad', [{ parameter: 'q', message: 'is not valid UTF-8' }]);
+  assert.deepEqual(toProblem(query, 'r').errors, [{ parameter: 'q', message: 'is not valid UTF-8' }]);
+  assert.equal(toProblem(new InvalidEncodingError('the body is bad'), 'r').errors, undefined);
 });
 
 test('field errors keep their pointers; schema errors name the part they came from', () => {
