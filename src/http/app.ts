@@ -20,6 +20,7 @@ import { ForbiddenError } from '../auth/errors.js';
 import type { ApiKeysService } from '../auth/service.js';
 import { strictValidatorCompiler } from './validation.js';
 import { parseQuery, rejectUndecodableQuery, undecodablePathError, utf8JsonParser } from './encoding.js';
+import { clientErrorHandler } from './client-error.js';
 import { securityHeaders } from './security-headers.js';
 import { DEFAULT_RATE_LIMITS, registerRateLimit, type RateLimits } from './rate-limit.js';
 import type { TrustProxy } from '../config.js';
@@ -119,6 +120,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const timeouts = deps.serverTimeouts ?? DEFAULT_SERVER_TIMEOUTS;
+  const nodeTimeouts = { ...timeouts, requestTimeoutMs: timeouts.requestTimeoutMs + (deps.imports?.uploadTimeoutMs ?? 0) };
   const app = Fastify({
     loggerInstance: deps.logger,
     // One line per request is written by the onResponse hook below, not two by Fastify.
@@ -146,10 +148,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // Node's whole-request limit cannot exempt one route, so it is raised to let an upload
     // (ROSTER_IMPORT_UPLOAD_TIMEOUT_MS) through, and guardSlowBodies() below holds every other
     // route to ROSTER_HTTP_REQUEST_TIMEOUT_MS. Node's limit stays as the outer bound.
-    serverFactory: tracingServerFactory({
-      ...timeouts,
-      requestTimeoutMs: timeouts.requestTimeoutMs + (deps.imports?.uploadTimeoutMs ?? 0),
-    }),
+    serverFactory: tracingServerFactory(nodeTimeouts),
+    // What Node's parser refuses (431, 400) and its timeouts (408) are answered as problems too.
+    clientErrorHandler: clientErrorHandler(nodeTimeouts),
   });
   app.setValidatorCompiler(strictValidatorCompiler);
   const metrics = deps.metrics;
