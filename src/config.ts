@@ -280,7 +280,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   {
     env: 'ROSTER_HTTP_HEADERS_TIMEOUT_MS',
     field: 'httpHeadersTimeoutMs',
-    doc: 'time a client has to send the request headers (slow-loris guard)',
+    doc: 'time a client has to send the request headers (slow-loris guard); past it: 408 and the connection closed',
     default: '10000',
     parse: (raw) => integer(raw, 1000, 600_000),
   },

@@ -19,6 +19,8 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { ForbiddenError } from '../auth/errors.js';
 import type { ApiKeysService } from '../auth/service.js';
 import { strictValidatorCompiler } from './validation.js';
+import { parseQuery, rejectUndecodableQuery, undecodablePathError, utf8JsonParser } from './encoding.js';
+import { clientErrorHandler } from './client-error.js';
 import { securityHeaders } from './security-headers.js';
 import { DEFAULT_RATE_LIMITS, registerRateLimit, type RateLimits } from './rate-limit.js';
 import type { TrustProxy } from '../config.js';
@@ -119,6 +121,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const timeouts = deps.serverTimeouts ?? DEFAULT_SERVER_TIMEOUTS;
+  const nodeTimeouts = { ...timeouts, requestTimeoutMs: timeouts.requestTimeoutMs + (deps.imports?.uploadTimeoutMs ?? 0) };
   const app = Fastify({
     loggerInstance: deps.logger,
     // One line per request is written by the onResponse hook below, not two by Fastify.
@@ -136,17 +139,19 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     return503OnClosing: false,
     // Router-level rejections (bad percent-encoding, over-long path segments) go through the
     // same problem mapping as everything else.
+    // A path segment whose bytes are not UTF-8 is a 400 `invalid-encoding` naming its parameter.
     frameworkErrors: (error, request, reply) => {
-      void sendProblem(error, request, reply);
+      const paramsOf = (path: string) => app.findRoute({ method: request.method, url: path })?.params;
+      void sendProblem(undecodablePathError(error, request.raw.url ?? '', paramsOf) ?? error, request, reply);
     },
-    routerOptions: { maxParamLength: 200 },
+    // Query values whose bytes are not UTF-8 are recorded here and refused by a preParsing hook below.
+    routerOptions: { maxParamLength: 200, querystringParser: parseQuery },
     // Node's whole-request limit cannot exempt one route, so it is raised to let an upload
     // (ROSTER_IMPORT_UPLOAD_TIMEOUT_MS) through, and guardSlowBodies() below holds every other
     // route to ROSTER_HTTP_REQUEST_TIMEOUT_MS. Node's limit stays as the outer bound.
-    serverFactory: tracingServerFactory({
-      ...timeouts,
-      requestTimeoutMs: timeouts.requestTimeoutMs + (deps.imports?.uploadTimeoutMs ?? 0),
-    }),
+    serverFactory: tracingServerFactory(nodeTimeouts),
+    // What Node's parser refuses (431, 400) and its timeouts (408) are answered as problems too.
+    clientErrorHandler: clientErrorHandler(nodeTimeouts),
   });
   app.setValidatorCompiler(strictValidatorCompiler);
   const metrics = deps.metrics;
@@ -205,7 +210,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     recordRequest(request, 499, undefined);
   });
 
-  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  // Every JSON body is read as bytes and refused (400 `invalid-encoding`) unless it is UTF-8.
+  const json = utf8JsonParser(app.getDefaultJsonParser('error', 'error'));
+  app.addContentTypeParser(['application/json', 'application/merge-patch+json'], { parseAs: 'buffer' }, json);
+  app.addHook('preParsing', rejectUndecodableQuery);
 
   app.setErrorHandler(sendProblem);
   const corsOrigins = deps.corsOrigins ?? [];

@@ -1,6 +1,7 @@
 import type { FastifyError } from 'fastify';
 import { AppError, ValidationError } from '../kit/errors.js';
 import { DeadlineExceededError } from '../kit/deadline.js';
+import { InvalidEncodingError } from './encoding.js';
 
 /**
  * The closed catalogue of problem types (RFC 9457). Every error a client can see is one of
@@ -11,6 +12,7 @@ export const PROBLEMS = {
   'invalid-cursor': { status: 400, title: 'The pagination cursor is not valid' },
   'malformed-json': { status: 400, title: 'The request body is not valid JSON' },
   'bad-request': { status: 400, title: 'The request is malformed' },
+  'invalid-encoding': { status: 400, title: 'The request contains bytes that are not valid UTF-8' },
   unauthenticated: { status: 401, title: 'Valid credentials are required' },
   forbidden: { status: 403, title: 'The credentials lack a required scope' },
   'route-not-found': { status: 404, title: 'No such resource' },
@@ -21,6 +23,7 @@ export const PROBLEMS = {
   'import-not-found': { status: 404, title: 'The import job does not exist' },
   'request-timeout': { status: 408, title: 'The request body did not arrive in time' },
   'upload-timeout': { status: 408, title: 'The upload stalled or took too long' },
+  'headers-timeout': { status: 408, title: 'The request headers did not arrive in time' },
   'email-taken': { status: 409, title: 'The email belongs to another user' },
   'import-job-leased': { status: 409, title: 'Another process is running the import job' },
   'version-mismatch': { status: 412, title: 'The resource changed since the given ETag' },
@@ -31,6 +34,7 @@ export const PROBLEMS = {
   'invalid-import-file': { status: 422, title: 'The file cannot be imported' },
   'replay-too-large': { status: 422, title: 'The replay covers more events than one request may' },
   'rate-limited': { status: 429, title: 'Too many requests' },
+  'headers-too-large': { status: 431, title: 'The request headers are too large' },
   unavailable: { status: 503, title: 'The service is temporarily unavailable' },
   overloaded: { status: 503, title: 'The instance is overloaded; retry shortly' },
   'import-queue-full': { status: 503, title: 'Too many imports are waiting; retry later' },
@@ -116,6 +120,10 @@ export function toProblem(error: unknown, requestId: string): Problem {
       requestId,
       error.errors.map((e) => ({ pointer: e.pointer, message: e.message })),
     );
+  }
+  if (error instanceof InvalidEncodingError) {
+    const errors = error.parameters.map((p) => ({ parameter: p.parameter, message: p.message }));
+    return problem('invalid-encoding', error.message, requestId, errors.length > 0 ? errors : undefined);
   }
   if (error instanceof AppError && error.code in PROBLEMS) {
     return problem(error.code as ProblemCode, error.message, requestId);

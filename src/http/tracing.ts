@@ -14,6 +14,19 @@ export interface ServerTimeouts {
 }
 
 /**
+ * How often Node looks for connections past their headers or request timeout. Node checks only
+ * then (every 30 s by default), so a 1 s headers timeout was enforced at about 30 s: the check
+ * runs every tenth of the shorter timeout instead, so a timeout fires at most 10% late, but
+ * not more often than every 250 ms nor less often than Node's default. A pass walks the
+ * open connections: measured ~0.6 ms for 4,000 idle keep-alive connections, so even at 250 ms
+ * it costs about 0.25% of a core (docs/operations.md).
+ */
+export function connectionsCheckingIntervalMs(timeouts: Pick<ServerTimeouts, 'headersTimeoutMs' | 'requestTimeoutMs'>): number {
+  const shorter = Math.min(timeouts.headersTimeoutMs, timeouts.requestTimeoutMs);
+  return Math.min(30_000, Math.max(250, Math.round(shorter / 10)));
+}
+
+/**
  * Fastify's `serverFactory`: a node:http server whose timeouts are set deliberately and which
  * opens one SERVER span per request, continuing an incoming `traceparent`, and makes it the
  * active context for everything the request does (hooks, handler, service, database), its
@@ -31,6 +44,7 @@ export function tracingServerFactory(timeouts: ServerTimeouts) {
         headersTimeout: timeouts.headersTimeoutMs,
         requestTimeout: timeouts.requestTimeoutMs,
         keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+        connectionsCheckingInterval: connectionsCheckingIntervalMs(timeouts),
       },
       (req: IncomingMessage, res: ServerResponse) => {
         const parent = propagation.extract(ROOT_CONTEXT, req.headers);

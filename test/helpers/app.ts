@@ -74,7 +74,10 @@ export interface TestApp {
 
 /** What a test may set on the app; the rest is wired as in src/main.ts. */
 export type TestAppOptions = Partial<
-  Pick<AppDependencies, 'rateLimits' | 'trustProxy' | 'corsOrigins' | 'metrics' | 'requestTimeoutMs' | 'shedding' | 'logger'>
+  Pick<
+    AppDependencies,
+    'rateLimits' | 'trustProxy' | 'corsOrigins' | 'metrics' | 'requestTimeoutMs' | 'shedding' | 'logger' | 'serverTimeouts'
+  >
 >;
 
 /**

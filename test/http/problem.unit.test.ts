@@ -6,6 +6,13 @@ import { InvalidCursorError } from '../../src/kit/cursor.js';
 import { DeadlineExceededError } from '../../src/kit/deadline.js';
 import { UnavailableError, ValidationError } from '../../src/kit/errors.js';
 import { UnsupportedMediaTypeError } from '../../src/http/media-type.js';
+import { InvalidEncodingError } from '../../src/http/encoding.js';
+import {
+  ChunkExtensionsTooLargeError,
+  HeadersTimeoutError,
+  HeadersTooLargeError,
+  MalformedHttpError,
+} from '../../src/http/client-error.js';
 import { PROBLEMS, problem, retryAfter, toProblem, type ProblemCode } from '../../src/http/problem.js';
 import { RateLimitedError } from '../../src/http/rate-limit.js';
 import { OverloadedError } from '../../src/http/load-shedding.js';
@@ -34,7 +41,15 @@ const CASES: Record<ProblemCode, unknown[]> = {
   validation: [new ValidationError([{ pointer: '/email', message: 'bad' }])],
   'invalid-cursor': [new InvalidCursorError('bad cursor')],
   'malformed-json': [jsonSyntaxError, new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY()],
-  'bad-request': [new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH()],
+  'bad-request': [
+    new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH(),
+    new errorCodes.FST_ERR_BAD_URL('/v1/users/%zz'),
+    new MalformedHttpError('both Content-Length and Transfer-Encoding'),
+  ],
+  'invalid-encoding': [
+    new InvalidEncodingError('The request body is not valid UTF-8: byte offset 12 (0xE9) does not start a valid UTF-8 sequence.'),
+    new InvalidEncodingError('The query parameter q is not valid UTF-8', [{ parameter: 'q', message: 'is not valid UTF-8' }]),
+  ],
   unauthenticated: [new UnauthenticatedError('no')],
   forbidden: [new ForbiddenError('users:write')],
   'route-not-found': [],
@@ -44,10 +59,15 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'event-not-found': [new ReplayEventNotFoundError('pruned')],
   'request-timeout': [new RequestBodyTimeoutError('slow body')],
   'upload-timeout': [new ImportUploadTimeoutError('stalled')],
+  'headers-timeout': [new HeadersTimeoutError('slow headers')],
   'email-taken': [new EmailTakenError('taken')],
   'import-job-leased': [new ImportLeaseHeldError('j1', 'host:1:abc', new Date())],
   'version-mismatch': [new VersionMismatchError('stale')],
-  'body-too-large': [new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(), new ImportTooLargeError('too big')],
+  'body-too-large': [
+    new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(),
+    new ImportTooLargeError('too big'),
+    new ChunkExtensionsTooLargeError('chunk extensions'),
+  ],
   'import-not-found': [new ImportNotFoundError('no such import')],
   'import-queue-full': [new ImportQueueFullError('queue full')],
   'uri-too-long': [new errorCodes.FST_ERR_MAX_PARAM_LENGTH('/v1/users/xxx')],
@@ -55,6 +75,7 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'idempotency-key-reused': [new IdempotencyKeyReusedError('reused')],
   'replay-too-large': [new ReplayTooLargeError('too many')],
   'rate-limited': [new RateLimitedError('slow down')],
+  'headers-too-large': [new HeadersTooLargeError('too many headers')],
   'invalid-import-file': [new ImportFileError('encoding', 'not UTF-8', { line: 1 })],
   unavailable: [new UnavailableError('db down'), new DeadlineExceededError('slow')],
   overloaded: [new OverloadedError('busy')],
@@ -82,6 +103,12 @@ for (const [code, errors] of Object.entries(CASES) as [ProblemCode, unknown[]][]
 
 test('route-not-found is built directly by the not-found handler', () => {
   assert.equal(problem('route-not-found', 'x', 'r').status, 404);
+});
+
+test('invalid-encoding names the parameters concerned, and none for a body', () => {
+  const query = new InvalidEncodingError('q is bad', [{ parameter: 'q', message: 'is not valid UTF-8' }]);
+  assert.deepEqual(toProblem(query, 'r').errors, [{ parameter: 'q', message: 'is not valid UTF-8' }]);
+  assert.equal(toProblem(new InvalidEncodingError('the body is bad'), 'r').errors, undefined);
 });
 
 test('field errors keep their pointers; schema errors name the part they came from', () => {
