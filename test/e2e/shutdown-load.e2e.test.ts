@@ -26,7 +26,7 @@ const REPETITIONS = 20;
 const CONNECTIONS = 32;
 /** Creates answered before SIGTERM is sent: the load is well under way. */
 const CREATES_BEFORE_SIGTERM = 64;
-const DRAIN_DELAY_MS = 300;
+const DRAIN_DELAY_MS = 1000;
 
 interface Outcome {
   readonly kind: 'create' | 'get' | 'list';
@@ -112,7 +112,8 @@ interface Repetition {
   readonly outcomes: Outcome[];
   readonly readiness: number[];
   readonly exit: { code: number | null; signal: NodeJS.Signals | null };
-  readonly ms: number;
+  /** Milliseconds from spawning to "listening", from there to SIGTERM, and from SIGTERM to the exit. */
+  readonly ms: { readonly start: number; readonly load: number; readonly drain: number };
   readonly server: ServerProcess;
 }
 
@@ -129,6 +130,7 @@ async function drainUnderLoad(testDb: TestDatabase, repetition: number, apiKey: 
       ROSTER_BOOTSTRAP_KEY: apiKey === undefined ? 'on' : 'off',
     },
   });
+  const listening = performance.now();
   const authorization = `Bearer ${apiKey ?? server.apiKey}`;
   // The lag: a CPU-bound neighbour competing with the server (and with these clients).
   const hog: ChildProcess = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
@@ -157,11 +159,19 @@ async function drainUnderLoad(testDb: TestDatabase, repetition: number, apiKey: 
     };
     const workers = Promise.all(Array.from({ length: CONNECTIONS }, (_, w) => worker(w)));
     await pollFor('the load to get going', () => created.length >= CREATES_BEFORE_SIGTERM, { ms: 60_000 });
+    const signalled = performance.now();
     server.signal('SIGTERM');
     const readiness = await within(60_000, 'the port to refuse /readyz probes', probeReadiness(server.port));
     await within(60_000, 'every client to see a refused connection', workers);
     const exit = await server.waitForExit(60_000);
-    return { outcomes, readiness, exit, ms: Math.round(performance.now() - started), server };
+    const ms = { start: listening - started, load: signalled - listening, drain: performance.now() - signalled };
+    return {
+      outcomes,
+      readiness,
+      exit,
+      ms: { start: Math.round(ms.start), load: Math.round(ms.load), drain: Math.round(ms.drain) },
+      server,
+    };
   } finally {
     agent.destroy();
     hog.kill('SIGKILL');
@@ -205,7 +215,7 @@ describe('SIGTERM under load: nothing that reached the server is reset', () => {
 
         const statuses = [...new Set(outcomes.map((o) => o.status ?? o.error))].join(',');
         t.diagnostic(
-          `repetition ${repetition}: ${run.ms} ms, ${outcomes.length} requests (${statuses}), ` +
+          `repetition ${repetition}: start ${run.ms.start} ms, load ${run.ms.load} ms, drain ${run.ms.drain} ms, ${outcomes.length} requests (${statuses}), ` +
             `${reusedFailures.length} failed on reused connections, ${freshFailures.length} on new ones, ` +
             `${lost.length} acknowledged creates lost, /readyz ${run.readiness.join(',') || 'never answered'}, exit ${JSON.stringify(run.exit)}`,
         );
