@@ -284,9 +284,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
       .add('close Redis', async () => {
         if (sharedCounters) await closeRedis(sharedCounters);
       })
-      // Attempts in flight get most of the shutdown budget; then leases are given back.
+      // Attempts in flight get half of the budget left after the drain delay; then leases are given back.
       .add('stop webhook dispatcher', async () => {
-        await dispatcher?.stop(Math.max(config.shutdownTimeoutMs / 2, 100));
+        await dispatcher?.stop(Math.max((config.shutdownTimeoutMs - config.shutdownDrainDelayMs) / 2, 100));
         await webhookClient.close();
         await deliveryDatabase?.close();
       })
