@@ -14,12 +14,13 @@ interface Connection {
 }
 
 /**
- * A node:http server that drains without resetting requests. Node's own `close()` destroys at
- * once every connection whose parser has not begun a request: that includes connections whose
- * next request is already in the socket buffer but not yet read (a lagging event loop reads
- * late), a new connection whose first request is on its way, and a keep-alive connection whose
- * client is writing right now. Each of those requests is reset: the client cannot tell whether
- * a POST was applied. Here:
+ * A node:http server that drains without resetting requests. Node's own `close()` (Node 20)
+ * destroys at once every keep-alive connection whose parser has not begun its next request:
+ * that includes connections whose next request is already in the socket buffer but not yet
+ * read (a lagging event loop reads late), and those whose client is writing one right now.
+ * Each of those requests is reset: the client cannot tell whether a POST was applied. (It also
+ * stops checking the headers timeout, so a new connection that never sends a request holds
+ * the close forever.) Here:
  *
  * - `stopKeepAlive()` (called as the drain delay begins) makes every response, including those
  *   of requests already in flight, say `Connection: close`: a keep-alive client finishes its
