@@ -17,6 +17,7 @@ export interface Config {
   readonly port: number;
   readonly logLevel: LogLevel;
   readonly shutdownTimeoutMs: number;
+  readonly shutdownDrainDelayMs: number;
   readonly bodyLimitBytes: number;
   readonly dbPoolSize: number;
   readonly readyTimeoutMs: number;
@@ -143,8 +144,15 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   {
     env: 'ROSTER_SHUTDOWN_TIMEOUT_MS',
     field: 'shutdownTimeoutMs',
-    doc: 'how long in-flight requests may run after SIGTERM before the process exits non-zero',
-    default: '10000',
+    doc: 'the whole shutdown, counted from SIGTERM and including the drain delay; past it the process exits non-zero',
+    default: '15000',
+    parse: (raw) => integer(raw, 0, 600_000),
+  },
+  {
+    env: 'ROSTER_SHUTDOWN_DRAIN_DELAY_MS',
+    field: 'shutdownDrainDelayMs',
+    doc: 'after SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes; at least your load balancer health-check interval × unhealthy threshold (0 for none)',
+    default: '5000',
     parse: (raw) => integer(raw, 0, 600_000),
   },
   {
@@ -438,6 +446,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const jwtSet = [jwtJwksUrl, jwtIssuer, jwtAudience].filter((v) => v !== undefined).length;
   if (jwtSet !== 0 && jwtSet !== 3) {
     throw new ConfigError('ROSTER_JWT_JWKS_URL, ROSTER_JWT_ISSUER and ROSTER_JWT_AUDIENCE must be set together, or none of them');
+  }
+  if (rest.shutdownDrainDelayMs > 0 && rest.shutdownDrainDelayMs >= rest.shutdownTimeoutMs) {
+    throw new ConfigError(
+      `ROSTER_SHUTDOWN_DRAIN_DELAY_MS=${rest.shutdownDrainDelayMs} must be less than ROSTER_SHUTDOWN_TIMEOUT_MS=${rest.shutdownTimeoutMs}: ` +
+        'the shutdown timeout counts from SIGTERM and includes the drain delay, so leave it room for requests in flight ' +
+        '(e.g. ROSTER_SHUTDOWN_TIMEOUT_MS ≥ the delay + ROSTER_REQUEST_TIMEOUT_MS)',
+    );
   }
   const jwt = jwtJwksUrl && jwtIssuer && jwtAudience ? { jwksUrl: jwtJwksUrl, issuer: jwtIssuer, audience: jwtAudience } : undefined;
   const tracing = { enabled: !otelSdkDisabled, exportEndpoint: otelTracesEndpoint ?? otelEndpoint, serviceName: otelServiceName };

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
@@ -5,6 +6,7 @@ import { describeConfig, type Config } from './config.js';
 import { openDatabase, sharedSecret, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { buildApp } from './http/app.js';
+import { stopKeepAlive } from './http/drain.js';
 import { CursorCodec } from './kit/cursor.js';
 import { Shutdown } from './kit/lifecycle.js';
 import { every } from './kit/periodic.js';
@@ -177,6 +179,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     const sharedCounters = redis;
 
     let draining = false;
+    let closing = false;
     const app = await buildApp({
       logger,
       users,
@@ -216,6 +219,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       version: packageVersion(),
       readiness: {
         isDraining: () => draining,
+        isClosing: () => closing,
         ping: () => database.ping(config.readyTimeoutMs),
       },
     });
@@ -254,23 +258,35 @@ export async function startServer(config: Config, logger: Logger, options: Start
       (error) => logger.warn({ err: error }, 'event pruning failed'),
     );
 
+    // The drain (docs/operations.md, "Shutdown"): first a delay during which /readyz answers 503
+    // but every request is still served, with `Connection: close` so keep-alive clients reconnect
+    // (through their load balancer, elsewhere); the balancer takes the instance out of rotation
+    // before the listener closes. Then the listener closes and connections close between
+    // requests, never under one (http/drain.ts).
     const shutdown = new Shutdown(logger, config.shutdownTimeoutMs)
       .add('mark not ready', () => {
         draining = true;
+        stopKeepAlive(app.server);
+        logger.info({ drain_delay_ms: config.shutdownDrainDelayMs }, 'not ready: serving until the drain delay is over');
       })
+      .add('wait for load balancers', () => sleep(config.shutdownDrainDelayMs))
       .add('stop background jobs', async () => {
         await Promise.all([purge.stop(), prune.stop()]);
       })
       // Running imports roll back their open batch and go back to pending (committed_line says
       // where to resume), leases released: the next instance to start resumes them.
       .add('cancel imports', () => importRunner.stop())
-      .add('drain HTTP', () => app.close())
+      .add('drain HTTP', () => {
+        closing = true;
+        logger.info('closing the listener; requests in flight finish');
+        return app.close();
+      })
       .add('close Redis', async () => {
         if (sharedCounters) await closeRedis(sharedCounters);
       })
-      // Attempts in flight get most of the shutdown budget; then leases are given back.
+      // Attempts in flight get half of the budget left after the drain delay; then leases are given back.
       .add('stop webhook dispatcher', async () => {
-        await dispatcher?.stop(Math.max(config.shutdownTimeoutMs / 2, 100));
+        await dispatcher?.stop(Math.max((config.shutdownTimeoutMs - config.shutdownDrainDelayMs) / 2, 100));
         await webhookClient.close();
         await deliveryDatabase?.close();
       })

@@ -36,6 +36,28 @@ for (const [key, value, reason] of [
   });
 }
 
+test('the drain delay counts inside the shutdown timeout: a delay that leaves no room for the drain is refused', () => {
+  const config = loadConfig({});
+  assert.equal(config.shutdownDrainDelayMs, 5000);
+  assert.equal(config.shutdownTimeoutMs, 15000);
+  assert.equal(loadConfig({ ROSTER_SHUTDOWN_DRAIN_DELAY_MS: '0', ROSTER_SHUTDOWN_TIMEOUT_MS: '0' }).shutdownDrainDelayMs, 0);
+  assert.equal(loadConfig({ ROSTER_SHUTDOWN_DRAIN_DELAY_MS: '100', ROSTER_SHUTDOWN_TIMEOUT_MS: '300' }).shutdownDrainDelayMs, 100);
+  for (const [delay, timeout] of [
+    ['15000', undefined],
+    ['3000', '3000'],
+    ['5000', '2000'],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ ROSTER_SHUTDOWN_DRAIN_DELAY_MS: delay, ...(timeout ? { ROSTER_SHUTDOWN_TIMEOUT_MS: timeout } : {}) }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.message.startsWith(
+          `ROSTER_SHUTDOWN_DRAIN_DELAY_MS=${delay} must be less than ROSTER_SHUTDOWN_TIMEOUT_MS=${timeout ?? 15000}`,
+        ),
+    );
+  }
+});
+
 test('secrets can come from a *_FILE and are masked when described', () => {
   const dir = mkdtempSync(join(tmpdir(), 'roster-config-'));
   const file = join(dir, 'db-url');
@@ -68,6 +90,7 @@ test('every field of Config is read from the environment (a field without a key 
     port: true,
     logLevel: true,
     shutdownTimeoutMs: true,
+    shutdownDrainDelayMs: true,
     bodyLimitBytes: true,
     dbPoolSize: true,
     readyTimeoutMs: true,

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { UnavailableError } from '../kit/errors.js';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import cors from '@fastify/cors';
@@ -133,8 +132,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     bodyLimit: deps.bodyLimitBytes,
     trustProxy: trustProxy(deps.trustProxy),
     // Sizes: Node's 16 KiB header cap applies; URLs longer than this are refused early.
-    // Keep-alive sockets with no request in flight are closed at shutdown; busy ones finish.
-    // Requests that still arrive on open connections get our 503 problem (hook below).
+    // At shutdown connections are closed between requests, never under one (http/drain.ts);
+    // requests that still arrive on open connections get our 503 problem (hook below).
     forceCloseConnections: 'idle',
     return503OnClosing: false,
     // Router-level rejections (bad percent-encoding, over-long path segments) go through the
@@ -197,9 +196,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   app.addHook('onRequest', async (request, reply) => {
     reply.headers(SECURITY_HEADERS).header('x-request-id', request.id);
-    if (deps.readiness.isDraining() && request.routeOptions.config.access !== 'public') {
-      reply.header('connection', 'close').header('retry-after', '1');
-      throw new UnavailableError('This instance is shutting down; retry on another.');
+    if (deps.readiness.isClosing() && request.routeOptions.config.access !== 'public') {
+      // Answered here rather than thrown: a drain is no error, so it is not logged as one.
+      return reply
+        .code(503)
+        .header('connection', 'close')
+        .header('retry-after', '1')
+        .type(PROBLEM_CONTENT_TYPE)
+        .send(problem('unavailable', 'This instance is shutting down; retry on another.', request.id));
     }
   });
   app.addHook('onResponse', async (request, reply) => {

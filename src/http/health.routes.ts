@@ -3,8 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 
 export interface Readiness {
-  /** True once shutdown has begun: load balancers must stop sending traffic. */
+  /** True once shutdown has begun: /readyz answers 503 so load balancers stop sending traffic; requests are still served. */
   isDraining(): boolean;
+  /** True once the drain delay is over and the listener closes: requests that still arrive get 503 `unavailable`. */
+  isClosing(): boolean;
   /** Rejects when the database does not answer a trivial query in time. */
   ping(): Promise<void>;
 }

@@ -1,5 +1,6 @@
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Span } from '@opentelemetry/api';
+import { DrainingServer } from './drain.js';
 
 const tracer = trace.getTracer('roster.http');
 const spans = new WeakMap<IncomingMessage, Span>();
@@ -39,7 +40,8 @@ export function connectionsCheckingIntervalMs(timeouts: Pick<ServerTimeouts, 'he
  */
 export function tracingServerFactory(timeouts: ServerTimeouts) {
   return (handler: RequestListener): Server => {
-    const server = createServer(
+    // Drains without resetting requests (http/drain.ts).
+    const server = new DrainingServer(
       {
         headersTimeout: timeouts.headersTimeoutMs,
         requestTimeout: timeouts.requestTimeoutMs,

@@ -69,6 +69,8 @@ export interface TestApp {
   readonly testDb: TestDatabase;
   /** Flip to make /readyz report draining. */
   draining: boolean;
+  /** Flip to make API requests get 503 `unavailable`, as once the drain delay is over. */
+  closing: boolean;
   close(): Promise<void>;
 }
 
@@ -115,7 +117,7 @@ export async function appOver(database: Database, overrides: Partial<AppDependen
     apiKeys,
     authenticator: new Authenticator(apiKeys),
     bodyLimitBytes: 64 * 1024,
-    readiness: { isDraining: () => false, ping: () => database.ping(1000) },
+    readiness: { isDraining: () => false, isClosing: () => false, ping: () => database.ping(1000) },
     rateLimits: GENEROUS_RATE_LIMITS,
     // Test processes share two cores with other test files: a scheduling stall must not turn a
     // test's request into a 503. Shedding has its own test (test/http/deadline-shedding.api.test.ts).
@@ -166,6 +168,7 @@ export async function buildTestApp(open: () => Promise<TestDatabase> = sqliteTes
     users,
     testDb,
     draining: false,
+    closing: false,
     async close() {
       await handle.app.close();
       await testDb.cleanup();
@@ -175,7 +178,7 @@ export async function buildTestApp(open: () => Promise<TestDatabase> = sqliteTes
     users,
     apiKeys: auth.apiKeys,
     authenticator: auth.authenticator,
-    readiness: { isDraining: () => handle.draining, ping: () => database.ping(1000) },
+    readiness: { isDraining: () => handle.draining, isClosing: () => handle.closing, ping: () => database.ping(1000) },
     ...options,
   });
   withCredentials(app, auth.adminKey);

@@ -152,6 +152,8 @@ export class ServerProcess {
         // Test files share two cores: a scheduling stall must not make a server shed a test's
         // request (shedding is tested on its own, in test/http/deadline-shedding.api.test.ts).
         ROSTER_SHED_EVENT_LOOP_DELAY_MS: '0',
+        // A short drain delay (5 s by default) keeps every graceful stop of a test server quick.
+        ROSTER_SHUTDOWN_DRAIN_DELAY_MS: '100',
         ROSTER_DATABASE_URL: options.databaseUrl,
         ...options.env,
       }),

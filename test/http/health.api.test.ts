@@ -2,6 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { assertProblem, fromInject } from '../helpers/http.js';
 
 interface OpenApiDocument {
   openapi: string;
@@ -44,6 +45,23 @@ describe('probes on a healthy instance', () => {
       t.draining = false;
     }
     assert.equal((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+  });
+
+  test('while draining, API requests are still served; once closing, they get 503 unavailable with Connection: close', async () => {
+    t.draining = true;
+    try {
+      assert.equal((await t.app.inject({ method: 'GET', url: '/v1/users' })).statusCode, 200, 'served during the drain delay');
+      t.closing = true;
+      const res = await t.app.inject({ method: 'GET', url: '/v1/users' });
+      assertProblem(fromInject(res), 'unavailable');
+      assert.equal(res.headers.connection, 'close');
+      assert.equal(res.headers['retry-after'], '1');
+      assert.equal((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503, 'probes still answer');
+      assert.equal((await t.app.inject({ method: 'GET', url: '/livez' })).statusCode, 200);
+    } finally {
+      t.draining = false;
+      t.closing = false;
+    }
   });
 
   test('openapi200 describes /v1/users and /v1/users/{id}', async () => {
