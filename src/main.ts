@@ -6,7 +6,7 @@ import { describeConfig, type Config } from './config.js';
 import { openDatabase, sharedSecret, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { buildApp } from './http/app.js';
-import { stopKeepAlive } from './http/drain.js';
+import { drainingServer, stopKeepAlive } from './http/drain.js';
 import { CursorCodec } from './kit/cursor.js';
 import { Shutdown } from './kit/lifecycle.js';
 import { every } from './kit/periodic.js';
@@ -278,6 +278,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
       .add('cancel imports', () => importRunner.stop())
       .add('drain HTTP', () => {
         closing = true;
+        // A connection that has sent nothing yet gets at most half of what is left after the
+        // drain delay (the dispatcher has the other half), not the whole headers timeout.
+        drainingServer(app.server).limitRequestWait((config.shutdownTimeoutMs - config.shutdownDrainDelayMs) / 2);
         logger.info('closing the listener; requests in flight finish');
         return app.close();
       })

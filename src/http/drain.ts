@@ -47,13 +47,13 @@ interface Connection {
  */
 export class DrainingServer extends Server {
   readonly #connections = new Map<Socket, Connection>();
-  readonly #headersTimeoutMs: number;
+  #requestWaitMs: number;
   #keepAlive = true;
   #closing = false;
 
   constructor(options: ServerOptions, listener: RequestListener) {
     super(options, listener);
-    this.#headersTimeoutMs = options.headersTimeout ?? 60_000;
+    this.#requestWaitMs = options.headersTimeout ?? 60_000;
     this.on('connection', (socket: Socket) => {
       const connection: Connection = { socket, responses: new Set(), served: 0, bytesReadWhenIdle: 0, timer: undefined };
       this.#connections.set(socket, connection);
@@ -79,6 +79,15 @@ export class DrainingServer extends Server {
         if (this.#closing) this.#closeWhenIdle(connection);
       });
     });
+  }
+
+  /**
+   * How long close() leaves a connection to send its first (or next) request: Node's
+   * headersTimeout unless the shutdown budget is shorter, so that a connection that never sends
+   * anything cannot hold the drain past the deadline.
+   */
+  limitRequestWait(ms: number): void {
+    this.#requestWaitMs = Math.max(0, Math.min(this.#requestWaitMs, ms));
   }
 
   /** From now on every response, those in flight included, closes its connection. */
@@ -122,12 +131,17 @@ export class DrainingServer extends Server {
     // Its first request, or its next one, is on its way.
     connection.timer ??= setTimeout(() => {
       if (connection.responses.size === 0) socket.destroy();
-    }, this.#headersTimeoutMs).unref();
+    }, this.#requestWaitMs).unref();
   }
 }
 
-/** `server.stopKeepAlive()` for the server under a Fastify app (built by tracingServerFactory). */
-export function stopKeepAlive(server: Server): void {
+/** The DrainingServer under a Fastify app (built by tracingServerFactory). */
+export function drainingServer(server: Server): DrainingServer {
   if (!(server instanceof DrainingServer)) throw new TypeError('the app does not run on a DrainingServer (see http/tracing.ts)');
-  server.stopKeepAlive();
+  return server;
+}
+
+/** `stopKeepAlive()` of the server under a Fastify app. */
+export function stopKeepAlive(server: Server): void {
+  drainingServer(server).stopKeepAlive();
 }

@@ -139,6 +139,17 @@ describe('DrainingServer.close(): connections close between requests, never unde
     await pollFor('the client to see the end', () => client.ended !== 'open');
   });
 
+  test('limitRequestWait(): a silent connection is closed within the shutdown budget, not after headersTimeout', async () => {
+    // headersTimeout far beyond any test timeout: only the limit can end this close().
+    const { server, port } = await start(Promise.resolve(), 4 * 60_000);
+    const client = connect(port);
+    await client.connected;
+    await pollFor('the server to accept the connection', () => new Promise<boolean>((r) => server.getConnections((_, n) => r(n === 1))));
+    server.limitRequestWait(200);
+    await within(30_000, 'the server to close', closed(server));
+    await pollFor('the client to see the end', () => client.ended !== 'open');
+  });
+
   test('stopKeepAlive(): a request in flight is answered with Connection: close, and the connection then closes', async () => {
     let release!: () => void;
     const { server, port, received } = await start(new Promise<void>((resolve) => (release = resolve)));
