@@ -26,7 +26,7 @@ const REPETITIONS = 20;
 const CONNECTIONS = 32;
 /** Creates answered before SIGTERM is sent: the load is well under way. */
 const CREATES_BEFORE_SIGTERM = 64;
-const DRAIN_DELAY_MS = 1000;
+const DRAIN_DELAY_MS = 2000;
 
 interface Outcome {
   readonly kind: 'create' | 'get' | 'list';
@@ -161,6 +161,10 @@ async function drainUnderLoad(testDb: TestDatabase, repetition: number, apiKey: 
     await pollFor('the load to get going', () => created.length >= CREATES_BEFORE_SIGTERM, { ms: 60_000 });
     const signalled = performance.now();
     server.signal('SIGTERM');
+    // Probing from the moment the server says it is not ready: from then until the port closes
+    // (the drain delay), /readyz must answer 503. A server lagging by seconds on a busy machine
+    // handled a probe sent at SIGTERM before the signal, and the next one met a closed port.
+    await server.waitForLog((l) => String(l.msg).startsWith('not ready'), 'the not-ready log line', 60_000);
     const readiness = await within(60_000, 'the port to refuse /readyz probes', probeReadiness(server.port));
     await within(60_000, 'every client to see a refused connection', workers);
     const exit = await server.waitForExit(60_000);

@@ -6,7 +6,7 @@ import { ClientGoneError, RequestDeadlineError } from '../../src/http/deadline.j
 import { request as httpRequest } from 'node:http';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, fromInject } from '../helpers/http.js';
-import { pollFor } from '../helpers/server.js';
+import { pollFor, within } from '../helpers/server.js';
 import { dialects } from '../helpers/databases.js';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/observability/logger.js';
@@ -39,7 +39,9 @@ describe('one deadline per request', () => {
     const res = await t.app.inject({ method: 'GET', url: '/test/ignores-deadline' });
     const took = performance.now() - started;
     assertProblem(fromInject(res), 'deadline-exceeded');
-    assert.ok(took >= TIMEOUT_MS - 5 && took < TIMEOUT_MS + 2000, `answered after ${took} ms`);
+    // Not before the deadline; the upper bound only tells "answered" from "hung" (a busy CI
+    // machine has delayed this 200 ms timer by over 2 s).
+    assert.ok(took >= TIMEOUT_MS - 5 && took < TIMEOUT_MS + 30_000, `answered after ${took} ms`);
   });
 
   test('the work below is told to stop: the signal it was given aborts with the deadline error', async () => {
@@ -67,9 +69,11 @@ describe('a client that goes away', () => {
   let base = '';
   let resolveReason: (reason: unknown) => void = () => undefined;
   const reason = new Promise<unknown>((resolve) => (resolveReason = resolve));
+  const entered = signal();
   before(async () => {
     t = await buildTestApp(undefined, { requestTimeoutMs: 60_000 });
     t.app.get('/test/waits', { config: TEST_ONLY }, (request) => {
+      entered.resolve();
       return new Promise((_, reject) =>
         request.deadline.addEventListener('abort', () => {
           resolveReason(request.deadline.reason);
@@ -85,9 +89,9 @@ describe('a client that goes away', () => {
     const req = httpRequest(`${base}/test/waits`);
     req.on('error', () => undefined);
     req.end();
-    await sleep(100);
+    await entered.promise;
     req.destroy();
-    const seen = await Promise.race([reason, sleep(2000).then(() => 'timed out')]);
+    const seen = await within(30_000, 'the abort', reason);
     assert.ok(seen instanceof ClientGoneError, String(seen));
   });
 });
@@ -239,11 +243,12 @@ describe('load shedding while the event loop is blocked', () => {
   before(async () => {
     t = await buildTestApp(undefined, {
       metrics,
-      shedding: { eventLoopDelayMs: 20, heapUsedMb: 0, eventLoopUtilization: 0, sampleIntervalMs: 50 },
+      // Far above what a busy machine's scheduling alone delays the loop by, far below the block.
+      shedding: { eventLoopDelayMs: 300, heapUsedMb: 0, eventLoopUtilization: 0, sampleIntervalMs: 50 },
     });
     // Exists only in this test: holds the event loop like a runaway computation would.
     t.app.post('/test/block', { config: TEST_ONLY }, () => {
-      const until = performance.now() + 500;
+      const until = performance.now() + 2000;
       while (performance.now() < until);
       return { blocked: true };
     });
@@ -251,7 +256,9 @@ describe('load shedding while the event loop is blocked', () => {
   after(() => t?.close());
 
   test('new requests get 503 overloaded with Retry-After, /livez still answers, and it recovers', async () => {
-    assert.equal((await t.app.inject({ method: 'GET', url: '/v1/users' })).statusCode, 200);
+    await pollFor('the instance to serve', async () => (await t.app.inject({ method: 'GET', url: '/v1/users' })).statusCode === 200, {
+      ms: 30_000,
+    });
     assert.equal((await t.app.inject({ method: 'POST', url: '/test/block' })).statusCode, 200);
     await sleep(5); // let the overdue sampler read the delay the block caused
 
@@ -261,12 +268,11 @@ describe('load shedding while the event loop is blocked', () => {
     const live = await t.app.inject({ method: 'GET', url: '/livez' });
     assert.equal(live.statusCode, 200);
 
-    let status = 503;
-    for (let waited = 0; status === 503 && waited < 3000; waited += 50) {
-      await sleep(50);
-      status = (await t.app.inject({ method: 'GET', url: '/v1/users' })).statusCode;
-    }
-    assert.equal(status, 200, 'the instance serves again once the loop is responsive');
+    // The instance serves again once the loop is responsive.
+    await pollFor('the instance to serve again', async () => (await t.app.inject({ method: 'GET', url: '/v1/users' })).statusCode === 200, {
+      ms: 30_000,
+      everyMs: 50,
+    });
     const [counted] = (await metrics.shed.get()).values;
     assert.equal(counted?.labels.reason, 'eventLoopDelay');
     assert.ok((counted?.value ?? 0) >= 1);
