@@ -232,11 +232,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     const purge = every(
       IDEMPOTENCY_PURGE_INTERVAL_MS,
       async (signal) => {
-        let purged = 0;
-        for (let n = IDEMPOTENCY_PURGE_BATCH; n === IDEMPOTENCY_PURGE_BATCH && !signal.aborted;) {
-          n = await users.purgeExpiredIdempotencyKeys(IDEMPOTENCY_PURGE_BATCH, signal);
-          purged += n;
-        }
+        const purged = await users.purgeExpiredIdempotencyKeys(IDEMPOTENCY_PURGE_BATCH, signal);
         if (purged > 0) logger.info({ purged }, 'expired idempotency keys purged');
       },
       (error) => logger.warn({ err: error }, 'idempotency key purge failed'),

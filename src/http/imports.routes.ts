@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { v7 as uuidv7 } from 'uuid';
 import { ImportNotFoundError, ImportQueueFullError, ImportTooLargeError, ImportUploadTimeoutError } from '../imports/errors.js';
+import { UUID_V7_PATTERN } from '../kit/uuid.js';
 import { UnsupportedMediaTypeError } from './media-type.js';
 import type { ExportOptions } from '../imports/export.js';
 import { isFinished, jobDocument, type ImportJob } from '../imports/job.js';
@@ -34,7 +35,7 @@ export interface ImportsHttp {
 const CSV = 'text/csv';
 const NDJSON = 'application/x-ndjson';
 
-const JobId = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$', description: 'UUIDv7' });
+const JobId = Type.String({ pattern: UUID_V7_PATTERN, description: 'UUIDv7' });
 const IdParams = Type.Object({ id: JobId });
 
 const Counts = Type.Object({
