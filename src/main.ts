@@ -25,6 +25,7 @@ import { EventsService } from './events/service.js';
 import { SqlEventStore } from './events/sql-store.js';
 import { WebhooksService } from './webhooks/service.js';
 import { SqlWebhookStore } from './webhooks/sql-store.js';
+import { SqlDeliveryStore } from './webhooks/sql-delivery-store.js';
 import { WebhookHttpClient } from './webhooks/http-client.js';
 import { Dispatcher } from './webhooks/dispatcher.js';
 import { webhookMetrics } from './webhooks/metrics.js';
@@ -115,7 +116,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       });
     }
     const deliveryDb = deliveryDatabase ?? database;
-    const webhookStore = new SqlWebhookStore(deliveryDb.db, deliveryDb.dialect);
+    const webhookStore = new SqlDeliveryStore(deliveryDb.db, deliveryDb.dialect);
     const webhooks = new WebhooksService({
       store: new SqlWebhookStore(database.db, database.dialect),
       newId: uuidv7,
