@@ -97,8 +97,8 @@ export function importsRoutes(deps: ImportsHttp) {
         progress: live === undefined ? null : { bytes_read: live.bytes, rows_read: live.read, rows_failed: live.failed },
       };
     };
-    const find = async (id: string): Promise<ImportJob> => {
-      const job = await deps.service.get(id);
+    const find = async (id: string, signal: AbortSignal): Promise<ImportJob> => {
+      const job = await deps.service.get(id, signal);
       if (job === undefined) throw new ImportNotFoundError(`No import job has id ${id}.`);
       return job;
     };
@@ -134,17 +134,20 @@ export function importsRoutes(deps: ImportsHttp) {
         }
         let job: ImportJob;
         try {
-          job = await deps.service.create({
-            format,
-            mode: request.query.mode ?? 'create',
-            events: request.query.events ?? 'per-user',
-            dryRun: request.query.dry_run ?? false,
-            options: { ignoreUnknown: request.query.ignore_unknown ?? false },
-            source: 'upload',
-            spoolPath,
-            totalBytes: bytes,
-            actor: request.principal?.actor,
-          });
+          job = await deps.service.create(
+            {
+              format,
+              mode: request.query.mode ?? 'create',
+              events: request.query.events ?? 'per-user',
+              dryRun: request.query.dry_run ?? false,
+              options: { ignoreUnknown: request.query.ignore_unknown ?? false },
+              source: 'upload',
+              spoolPath,
+              totalBytes: bytes,
+              actor: request.principal?.actor,
+            },
+            request.deadline,
+          );
           deps.runner.submit(job);
         } catch (error) {
           await rm(spoolPath, { force: true });
@@ -165,7 +168,7 @@ export function importsRoutes(deps: ImportsHttp) {
           response: { 200: JobSchema, ...problemResponses },
         },
       },
-      async (request) => document(await find(request.params.id)),
+      async (request) => document(await find(request.params.id, request.deadline)),
     );
 
     r.delete(
@@ -181,12 +184,12 @@ export function importsRoutes(deps: ImportsHttp) {
         },
       },
       async (request) => {
-        const job = await find(request.params.id);
+        const job = await find(request.params.id, request.deadline);
         // Not queued or running here: a job nobody runs (left by a crash, or queued on an
         // instance that has not started it) is cancelled through its lease; one that another
         // live process runs is a 409 `import-job-leased` naming it.
-        if (!(await deps.runner.cancel(job.id)) && !isFinished(job.status)) await deps.service.cancelPending(job.id);
-        return document(await find(job.id));
+        if (!(await deps.runner.cancel(job.id)) && !isFinished(job.status)) await deps.service.cancelPending(job.id, request.deadline);
+        return document(await find(job.id, request.deadline));
       },
     );
 
@@ -201,7 +204,7 @@ export function importsRoutes(deps: ImportsHttp) {
         },
       },
       async (request, reply) => {
-        const job = await find(request.params.id);
+        const job = await find(request.params.id, request.deadline);
         const format = request.headers.accept?.includes(NDJSON) ? 'ndjson' : 'csv';
         const stop = closeSignal(reply);
         const text = formatRowErrors(format)(deps.service.rowErrors(job.id, stop));

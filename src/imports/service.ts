@@ -100,12 +100,12 @@ export class ImportService {
     return this.#leases.leaseMs;
   }
 
-  create(spec: ImportSpec): Promise<ImportJob> {
-    return this.#options.jobs.create(this.#options.newId(), spec, this.#now());
+  create(spec: ImportSpec, signal?: AbortSignal): Promise<ImportJob> {
+    return this.#options.jobs.create(this.#options.newId(), spec, this.#now(), signal);
   }
 
-  get(id: string): Promise<ImportJob | undefined> {
-    return this.#options.jobs.get(id);
+  get(id: string, signal?: AbortSignal): Promise<ImportJob | undefined> {
+    return this.#options.jobs.get(id, signal);
   }
 
   /** Uploaded jobs left pending or running whose lease is free: what a restart resumes. */
@@ -116,11 +116,12 @@ export class ImportService {
   }
 
   /**
-   * Records a job that is not running as cancelled (taking its lease for the write).
+   * Records a job that is not running as cancelled (taking its lease for the write). `signal`
+   * can stop it until the lease is taken, not after: a lease taken is always given back.
    * @throws ImportLeaseHeldError when a live process is running it
    */
-  async cancelPending(id: string): Promise<ImportJob> {
-    const claimed = await this.#leases.claim(id, true);
+  async cancelPending(id: string, signal?: AbortSignal): Promise<ImportJob> {
+    const claimed = await this.#leases.claim(id, true, signal);
     if (isFinished(claimed.status) && claimed.leaseOwner !== this.#leases.owner) return claimed;
     try {
       return await this.#options.jobs.finish(id, this.#leases.owner, 'cancelled', 'cancelled before it started', this.#now());
