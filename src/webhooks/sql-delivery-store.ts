@@ -24,13 +24,13 @@ export class SqlDeliveryStore implements DeliveryStore {
       this.#db
         .selectFrom(`webhook_endpoints as ${alias}`)
         .select('e.id')
-        .where('e.enabled', '=', this.#bool(true))
+        .where('e.enabled', '=', sqlBool(this.#dialect, true))
         .where('e.next_attempt_at', '<=', at)
         .where((eb) => eb.or([eb('e.lease_until', 'is', null), eb('e.lease_until', '<', at)]))
         .where(hasWorkDue(at))
         .orderBy('e.next_attempt_at')
         .limit(limit);
-    return this.#outage(async () => {
+    return failOnOutage(this.#dialect, async () => {
       // A read first: an idle poll takes no write lock (SQLite) and locks no row (PostgreSQL).
       const candidates = await due('e').execute();
       if (candidates.length === 0) return [];
@@ -50,11 +50,11 @@ export class SqlDeliveryStore implements DeliveryStore {
 
   async countDue(now: Date): Promise<number> {
     const at = this.#dialect.toTime(now);
-    const row = await this.#outage(() =>
+    const row = await failOnOutage(this.#dialect, () =>
       this.#db
         .selectFrom('webhook_endpoints as e')
         .select((eb) => eb.fn.countAll<number | string>().as('n'))
-        .where('e.enabled', '=', this.#bool(true))
+        .where('e.enabled', '=', sqlBool(this.#dialect, true))
         .where('e.next_attempt_at', '<=', at)
         .where(hasWorkDue(at))
         .executeTakeFirstOrThrow(),
@@ -64,7 +64,7 @@ export class SqlDeliveryStore implements DeliveryStore {
 
   async maxSequence(signal?: AbortSignal): Promise<number> {
     signal?.throwIfAborted();
-    return this.#outage(() => maxSequenceIn(this.#db));
+    return failOnOutage(this.#dialect, () => maxSequenceIn(this.#db));
   }
 
   async eventsAfter(
@@ -77,13 +77,13 @@ export class SqlDeliveryStore implements DeliveryStore {
     signal?.throwIfAborted();
     let select = this.#db.selectFrom('events').selectAll().where('seq', '>', after).where('seq', '<=', upTo).orderBy('seq').limit(limit);
     if (types !== null) select = select.where('type', 'in', [...types]);
-    const rows = await this.#outage(() => select.execute());
+    const rows = await failOnOutage(this.#dialect, () => select.execute());
     return rows.map((row) => toStoredEvent(row, this.#dialect));
   }
 
   async dueReplays(endpointId: string, now: Date, limit: number, signal?: AbortSignal): Promise<PendingReplay[]> {
     signal?.throwIfAborted();
-    const rows = await this.#outage(() =>
+    const rows = await failOnOutage(this.#dialect, () =>
       this.#db
         .selectFrom('webhook_replays as r')
         .leftJoin('events as ev', 'ev.seq', 'r.event_seq')
@@ -107,7 +107,7 @@ export class SqlDeliveryStore implements DeliveryStore {
 
   async settle(owner: string, endpointId: string, settlement: Settlement, leaseUntil: Date): Promise<boolean> {
     const t = (date: Date) => this.#dialect.toTime(date);
-    return this.#outage(async () => {
+    return failOnOutage(this.#dialect, async () => {
       try {
         await this.#db.transaction().execute(async (trx) => {
           const state = settlement.endpoint ?? {};
@@ -121,7 +121,7 @@ export class SqlDeliveryStore implements DeliveryStore {
               ...(state.nextAttemptAt !== undefined ? { next_attempt_at: t(state.nextAttemptAt) } : {}),
               ...(disable
                 ? {
-                    enabled: this.#bool(false),
+                    enabled: sqlBool(this.#dialect, false),
                     disabled_at: t(disable.at),
                     disabled_reason: disable.reason,
                     updated_at: t(disable.at),
@@ -154,7 +154,7 @@ export class SqlDeliveryStore implements DeliveryStore {
               next_attempt_at: t(scheduled.nextAttemptAt),
               attempt: scheduled.attempt,
               first_attempt_at: scheduled.firstAttemptAt === null ? null : t(scheduled.firstAttemptAt),
-              replay: this.#bool(scheduled.replay),
+              replay: sqlBool(this.#dialect, scheduled.replay),
             };
             await trx
               .insertInto('webhook_replays')
@@ -176,7 +176,7 @@ export class SqlDeliveryStore implements DeliveryStore {
   }
 
   async release(owner: string, endpointId: string, nextAttemptAt?: Date): Promise<void> {
-    await this.#outage(() =>
+    await failOnOutage(this.#dialect, () =>
       this.#db
         .updateTable('webhook_endpoints')
         .set({
@@ -191,7 +191,7 @@ export class SqlDeliveryStore implements DeliveryStore {
   }
 
   async releaseAll(owner: string): Promise<number> {
-    const result = await this.#outage(() =>
+    const result = await failOnOutage(this.#dialect, () =>
       this.#db
         .updateTable('webhook_endpoints')
         .set({ lease_owner: null, lease_until: null })
@@ -199,14 +199,6 @@ export class SqlDeliveryStore implements DeliveryStore {
         .executeTakeFirst(),
     );
     return Number(result.numUpdatedRows);
-  }
-
-  #bool(value: boolean): boolean | number {
-    return sqlBool(this.#dialect, value);
-  }
-
-  #outage<T>(work: () => Promise<T>): Promise<T> {
-    return failOnOutage(this.#dialect, work);
   }
 }
 

@@ -27,7 +27,7 @@ export class SqlWebhookStore implements WebhookStore {
 
   async createEndpoint(endpoint: Omit<WebhookEndpoint, 'cursor'>, signal?: AbortSignal): Promise<WebhookEndpoint> {
     signal?.throwIfAborted();
-    return this.#outage(() =>
+    return failOnOutage(this.#dialect, () =>
       this.#db.transaction().execute(async (trx) => {
         const cursor = await maxSequenceIn(trx);
         const row = toEndpointRow({ ...endpoint, cursor }, this.#dialect);
@@ -39,7 +39,9 @@ export class SqlWebhookStore implements WebhookStore {
 
   async getEndpoint(id: string, signal?: AbortSignal): Promise<WebhookEndpoint | undefined> {
     signal?.throwIfAborted();
-    const row = await this.#outage(() => this.#db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst());
+    const row = await failOnOutage(this.#dialect, () =>
+      this.#db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst(),
+    );
     return row ? toEndpoint(row, this.#dialect) : undefined;
   }
 
@@ -47,7 +49,7 @@ export class SqlWebhookStore implements WebhookStore {
     signal?.throwIfAborted();
     let select = this.#db.selectFrom('webhook_endpoints').selectAll().orderBy('id').limit(limit);
     if (afterId !== undefined) select = select.where('id', '>', afterId);
-    const rows = await this.#outage(() => select.execute());
+    const rows = await failOnOutage(this.#dialect, () => select.execute());
     return rows.map((row) => toEndpoint(row, this.#dialect));
   }
 
@@ -57,7 +59,7 @@ export class SqlWebhookStore implements WebhookStore {
     signal?: AbortSignal,
   ): Promise<WebhookEndpoint | undefined> {
     signal?.throwIfAborted();
-    return this.#outage(() =>
+    return failOnOutage(this.#dialect, () =>
       this.#db.transaction().execute(async (trx) => {
         let select = trx.selectFrom('webhook_endpoints').selectAll().where('id', '=', id);
         if (this.#dialect.lockRowsForUpdate) select = select.forUpdate();
@@ -81,7 +83,9 @@ export class SqlWebhookStore implements WebhookStore {
 
   async deleteEndpoint(id: string, signal?: AbortSignal): Promise<boolean> {
     signal?.throwIfAborted();
-    const result = await this.#outage(() => this.#db.deleteFrom('webhook_endpoints').where('id', '=', id).executeTakeFirst());
+    const result = await failOnOutage(this.#dialect, () =>
+      this.#db.deleteFrom('webhook_endpoints').where('id', '=', id).executeTakeFirst(),
+    );
     return Number(result.numDeletedRows) > 0;
   }
 
@@ -96,13 +100,15 @@ export class SqlWebhookStore implements WebhookStore {
       .orderBy('id', 'desc')
       .limit(limit);
     if (beforeId !== undefined) select = select.where('id', '<', beforeId);
-    const rows = await this.#outage(() => select.execute());
+    const rows = await failOnOutage(this.#dialect, () => select.execute());
     return rows.map((row) => toAttempt(row, this.#dialect));
   }
 
   async findEventSequence(eventId: string, signal?: AbortSignal): Promise<number | undefined> {
     signal?.throwIfAborted();
-    const row = await this.#outage(() => this.#db.selectFrom('events').select('seq').where('id', '=', eventId).executeTakeFirst());
+    const row = await failOnOutage(this.#dialect, () =>
+      this.#db.selectFrom('events').select('seq').where('id', '=', eventId).executeTakeFirst(),
+    );
     return row ? Number(row.seq) : undefined;
   }
 
@@ -115,7 +121,7 @@ export class SqlWebhookStore implements WebhookStore {
     signal?: AbortSignal,
   ): Promise<{ count: number; refused: boolean }> {
     signal?.throwIfAborted();
-    return this.#outage(async () => {
+    return failOnOutage(this.#dialect, async () => {
       let sequences: number[];
       if ('sequences' in selection) {
         sequences = [...selection.sequences];
@@ -144,16 +150,18 @@ export class SqlWebhookStore implements WebhookStore {
             next_attempt_at: due,
             attempt: 1,
             first_attempt_at: null,
-            replay: this.#bool(true),
+            replay: sqlBool(this.#dialect, true),
           }));
           // A delivery of that event already pending for the endpoint: it is replayed once, now.
           await trx
             .insertInto('webhook_replays')
             .values(rows)
             .onConflict((oc) =>
-              oc
-                .columns(['endpoint_id', 'event_seq'])
-                .doUpdateSet({ next_attempt_at: due, replay: this.#bool(true), generation: sql<number>`webhook_replays.generation + 1` }),
+              oc.columns(['endpoint_id', 'event_seq']).doUpdateSet({
+                next_attempt_at: due,
+                replay: sqlBool(this.#dialect, true),
+                generation: sql<number>`webhook_replays.generation + 1`,
+              }),
             )
             .execute();
         }
@@ -174,7 +182,7 @@ export class SqlWebhookStore implements WebhookStore {
 
   async pruneAttempts(before: Date, limit: number, signal?: AbortSignal): Promise<number> {
     signal?.throwIfAborted();
-    const result = await this.#outage(() =>
+    const result = await failOnOutage(this.#dialect, () =>
       this.#db
         .deleteFrom('webhook_attempts')
         .where('id', 'in', (eb) =>
@@ -188,13 +196,5 @@ export class SqlWebhookStore implements WebhookStore {
         .executeTakeFirst(),
     );
     return Number(result.numDeletedRows);
-  }
-
-  #bool(value: boolean): boolean | number {
-    return sqlBool(this.#dialect, value);
-  }
-
-  #outage<T>(work: () => Promise<T>): Promise<T> {
-    return failOnOutage(this.#dialect, work);
   }
 }
