@@ -33,6 +33,7 @@ import { UsersService } from '../src/users/service.js';
 import { Dispatcher } from '../src/webhooks/dispatcher.js';
 import { WebhookHttpClient } from '../src/webhooks/http-client.js';
 import { WebhooksService } from '../src/webhooks/service.js';
+import { SqlDeliveryStore } from '../src/webhooks/sql-delivery-store.js';
 import { SqlWebhookStore } from '../src/webhooks/sql-store.js';
 import { AllowList } from '../src/webhooks/ssrf.js';
 
@@ -159,7 +160,7 @@ function dispatcherFor(opened: { database: Database; url: string }, pollInterval
   // As in src/main.ts: on PostgreSQL, deliveries use a pool of their own.
   const own = opened.database.dialect.name === 'postgres' ? openDatabase(opened.url, { poolSize: 8 }) : undefined;
   const db = own ?? opened.database;
-  const store = new SqlWebhookStore(db.db, db.dialect);
+  const store = new SqlDeliveryStore(db.db, db.dialect);
   // Production settings: 16 workers, default client timeouts (a dead endpoint costs 10 s per attempt).
   const client = new WebhookHttpClient({ allowList: LOOPBACK });
   const dispatcher = new Dispatcher({ store, client, logger: createLogger('silent'), newId: uuidv7, pollIntervalMs });

@@ -27,6 +27,7 @@ import { EventsService } from './events/service.js';
 import { SqlEventStore } from './events/sql-store.js';
 import { WebhooksService } from './webhooks/service.js';
 import { SqlWebhookStore } from './webhooks/sql-store.js';
+import { SqlDeliveryStore } from './webhooks/sql-delivery-store.js';
 import { WebhookHttpClient } from './webhooks/http-client.js';
 import { Dispatcher } from './webhooks/dispatcher.js';
 import { webhookMetrics } from './webhooks/metrics.js';
@@ -117,7 +118,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       });
     }
     const deliveryDb = deliveryDatabase ?? database;
-    const webhookStore = new SqlWebhookStore(deliveryDb.db, deliveryDb.dialect);
+    const webhookStore = new SqlDeliveryStore(deliveryDb.db, deliveryDb.dialect);
     const webhooks = new WebhooksService({
       store: new SqlWebhookStore(database.db, database.dialect),
       newId: uuidv7,
@@ -236,11 +237,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     const purge = every(
       IDEMPOTENCY_PURGE_INTERVAL_MS,
       async (signal) => {
-        let purged = 0;
-        for (let n = IDEMPOTENCY_PURGE_BATCH; n === IDEMPOTENCY_PURGE_BATCH && !signal.aborted;) {
-          n = await users.purgeExpiredIdempotencyKeys(IDEMPOTENCY_PURGE_BATCH, signal);
-          purged += n;
-        }
+        const purged = await users.purgeExpiredIdempotencyKeys(IDEMPOTENCY_PURGE_BATCH, signal);
         if (purged > 0) logger.info({ purged }, 'expired idempotency keys purged');
       },
       (error) => logger.warn({ err: error }, 'idempotency key purge failed'),

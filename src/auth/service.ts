@@ -14,19 +14,19 @@ export interface ApiKeyRecord {
   readonly lastUsedAt: Date | null;
 }
 
-/** Storage port for API keys, owned by the auth capability. */
+/** Storage port for API keys, owned by the auth capability. Each method stops before its work once `signal` aborted. */
 export interface ApiKeyStore {
-  insert(record: ApiKeyRecord): Promise<void>;
-  get(id: string): Promise<ApiKeyRecord | undefined>;
-  list(): Promise<ApiKeyRecord[]>;
+  insert(record: ApiKeyRecord, signal?: AbortSignal): Promise<void>;
+  get(id: string, signal?: AbortSignal): Promise<ApiKeyRecord | undefined>;
+  list(signal?: AbortSignal): Promise<ApiKeyRecord[]>;
   /** Sets revoked_at if not yet set; returns the key as stored afterwards, or undefined if unknown. */
-  revoke(id: string, at: Date): Promise<ApiKeyRecord | undefined>;
-  touch(id: string, at: Date): Promise<void>;
+  revoke(id: string, at: Date, signal?: AbortSignal): Promise<ApiKeyRecord | undefined>;
+  touch(id: string, at: Date, signal?: AbortSignal): Promise<void>;
   /**
    * In one transaction: marks the database as bootstrapped and inserts `record`, but only if
    * it was never bootstrapped and holds no key. True when the record was inserted.
    */
-  insertBootstrapKey(record: ApiKeyRecord): Promise<boolean>;
+  insertBootstrapKey(record: ApiKeyRecord, signal?: AbortSignal): Promise<boolean>;
 }
 
 export interface ApiKeysServiceOptions {
@@ -74,11 +74,14 @@ export class ApiKeysService {
    * Creates a key; the plaintext is in the result and nowhere else, ever.
    * @throws ValidationError for a bad name, unknown scopes or a non-positive lifetime
    */
-  async create(input: {
-    name: unknown;
-    scopes: unknown;
-    expiresInSeconds?: unknown;
-  }): Promise<{ record: ApiKeyRecord; plaintext: string }> {
+  async create(
+    input: {
+      name: unknown;
+      scopes: unknown;
+      expiresInSeconds?: unknown;
+    },
+    signal?: AbortSignal,
+  ): Promise<{ record: ApiKeyRecord; plaintext: string }> {
     const errors = new FieldErrors();
     const name = typeof input.name === 'string' ? input.name.trim() : '';
     // Unpaired surrogates have no UTF-8 encoding: both databases would store U+FFFD instead, so
@@ -108,17 +111,17 @@ export class ApiKeysService {
       revokedAt: null,
       lastUsedAt: null,
     };
-    await this.#store.insert(record);
+    await this.#store.insert(record, signal);
     return { record, plaintext: key.plaintext };
   }
 
-  list(): Promise<ApiKeyRecord[]> {
-    return this.#store.list();
+  list(signal?: AbortSignal): Promise<ApiKeyRecord[]> {
+    return this.#store.list(signal);
   }
 
   /** Revokes now; this instance stops accepting the key at once, others within the cache TTL. @throws ApiKeyNotFoundError */
-  async revoke(id: string): Promise<ApiKeyRecord> {
-    const record = await this.#store.revoke(id, this.#now());
+  async revoke(id: string, signal?: AbortSignal): Promise<ApiKeyRecord> {
+    const record = await this.#store.revoke(id, this.#now(), signal);
     if (!record) throw new ApiKeyNotFoundError(`No API key has id ${id}.`);
     this.#cache.delete(id);
     return record;

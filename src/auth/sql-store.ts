@@ -16,28 +16,32 @@ export class SqlApiKeyStore implements ApiKeyStore {
     this.#dialect = dialect;
   }
 
-  async insert(record: ApiKeyRecord): Promise<void> {
+  async insert(record: ApiKeyRecord, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     await failOnOutage(this.#dialect, () => this.#db.insertInto('api_keys').values(this.#toRow(record)).execute());
   }
 
-  async get(id: string): Promise<ApiKeyRecord | undefined> {
+  async get(id: string, signal?: AbortSignal): Promise<ApiKeyRecord | undefined> {
+    signal?.throwIfAborted();
     // Every request's credential check reads here: a read, so a connection lost under it is retried once.
     const row = await failOnOutage(
       this.#dialect,
       () => this.#db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst(),
-      { retryLostConnection: true },
+      { retryLostConnection: true, signal },
     );
     return row ? this.#toRecord(row) : undefined;
   }
 
-  async list(): Promise<ApiKeyRecord[]> {
+  async list(signal?: AbortSignal): Promise<ApiKeyRecord[]> {
+    signal?.throwIfAborted();
     const rows = await failOnOutage(this.#dialect, () =>
       this.#db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute(),
     );
     return rows.map((row) => this.#toRecord(row));
   }
 
-  async revoke(id: string, at: Date): Promise<ApiKeyRecord | undefined> {
+  async revoke(id: string, at: Date, signal?: AbortSignal): Promise<ApiKeyRecord | undefined> {
+    signal?.throwIfAborted();
     await failOnOutage(this.#dialect, () =>
       this.#db
         .updateTable('api_keys')
@@ -49,7 +53,8 @@ export class SqlApiKeyStore implements ApiKeyStore {
     return this.get(id);
   }
 
-  async touch(id: string, at: Date): Promise<void> {
+  async touch(id: string, at: Date, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     await failOnOutage(this.#dialect, () =>
       this.#db
         .updateTable('api_keys')
@@ -59,7 +64,8 @@ export class SqlApiKeyStore implements ApiKeyStore {
     );
   }
 
-  async insertBootstrapKey(record: ApiKeyRecord): Promise<boolean> {
+  async insertBootstrapKey(record: ApiKeyRecord, signal?: AbortSignal): Promise<boolean> {
+    signal?.throwIfAborted();
     return failOnOutage(this.#dialect, () =>
       this.#db.transaction().execute(async (trx) => {
         const marked = await trx

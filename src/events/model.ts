@@ -35,6 +35,41 @@ export interface StoredEvent extends NewEvent {
   readonly sequence: number;
 }
 
+/**
+ * An `events` row as an adapter reads it: the column names, with the time and the data still
+ * in the database's own encoding (the adapter's decoder reads them).
+ */
+export interface EventRow {
+  readonly seq: number | string;
+  readonly id: string;
+  readonly type: string;
+  readonly occurred_at: unknown;
+  readonly actor: string | null;
+  readonly request_id: string | null;
+  readonly subject_id: string;
+  readonly data: unknown;
+}
+
+/** How an adapter decodes its database's times and JSON (db/dialect.ts's SqlDialect is one). */
+export interface RowDecoder {
+  fromTime(value: unknown): Date;
+  fromJson(value: unknown): unknown;
+}
+
+/** The stored event of an `events` row: shared by every adapter that reads the table (the feed, the dispatcher). */
+export function toStoredEvent(row: EventRow, decode: RowDecoder): StoredEvent {
+  return {
+    sequence: Number(row.seq),
+    id: row.id,
+    type: row.type as EventType,
+    occurredAt: decode.fromTime(row.occurred_at),
+    actor: row.actor,
+    requestId: row.request_id,
+    subjectId: row.subject_id,
+    data: decode.fromJson(row.data) as Record<string, unknown>,
+  };
+}
+
 /** The JSON form of an event: the feed's items and the webhook body. */
 export interface EventDocument {
   readonly id: string;

@@ -1,3 +1,4 @@
+import { inBatches } from '../kit/batches.js';
 import { FieldErrors } from '../kit/errors.js';
 import { inSpan } from '../kit/trace.js';
 import { isEventType, type EventType, type StoredEvent } from './model.js';
@@ -69,11 +70,6 @@ export class EventsService {
   /** Removes events older than `retentionMs` in batches of `batchSize`; returns how many went. */
   async prune(retentionMs: number, batchSize: number, signal?: AbortSignal): Promise<number> {
     const before = new Date(this.#now().getTime() - retentionMs);
-    let pruned = 0;
-    for (let n = batchSize; n === batchSize && !signal?.aborted;) {
-      n = await this.#store.prune(before, batchSize, signal);
-      pruned += n;
-    }
-    return pruned;
+    return inBatches(batchSize, (limit) => this.#store.prune(before, limit, signal), signal);
   }
 }

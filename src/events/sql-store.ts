@@ -1,7 +1,7 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import { failOnOutage, type SqlDialect } from '../db/dialect.js';
-import type { EventsTable, Schema } from '../db/schema.js';
-import type { EventType, StoredEvent } from './model.js';
+import type { Schema } from '../db/schema.js';
+import { toStoredEvent, type StoredEvent } from './model.js';
 import type { EventPageQuery, EventStore } from './service.js';
 
 /** The EventStore adapter for SQLite and PostgreSQL. */
@@ -31,17 +31,4 @@ export class SqlEventStore implements EventStore {
     );
     return Number(result.numDeletedRows);
   }
-}
-
-export function toStoredEvent(row: Selectable<EventsTable>, dialect: SqlDialect): StoredEvent {
-  return {
-    sequence: Number(row.seq),
-    id: row.id,
-    type: row.type as EventType,
-    occurredAt: dialect.fromTime(row.occurred_at),
-    actor: row.actor,
-    requestId: row.request_id,
-    subjectId: row.subject_id,
-    data: dialect.fromJson(row.data) as Record<string, unknown>,
-  };
 }

@@ -65,11 +65,14 @@ export function apiKeysRoutes(keys: ApiKeysService) {
         preValidation: requireMediaType('application/json'),
       },
       async (request, reply) => {
-        const { record, plaintext } = await keys.create({
-          name: request.body.name,
-          scopes: request.body.scopes,
-          expiresInSeconds: request.body.expires_in_seconds,
-        });
+        const { record, plaintext } = await keys.create(
+          {
+            name: request.body.name,
+            scopes: request.body.scopes,
+            expiresInSeconds: request.body.expires_in_seconds,
+          },
+          request.deadline,
+        );
         request.log.info({ key_id: record.id, scopes: record.scopes }, 'api key created');
         return reply
           .code(201)
@@ -88,14 +91,14 @@ export function apiKeysRoutes(keys: ApiKeysService) {
           response: { 200: Type.Object({ data: Type.Array(ApiKeyResponse) }), ...problemResponses },
         },
       },
-      async () => ({ data: (await keys.list()).map(toApiKeyResponse) }),
+      async (request) => ({ data: (await keys.list(request.deadline)).map(toApiKeyResponse) }),
     );
 
     r.delete(
       '/v1/api-keys/:id',
       { config, schema: { tags, summary: 'Revoke an API key', params: KeyParams, response: { 200: ApiKeyResponse, ...problemResponses } } },
       async (request) => {
-        const record = await keys.revoke(request.params.id);
+        const record = await keys.revoke(request.params.id, request.deadline);
         request.log.info({ key_id: record.id }, 'api key revoked');
         return toApiKeyResponse(record);
       },

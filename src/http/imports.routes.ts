@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { v7 as uuidv7 } from 'uuid';
 import { ImportNotFoundError, ImportQueueFullError, ImportTooLargeError, ImportUploadTimeoutError } from '../imports/errors.js';
+import { UUID_V7_PATTERN } from '../kit/uuid.js';
 import { UnsupportedMediaTypeError } from './media-type.js';
 import type { ExportOptions } from '../imports/export.js';
 import { isFinished, jobDocument, type ImportJob } from '../imports/job.js';
@@ -34,7 +35,7 @@ export interface ImportsHttp {
 const CSV = 'text/csv';
 const NDJSON = 'application/x-ndjson';
 
-const JobId = Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$', description: 'UUIDv7' });
+const JobId = Type.String({ pattern: UUID_V7_PATTERN, description: 'UUIDv7' });
 const IdParams = Type.Object({ id: JobId });
 
 const Counts = Type.Object({
@@ -96,8 +97,8 @@ export function importsRoutes(deps: ImportsHttp) {
         progress: live === undefined ? null : { bytes_read: live.bytes, rows_read: live.read, rows_failed: live.failed },
       };
     };
-    const find = async (id: string): Promise<ImportJob> => {
-      const job = await deps.service.get(id);
+    const find = async (id: string, signal: AbortSignal): Promise<ImportJob> => {
+      const job = await deps.service.get(id, signal);
       if (job === undefined) throw new ImportNotFoundError(`No import job has id ${id}.`);
       return job;
     };
@@ -133,17 +134,20 @@ export function importsRoutes(deps: ImportsHttp) {
         }
         let job: ImportJob;
         try {
-          job = await deps.service.create({
-            format,
-            mode: request.query.mode ?? 'create',
-            events: request.query.events ?? 'per-user',
-            dryRun: request.query.dry_run ?? false,
-            options: { ignoreUnknown: request.query.ignore_unknown ?? false },
-            source: 'upload',
-            spoolPath,
-            totalBytes: bytes,
-            actor: request.principal?.actor,
-          });
+          job = await deps.service.create(
+            {
+              format,
+              mode: request.query.mode ?? 'create',
+              events: request.query.events ?? 'per-user',
+              dryRun: request.query.dry_run ?? false,
+              options: { ignoreUnknown: request.query.ignore_unknown ?? false },
+              source: 'upload',
+              spoolPath,
+              totalBytes: bytes,
+              actor: request.principal?.actor,
+            },
+            request.deadline,
+          );
           deps.runner.submit(job);
         } catch (error) {
           await rm(spoolPath, { force: true });
@@ -164,7 +168,7 @@ export function importsRoutes(deps: ImportsHttp) {
           response: { 200: JobSchema, ...problemResponses },
         },
       },
-      async (request) => document(await find(request.params.id)),
+      async (request) => document(await find(request.params.id, request.deadline)),
     );
 
     r.delete(
@@ -180,12 +184,12 @@ export function importsRoutes(deps: ImportsHttp) {
         },
       },
       async (request) => {
-        const job = await find(request.params.id);
+        const job = await find(request.params.id, request.deadline);
         // Not queued or running here: a job nobody runs (left by a crash, or queued on an
         // instance that has not started it) is cancelled through its lease; one that another
         // live process runs is a 409 `import-job-leased` naming it.
-        if (!(await deps.runner.cancel(job.id)) && !isFinished(job.status)) await deps.service.cancelPending(job.id);
-        return document(await find(job.id));
+        if (!(await deps.runner.cancel(job.id)) && !isFinished(job.status)) await deps.service.cancelPending(job.id, request.deadline);
+        return document(await find(job.id, request.deadline));
       },
     );
 
@@ -200,7 +204,7 @@ export function importsRoutes(deps: ImportsHttp) {
         },
       },
       async (request, reply) => {
-        const job = await find(request.params.id);
+        const job = await find(request.params.id, request.deadline);
         const format = request.headers.accept?.includes(NDJSON) ? 'ndjson' : 'csv';
         const stop = closeSignal(reply);
         const text = formatRowErrors(format)(deps.service.rowErrors(job.id, stop));

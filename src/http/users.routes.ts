@@ -5,13 +5,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { newUserFieldErrors, toUserDocument, type User } from '../users/model.js';
 import { patchFieldErrors } from '../users/patch.js';
 import type { UsersService } from '../users/service.js';
+import { UUID_V7_PATTERN } from '../kit/uuid.js';
 import { etagOf, ifNoneMatchHits, parseIfMatch } from './etag.js';
 import { schemaErrors, type ValidationIssue } from './problem.js';
 import { problemResponses } from './schemas.js';
 import { requireMediaType } from './media-type.js';
 
 const UserId = Type.String({
-  pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$',
+  pattern: UUID_V7_PATTERN,
   description: 'UUIDv7',
   examples: ['01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21'],
 });

@@ -4,11 +4,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { EVENT_TYPES } from '../events/model.js';
 import type { WebhookEndpoint } from '../webhooks/model.js';
 import type { DeliveryAttempt, WebhooksService } from '../webhooks/service.js';
+import { UUID_PATTERN } from '../kit/uuid.js';
 import { problemResponses } from './schemas.js';
 import { requireMediaType } from './media-type.js';
 
 const DEFAULT_PAGE_SIZE = 50;
-const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 
 const EventTypes = Type.Union(
   [Type.Array(Type.Union(EVENT_TYPES.map((t) => Type.Literal(t))), { minItems: 1, maxItems: EVENT_TYPES.length }), Type.Null()],

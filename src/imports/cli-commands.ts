@@ -13,7 +13,7 @@ import { IMPORT_FORMATS, parseColumnMap, type ImportFormat } from './parse.js';
 import { startProgress } from './progress.js';
 import { ImportCounters, RowErrorReport } from './report.js';
 import { ImportLeaseHeldError, LeaseLostError } from './errors.js';
-import { ImportService, type RunResult } from './service.js';
+import { ImportService } from './service.js';
 import { importServiceOptionsFor } from './writers.js';
 
 /** A mistake on the command line (exit 2). */
@@ -83,26 +83,26 @@ export async function importCommand(file: string, args: ImportArgs, config: Conf
         ? undefined
         : new RowErrorReport(createWriteStream(args.errors, { flags: args.resume === undefined ? 'w' : 'a' }), 'csv');
     const source = file === '-' ? process.stdin : createReadStream(file);
-    let result: RunResult;
-    try {
-      result = await service.run(job, source, {
-        signal: cancel.signal,
-        counters,
-        onCommitted: (errors) => report?.add(errors.map((e) => ({ kind: 'rejected', line: e.line, errors: [e] }))),
-      });
-    } catch (error) {
-      if (!(error instanceof ImportLeaseHeldError || error instanceof LeaseLostError)) throw error;
-      progress.stop();
-      await report?.close();
-      process.stderr.write(`roster: ${error.message}\n`);
+    const result = await whileDisplayed({ progress, report }, async () => {
+      try {
+        return await service.run(job, source, {
+          signal: cancel.signal,
+          counters,
+          onCommitted: (errors) => report?.add(errors.map((e) => ({ kind: 'rejected', line: e.line, errors: [e] }))),
+        });
+      } catch (error) {
+        if (error instanceof ImportLeaseHeldError || error instanceof LeaseLostError) return error;
+        throw error;
+      }
+    });
+    if (result instanceof Error) {
+      process.stderr.write(`roster: ${result.message}\n`);
       process.stderr.write(
         `this command imported nothing more; the job stays with that process: retry once it has stopped (or its lease expired)\n`,
       );
       return EXIT_LEASED;
     }
     const { job: done, error } = result;
-    progress.stop();
-    await report?.close();
     process.stdout.write(`${JSON.stringify(jobDocument(done))}\n`);
     const c = done.counts;
     const summary = `import ${done.id}: ${done.status}; read ${c.read}, created ${c.created}, updated ${c.updated}, skipped ${c.skipped}, failed ${c.failed}`;
@@ -121,6 +121,29 @@ export async function importCommand(file: string, args: ImportArgs, config: Conf
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await database.close();
+  }
+}
+
+/**
+ * Runs `work` with the progress display and the error report open, then stops the display and
+ * closes the report however it ended: the report is flushed, and the terminal is left clean,
+ * even when the work throws. After a throw, a report that fails to close does not hide the error.
+ */
+export async function whileDisplayed<T>(
+  display: { readonly progress: { stop(): void }; readonly report?: { close(): Promise<void> } | undefined },
+  work: () => Promise<T>,
+): Promise<T> {
+  let threw = false;
+  try {
+    return await work();
+  } catch (error) {
+    threw = true;
+    throw error;
+  } finally {
+    display.progress.stop();
+    await display.report?.close().catch((error: unknown) => {
+      if (!threw) throw error;
+    });
   }
 }
 

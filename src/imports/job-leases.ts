@@ -64,17 +64,18 @@ export class JobLeases {
    * Takes the job's lease: one conditional update, naming the current holder as takeover-able
    * when it is a dead process on this host. Marks the job active here until settle(). Returns
    * the job as claimed; a finished job is returned unclaimed (and not active) when `unfinishedOnly`.
+   * `signal` stops it before any of its statements (nothing is claimed then).
    * @throws ImportLeaseHeldError when a live process holds it, ImportNotFoundError
    */
-  async claim(id: string, unfinishedOnly: boolean): Promise<ImportJob> {
+  async claim(id: string, unfinishedOnly: boolean, signal?: AbortSignal): Promise<ImportJob> {
     const jobs = this.#jobs;
     if (this.#active.has(id)) {
-      const current = await jobs.get(id);
+      const current = await jobs.get(id, signal);
       throw new ImportLeaseHeldError(id, this.owner, current?.leaseExpiresAt);
     }
     this.#active.add(id);
     try {
-      const current = await jobs.get(id);
+      const current = await jobs.get(id, signal);
       if (current === undefined) throw new ImportNotFoundError(`No import job has id ${id}.`);
       if (unfinishedOnly && isFinished(current.status)) {
         this.#active.delete(id);
@@ -88,9 +89,16 @@ export class JobLeases {
         throw new ImportLeaseHeldError(id, holder, current.leaseExpiresAt);
       }
       const takeOverFrom = holder !== undefined && holder !== this.owner && this.#isOwnerGone(holder) ? holder : undefined;
-      const claimed = await jobs.claim(id, this.owner, now, new Date(now.getTime() + this.leaseMs), { takeOverFrom, unfinishedOnly });
+      const claimed = await jobs.claim(
+        id,
+        this.owner,
+        now,
+        new Date(now.getTime() + this.leaseMs),
+        { takeOverFrom, unfinishedOnly },
+        signal,
+      );
       if (claimed !== undefined) return claimed;
-      const after = await jobs.get(id);
+      const after = await jobs.get(id, signal);
       if (after !== undefined && unfinishedOnly && isFinished(after.status)) {
         this.#active.delete(id);
         return after;

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fullJitterMs } from '../kit/backoff.js';
 
 export interface RetryOptions {
   /** Attempts in all, the first included. */
@@ -13,8 +14,8 @@ export const BATCH_RETRY: RetryOptions = { attempts: 6, baseDelayMs: 100, maxDel
 
 /**
  * Runs `work` until it succeeds, `isTransient` says an error is not worth retrying, the
- * attempts run out or `signal` aborts. Waits are "full jitter" (uniform in [0, min(cap,
- * base·2^n)]), so writers that failed together do not retry together. Hand-written: the
+ * attempts run out or `signal` aborts. Waits are "full jitter" (kit/backoff.ts: uniform in [0,
+ * min(cap, base·2^n))), so writers that failed together do not retry together. Hand-written: the
  * policy is these few lines, and the retried unit (a whole batch transaction) is ours.
  */
 export async function retrying<T>(
@@ -30,13 +31,9 @@ export async function retrying<T>(
       return await work(attempt);
     } catch (error) {
       if (signal.aborted || attempt >= options.attempts || !isTransient(error)) throw error;
-      const delayMs = fullJitter(attempt, options, random);
+      const delayMs = fullJitterMs(attempt, { baseMs: options.baseDelayMs, maxMs: options.maxDelayMs }, random);
       onRetry?.(error, attempt, delayMs);
       await sleep(delayMs, undefined, { signal });
     }
   }
-}
-
-export function fullJitter(attempt: number, options: Pick<RetryOptions, 'baseDelayMs' | 'maxDelayMs'>, random: () => number): number {
-  return Math.floor(random() * Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (attempt - 1)));
 }

@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { NewEvent } from '../events/model.js';
 import type { Batch, BatchOptions } from './batch.js';
-import { ImportFileError, ImportInterruptedError, LeaseLostError } from './errors.js';
+import { LeaseLostError } from './errors.js';
 import type { DedupeOptions } from './dedupe.js';
 import { importBatches } from './front-half.js';
 import type { ImportMetrics } from './metrics.js';
@@ -9,10 +9,11 @@ import { isFinished, type ImportJob, type ImportSpec, type JobStatus } from './j
 import { JobLeases, type JobLeaseOptions } from './job-leases.js';
 import type { ImportJobStore } from './job-store.js';
 import { ImportCounters } from './report.js';
-import { retrying, type RetryOptions } from './retry.js';
+import type { RetryOptions } from './retry.js';
 import type { RowError } from './rows.js';
+import { BatchSink, decideRunEnd, writerJobFor, type Pumped, type RunEnd } from './run.js';
 import { TransactionSizer, type TransactionBudget } from './transaction-size.js';
-import { batchErrors, type BatchOutcome, type BatchWriter, type WriterJob } from './writer.js';
+import type { BatchOutcome, BatchWriter, WriterJob } from './writer.js';
 
 export interface ImportServiceOptions {
   readonly jobs: ImportJobStore;
@@ -99,12 +100,12 @@ export class ImportService {
     return this.#leases.leaseMs;
   }
 
-  create(spec: ImportSpec): Promise<ImportJob> {
-    return this.#options.jobs.create(this.#options.newId(), spec, this.#now());
+  create(spec: ImportSpec, signal?: AbortSignal): Promise<ImportJob> {
+    return this.#options.jobs.create(this.#options.newId(), spec, this.#now(), signal);
   }
 
-  get(id: string): Promise<ImportJob | undefined> {
-    return this.#options.jobs.get(id);
+  get(id: string, signal?: AbortSignal): Promise<ImportJob | undefined> {
+    return this.#options.jobs.get(id, signal);
   }
 
   /** Uploaded jobs left pending or running whose lease is free: what a restart resumes. */
@@ -115,11 +116,12 @@ export class ImportService {
   }
 
   /**
-   * Records a job that is not running as cancelled (taking its lease for the write).
+   * Records a job that is not running as cancelled (taking its lease for the write). `signal`
+   * can stop it until the lease is taken, not after: a lease taken is always given back.
    * @throws ImportLeaseHeldError when a live process is running it
    */
-  async cancelPending(id: string): Promise<ImportJob> {
-    const claimed = await this.#leases.claim(id, true);
+  async cancelPending(id: string, signal?: AbortSignal): Promise<ImportJob> {
+    const claimed = await this.#leases.claim(id, true, signal);
     if (isFinished(claimed.status) && claimed.leaseOwner !== this.#leases.owner) return claimed;
     try {
       return await this.#options.jobs.finish(id, this.#leases.owner, 'cancelled', 'cancelled before it started', this.#now());
@@ -172,126 +174,88 @@ export class ImportService {
   }
 
   async #runClaimed(job: ImportJob, source: AsyncIterable<Uint8Array>, options: RunOptions, lost: AbortSignal): Promise<RunResult> {
-    const { jobs } = this.#options;
+    const started = await this.#start(job, source);
     const counters = options.counters ?? new ImportCounters();
-    let started: ImportJob;
+    const sizer = this.#options.transaction === undefined ? undefined : new TransactionSizer(this.#options.transaction);
+    const sink = new BatchSink({
+      writer: this.#options.writerFor(writerJobFor(started, this.#leases.owner)),
+      // The pipeline and the writer stop on either a cancel or a lost lease.
+      signal: AbortSignal.any([options.signal, lost]),
+      counters,
+      isTransient: this.#options.isTransient,
+      retry: this.#options.retry,
+      onRetry: this.#options.onRetry,
+      onCommitted: options.onCommitted,
+      metrics: this.#options.metrics,
+      sizer,
+    });
+    const pumped = await this.#pump(started, source, sink, counters, sizer);
+    const end = decideRunEnd({
+      jobId: job.id,
+      pumped,
+      cancel: options.signal,
+      lost,
+      summary: started.events === 'summary',
+      written: sink.written,
+    });
+    return this.#record(started, end, sink.written);
+  }
+
+  /** Marks the claimed job running; if that fails, the source is closed and the lease given back (unless lost). */
+  async #start(job: ImportJob, source: AsyncIterable<Uint8Array>): Promise<ImportJob> {
+    const { jobs } = this.#options;
     try {
-      started = await jobs.markRunning(job.id, this.#leases.owner, this.#now());
+      return await jobs.markRunning(job.id, this.#leases.owner, this.#now());
     } catch (error) {
       discard(source);
       if (!(error instanceof LeaseLostError)) await jobs.release(job.id, this.#leases.owner).catch(() => undefined);
       throw error;
     }
-    // The pipeline and the writer stop on either a cancel or a lost lease.
-    const signal = AbortSignal.any([options.signal, lost]);
-    const writerJob: WriterJob = {
-      id: started.id,
-      mode: started.mode,
-      events: started.events,
-      dryRun: started.dryRun,
-      errorsKept: started.errorsKept,
-      context: { actor: started.actor, requestId: undefined },
-      leaseOwner: this.#leases.owner,
-    };
-    const writer = this.#options.writerFor(writerJob);
-    const resumeAfter = started.committedLine;
-    let written = { created: 0, updated: 0 };
-    let inFlight: Promise<unknown> | undefined;
-    const metrics = this.#options.metrics;
-    const sizer = this.#options.transaction === undefined ? undefined : new TransactionSizer(this.#options.transaction);
+  }
+
+  /** Reads the file into batches and hands them to the sink, until the end, a failure, a cancel or a lost lease. */
+  async #pump(
+    job: ImportJob,
+    source: AsyncIterable<Uint8Array>,
+    sink: BatchSink,
+    counters: ImportCounters,
+    sizer: TransactionSizer | undefined,
+  ): Promise<Pumped> {
     const baseBatch = this.#options.batch ?? DEFAULT_IMPORT_BATCH;
-    const batchOptions: BatchOptions = sizer === undefined ? baseBatch : { ...baseBatch, maxRows: () => sizer.rows };
-    const timed = async (batch: Batch): Promise<BatchOutcome> => {
-      const startedAt = performance.now();
-      const outcome = await writer.write(batch, signal);
-      sizer?.observe(batch.rows.length, performance.now() - startedAt);
-      return outcome;
-    };
-    const write = async (batch: Batch): Promise<void> => {
-      const startedAt = performance.now();
-      const work = retrying(
-        () => timed(batch),
-        this.#options.isTransient,
-        signal,
-        this.#options.retry,
-        (error, attempt, delayMs) => {
-          metrics?.batchRetries.inc();
-          this.#options.onRetry?.(error, attempt, delayMs);
-        },
-      );
-      inFlight = work;
-      const outcome = await work;
-      inFlight = undefined;
-      if (metrics !== undefined) {
-        metrics.batchDuration.observe((performance.now() - startedAt) / 1000);
-        for (const key of ['created', 'updated', 'skipped', 'failed'] as const)
-          if (outcome[key] > 0) metrics.rows.inc({ outcome: key }, outcome[key]);
-      }
-      counters.created += outcome.created;
-      counters.updated += outcome.updated;
-      counters.skipped += outcome.skipped;
-      counters.failed += outcome.errors.length;
-      written = { created: written.created + outcome.created, updated: written.updated + outcome.updated };
-      await options.onCommitted?.(batchErrors(batch, outcome.errors), outcome);
-    };
-    let status: JobStatus = 'succeeded';
-    let error: unknown;
-    // Reading stops on a cancel, a lost lease, or a failed write while reading ahead.
-    const writeFailed = new AbortController();
-    let writeFailure: unknown;
+    const batch: BatchOptions = sizer === undefined ? baseBatch : { ...baseBatch, maxRows: () => sizer.rows };
+    const metrics = this.#options.metrics;
     metrics?.jobsRunning.inc();
     try {
       await pipeline(
         source,
         importBatches({
-          format: started.format,
-          ...started.options,
+          format: job.format,
+          ...job.options,
           counters,
-          batch: batchOptions,
+          batch,
           ...(this.#options.dedupe === undefined ? {} : { dedupe: this.#options.dedupe }),
         }),
-        async (batches: AsyncIterable<Batch>) => {
-          let writing: Promise<void> | undefined;
-          for await (const batch of batches) {
-            const remaining = unwritten(batch, resumeAfter);
-            if (remaining === undefined) continue;
-            await writing;
-            writing = write(remaining);
-            // A writer whose database works in another process gets the next batch read and
-            // checked meanwhile (both CPUs busy); a failed write stops the reading at once.
-            if (writer.overlapsReading)
-              writing.catch((failure: unknown) => {
-                writeFailure = failure;
-                writeFailed.abort(failure);
-              });
-            else await writing;
-          }
-          await writing;
-        },
-        { signal: AbortSignal.any([signal, writeFailed.signal]) },
+        (batches: AsyncIterable<Batch>) => sink.consume(batches, job.committedLine),
+        // Reading stops on a cancel, a lost lease, or a failed write while reading ahead.
+        { signal: AbortSignal.any([sink.signal, sink.failed]) },
       );
+      return { failed: false };
     } catch (caught) {
-      error = writeFailure ?? caught;
-      status = options.signal.aborted ? 'cancelled' : 'failed';
+      return { failed: true, error: sink.failure ?? caught };
     } finally {
-      // A cancelled pipeline does not wait for the writer: the open batch must settle (commit or
-      // roll back) before the job's end is recorded, or the record could precede its last commit.
-      await inFlight?.catch(() => undefined);
-      await writer.close();
+      await sink.close();
       metrics?.jobsRunning.dec();
     }
-    // Lost the lease (a renewal or a batch found it taken): the job is someone else's now.
-    if (lost.aborted || error instanceof LeaseLostError) {
-      throw error instanceof LeaseLostError ? error : new LeaseLostError(job.id, { cause: lost.reason });
-    }
-    const interrupted = status === 'cancelled' && options.signal.reason instanceof ImportInterruptedError;
-    const event =
-      started.events === 'summary' && written.created + written.updated > 0
-        ? this.#summary(started, interrupted ? 'pending' : status, written)
-        : undefined;
-    if (interrupted) return { job: await jobs.suspend(job.id, this.#leases.owner, this.#now(), event), error };
-    const finished = await jobs.finish(job.id, this.#leases.owner, status, describeFailure(status, error), this.#now(), event);
-    return status === 'succeeded' ? { job: finished } : { job: finished, error };
+  }
+
+  /** Records the run's end as decided: finished, or suspended (back to pending); a lost lease records nothing. */
+  async #record(job: ImportJob, end: RunEnd, written: { created: number; updated: number }): Promise<RunResult> {
+    if (end.kind === 'lease-lost') throw end.error;
+    const { jobs } = this.#options;
+    const event = end.summary === undefined ? undefined : this.#summary(job, end.summary, written);
+    if (end.kind === 'suspend') return { job: await jobs.suspend(job.id, this.#leases.owner, this.#now(), event), error: end.error };
+    const finished = await jobs.finish(job.id, this.#leases.owner, end.status, end.message, this.#now(), event);
+    return end.status === 'succeeded' ? { job: finished } : { job: finished, error: end.error };
   }
 
   #summary(job: ImportJob, status: JobStatus, written: { created: number; updated: number }): NewEvent {
@@ -305,27 +269,6 @@ export class ImportService {
       data: { import_id: job.id, status, mode: job.mode, created: written.created, updated: written.updated },
     };
   }
-}
-
-/** The part of `batch` after `line`, or undefined when an earlier run committed all of it. */
-export function unwritten(batch: Batch, line: number): Batch | undefined {
-  if (batch.lastLine <= line) return undefined;
-  if (batch.firstLine > line) return batch;
-  return {
-    firstLine: line + 1,
-    lastLine: batch.lastLine,
-    rows: batch.rows.filter((row) => row.line > line),
-    rejected: batch.rejected.filter((row) => row.line > line),
-  };
-}
-
-function describeFailure(status: JobStatus, error: unknown): string | undefined {
-  if (status === 'succeeded') return undefined;
-  if (status === 'cancelled') return 'cancelled';
-  if (error instanceof ImportFileError) return error.message;
-  const cause = (error as { cause?: unknown } | undefined)?.cause;
-  const message = error instanceof Error ? error.message : String(error);
-  return cause instanceof Error ? `${message} (cause: ${cause.message})` : message;
 }
 
 /** Closes a source that will not be read (a file stream would otherwise hold its descriptor). */

@@ -6,13 +6,14 @@ import { appendEvent } from '../events/sql-outbox.js';
 import type { EventsMode, ImportJob, ImportMode, ImportSpec, JobStatus, ReadOptions } from './job.js';
 import type { ImportFormat } from './parse.js';
 import { LeaseLostError } from './errors.js';
+import type { ImportJobStore } from './job-store.js';
 import type { RowError } from './rows.js';
 
 /** Row errors are read back in pages of this many lines' worth. */
 const ROW_ERROR_PAGE = 1000;
 
-/** Import jobs and their stored row errors, over Kysely (SQLite and PostgreSQL). */
-export class SqlImportJobStore {
+/** The ImportJobStore adapter: import jobs and their stored row errors, over Kysely (SQLite and PostgreSQL). */
+export class SqlImportJobStore implements ImportJobStore {
   readonly #db: Kysely<Schema>;
   readonly #dialect: SqlDialect;
 
@@ -21,7 +22,8 @@ export class SqlImportJobStore {
     this.#dialect = dialect;
   }
 
-  async create(id: string, spec: ImportSpec, now: Date): Promise<ImportJob> {
+  async create(id: string, spec: ImportSpec, now: Date, signal?: AbortSignal): Promise<ImportJob> {
+    signal?.throwIfAborted();
     const at = this.#dialect.toTime(now);
     await failOnOutage(this.#dialect, () =>
       this.#db
@@ -49,7 +51,8 @@ export class SqlImportJobStore {
     return this.#require(id);
   }
 
-  async get(id: string): Promise<ImportJob | undefined> {
+  async get(id: string, signal?: AbortSignal): Promise<ImportJob | undefined> {
+    signal?.throwIfAborted();
     const row = await failOnOutage(this.#dialect, () =>
       this.#db.selectFrom('import_jobs').selectAll().where('id', '=', id).executeTakeFirst(),
     );
@@ -57,7 +60,8 @@ export class SqlImportJobStore {
   }
 
   /** Jobs in any of `statuses`, oldest first (e.g. the ones a restart left running). */
-  async listByStatus(statuses: readonly JobStatus[]): Promise<ImportJob[]> {
+  async listByStatus(statuses: readonly JobStatus[], signal?: AbortSignal): Promise<ImportJob[]> {
+    signal?.throwIfAborted();
     const rows = await failOnOutage(this.#dialect, () =>
       this.#db.selectFrom('import_jobs').selectAll().where('status', 'in', statuses).orderBy('id').execute(),
     );
@@ -78,7 +82,9 @@ export class SqlImportJobStore {
     now: Date,
     until: Date,
     options: { takeOverFrom?: string | undefined; unfinishedOnly?: boolean } = {},
+    signal?: AbortSignal,
   ): Promise<ImportJob | undefined> {
+    signal?.throwIfAborted();
     const at = this.#dialect.toTime(now);
     const result = await failOnOutage(this.#dialect, () => {
       let update = this.#db
@@ -100,7 +106,8 @@ export class SqlImportJobStore {
   }
 
   /** Extends `owner`'s lease to `until`; false when the lease is no longer `owner`'s. */
-  async renew(id: string, owner: string, until: Date): Promise<boolean> {
+  async renew(id: string, owner: string, until: Date, signal?: AbortSignal): Promise<boolean> {
+    signal?.throwIfAborted();
     const result = await failOnOutage(this.#dialect, () =>
       this.#db
         .updateTable('import_jobs')
@@ -113,7 +120,8 @@ export class SqlImportJobStore {
   }
 
   /** Gives `owner`'s lease back (nothing happens if it is no longer `owner`'s). */
-  async release(id: string, owner: string): Promise<void> {
+  async release(id: string, owner: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     await failOnOutage(this.#dialect, () =>
       this.#db
         .updateTable('import_jobs')
@@ -125,7 +133,8 @@ export class SqlImportJobStore {
   }
 
   /** Marks the job running; only while `owner` holds its lease. @throws LeaseLostError */
-  async markRunning(id: string, owner: string, now: Date): Promise<ImportJob> {
+  async markRunning(id: string, owner: string, now: Date, signal?: AbortSignal): Promise<ImportJob> {
+    signal?.throwIfAborted();
     const at = this.#dialect.toTime(now);
     const result = await failOnOutage(this.#dialect, () =>
       this.#db
@@ -143,7 +152,16 @@ export class SqlImportJobStore {
    * Records how the run ended and gives the lease back, with its summary event (if any) in the
    * same transaction; only while `owner` holds the lease. @throws LeaseLostError (nothing written)
    */
-  async finish(id: string, owner: string, status: JobStatus, error: string | undefined, now: Date, event?: NewEvent): Promise<ImportJob> {
+  async finish(
+    id: string,
+    owner: string,
+    status: JobStatus,
+    error: string | undefined,
+    now: Date,
+    event?: NewEvent,
+    signal?: AbortSignal,
+  ): Promise<ImportJob> {
+    signal?.throwIfAborted();
     const at = this.#dialect.toTime(now);
     return this.#endRun(id, owner, { status, error: error ?? null, finished_at: at, updated_at: at }, event);
   }
@@ -153,7 +171,8 @@ export class SqlImportJobStore {
    * back, so the next instance to start (or scan) resumes it at once; with the run's summary
    * event, if any. Only while `owner` holds the lease. @throws LeaseLostError
    */
-  async suspend(id: string, owner: string, now: Date, event?: NewEvent): Promise<ImportJob> {
+  async suspend(id: string, owner: string, now: Date, event?: NewEvent, signal?: AbortSignal): Promise<ImportJob> {
+    signal?.throwIfAborted();
     return this.#endRun(id, owner, { status: 'pending', updated_at: this.#dialect.toTime(now) }, event);
   }
 
@@ -175,7 +194,8 @@ export class SqlImportJobStore {
   }
 
   /** Uploaded jobs (with a spooled file) that have not finished, oldest first: candidates for a restart to resume. */
-  async listUnfinishedUploads(): Promise<ImportJob[]> {
+  async listUnfinishedUploads(signal?: AbortSignal): Promise<ImportJob[]> {
+    signal?.throwIfAborted();
     const rows = await failOnOutage(this.#dialect, () =>
       this.#db
         .selectFrom('import_jobs')

@@ -1,5 +1,6 @@
 import { caseFold } from '../kit/case-fold.js';
 import { FieldErrors, ValidationError, pointerSegment, type FieldError } from '../kit/errors.js';
+import { isUuidV7 } from '../kit/uuid.js';
 
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };
@@ -61,7 +62,6 @@ export const ATTRIBUTES_MAX_BYTES = 16 * 1024;
 export const ATTRIBUTES_MAX_DEPTH = 4;
 export const ATTRIBUTE_KEY_MAX_LENGTH = 100;
 
-const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 // RFC 5322 dot-atom of atext characters: no quoted local parts, no comments.
 const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 // RFC 1035 LDH labels, 1–63 characters, no leading or trailing hyphen.
@@ -75,7 +75,7 @@ const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const fail = <T>(message: string): Parsed<T> => ({ ok: false, message });
 
 export function parseUserId(input: string): Parsed<UserId> {
-  return UUID_V7.test(input) ? ok(input as UserId) : fail('must be a user id (a lower-case UUIDv7)');
+  return isUuidV7(input) ? ok(input as UserId) : fail('must be a user id (a lower-case UUIDv7)');
 }
 
 export function parseEmail(input: unknown): Parsed<Email> {

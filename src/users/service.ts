@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { CursorCodec } from '../kit/cursor.js';
 import { InvalidCursorError } from '../kit/cursor.js';
+import { inBatches } from '../kit/batches.js';
 import { ValidationError } from '../kit/errors.js';
 import { inSpan } from '../kit/trace.js';
 import { IdempotencyKeyReusedError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from './errors.js';
@@ -96,7 +97,7 @@ export interface CreateResult {
 /** Who is asking, for which request, and under which deadline. */
 export interface RequestContext extends EventContext {
   readonly signal?: AbortSignal;
-  /** Partition for idempotency keys, so two clients cannot collide (the actor, once auth lands). */
+  /** Partition for idempotency keys, so two callers cannot collide: the caller's actor (http/users.routes.ts). */
   readonly idempotencyScope?: string;
 }
 
@@ -238,9 +239,10 @@ export class UsersService {
     );
   }
 
-  /** Forgets expired idempotency keys in bounded batches; returns how many went. */
+  /** Forgets expired idempotency keys in batches of `batchSize` until none is left; returns how many went. */
   async purgeExpiredIdempotencyKeys(batchSize: number, signal?: AbortSignal): Promise<number> {
-    return this.#store.purgeIdempotency(this.#now(), batchSize, signal);
+    const now = this.#now();
+    return inBatches(batchSize, (limit) => this.#store.purgeIdempotency(now, limit, signal), signal);
   }
 }
 

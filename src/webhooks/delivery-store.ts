@@ -41,7 +41,7 @@ export interface Settlement {
   readonly replayScheduled?: Omit<PendingReplay, 'event' | 'generation'> & { readonly nextAttemptAt: Date; readonly generation?: number };
 }
 
-/** The dispatcher's storage port. Adapter: SqlWebhookStore. */
+/** The dispatcher's storage port. Adapter: SqlDeliveryStore (sql-delivery-store.ts). */
 export interface DeliveryStore {
   /**
    * Leases up to `limit` enabled endpoints that have work due at `now` (events after their

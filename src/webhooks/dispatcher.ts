@@ -10,6 +10,15 @@ import { performance } from 'node:perf_hooks';
 import { activeSecrets, type WebhookEndpoint } from './model.js';
 import { RetryBudget } from './retry-budget.js';
 import { isPastHorizon, nextAttemptAt, type NextAttemptInput } from './schedule.js';
+import {
+  decideReplay,
+  decideStreamEvent,
+  gate,
+  type DisableReason,
+  type GateDecision,
+  type RetryPolicy,
+  type StreamState,
+} from './settlement.js';
 import { signedHeaders } from './signing.js';
 
 export interface DispatcherOptions {
@@ -71,8 +80,7 @@ export class Dispatcher {
   readonly #breakers: BreakerRegistry;
   readonly #budget: RetryBudget;
   readonly #metrics: WebhookMetrics | undefined;
-  readonly #schedule: (input: NextAttemptInput) => Date | undefined;
-  readonly #pastHorizon: (failingSince: Date, now: Date) => boolean;
+  readonly #policy: RetryPolicy;
   readonly #now: () => Date;
   /** Aborts attempts in flight when the drain deadline passes. */
   readonly #abort = new AbortController();
@@ -99,8 +107,7 @@ export class Dispatcher {
     this.#breakers = options.breakers ?? new BreakerRegistry();
     this.#budget = options.budget ?? new RetryBudget();
     this.#metrics = options.metrics;
-    this.#schedule = options.schedule ?? nextAttemptAt;
-    this.#pastHorizon = options.pastHorizon ?? isPastHorizon;
+    this.#policy = { schedule: options.schedule ?? nextAttemptAt, pastHorizon: options.pastHorizon ?? isPastHorizon };
     this.#now = options.now ?? (() => new Date());
     this.owner = options.owner ?? newLeaseOwner();
     if (!Number.isSafeInteger(this.#size) || this.#size < 1) throw new RangeError('workers must be a positive integer');
@@ -197,76 +204,51 @@ export class Dispatcher {
     this.#inFlight.add(work);
   }
 
-  /** Everything due for one claimed endpoint, then the lease goes back. */
+  /** Everything due for one claimed endpoint, then the lease goes back (unless it is gone). */
   async #serve(endpoint: WebhookEndpoint): Promise<void> {
-    let release: Date | undefined;
+    let end: ServeEnd | undefined;
     try {
-      release = await this.#serveReplays(endpoint);
-      if (release === undefined) release = await this.#serveStream(endpoint);
+      end = (await this.#serveReplays(endpoint)) ?? (await this.#serveStream(endpoint));
     } finally {
-      // 'kept' means the settlement already let the lease go (disabled) or the lease was lost.
-      if (release?.getTime() !== KEPT.getTime()) {
-        await this.#store.release(this.owner, endpoint.id, release).catch((error: unknown) => {
+      // Thrown (end undefined): released with no time, as a finished serve.
+      if (end?.kind !== 'lease-gone') {
+        await this.#store.release(this.owner, endpoint.id, end?.notBefore).catch((error: unknown) => {
           this.#log.warn({ err: error, endpoint_id: endpoint.id }, 'webhook lease not released; it will expire');
         });
       }
     }
   }
 
-  /** One-off deliveries first. Returns a time to hold the endpoint until, KEPT, or undefined to go on. */
-  async #serveReplays(endpoint: WebhookEndpoint): Promise<Date | undefined> {
+  /** One-off deliveries first. Returns how serving ends, or undefined to go on with the stream. */
+  async #serveReplays(endpoint: WebhookEndpoint): Promise<ServeEnd | undefined> {
     const replays = await this.#store.dueReplays(endpoint.id, this.#now(), this.#batch, this.#abort.signal);
     for (const pending of replays) {
       if (this.#stopping) return undefined;
-      const stop = await this.#deliverReplay(endpoint, pending);
-      if (stop !== undefined) return stop;
+      const end = await this.#deliverReplay(endpoint, pending);
+      if (end !== undefined) return end;
     }
     return undefined;
   }
 
-  async #deliverReplay(endpoint: WebhookEndpoint, pending: PendingReplay): Promise<Date | undefined> {
+  /** One one-off delivery. Returns how serving ends, or undefined to go on with the next. */
+  async #deliverReplay(endpoint: WebhookEndpoint, pending: PendingReplay): Promise<ServeEnd | undefined> {
     if (pending.event === undefined) {
       // Pruned by retention since it was enqueued: nothing left to send.
-      return (await this.#settle(endpoint, { replayDone: taken(pending) })) ? undefined : KEPT;
+      return (await this.#settle(endpoint, { replayDone: { sequence: pending.sequence, generation: pending.generation } }))
+        ? undefined
+        : LEASE_GONE;
     }
     const gate = this.#gate(endpoint, pending.attempt);
-    if (gate !== undefined) return gate;
+    if (gate.kind === 'wait') return release(gate.until);
     const { result, attempt, at } = await this.#attempt(endpoint, pending.event, pending.attempt, pending.replay);
-    const failure = this.#onFailure(endpoint, result, at);
-    if (failure.disable) {
-      await this.#disable(endpoint, failure.disable, [attempt], at);
-      return KEPT;
+    const decision = decideReplay({ pending, result, attempt, at, failingSince: endpoint.failingSince }, this.#policy);
+    if (decision.kind === 'disable') {
+      await this.#disable(endpoint, decision.reason, [attempt], at);
+      return LEASE_GONE;
     }
-    let settlement: Settlement;
-    if (result.outcome === 'retryable') {
-      const firstAttemptAt = pending.firstAttemptAt ?? at;
-      const next = this.#schedule({ attempt: pending.attempt, firstAttemptAt, now: at, retryAfterMs: result.retryAfterMs });
-      settlement = {
-        attempts: [attempt],
-        endpoint: { failingSince: failure.failingSince },
-        ...(next === undefined
-          ? { replayDone: taken(pending) }
-          : {
-              replayScheduled: {
-                sequence: pending.sequence,
-                attempt: pending.attempt + 1,
-                generation: pending.generation,
-                firstAttemptAt,
-                replay: pending.replay,
-                nextAttemptAt: next,
-              },
-            }),
-      };
-    } else {
-      settlement = {
-        attempts: [attempt],
-        replayDone: taken(pending),
-        ...(result.outcome === 'success' ? { endpoint: { failingSince: null } } : {}),
-      };
-    }
-    if (!(await this.#settle(endpoint, settlement))) return KEPT;
+    if (!(await this.#settle(endpoint, decision.settlement))) return LEASE_GONE;
     // A failing endpoint: stop here; the breaker and the schedule decide when to come back.
-    return result.outcome === 'retryable' ? this.#now() : undefined;
+    return decision.kind === 'retry' || decision.kind === 'give-up' ? release(this.#now()) : undefined;
   }
 
   /**
@@ -274,90 +256,62 @@ export class Dispatcher {
    * small groups (every `settleEvery` deliveries or `settleIntervalMs`), one transaction each,
    * instead of one per delivery: after a crash, at most that group is delivered again.
    */
-  async #serveStream(endpoint: WebhookEndpoint): Promise<Date | undefined> {
-    if (endpoint.nextAttemptAt.getTime() > this.#now().getTime()) return undefined;
+  async #serveStream(endpoint: WebhookEndpoint): Promise<ServeEnd> {
+    if (endpoint.nextAttemptAt.getTime() > this.#now().getTime()) return release();
     const upTo = await this.#store.maxSequence(this.#abort.signal);
     const events = await this.#store.eventsAfter(endpoint.cursor, upTo, endpoint.eventTypes, this.#batch, this.#abort.signal);
-    let state = { cursor: endpoint.cursor, attempt: endpoint.attempt, failingSince: endpoint.failingSince };
+    let state: StreamState = { cursor: endpoint.cursor, attempt: endpoint.attempt, failingSince: endpoint.failingSince };
     let pending: DeliveryAttempt[] = [];
     let lastSettled = performance.now();
-    /** Writes the pending log rows and the cursor with `extra`; false when the lease was lost. */
+    /** Writes the pending log rows and the state with `extra`; false when the lease was lost. */
     const settle = async (extra: Settlement = {}): Promise<boolean> => {
       const attempts = [...pending, ...(extra.attempts ?? [])];
       pending = [];
       lastSettled = performance.now();
-      return this.#settle(endpoint, {
-        ...extra,
-        attempts,
-        endpoint: { cursor: state.cursor, attempt: state.attempt, failingSince: state.failingSince, ...extra.endpoint },
-      });
+      return this.#settle(endpoint, { ...extra, attempts, endpoint: { ...state, ...extra.endpoint } });
     };
     for (const event of events) {
-      const gate = this.#stopping ? this.#now() : this.#gate(endpoint, state.attempt);
-      if (gate !== undefined) return (await settle()) ? gate : KEPT;
+      const gate: GateDecision = this.#stopping
+        ? { kind: 'wait', until: this.#now(), why: 'stopping' }
+        : this.#gate(endpoint, state.attempt);
+      if (gate.kind === 'wait') return (await settle()) ? release(gate.until) : LEASE_GONE;
       const { result, attempt, at } = await this.#attempt({ ...endpoint, ...state }, event, state.attempt, false);
-      const failure = this.#onFailure({ ...endpoint, ...state }, result, at);
-      if (failure.disable) {
-        await this.#disable(endpoint, failure.disable, [...pending, attempt], at, { cursor: state.cursor });
-        return KEPT;
-      }
-      if (result.outcome === 'retryable') {
-        const next = this.#schedule({
-          attempt: state.attempt,
-          firstAttemptAt: failure.failingSince ?? at,
-          now: at,
-          retryAfterMs: result.retryAfterMs,
-        });
-        if (endpoint.ordered) {
-          // Ordered: the head waits for its retry and everything behind it waits too.
-          const nextAt = next ?? at;
-          state = { ...state, attempt: state.attempt + 1, failingSince: failure.failingSince };
-          return (await settle({ attempts: [attempt], endpoint: { nextAttemptAt: nextAt } })) ? nextAt : KEPT;
-        }
-        // Unordered: park the event as a one-off retry and move on.
-        state = { cursor: event.sequence, attempt: 1, failingSince: failure.failingSince };
-        const parked: Settlement = {
-          attempts: [attempt],
-          ...(next === undefined
-            ? {}
-            : { replayScheduled: { sequence: event.sequence, attempt: 2, firstAttemptAt: at, replay: false, nextAttemptAt: next } }),
-        };
-        if (!(await settle(parked))) return KEPT;
-        continue;
-      }
-      // Delivered, or refused for good (4xx): either way the cursor moves past it.
-      state = { cursor: event.sequence, attempt: 1, failingSince: result.outcome === 'success' ? null : state.failingSince };
-      pending.push(attempt);
-      if (pending.length >= this.#settleEvery || performance.now() - lastSettled >= this.#settleIntervalMs) {
-        if (!(await settle())) return KEPT;
+      const decision = decideStreamEvent({ ordered: endpoint.ordered, state, sequence: event.sequence, result, attempt, at }, this.#policy);
+      switch (decision.kind) {
+        case 'disable':
+          await this.#disable(endpoint, decision.reason, [...pending, attempt], at, { cursor: state.cursor });
+          return LEASE_GONE;
+        case 'retry':
+          state = decision.state;
+          return (await settle(decision.settlement)) ? release(decision.at) : LEASE_GONE;
+        case 'park':
+        case 'give-up':
+          state = decision.state;
+          if (!(await settle(decision.settlement))) return LEASE_GONE;
+          break;
+        case 'delivered':
+        case 'refused':
+          state = decision.state;
+          pending.push(attempt);
+          if (pending.length >= this.#settleEvery || performance.now() - lastSettled >= this.#settleIntervalMs) {
+            if (!(await settle())) return LEASE_GONE;
+          }
+          break;
       }
     }
     // Every event up to `upTo` was read: skip past the ones the filter left out.
     if (events.length < this.#batch && upTo > state.cursor) state = { ...state, cursor: upTo };
     if (pending.length > 0 || state.cursor !== endpoint.cursor) {
-      if (!(await settle())) return KEPT;
+      if (!(await settle())) return LEASE_GONE;
     }
-    return undefined;
+    return release();
   }
 
-  /**
-   * Whether an attempt may go now: the endpoint's breaker must allow it, and a retry must fit
-   * the global budget. Returns when to come back, or undefined to go ahead.
-   */
-  #gate(endpoint: WebhookEndpoint, attemptNumber: number): Date | undefined {
-    const now = this.#now();
-    const permission = this.#breakers.canAttempt(endpoint.id, now.getTime());
-    if (!permission.allowed) return new Date(permission.retryAt);
-    if (attemptNumber > 1) {
-      if (!this.#budget.tryRetry(now.getTime())) {
-        this.#metrics?.retriesPostponed.inc();
-        // The probe reserved above was not used; the breaker presumes it lost after its lease.
-        return new Date(now.getTime() + this.#postponeMs);
-      }
-    } else {
-      this.#budget.recordFirstAttempt(now.getTime());
-    }
-    return undefined;
+  /** gate() over this dispatcher's breakers and budget; a postponed retry is counted. */
+  #gate(endpoint: WebhookEndpoint, attemptNumber: number): GateDecision {
+    const decision = gate(endpoint.id, attemptNumber, this.#now(), this.#breakers, this.#budget, this.#postponeMs);
+    if (decision.kind === 'wait' && decision.why === 'over-budget') this.#metrics?.retriesPostponed.inc();
+    return decision;
   }
 
   async #attempt(endpoint: WebhookEndpoint, event: StoredEvent, attemptNumber: number, replay: boolean) {
@@ -387,17 +341,9 @@ export class Dispatcher {
     return { result, attempt, at };
   }
 
-  /** What a result means for the endpoint: the failure streak, and whether it must be disabled. */
-  #onFailure(endpoint: WebhookEndpoint, result: AttemptResult, at: Date): { failingSince: Date | null; disable?: 'gone' | 'horizon' } {
-    if (result.outcome === 'gone') return { failingSince: endpoint.failingSince, disable: 'gone' };
-    if (result.outcome !== 'retryable') return { failingSince: endpoint.failingSince };
-    const failingSince = endpoint.failingSince ?? at;
-    return this.#pastHorizon(failingSince, at) ? { failingSince, disable: 'horizon' } : { failingSince };
-  }
-
   async #disable(
     endpoint: WebhookEndpoint,
-    why: 'gone' | 'horizon',
+    why: DisableReason,
     attempts: readonly DeliveryAttempt[],
     at: Date,
     state: Settlement['endpoint'] = {},
@@ -433,10 +379,15 @@ export class Dispatcher {
   }
 }
 
-/** Marks "the lease is already gone (lost or given up by the settlement)": nothing to release. */
-const KEPT = new Date(-1);
+/** How serving a claimed endpoint ends. */
+type ServeEnd =
+  /** Give the lease back; with `notBefore`, the endpoint is not due before then. */
+  | { readonly kind: 'release'; readonly notBefore?: Date | undefined }
+  /** Nothing to give back: the settlement disabled the endpoint (and let the lease go), or found the lease lost. */
+  | { readonly kind: 'lease-gone' };
 
-/** The one-off delivery a settlement finishes: this sequence, as requested when it was taken. */
-function taken(pending: PendingReplay): { sequence: number; generation: number } {
-  return { sequence: pending.sequence, generation: pending.generation };
+const LEASE_GONE: ServeEnd = { kind: 'lease-gone' };
+
+function release(notBefore?: Date): ServeEnd {
+  return { kind: 'release', notBefore };
 }

@@ -1,3 +1,5 @@
+import { backoffCapMs, fullJitterMs, type BackoffPolicy } from '../kit/backoff.js';
+
 // The retry schedule of webhook deliveries and the reading of what a receiver answered.
 // Pure functions of their inputs (the clock and randomness are arguments), so the dispatcher
 // can store the result and the tests can pin every number.
@@ -12,6 +14,8 @@ export const RETRY_BASE_DELAY_MS = 5 * SECOND;
 export const RETRY_MAX_DELAY_MS = 6 * HOUR;
 /** A delivery still failing this long after its first attempt is given up at its next failure. */
 export const RETRY_HORIZON_MS = 72 * HOUR;
+
+const RETRY_BACKOFF: BackoffPolicy = { baseMs: RETRY_BASE_DELAY_MS, maxMs: RETRY_MAX_DELAY_MS };
 
 /** Bounds applied to a receiver's `Retry-After`, whatever it says. */
 export const RETRY_AFTER_MIN_MS = 1 * SECOND;
@@ -31,8 +35,7 @@ export const RETRY_CAPS_MS: readonly number[] = (() => {
 
 /** The longest wait after failed attempt `attempt` (1-based). */
 export function retryCapMs(attempt: number): number {
-  const index = Math.min(Math.max(Math.floor(attempt), 1), RETRY_CAPS_MS.length) - 1;
-  return RETRY_CAPS_MS[index]!;
+  return backoffCapMs(attempt, RETRY_BACKOFF);
 }
 
 /**
@@ -40,9 +43,7 @@ export function retryCapMs(attempt: number): number {
  * `random` returns a number in [0, 1) like Math.random; anything else is clamped into range.
  */
 export function nextAttemptDelay(attempt: number, random: () => number = Math.random): number {
-  const r = random();
-  const unit = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1 - Number.EPSILON) : 0;
-  return Math.floor(unit * retryCapMs(attempt));
+  return fullJitterMs(attempt, RETRY_BACKOFF, random);
 }
 
 /** Whether a delivery first attempted at `firstAttemptAt` has run out of time to keep retrying. */

@@ -1,6 +1,8 @@
 import type { EventType } from '../events/model.js';
 import { FieldErrors } from '../kit/errors.js';
+import { inBatches } from '../kit/batches.js';
 import { inSpan } from '../kit/trace.js';
+import { isUuid } from '../kit/uuid.js';
 import { ReplayEventNotFoundError, ReplayTooLargeError, WebhookEndpointNotFoundError } from './errors.js';
 import { parseEndpointSettings, rotateSecrets, type EndpointInput, type EndpointSecret, type WebhookEndpoint } from './model.js';
 import { generateSecret } from './signing.js';
@@ -79,8 +81,6 @@ export interface WebhooksServiceOptions {
 /** The largest replay one request may enqueue. */
 export const REPLAY_MAX_EVENTS = 100_000;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 export interface ReplayInput {
   readonly eventId?: string | undefined;
   readonly since?: string | undefined;
@@ -132,14 +132,14 @@ export class WebhooksService {
 
   /** @throws WebhookEndpointNotFoundError */
   async get(id: string, signal?: AbortSignal): Promise<WebhookEndpoint> {
-    const endpoint = UUID.test(id) ? await this.#store.getEndpoint(id, signal) : undefined;
+    const endpoint = isUuid(id) ? await this.#store.getEndpoint(id, signal) : undefined;
     if (endpoint === undefined) throw notFound(id);
     return endpoint;
   }
 
   /** A page of endpoints by id; `after` is the last id of the previous page. */
   async list(after: string | undefined, limit: number, signal?: AbortSignal): Promise<WebhookEndpoint[]> {
-    if (after !== undefined && !UUID.test(after)) invalid('after', 'must be the id of an endpoint (next_after of the previous page)');
+    if (after !== undefined && !isUuid(after)) invalid('after', 'must be the id of an endpoint (next_after of the previous page)');
     return this.#store.listEndpoints(after, limit, signal);
   }
 
@@ -150,7 +150,7 @@ export class WebhooksService {
    */
   async update(id: string, input: EndpointInput, signal?: AbortSignal): Promise<WebhookEndpoint> {
     const settings = parseEndpointSettings(input, this.#allowList, true);
-    if (!UUID.test(id)) throw notFound(id);
+    if (!isUuid(id)) throw notFound(id);
     const now = this.#now();
     const updated = await this.#store.updateEndpoint(
       id,
@@ -173,7 +173,7 @@ export class WebhooksService {
 
   /** @throws WebhookEndpointNotFoundError */
   async delete(id: string, signal?: AbortSignal): Promise<void> {
-    if (!UUID.test(id) || !(await this.#store.deleteEndpoint(id, signal))) throw notFound(id);
+    if (!isUuid(id) || !(await this.#store.deleteEndpoint(id, signal))) throw notFound(id);
   }
 
   /**
@@ -181,7 +181,7 @@ export class WebhooksService {
    * @throws WebhookEndpointNotFoundError
    */
   async rotateSecret(id: string, signal?: AbortSignal): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
-    if (!UUID.test(id)) throw notFound(id);
+    if (!isUuid(id)) throw notFound(id);
     const now = this.#now();
     const secret = generateSecret();
     const endpoint = await this.#store.updateEndpoint(
@@ -195,7 +195,7 @@ export class WebhooksService {
 
   /** The delivery log, newest first; `before` is the last attempt id of the previous page. */
   async deliveries(id: string, before: string | undefined, limit: number, signal?: AbortSignal): Promise<DeliveryAttempt[]> {
-    if (before !== undefined && !UUID.test(before)) invalid('before', 'must be the id of an attempt (next_before of the previous page)');
+    if (before !== undefined && !isUuid(before)) invalid('before', 'must be the id of an attempt (next_before of the previous page)');
     await this.get(id, signal);
     return this.#store.listAttempts(id, before, limit, signal);
   }
@@ -235,12 +235,7 @@ export class WebhooksService {
   /** Removes delivery log entries older than `retentionMs` in batches; returns how many went. */
   async pruneAttempts(retentionMs: number, batchSize: number, signal?: AbortSignal): Promise<number> {
     const before = new Date(this.#now().getTime() - retentionMs);
-    let pruned = 0;
-    for (let n = batchSize; n === batchSize && !signal?.aborted;) {
-      n = await this.#store.pruneAttempts(before, batchSize, signal);
-      pruned += n;
-    }
-    return pruned;
+    return inBatches(batchSize, (limit) => this.#store.pruneAttempts(before, limit, signal), signal);
   }
 }
 

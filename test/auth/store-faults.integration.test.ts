@@ -36,3 +36,33 @@ test('PostgreSQL refusing connections is UnavailableError for API keys too', asy
     await database.close();
   }
 });
+
+test('an aborted signal stops every API key store call before it reaches the database', async () => {
+  const testDb = await sqliteTestDatabase();
+  try {
+    const store = new SqlApiKeyStore(testDb.database.db, testDb.database.dialect);
+    const record = {
+      id: '0123456789abcdef',
+      name: 'k',
+      scopes: ['admin' as const],
+      secretHash: '00'.repeat(32),
+      createdAt: new Date(),
+      expiresAt: null,
+      revokedAt: null,
+      lastUsedAt: null,
+    };
+    const aborted = AbortSignal.abort(new Error('the request went away'));
+    const refused = { message: 'the request went away' };
+    await assert.rejects(store.insert(record, aborted), refused);
+    await assert.rejects(store.insertBootstrapKey(record, aborted), refused);
+    assert.deepEqual(await store.list(), [], 'nothing was written');
+    await store.insert(record);
+    await assert.rejects(store.get(record.id, aborted), refused);
+    await assert.rejects(store.list(aborted), refused);
+    await assert.rejects(store.revoke(record.id, new Date(), aborted), refused);
+    await assert.rejects(store.touch(record.id, new Date(), aborted), refused);
+    assert.equal((await store.get(record.id))?.revokedAt, null, 'not revoked');
+  } finally {
+    await testDb.cleanup();
+  }
+});

@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
-import { fullJitter, retrying } from '../../src/imports/retry.js';
+import { retrying } from '../../src/imports/retry.js';
 
 const fast = { attempts: 4, baseDelayMs: 1, maxDelayMs: 2 };
 const transient = (error: unknown) => (error as Error).message === 'busy';
@@ -68,22 +67,5 @@ describe('retrying', () => {
     setTimeout(() => cancel.abort(new Error('stop')), 20);
     await assert.rejects(run);
     assert.ok(performance.now() - started < 2000);
-  });
-});
-
-describe('fullJitter', () => {
-  it('waits between 0 and min(cap, base·2^(attempt-1))', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 40 }),
-        fc.integer({ min: 1, max: 1000 }),
-        fc.integer({ min: 1, max: 60_000 }),
-        fc.double({ min: 0, max: 0.999999, noNaN: true }),
-        (attempt, base, cap, r) => {
-          const delay = fullJitter(attempt, { baseDelayMs: base, maxDelayMs: cap }, () => r);
-          assert.ok(delay >= 0 && delay <= Math.min(cap, base * 2 ** (attempt - 1)));
-        },
-      ),
-    );
   });
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Batch } from '../../src/imports/batch.js';
 import { copyEscape } from '../../src/imports/postgres-writer.js';
-import { unwritten } from '../../src/imports/service.js';
+import { unwritten } from '../../src/imports/run.js';
 import type { ImportedUser, ValidRow } from '../../src/imports/rows.js';
 import { batchErrors, errorsToKeep } from '../../src/imports/writer.js';
 

@@ -11,6 +11,7 @@ import { BreakerRegistry } from '../../src/webhooks/breaker.js';
 import { Dispatcher, type DispatcherOptions } from '../../src/webhooks/dispatcher.js';
 import { WebhookHttpClient } from '../../src/webhooks/http-client.js';
 import { WebhooksService } from '../../src/webhooks/service.js';
+import { SqlDeliveryStore } from '../../src/webhooks/sql-delivery-store.js';
 import { SqlWebhookStore } from '../../src/webhooks/sql-store.js';
 import { AllowList, type HostResolver } from '../../src/webhooks/ssrf.js';
 import { usersServiceOver } from '../helpers/app.js';
@@ -29,6 +30,8 @@ export interface Bench {
   readonly users: UsersService;
   readonly webhooks: WebhooksService;
   readonly store: SqlWebhookStore;
+  /** The dispatcher's store over the same database. */
+  readonly deliveries: SqlDeliveryStore;
   /** A dispatcher with fast timeouts and schedule; stopped by `close`. */
   dispatcher(options?: Partial<DispatcherOptions> & { resolve?: HostResolver; allowList?: AllowList }): Dispatcher;
   /** Creates `n` users (each writes one user.created event). */
@@ -39,6 +42,7 @@ export interface Bench {
 export async function bench(testDb: TestDatabase, allowList: AllowList = LOOPBACK): Promise<Bench> {
   const { database } = testDb;
   const store = new SqlWebhookStore(database.db, database.dialect);
+  const deliveries = new SqlDeliveryStore(database.db, database.dialect);
   const users = await usersServiceOver(database);
   const webhooks = new WebhooksService({ store, newId: uuidv7, allowList, secretGraceMs: 3_600_000 });
   const started: { dispatcher: Dispatcher; client: WebhookHttpClient }[] = [];
@@ -48,6 +52,7 @@ export async function bench(testDb: TestDatabase, allowList: AllowList = LOOPBAC
     users,
     webhooks,
     store,
+    deliveries,
     dispatcher(options = {}) {
       const client = new WebhookHttpClient({
         allowList: options.allowList ?? allowList,
@@ -59,7 +64,7 @@ export async function bench(testDb: TestDatabase, allowList: AllowList = LOOPBAC
         attemptTimeoutMs: 3_000,
       });
       const dispatcher = new Dispatcher({
-        store,
+        store: deliveries,
         client,
         logger: createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? 'silent'),
         newId: uuidv7,

@@ -22,7 +22,7 @@ for (const [dialect, open, skip] of await dialects()) {
 
     test('an endpoint starts at the newest event, with one secret shown once; CRUD round-trips every field', async () => {
       await b.createUsers(3, 'before');
-      const max = await b.store.maxSequence();
+      const max = await b.deliveries.maxSequence();
       const { endpoint, secret } = await b.webhooks.create({
         url: 'http://127.0.0.1:9/hook',
         description: 'crm',
@@ -57,9 +57,9 @@ for (const [dialect, open, skip] of await dialects()) {
       await b.createUsers(1, 'moved');
       const now = new Date();
       const later = new Date(now.getTime() + 3_600_000);
-      assert.ok((await b.store.claim('mover', now, later, 1000)).some((e) => e.id === endpoint.id));
-      assert.equal(await b.store.settle('mover', endpoint.id, { endpoint: { attempt: 4, nextAttemptAt: later } }, later), true);
-      await b.store.release('mover', endpoint.id, later);
+      assert.ok((await b.deliveries.claim('mover', now, later, 1000)).some((e) => e.id === endpoint.id));
+      assert.equal(await b.deliveries.settle('mover', endpoint.id, { endpoint: { attempt: 4, nextAttemptAt: later } }, later), true);
+      await b.deliveries.release('mover', endpoint.id, later);
       const described = await b.webhooks.update(endpoint.id, { description: 'still failing' });
       assert.equal(described.nextAttemptAt.getTime(), later.getTime());
       const moved = await b.webhooks.update(endpoint.id, { url: 'https://new.example.com/hook' });
@@ -99,22 +99,22 @@ for (const [dialect, open, skip] of await dialects()) {
       await b.createUsers(1, 'claim');
       const now = new Date();
       const soon = new Date(now.getTime() + 60_000);
-      const mine = await b.store.claim('a', now, soon, 1000);
+      const mine = await b.deliveries.claim('a', now, soon, 1000);
       assert.ok(mine.some((e) => e.id === endpoint.id));
-      const theirs = await b.store.claim('b', now, soon, 1000);
+      const theirs = await b.deliveries.claim('b', now, soon, 1000);
       assert.ok(!theirs.some((e) => e.id === endpoint.id), 'leased endpoints are not claimed again');
-      assert.equal(await b.store.settle('b', endpoint.id, { endpoint: { attempt: 2 } }, soon), false);
+      assert.equal(await b.deliveries.settle('b', endpoint.id, { endpoint: { attempt: 2 } }, soon), false);
       // Past the lease: another owner takes over, and the first can no longer write.
       const later = new Date(now.getTime() + 120_000);
-      const takeover = await b.store.claim('b', later, new Date(later.getTime() + 60_000), 1000);
+      const takeover = await b.deliveries.claim('b', later, new Date(later.getTime() + 60_000), 1000);
       assert.ok(takeover.some((e) => e.id === endpoint.id));
-      assert.equal(await b.store.settle('a', endpoint.id, { endpoint: { attempt: 2 } }, soon), false);
-      assert.equal(await b.store.settle('b', endpoint.id, { endpoint: { cursor: await b.store.maxSequence() } }, soon), true);
-      assert.ok((await b.store.releaseAll('b')) >= 1);
-      assert.ok((await b.store.releaseAll('a')) === 0 || true);
-      const caughtUp = await b.store.claim('c', later, new Date(later.getTime() + 60_000), 1000);
+      assert.equal(await b.deliveries.settle('a', endpoint.id, { endpoint: { attempt: 2 } }, soon), false);
+      assert.equal(await b.deliveries.settle('b', endpoint.id, { endpoint: { cursor: await b.deliveries.maxSequence() } }, soon), true);
+      assert.ok((await b.deliveries.releaseAll('b')) >= 1);
+      assert.ok((await b.deliveries.releaseAll('a')) === 0 || true);
+      const caughtUp = await b.deliveries.claim('c', later, new Date(later.getTime() + 60_000), 1000);
       assert.ok(!caughtUp.some((e) => e.id === endpoint.id), 'an endpoint at the newest event has nothing due');
-      await b.store.releaseAll('c');
+      await b.deliveries.releaseAll('c');
       await b.webhooks.delete(endpoint.id);
     });
 
@@ -125,13 +125,18 @@ for (const [dialect, open, skip] of await dialects()) {
       await b.webhooks.replay(endpoint.id, { since: since.toISOString() });
       const now = new Date();
       const soon = new Date(now.getTime() + 60_000);
-      await b.store.claim('inflight', now, soon, 1000);
-      const [first, second] = await b.store.dueReplays(endpoint.id, now, 100);
+      await b.deliveries.claim('inflight', now, soon, 1000);
+      const [first, second] = await b.deliveries.dueReplays(endpoint.id, now, 100);
       // Both are in flight; the caller asks again for everything since then.
       assert.deepEqual(await b.webhooks.replay(endpoint.id, { since: since.toISOString() }), { enqueued: 2 });
       const later = new Date(now.getTime() + 3_600_000);
       assert.equal(
-        await b.store.settle('inflight', endpoint.id, { replayDone: { sequence: first!.sequence, generation: first!.generation } }, soon),
+        await b.deliveries.settle(
+          'inflight',
+          endpoint.id,
+          { replayDone: { sequence: first!.sequence, generation: first!.generation } },
+          soon,
+        ),
         true,
       );
       const retryAt = new Date(now.getTime() + 600_000);
@@ -143,8 +148,8 @@ for (const [dialect, open, skip] of await dialects()) {
         replay: true,
         nextAttemptAt: retryAt,
       };
-      assert.equal(await b.store.settle('inflight', endpoint.id, { replayScheduled: reschedule }, soon), true);
-      const pending = await b.store.dueReplays(endpoint.id, new Date(), 100);
+      assert.equal(await b.deliveries.settle('inflight', endpoint.id, { replayScheduled: reschedule }, soon), true);
+      const pending = await b.deliveries.dueReplays(endpoint.id, new Date(), 100);
       assert.deepEqual(
         pending.map((r) => [r.sequence, r.generation]),
         [
@@ -153,8 +158,8 @@ for (const [dialect, open, skip] of await dialects()) {
         ],
         'both new requests are still pending and due now',
       );
-      assert.ok((await b.store.dueReplays(endpoint.id, later, 100)).length === 2);
-      await b.store.releaseAll('inflight');
+      assert.ok((await b.deliveries.dueReplays(endpoint.id, later, 100)).length === 2);
+      await b.deliveries.releaseAll('inflight');
       await b.webhooks.delete(endpoint.id);
     });
 
@@ -164,12 +169,12 @@ for (const [dialect, open, skip] of await dialects()) {
       await b.createUsers(3, 'replay');
       const { enqueued } = await b.webhooks.replay(endpoint.id, { since: since.toISOString() });
       assert.equal(enqueued, 3);
-      const due = await b.store.dueReplays(endpoint.id, new Date(), 100);
+      const due = await b.deliveries.dueReplays(endpoint.id, new Date(), 100);
       assert.equal(due.length, 3);
       assert.ok(due.every((r) => r.replay && r.attempt === 1 && r.event?.type === 'user.created'));
       const one = due[0]!.event!;
       assert.deepEqual(await b.webhooks.replay(endpoint.id, { eventId: one.id }), { enqueued: 1 });
-      assert.equal((await b.store.dueReplays(endpoint.id, new Date(), 100)).length, 3, 'a pending replay is not doubled');
+      assert.equal((await b.deliveries.dueReplays(endpoint.id, new Date(), 100)).length, 3, 'a pending replay is not doubled');
       await assert.rejects(b.webhooks.replay(endpoint.id, { eventId: uuidv7() }), /No event/);
       await assert.rejects(b.webhooks.replay(endpoint.id, {}), ValidationError);
       await assert.rejects(b.webhooks.replay(endpoint.id, { since: 'yesterday' }), ValidationError);
@@ -181,12 +186,12 @@ for (const [dialect, open, skip] of await dialects()) {
 
       // Three log rows through settle, then paging.
       const now = new Date();
-      await b.store.claim('log', now, new Date(now.getTime() + 60_000), 1000);
+      await b.deliveries.claim('log', now, new Date(now.getTime() + 60_000), 1000);
       // Taken as the dispatcher takes them: after the last request (a request for a delivery
       // already taken is a new one; see the test above).
-      const taken = await b.store.dueReplays(endpoint.id, now, 100);
+      const taken = await b.deliveries.dueReplays(endpoint.id, now, 100);
       for (const [i, r] of taken.entries()) {
-        const settled = await b.store.settle(
+        const settled = await b.deliveries.settle(
           'log',
           endpoint.id,
           {
@@ -213,8 +218,8 @@ for (const [dialect, open, skip] of await dialects()) {
         );
         assert.equal(settled, true);
       }
-      await b.store.releaseAll('log');
-      assert.equal((await b.store.dueReplays(endpoint.id, new Date(), 100)).length, 0);
+      await b.deliveries.releaseAll('log');
+      assert.equal((await b.deliveries.dueReplays(endpoint.id, new Date(), 100)).length, 0);
       const first = await b.webhooks.deliveries(endpoint.id, undefined, 2);
       assert.deepEqual(
         first.map((a) => a.responseBody),

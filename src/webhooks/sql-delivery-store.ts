@@ -1,0 +1,223 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { failOnOutage, type SqlDialect } from '../db/dialect.js';
+import type { Schema } from '../db/schema.js';
+import { toStoredEvent, type EventRow, type EventType, type StoredEvent } from '../events/model.js';
+import { appendEvent } from '../events/sql-outbox.js';
+import type { DeliveryStore, PendingReplay, Settlement } from './delivery-store.js';
+import type { WebhookEndpoint } from './model.js';
+import { sqlBool, toAttemptRow, toEndpoint } from './sql-rows.js';
+
+/** The DeliveryStore adapter (the dispatcher's claims, settlements and releases) for SQLite and PostgreSQL. */
+export class SqlDeliveryStore implements DeliveryStore {
+  readonly #db: Kysely<Schema>;
+  readonly #dialect: SqlDialect;
+
+  constructor(db: Kysely<Schema>, dialect: SqlDialect) {
+    this.#db = db;
+    this.#dialect = dialect;
+  }
+
+  async claim(owner: string, now: Date, leaseUntil: Date, limit: number, signal?: AbortSignal): Promise<WebhookEndpoint[]> {
+    signal?.throwIfAborted();
+    const at = this.#dialect.toTime(now);
+    const due = (alias: 'e') =>
+      this.#db
+        .selectFrom(`webhook_endpoints as ${alias}`)
+        .select('e.id')
+        .where('e.enabled', '=', sqlBool(this.#dialect, true))
+        .where('e.next_attempt_at', '<=', at)
+        .where((eb) => eb.or([eb('e.lease_until', 'is', null), eb('e.lease_until', '<', at)]))
+        .where(hasWorkDue(at))
+        .orderBy('e.next_attempt_at')
+        .limit(limit);
+    return failOnOutage(this.#dialect, async () => {
+      // A read first: an idle poll takes no write lock (SQLite) and locks no row (PostgreSQL).
+      const candidates = await due('e').execute();
+      if (candidates.length === 0) return [];
+      // The claiming statement re-checks every condition. PostgreSQL: rows another dispatcher is
+      // claiming right now are skipped, not waited for; a row whose lease was just taken fails
+      // the re-check. SQLite: one writer at a time makes the update atomic.
+      const chosen = this.#dialect.name === 'postgres' ? due('e').forUpdate().skipLocked() : due('e');
+      const rows = await this.#db
+        .updateTable('webhook_endpoints')
+        .set({ lease_owner: owner, lease_until: this.#dialect.toTime(leaseUntil) })
+        .where('id', 'in', chosen)
+        .returningAll()
+        .execute();
+      return rows.map((row) => toEndpoint(row, this.#dialect));
+    });
+  }
+
+  async countDue(now: Date): Promise<number> {
+    const at = this.#dialect.toTime(now);
+    const row = await failOnOutage(this.#dialect, () =>
+      this.#db
+        .selectFrom('webhook_endpoints as e')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('e.enabled', '=', sqlBool(this.#dialect, true))
+        .where('e.next_attempt_at', '<=', at)
+        .where(hasWorkDue(at))
+        .executeTakeFirstOrThrow(),
+    );
+    return Number(row.n);
+  }
+
+  async maxSequence(signal?: AbortSignal): Promise<number> {
+    signal?.throwIfAborted();
+    return failOnOutage(this.#dialect, () => maxSequenceIn(this.#db));
+  }
+
+  async eventsAfter(
+    after: number,
+    upTo: number,
+    types: readonly EventType[] | null,
+    limit: number,
+    signal?: AbortSignal,
+  ): Promise<StoredEvent[]> {
+    signal?.throwIfAborted();
+    let select = this.#db.selectFrom('events').selectAll().where('seq', '>', after).where('seq', '<=', upTo).orderBy('seq').limit(limit);
+    if (types !== null) select = select.where('type', 'in', [...types]);
+    const rows = await failOnOutage(this.#dialect, () => select.execute());
+    return rows.map((row) => toStoredEvent(row, this.#dialect));
+  }
+
+  async dueReplays(endpointId: string, now: Date, limit: number, signal?: AbortSignal): Promise<PendingReplay[]> {
+    signal?.throwIfAborted();
+    const rows = await failOnOutage(this.#dialect, () =>
+      this.#db
+        .selectFrom('webhook_replays as r')
+        .leftJoin('events as ev', 'ev.seq', 'r.event_seq')
+        .selectAll('ev')
+        .select(['r.event_seq', 'r.attempt', 'r.generation', 'r.first_attempt_at', 'r.replay'])
+        .where('r.endpoint_id', '=', endpointId)
+        .where('r.next_attempt_at', '<=', this.#dialect.toTime(now))
+        .orderBy('r.event_seq')
+        .limit(limit)
+        .execute(),
+    );
+    return rows.map((row) => ({
+      sequence: Number(row.event_seq),
+      attempt: row.attempt,
+      generation: row.generation,
+      firstAttemptAt: row.first_attempt_at === null ? null : this.#dialect.fromTime(row.first_attempt_at),
+      replay: Boolean(row.replay),
+      event: row.id === null ? undefined : toStoredEvent({ ...row, seq: row.event_seq } as EventRow, this.#dialect),
+    }));
+  }
+
+  async settle(owner: string, endpointId: string, settlement: Settlement, leaseUntil: Date): Promise<boolean> {
+    const t = (date: Date) => this.#dialect.toTime(date);
+    return failOnOutage(this.#dialect, async () => {
+      try {
+        await this.#db.transaction().execute(async (trx) => {
+          const state = settlement.endpoint ?? {};
+          const disable = settlement.disable;
+          const updated = await trx
+            .updateTable('webhook_endpoints')
+            .set({
+              ...(state.cursor !== undefined ? { cursor: state.cursor } : {}),
+              ...(state.attempt !== undefined ? { attempt: state.attempt } : {}),
+              ...(state.failingSince !== undefined ? { failing_since: state.failingSince === null ? null : t(state.failingSince) } : {}),
+              ...(state.nextAttemptAt !== undefined ? { next_attempt_at: t(state.nextAttemptAt) } : {}),
+              ...(disable
+                ? {
+                    enabled: sqlBool(this.#dialect, false),
+                    disabled_at: t(disable.at),
+                    disabled_reason: disable.reason,
+                    updated_at: t(disable.at),
+                    lease_owner: null,
+                    lease_until: null,
+                  }
+                : { lease_until: t(leaseUntil) }),
+            })
+            .where('id', '=', endpointId)
+            .where('lease_owner', '=', owner)
+            .executeTakeFirst();
+          if (Number(updated.numUpdatedRows) === 0) throw new LeaseLost();
+          const attempts = settlement.attempts ?? [];
+          if (attempts.length > 0)
+            await trx
+              .insertInto('webhook_attempts')
+              .values(attempts.map((a) => toAttemptRow(a, this.#dialect)))
+              .execute();
+          if (settlement.replayDone !== undefined) {
+            await trx
+              .deleteFrom('webhook_replays')
+              .where('endpoint_id', '=', endpointId)
+              .where('event_seq', '=', settlement.replayDone.sequence)
+              .where('generation', '=', settlement.replayDone.generation)
+              .execute();
+          }
+          const scheduled = settlement.replayScheduled;
+          if (scheduled) {
+            const values = {
+              next_attempt_at: t(scheduled.nextAttemptAt),
+              attempt: scheduled.attempt,
+              first_attempt_at: scheduled.firstAttemptAt === null ? null : t(scheduled.firstAttemptAt),
+              replay: sqlBool(this.#dialect, scheduled.replay),
+            };
+            await trx
+              .insertInto('webhook_replays')
+              .values({ endpoint_id: endpointId, event_seq: scheduled.sequence, ...values })
+              .onConflict((oc) => {
+                const update = oc.columns(['endpoint_id', 'event_seq']).doUpdateSet(values);
+                return scheduled.generation === undefined ? update : update.where('webhook_replays.generation', '=', scheduled.generation);
+              })
+              .execute();
+          }
+          if (disable) await appendEvent(trx, this.#dialect, disable.event);
+        });
+        return true;
+      } catch (error) {
+        if (error instanceof LeaseLost) return false;
+        throw error;
+      }
+    });
+  }
+
+  async release(owner: string, endpointId: string, nextAttemptAt?: Date): Promise<void> {
+    await failOnOutage(this.#dialect, () =>
+      this.#db
+        .updateTable('webhook_endpoints')
+        .set({
+          lease_owner: null,
+          lease_until: null,
+          ...(nextAttemptAt ? { next_attempt_at: this.#dialect.toTime(nextAttemptAt) } : {}),
+        })
+        .where('id', '=', endpointId)
+        .where('lease_owner', '=', owner)
+        .execute(),
+    );
+  }
+
+  async releaseAll(owner: string): Promise<number> {
+    const result = await failOnOutage(this.#dialect, () =>
+      this.#db
+        .updateTable('webhook_endpoints')
+        .set({ lease_owner: null, lease_until: null })
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst(),
+    );
+    return Number(result.numUpdatedRows);
+  }
+}
+
+/** Endpoint `e` has work due at `at`: events after its cursor, or a one-off delivery due. */
+function hasWorkDue(at: Date | string) {
+  return sql<boolean>`(e."cursor" < (select coalesce(max(seq), 0) from events)
+    or exists (select 1 from webhook_replays r where r.endpoint_id = e.id and r.next_attempt_at <= ${at}))`;
+}
+
+/** The settling transaction found the lease taken over: it is rolled back. */
+class LeaseLost extends Error {
+  override readonly name = 'LeaseLost';
+}
+
+/** The newest event sequence, 0 when there is none. */
+export async function maxSequenceIn(db: Kysely<Schema> | Transaction<Schema>): Promise<number> {
+  const row = await db
+    .selectFrom('events')
+    .select((eb) => eb.fn.max('seq').as('max'))
+    .executeTakeFirst();
+  return Number(row?.max ?? 0);
+}
