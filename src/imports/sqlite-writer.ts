@@ -2,6 +2,7 @@ import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
 import { ROW_ERRORS_KEPT_PER_JOB } from '../db/migrations/0005_imports.js';
+import { changedFields } from '../users/changes.js';
 import { userCreated, userUpdated } from '../users/events.js';
 import { foldKey, type Attributes, type Email, type User, type UserId, type UserName } from '../users/model.js';
 import type { NewEvent } from '../events/model.js';
@@ -161,8 +162,7 @@ export class SqliteBatchWriter implements BatchWriter {
       return { line: row.line, field: 'id', reason: ROW_ERROR_REASONS.idMismatch(existing.id) };
     }
     const before = toUser(existing);
-    const attributes = JSON.stringify(row.user.attributes);
-    if (before.email === row.user.email && before.name === row.user.name && JSON.stringify(before.attributes) === attributes) {
+    if (changedFields(before, row.user).length === 0) {
       if (row.markIfUnchanged === true) s.markImported.run(this.#job.id, existing.id);
       return 'skipped';
     }
@@ -174,7 +174,17 @@ export class SqliteBatchWriter implements BatchWriter {
       version: before.version + 1,
       updatedAt: now,
     };
-    s.updateUser.run(after.email, key, after.name, foldKey(after.name), attributes, after.version, at, this.#job.id, after.id);
+    s.updateUser.run(
+      after.email,
+      key,
+      after.name,
+      foldKey(after.name),
+      JSON.stringify(after.attributes),
+      after.version,
+      at,
+      this.#job.id,
+      after.id,
+    );
     if (this.#perUserEvents) this.#event(userUpdated(this.#newId(), before, after, this.#job.context));
     return 'updated';
   }
