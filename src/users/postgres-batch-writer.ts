@@ -2,27 +2,19 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ROW_ERRORS_KEPT_PER_JOB } from '../db/migrations/0005_imports.js';
+import { postgresDialect } from '../db/dialect.js';
 import { EVENT_SEQUENCE_LOCK } from '../events/sql-outbox.js';
-import { foldKey } from '../users/model.js';
-import type { Batch } from './batch.js';
-import type { RowError, ValidRow } from './rows.js';
-import {
-  assertLeaseHeld,
-  batchErrors,
-  errorsToKeep,
-  ROW_ERROR_REASONS,
-  type BatchOutcome,
-  type BatchWriter,
-  type WriterJob,
-} from './writer.js';
+import type { BatchFinding, BatchUser, UserBatchResult, UserBatchRun, UserBatchWriter } from './batch-store.js';
+import { CHANGEABLE_FIELDS } from './changes.js';
+import { foldKey, type User, type UserId } from './model.js';
+import { toUserRow } from './sql-row.js';
 
 /** A batch may take longer than an API request; it is bounded on its own. */
 const BATCH_STATEMENT_TIMEOUT = '120s';
 /** COPY text is handed to the socket in pieces of about this many characters. */
 const COPY_CHUNK_CHARS = 64 * 1024;
 
-const STAGING = `create temp table import_staging (
+const STAGING = `create temp table user_batch_staging (
   line integer not null, id text not null, given_id boolean not null, email text not null, email_key text not null,
   name text not null, name_key text not null, attributes jsonb not null, maybe boolean not null, mark boolean not null,
   event_id text not null,
@@ -35,44 +27,62 @@ const COPY_COLUMNS = 'line, id, given_id, email, email_key, name, name_key, attr
 const ISO = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
- * The PostgreSQL batch writer, on one dedicated pooled connection: per batch, in one
- * transaction, COPY the rows into a temporary staging table, then set-based statements insert
- * (`on conflict do nothing`), or match by email and update, every row at once; row errors and
- * the job's progress follow, and the events last, under the advisory lock that orders event
- * sequences (held only for that insert and the commit). A row per statement would cost a
- * round trip each; COPY and one statement per step keep the batch to a handful.
+ * What changed, in SQL: a field changed when `new <> old`, which is changedFields() (changes.ts)
+ * for these columns: text compares exactly (deterministic collation), and jsonb equality ignores
+ * key order as sameJson() does. The parity suite (test/users/parity.integration.test.ts) holds
+ * this SQL and the API path to the same rows and events.
  */
-export class PostgresBatchWriter implements BatchWriter {
+const differs = (field: (typeof CHANGEABLE_FIELDS)[number]) => `s.${field} <> s.old_${field}`;
+const CHANGED = `to_jsonb(array_remove(array[${CHANGEABLE_FIELDS.map((f) => `case when ${differs(f)} then '${f}' end`).join(', ')}], null))`;
+const PREVIOUS = CHANGEABLE_FIELDS.map(
+  (f) => `(case when ${differs(f)} then jsonb_build_object('${f}', s.old_${f}) else '{}'::jsonb end)`,
+).join(' || ');
+const UNCHANGED = CHANGEABLE_FIELDS.map((f) => `${f} = old_${f}`).join(' and ');
+
+/**
+ * The PostgreSQL UserBatchWriter, on one dedicated pooled connection: per batch, in one
+ * transaction, COPY the rows into a temporary staging table, then set-based statements insert
+ * (`on conflict do nothing`), or match by email and update, every row at once; `alongside`
+ * follows, and the events last, under the advisory lock that orders event sequences (held only
+ * for that insert and the commit). A row per statement would cost a round trip each; COPY and
+ * one statement per step keep the batch to a handful. The events are built in SQL: the same
+ * documents as users/events.ts makes (toUserDocument(), `changed`, `previous`).
+ */
+export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, Promise<void>> {
   readonly #pool: pg.Pool;
-  readonly #job: WriterJob;
+  readonly #run: UserBatchRun;
   readonly #newId: () => string;
   readonly #now: () => Date;
   #client: pg.PoolClient | undefined;
   /** Set when the held connection died (its backend terminated, a failover): it is dropped, not reused. */
   #clientError: Error | undefined;
-  #errorsKept: number;
   readonly overlapsReading = true;
 
-  constructor(options: { pool: pg.Pool; job: WriterJob; newId: () => string; now?: () => Date }) {
+  constructor(options: { pool: pg.Pool; run: UserBatchRun; newId: () => string; now?: () => Date }) {
     this.#pool = options.pool;
-    this.#job = options.job;
+    this.#run = options.run;
     this.#newId = options.newId;
     this.#now = options.now ?? (() => new Date());
-    this.#errorsKept = options.job.errorsKept;
   }
 
-  async write(batch: Batch, signal: AbortSignal): Promise<BatchOutcome> {
+  async write(
+    users: readonly BatchUser[],
+    alongside: (tx: pg.PoolClient, result: UserBatchResult) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<UserBatchResult> {
     signal.throwIfAborted();
     const client = await this.#connect();
     try {
       await client.query('begin');
       await client.query(`set local statement_timeout = '${BATCH_STATEMENT_TIMEOUT}'`);
-      const result = await this.#writeBatch(client, batch, signal);
+      const now = this.#now();
+      const result = await this.#writeUsers(client, users, now, signal);
+      await alongside(client, result);
+      if (this.#run.events && result.created + result.updated > 0) await this.#events(client, now);
       // The last moment a cancel can still undo the batch.
       signal.throwIfAborted();
       await client.query('commit');
-      this.#errorsKept += result.kept;
-      return result.outcome;
+      return result;
     } catch (error) {
       try {
         await client.query('rollback');
@@ -123,64 +133,42 @@ export class PostgresBatchWriter implements BatchWriter {
     client.release(error === false ? undefined : error instanceof Error ? error : true);
   }
 
-  async #writeBatch(client: pg.PoolClient, batch: Batch, signal: AbortSignal): Promise<{ outcome: BatchOutcome; kept: number }> {
-    const job = this.#job;
-    const now = this.#now();
-    const found: RowError[] = [];
+  async #writeUsers(client: pg.PoolClient, users: readonly BatchUser[], now: Date, signal: AbortSignal): Promise<UserBatchResult> {
+    const findings: BatchFinding[] = [];
     const counts = { created: 0, updated: 0, skipped: 0 };
-    if (job.dryRun) counts.skipped = batch.rows.length;
-    else if (batch.rows.length > 0) {
-      const staged = this.#stageable(batch.rows, found);
-      await client.query(STAGING);
-      await pipeline(
-        Readable.from(copyText(staged, this.#newId)),
-        client.query(copyFrom(`copy import_staging (${COPY_COLUMNS}) from stdin`)),
-      );
-      signal.throwIfAborted();
-      if (job.mode === 'upsert') await this.#matchAndUpdate(client, now);
-      await this.#insertNew(client, now);
-      found.push(...(await this.#failures(client)));
-      const outcomes = await client.query<{ outcome: string | null; n: string }>(
-        'select outcome, count(*) as n from import_staging group by outcome',
-      );
-      for (const { outcome, n } of outcomes.rows) {
-        if (outcome === 'created') counts.created += Number(n);
-        else if (outcome === 'updated') counts.updated += Number(n);
-        else if (outcome === 'skipped') counts.skipped += Number(n);
-      }
-    }
-    const errors = batchErrors(batch, found);
-    const kept = errorsToKeep(this.#errorsKept, errors.length, ROW_ERRORS_KEPT_PER_JOB);
-    if (kept > 0) {
-      const keep = errors.slice(0, kept);
-      await client.query(
-        'insert into import_row_errors (job_id, line, field, reason) select $1, * from unnest($2::int[], $3::text[], $4::text[])',
-        [job.id, keep.map((e) => e.line), keep.map((e) => e.field ?? null), keep.map((e) => e.reason)],
-      );
-    }
-    const failed = batch.rejected.length + found.length;
-    const read = batch.rows.length + batch.rejected.length;
-    const progressed = await client.query(
-      `update import_jobs set read = read + $1, created = created + $2, updated = updated + $3, skipped = skipped + $4,
-       failed = failed + $5, errors_kept = errors_kept + $6, committed_line = $7, updated_at = $8 where id = $9 and lease_owner = $10`,
-      [read, counts.created, counts.updated, counts.skipped, failed, kept, batch.lastLine, now, job.id, job.leaseOwner],
+    if (users.length === 0) return { ...counts, findings };
+    const staged = this.#stageable(users, findings);
+    await client.query(STAGING);
+    await pipeline(
+      Readable.from(copyText(staged, now, this.#newId)),
+      client.query(copyFrom(`copy user_batch_staging (${COPY_COLUMNS}) from stdin`)),
     );
-    assertLeaseHeld(progressed.rowCount ?? 0, job);
-    if (!job.dryRun && job.events === 'per-user' && counts.created + counts.updated > 0) await this.#events(client, now);
-    return { outcome: { read, ...counts, failed, errors: found }, kept };
+    signal.throwIfAborted();
+    if (this.#run.mode === 'upsert') await this.#matchAndUpdate(client, now);
+    await this.#insertNew(client, now);
+    findings.push(...(await this.#failures(client)));
+    const outcomes = await client.query<{ outcome: string | null; n: string }>(
+      'select outcome, count(*) as n from user_batch_staging group by outcome',
+    );
+    for (const { outcome, n } of outcomes.rows) {
+      if (outcome === 'created') counts.created += Number(n);
+      else if (outcome === 'updated') counts.updated += Number(n);
+      else if (outcome === 'skipped') counts.skipped += Number(n);
+    }
+    return { ...counts, findings };
   }
 
   /**
    * Rows that may enter the staging table. A statement must not meet one email twice, and
-   * dedupe lets through repeats it could not prove (maybeDuplicate): a repeat within the batch
-   * is a duplicate row error here; one across batches is caught by the database.
+   * the caller lets through repeats it could not prove (maybeDuplicate): a repeat within the
+   * batch is a duplicate here; one across batches is caught by the database.
    */
-  #stageable(rows: readonly ValidRow[], found: RowError[]): ValidRow[] {
+  #stageable(rows: readonly BatchUser[], found: BatchFinding[]): BatchUser[] {
     const seen = new Set<string>();
-    const staged: ValidRow[] = [];
+    const staged: BatchUser[] = [];
     for (const row of rows) {
       const key = foldKey(row.user.email);
-      if (seen.has(key)) found.push({ line: row.line, field: 'email', reason: ROW_ERROR_REASONS.duplicateInFile });
+      if (seen.has(key)) found.push({ line: row.line, kind: 'duplicate' });
       else {
         seen.add(key);
         staged.push(row);
@@ -190,29 +178,29 @@ export class PostgresBatchWriter implements BatchWriter {
   }
 
   async #matchAndUpdate(client: pg.PoolClient, now: Date): Promise<void> {
-    await client.query('select 1 from users where email_key in (select email_key from import_staging) for update');
-    await client.query(`update import_staging s set existing_id = u.id, old_email = u.email, old_name = u.name,
+    await client.query('select 1 from users where email_key in (select email_key from user_batch_staging) for update');
+    await client.query(`update user_batch_staging s set existing_id = u.id, old_email = u.email, old_name = u.name,
       old_attributes = u.attributes, old_version = u.version, old_created_at = u.created_at, old_imported_by = u.imported_by
       from users u where u.email_key = s.email_key`);
     await client.query(
-      `update import_staging set outcome = case
+      `update user_batch_staging set outcome = case
          when maybe and old_imported_by = $1 then 'duplicate'
          when given_id and id <> existing_id then 'id-mismatch'
-         when email = old_email and name = old_name and attributes = old_attributes then 'skipped'
+         when ${UNCHANGED} then 'skipped'
          else 'updated' end
        where existing_id is not null`,
-      [this.#job.id],
+      [this.#run.id],
     );
     await client.query(
       `update users u set email = s.email, email_key = s.email_key, name = s.name, name_key = s.name_key, attributes = s.attributes,
          version = u.version + 1, updated_at = $1, imported_by = $2
-       from import_staging s where s.outcome = 'updated' and u.id = s.existing_id`,
-      [now, this.#job.id],
+       from user_batch_staging s where s.outcome = 'updated' and u.id = s.existing_id`,
+      [now, this.#run.id],
     );
-    // Bookkeeping only (see ValidRow.markIfUnchanged): neither version nor updated_at moves.
+    // Bookkeeping only (see BatchUser.markIfUnchanged): neither version nor updated_at moves.
     await client.query(
-      `update users u set imported_by = $1 from import_staging s where s.outcome = 'skipped' and s.mark and u.id = s.existing_id`,
-      [this.#job.id],
+      `update users u set imported_by = $1 from user_batch_staging s where s.outcome = 'skipped' and s.mark and u.id = s.existing_id`,
+      [this.#run.id],
     );
   }
 
@@ -220,16 +208,16 @@ export class PostgresBatchWriter implements BatchWriter {
     await client.query(
       `with inserted as (
          insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at, imported_by)
-         select id, email, email_key, name, name_key, attributes, 1, $1, $1, $2 from import_staging
+         select id, email, email_key, name, name_key, attributes, 1, $1, $1, $2 from user_batch_staging
          where existing_id is null order by line
          on conflict do nothing
          returning id, email_key)
-       update import_staging s set outcome = 'created' from inserted i where i.id = s.id and i.email_key = s.email_key`,
-      [now, this.#job.id],
+       update user_batch_staging s set outcome = 'created' from inserted i where i.id = s.id and i.email_key = s.email_key`,
+      [now, this.#run.id],
     );
   }
 
-  async #failures(client: pg.PoolClient): Promise<RowError[]> {
+  async #failures(client: pg.PoolClient): Promise<BatchFinding[]> {
     const { rows } = await client.query<{
       line: number;
       outcome: string | null;
@@ -239,17 +227,14 @@ export class PostgresBatchWriter implements BatchWriter {
       holder_job: string | null;
     }>(
       `select s.line, s.outcome, s.existing_id, s.maybe, u.id as holder, u.imported_by as holder_job
-       from import_staging s left join users u on u.email_key = s.email_key
+       from user_batch_staging s left join users u on u.email_key = s.email_key
        where s.outcome is null or s.outcome in ('duplicate', 'id-mismatch') order by s.line`,
     );
-    return rows.map((row): RowError => {
-      if (row.outcome === 'id-mismatch')
-        return { line: row.line, field: 'id', reason: ROW_ERROR_REASONS.idMismatch(row.existing_id ?? '') };
-      if (row.outcome === 'duplicate' || (row.maybe && row.holder_job === this.#job.id)) {
-        return { line: row.line, field: 'email', reason: ROW_ERROR_REASONS.duplicateInFile };
-      }
-      if (row.holder !== null) return { line: row.line, field: 'email', reason: ROW_ERROR_REASONS.emailTaken(row.holder) };
-      return { line: row.line, field: 'id', reason: ROW_ERROR_REASONS.idTaken };
+    return rows.map((row): BatchFinding => {
+      if (row.outcome === 'id-mismatch') return { line: row.line, kind: 'id-mismatch', existingId: row.existing_id ?? '' };
+      if (row.outcome === 'duplicate' || (row.maybe && row.holder_job === this.#run.id)) return { line: row.line, kind: 'duplicate' };
+      if (row.holder !== null) return { line: row.line, kind: 'email-taken', holderId: row.holder };
+      return { line: row.line, kind: 'id-taken' };
     });
   }
 
@@ -266,17 +251,11 @@ export class PostgresBatchWriter implements BatchWriter {
          else jsonb_build_object(
            'user', jsonb_build_object('id', s.existing_id, 'email', s.email, 'name', s.name, 'attributes', s.attributes,
              'version', s.old_version + 1, 'created_at', ${ISO('s.old_created_at')}, 'updated_at', $3::text),
-           'changed', to_jsonb(array_remove(array[
-             case when s.email <> s.old_email then 'email' end,
-             case when s.name <> s.old_name then 'name' end,
-             case when s.attributes <> s.old_attributes then 'attributes' end], null)),
-           'previous',
-             (case when s.email <> s.old_email then jsonb_build_object('email', s.old_email) else '{}'::jsonb end)
-             || (case when s.name <> s.old_name then jsonb_build_object('name', s.old_name) else '{}'::jsonb end)
-             || (case when s.attributes <> s.old_attributes then jsonb_build_object('attributes', s.old_attributes) else '{}'::jsonb end))
+           'changed', ${CHANGED},
+           'previous', ${PREVIOUS})
          end
-       from import_staging s where s.outcome in ('created', 'updated') order by s.line`,
-      [now, this.#job.context.actor ?? null, iso],
+       from user_batch_staging s where s.outcome in ('created', 'updated') order by s.line`,
+      [now, this.#run.context.actor ?? null, iso],
     );
   }
 }
@@ -286,15 +265,20 @@ export class ConnectionLostError extends Error {
   override readonly name = 'ConnectionLostError';
 }
 
-/** The rows as COPY text format, in pieces. */
-function* copyText(rows: readonly ValidRow[], newId: () => string): Generator<string, void, undefined> {
+/**
+ * The rows as COPY text format, in pieces: the columns of toUserRow() (sql-row.ts), as a
+ * new user would have them, and the ids of the user (when the row has none) and of its event.
+ */
+function* copyText(rows: readonly BatchUser[], now: Date, newId: () => string): Generator<string, void, undefined> {
   let text = '';
   for (const row of rows) {
-    const user = row.user;
+    const given = row.user.id !== undefined;
+    const user: User = { ...row.user, id: row.user.id ?? (newId() as UserId), version: 1, createdAt: now, updatedAt: now };
+    const r = toUserRow(user, postgresDialect);
     text +=
-      `${row.line}\t${user.id ?? newId()}\t${user.id === undefined ? 'f' : 't'}\t${copyEscape(user.email)}\t` +
-      `${copyEscape(foldKey(user.email))}\t${copyEscape(user.name)}\t${copyEscape(foldKey(user.name))}\t` +
-      `${copyEscape(JSON.stringify(user.attributes))}\t${row.maybeDuplicate ? 't' : 'f'}\t${row.markIfUnchanged === true ? 't' : 'f'}\t${newId()}\n`;
+      `${row.line}\t${r.id}\t${given ? 't' : 'f'}\t${copyEscape(r.email)}\t${copyEscape(r.email_key)}\t` +
+      `${copyEscape(r.name)}\t${copyEscape(r.name_key)}\t${copyEscape(r.attributes)}\t` +
+      `${row.maybeDuplicate ? 't' : 'f'}\t${row.markIfUnchanged === true ? 't' : 'f'}\t${newId()}\n`;
     if (text.length >= COPY_CHUNK_CHARS) {
       yield text;
       text = '';
