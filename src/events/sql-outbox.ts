@@ -23,16 +23,18 @@ export const EVENT_SEQUENCE_LOCK = 7_265_301;
  */
 export async function appendEvent(trx: Transaction<Schema>, dialect: SqlDialect, event: NewEvent): Promise<void> {
   if (dialect.name === 'postgres') await sql`select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK})`.execute(trx);
-  await trx
-    .insertInto('events')
-    .values({
-      id: event.id,
-      type: event.type,
-      occurred_at: dialect.toTime(event.occurredAt),
-      actor: event.actor,
-      request_id: event.requestId,
-      subject_id: event.subjectId,
-      data: dialect.toJson(event.data),
-    })
-    .execute();
+  await trx.insertInto('events').values(toEventRow(event, dialect)).execute();
+}
+
+/** The row of `events` for an event (its `seq` is the database's): for appendEvent() and the batch writers' own statements. */
+export function toEventRow(event: NewEvent, dialect: SqlDialect) {
+  return {
+    id: event.id,
+    type: event.type,
+    occurred_at: dialect.toTime(event.occurredAt),
+    actor: event.actor,
+    request_id: event.requestId,
+    subject_id: event.subjectId,
+    data: dialect.toJson(event.data),
+  };
 }

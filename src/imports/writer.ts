@@ -1,4 +1,6 @@
+import { ROW_ERRORS_KEPT_PER_JOB } from '../db/migrations/0005_imports.js';
 import type { EventContext } from '../events/model.js';
+import type { BatchFinding, UserBatchResult, UserBatchRun, UserBatchWriter } from '../users/batch-store.js';
 import type { Batch } from './batch.js';
 import { LeaseLostError } from './errors.js';
 import type { EventsMode, ImportMode } from './job.js';
@@ -72,4 +74,87 @@ export function batchErrors(batch: Batch, found: readonly RowError[]): RowError[
  */
 export function assertLeaseHeld(updatedRows: number | bigint, job: WriterJob): void {
   if (Number(updatedRows) === 0) throw new LeaseLostError(job.id);
+}
+
+/** The row error an import reports for a user the batch did not write. */
+export function rowErrorOf(finding: BatchFinding): RowError {
+  switch (finding.kind) {
+    case 'email-taken':
+      return { line: finding.line, field: 'email', reason: ROW_ERROR_REASONS.emailTaken(finding.holderId) };
+    case 'id-taken':
+      return { line: finding.line, field: 'id', reason: ROW_ERROR_REASONS.idTaken };
+    case 'duplicate':
+      return { line: finding.line, field: 'email', reason: ROW_ERROR_REASONS.duplicateInFile };
+    case 'id-mismatch':
+      return { line: finding.line, field: 'id', reason: ROW_ERROR_REASONS.idMismatch(finding.existingId) };
+  }
+}
+
+/** The users capability's view of a job: its id marks the users it writes. */
+export function userBatchRun(job: WriterJob): UserBatchRun {
+  return { id: job.id, mode: job.mode, events: job.events === 'per-user' && !job.dryRun, context: job.context };
+}
+
+/** What a batch adds to its job: the row errors to store (already capped) and the counters up to `lastLine`. */
+export interface BatchProgress {
+  readonly errors: readonly RowError[];
+  readonly read: number;
+  readonly created: number;
+  readonly updated: number;
+  readonly skipped: number;
+  readonly failed: number;
+  readonly lastLine: number;
+}
+
+/**
+ * The BatchWriter of an import: the batch's users go through the users capability's batch
+ * writer (users/batch-store.ts), and the job's own writes (`record`: row errors, progress, the
+ * lease check) run alongside in the same transaction. A dry run writes no users, only progress.
+ */
+export class JobBatchWriter<Tx, Done extends void | Promise<void>> implements BatchWriter {
+  readonly #users: UserBatchWriter<Tx, Done>;
+  readonly #record: (tx: Tx, progress: BatchProgress) => Done;
+  readonly #job: WriterJob;
+  #errorsKept: number;
+
+  constructor(users: UserBatchWriter<Tx, Done>, record: (tx: Tx, progress: BatchProgress) => Done, job: WriterJob) {
+    this.#users = users;
+    this.#record = record;
+    this.#job = job;
+    this.#errorsKept = job.errorsKept;
+  }
+
+  get overlapsReading(): boolean {
+    return this.#users.overlapsReading;
+  }
+
+  async write(batch: Batch, signal: AbortSignal): Promise<BatchOutcome> {
+    let outcome: BatchOutcome | undefined;
+    let kept = 0;
+    const rows = this.#job.dryRun ? [] : batch.rows;
+    await this.#users.write(
+      rows,
+      (tx: Tx, result: UserBatchResult) => {
+        const found = result.findings.map(rowErrorOf);
+        const errors = batchErrors(batch, found);
+        kept = errorsToKeep(this.#errorsKept, errors.length, ROW_ERRORS_KEPT_PER_JOB);
+        outcome = {
+          read: batch.rows.length + batch.rejected.length,
+          created: result.created,
+          updated: result.updated,
+          skipped: result.skipped + batch.rows.length - rows.length,
+          failed: batch.rejected.length + found.length,
+          errors: found,
+        };
+        return this.#record(tx, { ...outcome, errors: errors.slice(0, kept), lastLine: batch.lastLine });
+      },
+      signal,
+    );
+    this.#errorsKept += kept;
+    return outcome!;
+  }
+
+  close(): Promise<void> {
+    return this.#users.close();
+  }
 }

@@ -1,8 +1,6 @@
 import type { EventContext, NewEvent } from '../events/model.js';
+import { changedFields } from './changes.js';
 import { toUserDocument, type User } from './model.js';
-
-/** The fields a change can touch, in the order they are reported. */
-const CHANGEABLE = ['email', 'name', 'attributes'] as const;
 
 function base(id: string, ctx: EventContext, subjectId: string, occurredAt: Date) {
   return { id, occurredAt, actor: ctx.actor ?? null, requestId: ctx.requestId ?? null, subjectId };
@@ -15,10 +13,10 @@ export function userCreated(id: string, user: User, ctx: EventContext): NewEvent
 /**
  * `changed` names the fields that differ and `previous` holds their old values, so a receiver
  * can find the record by its old email and skip changes that are older than what it has
- * (`user.version`).
+ * (`user.version`). What changed is changedFields() (changes.ts).
  */
 export function userUpdated(id: string, before: User, after: User, ctx: EventContext): NewEvent {
-  const changed = CHANGEABLE.filter((field) => JSON.stringify(before[field]) !== JSON.stringify(after[field]));
+  const changed = changedFields(before, after);
   const previous = Object.fromEntries(changed.map((field) => [field, before[field]]));
   return { ...base(id, ctx, after.id, after.updatedAt), type: 'user.updated', data: { user: toUserDocument(after), changed, previous } };
 }

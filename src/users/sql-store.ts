@@ -1,13 +1,12 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { failOnOutage, type SqlDialect } from '../db/dialect.js';
-import type { Schema, UsersTable } from '../db/schema.js';
+import type { Schema } from '../db/schema.js';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
-import { foldKey, type Attributes, type Email, type User, type UserId, type UserName } from './model.js';
+import type { User, UserId } from './model.js';
+import { fromUserRow, toUserRow } from './sql-row.js';
 import type { IdempotencyRecord, UserPageQuery, UserStore } from './service.js';
 import type { NewEvent } from '../events/model.js';
 import { appendEvent } from '../events/sql-outbox.js';
-
-type UserRow = Selectable<UsersTable>;
 
 /** The UserStore adapter for SQLite and PostgreSQL; dialect differences come from `SqlDialect`. */
 export class SqlUserStore implements UserStore {
@@ -165,29 +164,11 @@ export class SqlUserStore implements UserStore {
   }
 
   #toUserRow(user: User) {
-    return {
-      id: user.id,
-      email: user.email,
-      email_key: foldKey(user.email),
-      name: user.name,
-      name_key: foldKey(user.name),
-      attributes: this.#dialect.toJson(user.attributes),
-      version: user.version,
-      created_at: this.#dialect.toTime(user.createdAt),
-      updated_at: this.#dialect.toTime(user.updatedAt),
-    };
+    return toUserRow(user, this.#dialect);
   }
 
-  #toUser(row: UserRow): User {
-    return {
-      id: row.id as UserId,
-      email: row.email as Email,
-      name: row.name as UserName,
-      attributes: this.#dialect.fromJson(row.attributes) as Attributes,
-      version: row.version,
-      createdAt: this.#dialect.fromTime(row.created_at),
-      updatedAt: this.#dialect.fromTime(row.updated_at),
-    };
+  #toUser(row: Parameters<typeof fromUserRow>[0]): User {
+    return fromUserRow(row, this.#dialect);
   }
 
   #toIdempotencyRow(record: IdempotencyRecord, now: Date) {

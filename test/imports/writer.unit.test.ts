@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Batch } from '../../src/imports/batch.js';
-import { copyEscape } from '../../src/imports/postgres-writer.js';
+import { copyEscape } from '../../src/users/postgres-batch-writer.js';
 import { unwritten } from '../../src/imports/run.js';
 import type { ImportedUser, ValidRow } from '../../src/imports/rows.js';
 import { batchErrors, errorsToKeep } from '../../src/imports/writer.js';

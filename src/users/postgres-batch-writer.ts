@@ -1,0 +1,296 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { postgresDialect } from '../db/dialect.js';
+import { EVENT_SEQUENCE_LOCK } from '../events/sql-outbox.js';
+import type { BatchFinding, BatchUser, UserBatchResult, UserBatchRun, UserBatchWriter } from './batch-store.js';
+import { CHANGEABLE_FIELDS } from './changes.js';
+import { foldKey, type User, type UserId } from './model.js';
+import { toUserRow } from './sql-row.js';
+
+/** A batch may take longer than an API request; it is bounded on its own. */
+const BATCH_STATEMENT_TIMEOUT = '120s';
+/** COPY text is handed to the socket in pieces of about this many characters. */
+const COPY_CHUNK_CHARS = 64 * 1024;
+
+const STAGING = `create temp table user_batch_staging (
+  line integer not null, id text not null, given_id boolean not null, email text not null, email_key text not null,
+  name text not null, name_key text not null, attributes jsonb not null, maybe boolean not null, mark boolean not null,
+  event_id text not null,
+  existing_id text, old_email text, old_name text, old_attributes jsonb, old_version integer, old_created_at timestamptz,
+  old_imported_by text, outcome text
+) on commit drop`;
+const COPY_COLUMNS = 'line, id, given_id, email, email_key, name, name_key, attributes, maybe, mark, event_id';
+
+/** `created_at`/`updated_at` as toISOString() writes them, so event snapshots match the API's. */
+const ISO = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * What changed, in SQL: a field changed when `new <> old`, which is changedFields() (changes.ts)
+ * for these columns: text compares exactly (deterministic collation), and jsonb equality ignores
+ * key order as sameJson() does. The parity suite (test/users/parity.integration.test.ts) holds
+ * this SQL and the API path to the same rows and events.
+ */
+const differs = (field: (typeof CHANGEABLE_FIELDS)[number]) => `s.${field} <> s.old_${field}`;
+const CHANGED = `to_jsonb(array_remove(array[${CHANGEABLE_FIELDS.map((f) => `case when ${differs(f)} then '${f}' end`).join(', ')}], null))`;
+const PREVIOUS = CHANGEABLE_FIELDS.map(
+  (f) => `(case when ${differs(f)} then jsonb_build_object('${f}', s.old_${f}) else '{}'::jsonb end)`,
+).join(' || ');
+const UNCHANGED = CHANGEABLE_FIELDS.map((f) => `${f} = old_${f}`).join(' and ');
+
+/**
+ * The PostgreSQL UserBatchWriter, on one dedicated pooled connection: per batch, in one
+ * transaction, COPY the rows into a temporary staging table, then set-based statements insert
+ * (`on conflict do nothing`), or match by email and update, every row at once; `alongside`
+ * follows, and the events last, under the advisory lock that orders event sequences (held only
+ * for that insert and the commit). A row per statement would cost a round trip each; COPY and
+ * one statement per step keep the batch to a handful. The events are built in SQL: the same
+ * documents as users/events.ts makes (toUserDocument(), `changed`, `previous`).
+ */
+export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, Promise<void>> {
+  readonly #pool: pg.Pool;
+  readonly #run: UserBatchRun;
+  readonly #newId: () => string;
+  readonly #now: () => Date;
+  #client: pg.PoolClient | undefined;
+  /** Set when the held connection died (its backend terminated, a failover): it is dropped, not reused. */
+  #clientError: Error | undefined;
+  readonly overlapsReading = true;
+
+  constructor(options: { pool: pg.Pool; run: UserBatchRun; newId: () => string; now?: () => Date }) {
+    this.#pool = options.pool;
+    this.#run = options.run;
+    this.#newId = options.newId;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async write(
+    users: readonly BatchUser[],
+    alongside: (tx: pg.PoolClient, result: UserBatchResult) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<UserBatchResult> {
+    signal.throwIfAborted();
+    const client = await this.#connect();
+    try {
+      await client.query('begin');
+      await client.query(`set local statement_timeout = '${BATCH_STATEMENT_TIMEOUT}'`);
+      const now = this.#now();
+      const result = await this.#writeUsers(client, users, now, signal);
+      await alongside(client, result);
+      if (this.#run.events && result.created + result.updated > 0) await this.#events(client, now);
+      // The last moment a cancel can still undo the batch.
+      signal.throwIfAborted();
+      await client.query('commit');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('rollback');
+      } catch {
+        // The connection is gone (or unusable): drop it; a retry takes a new one. pg reports a
+        // query on a connection that already failed as "not queryable", which is not one of
+        // the outage errors the dialect knows, so it is named here.
+        this.#drop(client, error);
+        throw new ConnectionLostError('The PostgreSQL connection was lost during an import batch; nothing of it was committed.', {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  close(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    // Released with its error, if it had one, so the pool discards it.
+    if (client !== undefined) this.#drop(client, this.#clientError ?? false);
+    return Promise.resolve();
+  }
+
+  async #connect(): Promise<pg.PoolClient> {
+    // A connection that died between batches is given back with its error and replaced, so
+    // the next batch does not spend one of its retries finding out.
+    if (this.#client !== undefined && this.#clientError !== undefined) this.#drop(this.#client, this.#clientError);
+    if (this.#client !== undefined) return this.#client;
+    const client = await this.#pool.connect();
+    this.#clientError = undefined;
+    // A terminated backend makes a checked-out client emit 'error'; the failing query reports
+    // it to the batch in progress, and the connection is remembered as dead.
+    client.on('error', this.#onClientError);
+    this.#client = client;
+    return client;
+  }
+
+  readonly #onClientError = (error: Error): void => {
+    this.#clientError = error;
+  };
+
+  /** Gives the connection back: with an error (or true) the pool discards it, with false it is reused. */
+  #drop(client: pg.PoolClient, error: unknown): void {
+    if (this.#client === client) this.#client = undefined;
+    this.#clientError = undefined;
+    client.off('error', this.#onClientError);
+    client.release(error === false ? undefined : error instanceof Error ? error : true);
+  }
+
+  async #writeUsers(client: pg.PoolClient, users: readonly BatchUser[], now: Date, signal: AbortSignal): Promise<UserBatchResult> {
+    const findings: BatchFinding[] = [];
+    const counts = { created: 0, updated: 0, skipped: 0 };
+    if (users.length === 0) return { ...counts, findings };
+    const staged = this.#stageable(users, findings);
+    await client.query(STAGING);
+    await pipeline(
+      Readable.from(copyText(staged, now, this.#newId)),
+      client.query(copyFrom(`copy user_batch_staging (${COPY_COLUMNS}) from stdin`)),
+    );
+    signal.throwIfAborted();
+    if (this.#run.mode === 'upsert') await this.#matchAndUpdate(client, now);
+    await this.#insertNew(client, now);
+    findings.push(...(await this.#failures(client)));
+    const outcomes = await client.query<{ outcome: string | null; n: string }>(
+      'select outcome, count(*) as n from user_batch_staging group by outcome',
+    );
+    for (const { outcome, n } of outcomes.rows) {
+      if (outcome === 'created') counts.created += Number(n);
+      else if (outcome === 'updated') counts.updated += Number(n);
+      else if (outcome === 'skipped') counts.skipped += Number(n);
+    }
+    return { ...counts, findings };
+  }
+
+  /**
+   * Rows that may enter the staging table. A statement must not meet one email twice, and
+   * the caller lets through repeats it could not prove (maybeDuplicate): a repeat within the
+   * batch is a duplicate here; one across batches is caught by the database.
+   */
+  #stageable(rows: readonly BatchUser[], found: BatchFinding[]): BatchUser[] {
+    const seen = new Set<string>();
+    const staged: BatchUser[] = [];
+    for (const row of rows) {
+      const key = foldKey(row.user.email);
+      if (seen.has(key)) found.push({ line: row.line, kind: 'duplicate' });
+      else {
+        seen.add(key);
+        staged.push(row);
+      }
+    }
+    return staged;
+  }
+
+  async #matchAndUpdate(client: pg.PoolClient, now: Date): Promise<void> {
+    await client.query('select 1 from users where email_key in (select email_key from user_batch_staging) for update');
+    await client.query(`update user_batch_staging s set existing_id = u.id, old_email = u.email, old_name = u.name,
+      old_attributes = u.attributes, old_version = u.version, old_created_at = u.created_at, old_imported_by = u.imported_by
+      from users u where u.email_key = s.email_key`);
+    await client.query(
+      `update user_batch_staging set outcome = case
+         when maybe and old_imported_by = $1 then 'duplicate'
+         when given_id and id <> existing_id then 'id-mismatch'
+         when ${UNCHANGED} then 'skipped'
+         else 'updated' end
+       where existing_id is not null`,
+      [this.#run.id],
+    );
+    await client.query(
+      `update users u set email = s.email, email_key = s.email_key, name = s.name, name_key = s.name_key, attributes = s.attributes,
+         version = u.version + 1, updated_at = $1, imported_by = $2
+       from user_batch_staging s where s.outcome = 'updated' and u.id = s.existing_id`,
+      [now, this.#run.id],
+    );
+    // Bookkeeping only (see BatchUser.markIfUnchanged): neither version nor updated_at moves.
+    await client.query(
+      `update users u set imported_by = $1 from user_batch_staging s where s.outcome = 'skipped' and s.mark and u.id = s.existing_id`,
+      [this.#run.id],
+    );
+  }
+
+  async #insertNew(client: pg.PoolClient, now: Date): Promise<void> {
+    await client.query(
+      `with inserted as (
+         insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at, imported_by)
+         select id, email, email_key, name, name_key, attributes, 1, $1, $1, $2 from user_batch_staging
+         where existing_id is null order by line
+         on conflict do nothing
+         returning id, email_key)
+       update user_batch_staging s set outcome = 'created' from inserted i where i.id = s.id and i.email_key = s.email_key`,
+      [now, this.#run.id],
+    );
+  }
+
+  async #failures(client: pg.PoolClient): Promise<BatchFinding[]> {
+    const { rows } = await client.query<{
+      line: number;
+      outcome: string | null;
+      existing_id: string | null;
+      maybe: boolean;
+      holder: string | null;
+      holder_job: string | null;
+    }>(
+      `select s.line, s.outcome, s.existing_id, s.maybe, u.id as holder, u.imported_by as holder_job
+       from user_batch_staging s left join users u on u.email_key = s.email_key
+       where s.outcome is null or s.outcome in ('duplicate', 'id-mismatch') order by s.line`,
+    );
+    return rows.map((row): BatchFinding => {
+      if (row.outcome === 'id-mismatch') return { line: row.line, kind: 'id-mismatch', existingId: row.existing_id ?? '' };
+      if (row.outcome === 'duplicate' || (row.maybe && row.holder_job === this.#run.id)) return { line: row.line, kind: 'duplicate' };
+      if (row.holder !== null) return { line: row.line, kind: 'email-taken', holderId: row.holder };
+      return { line: row.line, kind: 'id-taken' };
+    });
+  }
+
+  /** The per-user events, last: the advisory lock is then held only for this insert and the commit. */
+  async #events(client: pg.PoolClient, now: Date): Promise<void> {
+    const iso = now.toISOString();
+    await client.query('select pg_advisory_xact_lock($1)', [EVENT_SEQUENCE_LOCK]);
+    await client.query(
+      `insert into events (id, type, occurred_at, actor, request_id, subject_id, data)
+       select s.event_id, case when s.outcome = 'created' then 'user.created' else 'user.updated' end, $1, $2, $4,
+         coalesce(s.existing_id, s.id),
+         case when s.outcome = 'created' then jsonb_build_object('user', jsonb_build_object('id', s.id, 'email', s.email,
+           'name', s.name, 'attributes', s.attributes, 'version', 1, 'created_at', $3::text, 'updated_at', $3::text))
+         else jsonb_build_object(
+           'user', jsonb_build_object('id', s.existing_id, 'email', s.email, 'name', s.name, 'attributes', s.attributes,
+             'version', s.old_version + 1, 'created_at', ${ISO('s.old_created_at')}, 'updated_at', $3::text),
+           'changed', ${CHANGED},
+           'previous', ${PREVIOUS})
+         end
+       from user_batch_staging s where s.outcome in ('created', 'updated') order by s.line`,
+      [now, this.#run.context.actor ?? null, iso, this.#run.context.requestId ?? null],
+    );
+  }
+}
+
+/** The writer's connection failed mid-batch (the batch rolled back with it): worth a retry on a new one. */
+export class ConnectionLostError extends Error {
+  override readonly name = 'ConnectionLostError';
+}
+
+/**
+ * The rows as COPY text format, in pieces: the columns of toUserRow() (sql-row.ts), as a
+ * new user would have them, and the ids of the user (when the row has none) and of its event.
+ */
+function* copyText(rows: readonly BatchUser[], now: Date, newId: () => string): Generator<string, void, undefined> {
+  let text = '';
+  for (const row of rows) {
+    const { id, email, name, attributes } = row.user;
+    // Built field by field: spreading row.user into a new shape costs ~6 µs a row in V8.
+    const user: User = { id: id ?? (newId() as UserId), email, name, attributes, version: 1, createdAt: now, updatedAt: now };
+    const r = toUserRow(user, postgresDialect);
+    text +=
+      `${row.line}\t${r.id}\t${id === undefined ? 'f' : 't'}\t${copyEscape(r.email)}\t${copyEscape(r.email_key)}\t` +
+      `${copyEscape(r.name)}\t${copyEscape(r.name_key)}\t${copyEscape(r.attributes)}\t` +
+      `${row.maybeDuplicate ? 't' : 'f'}\t${row.markIfUnchanged === true ? 't' : 'f'}\t${newId()}\n`;
+    if (text.length >= COPY_CHUNK_CHARS) {
+      yield text;
+      text = '';
+    }
+  }
+  if (text !== '') yield text;
+}
+
+/** COPY text format: backslash, tab, newline and carriage return are escaped (names and attributes may hold them). */
+export function copyEscape(value: string): string {
+  return /[\\\t\n\r]/.test(value)
+    ? value.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!)
+    : value;
+}

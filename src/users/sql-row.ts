@@ -1,0 +1,58 @@
+import type { SqlDialect } from '../db/dialect.js';
+import { foldKey, type Attributes, type Email, type User, type UserId, type UserName } from './model.js';
+
+/** A user as a row of `users` (without the import's bookkeeping column, `imported_by`). */
+export interface UserRow {
+  readonly id: string;
+  readonly email: string;
+  readonly email_key: string;
+  readonly name: string;
+  readonly name_key: string;
+  readonly attributes: string;
+  readonly version: number;
+  readonly created_at: Date | string;
+  readonly updated_at: Date | string;
+}
+
+/**
+ * The one mapping of a user to its row, for SqlUserStore and both batch writers: the keys are
+ * foldKey() of the email and the name, the attributes are stored as written (JSON text; jsonb on
+ * PostgreSQL), times as the dialect keeps them.
+ */
+export function toUserRow(user: User, dialect: SqlDialect): UserRow {
+  return {
+    id: user.id,
+    email: user.email,
+    email_key: foldKey(user.email),
+    name: user.name,
+    name_key: foldKey(user.name),
+    attributes: dialect.toJson(user.attributes),
+    version: user.version,
+    created_at: dialect.toTime(user.createdAt),
+    updated_at: dialect.toTime(user.updatedAt),
+  };
+}
+
+/** The columns a user is read from. */
+export interface StoredUserColumns {
+  readonly id: string;
+  readonly email: string;
+  readonly name: string;
+  readonly attributes: unknown;
+  readonly version: number;
+  readonly created_at: unknown;
+  readonly updated_at: unknown;
+}
+
+/** The user a row holds (the inverse of toUserRow()). */
+export function fromUserRow(row: StoredUserColumns, dialect: SqlDialect): User {
+  return {
+    id: row.id as UserId,
+    email: row.email as Email,
+    name: row.name as UserName,
+    attributes: dialect.fromJson(row.attributes) as Attributes,
+    version: row.version,
+    createdAt: dialect.fromTime(row.created_at),
+    updatedAt: dialect.fromTime(row.updated_at),
+  };
+}

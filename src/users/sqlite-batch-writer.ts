@@ -1,0 +1,199 @@
+import type SQLite from 'better-sqlite3';
+import type { Kysely } from 'kysely';
+import { sqliteDialect } from '../db/dialect.js';
+import type { Schema } from '../db/schema.js';
+import type { NewEvent } from '../events/model.js';
+import { toEventRow } from '../events/sql-outbox.js';
+import type { BatchFinding, BatchUser, UserBatchResult, UserBatchRun, UserBatchWriter } from './batch-store.js';
+import { changedFields } from './changes.js';
+import { userCreated, userUpdated } from './events.js';
+import { foldKey, type User, type UserId } from './model.js';
+import { fromUserRow, toUserRow } from './sql-row.js';
+
+interface ExistingRow {
+  id: string;
+  email: string;
+  name: string;
+  attributes: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+  imported_by: string | null;
+}
+
+/**
+ * While a batch run writes, the connection's page cache is 32 MiB instead of SQLite's 2 MiB, and
+ * the WAL is checkpointed every 10,000 pages (~40 MB) instead of 1,000. A batch inserts emails
+ * and names in random order, so it reads and dirties index pages all over the two random-key
+ * indexes: with 2 MiB most of those reads miss, and a checkpoint after nearly every commit
+ * copies (and syncs) the same hot pages back again and again. Measured with raw inserts into
+ * this schema, 1M rows in 20,000-row transactions (2 CPUs): 2 MiB/1,000 pages 83k rows/s,
+ * 32 MiB/10,000 pages 116k rows/s, and system time 5.6 → 2.4 s. Both are restored by close().
+ */
+const BATCH_CACHE_KIB = 32 * 1024;
+const BATCH_AUTOCHECKPOINT_PAGES = 10_000;
+
+/**
+ * The SQLite UserBatchWriter: statements prepared once and stepped synchronously inside one
+ * `transaction()` per batch, under Kysely's lock on the single connection (so no API query
+ * interleaves with the raw statements, and the batch holds the write lock only while it runs).
+ * Kysely's per-query path costs ~20 µs a statement in promises and planning; stepping prepared
+ * statements synchronously is what lets SQLite reach its own bulk speed. `alongside` runs in the
+ * same synchronous transaction, so it must not return a promise.
+ */
+export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, void> {
+  readonly #db: Kysely<Schema>;
+  readonly #run: UserBatchRun;
+  readonly #newId: () => string;
+  readonly #now: () => Date;
+  readonly #statements: ReturnType<typeof prepare>;
+  readonly #connection: SQLite.Database;
+  readonly #restore: { cacheSize: number; autocheckpoint: number };
+  readonly overlapsReading = false;
+
+  constructor(options: { db: Kysely<Schema>; connection: SQLite.Database; run: UserBatchRun; newId: () => string; now?: () => Date }) {
+    this.#db = options.db;
+    this.#connection = options.connection;
+    this.#run = options.run;
+    this.#newId = options.newId;
+    this.#now = options.now ?? (() => new Date());
+    this.#statements = prepare(options.connection);
+    this.#restore = {
+      cacheSize: options.connection.pragma('cache_size', { simple: true }) as number,
+      autocheckpoint: options.connection.pragma('wal_autocheckpoint', { simple: true }) as number,
+    };
+    options.connection.pragma(`cache_size = ${-BATCH_CACHE_KIB}`);
+    options.connection.pragma(`wal_autocheckpoint = ${BATCH_AUTOCHECKPOINT_PAGES}`);
+  }
+
+  async write(
+    users: readonly BatchUser[],
+    alongside: (tx: SQLite.Database, result: UserBatchResult) => void,
+    signal: AbortSignal,
+  ): Promise<UserBatchResult> {
+    signal.throwIfAborted();
+    return this.#db.connection().execute(() => {
+      // The lock may have been awaited: a cancel that came meanwhile must not start the batch.
+      signal.throwIfAborted();
+      const result = this.#connection.transaction(() => {
+        const written = this.#writeUsers(users);
+        const done: unknown = alongside(this.#connection, written);
+        if (done instanceof Promise) throw new TypeError('alongside must be synchronous on SQLite: the transaction would commit first');
+        return written;
+      })();
+      return Promise.resolve(result);
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.#connection.open) {
+      this.#connection.pragma(`cache_size = ${this.#restore.cacheSize}`);
+      this.#connection.pragma(`wal_autocheckpoint = ${this.#restore.autocheckpoint}`);
+    }
+    return Promise.resolve();
+  }
+
+  #writeUsers(users: readonly BatchUser[]): UserBatchResult {
+    const now = this.#now();
+    const findings: BatchFinding[] = [];
+    let created = 0;
+    let updated = 0;
+    let skipped = 0;
+    for (const row of users) {
+      const result = this.#run.mode === 'create' ? this.#create(row, now) : this.#upsert(row, now);
+      if (typeof result === 'object') findings.push(result);
+      else if (result === 'created') created++;
+      else if (result === 'updated') updated++;
+      else skipped++;
+    }
+    return { created, updated, skipped, findings };
+  }
+
+  #create(row: BatchUser, now: Date): 'created' | BatchFinding {
+    const user: User = {
+      id: row.user.id ?? (this.#newId() as UserId),
+      email: row.user.email,
+      name: row.user.name,
+      attributes: row.user.attributes,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const r = toUserRow(user, sqliteDialect);
+    const result = this.#statements.insertUser.run(
+      r.id,
+      r.email,
+      r.email_key,
+      r.name,
+      r.name_key,
+      r.attributes,
+      r.version,
+      r.created_at,
+      r.updated_at,
+      this.#run.id,
+    );
+    if (result.changes === 0) return this.#conflict(row, r.email_key);
+    if (this.#run.events) this.#event(userCreated(this.#newId(), user, this.#run.context));
+    return 'created';
+  }
+
+  #upsert(row: BatchUser, now: Date): 'created' | 'updated' | 'skipped' | BatchFinding {
+    const s = this.#statements;
+    const existing = s.findByEmailKey.get(foldKey(row.user.email)) as ExistingRow | undefined;
+    if (existing === undefined) return this.#create(row, now);
+    if (row.maybeDuplicate && existing.imported_by === this.#run.id) return { line: row.line, kind: 'duplicate' };
+    if (row.user.id !== undefined && row.user.id !== existing.id) return { line: row.line, kind: 'id-mismatch', existingId: existing.id };
+    const before = fromUserRow(existing, sqliteDialect);
+    if (changedFields(before, row.user).length === 0) {
+      if (row.markIfUnchanged === true) s.markWritten.run(this.#run.id, existing.id);
+      return 'skipped';
+    }
+    const after: User = {
+      ...before,
+      email: row.user.email,
+      name: row.user.name,
+      attributes: row.user.attributes,
+      version: before.version + 1,
+      updatedAt: now,
+    };
+    const r = toUserRow(after, sqliteDialect);
+    s.updateUser.run(r.email, r.email_key, r.name, r.name_key, r.attributes, r.version, r.updated_at, this.#run.id, r.id);
+    if (this.#run.events) this.#event(userUpdated(this.#newId(), before, after, this.#run.context));
+    return 'updated';
+  }
+
+  #conflict(row: BatchUser, emailKey: string): BatchFinding {
+    const holder = this.#statements.findByEmailKey.get(emailKey) as ExistingRow | undefined;
+    if (holder === undefined) return { line: row.line, kind: 'id-taken' };
+    return row.maybeDuplicate && holder.imported_by === this.#run.id
+      ? { line: row.line, kind: 'duplicate' }
+      : { line: row.line, kind: 'email-taken', holderId: holder.id };
+  }
+
+  #event(event: NewEvent): void {
+    const e = toEventRow(event, sqliteDialect);
+    this.#statements.insertEvent.run(e.id, e.type, e.occurred_at, e.actor, e.request_id, e.subject_id, e.data);
+  }
+}
+
+function prepare(connection: SQLite.Database) {
+  return {
+    // No conflict target: a taken id or a taken email both leave the row out (changes = 0).
+    insertUser: connection.prepare(
+      `insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at, imported_by)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing`,
+    ),
+    findByEmailKey: connection.prepare(
+      'select id, email, name, attributes, version, created_at, updated_at, imported_by from users where email_key = ?',
+    ),
+    updateUser: connection.prepare(
+      `update users set email = ?, email_key = ?, name = ?, name_key = ?, attributes = ?, version = ?, updated_at = ?, imported_by = ?
+       where id = ?`,
+    ),
+    // Bookkeeping only (see BatchUser.markIfUnchanged): neither version nor updated_at moves.
+    markWritten: connection.prepare('update users set imported_by = ? where id = ?'),
+    insertEvent: connection.prepare(
+      'insert into events (id, type, occurred_at, actor, request_id, subject_id, data) values (?, ?, ?, ?, ?, ?, ?)',
+    ),
+  };
+}
