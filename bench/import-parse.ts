@@ -23,11 +23,11 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { batchRows } from '../src/imports/batch.js';
-import { dedupeEmails } from '../src/imports/dedupe.js';
-import { parseRows, type ImportFormat } from '../src/imports/parse.js';
-import { readSource } from '../src/imports/source.js';
-import { validateRows } from '../src/imports/validate.js';
+import { batchRows } from '../src/imports/read/batch.js';
+import { dedupeEmails } from '../src/imports/read/dedupe.js';
+import { parseRows, type ImportFormat } from '../src/imports/read/parse.js';
+import { readSource } from '../src/imports/read/source.js';
+import { validateRows } from '../src/imports/read/validate.js';
 import { generatedFile } from '../test/imports/generated-users.js';
 
 const STAGES = ['read', 'parse', 'validate', 'dedupe', 'batch'] as const;

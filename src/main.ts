@@ -31,12 +31,12 @@ import { SqlDeliveryStore } from './webhooks/sql-delivery-store.js';
 import { WebhookHttpClient } from './webhooks/http-client.js';
 import { Dispatcher } from './webhooks/dispatcher.js';
 import { webhookMetrics } from './webhooks/metrics.js';
-import { exportUsers } from './imports/export.js';
+import { exportUsers } from './imports/export/export.js';
 import { importMetrics } from './imports/metrics.js';
 import { ImportLeaseHeldError, LeaseLostError } from './imports/errors.js';
-import { ImportRunner } from './imports/runner.js';
+import { ImportRunner } from './imports/jobs/runner.js';
 import { ImportService } from './imports/service.js';
-import { importServiceOptionsFor } from './imports/writers.js';
+import { importServiceOptionsFor } from './imports/write/writers.js';
 
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
 const IDEMPOTENCY_PURGE_BATCH = 1000;

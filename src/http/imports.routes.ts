@@ -10,10 +10,10 @@ import { v7 as uuidv7 } from 'uuid';
 import { ImportNotFoundError, ImportQueueFullError, ImportTooLargeError, ImportUploadTimeoutError } from '../imports/errors.js';
 import { UUID_V7_PATTERN } from '../kit/uuid.js';
 import { UnsupportedMediaTypeError } from './media-type.js';
-import type { ExportOptions } from '../imports/export.js';
-import { isFinished, jobDocument, type ImportJob } from '../imports/job.js';
-import { formatRowErrors } from '../imports/report.js';
-import type { ImportRunner } from '../imports/runner.js';
+import type { ExportOptions } from '../imports/export/export.js';
+import { isFinished, jobDocument, type ImportJob } from '../imports/jobs/job.js';
+import { formatRowErrors } from '../imports/jobs/report.js';
+import type { ImportRunner } from '../imports/jobs/runner.js';
 import type { ImportService } from '../imports/service.js';
 import { problemResponses } from './schemas.js';
 

@@ -6,15 +6,15 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../config.js';
 import { openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrator.js';
-import { exportUsers } from './export.js';
-import type { ExportFormat } from './export-format.js';
-import { EVENTS_MODES, IMPORT_MODES, jobDocument, type EventsMode, type ImportJob, type ImportMode } from './job.js';
-import { IMPORT_FORMATS, parseColumnMap, type ImportFormat } from './parse.js';
+import { exportUsers } from './export/export.js';
+import type { ExportFormat } from './export/export-format.js';
+import { EVENTS_MODES, IMPORT_MODES, jobDocument, type EventsMode, type ImportJob, type ImportMode } from './jobs/job.js';
+import { IMPORT_FORMATS, parseColumnMap, type ImportFormat } from './read/parse.js';
 import { startProgress } from './progress.js';
-import { ImportCounters, RowErrorReport } from './report.js';
+import { ImportCounters, RowErrorReport } from './jobs/report.js';
 import { ImportLeaseHeldError, LeaseLostError } from './errors.js';
 import { ImportService } from './service.js';
-import { importServiceOptionsFor } from './writers.js';
+import { importServiceOptionsFor } from './write/writers.js';
 
 /** A mistake on the command line (exit 2). */
 export class CommandUsageError extends Error {

@@ -1,12 +1,12 @@
-import type { Batch } from './batch.js';
+import type { Batch } from './read/batch.js';
 import { ImportFileError, ImportInterruptedError, LeaseLostError } from './errors.js';
-import type { ImportJob, JobStatus } from './job.js';
+import type { ImportJob, JobStatus } from './jobs/job.js';
 import type { ImportMetrics } from './metrics.js';
-import type { ImportCounters } from './report.js';
-import { retrying, type RetryOptions } from './retry.js';
-import type { RowError } from './rows.js';
-import type { TransactionSizer } from './transaction-size.js';
-import { batchErrors, type BatchOutcome, type BatchWriter, type WriterJob } from './writer.js';
+import type { ImportCounters } from './jobs/report.js';
+import { retrying, type RetryOptions } from './write/retry.js';
+import type { RowError } from './read/rows.js';
+import type { TransactionSizer } from './write/transaction-size.js';
+import { batchErrors, type BatchOutcome, type BatchWriter, type WriterJob } from './write/writer.js';
 
 // The parts of one claimed run of an import job (ImportService.run): what the writer is told
 // about the job, the sink that writes the batches, and how the run ends.

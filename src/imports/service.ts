@@ -1,19 +1,19 @@
 import { pipeline } from 'node:stream/promises';
 import type { NewEvent } from '../events/model.js';
-import type { Batch, BatchOptions } from './batch.js';
+import type { Batch, BatchOptions } from './read/batch.js';
 import { LeaseLostError } from './errors.js';
-import type { DedupeOptions } from './dedupe.js';
-import { importBatches } from './front-half.js';
+import type { DedupeOptions } from './read/dedupe.js';
+import { importBatches } from './read/front-half.js';
 import type { ImportMetrics } from './metrics.js';
-import { isFinished, type ImportJob, type ImportSpec, type JobStatus } from './job.js';
-import { JobLeases, type JobLeaseOptions } from './job-leases.js';
-import type { ImportJobStore } from './job-store.js';
-import { ImportCounters } from './report.js';
-import type { RetryOptions } from './retry.js';
-import type { RowError } from './rows.js';
+import { isFinished, type ImportJob, type ImportSpec, type JobStatus } from './jobs/job.js';
+import { JobLeases, type JobLeaseOptions } from './jobs/job-leases.js';
+import type { ImportJobStore } from './jobs/job-store.js';
+import { ImportCounters } from './jobs/report.js';
+import type { RetryOptions } from './write/retry.js';
+import type { RowError } from './read/rows.js';
 import { BatchSink, decideRunEnd, writerJobFor, type Pumped, type RunEnd } from './run.js';
-import { TransactionSizer, type TransactionBudget } from './transaction-size.js';
-import type { BatchOutcome, BatchWriter, WriterJob } from './writer.js';
+import { TransactionSizer, type TransactionBudget } from './write/transaction-size.js';
+import type { BatchOutcome, BatchWriter, WriterJob } from './write/writer.js';
 
 export interface ImportServiceOptions {
   readonly jobs: ImportJobStore;

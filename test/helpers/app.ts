@@ -19,11 +19,11 @@ import { SqlWebhookStore } from '../../src/webhooks/sql-store.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ImportsHttp } from '../../src/http/imports.routes.js';
-import { exportUsers } from '../../src/imports/export.js';
-import { ImportRunner } from '../../src/imports/runner.js';
+import { exportUsers } from '../../src/imports/export/export.js';
+import { ImportRunner } from '../../src/imports/jobs/runner.js';
 import { ImportService } from '../../src/imports/service.js';
-import { SqlImportJobStore } from '../../src/imports/sql-job-store.js';
-import { batchWriterFor, isTransientImportError } from '../../src/imports/writers.js';
+import { SqlImportJobStore } from '../../src/imports/jobs/sql-job-store.js';
+import { batchWriterFor, isTransientImportError } from '../../src/imports/write/writers.js';
 
 export interface TestAuth {
   readonly apiKeys: ApiKeysService;

@@ -7,9 +7,9 @@
  */
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import type { Batch } from '../../src/imports/batch.js';
-import { importBatches } from '../../src/imports/front-half.js';
-import { ImportCounters } from '../../src/imports/report.js';
+import type { Batch } from '../../src/imports/read/batch.js';
+import { importBatches } from '../../src/imports/read/front-half.js';
+import { ImportCounters } from '../../src/imports/jobs/report.js';
 
 export interface FrontHalfRun {
   readonly rows: number;

@@ -4,10 +4,10 @@ import { Readable } from 'node:stream';
 import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../../src/db/database.js';
-import type { ImportJob, ImportSpec } from '../../src/imports/job.js';
+import type { ImportJob, ImportSpec } from '../../src/imports/jobs/job.js';
 import { ImportService, type ImportServiceOptions, type RunOptions, type RunResult } from '../../src/imports/service.js';
-import { SqlImportJobStore } from '../../src/imports/sql-job-store.js';
-import { batchWriterFor, isTransientImportError } from '../../src/imports/writers.js';
+import { SqlImportJobStore } from '../../src/imports/jobs/sql-job-store.js';
+import { batchWriterFor, isTransientImportError } from '../../src/imports/write/writers.js';
 
 export function importService(database: Database, options: Partial<ImportServiceOptions> = {}): ImportService {
   return new ImportService({

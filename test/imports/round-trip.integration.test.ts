@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
-import { exportUsers } from '../../src/imports/export.js';
+import { exportUsers } from '../../src/imports/export/export.js';
 import { parseAttributes, parseEmail, parseUserName, foldKey } from '../../src/users/model.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { importService, users } from './harness.js';

@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Batch } from '../../src/imports/batch.js';
+import type { Batch } from '../../src/imports/read/batch.js';
 import { ImportFileError, ImportInterruptedError, LeaseLostError } from '../../src/imports/errors.js';
-import { ImportCounters } from '../../src/imports/report.js';
+import { ImportCounters } from '../../src/imports/jobs/report.js';
 import { BatchSink, decideRunEnd, type RunEndInput } from '../../src/imports/run.js';
-import type { BatchOutcome, BatchWriter } from '../../src/imports/writer.js';
+import type { BatchOutcome, BatchWriter } from '../../src/imports/write/writer.js';
 
 const live = () => new AbortController().signal;
 const base: RunEndInput = {

@@ -15,10 +15,10 @@ import pg from 'pg';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { generatedFile } from './generated-users.js';
 import { count, importService, runImport, users } from './harness.js';
-import { ROW_ERROR_REASONS, type BatchWriter } from '../../src/imports/writer.js';
-import { batchWriterFor } from '../../src/imports/writers.js';
-import { PostgresBatchWriter } from '../../src/imports/postgres-writer.js';
-import { pooledUuidv7 } from '../../src/imports/ids.js';
+import { ROW_ERROR_REASONS, type BatchWriter } from '../../src/imports/write/writer.js';
+import { batchWriterFor } from '../../src/imports/write/writers.js';
+import { PostgresBatchWriter } from '../../src/imports/write/postgres-writer.js';
+import { pooledUuidv7 } from '../../src/imports/write/ids.js';
 import { importMetrics } from '../../src/imports/metrics.js';
 import { Registry } from 'prom-client';
 

@@ -1,9 +1,9 @@
 /** Small drivers for the import stages in tests: in-memory inputs, collected outputs. */
-import { dedupeEmails, type DedupeOptions } from '../../src/imports/dedupe.js';
-import { parseRows, type CsvOptions, type ImportFormat } from '../../src/imports/parse.js';
-import type { CheckedItem, ParseItem } from '../../src/imports/rows.js';
-import { readSource, type SourceChunk, type SourceOptions } from '../../src/imports/source.js';
-import { validateRows } from '../../src/imports/validate.js';
+import { dedupeEmails, type DedupeOptions } from '../../src/imports/read/dedupe.js';
+import { parseRows, type CsvOptions, type ImportFormat } from '../../src/imports/read/parse.js';
+import type { CheckedItem, ParseItem } from '../../src/imports/read/rows.js';
+import { readSource, type SourceChunk, type SourceOptions } from '../../src/imports/read/source.js';
+import { validateRows } from '../../src/imports/read/validate.js';
 
 /** The input as a byte stream, cut into the given pieces (or one piece per argument). */
 export async function* bytes(...parts: (string | Uint8Array)[]): AsyncGenerator<Buffer> {

@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import { caseFold } from '../../src/kit/case-fold.js';
 import { CASE_FOLDING_17_0_0 } from '../../src/kit/unicode/case-folding-17.0.0.js';
 import { foldKey } from '../../src/users/model.js';
-import { dedupeEmails } from '../../src/imports/dedupe.js';
-import type { CheckedItem } from '../../src/imports/rows.js';
+import { dedupeEmails } from '../../src/imports/read/dedupe.js';
+import type { CheckedItem } from '../../src/imports/read/rows.js';
 import type { Attributes, Email, UserName } from '../../src/users/model.js';
 import { sameFoldEmails, sameFoldPieces } from './fold-variants.js';
 

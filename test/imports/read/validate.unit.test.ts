@@ -1,0 +1,83 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ValidationError } from '../../../src/kit/errors.js';
+import { parseNewUser } from '../../../src/users/model.js';
+import { NO_ERRORS, type ParsedRow, type RowError } from '../../../src/imports/read/rows.js';
+import { validateRow } from '../../../src/imports/read/validate.js';
+
+const row = (fields: ParsedRow['fields'], errors: readonly RowError[] = NO_ERRORS): ParsedRow => ({
+  kind: 'parsed',
+  line: 7,
+  bytes: 10,
+  fields,
+  errors,
+});
+const ID_V7 = '01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21';
+
+describe('validateRow', () => {
+  test('a valid row becomes a normalised user, as the API would store it', () => {
+    assert.deepEqual(validateRow(row({ email: 'Ann@Example.com', name: '  Zoe\u0301  ', attributes: { a: 1 }, id: ID_V7 })), {
+      kind: 'valid',
+      line: 7,
+      bytes: 10,
+      user: { email: 'Ann@Example.com', name: 'Zoé', attributes: { a: 1 }, id: ID_V7 },
+      maybeDuplicate: false,
+    });
+  });
+
+  test('attributes default to {} and there is no id unless given', () => {
+    const result = validateRow(row({ email: 'a@example.com', name: 'A' }));
+    assert.equal(result.kind, 'valid');
+    if (result.kind === 'valid') assert.deepEqual(result.user, { email: 'a@example.com', name: 'A', attributes: {} });
+  });
+
+  test('every broken field of the row is reported, not just the first', () => {
+    const result = validateRow(row({ email: 'nope', name: '', attributes: [], id: 'emp-42' }));
+    assert.equal(result.kind, 'rejected');
+    assert.deepEqual(result.kind === 'rejected' ? result.errors.map((e) => [e.line, e.field]) : [], [
+      [7, 'email'],
+      [7, 'name'],
+      [7, 'attributes'],
+      [7, 'id'],
+    ]);
+  });
+
+  test('the parser’s own field errors come first and are not repeated', () => {
+    const result = validateRow(row({ email: 'a@example.com' }, [{ line: 7, field: 'name', reason: 'contains a NUL character' }]));
+    assert.deepEqual(result.kind === 'rejected' ? result.errors : [], [{ line: 7, field: 'name', reason: 'contains a NUL character' }]);
+  });
+
+  test('ids must be lower-case UUIDv7 strings, like the ids Roster issues', () => {
+    for (const id of ['01933b5e-8d3a-4c4e-9a51-2f0d4c1b7e21', ID_V7.toUpperCase(), 42, '']) {
+      const result = validateRow(row({ email: 'a@example.com', name: 'A', id }));
+      assert.equal(result.kind, 'rejected', String(id));
+      if (result.kind === 'rejected') assert.equal(result.errors[0]!.field, 'id');
+    }
+  });
+
+  test('property: a row is accepted exactly when the API’s parseNewUser accepts it, with the same value', () => {
+    const text = fc.oneof(fc.string({ maxLength: 30 }), fc.emailAddress(), fc.constantFrom('=SUM(A1)', ' Ann ', 'Zoë', 'a\u0000b'));
+    fc.assert(
+      fc.property(
+        text,
+        text,
+        fc.option(fc.oneof(fc.object({ maxDepth: 2 }), fc.anything()), { nil: undefined }),
+        (email, name, attributes) => {
+          const fields = attributes === undefined ? { email, name } : { email, name, attributes };
+          let expected: unknown;
+          try {
+            expected = parseNewUser(fields);
+          } catch (error) {
+            assert.ok(error instanceof ValidationError);
+            expected = undefined;
+          }
+          const result = validateRow(row(fields));
+          if (expected === undefined) assert.equal(result.kind, 'rejected');
+          else assert.deepEqual(result.kind === 'valid' ? result.user : undefined, expected);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
