@@ -93,8 +93,8 @@ async function main(argv: string[]): Promise<number> {
 async function serve(config: Config): Promise<number> {
   // Tracing starts before the app's modules are loaded, so every tracer they take is the SDK's.
   const { startTracing } = await import('./observability/tracing.js');
-  const tracing = startTracing(config.tracing, packageVersion());
-  const logger = createLogger(config.logLevel);
+  const tracing = startTracing(config.observability.tracing, packageVersion());
+  const logger = createLogger(config.observability.logLevel);
   // Loaded here so `--help`, `migrate` and config errors do not pay for the whole HTTP stack.
   const { startServer } = await import('./main.js');
   const server = await startServer(config, logger, { tracing });

@@ -85,12 +85,15 @@ export function openConfiguredDatabase(
   options: { command?: { readonly poolSize: number }; registry?: Registry } = {},
 ): Database {
   if (options.command !== undefined) {
-    return openDatabase(config.databaseUrl, { poolSize: options.command.poolSize, sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs });
+    return openDatabase(config.database.url, {
+      poolSize: options.command.poolSize,
+      sqliteBusyTimeoutMs: config.database.sqliteBusyTimeoutMs,
+    });
   }
-  return openDatabase(config.databaseUrl, {
-    poolSize: config.dbPoolSize,
-    sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs,
-    statementTimeoutMs: config.requestTimeoutMs,
+  return openDatabase(config.database.url, {
+    poolSize: config.database.poolSize,
+    sqliteBusyTimeoutMs: config.database.sqliteBusyTimeoutMs,
+    statementTimeoutMs: config.http.requestTimeoutMs,
     ...(options.registry === undefined ? {} : { metrics: databaseMetrics(options.registry) }),
     onIdleError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
   });
@@ -108,7 +111,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
   const database = options.database ?? openConfiguredDatabase(config, logger, { command: options.command, registry });
   let deliveryDatabase: Database | undefined;
   try {
-    if (config.migrateOnStart) {
+    if (config.database.migrateOnStart) {
       const { results } = await migrateToLatest(database.db, database.dialect.name);
       for (const r of results ?? []) logger.info({ migration: r.migrationName, status: r.status }, 'migration applied');
     }
@@ -117,16 +120,16 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
 
     const apiKeys = new ApiKeysService({
       store: new SqlApiKeyStore(database.db, database.dialect),
-      cacheTtlMs: config.authCacheTtlMs,
+      cacheTtlMs: config.auth.cacheTtlMs,
       onTouchError: (error) => logger.warn({ err: error }, 'could not record API key use'),
     });
-    const authenticator = new Authenticator(apiKeys, config.jwt ? new JwtVerifier(config.jwt) : undefined);
+    const authenticator = new Authenticator(apiKeys, config.auth.jwt ? new JwtVerifier(config.auth.jwt) : undefined);
 
     const users = new UsersService({
       store: new SqlUserStore(database.db, database.dialect),
       cursors: new CursorCodec(cursorKey),
       newId,
-      idempotencyTtlMs: config.idempotencyTtlHours * 3_600_000,
+      idempotencyTtlMs: config.users.idempotencyTtlHours * 3_600_000,
     });
 
     const events = new EventsService({ store: new SqlEventStore(database.db, database.dialect) });
@@ -134,19 +137,19 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     const webhooks = new WebhooksService({
       store: new SqlWebhookStore(database.db, database.dialect),
       newId,
-      allowList: config.webhookAllowedHosts,
-      secretGraceMs: config.webhookSecretGraceHours * 3_600_000,
+      allowList: config.webhooks.allowedHosts,
+      secretGraceMs: config.webhooks.secretGraceHours * 3_600_000,
     });
 
     let webhookClient: WebhookHttpClient | undefined;
     let dispatcher: Dispatcher | undefined;
-    if (options.command === undefined && config.webhookWorkers > 0) {
+    if (options.command === undefined && config.webhooks.workers > 0) {
       // On PostgreSQL the dispatcher has connections of its own: a burst of API writes queueing
       // for the pool must not stall deliveries, nor deliveries the API. SQLite has one writer anyway.
       if (database.dialect.name === 'postgres') {
-        deliveryDatabase = openDatabase(config.databaseUrl, {
-          poolSize: Math.min(8, config.webhookWorkers),
-          statementTimeoutMs: config.requestTimeoutMs,
+        deliveryDatabase = openDatabase(config.database.url, {
+          poolSize: Math.min(8, config.webhooks.workers),
+          statementTimeoutMs: config.http.requestTimeoutMs,
           onIdleError: (error) => logger.warn({ err: error }, 'idle webhook database connection failed'),
         });
       }
@@ -154,17 +157,17 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       // An attempt must end well within the lease, or a slow receiver could see a second
       // instance's attempt of the same event while the first is still running.
       webhookClient = new WebhookHttpClient({
-        allowList: config.webhookAllowedHosts,
-        attemptTimeoutMs: Math.min(30_000, config.webhookLeaseMs / 2),
+        allowList: config.webhooks.allowedHosts,
+        attemptTimeoutMs: Math.min(30_000, config.webhooks.leaseMs / 2),
       });
       dispatcher = new Dispatcher({
         store: new SqlDeliveryStore(deliveryDb.db, deliveryDb.dialect),
         client: webhookClient,
         logger: logger.child({ component: 'webhooks' }),
         newId,
-        workers: config.webhookWorkers,
-        pollIntervalMs: config.webhookPollIntervalMs,
-        leaseMs: config.webhookLeaseMs,
+        workers: config.webhooks.workers,
+        pollIntervalMs: config.webhooks.pollIntervalMs,
+        leaseMs: config.webhooks.leaseMs,
         metrics: webhookMetrics(registry),
       });
     }
@@ -177,13 +180,13 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
         ((error, attempt, delayMs) => logger.warn({ err: error, attempt, delay_ms: delayMs }, 'import batch failed; retrying')),
       metrics: importMetrics(registry),
       leases: {
-        leaseMs: config.importLeaseMs,
+        leaseMs: config.imports.leaseMs,
         onRenewError: (error, id) => logger.warn({ err: error, import_id: id }, 'import lease renewal failed; retrying'),
       },
     });
     const importRunner = new ImportRunner({
       service: imports,
-      concurrency: config.importConcurrency,
+      concurrency: config.imports.concurrency,
       queueLimit: options.importQueueLimit ?? IMPORT_QUEUE_LIMIT,
       onFinished: ({ job, error }) =>
         logger.info(
@@ -236,10 +239,10 @@ export function importsHttp(config: Config, services: Services): ImportsHttp {
   return {
     service: services.imports,
     runner: services.importRunner,
-    spoolDir: config.importDir,
-    maxBytes: config.importMaxBytes,
-    uploadTimeoutMs: config.importUploadTimeoutMs,
-    uploadIdleMs: config.importUploadIdleMs,
+    spoolDir: config.imports.dir,
+    maxBytes: config.imports.maxBytes,
+    uploadTimeoutMs: config.imports.uploadTimeoutMs,
+    uploadIdleMs: config.imports.uploadIdleMs,
     exportUsers: (options) => exportUsers(services.database, options),
   };
 }
@@ -263,26 +266,26 @@ export function httpDependencies(
     webhooks: services.webhooks,
     imports: importsHttp(config, services),
     authenticator: services.authenticator,
-    bodyLimitBytes: config.bodyLimitBytes,
+    bodyLimitBytes: config.http.bodyLimitBytes,
     rateLimits: {
-      perCredentialPerMinute: config.rateLimitPerMinute,
-      perIpPerMinute: config.rateLimitAnonPerMinute,
+      perCredentialPerMinute: config.http.rateLimitPerMinute,
+      perIpPerMinute: config.http.rateLimitAnonPerMinute,
       redis: extra.redis,
     },
     metrics: httpMetrics(services.registry),
-    requestTimeoutMs: config.requestTimeoutMs,
+    requestTimeoutMs: config.http.requestTimeoutMs,
     serverTimeouts: {
-      headersTimeoutMs: config.httpHeadersTimeoutMs,
-      requestTimeoutMs: config.httpRequestTimeoutMs,
-      keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs,
+      headersTimeoutMs: config.http.headersTimeoutMs,
+      requestTimeoutMs: config.http.wholeRequestTimeoutMs,
+      keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
     },
     shedding: {
-      eventLoopDelayMs: config.shedEventLoopDelayMs,
-      heapUsedMb: config.shedHeapUsedMb,
-      eventLoopUtilization: config.shedEventLoopUtilization,
+      eventLoopDelayMs: config.http.shedEventLoopDelayMs,
+      heapUsedMb: config.http.shedHeapUsedMb,
+      eventLoopUtilization: config.http.shedEventLoopUtilization,
     },
-    trustProxy: config.trustProxy,
-    corsOrigins: config.corsOrigins,
+    trustProxy: config.http.trustProxy,
+    corsOrigins: config.http.corsOrigins,
     version: packageVersion(),
     readiness: extra.readiness,
   };

@@ -49,13 +49,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let redis: Redis | undefined;
   let admin: AdminServer | undefined;
   try {
-    if (config.bootstrapKey) {
+    if (config.auth.bootstrapKey) {
       const key = await services.apiKeys.bootstrap();
       if (key !== undefined) announceBootstrapKey(key);
     }
 
     // Shared rate-limit counters. Unreachable Redis never stops the service (fail open, logged).
-    redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, logger);
+    redis = config.http.redisUrl === undefined ? undefined : openRedis(config.http.redisUrl, logger);
     const sharedCounters = redis;
 
     let draining = false;
@@ -66,15 +66,15 @@ export async function startServer(config: Config, logger: Logger, options: Start
         readiness: {
           isDraining: () => draining,
           isClosing: () => closing,
-          ping: () => database.ping(config.readyTimeoutMs),
+          ping: () => database.ping(config.http.readyTimeoutMs),
         },
       }),
     );
-    if (config.adminPort !== undefined) {
-      admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, registry, logger });
+    if (config.observability.adminPort !== undefined) {
+      admin = await startAdminServer({ host: config.observability.adminHost, port: config.observability.adminPort, registry, logger });
       logger.info({ url: admin.url }, 'admin listener serving /metrics');
     }
-    const url = await app.listen({ host: config.host, port: config.port });
+    const url = await app.listen({ host: config.http.host, port: config.http.port });
     logger.info({ url, database: database.description }, 'listening');
     dispatcher?.start();
     // Uploaded jobs a crash or a restart left behind are resumed (their leases decide who runs them).
@@ -92,11 +92,11 @@ export async function startServer(config: Config, logger: Logger, options: Start
     const prune = every(
       EVENT_PRUNE_INTERVAL_MS,
       async (signal) => {
-        const pruned = await events.prune(config.eventRetentionDays * 86_400_000, EVENT_PRUNE_BATCH, signal);
-        if (pruned > 0) logger.info({ pruned, retention_days: config.eventRetentionDays }, 'old events pruned');
+        const pruned = await events.prune(config.events.retentionDays * 86_400_000, EVENT_PRUNE_BATCH, signal);
+        if (pruned > 0) logger.info({ pruned, retention_days: config.events.retentionDays }, 'old events pruned');
         // The delivery log follows the events' retention.
-        const attempts = await webhooks.pruneAttempts(config.eventRetentionDays * 86_400_000, EVENT_PRUNE_BATCH, signal);
-        if (attempts > 0) logger.info({ pruned: attempts, retention_days: config.eventRetentionDays }, 'old webhook attempts pruned');
+        const attempts = await webhooks.pruneAttempts(config.events.retentionDays * 86_400_000, EVENT_PRUNE_BATCH, signal);
+        if (attempts > 0) logger.info({ pruned: attempts, retention_days: config.events.retentionDays }, 'old webhook attempts pruned');
       },
       (error) => logger.warn({ err: error }, 'event pruning failed'),
     );
@@ -106,13 +106,13 @@ export async function startServer(config: Config, logger: Logger, options: Start
     // (through their load balancer, elsewhere); the balancer takes the instance out of rotation
     // before the listener closes. Then the listener closes and connections close between
     // requests, never under one (http/drain.ts).
-    const shutdown = new Shutdown(logger, config.shutdownTimeoutMs)
+    const shutdown = new Shutdown(logger, config.http.shutdownTimeoutMs)
       .add('mark not ready', () => {
         draining = true;
         stopKeepAlive(app.server);
-        logger.info({ drain_delay_ms: config.shutdownDrainDelayMs }, 'not ready: serving until the drain delay is over');
+        logger.info({ drain_delay_ms: config.http.shutdownDrainDelayMs }, 'not ready: serving until the drain delay is over');
       })
-      .add('wait for load balancers', () => sleep(config.shutdownDrainDelayMs))
+      .add('wait for load balancers', () => sleep(config.http.shutdownDrainDelayMs))
       .add('stop background jobs', async () => {
         await Promise.all([purge.stop(), prune.stop()]);
       })
@@ -123,7 +123,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
         closing = true;
         // A connection that has sent nothing yet gets at most half of what is left after the
         // drain delay (the dispatcher has the other half), not the whole headers timeout.
-        drainingServer(app.server).limitRequestWait((config.shutdownTimeoutMs - config.shutdownDrainDelayMs) / 2);
+        drainingServer(app.server).limitRequestWait((config.http.shutdownTimeoutMs - config.http.shutdownDrainDelayMs) / 2);
         logger.info('closing the listener; requests in flight finish');
         return app.close();
       })
@@ -132,7 +132,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       })
       // Attempts in flight get half of the budget left after the drain delay; then leases are given back.
       .add('stop webhook dispatcher', async () => {
-        await dispatcher?.stop(Math.max((config.shutdownTimeoutMs - config.shutdownDrainDelayMs) / 2, 100));
+        await dispatcher?.stop(Math.max((config.http.shutdownTimeoutMs - config.http.shutdownDrainDelayMs) / 2, 100));
         await services.closeDeliveries();
       })
       .add('close database', () => database.close())
