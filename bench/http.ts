@@ -513,7 +513,7 @@ function verdict(f: Figures): string {
 }
 
 /** The API key cache Roster runs with here: its default unless ROSTER_AUTH_CACHE_TTL_MS passes through. */
-const authCacheTtlMs = loadConfig({ ROSTER_AUTH_CACHE_TTL_MS: process.env.ROSTER_AUTH_CACHE_TTL_MS }).authCacheTtlMs;
+const authCacheTtlMs = loadConfig({ ROSTER_AUTH_CACHE_TTL_MS: process.env.ROSTER_AUTH_CACHE_TTL_MS }).auth.cacheTtlMs;
 
 function authVerdict(f: Figures): string {
   const withKey = f.cpuPerRequest('roster-get');

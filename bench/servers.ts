@@ -114,10 +114,10 @@ async function startRoster(file: string, settings: Record<string, string> = {}):
   // is set), then the app's modules; metrics are always on.
   const { startTracing } = await import('../src/observability/tracing.js');
   const { packageVersion } = await import('../src/version.js');
-  const tracing = startTracing(config.tracing, packageVersion());
+  const tracing = startTracing(config.observability.tracing, packageVersion());
   const { startServer } = await import('../src/main.js');
   const { createLogger } = await import('../src/observability/logger.js');
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.observability.logLevel);
   const bootstrap = captureBootstrapKey();
   let server: Awaited<ReturnType<typeof startServer>>;
   try {

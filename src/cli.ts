@@ -1,13 +1,11 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError, configHelp, loadConfig, type Config } from './config.js';
-import { openDatabase, type Database } from './db/database.js';
+import type { Database } from './db/database.js';
 import { MigrationError, migrateDown, migrateToLatest, migrationStatus, openKeyConflicts } from './db/migrator.js';
 import { createLogger } from './observability/logger.js';
 import { packageVersion } from './version.js';
 import { ApiKeyNotFoundError } from './auth/errors.js';
-import { ApiKeysService } from './auth/service.js';
-import { SqlApiKeyStore } from './auth/sql-store.js';
 import { ValidationError } from './kit/errors.js';
 import { CommandUsageError, EXIT_TEMPFAIL } from './imports/cli-commands.js';
 import { describeOutage } from './db/outage.js';
@@ -95,8 +93,8 @@ async function main(argv: string[]): Promise<number> {
 async function serve(config: Config): Promise<number> {
   // Tracing starts before the app's modules are loaded, so every tracer they take is the SDK's.
   const { startTracing } = await import('./observability/tracing.js');
-  const tracing = startTracing(config.tracing, packageVersion());
-  const logger = createLogger(config.logLevel);
+  const tracing = startTracing(config.observability.tracing, packageVersion());
+  const logger = createLogger(config.observability.logLevel);
   // Loaded here so `--help`, `migrate` and config errors do not pay for the whole HTTP stack.
   const { startServer } = await import('./main.js');
   const server = await startServer(config, logger, { tracing });
@@ -130,7 +128,9 @@ async function migrate(args: string[], config: Config): Promise<number> {
   if (extra.length > 0 || !['up', 'down', 'status'].includes(direction)) {
     throw new UsageError('migrate takes one of: up, down, status');
   }
-  const database = openDatabase(config.databaseUrl, { poolSize: 1, sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs });
+  // Loaded here, like the server, so `--help` and config errors do not pay for every capability.
+  const { openConfiguredDatabase } = await import('./compose.js');
+  const database = openConfiguredDatabase(config, createLogger('silent'), { command: { poolSize: 1 } });
   try {
     if (direction === 'status') {
       for (const m of await migrationStatus(database.db, database.dialect.name)) {
@@ -166,10 +166,10 @@ async function keys(args: string[], options: { name?: string; scope?: string[]; 
   if (!['create', 'list', 'revoke'].includes(action ?? '') || extra.length > (action === 'revoke' ? 1 : 0)) {
     throw new UsageError('keys takes one of: create --name N --scope S, list, revoke ID');
   }
-  const database = openDatabase(config.databaseUrl, { poolSize: 1, sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs });
+  const { buildServices } = await import('./compose.js');
+  const services = await buildServices(config, createLogger('silent'), { command: { poolSize: 1 } });
   try {
-    if (config.migrateOnStart) await migrateToLatest(database.db, database.dialect.name);
-    const service = new ApiKeysService({ store: new SqlApiKeyStore(database.db, database.dialect), cacheTtlMs: 0 });
+    const service = services.apiKeys;
     if (action === 'list') {
       const rows = (await service.list()).map((k) => [
         k.id,
@@ -202,7 +202,7 @@ async function keys(args: string[], options: { name?: string; scope?: string[]; 
     );
     return 0;
   } finally {
-    await database.close();
+    await services.close();
   }
 }
 

@@ -11,51 +11,92 @@ import { AllowList } from './webhooks/ssrf.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/**
+ * The configuration by section: each capability receives its own (main.ts and compose.ts pass
+ * `config.webhooks` to the webhooks, and so on). `roster --help` and the README list the
+ * variables under the same sections.
+ */
 export interface Config {
-  readonly databaseUrl: string;
+  readonly http: HttpConfig;
+  readonly database: DatabaseConfig;
+  readonly auth: AuthConfig;
+  readonly users: UsersConfig;
+  readonly events: EventsConfig;
+  readonly webhooks: WebhooksConfig;
+  readonly imports: ImportsConfig;
+  readonly observability: ObservabilityConfig;
+}
+
+/** The API listener: where it listens, what it accepts, its limits, deadlines and drain. */
+export interface HttpConfig {
   readonly host: string;
   readonly port: number;
-  readonly logLevel: LogLevel;
-  readonly shutdownTimeoutMs: number;
-  readonly shutdownDrainDelayMs: number;
   readonly bodyLimitBytes: number;
-  readonly dbPoolSize: number;
-  readonly readyTimeoutMs: number;
-  readonly sqliteBusyTimeoutMs: number;
-  readonly idempotencyTtlHours: number;
-  readonly migrateOnStart: boolean;
-  readonly bootstrapKey: boolean;
-  readonly authCacheTtlMs: number;
-  readonly jwt: JwtConfig | undefined;
-  readonly rateLimitPerMinute: number;
-  readonly rateLimitAnonPerMinute: number;
-  readonly redisUrl: string | undefined;
-  readonly trustProxy: TrustProxy;
-  readonly corsOrigins: readonly string[];
-  readonly adminHost: string;
-  /** Port of the admin listener (/metrics); undefined turns it off. */
-  readonly adminPort: number | undefined;
+  /** Deadline of one API request (ROSTER_REQUEST_TIMEOUT_MS), passed down to the database. */
   readonly requestTimeoutMs: number;
-  readonly httpHeadersTimeoutMs: number;
-  readonly httpRequestTimeoutMs: number;
-  readonly httpKeepAliveTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  /** Time to send the whole request, body included (ROSTER_HTTP_REQUEST_TIMEOUT_MS). */
+  readonly wholeRequestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
   readonly shedEventLoopDelayMs: number;
   readonly shedHeapUsedMb: number;
   readonly shedEventLoopUtilization: number;
-  readonly tracing: TracingConfig;
-  readonly eventRetentionDays: number;
+  readonly rateLimitPerMinute: number;
+  readonly rateLimitAnonPerMinute: number;
+  /** Where the rate-limit counters are shared; undefined: per instance. */
+  readonly redisUrl: string | undefined;
+  readonly trustProxy: TrustProxy;
+  readonly corsOrigins: readonly string[];
+  readonly readyTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly shutdownDrainDelayMs: number;
+}
+
+export interface DatabaseConfig {
+  readonly url: string;
+  readonly poolSize: number;
+  readonly sqliteBusyTimeoutMs: number;
+  readonly migrateOnStart: boolean;
+}
+
+export interface AuthConfig {
+  readonly bootstrapKey: boolean;
+  readonly cacheTtlMs: number;
+  readonly jwt: JwtConfig | undefined;
+}
+
+export interface UsersConfig {
+  readonly idempotencyTtlHours: number;
+}
+
+export interface EventsConfig {
+  readonly retentionDays: number;
+}
+
+export interface WebhooksConfig {
   /** Webhook targets allowed beyond the public internet (development, tests). */
-  readonly webhookAllowedHosts: AllowList;
-  readonly webhookSecretGraceHours: number;
-  readonly webhookWorkers: number;
-  readonly webhookPollIntervalMs: number;
-  readonly webhookLeaseMs: number;
-  readonly importMaxBytes: number;
-  readonly importDir: string;
-  readonly importConcurrency: number;
-  readonly importLeaseMs: number;
-  readonly importUploadTimeoutMs: number;
-  readonly importUploadIdleMs: number;
+  readonly allowedHosts: AllowList;
+  readonly secretGraceHours: number;
+  readonly workers: number;
+  readonly pollIntervalMs: number;
+  readonly leaseMs: number;
+}
+
+export interface ImportsConfig {
+  readonly maxBytes: number;
+  readonly dir: string;
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  readonly uploadTimeoutMs: number;
+  readonly uploadIdleMs: number;
+}
+
+export interface ObservabilityConfig {
+  readonly logLevel: LogLevel;
+  readonly adminHost: string;
+  /** Port of the admin listener (/metrics); undefined turns it off. */
+  readonly adminPort: number | undefined;
+  readonly tracing: TracingConfig;
 }
 
 /**
@@ -85,33 +126,52 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-interface KeySpec<K extends keyof RawConfig> {
+/** The sections, in the order `roster --help` and describeConfig() list them. */
+export const CONFIG_SECTIONS = ['http', 'database', 'auth', 'users', 'events', 'webhooks', 'imports', 'observability'] as const;
+export type ConfigSection = (typeof CONFIG_SECTIONS)[number];
+
+/** Each section as its variables read it: the JWT and tracing variables before they are combined. */
+interface RawConfig {
+  readonly http: HttpConfig;
+  readonly database: DatabaseConfig;
+  readonly auth: Omit<AuthConfig, 'jwt'> & {
+    readonly jwtJwksUrl: string | undefined;
+    readonly jwtIssuer: string | undefined;
+    readonly jwtAudience: string | undefined;
+  };
+  readonly users: UsersConfig;
+  readonly events: EventsConfig;
+  readonly webhooks: WebhooksConfig;
+  readonly imports: ImportsConfig;
+  readonly observability: Omit<ObservabilityConfig, 'tracing'> & {
+    readonly otelSdkDisabled: boolean;
+    readonly otelEndpoint: string | undefined;
+    readonly otelTracesEndpoint: string | undefined;
+    readonly otelServiceName: string;
+  };
+}
+
+interface KeySpec<S extends ConfigSection, K extends keyof RawConfig[S]> {
   readonly env: string;
+  readonly section: S;
   readonly field: K;
   readonly doc: string;
   readonly default?: string;
   /** Masked when printed; may be read from `<env>_FILE`. */
   readonly secret?: boolean;
-  parse(raw: string): RawConfig[K];
+  parse(raw: string): RawConfig[S][K];
 }
 
-type AnySpec = { [K in keyof RawConfig]: KeySpec<K> }[keyof RawConfig];
-type JwtField = 'jwtJwksUrl' | 'jwtIssuer' | 'jwtAudience';
-type RawConfig = Omit<Config, 'jwt' | 'tracing'> &
-  Record<JwtField, string | undefined> & {
-    otelSdkDisabled: boolean;
-    otelEndpoint: string | undefined;
-    otelTracesEndpoint: string | undefined;
-    otelServiceName: string;
-  };
+type AnySpec = { [S in ConfigSection]: { [K in keyof RawConfig[S]]: KeySpec<S, K> }[keyof RawConfig[S]] }[ConfigSection];
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Every configuration key, in the order `roster --help` prints them. */
+/** Every configuration key; `roster --help` prints them by section, in this order within each. */
 export const CONFIG_KEYS: readonly AnySpec[] = [
   {
     env: 'ROSTER_DATABASE_URL',
-    field: 'databaseUrl',
+    section: 'database',
+    field: 'url',
     doc: 'SQLite file path or sqlite: URL (embedded), or postgres:// URL',
     default: './data/roster.db',
     secret: true,
@@ -129,10 +189,25 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
       return raw;
     },
   },
-  { env: 'HOST', field: 'host', doc: 'interface to listen on (0.0.0.0 in containers)', default: '127.0.0.1', parse: nonEmpty },
-  { env: 'PORT', field: 'port', doc: 'TCP port of the API (0 picks a free one)', default: '8080', parse: (raw) => integer(raw, 0, 65535) },
+  {
+    env: 'HOST',
+    section: 'http',
+    field: 'host',
+    doc: 'interface to listen on (0.0.0.0 in containers)',
+    default: '127.0.0.1',
+    parse: nonEmpty,
+  },
+  {
+    env: 'PORT',
+    section: 'http',
+    field: 'port',
+    doc: 'TCP port of the API (0 picks a free one)',
+    default: '8080',
+    parse: (raw) => integer(raw, 0, 65535),
+  },
   {
     env: 'LOG_LEVEL',
+    section: 'observability',
     field: 'logLevel',
     doc: `log threshold: ${LOG_LEVELS.join(', ')}`,
     default: 'info',
@@ -143,6 +218,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_SHUTDOWN_TIMEOUT_MS',
+    section: 'http',
     field: 'shutdownTimeoutMs',
     doc: 'the whole shutdown, counted from SIGTERM and including the drain delay; past it the process exits non-zero',
     default: '15000',
@@ -150,6 +226,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_SHUTDOWN_DRAIN_DELAY_MS',
+    section: 'http',
     field: 'shutdownDrainDelayMs',
     doc: 'after SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes; at least your load balancer health-check interval × unhealthy threshold (0 for none)',
     default: '5000',
@@ -157,6 +234,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_BODY_LIMIT_BYTES',
+    section: 'http',
     field: 'bodyLimitBytes',
     doc: 'largest request body accepted',
     default: '65536',
@@ -164,13 +242,15 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_DB_POOL_SIZE',
-    field: 'dbPoolSize',
+    section: 'database',
+    field: 'poolSize',
     doc: 'PostgreSQL connections per instance',
     default: '10',
     parse: (raw) => integer(raw, 1, 1000),
   },
   {
     env: 'ROSTER_READY_TIMEOUT_MS',
+    section: 'http',
     field: 'readyTimeoutMs',
     doc: 'database ping deadline for /readyz',
     default: '1000',
@@ -178,13 +258,15 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_WEBHOOK_LEASE_MS',
-    field: 'webhookLeaseMs',
+    section: 'webhooks',
+    field: 'leaseMs',
     doc: 'how long a dispatcher holds an endpoint without progress before another instance may take it over (after a crash); one attempt may last at most half of it, up to 30 s',
     default: '60000',
     parse: (raw) => integer(raw, 2_000, 3_600_000),
   },
   {
     env: 'ROSTER_SQLITE_BUSY_TIMEOUT_MS',
+    section: 'database',
     field: 'sqliteBusyTimeoutMs',
     doc: 'how long SQLite waits for another process holding the write lock',
     default: '5000',
@@ -192,6 +274,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_IDEMPOTENCY_TTL_HOURS',
+    section: 'users',
     field: 'idempotencyTtlHours',
     doc: 'how long an Idempotency-Key is remembered',
     default: '24',
@@ -199,6 +282,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_MIGRATE_ON_START',
+    section: 'database',
     field: 'migrateOnStart',
     doc: 'apply pending migrations when serve starts',
     default: 'true',
@@ -206,6 +290,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_BOOTSTRAP_KEY',
+    section: 'auth',
     field: 'bootstrapKey',
     doc: 'on first start, create an admin API key and print it once to stderr (on|off)',
     default: 'on',
@@ -213,23 +298,42 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_AUTH_CACHE_TTL_MS',
-    field: 'authCacheTtlMs',
+    section: 'auth',
+    field: 'cacheTtlMs',
     doc: 'how long a verified API key is trusted from memory (bounds how late other instances see a revocation)',
     default: '5000',
     parse: (raw) => integer(raw, 0, 300_000),
   },
   {
     env: 'ROSTER_JWT_JWKS_URL',
+    section: 'auth',
     field: 'jwtJwksUrl',
     doc: 'JWKS URL of the JWT issuer; set with ISSUER and AUDIENCE to accept JWT bearer tokens',
     default: '',
     secret: true,
     parse: optionalUrl,
   },
-  { env: 'ROSTER_JWT_ISSUER', field: 'jwtIssuer', doc: 'required `iss` of accepted JWTs', default: '', secret: true, parse: optional },
-  { env: 'ROSTER_JWT_AUDIENCE', field: 'jwtAudience', doc: 'required `aud` of accepted JWTs', default: '', secret: true, parse: optional },
+  {
+    env: 'ROSTER_JWT_ISSUER',
+    section: 'auth',
+    field: 'jwtIssuer',
+    doc: 'required `iss` of accepted JWTs',
+    default: '',
+    secret: true,
+    parse: optional,
+  },
+  {
+    env: 'ROSTER_JWT_AUDIENCE',
+    section: 'auth',
+    field: 'jwtAudience',
+    doc: 'required `aud` of accepted JWTs',
+    default: '',
+    secret: true,
+    parse: optional,
+  },
   {
     env: 'ROSTER_RATE_LIMIT_PER_MINUTE',
+    section: 'http',
     field: 'rateLimitPerMinute',
     doc: 'requests a minute allowed per credential (API key or JWT subject)',
     default: '1200',
@@ -237,6 +341,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_RATE_LIMIT_ANON_PER_MINUTE',
+    section: 'http',
     field: 'rateLimitAnonPerMinute',
     doc: 'requests a minute allowed per client IP without valid credentials',
     default: '60',
@@ -244,6 +349,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_REDIS_URL',
+    section: 'http',
     field: 'redisUrl',
     doc: 'redis:// or rediss:// URL; rate-limit counters are shared there by all instances (unset: per instance)',
     default: '',
@@ -252,6 +358,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_TRUST_PROXY',
+    section: 'http',
     field: 'trustProxy',
     doc: 'trust X-Forwarded-For from proxies: true, false, a hop count (only if clients cannot bypass the proxies), or comma-separated proxy IPs/CIDRs',
     default: 'false',
@@ -259,6 +366,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_CORS_ORIGINS',
+    section: 'http',
     field: 'corsOrigins',
     doc: 'comma-separated origins allowed by CORS, e.g. https://admin.example.com (empty: CORS off)',
     default: '',
@@ -266,6 +374,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_ADMIN_HOST',
+    section: 'observability',
     field: 'adminHost',
     doc: 'interface of the admin listener (/metrics); keep it private, scrape it from inside the network',
     default: '127.0.0.1',
@@ -273,6 +382,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_ADMIN_PORT',
+    section: 'observability',
     field: 'adminPort',
     doc: 'port of the admin listener serving /metrics (0 picks a free one, off disables it)',
     default: '9464',
@@ -280,6 +390,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_REQUEST_TIMEOUT_MS',
+    section: 'http',
     field: 'requestTimeoutMs',
     doc: 'deadline of one API request, passed down to the database (PostgreSQL statements are cancelled at it); past it the client gets a 504 problem',
     default: '10000',
@@ -287,27 +398,31 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_HTTP_HEADERS_TIMEOUT_MS',
-    field: 'httpHeadersTimeoutMs',
+    section: 'http',
+    field: 'headersTimeoutMs',
     doc: 'time a client has to send the request headers (slow-loris guard); past it: 408 and the connection closed',
     default: '10000',
     parse: (raw) => integer(raw, 1000, 600_000),
   },
   {
     env: 'ROSTER_HTTP_REQUEST_TIMEOUT_MS',
-    field: 'httpRequestTimeoutMs',
+    section: 'http',
+    field: 'wholeRequestTimeoutMs',
     doc: 'time a client has to send the whole request, body included',
     default: '30000',
     parse: (raw) => integer(raw, 1000, 3_600_000),
   },
   {
     env: 'ROSTER_HTTP_KEEP_ALIVE_TIMEOUT_MS',
-    field: 'httpKeepAliveTimeoutMs',
+    section: 'http',
+    field: 'keepAliveTimeoutMs',
     doc: 'idle keep-alive connections are closed after this; keep it above your load balancer idle timeout',
     default: '72000',
     parse: (raw) => integer(raw, 1000, 600_000),
   },
   {
     env: 'ROSTER_SHED_EVENT_LOOP_DELAY_MS',
+    section: 'http',
     field: 'shedEventLoopDelayMs',
     doc: 'shed new requests (503) while the mean event-loop delay is above this (0 disables)',
     default: '200',
@@ -315,6 +430,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_SHED_HEAP_USED_MB',
+    section: 'http',
     field: 'shedHeapUsedMb',
     doc: 'shed new requests while the V8 heap in use is above this many MiB (0: 90% of the heap limit)',
     default: '0',
@@ -322,6 +438,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_SHED_EVENT_LOOP_UTILIZATION',
+    section: 'http',
     field: 'shedEventLoopUtilization',
     doc: 'shed new requests while event-loop utilisation over the last second is above this fraction (0 disables; a busy but healthy instance sits near 1)',
     default: '0',
@@ -329,83 +446,95 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'ROSTER_EVENT_RETENTION_DAYS',
-    field: 'eventRetentionDays',
+    section: 'events',
+    field: 'retentionDays',
     doc: 'how long events stay in the feed; older ones are pruned in the background (at least 7, beyond the 3-day webhook retry horizon)',
     default: '30',
     parse: (raw) => integer(raw, 7, 3650),
   },
   {
     env: 'ROSTER_WEBHOOK_ALLOWED_HOSTS',
-    field: 'webhookAllowedHosts',
+    section: 'webhooks',
+    field: 'allowedHosts',
     doc: 'comma-separated host names, IPs and CIDRs webhooks may reach although they are loopback/private (development and tests only)',
     default: '',
     parse: (raw) => AllowList.parse(raw),
   },
   {
     env: 'ROSTER_WEBHOOK_SECRET_GRACE_HOURS',
-    field: 'webhookSecretGraceHours',
+    section: 'webhooks',
+    field: 'secretGraceHours',
     doc: 'how long the previous webhook signing secret keeps signing after a rotation',
     default: '24',
     parse: (raw) => integer(raw, 0, 720),
   },
   {
     env: 'ROSTER_WEBHOOK_WORKERS',
-    field: 'webhookWorkers',
+    section: 'webhooks',
+    field: 'workers',
     doc: 'webhook endpoints this instance delivers to at once (0 turns the dispatcher off)',
     default: '16',
     parse: (raw) => integer(raw, 0, 1000),
   },
   {
     env: 'ROSTER_WEBHOOK_POLL_INTERVAL_MS',
-    field: 'webhookPollIntervalMs',
+    section: 'webhooks',
+    field: 'pollIntervalMs',
     doc: 'how often an idle webhook dispatcher looks for due deliveries',
     default: '50',
     parse: (raw) => integer(raw, 10, 60_000),
   },
   {
     env: 'ROSTER_IMPORT_MAX_BYTES',
-    field: 'importMaxBytes',
+    section: 'imports',
+    field: 'maxBytes',
     doc: 'largest file POST /v1/imports accepts (its own cap: ROSTER_BODY_LIMIT_BYTES is for JSON bodies)',
     default: String(1024 * 1024 * 1024),
     parse: (raw) => integer(raw, 1024, 1024 ** 4),
   },
   {
     env: 'ROSTER_IMPORT_DIR',
-    field: 'importDir',
+    section: 'imports',
+    field: 'dir',
     doc: 'where uploaded import files are spooled before they are imported',
     default: './data/imports',
     parse: nonEmpty,
   },
   {
     env: 'ROSTER_IMPORT_CONCURRENCY',
-    field: 'importConcurrency',
+    section: 'imports',
+    field: 'concurrency',
     doc: 'import jobs an instance runs at once (more wait in a bounded queue)',
     default: '1',
     parse: (raw) => integer(raw, 1, 8),
   },
   {
     env: 'ROSTER_IMPORT_LEASE_MS',
-    field: 'importLeaseMs',
+    section: 'imports',
+    field: 'leaseMs',
     doc: "how long a process holds an import job without renewing (it renews every third of it); a crashed holder's job is resumed after this, at once on the same host",
     default: '30000',
     parse: (raw) => integer(raw, 1_000, 600_000),
   },
   {
     env: 'ROSTER_IMPORT_UPLOAD_TIMEOUT_MS',
-    field: 'importUploadTimeoutMs',
+    section: 'imports',
+    field: 'uploadTimeoutMs',
     doc: 'time a client has to send a whole POST /v1/imports body (uploads are exempt from ROSTER_REQUEST_TIMEOUT_MS and ROSTER_HTTP_REQUEST_TIMEOUT_MS); past it: 408',
     default: String(15 * 60_000),
     parse: (raw) => integer(raw, 1_000, 24 * 3_600_000),
   },
   {
     env: 'ROSTER_IMPORT_UPLOAD_IDLE_MS',
-    field: 'importUploadIdleMs',
+    section: 'imports',
+    field: 'uploadIdleMs',
     doc: 'an upload that sends no bytes for this long is stopped with a 408 and its partial file removed',
     default: '30000',
     parse: (raw) => integer(raw, 100, 3_600_000),
   },
   {
     env: 'OTEL_SDK_DISABLED',
+    section: 'observability',
     field: 'otelSdkDisabled',
     doc: 'standard OpenTelemetry switch: true turns tracing off entirely',
     default: 'false',
@@ -413,6 +542,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    section: 'observability',
     field: 'otelEndpoint',
     doc: 'OTLP/HTTP collector base URL, e.g. http://otel-collector:4318; unset: spans are not exported (other OTEL_EXPORTER_OTLP_* variables are honoured)',
     default: '',
@@ -420,43 +550,53 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
   {
     env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    section: 'observability',
     field: 'otelTracesEndpoint',
     doc: 'full OTLP/HTTP traces URL; overrides OTEL_EXPORTER_OTLP_ENDPOINT for traces',
     default: '',
     parse: optionalUrl,
   },
-  { env: 'OTEL_SERVICE_NAME', field: 'otelServiceName', doc: 'service.name on every span', default: 'roster', parse: nonEmpty },
+  {
+    env: 'OTEL_SERVICE_NAME',
+    section: 'observability',
+    field: 'otelServiceName',
+    doc: 'service.name on every span',
+    default: 'roster',
+    parse: nonEmpty,
+  },
 ];
 
 /** Reads and validates every key. @throws ConfigError naming the first bad key. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const values: Record<string, unknown> = {};
+  const sections: Record<string, Record<string, unknown>> = Object.fromEntries(CONFIG_SECTIONS.map((name) => [name, {}]));
   for (const spec of CONFIG_KEYS) {
     const raw = readRaw(spec, env);
     if (raw === undefined) throw new ConfigError(`${spec.env} is required: ${spec.doc}`);
     try {
-      values[spec.field] = spec.parse(raw);
+      sections[spec.section]![spec.field] = spec.parse(raw);
     } catch (error) {
       const shown = spec.secret ? '(secret)' : JSON.stringify(raw);
       throw new ConfigError(`${spec.env}=${shown} ${(error as Error).message}`, { cause: error });
     }
   }
-  const { jwtJwksUrl, jwtIssuer, jwtAudience, otelSdkDisabled, otelEndpoint, otelTracesEndpoint, otelServiceName, ...rest } =
-    values as unknown as RawConfig;
+  const raw = sections as unknown as RawConfig;
+  const { jwtJwksUrl, jwtIssuer, jwtAudience, ...auth } = raw.auth;
+  const { otelSdkDisabled, otelEndpoint, otelTracesEndpoint, otelServiceName, ...observability } = raw.observability;
   const jwtSet = [jwtJwksUrl, jwtIssuer, jwtAudience].filter((v) => v !== undefined).length;
   if (jwtSet !== 0 && jwtSet !== 3) {
     throw new ConfigError('ROSTER_JWT_JWKS_URL, ROSTER_JWT_ISSUER and ROSTER_JWT_AUDIENCE must be set together, or none of them');
   }
-  if (rest.shutdownDrainDelayMs > 0 && rest.shutdownDrainDelayMs >= rest.shutdownTimeoutMs) {
+  const { shutdownDrainDelayMs, shutdownTimeoutMs } = raw.http;
+  if (shutdownDrainDelayMs > 0 && shutdownDrainDelayMs >= shutdownTimeoutMs) {
     throw new ConfigError(
-      `ROSTER_SHUTDOWN_DRAIN_DELAY_MS=${rest.shutdownDrainDelayMs} must be less than ROSTER_SHUTDOWN_TIMEOUT_MS=${rest.shutdownTimeoutMs}: ` +
+      `ROSTER_SHUTDOWN_DRAIN_DELAY_MS=${shutdownDrainDelayMs} must be less than ROSTER_SHUTDOWN_TIMEOUT_MS=${shutdownTimeoutMs}: ` +
         'the shutdown timeout counts from SIGTERM and includes the drain delay, so leave it room for requests in flight ' +
         '(e.g. ROSTER_SHUTDOWN_TIMEOUT_MS ≥ the delay + ROSTER_REQUEST_TIMEOUT_MS)',
     );
   }
   const jwt = jwtJwksUrl && jwtIssuer && jwtAudience ? { jwksUrl: jwtJwksUrl, issuer: jwtIssuer, audience: jwtAudience } : undefined;
   const tracing = { enabled: !otelSdkDisabled, exportEndpoint: otelTracesEndpoint ?? otelEndpoint, serviceName: otelServiceName };
-  return { ...rest, jwt, tracing };
+  return { ...raw, auth: { ...auth, jwt }, observability: { ...observability, tracing } };
 }
 
 function readRaw(spec: AnySpec, env: NodeJS.ProcessEnv): string | undefined {
@@ -472,27 +612,35 @@ function readRaw(spec: AnySpec, env: NodeJS.ProcessEnv): string | undefined {
   return value === undefined || value === '' ? spec.default : value;
 }
 
-/** The config with secrets masked (passwords in URLs included), for logs and `--help`. */
-export function describeConfig(config: Config): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
-  const raw: Record<string, unknown> = {
+/** A printable value: lists and allow-lists joined with commas. */
+type Shown = string | number | boolean;
+
+/**
+ * The config with secrets masked (passwords in URLs included), for logs: by section, each
+ * value under the name of its variable, e.g. `{ http: { PORT: 8080, … }, database: { … } }`.
+ */
+export function describeConfig(config: Config): Record<ConfigSection, Record<string, Shown>> {
+  const raw = {
     ...config,
-    jwtJwksUrl: config.jwt?.jwksUrl,
-    jwtIssuer: config.jwt?.issuer,
-    jwtAudience: config.jwt?.audience,
-    otelSdkDisabled: !config.tracing.enabled,
-    otelServiceName: config.tracing.serviceName,
-    otelEndpoint: config.tracing.exportEndpoint,
+    auth: {
+      ...config.auth,
+      jwtJwksUrl: config.auth.jwt?.jwksUrl,
+      jwtIssuer: config.auth.jwt?.issuer,
+      jwtAudience: config.auth.jwt?.audience,
+    },
+    observability: {
+      ...config.observability,
+      otelSdkDisabled: !config.observability.tracing.enabled,
+      otelServiceName: config.observability.tracing.serviceName,
+      otelEndpoint: config.observability.tracing.exportEndpoint,
+    },
   };
+  const out = Object.fromEntries(CONFIG_SECTIONS.map((name) => [name, {}])) as Record<ConfigSection, Record<string, Shown>>;
   for (const spec of CONFIG_KEYS) {
-    const given = raw[spec.field] as string | number | boolean | readonly string[] | undefined;
+    const given = (raw[spec.section] as Record<string, unknown>)[spec.field] as Shown | readonly string[] | AllowList | undefined;
     if (given === undefined) continue;
-    const value = Array.isArray(given)
-      ? given.join(',')
-      : given instanceof AllowList
-        ? given.entries.join(',')
-        : (given as string | number | boolean);
-    out[spec.env] = spec.secret ? maskSecret(String(value)) : value;
+    const value = Array.isArray(given) ? given.join(',') : given instanceof AllowList ? given.entries.join(',') : (given as Shown);
+    out[spec.section][spec.env] = spec.secret ? maskSecret(String(value)) : value;
   }
   return out;
 }
@@ -511,13 +659,16 @@ export function maskSecret(value: string): string {
   return value;
 }
 
-/** The key table as `--help` text. */
+/** The key table as `--help` text, by section. */
 export function configHelp(): string {
   const width = Math.max(...CONFIG_KEYS.map((s) => s.env.length));
-  return CONFIG_KEYS.map((s) => {
-    const dflt = s.default === undefined ? 'required' : `default ${s.default}`;
-    const extra = s.secret ? `; secret, or from ${s.env}_FILE` : '';
-    return `  ${s.env.padEnd(width)}  ${s.doc} (${dflt}${extra})`;
+  return CONFIG_SECTIONS.map((section) => {
+    const lines = CONFIG_KEYS.filter((s) => s.section === section).map((s) => {
+      const dflt = s.default === undefined ? 'required' : `default ${s.default}`;
+      const extra = s.secret ? `; secret, or from ${s.env}_FILE` : '';
+      return `    ${s.env.padEnd(width)}  ${s.doc} (${dflt}${extra})`;
+    });
+    return [`  ${section}:`, ...lines].join('\n');
   }).join('\n');
 }
 

@@ -3,15 +3,24 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, configHelp, describeConfig, loadConfig, maskSecret, type Config } from '../src/config.js';
+import {
+  CONFIG_KEYS,
+  CONFIG_SECTIONS,
+  ConfigError,
+  configHelp,
+  describeConfig,
+  loadConfig,
+  maskSecret,
+  type Config,
+} from '../src/config.js';
 
 test('defaults give a working embedded setup', () => {
   const config = loadConfig({});
-  assert.equal(config.databaseUrl, './data/roster.db');
-  assert.equal(config.port, 8080);
-  assert.equal(config.host, '127.0.0.1');
-  assert.equal(config.bodyLimitBytes, 65536);
-  assert.equal(config.migrateOnStart, true);
+  assert.equal(config.database.url, './data/roster.db');
+  assert.equal(config.http.port, 8080);
+  assert.equal(config.http.host, '127.0.0.1');
+  assert.equal(config.http.bodyLimitBytes, 65536);
+  assert.equal(config.database.migrateOnStart, true);
 });
 
 for (const [key, value, reason] of [
@@ -38,10 +47,10 @@ for (const [key, value, reason] of [
 
 test('the drain delay counts inside the shutdown timeout: a delay that leaves no room for the drain is refused', () => {
   const config = loadConfig({});
-  assert.equal(config.shutdownDrainDelayMs, 5000);
-  assert.equal(config.shutdownTimeoutMs, 15000);
-  assert.equal(loadConfig({ ROSTER_SHUTDOWN_DRAIN_DELAY_MS: '0', ROSTER_SHUTDOWN_TIMEOUT_MS: '0' }).shutdownDrainDelayMs, 0);
-  assert.equal(loadConfig({ ROSTER_SHUTDOWN_DRAIN_DELAY_MS: '100', ROSTER_SHUTDOWN_TIMEOUT_MS: '300' }).shutdownDrainDelayMs, 100);
+  assert.equal(config.http.shutdownDrainDelayMs, 5000);
+  assert.equal(config.http.shutdownTimeoutMs, 15000);
+  assert.equal(loadConfig({ ROSTER_SHUTDOWN_DRAIN_DELAY_MS: '0', ROSTER_SHUTDOWN_TIMEOUT_MS: '0' }).http.shutdownDrainDelayMs, 0);
+  assert.equal(loadConfig({ ROSTER_SHUTDOWN_DRAIN_DELAY_MS: '100', ROSTER_SHUTDOWN_TIMEOUT_MS: '300' }).http.shutdownDrainDelayMs, 100);
   for (const [delay, timeout] of [
     ['15000', undefined],
     ['3000', '3000'],
@@ -63,7 +72,7 @@ test('secrets can come from a *_FILE and are masked when described', () => {
   const file = join(dir, 'db-url');
   writeFileSync(file, 'postgres://roster:hunter2@db.internal:5432/roster\n');
   const config = loadConfig({ ROSTER_DATABASE_URL_FILE: file });
-  assert.equal(config.databaseUrl, 'postgres://roster:hunter2@db.internal:5432/roster');
+  assert.equal(config.database.url, 'postgres://roster:hunter2@db.internal:5432/roster');
   const shown = JSON.stringify(describeConfig(config));
   assert.doesNotMatch(shown, /hunter2/);
   assert.match(shown, /roster:\*\*\*\*\*@db.internal/);
@@ -83,97 +92,119 @@ test('help lists every key with its default', () => {
 });
 
 test('every field of Config is read from the environment (a field without a key entry fails here)', () => {
-  // Listing the fields is enforced by the type: adding one to Config breaks compilation until it is added here.
-  const fields: Record<Exclude<keyof Config, 'jwt'>, true> = {
-    databaseUrl: true,
-    host: true,
-    port: true,
-    logLevel: true,
-    shutdownTimeoutMs: true,
-    shutdownDrainDelayMs: true,
-    bodyLimitBytes: true,
-    dbPoolSize: true,
-    readyTimeoutMs: true,
-    sqliteBusyTimeoutMs: true,
-    idempotencyTtlHours: true,
-    migrateOnStart: true,
-    bootstrapKey: true,
-    authCacheTtlMs: true,
-    rateLimitPerMinute: true,
-    rateLimitAnonPerMinute: true,
-    redisUrl: true,
-    trustProxy: true,
-    corsOrigins: true,
-    adminHost: true,
-    adminPort: true,
-    requestTimeoutMs: true,
-    httpHeadersTimeoutMs: true,
-    httpRequestTimeoutMs: true,
-    httpKeepAliveTimeoutMs: true,
-    shedEventLoopDelayMs: true,
-    shedHeapUsedMb: true,
-    shedEventLoopUtilization: true,
-    tracing: true,
-    eventRetentionDays: true,
-    webhookAllowedHosts: true,
-    webhookSecretGraceHours: true,
-    webhookWorkers: true,
-    webhookPollIntervalMs: true,
-    webhookLeaseMs: true,
-    importMaxBytes: true,
-    importDir: true,
-    importConcurrency: true,
-    importLeaseMs: true,
-    importUploadTimeoutMs: true,
-    importUploadIdleMs: true,
+  // Listing the fields is enforced by the type: adding one to a section breaks compilation until it is added here.
+  const fields: { [S in keyof Config]: Record<Exclude<keyof Config[S], 'jwt'>, true> } = {
+    http: {
+      host: true,
+      port: true,
+      bodyLimitBytes: true,
+      requestTimeoutMs: true,
+      headersTimeoutMs: true,
+      wholeRequestTimeoutMs: true,
+      keepAliveTimeoutMs: true,
+      shedEventLoopDelayMs: true,
+      shedHeapUsedMb: true,
+      shedEventLoopUtilization: true,
+      rateLimitPerMinute: true,
+      rateLimitAnonPerMinute: true,
+      redisUrl: true,
+      trustProxy: true,
+      corsOrigins: true,
+      readyTimeoutMs: true,
+      shutdownTimeoutMs: true,
+      shutdownDrainDelayMs: true,
+    },
+    database: { url: true, poolSize: true, sqliteBusyTimeoutMs: true, migrateOnStart: true },
+    auth: { bootstrapKey: true, cacheTtlMs: true },
+    users: { idempotencyTtlHours: true },
+    events: { retentionDays: true },
+    webhooks: { allowedHosts: true, secretGraceHours: true, workers: true, pollIntervalMs: true, leaseMs: true },
+    imports: { maxBytes: true, dir: true, concurrency: true, leaseMs: true, uploadTimeoutMs: true, uploadIdleMs: true },
+    observability: { logLevel: true, adminHost: true, adminPort: true, tracing: true },
   };
   // Optional keys are unset by default, so they are given here.
   const config = loadConfig({ ROSTER_REDIS_URL: 'redis://127.0.0.1:6379' });
-  for (const field of Object.keys(fields)) assert.notEqual(config[field as keyof Config], undefined, field);
+  for (const [section, sectionFields] of Object.entries(fields)) {
+    for (const field of Object.keys(sectionFields)) {
+      const value = (config[section as keyof Config] as unknown as Record<string, unknown>)[field];
+      assert.notEqual(value, undefined, `${section}.${field}`);
+    }
+  }
+});
+
+test('describeConfig lists every set variable under its section, secrets masked', () => {
+  const config = loadConfig({ ROSTER_DATABASE_URL: 'postgres://roster:hunter2@db.internal:5432/roster', PORT: '9000' });
+  const shown = describeConfig(config);
+  assert.deepEqual(Object.keys(shown), [...CONFIG_SECTIONS]);
+  assert.equal(shown.http.PORT, 9000);
+  assert.equal(shown.database.ROSTER_DATABASE_URL, 'postgres://roster:*****@db.internal:5432/roster');
+  assert.equal(shown.observability.OTEL_SERVICE_NAME, 'roster');
+  assert.equal(shown.observability.OTEL_SDK_DISABLED, false);
+  // Every key with a value is shown, in its own section.
+  for (const spec of CONFIG_KEYS) if (spec.default) assert.ok(spec.env in shown[spec.section], `${spec.section}.${spec.env}`);
+  assert.doesNotMatch(JSON.stringify(shown), /hunter2/);
+});
+
+test('help lists the variables by section, each under its own', () => {
+  const help = configHelp();
+  const headings = CONFIG_SECTIONS.map((section) => help.indexOf(`  ${section}:\n`));
+  assert.ok(
+    headings.every((at, i) => at >= 0 && (i === 0 || at > headings[i - 1]!)),
+    'every section, in order',
+  );
+  for (const spec of CONFIG_KEYS) {
+    const at = help.indexOf(`    ${spec.env} `);
+    const section = CONFIG_SECTIONS.indexOf(spec.section);
+    assert.ok(at > headings[section]!, `${spec.env} after its section heading`);
+    if (section + 1 < CONFIG_SECTIONS.length) assert.ok(at < headings[section + 1]!, `${spec.env} before the next section`);
+  }
 });
 
 test('observability: admin port, deadlines, shedding thresholds and tracing switches', () => {
   const defaults = loadConfig({});
-  assert.equal(defaults.adminHost, '127.0.0.1');
-  assert.equal(defaults.adminPort, 9464);
-  assert.equal(loadConfig({ ROSTER_ADMIN_PORT: 'off' }).adminPort, undefined);
-  assert.equal(defaults.requestTimeoutMs, 10_000);
-  assert.equal(defaults.shedEventLoopDelayMs, 200);
-  assert.equal(defaults.shedEventLoopUtilization, 0);
-  assert.equal(loadConfig({ ROSTER_SHED_EVENT_LOOP_UTILIZATION: '0.98' }).shedEventLoopUtilization, 0.98);
+  assert.equal(defaults.observability.adminHost, '127.0.0.1');
+  assert.equal(defaults.observability.adminPort, 9464);
+  assert.equal(loadConfig({ ROSTER_ADMIN_PORT: 'off' }).observability.adminPort, undefined);
+  assert.equal(defaults.http.requestTimeoutMs, 10_000);
+  assert.equal(defaults.http.shedEventLoopDelayMs, 200);
+  assert.equal(defaults.http.shedEventLoopUtilization, 0);
+  assert.equal(loadConfig({ ROSTER_SHED_EVENT_LOOP_UTILIZATION: '0.98' }).http.shedEventLoopUtilization, 0.98);
   assert.throws(
     () => loadConfig({ ROSTER_SHED_EVENT_LOOP_UTILIZATION: '1.5' }),
     /ROSTER_SHED_EVENT_LOOP_UTILIZATION="1.5" must be a fraction/,
   );
   assert.throws(() => loadConfig({ ROSTER_REQUEST_TIMEOUT_MS: '5' }), /ROSTER_REQUEST_TIMEOUT_MS="5" must be from 100/);
   // Tracing is on with no exporter unless an endpoint is given: nothing leaves the process.
-  assert.deepEqual(defaults.tracing, { enabled: true, exportEndpoint: undefined, serviceName: 'roster' });
-  assert.equal(loadConfig({ OTEL_SDK_DISABLED: 'true' }).tracing.enabled, false);
-  assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing.exportEndpoint, 'http://collector:4318');
+  assert.deepEqual(defaults.observability.tracing, { enabled: true, exportEndpoint: undefined, serviceName: 'roster' });
+  assert.equal(loadConfig({ OTEL_SDK_DISABLED: 'true' }).observability.tracing.enabled, false);
+  assert.equal(
+    loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).observability.tracing.exportEndpoint,
+    'http://collector:4318',
+  );
   const both = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:4318/v1/traces' };
-  assert.equal(loadConfig(both).tracing.exportEndpoint, 'http://b:4318/v1/traces');
+  assert.equal(loadConfig(both).observability.tracing.exportEndpoint, 'http://b:4318/v1/traces');
   assert.throws(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }), /OTEL_EXPORTER_OTLP_ENDPOINT/);
 });
 
 test('abuse protection: limits, Redis URL (a masked secret), trusted proxies, CORS origins', () => {
   const defaults = loadConfig({});
-  assert.equal(defaults.rateLimitPerMinute, 1200);
-  assert.equal(defaults.rateLimitAnonPerMinute, 60);
-  assert.equal(defaults.redisUrl, undefined);
-  assert.equal(defaults.trustProxy, false);
-  assert.deepEqual(defaults.corsOrigins, []);
-  assert.equal(loadConfig({ ROSTER_TRUST_PROXY: 'true' }).trustProxy, true);
-  assert.equal(loadConfig({ ROSTER_TRUST_PROXY: '2' }).trustProxy, 2);
-  assert.deepEqual(loadConfig({ ROSTER_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', '::1']);
+  assert.equal(defaults.http.rateLimitPerMinute, 1200);
+  assert.equal(defaults.http.rateLimitAnonPerMinute, 60);
+  assert.equal(defaults.http.redisUrl, undefined);
+  assert.equal(defaults.http.trustProxy, false);
+  assert.deepEqual(defaults.http.corsOrigins, []);
+  assert.equal(loadConfig({ ROSTER_TRUST_PROXY: 'true' }).http.trustProxy, true);
+  assert.equal(loadConfig({ ROSTER_TRUST_PROXY: '2' }).http.trustProxy, 2);
+  assert.deepEqual(loadConfig({ ROSTER_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1' }).http.trustProxy, ['10.0.0.0/8', '127.0.0.1', '::1']);
   const cors = loadConfig({ ROSTER_CORS_ORIGINS: 'https://a.example.com, http://localhost:3000' });
-  assert.deepEqual(cors.corsOrigins, ['https://a.example.com', 'http://localhost:3000']);
-  assert.equal(describeConfig(cors).ROSTER_CORS_ORIGINS, 'https://a.example.com,http://localhost:3000');
+  assert.deepEqual(cors.http.corsOrigins, ['https://a.example.com', 'http://localhost:3000']);
+  assert.equal(describeConfig(cors).http.ROSTER_CORS_ORIGINS, 'https://a.example.com,http://localhost:3000');
 
   const dir = mkdtempSync(join(tmpdir(), 'roster-config-'));
   const file = join(dir, 'redis-url');
   writeFileSync(file, 'redis://:s3cret-pass@cache.internal:6379/0\n');
   const withRedis = loadConfig({ ROSTER_REDIS_URL_FILE: file });
-  assert.equal(withRedis.redisUrl, 'redis://:s3cret-pass@cache.internal:6379/0');
+  assert.equal(withRedis.http.redisUrl, 'redis://:s3cret-pass@cache.internal:6379/0');
   const shown = JSON.stringify(describeConfig(withRedis));
   assert.doesNotMatch(shown, /s3cret-pass/);
   assert.match(shown, /cache\.internal/);
@@ -181,50 +212,50 @@ test('abuse protection: limits, Redis URL (a masked secret), trusted proxies, CO
 });
 
 test('JWT settings come as a set of three', () => {
-  assert.equal(loadConfig({}).jwt, undefined);
+  assert.equal(loadConfig({}).auth.jwt, undefined);
   const jwt = {
     ROSTER_JWT_JWKS_URL: 'https://issuer.example/jwks.json',
     ROSTER_JWT_ISSUER: 'https://issuer.example/',
     ROSTER_JWT_AUDIENCE: 'roster',
   };
-  assert.deepEqual(loadConfig(jwt).jwt, { jwksUrl: jwt.ROSTER_JWT_JWKS_URL, issuer: jwt.ROSTER_JWT_ISSUER, audience: 'roster' });
+  assert.deepEqual(loadConfig(jwt).auth.jwt, { jwksUrl: jwt.ROSTER_JWT_JWKS_URL, issuer: jwt.ROSTER_JWT_ISSUER, audience: 'roster' });
   assert.throws(() => loadConfig({ ROSTER_JWT_ISSUER: 'x' }), /must be set together/);
   assert.throws(() => loadConfig({ ...jwt, ROSTER_JWT_JWKS_URL: 'ftp://x' }), /ROSTER_JWT_JWKS_URL/);
 });
 
 test('webhooks: allow-list parsed at boot, grace, workers and poll interval', () => {
   const defaults = loadConfig({});
-  assert.deepEqual(defaults.webhookAllowedHosts.entries, []);
-  assert.equal(defaults.webhookSecretGraceHours, 24);
-  assert.equal(defaults.webhookWorkers, 16);
-  assert.equal(defaults.webhookPollIntervalMs, 50);
-  assert.equal(defaults.webhookLeaseMs, 60_000);
+  assert.deepEqual(defaults.webhooks.allowedHosts.entries, []);
+  assert.equal(defaults.webhooks.secretGraceHours, 24);
+  assert.equal(defaults.webhooks.workers, 16);
+  assert.equal(defaults.webhooks.pollIntervalMs, 50);
+  assert.equal(defaults.webhooks.leaseMs, 60_000);
   assert.throws(() => loadConfig({ ROSTER_WEBHOOK_LEASE_MS: '500' }), /ROSTER_WEBHOOK_LEASE_MS="500" must be from 2000/);
   const dev = loadConfig({ ROSTER_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1/32, sink.test' });
-  assert.equal(dev.webhookAllowedHosts.allowsAddress('127.0.0.1'), true);
-  assert.equal(dev.webhookAllowedHosts.allowsHost('sink.test'), true);
-  assert.equal(describeConfig(dev).ROSTER_WEBHOOK_ALLOWED_HOSTS, '127.0.0.1/32,sink.test');
+  assert.equal(dev.webhooks.allowedHosts.allowsAddress('127.0.0.1'), true);
+  assert.equal(dev.webhooks.allowedHosts.allowsHost('sink.test'), true);
+  assert.equal(describeConfig(dev).webhooks.ROSTER_WEBHOOK_ALLOWED_HOSTS, '127.0.0.1/32,sink.test');
   assert.throws(() => loadConfig({ ROSTER_WEBHOOK_ALLOWED_HOSTS: '10.0.0.0/99' }), /ROSTER_WEBHOOK_ALLOWED_HOSTS="10.0.0.0\/99"/);
   assert.throws(() => loadConfig({ ROSTER_WEBHOOK_WORKERS: '-1' }), /ROSTER_WEBHOOK_WORKERS/);
 });
 
 test('imports: upload cap, spool directory and concurrency', () => {
   const defaults = loadConfig({});
-  assert.equal(defaults.importMaxBytes, 1024 ** 3);
-  assert.equal(defaults.importDir, './data/imports');
-  assert.equal(defaults.importConcurrency, 1);
-  assert.equal(loadConfig({ ROSTER_IMPORT_MAX_BYTES: '2048', ROSTER_IMPORT_CONCURRENCY: '3' }).importMaxBytes, 2048);
+  assert.equal(defaults.imports.maxBytes, 1024 ** 3);
+  assert.equal(defaults.imports.dir, './data/imports');
+  assert.equal(defaults.imports.concurrency, 1);
+  assert.equal(loadConfig({ ROSTER_IMPORT_MAX_BYTES: '2048', ROSTER_IMPORT_CONCURRENCY: '3' }).imports.maxBytes, 2048);
   assert.throws(() => loadConfig({ ROSTER_IMPORT_CONCURRENCY: '0' }), /ROSTER_IMPORT_CONCURRENCY/);
   assert.throws(() => loadConfig({ ROSTER_IMPORT_MAX_BYTES: '12' }), /ROSTER_IMPORT_MAX_BYTES/);
 });
 
 test('imports: lease length and upload timeouts, validated like every key', () => {
   const defaults = loadConfig({});
-  assert.equal(defaults.importLeaseMs, 30_000);
-  assert.equal(defaults.importUploadTimeoutMs, 15 * 60_000);
-  assert.equal(defaults.importUploadIdleMs, 30_000);
+  assert.equal(defaults.imports.leaseMs, 30_000);
+  assert.equal(defaults.imports.uploadTimeoutMs, 15 * 60_000);
+  assert.equal(defaults.imports.uploadIdleMs, 30_000);
   const set = loadConfig({ ROSTER_IMPORT_LEASE_MS: '5000', ROSTER_IMPORT_UPLOAD_TIMEOUT_MS: '60000', ROSTER_IMPORT_UPLOAD_IDLE_MS: '300' });
-  assert.deepEqual([set.importLeaseMs, set.importUploadTimeoutMs, set.importUploadIdleMs], [5000, 60_000, 300]);
+  assert.deepEqual([set.imports.leaseMs, set.imports.uploadTimeoutMs, set.imports.uploadIdleMs], [5000, 60_000, 300]);
   assert.throws(() => loadConfig({ ROSTER_IMPORT_LEASE_MS: '10' }), /ROSTER_IMPORT_LEASE_MS="10" must be from 1000 to 600000/);
   assert.throws(
     () => loadConfig({ ROSTER_IMPORT_UPLOAD_TIMEOUT_MS: '15m' }),

@@ -2,10 +2,9 @@ import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { v7 as uuidv7 } from 'uuid';
+import { buildServices } from '../compose.js';
 import type { Config } from '../config.js';
-import { openDatabase } from '../db/database.js';
-import { migrateToLatest } from '../db/migrator.js';
+import { createLogger } from '../observability/logger.js';
 import { exportUsers } from './export/export.js';
 import type { ExportFormat } from './export/export-format.js';
 import { EVENTS_MODES, IMPORT_MODES, jobDocument, type EventsMode, type ImportJob, type ImportMode } from './jobs/job.js';
@@ -13,8 +12,7 @@ import { IMPORT_FORMATS, parseColumnMap, type ImportFormat } from './read/parse.
 import { startProgress } from './progress.js';
 import { ImportCounters, RowErrorReport } from './jobs/report.js';
 import { ImportLeaseHeldError, LeaseLostError } from './errors.js';
-import { ImportService } from './service.js';
-import { importServiceOptionsFor } from './write/writers.js';
+import type { ImportService } from './service.js';
 
 /** A mistake on the command line (exit 2). */
 export class CommandUsageError extends Error {
@@ -49,7 +47,12 @@ export const EXIT_LEASED = EXIT_TEMPFAIL;
  * lease refused this run, or took the job over from it mid-run (nothing of the open batch committed).
  */
 export async function importCommand(file: string, args: ImportArgs, config: Config): Promise<number> {
-  const database = openDatabase(config.databaseUrl, { poolSize: 2, sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs });
+  const services = await buildServices(config, createLogger('silent'), {
+    command: { poolSize: 2 },
+    onImportRetry: (error, attempt, delayMs) =>
+      process.stderr.write(`batch failed (${(error as Error).message}); retry ${attempt} in ${delayMs} ms\n`),
+  });
+  const service = services.imports;
   const cancel = new AbortController();
   const onSignal = () => {
     if (cancel.signal.aborted) process.exit(EXIT_CANCELLED);
@@ -59,14 +62,6 @@ export async function importCommand(file: string, args: ImportArgs, config: Conf
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    if (config.migrateOnStart) await migrateToLatest(database.db, database.dialect.name);
-    const service = new ImportService({
-      ...importServiceOptionsFor(database),
-      newId: uuidv7,
-      leases: { leaseMs: config.importLeaseMs },
-      onRetry: (error, attempt, delayMs) =>
-        process.stderr.write(`batch failed (${(error as Error).message}); retry ${attempt} in ${delayMs} ms\n`),
-    });
     const job = args.resume === undefined ? await service.create(specFrom(file, args)) : await resumable(service, args.resume);
     if (job.status === 'succeeded') {
       process.stdout.write(`${JSON.stringify(jobDocument(job))}\n`);
@@ -120,7 +115,7 @@ export async function importCommand(file: string, args: ImportArgs, config: Conf
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await database.close();
+    await services.close();
   }
 }
 
@@ -155,14 +150,13 @@ export async function exportCommand(
   const format = oneOf<ExportFormat>('--format', args.format ?? 'csv', ['csv', 'ndjson']);
   const since = args.since === undefined ? undefined : new Date(args.since);
   if (since !== undefined && Number.isNaN(since.getTime())) throw new CommandUsageError(`--since "${args.since}" is not an ISO 8601 time`);
-  const database = openDatabase(config.databaseUrl, { poolSize: 2, sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs });
+  const services = await buildServices(config, createLogger('silent'), { command: { poolSize: 2 } });
   try {
-    if (config.migrateOnStart) await migrateToLatest(database.db, database.dialect.name);
     const sink = args.out === undefined ? process.stdout : createWriteStream(args.out);
-    await pipeline(Readable.from(exportUsers(database, { format, since })), sink);
+    await pipeline(Readable.from(exportUsers(services.database, { format, since })), sink);
     return 0;
   } finally {
-    await database.close();
+    await services.close();
   }
 }
 

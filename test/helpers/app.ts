@@ -1,29 +1,58 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { Authenticator } from '../../src/auth/authenticator.js';
-import type { Scope } from '../../src/auth/model.js';
-import { ApiKeysService } from '../../src/auth/service.js';
-import { SqlApiKeyStore } from '../../src/auth/sql-store.js';
-import type { Database } from '../../src/db/database.js';
-import { v7 as uuidv7 } from 'uuid';
-import { sharedSecret } from '../../src/db/database.js';
-import { buildApp, type AppDependencies } from '../../src/http/app.js';
-import { CursorCodec } from '../../src/kit/cursor.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { SqlUserStore } from '../../src/users/sql-store.js';
-import { UsersService } from '../../src/users/service.js';
-import { EventsService } from '../../src/events/service.js';
-import { SqlEventStore } from '../../src/events/sql-store.js';
-import { sqliteTestDatabase, type TestDatabase } from './databases.js';
-import { WebhooksService } from '../../src/webhooks/service.js';
-import { SqlWebhookStore } from '../../src/webhooks/sql-store.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import type { Authenticator } from '../../src/auth/authenticator.js';
+import type { Scope } from '../../src/auth/model.js';
+import type { ApiKeysService } from '../../src/auth/service.js';
+import { buildServices, httpDependencies, importsHttp, type Services } from '../../src/compose.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Database } from '../../src/db/database.js';
+import { buildApp, type AppDependencies } from '../../src/http/app.js';
+import type { Readiness } from '../../src/http/health.routes.js';
 import type { ImportsHttp } from '../../src/http/imports.routes.js';
-import { exportUsers } from '../../src/imports/export/export.js';
-import { ImportRunner } from '../../src/imports/jobs/runner.js';
-import { ImportService } from '../../src/imports/service.js';
-import { SqlImportJobStore } from '../../src/imports/jobs/sql-job-store.js';
-import { batchWriterFor, isTransientImportError } from '../../src/imports/write/writers.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
+import type { UsersService } from '../../src/users/service.js';
+import { sqliteTestDatabase, type TestDatabase } from './databases.js';
+
+/**
+ * The config every helper wires from: production's defaults (src/config.ts), except what a
+ * test process needs: test databases come migrated, a revoked key is refused at once (no
+ * cache), no webhook dispatcher (the webhook tests drive their own), uploads spooled under the
+ * system temp directory with a 64 MiB cap. `env` sets more, by variable name.
+ */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
+    ROSTER_MIGRATE_ON_START: 'false',
+    ROSTER_AUTH_CACHE_TTL_MS: '0',
+    ROSTER_WEBHOOK_WORKERS: '0',
+    ROSTER_IMPORT_DIR: join(tmpdir(), 'roster-test-imports'),
+    ROSTER_IMPORT_MAX_BYTES: String(64 * 1024 * 1024),
+    ...env,
+  });
+}
+
+/** A silent log unless LOG_LEVEL is set. */
+function testLogger(): Logger {
+  return createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? 'silent');
+}
+
+/**
+ * The services over an open database, built by src/compose.ts as `serve` builds them, from
+ * testConfig() (or `config`); the database stays open (its TestDatabase cleans it up). Import
+ * jobs queue at most 4 (the tests never need more); tests may fix the ids.
+ */
+export function servicesOver(
+  database: Database,
+  options: { config?: Config; logger?: Logger; newId?: () => string; importQueueLimit?: number } = {},
+): Promise<Services> {
+  return buildServices(options.config ?? testConfig(), options.logger ?? testLogger(), {
+    database,
+    registry: new Registry(),
+    importQueueLimit: options.importQueueLimit ?? 4,
+    ...(options.newId === undefined ? {} : { newId: options.newId }),
+  });
+}
 
 export interface TestAuth {
   readonly apiKeys: ApiKeysService;
@@ -36,13 +65,17 @@ export interface TestAuth {
 
 /** Real API keys in `database`: the service, the authenticator and an admin key. */
 export async function testAuth(database: Database): Promise<TestAuth> {
-  const apiKeys = new ApiKeysService({ store: new SqlApiKeyStore(database.db, database.dialect), cacheTtlMs: 0 });
+  return testAuthFrom(await servicesOver(database));
+}
+
+async function testAuthFrom(services: Pick<Services, 'apiKeys' | 'authenticator'>): Promise<TestAuth> {
+  const { apiKeys, authenticator } = services;
   const keyWith: TestAuth['keyWith'] = async (scopes, options = {}) => {
     const { record, plaintext } = await apiKeys.create({ name: `test ${scopes.join(' ')}`, scopes, ...options });
     return { id: record.id, key: plaintext };
   };
   const { key: adminKey } = await keyWith(['admin']);
-  return { apiKeys, authenticator: new Authenticator(apiKeys), adminKey, keyWith };
+  return { apiKeys, authenticator, adminKey, keyWith };
 }
 
 /**
@@ -74,12 +107,13 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** Dependencies a test replaces (a JWT-enabled authenticator, a log sink, small limits); the rest is wired by src/compose.ts. */
+export type AppOverrides = Omit<Partial<AppDependencies>, 'logger'> & { readonly logger?: Logger };
+
 /** What a test may set on the app; the rest is wired as in src/main.ts. */
-export type TestAppOptions = Partial<
-  Pick<
-    AppDependencies,
-    'rateLimits' | 'trustProxy' | 'corsOrigins' | 'metrics' | 'requestTimeoutMs' | 'shedding' | 'logger' | 'serverTimeouts'
-  >
+export type TestAppOptions = Pick<
+  AppOverrides,
+  'rateLimits' | 'trustProxy' | 'corsOrigins' | 'metrics' | 'requestTimeoutMs' | 'shedding' | 'logger' | 'serverTimeouts'
 >;
 
 /**
@@ -88,69 +122,54 @@ export type TestAppOptions = Partial<
  */
 export const GENEROUS_RATE_LIMITS = { perCredentialPerMinute: 1_000_000, perIpPerMinute: 1_000_000 } as const;
 
-/** The users service over `database`, wired as in src/main.ts; tests may fix its ids. */
+/** Load shedding off: no event-loop or utilisation threshold, a heap threshold nothing reaches. */
+export const NO_SHEDDING = { eventLoopDelayMs: 0, heapUsedMb: 1_000_000, eventLoopUtilization: 0 } as const;
+
+/** The users service over `database`, built as `serve` builds it; tests may fix its ids. */
 export async function usersServiceOver(database: Database, options: { newId?: () => string } = {}): Promise<UsersService> {
-  return new UsersService({
-    store: new SqlUserStore(database.db, database.dialect),
-    cursors: new CursorCodec(await sharedSecret(database.db, 'cursor_hmac_key')),
-    newId: options.newId ?? uuidv7,
-    idempotencyTtlMs: 24 * 3_600_000,
-  });
+  return (await servicesOver(database, options)).users;
 }
 
-/**
- * The app over an open database, wired like src/main.ts (services, generous rate limits, a
- * silent log unless LOG_LEVEL is set); `overrides` replace any dependency (a JWT-enabled
- * authenticator, a log sink, small limits). Not listening: for `app.inject`, or `listen()`.
- */
-export async function appOver(database: Database, overrides: Partial<AppDependencies> = {}): Promise<FastifyInstance> {
-  const apiKeys = overrides.apiKeys ?? new ApiKeysService({ store: new SqlApiKeyStore(database.db, database.dialect), cacheTtlMs: 0 });
+/** The app over `services`, as main.ts builds it, but with generous rate limits and no shedding; `overrides` win. */
+function appFrom(services: Services, logger: Logger, readiness: Readiness, overrides: AppOverrides): Promise<FastifyInstance> {
   return buildApp({
-    logger: createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? 'silent'),
-    users: await usersServiceOver(database),
-    events: new EventsService({ store: new SqlEventStore(database.db, database.dialect) }),
-    webhooks: new WebhooksService({
-      store: new SqlWebhookStore(database.db, database.dialect),
-      newId: uuidv7,
-      secretGraceMs: 24 * 3_600_000,
-    }),
-    apiKeys,
-    authenticator: new Authenticator(apiKeys),
-    bodyLimitBytes: 64 * 1024,
-    readiness: { isDraining: () => false, isClosing: () => false, ping: () => database.ping(1000) },
+    ...httpDependencies(testConfig(), services, logger, { readiness }),
     rateLimits: GENEROUS_RATE_LIMITS,
     // Test processes share two cores with other test files: a scheduling stall must not turn a
     // test's request into a 503. Shedding has its own test (test/http/deadline-shedding.api.test.ts).
     shedding: NO_SHEDDING,
-    imports: importsOver(database),
     ...overrides,
   });
 }
 
-/** Import and export over `database`, wired as in src/main.ts, spooling uploads under the system temp directory. */
-export function importsOver(
-  database: Database,
-  options: { maxBytes?: number; queueLimit?: number; spoolDir?: string; uploadTimeoutMs?: number; uploadIdleMs?: number } = {},
-): ImportsHttp {
-  const service = new ImportService({
-    jobs: new SqlImportJobStore(database.db, database.dialect),
-    writerFor: batchWriterFor(database),
-    isTransient: isTransientImportError(database),
-    newId: uuidv7,
-  });
-  return {
-    service,
-    runner: new ImportRunner({ service, concurrency: 1, queueLimit: options.queueLimit ?? 4 }),
-    spoolDir: options.spoolDir ?? join(tmpdir(), 'roster-test-imports'),
-    maxBytes: options.maxBytes ?? 64 * 1024 * 1024,
-    uploadTimeoutMs: options.uploadTimeoutMs ?? 15 * 60_000,
-    uploadIdleMs: options.uploadIdleMs ?? 30_000,
-    exportUsers: (exportOptions) => exportUsers(database, exportOptions),
-  };
+/**
+ * The app over an open database, wired by src/compose.ts like `serve` (generous rate limits,
+ * a silent log unless LOG_LEVEL is set); `overrides` replace any dependency (a JWT-enabled
+ * authenticator, a log sink, small limits). Not listening: for `app.inject`, or `listen()`.
+ */
+export async function appOver(database: Database, overrides: AppOverrides = {}): Promise<FastifyInstance> {
+  const logger = overrides.logger ?? testLogger();
+  const services = await servicesOver(database, { logger });
+  return appFrom(services, logger, { isDraining: () => false, isClosing: () => false, ping: () => database.ping(1000) }, overrides);
 }
 
-/** Load shedding off: no event-loop or utilisation threshold, a heap threshold nothing reaches. */
-export const NO_SHEDDING = { eventLoopDelayMs: 0, heapUsedMb: 1_000_000, eventLoopUtilization: 0 } as const;
+/** Import and export over `database`, wired as in src/main.ts, spooling uploads under the system temp directory. */
+export async function importsOver(
+  database: Database,
+  options: { maxBytes?: number; queueLimit?: number; spoolDir?: string; uploadTimeoutMs?: number; uploadIdleMs?: number } = {},
+): Promise<ImportsHttp> {
+  const config = testConfig({
+    ...(options.maxBytes === undefined ? {} : { ROSTER_IMPORT_MAX_BYTES: String(options.maxBytes) }),
+    ...(options.spoolDir === undefined ? {} : { ROSTER_IMPORT_DIR: options.spoolDir }),
+    ...(options.uploadTimeoutMs === undefined ? {} : { ROSTER_IMPORT_UPLOAD_TIMEOUT_MS: String(options.uploadTimeoutMs) }),
+    ...(options.uploadIdleMs === undefined ? {} : { ROSTER_IMPORT_UPLOAD_IDLE_MS: String(options.uploadIdleMs) }),
+  });
+  const services = await servicesOver(database, {
+    config,
+    ...(options.queueLimit === undefined ? {} : { importQueueLimit: options.queueLimit }),
+  });
+  return importsHttp(config, services);
+}
 
 /**
  * The real app over a real database (SQLite file by default), wired like src/main.ts but
@@ -160,12 +179,13 @@ export const NO_SHEDDING = { eventLoopDelayMs: 0, heapUsedMb: 1_000_000, eventLo
 export async function buildTestApp(open: () => Promise<TestDatabase> = sqliteTestDatabase, options: TestAppOptions = {}): Promise<TestApp> {
   const testDb = await open();
   const { database } = testDb;
-  const users = await usersServiceOver(database);
-  const auth = await testAuth(database);
+  const logger = options.logger ?? testLogger();
+  const services = await servicesOver(database, { logger });
+  const auth = await testAuthFrom(services);
   const handle: TestApp = {
     app: undefined as unknown as FastifyInstance,
     auth,
-    users,
+    users: services.users,
     testDb,
     draining: false,
     closing: false,
@@ -174,13 +194,8 @@ export async function buildTestApp(open: () => Promise<TestDatabase> = sqliteTes
       await testDb.cleanup();
     },
   };
-  const app = await appOver(database, {
-    users,
-    apiKeys: auth.apiKeys,
-    authenticator: auth.authenticator,
-    readiness: { isDraining: () => handle.draining, isClosing: () => handle.closing, ping: () => database.ping(1000) },
-    ...options,
-  });
+  const readiness = { isDraining: () => handle.draining, isClosing: () => handle.closing, ping: () => database.ping(1000) };
+  const app = await appFrom(services, logger, readiness, options);
   withCredentials(app, auth.adminKey);
   (handle as { app: FastifyInstance }).app = app;
   return handle;

@@ -262,7 +262,7 @@ describe('client IP behind proxies', () => {
   const build = (env: Record<string, string>) =>
     buildTestApp(undefined, {
       rateLimits: { perCredentialPerMinute: 100, perIpPerMinute: PER_IP },
-      trustProxy: loadConfig(env).trustProxy,
+      trustProxy: loadConfig(env).http.trustProxy,
     });
   const anonymousVia = (forwardedFor: string) => ({
     method: 'GET' as const,
@@ -316,7 +316,7 @@ describe('security headers and CORS', () => {
   let on: TestApp;
   before(async () => {
     off = await buildTestApp();
-    on = await buildTestApp(undefined, { corsOrigins: loadConfig({ ROSTER_CORS_ORIGINS: ALLOWED }).corsOrigins });
+    on = await buildTestApp(undefined, { corsOrigins: loadConfig({ ROSTER_CORS_ORIGINS: ALLOWED }).http.corsOrigins });
   });
   after(async () => {
     await off?.close();

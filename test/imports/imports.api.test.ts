@@ -123,7 +123,7 @@ describe('POST /v1/imports', () => {
     const app = await appOver(t.testDb.database, {
       apiKeys: t.auth.apiKeys,
       authenticator: t.auth.authenticator,
-      imports: importsOver(t.testDb.database, { maxBytes: 2048 }),
+      imports: await importsOver(t.testDb.database, { maxBytes: 2048 }),
     });
     withCredentials(app, t.auth.adminKey);
     try {

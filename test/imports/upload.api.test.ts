@@ -38,7 +38,7 @@ before(async () => {
     authenticator: auth.authenticator,
     requestTimeoutMs: REQUEST_DEADLINE_MS,
     serverTimeouts: { headersTimeoutMs: HTTP_REQUEST_TIMEOUT_MS, requestTimeoutMs: HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: 5000 },
-    imports: importsOver(testDb.database, { spoolDir, uploadIdleMs: UPLOAD_IDLE_MS, uploadTimeoutMs: 60_000 }),
+    imports: await importsOver(testDb.database, { spoolDir, uploadIdleMs: UPLOAD_IDLE_MS, uploadTimeoutMs: 60_000 }),
   });
   base = new URL(await app.listen({ host: '127.0.0.1', port: 0 }));
 });

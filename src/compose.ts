@@ -1,0 +1,292 @@
+import { Registry } from 'prom-client';
+import type { Redis } from 'ioredis';
+import { v7 as uuidv7 } from 'uuid';
+import type { Config } from './config.js';
+import { openDatabase, sharedSecret, type Database } from './db/database.js';
+import { databaseMetrics } from './db/instrumentation.js';
+import { migrateToLatest } from './db/migrator.js';
+import type { AppDependencies } from './http/app.js';
+import type { Readiness } from './http/health.routes.js';
+import type { ImportsHttp } from './http/imports.routes.js';
+import { CursorCodec } from './kit/cursor.js';
+import type { Logger } from './observability/logger.js';
+import { createMetricsRegistry, httpMetrics } from './observability/metrics.js';
+import { Authenticator } from './auth/authenticator.js';
+import { JwtVerifier } from './auth/jwt.js';
+import { ApiKeysService } from './auth/service.js';
+import { SqlApiKeyStore } from './auth/sql-store.js';
+import { EventsService } from './events/service.js';
+import { SqlEventStore } from './events/sql-store.js';
+import { exportUsers } from './imports/export/export.js';
+import { ImportLeaseHeldError, LeaseLostError } from './imports/errors.js';
+import { importMetrics } from './imports/metrics.js';
+import { ImportRunner } from './imports/jobs/runner.js';
+import { ImportService } from './imports/service.js';
+import { importServiceOptionsFor } from './imports/write/writers.js';
+import { SqlUserStore } from './users/sql-store.js';
+import { UsersService } from './users/service.js';
+import { Dispatcher } from './webhooks/dispatcher.js';
+import { WebhookHttpClient } from './webhooks/http-client.js';
+import { webhookMetrics } from './webhooks/metrics.js';
+import { SqlDeliveryStore } from './webhooks/sql-delivery-store.js';
+import { SqlWebhookStore } from './webhooks/sql-store.js';
+import { WebhooksService } from './webhooks/service.js';
+import { packageVersion, buildCommit } from './version.js';
+
+/** Uploaded import jobs waiting to run, per instance. */
+export const IMPORT_QUEUE_LIMIT = 16;
+
+/**
+ * Everything `serve`, the CLI commands and the tests share: the database, the stores and the
+ * services over it, wired from one config. Nothing here listens or runs in the background:
+ * main.ts starts the listeners and loops; a command uses what it needs and calls close().
+ */
+export interface Services {
+  readonly database: Database;
+  readonly registry: Registry;
+  readonly apiKeys: ApiKeysService;
+  readonly authenticator: Authenticator;
+  readonly users: UsersService;
+  readonly events: EventsService;
+  readonly webhooks: WebhooksService;
+  readonly imports: ImportService;
+  /** Background runs of uploaded jobs; started by main.ts, stopped at shutdown. */
+  readonly importRunner: ImportRunner;
+  /** The webhook dispatcher, not started; undefined for commands or with ROSTER_WEBHOOK_WORKERS=0. */
+  readonly dispatcher: Dispatcher | undefined;
+  /** Closes what the dispatcher holds (its HTTP client and, on PostgreSQL, its own pool); stop it first. */
+  closeDeliveries(): Promise<void>;
+  /** closeDeliveries(), then the database unless it was given in ServicesOptions. */
+  close(): Promise<void>;
+}
+
+export interface ServicesOptions {
+  /** An open, migrated database to use (tests); close() leaves it open, its owner closes it. */
+  readonly database?: Database;
+  /**
+   * A one-off command (keys, import, export): this many connections, no statement timeout (an
+   * import batch or an export may outlast a request's deadline), no webhook dispatcher.
+   */
+  readonly command?: { readonly poolSize: number };
+  /** Where the capabilities' metrics go; default: the process registry of a server, a private one for commands. */
+  readonly registry?: Registry;
+  /** Ids of users, endpoints, jobs and events (tests fix them); default UUIDv7. */
+  readonly newId?: () => string;
+  /** Uploaded jobs waiting to run; default IMPORT_QUEUE_LIMIT. */
+  readonly importQueueLimit?: number;
+  /** How a failed import batch about to be retried is reported; default a warning in the log. */
+  readonly onImportRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+}
+
+/** Opens the configured database: the server's pool, or a command's few connections. */
+export function openConfiguredDatabase(
+  config: Config,
+  logger: Logger,
+  options: { command?: { readonly poolSize: number }; registry?: Registry } = {},
+): Database {
+  if (options.command !== undefined) {
+    return openDatabase(config.database.url, {
+      poolSize: options.command.poolSize,
+      sqliteBusyTimeoutMs: config.database.sqliteBusyTimeoutMs,
+    });
+  }
+  return openDatabase(config.database.url, {
+    poolSize: config.database.poolSize,
+    sqliteBusyTimeoutMs: config.database.sqliteBusyTimeoutMs,
+    statementTimeoutMs: config.http.requestTimeoutMs,
+    ...(options.registry === undefined ? {} : { metrics: databaseMetrics(options.registry) }),
+    onIdleError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
+  });
+}
+
+/**
+ * Opens the database (unless given), applies pending migrations when ROSTER_MIGRATE_ON_START
+ * is on, and builds every store and service over it. On failure, whatever it opened is closed.
+ */
+export async function buildServices(config: Config, logger: Logger, options: ServicesOptions = {}): Promise<Services> {
+  const registry =
+    options.registry ??
+    (options.command === undefined ? createMetricsRegistry({ version: packageVersion(), commit: buildCommit() }) : new Registry());
+  const owned = options.database === undefined;
+  const database = options.database ?? openConfiguredDatabase(config, logger, { command: options.command, registry });
+  let deliveryDatabase: Database | undefined;
+  try {
+    if (config.database.migrateOnStart) {
+      const { results } = await migrateToLatest(database.db, database.dialect.name);
+      for (const r of results ?? []) logger.info({ migration: r.migrationName, status: r.status }, 'migration applied');
+    }
+    const newId = options.newId ?? uuidv7;
+    const cursorKey = await sharedSecret(database.db, 'cursor_hmac_key');
+
+    const apiKeys = new ApiKeysService({
+      store: new SqlApiKeyStore(database.db, database.dialect),
+      cacheTtlMs: config.auth.cacheTtlMs,
+      onTouchError: (error) => logger.warn({ err: error }, 'could not record API key use'),
+    });
+    const authenticator = new Authenticator(apiKeys, config.auth.jwt ? new JwtVerifier(config.auth.jwt) : undefined);
+
+    const users = new UsersService({
+      store: new SqlUserStore(database.db, database.dialect),
+      cursors: new CursorCodec(cursorKey),
+      newId,
+      idempotencyTtlMs: config.users.idempotencyTtlHours * 3_600_000,
+    });
+
+    const events = new EventsService({ store: new SqlEventStore(database.db, database.dialect) });
+
+    const webhooks = new WebhooksService({
+      store: new SqlWebhookStore(database.db, database.dialect),
+      newId,
+      allowList: config.webhooks.allowedHosts,
+      secretGraceMs: config.webhooks.secretGraceHours * 3_600_000,
+    });
+
+    let webhookClient: WebhookHttpClient | undefined;
+    let dispatcher: Dispatcher | undefined;
+    if (options.command === undefined && config.webhooks.workers > 0) {
+      // On PostgreSQL the dispatcher has connections of its own: a burst of API writes queueing
+      // for the pool must not stall deliveries, nor deliveries the API. SQLite has one writer anyway.
+      if (database.dialect.name === 'postgres') {
+        deliveryDatabase = openDatabase(config.database.url, {
+          poolSize: Math.min(8, config.webhooks.workers),
+          statementTimeoutMs: config.http.requestTimeoutMs,
+          onIdleError: (error) => logger.warn({ err: error }, 'idle webhook database connection failed'),
+        });
+      }
+      const deliveryDb = deliveryDatabase ?? database;
+      // An attempt must end well within the lease, or a slow receiver could see a second
+      // instance's attempt of the same event while the first is still running.
+      webhookClient = new WebhookHttpClient({
+        allowList: config.webhooks.allowedHosts,
+        attemptTimeoutMs: Math.min(30_000, config.webhooks.leaseMs / 2),
+      });
+      dispatcher = new Dispatcher({
+        store: new SqlDeliveryStore(deliveryDb.db, deliveryDb.dialect),
+        client: webhookClient,
+        logger: logger.child({ component: 'webhooks' }),
+        newId,
+        workers: config.webhooks.workers,
+        pollIntervalMs: config.webhooks.pollIntervalMs,
+        leaseMs: config.webhooks.leaseMs,
+        metrics: webhookMetrics(registry),
+      });
+    }
+
+    const imports = new ImportService({
+      ...importServiceOptionsFor(database),
+      newId,
+      onRetry:
+        options.onImportRetry ??
+        ((error, attempt, delayMs) => logger.warn({ err: error, attempt, delay_ms: delayMs }, 'import batch failed; retrying')),
+      metrics: importMetrics(registry),
+      leases: {
+        leaseMs: config.imports.leaseMs,
+        onRenewError: (error, id) => logger.warn({ err: error, import_id: id }, 'import lease renewal failed; retrying'),
+      },
+    });
+    const importRunner = new ImportRunner({
+      service: imports,
+      concurrency: config.imports.concurrency,
+      queueLimit: options.importQueueLimit ?? IMPORT_QUEUE_LIMIT,
+      onFinished: ({ job, error }) =>
+        logger.info(
+          { import_id: job.id, status: job.status, counts: job.counts, committed_line: job.committedLine, err: error },
+          'import finished',
+        ),
+      onError: (error, job) => {
+        if (error instanceof ImportLeaseHeldError)
+          logger.info({ import_id: job.id, owner: error.owner }, 'import is run by another process');
+        else if (error instanceof LeaseLostError)
+          logger.warn({ err: error, import_id: job.id }, 'import taken over by another process; stopped');
+        else logger.error({ err: error, import_id: job.id }, 'import could not record its end');
+      },
+      onResumed: (job) =>
+        logger.info({ import_id: job.id, status: job.status, committed_line: job.committedLine }, 'resuming an abandoned import'),
+      onScanError: (error) => logger.warn({ err: error }, 'looking for abandoned imports failed; retrying later'),
+    });
+
+    const deliveries = deliveryDatabase;
+    const closeDeliveries = async () => {
+      await webhookClient?.close();
+      await deliveries?.close();
+    };
+    return {
+      database,
+      registry,
+      apiKeys,
+      authenticator,
+      users,
+      events,
+      webhooks,
+      imports,
+      importRunner,
+      dispatcher,
+      closeDeliveries,
+      async close() {
+        await closeDeliveries();
+        if (owned) await database.close();
+      },
+    };
+  } catch (error) {
+    await deliveryDatabase?.close().catch(() => undefined);
+    if (owned) await database.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Import and export as the HTTP routes take them, from the imports section of the config. */
+export function importsHttp(config: Config, services: Services): ImportsHttp {
+  return {
+    service: services.imports,
+    runner: services.importRunner,
+    spoolDir: config.imports.dir,
+    maxBytes: config.imports.maxBytes,
+    uploadTimeoutMs: config.imports.uploadTimeoutMs,
+    uploadIdleMs: config.imports.uploadIdleMs,
+    exportUsers: (options) => exportUsers(services.database, options),
+  };
+}
+
+/**
+ * What buildApp() takes, from the config and the services: main.ts and the test helpers build
+ * the same app. `readiness` is the caller's (the shutdown sequence flips it); `redis` holds the
+ * shared rate-limit counters when configured.
+ */
+export function httpDependencies(
+  config: Config,
+  services: Services,
+  logger: Logger,
+  extra: { readonly readiness: Readiness; readonly redis?: Redis | undefined },
+): AppDependencies {
+  return {
+    logger,
+    users: services.users,
+    apiKeys: services.apiKeys,
+    events: services.events,
+    webhooks: services.webhooks,
+    imports: importsHttp(config, services),
+    authenticator: services.authenticator,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    rateLimits: {
+      perCredentialPerMinute: config.http.rateLimitPerMinute,
+      perIpPerMinute: config.http.rateLimitAnonPerMinute,
+      redis: extra.redis,
+    },
+    metrics: httpMetrics(services.registry),
+    requestTimeoutMs: config.http.requestTimeoutMs,
+    serverTimeouts: {
+      headersTimeoutMs: config.http.headersTimeoutMs,
+      requestTimeoutMs: config.http.wholeRequestTimeoutMs,
+      keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
+    },
+    shedding: {
+      eventLoopDelayMs: config.http.shedEventLoopDelayMs,
+      heapUsedMb: config.http.shedHeapUsedMb,
+      eventLoopUtilization: config.http.shedEventLoopUtilization,
+    },
+    trustProxy: config.http.trustProxy,
+    corsOrigins: config.http.corsOrigins,
+    version: packageVersion(),
+    readiness: extra.readiness,
+  };
+}
