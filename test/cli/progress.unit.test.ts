@@ -8,7 +8,7 @@ import {
   smoothRate,
   startProgress,
   type ProgressView,
-} from '../../src/imports/progress.js';
+} from '../../src/cli/progress.js';
 
 const view: ProgressView = {
   rows: 1_234_567,

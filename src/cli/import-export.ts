@@ -5,14 +5,14 @@ import { pipeline } from 'node:stream/promises';
 import { buildServices } from '../compose.js';
 import type { Config } from '../config.js';
 import { createLogger } from '../observability/logger.js';
-import { exportUsers } from './export/export.js';
-import type { ExportFormat } from './export/export-format.js';
-import { EVENTS_MODES, IMPORT_MODES, jobDocument, type EventsMode, type ImportJob, type ImportMode } from './jobs/job.js';
-import { IMPORT_FORMATS, parseColumnMap, type ImportFormat } from './read/parse.js';
+import { exportUsers } from '../imports/export/export.js';
+import type { ExportFormat } from '../imports/export/export-format.js';
+import { EVENTS_MODES, IMPORT_MODES, jobDocument, type EventsMode, type ImportJob, type ImportMode } from '../imports/jobs/job.js';
+import { IMPORT_FORMATS, parseColumnMap, type ImportFormat } from '../imports/read/parse.js';
 import { startProgress } from './progress.js';
-import { ImportCounters, RowErrorReport } from './jobs/report.js';
-import { ImportLeaseHeldError, LeaseLostError } from './errors.js';
-import type { ImportService } from './service.js';
+import { ImportCounters, RowErrorReport } from '../imports/jobs/report.js';
+import { ImportLeaseHeldError, LeaseLostError } from '../imports/errors.js';
+import type { ImportService } from '../imports/service.js';
 
 /** A mistake on the command line (exit 2). */
 export class CommandUsageError extends Error {

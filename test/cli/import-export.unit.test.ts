@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { whileDisplayed } from '../../src/imports/cli-commands.js';
+import { whileDisplayed } from '../../src/cli/import-export.js';
 
 /** A progress display and an error report that record being closed. */
 function display(closeFails = false) {
