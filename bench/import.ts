@@ -35,7 +35,7 @@ import { exportUsers } from '../src/imports/export/export.js';
 import type { EventsMode } from '../src/imports/jobs/job.js';
 import { ImportService, SQLITE_IMPORT_TRANSACTION } from '../src/imports/service.js';
 import { SqlImportJobStore } from '../src/imports/jobs/sql-job-store.js';
-import { batchWriterFor, importBatchFor, importTransactionFor, isTransientImportError } from '../src/imports/write/writers.js';
+import { batchWriterFor, importBatchFor, importTransactionFor, isTransientImportError } from '../src/compose/imports.js';
 import { foldKey } from '../src/users/model.js';
 import { generatedFile } from '../test/imports/generated-users.js';
 import { POSTGRES_URL, withDatabase } from '../test/helpers/databases.js';

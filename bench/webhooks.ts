@@ -35,7 +35,7 @@ import { WebhookHttpClient } from '../src/webhooks/http-client.js';
 import { WebhooksService } from '../src/webhooks/service.js';
 import { SqlDeliveryStore } from '../src/webhooks/sql-delivery-store.js';
 import { SqlWebhookStore } from '../src/webhooks/sql-store.js';
-import { AllowList } from '../src/webhooks/ssrf.js';
+import { AllowList } from '../src/kit/allow-list.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { AllowList } from './webhooks/ssrf.js';
+import { AllowList } from './kit/allow-list.js';
 
 /**
  * The only module that reads process.env. Every key is declared once below with its doc line,

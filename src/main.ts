@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { buildServices, httpDependencies, type Services } from './compose.js';
+import { buildServices, httpDependencies, type Services } from './compose/services.js';
 import { describeConfig, type Config } from './config.js';
 import type { Database } from './db/database.js';
 import { buildApp } from './http/app.js';

@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { buildServices } from '../compose.js';
+import { buildServices } from '../compose/services.js';
 import type { Config } from '../config.js';
 import { createLogger } from '../observability/logger.js';
 import { exportUsers } from '../imports/export/export.js';

@@ -12,7 +12,7 @@ export async function keys(
   if (!['create', 'list', 'revoke'].includes(action ?? '') || extra.length > (action === 'revoke' ? 1 : 0)) {
     throw new UsageError('keys takes one of: create --name N --scope S, list, revoke ID');
   }
-  const { buildServices } = await import('../compose.js');
+  const { buildServices } = await import('../compose/services.js');
   const services = await buildServices(config, createLogger('silent'), { command: { poolSize: 1 } });
   try {
     const service = services.apiKeys;

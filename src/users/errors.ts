@@ -27,3 +27,8 @@ export class IdempotencyKeyReusedError extends AppError {
 export class IdempotencyKeyTakenError extends AppError {
   readonly code = 'idempotency-key-taken';
 }
+
+/** The writer's connection failed mid-batch (the batch rolled back with it): worth a retry on a new one. */
+export class ConnectionLostError extends Error {
+  override readonly name = 'ConnectionLostError';
+}

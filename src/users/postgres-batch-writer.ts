@@ -8,6 +8,7 @@ import type { BatchFinding, BatchUser, UserBatchResult, UserBatchRun, UserBatchW
 import { CHANGEABLE_FIELDS } from './changes.js';
 import { foldKey, type User, type UserId } from './model.js';
 import { toUserRow } from './sql-row.js';
+import { ConnectionLostError } from './errors.js';
 
 /** A batch may take longer than an API request; it is bounded on its own. */
 const BATCH_STATEMENT_TIMEOUT = '120s';
@@ -258,11 +259,6 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
       [now, this.#run.context.actor ?? null, iso, this.#run.context.requestId ?? null],
     );
   }
-}
-
-/** The writer's connection failed mid-batch (the batch rolled back with it): worth a retry on a new one. */
-export class ConnectionLostError extends Error {
-  override readonly name = 'ConnectionLostError';
 }
 
 /**

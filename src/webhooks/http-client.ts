@@ -6,7 +6,8 @@ import { StringDecoder } from 'node:string_decoder';
 import { Agent, buildConnector } from 'undici';
 import { ForbiddenTargetError, InvalidTargetUrlError, TargetDnsUnavailableError, TargetNotFoundError } from './errors.js';
 import { classifyStatus, honoursRetryAfter, parseRetryAfter, type StatusClass } from './schedule.js';
-import { AllowList, assertAllowedAddress, guardedLookup, parseTargetUrl, type HostResolver } from './ssrf.js';
+import { assertAllowedAddress, guardedLookup, parseTargetUrl, type HostResolver } from './ssrf.js';
+import { AllowList } from '../kit/allow-list.js';
 
 // The outbound side of webhook delivery: one undici Agent used only for webhooks, so its
 // short timeouts, bounded pools and SSRF-checked connections apply to nothing else, and

@@ -1,7 +1,7 @@
 import { EVENT_TYPES, isEventType, type EventType } from '../events/model.js';
 import { FieldErrors } from '../kit/errors.js';
 import { InvalidTargetUrlError, ForbiddenTargetError } from './errors.js';
-import type { AllowList } from './ssrf.js';
+import type { AllowList } from '../kit/allow-list.js';
 import { parseTargetUrl } from './ssrf.js';
 
 /** A signing secret; during a rotation the old one carries the time it stops signing. */

@@ -6,7 +6,7 @@ import { isUuid } from '../kit/uuid.js';
 import { ReplayEventNotFoundError, ReplayTooLargeError, WebhookEndpointNotFoundError } from './errors.js';
 import { parseEndpointSettings, rotateSecrets, type EndpointInput, type EndpointSecret, type WebhookEndpoint } from './model.js';
 import { generateSecret } from './signing.js';
-import { AllowList } from './ssrf.js';
+import { AllowList } from '../kit/allow-list.js';
 
 /** One attempt as the delivery log keeps it. */
 export interface DeliveryAttempt {

@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import type { Authenticator } from '../../src/auth/authenticator.js';
 import type { Scope } from '../../src/auth/model.js';
 import type { ApiKeysService } from '../../src/auth/service.js';
-import { buildServices, httpDependencies, importsHttp, type Services } from '../../src/compose.js';
+import { buildServices, httpDependencies, importsHttp, type Services } from '../../src/compose/services.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import { buildApp, type AppDependencies } from '../../src/http/app.js';

@@ -7,7 +7,7 @@ import type { Database } from '../../src/db/database.js';
 import type { ImportJob, ImportSpec } from '../../src/imports/jobs/job.js';
 import { ImportService, type ImportServiceOptions, type RunOptions, type RunResult } from '../../src/imports/service.js';
 import { SqlImportJobStore } from '../../src/imports/jobs/sql-job-store.js';
-import { batchWriterFor, isTransientImportError } from '../../src/imports/write/writers.js';
+import { batchWriterFor, isTransientImportError } from '../../src/compose/imports.js';
 
 export function importService(database: Database, options: Partial<ImportServiceOptions> = {}): ImportService {
   return new ImportService({

@@ -16,8 +16,9 @@ import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { generatedFile } from './generated-users.js';
 import { count, importService, runImport, users } from './harness.js';
 import { ROW_ERROR_REASONS, type BatchWriter } from '../../src/imports/write/writer.js';
-import { batchWriterFor } from '../../src/imports/write/writers.js';
+import { batchWriterFor } from '../../src/compose/imports.js';
 import { PostgresBatchWriter } from '../../src/imports/write/postgres-writer.js';
+import { PostgresUserBatchWriter } from '../../src/users/postgres-batch-writer.js';
 import { pooledUuidv7 } from '../../src/imports/write/ids.js';
 import { importMetrics } from '../../src/imports/metrics.js';
 import { Registry } from 'prom-client';
@@ -308,7 +309,8 @@ for (const [name, open, skip] of await dialects()) {
         const service = importService(t.database, {
           batch: { maxRows: 3000 },
           onRetry: () => retries++,
-          writerFor: (job) => new PostgresBatchWriter({ pool: faultyPool, job, newId: pooledUuidv7() }),
+          writerFor: (job) =>
+            new PostgresBatchWriter({ job, users: (run) => new PostgresUserBatchWriter({ pool: faultyPool, run, newId: pooledUuidv7() }) }),
         });
         try {
           const { job } = await runImport(service, { file: bigFile });

@@ -6,7 +6,7 @@ import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { startTracing } from '../../src/observability/tracing.js';
 import { WebhookHttpClient } from '../../src/webhooks/http-client.js';
-import { AllowList } from '../../src/webhooks/ssrf.js';
+import { AllowList } from '../../src/kit/allow-list.js';
 
 const exporter = new InMemorySpanExporter();
 const tracing = startTracing({ enabled: true, exportEndpoint: undefined, serviceName: 'roster-test' }, '0.0.0-test', [

@@ -6,7 +6,7 @@ import { EventsService } from '../../src/events/service.js';
 import { SqlEventStore } from '../../src/events/sql-store.js';
 import { BreakerRegistry } from '../../src/webhooks/breaker.js';
 import type { WebhookEndpoint } from '../../src/webhooks/model.js';
-import { AllowList } from '../../src/webhooks/ssrf.js';
+import { AllowList } from '../../src/kit/allow-list.js';
 import { webhookMetrics } from '../../src/webhooks/metrics.js';
 import { Registry } from 'prom-client';
 import { RetryBudget } from '../../src/webhooks/retry-budget.js';

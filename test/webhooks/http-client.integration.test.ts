@@ -5,7 +5,8 @@ import { createServer } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { WebhookHttpClient, type WebhookHttpClientOptions } from '../../src/webhooks/http-client.js';
 import { generateSecret, signedHeaders } from '../../src/webhooks/signing.js';
-import { AllowList, type HostResolver } from '../../src/webhooks/ssrf.js';
+import { type HostResolver } from '../../src/webhooks/ssrf.js';
+import { AllowList } from '../../src/kit/allow-list.js';
 import { startSink, type Sink, type SinkHandler } from './sink.js';
 
 const LOOPBACK = AllowList.parse('127.0.0.1');

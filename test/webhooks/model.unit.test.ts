@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ValidationError } from '../../src/kit/errors.js';
 import { activeSecrets, parseEndpointSettings, rotateSecrets, type EndpointSecret } from '../../src/webhooks/model.js';
-import { AllowList } from '../../src/webhooks/ssrf.js';
+import { AllowList } from '../../src/kit/allow-list.js';
 
 const HOUR = 3_600_000;
 

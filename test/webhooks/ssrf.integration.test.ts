@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { ForbiddenTargetError } from '../../src/webhooks/errors.js';
-import { AllowList, guardedLookup } from '../../src/webhooks/ssrf.js';
+import { guardedLookup } from '../../src/webhooks/ssrf.js';
+import { AllowList } from '../../src/kit/allow-list.js';
 
 /** A TCP server on loopback that counts the connections it accepts. */
 async function listener(): Promise<{ port: number; accepted: () => number; close: () => Promise<void> }> {

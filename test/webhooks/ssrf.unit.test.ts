@@ -4,15 +4,8 @@ import type { LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import fc from 'fast-check';
 import { ForbiddenTargetError, InvalidTargetUrlError, TargetDnsUnavailableError, TargetNotFoundError } from '../../src/webhooks/errors.js';
-import {
-  AllowList,
-  AllowListSyntaxError,
-  classifyAddress,
-  guardedLookup,
-  parseTargetUrl,
-  type AddressRange,
-  type HostResolver,
-} from '../../src/webhooks/ssrf.js';
+import { AllowList, AllowListSyntaxError } from '../../src/kit/allow-list.js';
+import { classifyAddress, guardedLookup, parseTargetUrl, type AddressRange, type HostResolver } from '../../src/webhooks/ssrf.js';
 
 /** A resolver answering from a table, as DNS would (an attacker controls their own zone). */
 function fakeResolver(table: Record<string, string[] | NodeJS.ErrnoException>): HostResolver {

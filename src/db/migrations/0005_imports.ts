@@ -1,9 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DialectName } from '../migrator.js';
 
-/** The most row errors kept per import job; beyond it they are only counted (`failed`). */
-export const ROW_ERRORS_KEPT_PER_JOB = 100_000;
-
 /**
  * Import jobs and their row errors. `committed_line` is the last file line of the last
  * committed batch: the writer moves it in the batch's own transaction, so a resumed run skips

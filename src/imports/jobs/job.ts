@@ -2,6 +2,9 @@ import type { ImportFormat } from '../read/parse.js';
 import type { ImportCounts } from './report.js';
 import type { ImportField } from '../read/rows.js';
 
+/** The most row errors kept per import job; beyond it they are only counted (`failed`). */
+export const ROW_ERRORS_KEPT_PER_JOB = 100_000;
+
 export type ImportMode = 'create' | 'upsert';
 export const IMPORT_MODES: readonly ImportMode[] = ['create', 'upsert'];
 /** `per-user`: a user.created/user.updated event per row written; `summary`: one users.imported event per run. */

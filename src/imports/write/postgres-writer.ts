@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { PostgresUserBatchWriter } from '../../users/postgres-batch-writer.js';
+import type { UserBatchRun, UserBatchWriter } from '../../users/batch-store.js';
 import { assertLeaseHeld, JobBatchWriter, userBatchRun, type BatchProgress, type WriterJob } from './writer.js';
 
 /**
@@ -8,10 +8,11 @@ import { assertLeaseHeld, JobBatchWriter, userBatchRun, type BatchProgress, type
  * the same transaction, before the users' events (the last statement, under the sequence lock).
  */
 export class PostgresBatchWriter extends JobBatchWriter<pg.PoolClient, Promise<void>> {
-  constructor(options: { pool: pg.Pool; job: WriterJob; newId: () => string; now?: () => Date }) {
+  /** `users` builds the users' writer (users/postgres-batch-writer.ts) for this run: the composition root knows both. */
+  constructor(options: { job: WriterJob; users: (run: UserBatchRun) => UserBatchWriter<pg.PoolClient, Promise<void>>; now?: () => Date }) {
     const { job, now = () => new Date() } = options;
     super(
-      new PostgresUserBatchWriter({ ...options, run: userBatchRun(job), now }),
+      options.users(userBatchRun(job)),
       async (client, p: BatchProgress) => {
         if (p.errors.length > 0) {
           await client.query(

@@ -1,7 +1,5 @@
 import type SQLite from 'better-sqlite3';
-import type { Kysely } from 'kysely';
-import type { Schema } from '../../db/schema.js';
-import { SqliteUserBatchWriter } from '../../users/sqlite-batch-writer.js';
+import type { UserBatchRun, UserBatchWriter } from '../../users/batch-store.js';
 import { assertLeaseHeld, JobBatchWriter, userBatchRun, type BatchProgress, type WriterJob } from './writer.js';
 
 /**
@@ -10,9 +8,15 @@ import { assertLeaseHeld, JobBatchWriter, userBatchRun, type BatchProgress, type
  * job's row errors and progress with prepared statements of its own, in the same transaction.
  */
 export class SqliteBatchWriter extends JobBatchWriter<SQLite.Database, void> {
-  constructor(options: { db: Kysely<Schema>; connection: SQLite.Database; job: WriterJob; newId: () => string; now?: () => Date }) {
+  /** `users` builds the users' writer (users/sqlite-batch-writer.ts) for this run: the composition root knows both. */
+  constructor(options: {
+    connection: SQLite.Database;
+    job: WriterJob;
+    users: (run: UserBatchRun) => UserBatchWriter<SQLite.Database, void>;
+    now?: () => Date;
+  }) {
     const { job, now = () => new Date() } = options;
-    const users = new SqliteUserBatchWriter({ ...options, run: userBatchRun(job), now });
+    const users = options.users(userBatchRun(job));
     const s = prepare(options.connection);
     super(
       users,

@@ -1,4 +1,4 @@
-import { ROW_ERRORS_KEPT_PER_JOB } from '../../db/migrations/0005_imports.js';
+import { ROW_ERRORS_KEPT_PER_JOB } from '../jobs/job.js';
 import type { EventContext } from '../../events/model.js';
 import type { BatchFinding, UserBatchResult, UserBatchRun, UserBatchWriter } from '../../users/batch-store.js';
 import type { Batch } from '../read/batch.js';

@@ -1,13 +1,15 @@
-import type { Database } from '../../db/database.js';
-import type { BatchOptions } from '../read/batch.js';
-import { pooledUuidv7 } from './ids.js';
-import { DEFAULT_IMPORT_BATCH, SQLITE_IMPORT_BATCH, SQLITE_IMPORT_TRANSACTION } from '../service.js';
-import type { TransactionBudget } from './transaction-size.js';
-import { ConnectionLostError } from '../../users/postgres-batch-writer.js';
-import { PostgresBatchWriter } from './postgres-writer.js';
-import { SqliteBatchWriter } from './sqlite-writer.js';
-import { SqlImportJobStore } from '../jobs/sql-job-store.js';
-import type { BatchWriter, WriterJob } from './writer.js';
+import type { Database } from '../db/database.js';
+import type { BatchOptions } from '../imports/read/batch.js';
+import { pooledUuidv7 } from '../imports/write/ids.js';
+import { DEFAULT_IMPORT_BATCH, SQLITE_IMPORT_BATCH, SQLITE_IMPORT_TRANSACTION } from '../imports/service.js';
+import type { TransactionBudget } from '../imports/write/transaction-size.js';
+import { ConnectionLostError } from '../users/errors.js';
+import { PostgresUserBatchWriter } from '../users/postgres-batch-writer.js';
+import { SqliteUserBatchWriter } from '../users/sqlite-batch-writer.js';
+import { PostgresBatchWriter } from '../imports/write/postgres-writer.js';
+import { SqliteBatchWriter } from '../imports/write/sqlite-writer.js';
+import { SqlImportJobStore } from '../imports/jobs/sql-job-store.js';
+import type { BatchWriter, WriterJob } from '../imports/write/writer.js';
 
 /** What an ImportService needs from the database: job store, batch writer, transaction sizing, transient errors. */
 export function importServiceOptionsFor(database: Database) {
@@ -25,8 +27,13 @@ export function importServiceOptionsFor(database: Database) {
 export function batchWriterFor(database: Database, newId: () => string = pooledUuidv7()): (job: WriterJob) => BatchWriter {
   const driver = database.driver;
   return driver.kind === 'sqlite'
-    ? (job) => new SqliteBatchWriter({ db: database.db, connection: driver.connection, job, newId })
-    : (job) => new PostgresBatchWriter({ pool: driver.pool, job, newId });
+    ? (job) =>
+        new SqliteBatchWriter({
+          connection: driver.connection,
+          job,
+          users: (run) => new SqliteUserBatchWriter({ db: database.db, connection: driver.connection, run, newId }),
+        })
+    : (job) => new PostgresBatchWriter({ job, users: (run) => new PostgresUserBatchWriter({ pool: driver.pool, run, newId }) });
 }
 
 /** The transaction size for the database (see SQLITE_IMPORT_BATCH and DEFAULT_IMPORT_BATCH). */
