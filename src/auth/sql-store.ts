@@ -8,44 +8,42 @@ const BOOTSTRAP_MARK = 'bootstrap_key_created';
 
 /** The ApiKeyStore adapter for SQLite and PostgreSQL; outages surface as UnavailableError, as in SqlUserStore. */
 export class SqlApiKeyStore implements ApiKeyStore {
-  readonly #db: Kysely<Schema>;
-  readonly #dialect: SqlDialect;
-
-  constructor(db: Kysely<Schema>, dialect: SqlDialect) {
-    this.#db = db;
-    this.#dialect = dialect;
-  }
+  // Parameter properties: every SQL adapter takes the same two, and spelling them out was the
+  // same six lines in each.
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly dialect: SqlDialect,
+  ) {}
 
   async insert(record: ApiKeyRecord, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    await failOnOutage(this.#dialect, () => this.#db.insertInto('api_keys').values(this.#toRow(record)).execute());
+    await failOnOutage(this.dialect, () => this.db.insertInto('api_keys').values(this.#toRow(record)).execute());
   }
 
   async get(id: string, signal?: AbortSignal): Promise<ApiKeyRecord | undefined> {
     signal?.throwIfAborted();
     // Every request's credential check reads here: a read, so a connection lost under it is retried once.
-    const row = await failOnOutage(
-      this.#dialect,
-      () => this.#db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst(),
-      { retryLostConnection: true, signal },
-    );
+    const row = await failOnOutage(this.dialect, () => this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst(), {
+      retryLostConnection: true,
+      signal,
+    });
     return row ? this.#toRecord(row) : undefined;
   }
 
   async list(signal?: AbortSignal): Promise<ApiKeyRecord[]> {
     signal?.throwIfAborted();
-    const rows = await failOnOutage(this.#dialect, () =>
-      this.#db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute(),
+    const rows = await failOnOutage(this.dialect, () =>
+      this.db.selectFrom('api_keys').selectAll().orderBy('created_at').orderBy('id').execute(),
     );
     return rows.map((row) => this.#toRecord(row));
   }
 
   async revoke(id: string, at: Date, signal?: AbortSignal): Promise<ApiKeyRecord | undefined> {
     signal?.throwIfAborted();
-    await failOnOutage(this.#dialect, () =>
-      this.#db
+    await failOnOutage(this.dialect, () =>
+      this.db
         .updateTable('api_keys')
-        .set({ revoked_at: this.#dialect.toTime(at) })
+        .set({ revoked_at: this.dialect.toTime(at) })
         .where('id', '=', id)
         .where('revoked_at', 'is', null)
         .execute(),
@@ -55,10 +53,10 @@ export class SqlApiKeyStore implements ApiKeyStore {
 
   async touch(id: string, at: Date, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    await failOnOutage(this.#dialect, () =>
-      this.#db
+    await failOnOutage(this.dialect, () =>
+      this.db
         .updateTable('api_keys')
-        .set({ last_used_at: this.#dialect.toTime(at) })
+        .set({ last_used_at: this.dialect.toTime(at) })
         .where('id', '=', id)
         .execute(),
     );
@@ -66,8 +64,8 @@ export class SqlApiKeyStore implements ApiKeyStore {
 
   async insertBootstrapKey(record: ApiKeyRecord, signal?: AbortSignal): Promise<boolean> {
     signal?.throwIfAborted();
-    return failOnOutage(this.#dialect, () =>
-      this.#db.transaction().execute(async (trx) => {
+    return failOnOutage(this.dialect, () =>
+      this.db.transaction().execute(async (trx) => {
         const marked = await trx
           .insertInto('roster_meta')
           .values({ key: BOOTSTRAP_MARK, value: record.createdAt.toISOString() })
@@ -83,13 +81,13 @@ export class SqlApiKeyStore implements ApiKeyStore {
   }
 
   #toRow(record: ApiKeyRecord) {
-    const t = (d: Date | null) => (d === null ? null : this.#dialect.toTime(d));
+    const t = (d: Date | null) => (d === null ? null : this.dialect.toTime(d));
     return {
       id: record.id,
       name: record.name,
-      scopes: this.#dialect.toJson(record.scopes),
+      scopes: this.dialect.toJson(record.scopes),
       secret_hash: record.secretHash,
-      created_at: this.#dialect.toTime(record.createdAt),
+      created_at: this.dialect.toTime(record.createdAt),
       expires_at: t(record.expiresAt),
       revoked_at: t(record.revokedAt),
       last_used_at: t(record.lastUsedAt),
@@ -97,13 +95,13 @@ export class SqlApiKeyStore implements ApiKeyStore {
   }
 
   #toRecord(row: Selectable<ApiKeysTable>): ApiKeyRecord {
-    const t = (v: unknown) => (v === null || v === undefined ? null : this.#dialect.fromTime(v));
+    const t = (v: unknown) => (v === null || v === undefined ? null : this.dialect.fromTime(v));
     return {
       id: row.id,
       name: row.name,
-      scopes: this.#dialect.fromJson(row.scopes) as Scope[],
+      scopes: this.dialect.fromJson(row.scopes) as Scope[],
       secretHash: row.secret_hash,
-      createdAt: this.#dialect.fromTime(row.created_at),
+      createdAt: this.dialect.fromTime(row.created_at),
       expiresAt: t(row.expires_at),
       revokedAt: t(row.revoked_at),
       lastUsedAt: t(row.last_used_at),

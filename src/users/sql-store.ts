@@ -10,18 +10,17 @@ import { appendEvent } from '../events/sql-outbox.js';
 
 /** The UserStore adapter for SQLite and PostgreSQL; dialect differences come from `SqlDialect`. */
 export class SqlUserStore implements UserStore {
-  readonly #db: Kysely<Schema>;
-  readonly #dialect: SqlDialect;
-
-  constructor(db: Kysely<Schema>, dialect: SqlDialect) {
-    this.#db = db;
-    this.#dialect = dialect;
-  }
+  // Parameter properties: every SQL adapter takes the same two, and spelling them out was the
+  // same six lines in each.
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly dialect: SqlDialect,
+  ) {}
 
   async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     await this.#translate(() =>
-      this.#db.transaction().execute(async (trx) => {
+      this.db.transaction().execute(async (trx) => {
         // The key goes in first: a concurrent request with the same key then waits on it and
         // replays, instead of racing for the email and reporting a conflict.
         if (idempotency) {
@@ -29,12 +28,12 @@ export class SqlUserStore implements UserStore {
             .deleteFrom('idempotency_keys')
             .where('scope', '=', idempotency.scope)
             .where('key', '=', idempotency.key)
-            .where('expires_at', '<=', this.#dialect.toTime(user.createdAt))
+            .where('expires_at', '<=', this.dialect.toTime(user.createdAt))
             .execute();
           await trx.insertInto('idempotency_keys').values(this.#toIdempotencyRow(idempotency, user.createdAt)).execute();
         }
         await trx.insertInto('users').values(this.#toUserRow(user)).execute();
-        await appendEvent(trx, this.#dialect, event);
+        await appendEvent(trx, this.dialect, event);
       }),
     );
   }
@@ -42,12 +41,12 @@ export class SqlUserStore implements UserStore {
   async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<IdempotencyRecord | undefined> {
     signal?.throwIfAborted();
     const row = await this.#translate(() =>
-      this.#db
+      this.db
         .selectFrom('idempotency_keys')
         .selectAll()
         .where('scope', '=', scope)
         .where('key', '=', key)
-        .where('expires_at', '>', this.#dialect.toTime(now))
+        .where('expires_at', '>', this.dialect.toTime(now))
         .executeTakeFirst(),
     );
     if (!row) return undefined;
@@ -55,14 +54,14 @@ export class SqlUserStore implements UserStore {
       scope: row.scope,
       key: row.key,
       fingerprint: row.fingerprint,
-      user: this.#fromSnapshot(this.#dialect.fromJson(row.result)),
-      expiresAt: this.#dialect.fromTime(row.expires_at),
+      user: this.#fromSnapshot(this.dialect.fromJson(row.result)),
+      expiresAt: this.dialect.fromTime(row.expires_at),
     };
   }
 
   async get(id: UserId, signal?: AbortSignal): Promise<User | undefined> {
     signal?.throwIfAborted();
-    const row = await this.#translate(() => this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(), {
+    const row = await this.#translate(() => this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(), {
       read: true,
       signal,
     });
@@ -71,7 +70,7 @@ export class SqlUserStore implements UserStore {
 
   async list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]> {
     signal?.throwIfAborted();
-    let select = this.#db.selectFrom('users').selectAll().orderBy('id').limit(query.limit);
+    let select = this.db.selectFrom('users').selectAll().orderBy('id').limit(query.limit);
     if (query.afterId !== undefined) select = select.where('id', '>', query.afterId);
     if (query.emailKey !== undefined) select = select.where('email_key', '=', query.emailKey);
     if (query.prefix !== undefined) {
@@ -90,13 +89,13 @@ export class SqlUserStore implements UserStore {
   ): Promise<User> {
     signal?.throwIfAborted();
     return this.#translate(() =>
-      this.#db.transaction().execute(async (trx) => {
+      this.db.transaction().execute(async (trx) => {
         const before = await this.#lockForChange(trx, id);
         const after = change(before);
         if (after === before) return before;
         const { id: _id, created_at: _created, ...changes } = this.#toUserRow(after);
         await trx.updateTable('users').set(changes).where('id', '=', id).execute();
-        await appendEvent(trx, this.#dialect, describe(before, after));
+        await appendEvent(trx, this.dialect, describe(before, after));
         return after;
       }),
     );
@@ -105,11 +104,11 @@ export class SqlUserStore implements UserStore {
   async delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     await this.#translate(() =>
-      this.#db.transaction().execute(async (trx) => {
+      this.db.transaction().execute(async (trx) => {
         const current = await this.#lockForChange(trx, id);
         check(current);
         await trx.deleteFrom('users').where('id', '=', id).execute();
-        await appendEvent(trx, this.#dialect, describe(current));
+        await appendEvent(trx, this.dialect, describe(current));
       }),
     );
   }
@@ -117,7 +116,7 @@ export class SqlUserStore implements UserStore {
   async purgeIdempotency(now: Date, limit: number, signal?: AbortSignal): Promise<number> {
     signal?.throwIfAborted();
     const result = await this.#translate(() =>
-      this.#db
+      this.db
         .deleteFrom('idempotency_keys')
         .where((eb) =>
           eb(
@@ -126,7 +125,7 @@ export class SqlUserStore implements UserStore {
             eb
               .selectFrom('idempotency_keys')
               .select(['scope', 'key'])
-              .where('expires_at', '<=', this.#dialect.toTime(now))
+              .where('expires_at', '<=', this.dialect.toTime(now))
               .limit(limit)
               .$asTuple('scope', 'key'),
           ),
@@ -142,7 +141,7 @@ export class SqlUserStore implements UserStore {
       .selectFrom('users')
       .selectAll()
       .where('id', '=', id)
-      .$if(this.#dialect.lockRowsForUpdate, (q) => q.forUpdate())
+      .$if(this.dialect.lockRowsForUpdate, (q) => q.forUpdate())
       .executeTakeFirst();
     if (!row) throw new UserNotFoundError(`No user has id ${id}.`);
     return this.#toUser(row);
@@ -154,9 +153,9 @@ export class SqlUserStore implements UserStore {
    */
   async #translate<T>(work: () => Promise<T>, read?: { read: true; signal: AbortSignal | undefined }): Promise<T> {
     try {
-      return await failOnOutage(this.#dialect, work, { retryLostConnection: read !== undefined, signal: read?.signal });
+      return await failOnOutage(this.dialect, work, { retryLostConnection: read !== undefined, signal: read?.signal });
     } catch (error) {
-      const table = this.#dialect.uniqueViolationTable(error);
+      const table = this.dialect.uniqueViolationTable(error);
       if (table === 'users') throw new EmailTakenError('Another user already has this email.', { cause: error });
       if (table === 'idempotency_keys') throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.', { cause: error });
       throw error;
@@ -164,11 +163,11 @@ export class SqlUserStore implements UserStore {
   }
 
   #toUserRow(user: User) {
-    return toUserRow(user, this.#dialect);
+    return toUserRow(user, this.dialect);
   }
 
   #toUser(row: Parameters<typeof fromUserRow>[0]): User {
-    return fromUserRow(row, this.#dialect);
+    return fromUserRow(row, this.dialect);
   }
 
   #toIdempotencyRow(record: IdempotencyRecord, now: Date) {
@@ -177,9 +176,9 @@ export class SqlUserStore implements UserStore {
       scope: record.scope,
       key: record.key,
       fingerprint: record.fingerprint,
-      result: this.#dialect.toJson(snapshot),
-      created_at: this.#dialect.toTime(now),
-      expires_at: this.#dialect.toTime(record.expiresAt),
+      result: this.dialect.toJson(snapshot),
+      created_at: this.dialect.toTime(now),
+      expires_at: this.dialect.toTime(record.expiresAt),
     };
   }
 

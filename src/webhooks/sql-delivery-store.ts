@@ -9,52 +9,51 @@ import { sqlBool, toAttemptRow, toEndpoint } from './sql-rows.js';
 
 /** The DeliveryStore adapter (the dispatcher's claims, settlements and releases) for SQLite and PostgreSQL. */
 export class SqlDeliveryStore implements DeliveryStore {
-  readonly #db: Kysely<Schema>;
-  readonly #dialect: SqlDialect;
-
-  constructor(db: Kysely<Schema>, dialect: SqlDialect) {
-    this.#db = db;
-    this.#dialect = dialect;
-  }
+  // Parameter properties: every SQL adapter takes the same two, and spelling them out was the
+  // same six lines in each.
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly dialect: SqlDialect,
+  ) {}
 
   async claim(owner: string, now: Date, leaseUntil: Date, limit: number, signal?: AbortSignal): Promise<WebhookEndpoint[]> {
     signal?.throwIfAborted();
-    const at = this.#dialect.toTime(now);
+    const at = this.dialect.toTime(now);
     const due = (alias: 'e') =>
-      this.#db
+      this.db
         .selectFrom(`webhook_endpoints as ${alias}`)
         .select('e.id')
-        .where('e.enabled', '=', sqlBool(this.#dialect, true))
+        .where('e.enabled', '=', sqlBool(this.dialect, true))
         .where('e.next_attempt_at', '<=', at)
         .where((eb) => eb.or([eb('e.lease_until', 'is', null), eb('e.lease_until', '<', at)]))
         .where(hasWorkDue(at))
         .orderBy('e.next_attempt_at')
         .limit(limit);
-    return failOnOutage(this.#dialect, async () => {
+    return failOnOutage(this.dialect, async () => {
       // A read first: an idle poll takes no write lock (SQLite) and locks no row (PostgreSQL).
       const candidates = await due('e').execute();
       if (candidates.length === 0) return [];
       // The claiming statement re-checks every condition. PostgreSQL: rows another dispatcher is
       // claiming right now are skipped, not waited for; a row whose lease was just taken fails
       // the re-check. SQLite: one writer at a time makes the update atomic.
-      const chosen = this.#dialect.name === 'postgres' ? due('e').forUpdate().skipLocked() : due('e');
-      const rows = await this.#db
+      const chosen = this.dialect.name === 'postgres' ? due('e').forUpdate().skipLocked() : due('e');
+      const rows = await this.db
         .updateTable('webhook_endpoints')
-        .set({ lease_owner: owner, lease_until: this.#dialect.toTime(leaseUntil) })
+        .set({ lease_owner: owner, lease_until: this.dialect.toTime(leaseUntil) })
         .where('id', 'in', chosen)
         .returningAll()
         .execute();
-      return rows.map((row) => toEndpoint(row, this.#dialect));
+      return rows.map((row) => toEndpoint(row, this.dialect));
     });
   }
 
   async countDue(now: Date): Promise<number> {
-    const at = this.#dialect.toTime(now);
-    const row = await failOnOutage(this.#dialect, () =>
-      this.#db
+    const at = this.dialect.toTime(now);
+    const row = await failOnOutage(this.dialect, () =>
+      this.db
         .selectFrom('webhook_endpoints as e')
         .select((eb) => eb.fn.countAll<number | string>().as('n'))
-        .where('e.enabled', '=', sqlBool(this.#dialect, true))
+        .where('e.enabled', '=', sqlBool(this.dialect, true))
         .where('e.next_attempt_at', '<=', at)
         .where(hasWorkDue(at))
         .executeTakeFirstOrThrow(),
@@ -64,7 +63,7 @@ export class SqlDeliveryStore implements DeliveryStore {
 
   async maxSequence(signal?: AbortSignal): Promise<number> {
     signal?.throwIfAborted();
-    return failOnOutage(this.#dialect, () => maxSequenceIn(this.#db));
+    return failOnOutage(this.dialect, () => maxSequenceIn(this.db));
   }
 
   async eventsAfter(
@@ -75,22 +74,22 @@ export class SqlDeliveryStore implements DeliveryStore {
     signal?: AbortSignal,
   ): Promise<StoredEvent[]> {
     signal?.throwIfAborted();
-    let select = this.#db.selectFrom('events').selectAll().where('seq', '>', after).where('seq', '<=', upTo).orderBy('seq').limit(limit);
+    let select = this.db.selectFrom('events').selectAll().where('seq', '>', after).where('seq', '<=', upTo).orderBy('seq').limit(limit);
     if (types !== null) select = select.where('type', 'in', [...types]);
-    const rows = await failOnOutage(this.#dialect, () => select.execute());
-    return rows.map((row) => toStoredEvent(row, this.#dialect));
+    const rows = await failOnOutage(this.dialect, () => select.execute());
+    return rows.map((row) => toStoredEvent(row, this.dialect));
   }
 
   async dueReplays(endpointId: string, now: Date, limit: number, signal?: AbortSignal): Promise<PendingReplay[]> {
     signal?.throwIfAborted();
-    const rows = await failOnOutage(this.#dialect, () =>
-      this.#db
+    const rows = await failOnOutage(this.dialect, () =>
+      this.db
         .selectFrom('webhook_replays as r')
         .leftJoin('events as ev', 'ev.seq', 'r.event_seq')
         .selectAll('ev')
         .select(['r.event_seq', 'r.attempt', 'r.generation', 'r.first_attempt_at', 'r.replay'])
         .where('r.endpoint_id', '=', endpointId)
-        .where('r.next_attempt_at', '<=', this.#dialect.toTime(now))
+        .where('r.next_attempt_at', '<=', this.dialect.toTime(now))
         .orderBy('r.event_seq')
         .limit(limit)
         .execute(),
@@ -99,17 +98,17 @@ export class SqlDeliveryStore implements DeliveryStore {
       sequence: Number(row.event_seq),
       attempt: row.attempt,
       generation: row.generation,
-      firstAttemptAt: row.first_attempt_at === null ? null : this.#dialect.fromTime(row.first_attempt_at),
+      firstAttemptAt: row.first_attempt_at === null ? null : this.dialect.fromTime(row.first_attempt_at),
       replay: Boolean(row.replay),
-      event: row.id === null ? undefined : toStoredEvent({ ...row, seq: row.event_seq } as EventRow, this.#dialect),
+      event: row.id === null ? undefined : toStoredEvent({ ...row, seq: row.event_seq } as EventRow, this.dialect),
     }));
   }
 
   async settle(owner: string, endpointId: string, settlement: Settlement, leaseUntil: Date): Promise<boolean> {
-    const t = (date: Date) => this.#dialect.toTime(date);
-    return failOnOutage(this.#dialect, async () => {
+    const t = (date: Date) => this.dialect.toTime(date);
+    return failOnOutage(this.dialect, async () => {
       try {
-        await this.#db.transaction().execute(async (trx) => {
+        await this.db.transaction().execute(async (trx) => {
           const state = settlement.endpoint ?? {};
           const disable = settlement.disable;
           const updated = await trx
@@ -121,7 +120,7 @@ export class SqlDeliveryStore implements DeliveryStore {
               ...(state.nextAttemptAt !== undefined ? { next_attempt_at: t(state.nextAttemptAt) } : {}),
               ...(disable
                 ? {
-                    enabled: sqlBool(this.#dialect, false),
+                    enabled: sqlBool(this.dialect, false),
                     disabled_at: t(disable.at),
                     disabled_reason: disable.reason,
                     updated_at: t(disable.at),
@@ -138,7 +137,7 @@ export class SqlDeliveryStore implements DeliveryStore {
           if (attempts.length > 0)
             await trx
               .insertInto('webhook_attempts')
-              .values(attempts.map((a) => toAttemptRow(a, this.#dialect)))
+              .values(attempts.map((a) => toAttemptRow(a, this.dialect)))
               .execute();
           if (settlement.replayDone !== undefined) {
             await trx
@@ -154,7 +153,7 @@ export class SqlDeliveryStore implements DeliveryStore {
               next_attempt_at: t(scheduled.nextAttemptAt),
               attempt: scheduled.attempt,
               first_attempt_at: scheduled.firstAttemptAt === null ? null : t(scheduled.firstAttemptAt),
-              replay: sqlBool(this.#dialect, scheduled.replay),
+              replay: sqlBool(this.dialect, scheduled.replay),
             };
             await trx
               .insertInto('webhook_replays')
@@ -165,7 +164,7 @@ export class SqlDeliveryStore implements DeliveryStore {
               })
               .execute();
           }
-          if (disable) await appendEvent(trx, this.#dialect, disable.event);
+          if (disable) await appendEvent(trx, this.dialect, disable.event);
         });
         return true;
       } catch (error) {
@@ -176,13 +175,13 @@ export class SqlDeliveryStore implements DeliveryStore {
   }
 
   async release(owner: string, endpointId: string, nextAttemptAt?: Date): Promise<void> {
-    await failOnOutage(this.#dialect, () =>
-      this.#db
+    await failOnOutage(this.dialect, () =>
+      this.db
         .updateTable('webhook_endpoints')
         .set({
           lease_owner: null,
           lease_until: null,
-          ...(nextAttemptAt ? { next_attempt_at: this.#dialect.toTime(nextAttemptAt) } : {}),
+          ...(nextAttemptAt ? { next_attempt_at: this.dialect.toTime(nextAttemptAt) } : {}),
         })
         .where('id', '=', endpointId)
         .where('lease_owner', '=', owner)
@@ -191,8 +190,8 @@ export class SqlDeliveryStore implements DeliveryStore {
   }
 
   async releaseAll(owner: string): Promise<number> {
-    const result = await failOnOutage(this.#dialect, () =>
-      this.#db
+    const result = await failOnOutage(this.dialect, () =>
+      this.db
         .updateTable('webhook_endpoints')
         .set({ lease_owner: null, lease_until: null })
         .where('lease_owner', '=', owner)

@@ -15,22 +15,21 @@ const REPLAY_INSERT_BATCH = 500;
  * PostgreSQL. The dispatcher's port is SqlDeliveryStore (sql-delivery-store.ts).
  */
 export class SqlWebhookStore implements WebhookStore {
-  readonly #db: Kysely<Schema>;
-  readonly #dialect: SqlDialect;
-
-  constructor(db: Kysely<Schema>, dialect: SqlDialect) {
-    this.#db = db;
-    this.#dialect = dialect;
-  }
+  // Parameter properties: every SQL adapter takes the same two, and spelling them out was the
+  // same six lines in each.
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly dialect: SqlDialect,
+  ) {}
 
   // --- endpoints -------------------------------------------------------------------------
 
   async createEndpoint(endpoint: Omit<WebhookEndpoint, 'cursor'>, signal?: AbortSignal): Promise<WebhookEndpoint> {
     signal?.throwIfAborted();
-    return failOnOutage(this.#dialect, () =>
-      this.#db.transaction().execute(async (trx) => {
+    return failOnOutage(this.dialect, () =>
+      this.db.transaction().execute(async (trx) => {
         const cursor = await maxSequenceIn(trx);
-        const row = toEndpointRow({ ...endpoint, cursor }, this.#dialect);
+        const row = toEndpointRow({ ...endpoint, cursor }, this.dialect);
         await trx.insertInto('webhook_endpoints').values(row).execute();
         return { ...endpoint, cursor };
       }),
@@ -39,18 +38,18 @@ export class SqlWebhookStore implements WebhookStore {
 
   async getEndpoint(id: string, signal?: AbortSignal): Promise<WebhookEndpoint | undefined> {
     signal?.throwIfAborted();
-    const row = await failOnOutage(this.#dialect, () =>
-      this.#db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst(),
+    const row = await failOnOutage(this.dialect, () =>
+      this.db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst(),
     );
-    return row ? toEndpoint(row, this.#dialect) : undefined;
+    return row ? toEndpoint(row, this.dialect) : undefined;
   }
 
   async listEndpoints(afterId: string | undefined, limit: number, signal?: AbortSignal): Promise<WebhookEndpoint[]> {
     signal?.throwIfAborted();
-    let select = this.#db.selectFrom('webhook_endpoints').selectAll().orderBy('id').limit(limit);
+    let select = this.db.selectFrom('webhook_endpoints').selectAll().orderBy('id').limit(limit);
     if (afterId !== undefined) select = select.where('id', '>', afterId);
-    const rows = await failOnOutage(this.#dialect, () => select.execute());
-    return rows.map((row) => toEndpoint(row, this.#dialect));
+    const rows = await failOnOutage(this.dialect, () => select.execute());
+    return rows.map((row) => toEndpoint(row, this.dialect));
   }
 
   async updateEndpoint(
@@ -59,13 +58,13 @@ export class SqlWebhookStore implements WebhookStore {
     signal?: AbortSignal,
   ): Promise<WebhookEndpoint | undefined> {
     signal?.throwIfAborted();
-    return failOnOutage(this.#dialect, () =>
-      this.#db.transaction().execute(async (trx) => {
+    return failOnOutage(this.dialect, () =>
+      this.db.transaction().execute(async (trx) => {
         let select = trx.selectFrom('webhook_endpoints').selectAll().where('id', '=', id);
-        if (this.#dialect.lockRowsForUpdate) select = select.forUpdate();
+        if (this.dialect.lockRowsForUpdate) select = select.forUpdate();
         const row = await select.executeTakeFirst();
         if (!row) return undefined;
-        const current = toEndpoint(row, this.#dialect);
+        const current = toEndpoint(row, this.dialect);
         const next = { ...current, ...change(current) };
         const {
           id: _id,
@@ -74,7 +73,7 @@ export class SqlWebhookStore implements WebhookStore {
           lease_owner: _owner,
           lease_until: _until,
           ...values
-        } = toEndpointRow(next, this.#dialect);
+        } = toEndpointRow(next, this.dialect);
         await trx.updateTable('webhook_endpoints').set(values).where('id', '=', id).execute();
         return next;
       }),
@@ -83,9 +82,7 @@ export class SqlWebhookStore implements WebhookStore {
 
   async deleteEndpoint(id: string, signal?: AbortSignal): Promise<boolean> {
     signal?.throwIfAborted();
-    const result = await failOnOutage(this.#dialect, () =>
-      this.#db.deleteFrom('webhook_endpoints').where('id', '=', id).executeTakeFirst(),
-    );
+    const result = await failOnOutage(this.dialect, () => this.db.deleteFrom('webhook_endpoints').where('id', '=', id).executeTakeFirst());
     return Number(result.numDeletedRows) > 0;
   }
 
@@ -93,21 +90,21 @@ export class SqlWebhookStore implements WebhookStore {
 
   async listAttempts(endpointId: string, beforeId: string | undefined, limit: number, signal?: AbortSignal): Promise<DeliveryAttempt[]> {
     signal?.throwIfAborted();
-    let select = this.#db
+    let select = this.db
       .selectFrom('webhook_attempts')
       .selectAll()
       .where('endpoint_id', '=', endpointId)
       .orderBy('id', 'desc')
       .limit(limit);
     if (beforeId !== undefined) select = select.where('id', '<', beforeId);
-    const rows = await failOnOutage(this.#dialect, () => select.execute());
-    return rows.map((row) => toAttempt(row, this.#dialect));
+    const rows = await failOnOutage(this.dialect, () => select.execute());
+    return rows.map((row) => toAttempt(row, this.dialect));
   }
 
   async findEventSequence(eventId: string, signal?: AbortSignal): Promise<number | undefined> {
     signal?.throwIfAborted();
-    const row = await failOnOutage(this.#dialect, () =>
-      this.#db.selectFrom('events').select('seq').where('id', '=', eventId).executeTakeFirst(),
+    const row = await failOnOutage(this.dialect, () =>
+      this.db.selectFrom('events').select('seq').where('id', '=', eventId).executeTakeFirst(),
     );
     return row ? Number(row.seq) : undefined;
   }
@@ -121,16 +118,16 @@ export class SqlWebhookStore implements WebhookStore {
     signal?: AbortSignal,
   ): Promise<{ count: number; refused: boolean }> {
     signal?.throwIfAborted();
-    return failOnOutage(this.#dialect, async () => {
+    return failOnOutage(this.dialect, async () => {
       let sequences: number[];
       if ('sequences' in selection) {
         sequences = [...selection.sequences];
       } else {
         // One more than allowed is enough to know the replay is too large.
-        let select = this.#db
+        let select = this.db
           .selectFrom('events')
           .select('seq')
-          .where('occurred_at', '>=', this.#dialect.toTime(selection.since))
+          .where('occurred_at', '>=', this.dialect.toTime(selection.since))
           .orderBy('seq')
           .limit(max + 1);
         if (types !== null) select = select.where('type', 'in', [...types]);
@@ -140,8 +137,8 @@ export class SqlWebhookStore implements WebhookStore {
           return { count: counted, refused: true };
         }
       }
-      const due = this.#dialect.toTime(now);
-      await this.#db.transaction().execute(async (trx) => {
+      const due = this.dialect.toTime(now);
+      await this.db.transaction().execute(async (trx) => {
         for (let i = 0; i < sequences.length; i += REPLAY_INSERT_BATCH) {
           signal?.throwIfAborted();
           const rows = sequences.slice(i, i + REPLAY_INSERT_BATCH).map((seq) => ({
@@ -150,7 +147,7 @@ export class SqlWebhookStore implements WebhookStore {
             next_attempt_at: due,
             attempt: 1,
             first_attempt_at: null,
-            replay: sqlBool(this.#dialect, true),
+            replay: sqlBool(this.dialect, true),
           }));
           // A delivery of that event already pending for the endpoint: it is replayed once, now.
           await trx
@@ -159,7 +156,7 @@ export class SqlWebhookStore implements WebhookStore {
             .onConflict((oc) =>
               oc.columns(['endpoint_id', 'event_seq']).doUpdateSet({
                 next_attempt_at: due,
-                replay: sqlBool(this.#dialect, true),
+                replay: sqlBool(this.dialect, true),
                 generation: sql<number>`webhook_replays.generation + 1`,
               }),
             )
@@ -171,10 +168,10 @@ export class SqlWebhookStore implements WebhookStore {
   }
 
   async #countSince(since: Date, types: readonly EventType[] | null): Promise<number> {
-    let select = this.#db
+    let select = this.db
       .selectFrom('events')
       .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('occurred_at', '>=', this.#dialect.toTime(since));
+      .where('occurred_at', '>=', this.dialect.toTime(since));
     if (types !== null) select = select.where('type', 'in', [...types]);
     const row = await select.executeTakeFirstOrThrow();
     return Number(row.n);
@@ -182,14 +179,14 @@ export class SqlWebhookStore implements WebhookStore {
 
   async pruneAttempts(before: Date, limit: number, signal?: AbortSignal): Promise<number> {
     signal?.throwIfAborted();
-    const result = await failOnOutage(this.#dialect, () =>
-      this.#db
+    const result = await failOnOutage(this.dialect, () =>
+      this.db
         .deleteFrom('webhook_attempts')
         .where('id', 'in', (eb) =>
           eb
             .selectFrom('webhook_attempts')
             .select('id')
-            .where('attempted_at', '<', this.#dialect.toTime(before))
+            .where('attempted_at', '<', this.dialect.toTime(before))
             .orderBy('attempted_at')
             .limit(limit),
         )

@@ -14,19 +14,18 @@ const ROW_ERROR_PAGE = 1000;
 
 /** The ImportJobStore adapter: import jobs and their stored row errors, over Kysely (SQLite and PostgreSQL). */
 export class SqlImportJobStore implements ImportJobStore {
-  readonly #db: Kysely<Schema>;
-  readonly #dialect: SqlDialect;
-
-  constructor(db: Kysely<Schema>, dialect: SqlDialect) {
-    this.#db = db;
-    this.#dialect = dialect;
-  }
+  // Parameter properties: every SQL adapter takes the same two, and spelling them out was the
+  // same six lines in each.
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly dialect: SqlDialect,
+  ) {}
 
   async create(id: string, spec: ImportSpec, now: Date, signal?: AbortSignal): Promise<ImportJob> {
     signal?.throwIfAborted();
-    const at = this.#dialect.toTime(now);
-    await failOnOutage(this.#dialect, () =>
-      this.#db
+    const at = this.dialect.toTime(now);
+    await failOnOutage(this.dialect, () =>
+      this.db
         .insertInto('import_jobs')
         .values({
           id,
@@ -35,7 +34,7 @@ export class SqlImportJobStore implements ImportJobStore {
           mode: spec.mode,
           events: spec.events,
           dry_run: spec.dryRun ? 1 : 0,
-          options: this.#dialect.toJson(spec.options),
+          options: this.dialect.toJson(spec.options),
           source: spec.source,
           spool_path: spec.spoolPath ?? null,
           total_bytes: spec.totalBytes ?? null,
@@ -53,8 +52,8 @@ export class SqlImportJobStore implements ImportJobStore {
 
   async get(id: string, signal?: AbortSignal): Promise<ImportJob | undefined> {
     signal?.throwIfAborted();
-    const row = await failOnOutage(this.#dialect, () =>
-      this.#db.selectFrom('import_jobs').selectAll().where('id', '=', id).executeTakeFirst(),
+    const row = await failOnOutage(this.dialect, () =>
+      this.db.selectFrom('import_jobs').selectAll().where('id', '=', id).executeTakeFirst(),
     );
     return row === undefined ? undefined : this.#toJob(row);
   }
@@ -62,8 +61,8 @@ export class SqlImportJobStore implements ImportJobStore {
   /** Jobs in any of `statuses`, oldest first (e.g. the ones a restart left running). */
   async listByStatus(statuses: readonly JobStatus[], signal?: AbortSignal): Promise<ImportJob[]> {
     signal?.throwIfAborted();
-    const rows = await failOnOutage(this.#dialect, () =>
-      this.#db.selectFrom('import_jobs').selectAll().where('status', 'in', statuses).orderBy('id').execute(),
+    const rows = await failOnOutage(this.dialect, () =>
+      this.db.selectFrom('import_jobs').selectAll().where('status', 'in', statuses).orderBy('id').execute(),
     );
     return rows.map((row) => this.#toJob(row));
   }
@@ -85,11 +84,11 @@ export class SqlImportJobStore implements ImportJobStore {
     signal?: AbortSignal,
   ): Promise<ImportJob | undefined> {
     signal?.throwIfAborted();
-    const at = this.#dialect.toTime(now);
-    const result = await failOnOutage(this.#dialect, () => {
-      let update = this.#db
+    const at = this.dialect.toTime(now);
+    const result = await failOnOutage(this.dialect, () => {
+      let update = this.db
         .updateTable('import_jobs')
-        .set({ lease_owner: owner, lease_expires_at: this.#dialect.toTime(until) })
+        .set({ lease_owner: owner, lease_expires_at: this.dialect.toTime(until) })
         .where('id', '=', id)
         .where((eb) =>
           eb.or([
@@ -108,10 +107,10 @@ export class SqlImportJobStore implements ImportJobStore {
   /** Extends `owner`'s lease to `until`; false when the lease is no longer `owner`'s. */
   async renew(id: string, owner: string, until: Date, signal?: AbortSignal): Promise<boolean> {
     signal?.throwIfAborted();
-    const result = await failOnOutage(this.#dialect, () =>
-      this.#db
+    const result = await failOnOutage(this.dialect, () =>
+      this.db
         .updateTable('import_jobs')
-        .set({ lease_expires_at: this.#dialect.toTime(until) })
+        .set({ lease_expires_at: this.dialect.toTime(until) })
         .where('id', '=', id)
         .where('lease_owner', '=', owner)
         .executeTakeFirst(),
@@ -122,8 +121,8 @@ export class SqlImportJobStore implements ImportJobStore {
   /** Gives `owner`'s lease back (nothing happens if it is no longer `owner`'s). */
   async release(id: string, owner: string, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    await failOnOutage(this.#dialect, () =>
-      this.#db
+    await failOnOutage(this.dialect, () =>
+      this.db
         .updateTable('import_jobs')
         .set({ lease_owner: null, lease_expires_at: null })
         .where('id', '=', id)
@@ -135,9 +134,9 @@ export class SqlImportJobStore implements ImportJobStore {
   /** Marks the job running; only while `owner` holds its lease. @throws LeaseLostError */
   async markRunning(id: string, owner: string, now: Date, signal?: AbortSignal): Promise<ImportJob> {
     signal?.throwIfAborted();
-    const at = this.#dialect.toTime(now);
-    const result = await failOnOutage(this.#dialect, () =>
-      this.#db
+    const at = this.dialect.toTime(now);
+    const result = await failOnOutage(this.dialect, () =>
+      this.db
         .updateTable('import_jobs')
         .set({ status: 'running', started_at: at, finished_at: null, error: null, updated_at: at })
         .where('id', '=', id)
@@ -162,7 +161,7 @@ export class SqlImportJobStore implements ImportJobStore {
     signal?: AbortSignal,
   ): Promise<ImportJob> {
     signal?.throwIfAborted();
-    const at = this.#dialect.toTime(now);
+    const at = this.dialect.toTime(now);
     return this.#endRun(id, owner, { status, error: error ?? null, finished_at: at, updated_at: at }, event);
   }
 
@@ -173,13 +172,13 @@ export class SqlImportJobStore implements ImportJobStore {
    */
   async suspend(id: string, owner: string, now: Date, event?: NewEvent, signal?: AbortSignal): Promise<ImportJob> {
     signal?.throwIfAborted();
-    return this.#endRun(id, owner, { status: 'pending', updated_at: this.#dialect.toTime(now) }, event);
+    return this.#endRun(id, owner, { status: 'pending', updated_at: this.dialect.toTime(now) }, event);
   }
 
   /** Ends `owner`'s run: sets `changes`, gives the lease back and appends `event`, in one transaction. */
   async #endRun(id: string, owner: string, changes: Updateable<ImportJobsTable>, event: NewEvent | undefined): Promise<ImportJob> {
-    await failOnOutage(this.#dialect, () =>
-      this.#db.transaction().execute(async (trx) => {
+    await failOnOutage(this.dialect, () =>
+      this.db.transaction().execute(async (trx) => {
         const result = await trx
           .updateTable('import_jobs')
           .set({ ...changes, lease_owner: null, lease_expires_at: null })
@@ -187,7 +186,7 @@ export class SqlImportJobStore implements ImportJobStore {
           .where('lease_owner', '=', owner)
           .executeTakeFirst();
         if (Number(result.numUpdatedRows) === 0) throw new LeaseLostError(id);
-        if (event !== undefined) await appendEvent(trx, this.#dialect, event);
+        if (event !== undefined) await appendEvent(trx, this.dialect, event);
       }),
     );
     return this.#require(id);
@@ -196,8 +195,8 @@ export class SqlImportJobStore implements ImportJobStore {
   /** Uploaded jobs (with a spooled file) that have not finished, oldest first: candidates for a restart to resume. */
   async listUnfinishedUploads(signal?: AbortSignal): Promise<ImportJob[]> {
     signal?.throwIfAborted();
-    const rows = await failOnOutage(this.#dialect, () =>
-      this.#db
+    const rows = await failOnOutage(this.dialect, () =>
+      this.db
         .selectFrom('import_jobs')
         .selectAll()
         .where('status', 'in', ['pending', 'running'])
@@ -213,8 +212,8 @@ export class SqlImportJobStore implements ImportJobStore {
     let after = 0;
     for (;;) {
       signal?.throwIfAborted();
-      const rows = await failOnOutage(this.#dialect, () =>
-        this.#db
+      const rows = await failOnOutage(this.dialect, () =>
+        this.db
           .selectFrom('import_row_errors')
           .select(['line', 'field', 'reason'])
           .where('job_id', '=', id)
@@ -243,7 +242,7 @@ export class SqlImportJobStore implements ImportJobStore {
   }
 
   #toJob(row: Selectable<ImportJobsTable>): ImportJob {
-    const time = (value: unknown) => (value === null || value === undefined ? undefined : this.#dialect.fromTime(value));
+    const time = (value: unknown) => (value === null || value === undefined ? undefined : this.dialect.fromTime(value));
     return {
       id: row.id,
       status: row.status as JobStatus,
@@ -251,7 +250,7 @@ export class SqlImportJobStore implements ImportJobStore {
       mode: row.mode as ImportMode,
       events: row.events as EventsMode,
       dryRun: Number(row.dry_run) === 1,
-      options: this.#dialect.fromJson(row.options) as ReadOptions,
+      options: this.dialect.fromJson(row.options) as ReadOptions,
       source: row.source,
       spoolPath: row.spool_path ?? undefined,
       totalBytes: row.total_bytes === null ? undefined : Number(row.total_bytes),
@@ -266,10 +265,10 @@ export class SqlImportJobStore implements ImportJobStore {
       committedLine: Number(row.committed_line),
       error: row.error ?? undefined,
       actor: row.actor ?? undefined,
-      createdAt: this.#dialect.fromTime(row.created_at),
+      createdAt: this.dialect.fromTime(row.created_at),
       startedAt: time(row.started_at),
       finishedAt: time(row.finished_at),
-      updatedAt: this.#dialect.fromTime(row.updated_at),
+      updatedAt: this.dialect.fromTime(row.updated_at),
       leaseOwner: row.lease_owner ?? undefined,
       leaseExpiresAt: time(row.lease_expires_at),
     };
