@@ -36,7 +36,7 @@ const ROWS = 1_000_000;
  */
 const RETAINED_GROWTH_BOUND_MB = 60;
 const RSS_GROWTH_BOUND_MB = 150;
-const RUNNER = fileURLToPath(new URL('./front-half-run.js', import.meta.url));
+const RUNNER = fileURLToPath(new URL('../front-half-run.js', import.meta.url));
 
 let dir: string;
 before(async () => {
