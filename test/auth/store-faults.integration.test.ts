@@ -6,11 +6,9 @@ import { openDatabase } from '../../src/db/database.js';
 import { UnavailableError } from '../../src/kit/errors.js';
 import { sqliteTestDatabase } from '../helpers/databases.js';
 
-test('every API key store call on a closed handle is UnavailableError', async () => {
-  const testDb = await sqliteTestDatabase();
-  const store = new SqlApiKeyStore(testDb.database.db, testDb.database.dialect);
-  await testDb.cleanup();
-  const record = {
+/** A stored key as the store takes it; no test here reaches the point of using its secret. */
+function keyRecord() {
+  return {
     id: '0123456789abcdef',
     name: 'k',
     scopes: ['admin' as const],
@@ -20,6 +18,13 @@ test('every API key store call on a closed handle is UnavailableError', async ()
     revokedAt: null,
     lastUsedAt: null,
   };
+}
+
+test('every API key store call on a closed handle is UnavailableError', async () => {
+  const testDb = await sqliteTestDatabase();
+  const store = new SqlApiKeyStore(testDb.database.db, testDb.database.dialect);
+  await testDb.cleanup();
+  const record = keyRecord();
   await assert.rejects(store.insert(record), UnavailableError);
   await assert.rejects(store.get(record.id), UnavailableError);
   await assert.rejects(store.list(), UnavailableError);
@@ -41,16 +46,7 @@ test('an aborted signal stops every API key store call before it reaches the dat
   const testDb = await sqliteTestDatabase();
   try {
     const store = new SqlApiKeyStore(testDb.database.db, testDb.database.dialect);
-    const record = {
-      id: '0123456789abcdef',
-      name: 'k',
-      scopes: ['admin' as const],
-      secretHash: '00'.repeat(32),
-      createdAt: new Date(),
-      expiresAt: null,
-      revokedAt: null,
-      lastUsedAt: null,
-    };
+    const record = keyRecord();
     const aborted = AbortSignal.abort(new Error('the request went away'));
     const refused = { message: 'the request went away' };
     await assert.rejects(store.insert(record, aborted), refused);

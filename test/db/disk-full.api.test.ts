@@ -3,22 +3,14 @@
 // file stays intact, and writes succeed again once there is room — without a restart.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { capturedLogs } from '../helpers/logs.js';
 
 describe('SQLite disk full', () => {
   let t: TestApp;
-  const lines: Record<string, unknown>[] = [];
+  const { logger, lines } = capturedLogs();
   before(async () => {
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n'))
-          if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
-    t = await buildTestApp(undefined, { logger: createLogger('info', sink) });
+    t = await buildTestApp(undefined, { logger });
   });
   after(async () => t?.close());
 

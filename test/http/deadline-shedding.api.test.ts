@@ -8,8 +8,7 @@ import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, fromInject } from '../helpers/http.js';
 import { pollFor, within } from '../helpers/server.js';
 import { dialects } from '../helpers/databases.js';
-import { Writable } from 'node:stream';
-import { createLogger } from '../../src/observability/logger.js';
+import { capturedLogs } from '../helpers/logs.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TEST_ONLY = { access: 'public' as const, rateLimit: false as const };
@@ -99,18 +98,12 @@ describe('a client that goes away', () => {
 describe('a client that hangs up during a write', () => {
   let t: TestApp;
   let base = '';
-  const lines: Record<string, unknown>[] = [];
+  const { logger, lines } = capturedLogs();
   // The current request's handler says when it has started and when its work has settled.
   let entered = signal();
   let settled = signal();
   before(async () => {
-    const destination = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
-    t = await buildTestApp(undefined, { requestTimeoutMs: 60_000, logger: createLogger('info', destination) });
+    t = await buildTestApp(undefined, { requestTimeoutMs: 60_000, logger });
     // Exist only in this test. A write past its point of no return when the client leaves (the
     // transaction commits anyway), and one that honours the signal (the transaction rolls back).
     t.app.post('/test/commits', { config: TEST_ONLY }, async (request, reply) => {
@@ -175,14 +168,8 @@ const dialectList = await dialects();
 describe('clients hanging up during real user creations', () => {
   for (const [name, open, skip] of dialectList) {
     test(`on ${name}: the log says "completed" exactly for the users that exist`, { skip }, async () => {
-      const lines: Record<string, unknown>[] = [];
-      const destination = new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-          done();
-        },
-      });
-      const t = await buildTestApp(open, { requestTimeoutMs: 60_000, logger: createLogger('info', destination) });
+      const { logger, lines } = capturedLogs();
+      const t = await buildTestApp(open, { requestTimeoutMs: 60_000, logger });
       try {
         const started = new Set<string>();
         t.app.addHook('onRequest', async (request) => {

@@ -3,18 +3,17 @@
 // status, like ardanlabs' create_test.go: create201, create409, get304, ...
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import type { InjectOptions } from 'fastify';
 import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
 import type { buildApp } from '../../src/http/app.js';
 import type { ProblemCode } from '../../src/http/problem.js';
 import { CursorCodec } from '../../src/kit/cursor.js';
-import { createLogger } from '../../src/observability/logger.js';
 import type { UserStore } from '../../src/users/service.js';
 import { UsersService } from '../../src/users/service.js';
 import { appOver, buildTestApp, testAuth, withCredentials, type TestApp } from '../helpers/app.js';
 import { sqliteTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { assertProblem, fromInject, UUID_V7, type PageJson, type ProblemExpectation, type UserJson } from '../helpers/http.js';
+import { capturedLogs } from '../helpers/logs.js';
 
 type Reply = Awaited<ReturnType<TestApp['app']['inject']>>;
 
@@ -1006,21 +1005,14 @@ describe('internal errors', () => {
     delete: () => Promise.reject(new Error(SECRET)),
     purgeIdempotency: () => Promise.reject(new Error(SECRET)),
   };
-  const logLines: Record<string, unknown>[] = [];
+  const { logger, lines: logLines } = capturedLogs();
   let app: Awaited<ReturnType<typeof buildApp>>;
   let keysDb: TestDatabase;
   before(async () => {
     keysDb = await sqliteTestDatabase();
     const auth = await testAuth(keysDb.database);
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n'))
-          if (line.trim() !== '') logLines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
     app = await appOver(keysDb.database, {
-      logger: createLogger('info', sink),
+      logger,
       users: new UsersService({
         store: brokenStore,
         cursors: new CursorCodec(Buffer.alloc(32, 1)),

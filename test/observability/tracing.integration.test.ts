@@ -1,9 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { startTracing } from '../../src/observability/tracing.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 
 // Registered once for this file's process (node:test runs each file in its own), before the
@@ -15,20 +13,14 @@ const tracing = startTracing({ enabled: true, exportEndpoint: undefined, service
 
 const REMOTE_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const REMOTE_SPAN = '00f067aa0ba902b7';
+import { capturedLogs } from '../helpers/logs.js';
 
 describe('traces over a listening server', () => {
   let t: TestApp;
   let base = '';
-  const lines: Record<string, unknown>[] = [];
+  const { logger, lines } = capturedLogs();
   before(async () => {
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n'))
-          if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
-    t = await buildTestApp(undefined, { logger: createLogger('info', sink) });
+    t = await buildTestApp(undefined, { logger });
     base = await t.app.listen({ host: '127.0.0.1', port: 0 });
   });
   after(async () => {

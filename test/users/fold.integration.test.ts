@@ -2,14 +2,12 @@
 // uniqueness agree on NFC + Unicode full case folding, on each dialect.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { v7 as uuidv7 } from 'uuid';
-import { CursorCodec } from '../../src/kit/cursor.js';
 import { EmailTakenError } from '../../src/users/errors.js';
 import { foldKey } from '../../src/users/model.js';
-import { SqlUserStore } from '../../src/users/sql-store.js';
-import { UsersService } from '../../src/users/service.js';
+import type { UsersService } from '../../src/users/service.js';
+import { usersServiceOver } from '../helpers/app.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { importService, runImport } from '../imports/harness.js';
 import { sameFoldEmails, sameFoldPieces } from './fold-variants.js';
@@ -22,12 +20,7 @@ for (const [dialect, open, skip] of await dialects()) {
     let users: UsersService;
     before(async () => {
       testDb = await open();
-      users = new UsersService({
-        store: new SqlUserStore(testDb.database.db, testDb.database.dialect),
-        cursors: new CursorCodec(randomBytes(32)),
-        newId: uuidv7,
-        idempotencyTtlMs: 60_000,
-      });
+      users = await usersServiceOver(testDb.database);
     });
     after(async () => testDb?.cleanup());
 

@@ -4,13 +4,11 @@
 // (a row without attributes clears them): each case gives both spellings of one change.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { setTimeout } from 'node:timers/promises';
 import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../../src/db/database.js';
-import { CursorCodec } from '../../src/kit/cursor.js';
-import { SqlUserStore } from '../../src/users/sql-store.js';
-import { UsersService } from '../../src/users/service.js';
+import type { UsersService } from '../../src/users/service.js';
+import { usersServiceOver } from '../helpers/app.js';
+import { pollFor } from '../helpers/server.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { importService, runImport } from '../imports/harness.js';
 
@@ -145,12 +143,7 @@ for (const [dialect, open, skip] of await dialects()) {
     before(async () => {
       testDb = await open();
       database = testDb.database;
-      api = new UsersService({
-        store: new SqlUserStore(database.db, database.dialect),
-        cursors: new CursorCodec(randomBytes(32)),
-        newId: uuidv7,
-        idempotencyTtlMs: 60_000,
-      });
+      api = await usersServiceOver(database);
     });
     after(async () => testDb?.cleanup());
 
@@ -174,7 +167,8 @@ for (const [dialect, open, skip] of await dialects()) {
         else await upsert(initial);
         before = await stored(database, initial.email);
         // Timestamps have millisecond precision: the change must come in a later millisecond to be seen.
-        await setTimeout(2);
+        const storedAt = Date.parse(before.updatedAt);
+        await pollFor('a later millisecond than the stored update', () => Date.now() > storedAt, { everyMs: 1 });
         if (changeVia === 'api') await api.update(before.id, tagged(c.patch ?? {}, tag), [1], { actor: 'test' });
         else await upsert(row);
       }
