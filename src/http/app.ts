@@ -62,10 +62,6 @@ export const DEFAULT_SERVER_TIMEOUTS: ServerTimeouts = { headersTimeoutMs: 10_00
 
 /** The one error handler: map to a problem, log 5xx causes with the request id, hide their text. */
 function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply) {
-  if (error instanceof ClientGoneError) {
-    // Raised outside a route's handler (a hook); the handler's own case is onClientGone's.
-    return reply.code(499).send();
-  }
   const body = toProblem(error, request.id);
   const wait = retryAfter(body);
   if (wait !== undefined && !reply.hasHeader('retry-after')) reply.header('retry-after', wait);
