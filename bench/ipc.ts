@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 
 /** Which server a benchmark child runs (see bench/servers.ts). */
-export type ServerKind = 'bare' | 'fastify-sqlite' | 'roster' | 'roster-no-auth';
+export type ServerKind = 'bare' | 'fastify-sqlite' | 'fastify-postgres' | 'roster' | 'roster-no-auth';
 
 /** Parent → child. */
 export type Command =
@@ -9,7 +9,16 @@ export type Command =
 
 /** Child → parent. */
 export type Reply =
-  | { type: 'ready'; url: string; /** `Authorization` header value to send, when the server requires one. */ authorization?: string }
+  | {
+      type: 'ready';
+      url: string;
+      /** `Authorization` header value to send, when the server requires one. */
+      authorization?: string;
+      /** Resident set size after start and a settle (1 s idle, then a full GC when exposed), before any request. */
+      idleRssBytes: number;
+      /** `process.version` of the server: the benchmark may run servers under another Node.js. */
+      nodeVersion: string;
+    }
   | { type: 'usage'; cpuMicros: number; rssBytes: number }
   | { type: 'profile-started' }
   | { type: 'profile-stopped'; file: string }

@@ -117,3 +117,152 @@ function originOf(path: string, repoRoot: string): string {
   if (path.startsWith(`${repoRoot}/dist/bench/`)) return 'bench';
   return 'other';
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cost by feature: every sample goes to the innermost frame on its stack that belongs to a known
+// feature. Frames of no feature of their own (native builtins, generic Node.js internals such as
+// events and async_hooks, small shared utilities) pass their samples to their caller's feature.
+
+/** A feature's share of the profile's non-idle samples. */
+export interface FeatureCost {
+  readonly feature: string;
+  readonly samples: number;
+  /** Of the non-idle samples (everything but `(idle)`). */
+  readonly share: number;
+  /** The frames that decided the most samples for this feature, busiest first, with their share of the feature. */
+  readonly topFrames: { frame: string; share: number }[];
+}
+
+export interface FeatureBreakdown {
+  readonly nonIdleSamples: number;
+  readonly features: FeatureCost[];
+}
+
+const NEUTRAL = Symbol('neutral');
+type Classification = string | typeof NEUTRAL;
+
+/** Packages that only help their caller: the caller's feature pays for them. */
+const NEUTRAL_PACKAGES = new Set(['toad-cache', 'secure-json-parse', 'fast-querystring', 'fast-decode-uri-component', 'rfdc']);
+
+const PACKAGE_FEATURES: [RegExp, string][] = [
+  [/^@opentelemetry\//, 'tracing'],
+  [
+    /^(pino|sonic-boom|pino-std-serializers|fast-redact|@pinojs\/redact|quick-format-unescaped|atomic-sleep|thread-stream|on-exit-leak-free)$/,
+    'request log',
+  ],
+  [/^(prom-client|tdigest|bintrees)$/, 'metrics'],
+  [/^@fastify\/rate-limit$/, 'rate limit'],
+  [/^@fastify\/under-pressure$/, 'load shedding'],
+  [/^(fast-json-stringify|@fastify\/fast-json-stringify-compiler|json-schema-ref-resolver)$/, 'serialization'],
+  [/^(ajv.*|typebox|@sinclair\/typebox|@fastify\/ajv-compiler|@fastify\/type-provider-typebox|fast-uri)$/, 'validation'],
+  [/^uuid$/, 'ID generation (uuid)'],
+  [
+    /^(better-sqlite3|pg|pg-pool|pg-protocol|pg-types|pg-connection-string|pg-int8|postgres-array|postgres-bytea|postgres-date|postgres-interval|buffer-writer|packet-reader|pgpass|split2)$/,
+    'database',
+  ],
+  [/^helmet$/, 'security headers'],
+  [/^(fastify|find-my-way|light-my-request|avvio|@fastify\/.*|fastq|abstract-logging|process-warning|safe-regex2|ret)$/, 'framework'],
+];
+
+/** Roster's files (paths under src/, without the extension) and the feature each belongs to. */
+const ROSTER_FEATURES: [RegExp, string][] = [
+  [/^(http\/tracing|kit\/trace|db\/instrumentation|observability\/tracing)$/, 'tracing'],
+  [/^observability\/logger$/, 'request log'],
+  [/^observability\/metrics$/, 'metrics'],
+  [/^http\/rate-limit$/, 'rate limit'],
+  [/^(auth\/.*|http\/auth)$/, 'auth'],
+  [/^http\/load-shedding$/, 'load shedding'],
+  [/^(http\/deadline|kit\/deadline)$/, 'deadline'],
+  [/^http\/validation$/, 'validation'],
+  [/^db\/database$/, 'database'],
+  [/^users\/sql-row$/, 'row mapping'],
+  [/^http\/etag$/, 'ETag'],
+  [/^http\/security-headers$/, 'security headers'],
+  [/^kit\/uuid$/, 'ID generation (uuid)'],
+];
+/** Row mapping wherever it lives: the user mappers, and the dialect's time and JSON conversions they call. */
+const ROW_MAPPING_FUNCTIONS = new Set(['fromUserRow', 'toUserRow', 'toUserDocument', 'toTime', 'fromTime', 'toJson', 'fromJson']);
+
+/** Node.js internals that are the HTTP server and its sockets. */
+const HTTP_INTERNALS = /^node:(_http_\w+|http|net|internal\/(http|stream_base_commons|js_stream_socket|net|streams\/.*))$/;
+
+function classify(callFrame: CpuProfile['nodes'][number]['callFrame'], appRoot: string): Classification {
+  const { functionName, url } = callFrame;
+  if (url === '') {
+    if (functionName === '(garbage collector)') return 'GC';
+    if (functionName === '(program)') return '(program): V8 and native code outside JavaScript';
+    if (functionName === '(idle)') return '(idle)';
+    return NEUTRAL;
+  }
+  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
+  const nm = path.lastIndexOf('/node_modules/');
+  if (nm >= 0) {
+    const rest = path.slice(nm + '/node_modules/'.length);
+    const [scope, name] = rest.split('/');
+    const pkg = scope?.startsWith('@') ? `${scope}/${name}` : (scope ?? '');
+    if (NEUTRAL_PACKAGES.has(pkg)) return NEUTRAL;
+    // Kysely's drivers call the database driver; the rest of Kysely builds and compiles queries.
+    if (pkg === 'kysely') return /\/dialect\/[^/]+\/[^/]+-driver\.js$/.test(rest) ? 'database' : 'query building';
+    return PACKAGE_FEATURES.find(([pattern]) => pattern.test(pkg))?.[1] ?? 'other';
+  }
+  if (path.startsWith('node:')) return HTTP_INTERNALS.test(path) ? 'HTTP/socket' : NEUTRAL;
+  for (const root of [`${appRoot}/dist/src/`, `${appRoot}/src/`]) {
+    if (!path.startsWith(root)) continue;
+    if (ROW_MAPPING_FUNCTIONS.has(functionName)) return 'row mapping';
+    const file = path.slice(root.length).replace(/\.[jt]s$/, '');
+    return ROSTER_FEATURES.find(([pattern]) => pattern.test(file))?.[1] ?? 'Roster code (routes, services, stores, app)';
+  }
+  if (path.startsWith(`${appRoot}/dist/bench/`)) return 'benchmark harness (IPC)';
+  return 'other';
+}
+
+/** Attributes every sample of the `.cpuprofile` to a feature (see the rules above). */
+export async function featureBreakdown(file: string, appRoot: string): Promise<FeatureBreakdown> {
+  const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const feature = new Map<number, string>();
+  /** The frame that gave each node its feature (itself, or the innermost caller with a feature). */
+  const decidedBy = new Map<number, number>();
+  const root = profile.nodes.find((n) => n.callFrame.functionName === '(root)') ?? profile.nodes[0]!;
+  // Top-down: a node's feature is its own, else its caller's, which is "innermost wins" per stack.
+  const stack: [number, string, number][] = [[root.id, 'other', root.id]];
+  while (stack.length > 0) {
+    const [id, inherited, inheritedFrom] = stack.pop()!;
+    const node = byId.get(id)!;
+    const own = classify(node.callFrame, appRoot);
+    const mine = own === NEUTRAL ? inherited : own;
+    const from = own === NEUTRAL ? inheritedFrom : id;
+    feature.set(id, mine);
+    decidedBy.set(id, from);
+    for (const child of node.children ?? []) stack.push([child, mine, from]);
+  }
+  const counts = new Map<string, number>();
+  const frames = new Map<string, Map<string, number>>();
+  for (const id of profile.samples) {
+    const name = feature.get(id) ?? 'other';
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    const { functionName, url, lineNumber } = byId.get(decidedBy.get(id) ?? id)!.callFrame;
+    const shown = url.replace(/^file:\/\/.*\/node_modules\//, '').replace(`file://${appRoot}/`, '');
+    const frame = `${functionName || '(anonymous)'}${shown ? ` ${shown}:${lineNumber + 1}` : ''}`;
+    const perFeature = frames.get(name) ?? new Map<string, number>();
+    perFeature.set(frame, (perFeature.get(frame) ?? 0) + 1);
+    frames.set(name, perFeature);
+  }
+  const idle = counts.get('(idle)') ?? 0;
+  counts.delete('(idle)');
+  const nonIdleSamples = profile.samples.length - idle;
+  return {
+    nonIdleSamples,
+    features: [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, samples]) => ({
+        feature: name,
+        samples,
+        share: samples / Math.max(1, nonIdleSamples),
+        topFrames: [...(frames.get(name) ?? [])]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 4)
+          .map(([frame, n]) => ({ frame, share: n / samples })),
+      })),
+  };
+}

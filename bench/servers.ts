@@ -4,10 +4,12 @@
  *
  *   node dist/bench/servers.js bare <fixed JSON body>
  *   node dist/bench/servers.js fastify-sqlite <sqlite file>
- *   node dist/bench/servers.js roster <sqlite file>
- *   node dist/bench/servers.js roster-no-auth <sqlite file>
+ *   node dist/bench/servers.js fastify-postgres <postgres url>
+ *   node dist/bench/servers.js roster <sqlite file or postgres url>
+ *   node dist/bench/servers.js roster-no-auth <sqlite file or postgres url>
  *
- * Every server listens on 127.0.0.1 on a free port and reports `{type: 'ready', url}`. It answers
+ * Every server listens on 127.0.0.1 on a free port, settles, and reports `{type: 'ready', url,
+ * idleRssBytes}`. It answers
  * the commands in bench/ipc.ts, exits when told to stop, and exits when the parent goes away.
  */
 import { createServer, type Server } from 'node:http';
@@ -15,6 +17,7 @@ import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { Session } from 'node:inspector/promises';
 import type { Principal } from '../src/auth/model.js';
+import type { Baseline } from './baselines.js';
 import type { Command, Reply, ServerKind } from './ipc.js';
 
 const HOST = '127.0.0.1';
@@ -57,30 +60,18 @@ function listen(server: Server): Promise<string> {
   });
 }
 
-/** Baseline B: fastify, no logger, no schemas, one raw better-sqlite3 prepared statement. */
-async function startFastifySqlite(file: string): Promise<Started> {
-  const { default: SQLite } = await import('better-sqlite3');
-  const { default: Fastify } = await import('fastify');
-  const connection = new SQLite(file, { fileMustExist: true });
-  connection.pragma('journal_mode = WAL');
-  connection.pragma('busy_timeout = 5000');
-  const byId = connection.prepare<[string], Record<string, unknown>>(
-    'select id, email, name, attributes, version, created_at, updated_at from users where id = ?',
-  );
-  const app = Fastify({ logger: false });
-  app.get<{ Params: { id: string } }>('/v1/users/:id', async (request, reply) => {
-    const row = byId.get(request.params.id);
-    if (row === undefined) return reply.code(404).send({ error: 'not found' });
-    return row;
-  });
-  const url = await app.listen({ host: HOST, port: 0 });
-  return {
-    url,
-    async close() {
-      await app.close();
-      connection.close();
-    },
-  };
+/** Baseline B on either database (bench/baselines.ts). */
+async function startBaseline(kind: 'fastify-sqlite' | 'fastify-postgres', target: string): Promise<Started> {
+  const { fastifySqlite, fastifyPostgres } = await import('./baselines.js');
+  let baseline: Baseline;
+  if (kind === 'fastify-sqlite') baseline = await fastifySqlite(target);
+  else {
+    // The same pool size Roster runs with (its default unless ROSTER_DB_POOL_SIZE passes through).
+    const { loadConfig } = await import('../src/config.js');
+    baseline = await fastifyPostgres(target, loadConfig({ ROSTER_DB_POOL_SIZE: process.env.ROSTER_DB_POOL_SIZE }).database.poolSize);
+  }
+  const url = await baseline.app.listen({ host: HOST, port: 0 });
+  return { url, close: () => baseline.close() };
 }
 
 /**
@@ -88,7 +79,7 @@ async function startFastifySqlite(file: string): Promise<Started> {
  * logger at info writing JSON lines to stdout (which the parent points at a file), and the
  * composition root in src/main.ts.
  */
-async function startRoster(file: string, settings: Record<string, string> = {}): Promise<Started> {
+async function startRoster(database: string, settings: Record<string, string> = {}): Promise<Started> {
   const { loadConfig } = await import('../src/config.js');
   // ROSTER_* and OTEL_* settings from the benchmark's environment pass through; where and how
   // loudly it serves is the benchmark's choice.
@@ -104,7 +95,7 @@ async function startRoster(file: string, settings: Record<string, string> = {}):
     ...limits,
     ...passed,
     ...settings,
-    ROSTER_DATABASE_URL: file,
+    ROSTER_DATABASE_URL: database,
     HOST,
     PORT: '0',
     ROSTER_ADMIN_PORT: '0',
@@ -145,11 +136,11 @@ async function startRoster(file: string, settings: Record<string, string> = {}):
  * everything else (the hooks, rate limiting and the log line, both keyed by the actor) runs as
  * in the measured server. It makes no bootstrap key; the real Roster on the same file does.
  */
-async function startRosterWithoutAuth(file: string): Promise<Started> {
+async function startRosterWithoutAuth(database: string): Promise<Started> {
   const { Authenticator } = await import('../src/auth/authenticator.js');
   const admin: Principal = { actor: 'key:benchmark', kind: 'api_key', scopes: new Set(['admin']) };
   Authenticator.prototype.authenticate = () => Promise.resolve(admin);
-  return startRoster(file, { ROSTER_BOOTSTRAP_KEY: 'off' });
+  return startRoster(database, { ROSTER_BOOTSTRAP_KEY: 'off' });
 }
 
 /**
@@ -202,18 +193,32 @@ class Profiler {
   }
 }
 
+/**
+ * RSS once start-up garbage is gone: 1 s idle (timers and lazy initialisation run), then a full
+ * GC when the parent exposed it (--expose-gc), so servers are compared by what they keep.
+ */
+async function settledRss(): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return process.memoryUsage.rss();
+}
+
 async function main(): Promise<void> {
   const [kind, arg] = process.argv.slice(2) as [ServerKind | undefined, string | undefined];
   if (!process.send) throw new Error('bench/servers.js must be started by bench/http.js (it needs an IPC channel)');
-  if (arg === undefined) throw new Error('usage: servers.js bare|fastify-sqlite|roster|roster-no-auth <arg>');
+  if (arg === undefined) throw new Error('usage: servers.js bare|fastify-sqlite|fastify-postgres|roster|roster-no-auth <arg>');
   // The parent died or closed the channel: nothing will ever stop this server, so stop now.
   process.on('disconnect', () => process.exit(2));
 
   const started =
     kind === 'bare'
       ? await startBare(arg)
-      : kind === 'fastify-sqlite'
-        ? await startFastifySqlite(arg)
+      : kind === 'fastify-sqlite' || kind === 'fastify-postgres'
+        ? await startBaseline(kind, arg)
         : kind === 'roster'
           ? await startRoster(arg)
           : kind === 'roster-no-auth'
@@ -247,7 +252,14 @@ async function main(): Promise<void> {
         process.exit(0);
     }
   }
-  send({ type: 'ready', url: started.url, ...(started.authorization === undefined ? {} : { authorization: started.authorization }) });
+  const idleRssBytes = await settledRss();
+  send({
+    type: 'ready',
+    url: started.url,
+    ...(started.authorization === undefined ? {} : { authorization: started.authorization }),
+    idleRssBytes,
+    nodeVersion: process.version,
+  });
 }
 
 main().catch((error: unknown) => {
