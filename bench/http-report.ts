@@ -15,6 +15,7 @@ import {
   profileSection,
   ratioTable,
   rssTable,
+  runtimeComparison,
   runtimeTitle,
   scenarioTable,
   targets,
@@ -88,6 +89,18 @@ export function formatReport(results: RuntimeResult[], settings: Settings): stri
     }
     sections.push(parts.join('\n'));
   }
+  const comparison = runtimeComparison(results);
+  if (comparison !== undefined)
+    sections.push(
+      [
+        '### Node.js versions side by side',
+        '',
+        "Medians of the sections above. The runtimes ran one after the other (not interleaved), so drift on the machine between them shows here: compare each one's ratio to its own B first.",
+        '',
+        comparison,
+        '',
+      ].join('\n'),
+    );
   sections.push(['### Command', '', '```', command(settings), '```'].join('\n'));
   return sections.join('\n');
 }

@@ -21,8 +21,8 @@
  * Settings (environment): BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3), BENCH_ROUNDS (3),
  * BENCH_CONNECTIONS (50), BENCH_USERS (100000), BENCH_DATABASES (sqlite,postgres),
  * BENCH_POSTGRES_URL (server to create the scratch database on; postgres://postgres@127.0.0.1:5432/postgres),
- * BENCH_NODE24 (0: Node.js 20 only, 1: 20 then 24, only: 24 only), BENCH_PROFILE (auto: when GET
- * by id misses its target | always | never), BENCH_RESULTS (file to write; default
+ * BENCH_NODE24 (0: Node.js 20 only, 1: 20 then 24, only: 24 only), BENCH_PROFILE (always, the
+ * default: the cost-by-feature table in every run | auto: only where GET by id misses its target | never), BENCH_RESULTS (file to write; default
  * bench/RESULTS.md, or none with --quick), BENCH_KEEP=1 keeps the work directory, BENCH_COMMIT
  * names the code measured (default: from git). ROSTER_* variables pass through to Roster's config.
  * `--quick` means 2 s runs, 1 s warm-up, 1 round.
@@ -87,7 +87,7 @@ function readSettings(): Settings {
     databases: [...new Set(databases)] as DatabaseName[],
     postgresAdminUrl: env.BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
     node24: oneOf('BENCH_NODE24', '0', ['0', '1', 'only']),
-    profile: oneOf('BENCH_PROFILE', 'auto', ['auto', 'always', 'never']),
+    profile: oneOf('BENCH_PROFILE', 'always', ['auto', 'always', 'never']),
     resultsFile: results !== undefined && results !== '' ? results : quick ? undefined : join(REPO_ROOT, 'bench', 'RESULTS.md'),
     keep: env.BENCH_KEEP === '1',
     quick,

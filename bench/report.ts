@@ -275,3 +275,38 @@ export function profileSection(title: string, profile: ProfileResult, intervalUs
 export function runtimeTitle(result: RuntimeResult): string {
   return `${result.runtime.label} (${result.nodeVersion})`;
 }
+
+/**
+ * The same scenarios under each runtime side by side. The runtimes run one after the other, not
+ * interleaved, so drift on the machine between them shows here: compare the ratios to B first.
+ */
+export function runtimeComparison(results: RuntimeResult[]): string | undefined {
+  const measuredResults = results.filter((r) => r.rows.length > 0);
+  if (measuredResults.length < 2) return undefined;
+  const names = measuredResults.map((r) => r.runtime.label);
+  const header =
+    `| Scenario | ${names.map((n) => `${n} req/s`).join(' | ')} | ${names.map((n) => `${n} CPU µs/req`).join(' | ')} | ${names.map((n) => `${n} vs its B`).join(' | ')} |\n` +
+    `|---|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|${names.map(() => '--:').join('|')}|`;
+  const lines = measuredResults[0]!.rows.map(({ scenario }) => {
+    const cells = measuredResults.map((result) => {
+      const f = new Figures(result.rows);
+      const row = f.row(scenario.database, scenario.side, scenario.route);
+      const rps = med(row, (r) => r.reqPerSec);
+      const base =
+        scenario.database && (scenario.side === 'roster' || scenario.side === 'stub')
+          ? f.rps(scenario.database, 'baseline', scenario.route)
+          : Number.NaN;
+      return { rps: fmtInt(rps), cpu: fmtUs(med(row, (r) => r.cpuUsPerRequest)), vsB: Number.isNaN(base) ? '' : fmtPct(rps / base) };
+    });
+    return `| ${scenario.title} | ${cells.map((c) => c.rps).join(' | ')} | ${cells.map((c) => c.cpu).join(' | ')} | ${cells.map((c) => c.vsB).join(' | ')} |`;
+  });
+  const rssLines = measuredResults[0]!.rows
+    .flatMap((r) => (r.scenario.side === 'roster' || r.scenario.side === 'baseline' ? [r.scenario.server.label] : []))
+    .filter((label, i, all) => all.indexOf(label) === i)
+    .map((label) => {
+      const suffix = label.slice(measuredResults[0]!.runtime.label.length);
+      const values = measuredResults.map((result) => result.idleRss.get(`${result.runtime.label}${suffix}`));
+      return `| idle RSS MiB:${suffix} | ${values.map(fmtMiB).join(' | ')} | ${names.map(() => '').join(' | ')} | ${names.map(() => '').join(' | ')} |`;
+    });
+  return [header, ...lines, ...rssLines].join('\n');
+}
