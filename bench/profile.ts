@@ -52,7 +52,11 @@ export async function summariseProfile(file: string, repoRoot: string, top = 25)
     const path = url.startsWith('file://') ? fileURLToPath(url) : url;
     const origin = originOf(path, repoRoot);
     const nm = path.lastIndexOf('/node_modules/');
-    const shown = nm >= 0 ? path.slice(nm + '/node_modules/'.length) : path.startsWith(repoRoot) ? path.slice(repoRoot.length + 1) : path;
+    const shown = path.startsWith(`${repoRoot}/dist/`)
+      ? path.slice(repoRoot.length + 1)
+      : nm >= 0
+        ? path.slice(nm + '/node_modules/'.length)
+        : path;
     return { frame: `${name} ${shown}:${lineNumber + 1}`, origin };
   };
 
@@ -107,6 +111,9 @@ export async function summariseProfile(file: string, repoRoot: string, top = 25)
 }
 
 function originOf(path: string, repoRoot: string): string {
+  // The build's own files first: the Node.js 24 copy of the build lives inside a node_modules folder.
+  if (path.startsWith(`${repoRoot}/dist/src/`) || path.startsWith(`${repoRoot}/src/`)) return 'roster';
+  if (path.startsWith(`${repoRoot}/dist/bench/`)) return 'bench';
   const nm = path.lastIndexOf('/node_modules/');
   if (nm >= 0) {
     const [scope, name] = path.slice(nm + '/node_modules/'.length).split('/');
@@ -195,6 +202,14 @@ function classify(callFrame: CpuProfile['nodes'][number]['callFrame'], appRoot: 
     return NEUTRAL;
   }
   const path = url.startsWith('file://') ? fileURLToPath(url) : url;
+  // The app's own files first: the Node.js 24 copy of the build lives inside a node_modules folder.
+  for (const root of [`${appRoot}/dist/src/`, `${appRoot}/src/`]) {
+    if (!path.startsWith(root)) continue;
+    if (ROW_MAPPING_FUNCTIONS.has(functionName)) return 'row mapping';
+    const file = path.slice(root.length).replace(/\.[jt]s$/, '');
+    return ROSTER_FEATURES.find(([pattern]) => pattern.test(file))?.[1] ?? 'Roster code (routes, services, stores, app)';
+  }
+  if (path.startsWith(`${appRoot}/dist/bench/`)) return 'benchmark harness (IPC)';
   const nm = path.lastIndexOf('/node_modules/');
   if (nm >= 0) {
     const rest = path.slice(nm + '/node_modules/'.length);
@@ -206,13 +221,6 @@ function classify(callFrame: CpuProfile['nodes'][number]['callFrame'], appRoot: 
     return PACKAGE_FEATURES.find(([pattern]) => pattern.test(pkg))?.[1] ?? 'other';
   }
   if (path.startsWith('node:')) return HTTP_INTERNALS.test(path) ? 'HTTP/socket' : NEUTRAL;
-  for (const root of [`${appRoot}/dist/src/`, `${appRoot}/src/`]) {
-    if (!path.startsWith(root)) continue;
-    if (ROW_MAPPING_FUNCTIONS.has(functionName)) return 'row mapping';
-    const file = path.slice(root.length).replace(/\.[jt]s$/, '');
-    return ROSTER_FEATURES.find(([pattern]) => pattern.test(file))?.[1] ?? 'Roster code (routes, services, stores, app)';
-  }
-  if (path.startsWith(`${appRoot}/dist/bench/`)) return 'benchmark harness (IPC)';
   return 'other';
 }
 
@@ -242,7 +250,9 @@ export async function featureBreakdown(file: string, appRoot: string): Promise<F
     const name = feature.get(id) ?? 'other';
     counts.set(name, (counts.get(name) ?? 0) + 1);
     const { functionName, url, lineNumber } = byId.get(decidedBy.get(id) ?? id)!.callFrame;
-    const shown = url.replace(/^file:\/\/.*\/node_modules\//, '').replace(`file://${appRoot}/`, '');
+    const shown = url.startsWith(`file://${appRoot}/`)
+      ? url.slice(`file://${appRoot}/`.length)
+      : url.replace(/^file:\/\/.*\/node_modules\//, '');
     const frame = `${functionName || '(anonymous)'}${shown ? ` ${shown}:${lineNumber + 1}` : ''}`;
     const perFeature = frames.get(name) ?? new Map<string, number>();
     perFeature.set(frame, (perFeature.get(frame) ?? 0) + 1);

