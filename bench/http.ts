@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   const scenarioCount = 1 + 7 * settings.databases.length;
   const budgetS =
     600 +
-    runtimeCount * (scenarioCount * settings.rounds * runSeconds + 4 * settings.databases.length * runSeconds) +
+    runtimeCount * (120 + scenarioCount * settings.rounds * runSeconds + 4 * settings.databases.length * runSeconds) +
     settings.users / 2_000;
   setTimeout(() => {
     console.error(`benchmark exceeded its ${Math.round(budgetS)} s budget; killing the servers`);
