@@ -42,7 +42,11 @@ export function release(client: pg.PoolClient, error?: unknown): void {
 }
 
 /** Runs `work` on a pooled client and releases it on every path. */
-export async function withClient<T>(pool: pg.Pool, signal: AbortSignal | undefined, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  pool: pg.Pool,
+  signal: AbortSignal | undefined,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await checkout(pool, signal);
   let result: T;
   try {

@@ -111,8 +111,7 @@ export const PURGE_IDEMPOTENCY: NamedStatement = {
   operation: 'delete',
   table: 'idempotency_keys',
   text:
-    `delete from idempotency_keys where (scope, key) in\n` +
-    `  (select scope, key from idempotency_keys where expires_at <= $1 limit $2)`,
+    `delete from idempotency_keys where (scope, key) in\n` + `  (select scope, key from idempotency_keys where expires_at <= $1 limit $2)`,
 };
 
 /**

@@ -20,7 +20,15 @@ const skip = await postgresUnavailable();
 function makeUser(): User {
   const now = new Date();
   const id = uuidv7() as UserId;
-  return { id, email: `${id}@example.com` as Email, name: 'Pg' as UserName, attributes: {} as Attributes, version: 1, createdAt: now, updatedAt: now };
+  return {
+    id,
+    email: `${id}@example.com` as Email,
+    name: 'Pg' as UserName,
+    attributes: {} as Attributes,
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
 }
 
 describe('PostgresUserStore', { skip }, () => {
@@ -111,7 +119,11 @@ describe('PostgresUserStore', { skip }, () => {
     await store.get(user.id);
     await store.list({ limit: 10 });
     await assert.rejects(store.create({ ...makeUser(), email: user.email }, undefined, created(user)), EmailTakenError);
-    await store.update(user.id, (u) => ({ ...u, name: 'Changed' as UserName, version: 2 }), () => created(user));
+    await store.update(
+      user.id,
+      (u) => ({ ...u, name: 'Changed' as UserName, version: 2 }),
+      () => created(user),
+    );
     const samples = (await registry.getMetricsAsJSON()).find((m) => m.name === 'roster_db_query_duration_seconds')!.values;
     const counts = new Map(
       (samples as { metricName?: string; labels: Record<string, unknown>; value: number }[])
