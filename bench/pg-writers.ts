@@ -1,6 +1,6 @@
 // The PostgreSQL users store, measured (issue 14): `npm run bench:pg-writers [-- --quick]`.
 //
-// (a) µs per call of create, get and list(50) on ~100k users, one caller at a time, SqlUserStore
+// (a) µs per call of create, get, list(50) and update on ~100k users, one caller at a time, SqlUserStore
 //     (Kysely) and PostgresUserStore (pg, prepared statements) in alternating rounds of one run.
 // (b) 50 concurrent creates for a few seconds each: commits/s and p50/p99 latency for SqlUserStore
 //     with the event sequence lock (today), SqlUserStore without it, PostgresUserStore, and
@@ -15,7 +15,7 @@ import { postgresDialect, type SqlDialect } from '../src/db/dialect.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import type { NewEvent } from '../src/events/model.js';
 import { toEventRow } from '../src/events/sql-outbox.js';
-import { userCreated } from '../src/users/events.js';
+import { userCreated, userUpdated } from '../src/users/events.js';
 import type { Attributes, Email, User, UserId, UserName } from '../src/users/model.js';
 import type { UserStore } from '../src/users/service.js';
 import { PostgresUserStore } from '../src/users/sql-postgres-store.js';
@@ -29,7 +29,7 @@ const RESULTS = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url)
 const QUICK = process.argv.includes('--quick');
 const SEED_USERS = 100_000;
 const ROUNDS = QUICK ? 2 : 5;
-const CALLS = { get: QUICK ? 300 : 2000, list: QUICK ? 100 : 500, create: QUICK ? 100 : 500 };
+const CALLS = { get: QUICK ? 300 : 2000, list: QUICK ? 100 : 500, create: QUICK ? 100 : 500, update: QUICK ? 100 : 500 };
 const WRITERS = 50;
 const WRITE_SECONDS = QUICK ? 2 : 6;
 const DATABASE = 'roster_bench_pg_writers';
@@ -68,7 +68,7 @@ async function seed(pool: pg.Pool): Promise<string[]> {
   await pool.query(
     `insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)
      select id, 'seed-' || g || '@example.com', 'seed-' || g || '@example.com', 'Seed ' || g, 'seed ' || g,
-            '{"team":"seed"}'::jsonb, 1, now(), now()
+            '{"team":"seed"}'::jsonb, 1, date_trunc('milliseconds', now()), date_trunc('milliseconds', now())
      from (select g, gen_random_uuid()::text as id from generate_series(1, ${SEED_USERS}) g) s`,
   );
   await pool.query('analyze users');
@@ -104,19 +104,30 @@ async function sequential(database: Database): Promise<string[]> {
           return store.create(user, undefined, event);
         }),
       );
+      record(
+        `${name}|update`,
+        await perCall(CALLS.update, (i) =>
+          store.update(
+            ids[i % ids.length] as UserId,
+            (u) => ({ ...u, name: `Renamed ${i}` as UserName, version: u.version + 1, updatedAt: new Date() }),
+            (before, after) => userUpdated(uuidv7(), before, after, { actor: 'bench' }),
+          ),
+        ),
+      );
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const lines = [
     `(a) µs per call, one caller, ${SEED_USERS.toLocaleString('en')} users; median of ${ROUNDS} alternating rounds`,
-    `(get ×${CALLS.get}, list(50) = limit 51 after a random id ×${CALLS.list}, create without idempotency key ×${CALLS.create}):`,
+    `(get ×${CALLS.get}, list(50) = limit 51 after a random id ×${CALLS.list}, create without idempotency key ×${CALLS.create},`,
+    `update (rename) of a random user ×${CALLS.update}):`,
     '',
-    '| store | get | list(50) | create |',
-    '|---|---|---|---|',
+    '| store | get | list(50) | create | update |',
+    '|---|---|---|---|---|',
   ];
   for (const [name] of stores) {
     const cell = (op: string) => median(samples.get(`${name}|${op}`)!).toFixed(0);
-    lines.push(`| ${name} | ${cell('get')} | ${cell('list(50)')} | ${cell('create')} |`);
+    lines.push(`| ${name} | ${cell('get')} | ${cell('list(50)')} | ${cell('create')} | ${cell('update')} |`);
   }
   return lines;
 }

@@ -82,21 +82,44 @@ export const LOCK_FOR_CHANGE: NamedStatement = {
   text: `select ${USER_COLUMNS} from users where id = $1 for update`,
 };
 
-export const UPDATE: NamedStatement = {
-  name: 'roster.users.update',
+/**
+ * The user's row as the caller last read it: its version and updated_at, the last two
+ * parameters. Every writer that changes a user's fields bumps its version (this store, the
+ * import's upsert), so a match means nobody changed it since; a mismatch (or a timestamp with
+ * more precision than a JS Date, which never matches) only sends the caller down the locked path.
+ */
+const UNCHANGED = (version: number) => ` and version = $${version}::integer and updated_at = $${version + 1}::timestamptz`;
+
+/** $1 id, $2–$8 the new fields, $9–$15 the event; guarded: $16–$17 the row as read (UNCHANGED). */
+function updateText(guarded: boolean): string {
+  return (
+    `with changed as (update users set email = $2::text, email_key = $3::text, name = $4::text, name_key = $5::text,\n` +
+    `  attributes = $6::jsonb, version = $7::integer, updated_at = $8::timestamptz where id = $1${guarded ? UNCHANGED(16) : ''} returning id)` +
+    sequencedEvent('changed', 9)
+  );
+}
+
+/** $1 id, $2–$8 the event; guarded: $9–$10 the row as read (UNCHANGED). */
+function deleteText(guarded: boolean): string {
+  return `with removed as (delete from users where id = $1${guarded ? UNCHANGED(9) : ''} returning id)` + sequencedEvent('removed', 2);
+}
+
+/** Under the row lock of LOCK_FOR_CHANGE. */
+export const UPDATE: NamedStatement = { name: 'roster.users.update', operation: 'update', table: 'users', text: updateText(false) };
+export const DELETE: NamedStatement = { name: 'roster.users.delete', operation: 'delete', table: 'users', text: deleteText(false) };
+
+/** Autocommit, after an unlocked read: writes nothing (no row back) when the user changed since. */
+export const UPDATE_IF_UNCHANGED: NamedStatement = {
+  name: 'roster.users.update-if-unchanged',
   operation: 'update',
   table: 'users',
-  text:
-    `with changed as (update users set email = $2::text, email_key = $3::text, name = $4::text, name_key = $5::text,\n` +
-    `  attributes = $6::jsonb, version = $7::integer, updated_at = $8::timestamptz where id = $1 returning id)` +
-    sequencedEvent('changed', 9),
+  text: updateText(true),
 };
-
-export const DELETE: NamedStatement = {
-  name: 'roster.users.delete',
+export const DELETE_IF_UNCHANGED: NamedStatement = {
+  name: 'roster.users.delete-if-unchanged',
   operation: 'delete',
   table: 'users',
-  text: `with removed as (delete from users where id = $1 returning id)` + sequencedEvent('removed', 2),
+  text: deleteText(true),
 };
 
 export const FIND_IDEMPOTENCY: NamedStatement = {

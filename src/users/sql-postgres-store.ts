@@ -12,11 +12,13 @@ import {
   CREATE,
   CREATE_REMEMBERED,
   DELETE,
+  DELETE_IF_UNCHANGED,
   FIND_IDEMPOTENCY,
   GET,
   LOCK_FOR_CHANGE,
   PURGE_IDEMPOTENCY,
   UPDATE,
+  UPDATE_IF_UNCHANGED,
   listStatement,
   type NamedStatement,
 } from './sql-postgres-statements.js';
@@ -28,8 +30,9 @@ type Queryable = pg.Pool | pg.PoolClient;
  * each query anew and spent a round trip per statement: a create was BEGIN, the idempotency
  * record, the user, the sequence lock, the event and COMMIT. Here a create is one autocommit
  * statement (data-modifying CTEs, see sql-postgres-statements.ts), a read is one named prepared
- * statement, and an update or delete is BEGIN, SELECT … FOR UPDATE (the callbacks run on the
- * locked row), one statement for the change, its lock and its event, and COMMIT.
+ * statement, and an update or delete is a read and one statement that writes the change, takes
+ * the sequence lock and writes the event if the row is unchanged since the read (otherwise
+ * BEGIN, SELECT … FOR UPDATE, that statement, COMMIT).
  *
  * Errors are SqlUserStore's: unique violations become EmailTakenError or
  * IdempotencyKeyTakenError, outages DatabaseUnavailableError, statement timeouts
@@ -78,33 +81,55 @@ export class PostgresUserStore implements UserStore {
     return (rows as StoredUserColumns[]).map((row) => fromUserRow(row, postgresDialect));
   }
 
+  /**
+   * First optimistically: an unlocked read, the callbacks, and one autocommit statement that
+   * writes only if the row is still the one read (UPDATE_IF_UNCHANGED): two round trips and no
+   * transaction held open across the callbacks. If someone changed the user in between, the
+   * whole read-modify-write runs again under the row lock (SELECT … FOR UPDATE), so the callbacks
+   * may run twice, the second time on the current user, and no update is ever lost.
+   */
   async update(
     id: UserId,
     change: (current: User) => User,
     describe: (before: User, after: User) => NewEvent,
     signal?: AbortSignal,
   ): Promise<User> {
-    return this.#write(() =>
-      inTransaction(this.pool, signal, async (client) => {
-        const before = await this.#lockForChange(client, id);
+    return this.#write(async () => {
+      const optimistic = await withClient(this.pool, signal, async (client) => {
+        const before = await this.#current(client, GET, id);
         const after = change(before);
         if (after === before) return before;
-        const row = toUserRow(after, postgresDialect);
-        const values = [id, row.email, row.email_key, row.name, row.name_key, row.attributes, row.version, row.updated_at];
-        await this.#run(client, UPDATE, [...values, ...eventValues(describe(before, after))]);
+        const event = eventValues(describe(before, after));
+        const { rowCount } = await this.#run(client, UPDATE_IF_UNCHANGED, [...changeValues(id, after), ...event, ...asRead(before)]);
+        return rowCount === 1 ? after : undefined;
+      });
+      if (optimistic !== undefined) return optimistic;
+      return inTransaction(this.pool, signal, async (client) => {
+        const before = await this.#current(client, LOCK_FOR_CHANGE, id);
+        const after = change(before);
+        if (after === before) return before;
+        await this.#run(client, UPDATE, [...changeValues(id, after), ...eventValues(describe(before, after))]);
         return after;
-      }),
-    );
+      });
+    });
   }
 
+  /** As update(): optimistically first, then under the row lock if the user changed in between. */
   async delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: AbortSignal): Promise<void> {
-    await this.#write(() =>
-      inTransaction(this.pool, signal, async (client) => {
-        const current = await this.#lockForChange(client, id);
+    await this.#write(async () => {
+      const deleted = await withClient(this.pool, signal, async (client) => {
+        const current = await this.#current(client, GET, id);
+        check(current);
+        const { rowCount } = await this.#run(client, DELETE_IF_UNCHANGED, [id, ...eventValues(describe(current)), ...asRead(current)]);
+        return rowCount === 1;
+      });
+      if (deleted) return;
+      await inTransaction(this.pool, signal, async (client) => {
+        const current = await this.#current(client, LOCK_FOR_CHANGE, id);
         check(current);
         await this.#run(client, DELETE, [id, ...eventValues(describe(current))]);
-      }),
-    );
+      });
+    });
   }
 
   async purgeIdempotency(now: Date, limit: number, signal?: AbortSignal): Promise<number> {
@@ -112,8 +137,9 @@ export class PostgresUserStore implements UserStore {
     return result.rowCount ?? 0;
   }
 
-  async #lockForChange(client: pg.PoolClient, id: UserId): Promise<User> {
-    const { rows } = await this.#run(client, LOCK_FOR_CHANGE, [id]);
+  /** The user for a change: read by GET, or by LOCK_FOR_CHANGE inside a transaction. */
+  async #current(client: pg.PoolClient, statement: NamedStatement, id: UserId): Promise<User> {
+    const { rows } = await this.#run(client, statement, [id]);
     const row = rows[0] as StoredUserColumns | undefined;
     if (row === undefined) throw new UserNotFoundError(`No user has id ${id}.`);
     return fromUserRow(row, postgresDialect);
@@ -161,6 +187,17 @@ async function translated<T>(work: () => Promise<T>): Promise<T> {
 function newUserValues(user: User): unknown[] {
   const row = toUserRow(user, postgresDialect);
   return [row.id, row.email, row.email_key, row.name, row.name_key, row.attributes, row.version, row.created_at, row.updated_at];
+}
+
+/** $1–$8 of the update statements: the id and the fields a change may set. */
+function changeValues(id: UserId, after: User): unknown[] {
+  const row = toUserRow(after, postgresDialect);
+  return [id, row.email, row.email_key, row.name, row.name_key, row.attributes, row.version, row.updated_at];
+}
+
+/** The guard of the *_IF_UNCHANGED statements: the row as it was read. */
+function asRead(user: User): unknown[] {
+  return [user.version, user.updatedAt];
 }
 
 /** The seven event parameters of every write, in the statements' order (sequencedEvent()). */

@@ -1,6 +1,7 @@
 // What PostgresUserStore does beyond the UserStore contract (store.integration.test.ts): a
 // connection that dies under a read is retried once and under a write never, the dead client is
-// not pooled, an abort stops the wait for a pool client, and its raw statements feed the metric.
+// not pooled, an optimistic change that lost a race is redone under the row lock, an abort stops the
+// wait for a pool client, and its raw statements feed the metric.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -109,6 +110,41 @@ describe('PostgresUserStore', { skip }, () => {
     } finally {
       await small.end();
     }
+  });
+
+  test('an update or delete whose optimistic write finds the row changed runs again under the row lock', async () => {
+    const store = new PostgresUserStore(pool, () => undefined);
+    const user = makeUser();
+    await store.create(user, undefined, created(user));
+    // A timestamp finer than a JS Date: the row never matches what was read, as if it had changed.
+    const skew = () => locker.query(`update users set updated_at = updated_at + interval '1 microsecond' where id = $1`, [user.id]);
+    await skew();
+    const events = async () => Number((await locker.query('select count(*) as n from events')).rows[0].n);
+    const before = await events();
+    const seen: number[] = [];
+    const after = await store.update(
+      user.id,
+      (u) => {
+        seen.push(u.version);
+        return { ...u, name: 'Locked' as UserName, version: u.version + 1 };
+      },
+      () => created(user),
+    );
+    assert.deepEqual(seen, [1, 1], 'the callback ran twice: optimistically, then under the lock');
+    assert.equal(after.name, 'Locked');
+    assert.equal((await store.get(user.id))?.name, 'Locked');
+    assert.equal(await events(), before + 1, 'one event');
+
+    await skew();
+    let checks = 0;
+    await store.delete(
+      user.id,
+      () => void checks++,
+      () => created(user),
+    );
+    assert.equal(checks, 2);
+    assert.equal(await store.get(user.id), undefined);
+    assert.equal(await events(), before + 2);
   });
 
   test('every statement is one sample of roster_db_query_duration_seconds, by operation and outcome', async () => {
