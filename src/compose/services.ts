@@ -23,7 +23,7 @@ import { importMetrics } from '../imports/metrics.js';
 import { ImportRunner } from '../imports/jobs/runner.js';
 import { ImportService } from '../imports/service.js';
 import { importServiceOptionsFor } from './imports.js';
-import { SqlUserStore } from '../users/sql-store.js';
+import { userStoreFor } from './users.js';
 import { UsersService } from '../users/service.js';
 import { Dispatcher } from '../webhooks/dispatcher.js';
 import { WebhookHttpClient } from '../webhooks/http-client.js';
@@ -126,7 +126,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     const authenticator = new Authenticator(apiKeys, config.auth.jwt ? new JwtVerifier(config.auth.jwt) : undefined);
 
     const users = new UsersService({
-      store: new SqlUserStore(database.db, database.dialect),
+      store: userStoreFor(database),
       cursors: new CursorCodec(cursorKey),
       newId,
       idempotencyTtlMs: config.users.idempotencyTtlHours * 3_600_000,

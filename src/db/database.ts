@@ -17,7 +17,7 @@ import pg from 'pg';
 import { withDeadline } from '../kit/deadline.js';
 import { postgresDialect, sqliteDialect, type SqlDialect } from './dialect.js';
 import type { Schema } from './schema.js';
-import { observeQueries, type DatabaseMetrics } from './instrumentation.js';
+import { observeQueries, observeStatements, type DatabaseMetrics, type StatementObserver } from './instrumentation.js';
 
 /** An open database: the Kysely handle plus what differs by dialect. */
 export interface Database {
@@ -33,6 +33,8 @@ export interface Database {
    */
   readonly driver:
     { readonly kind: 'sqlite'; readonly connection: SQLite.Database } | { readonly kind: 'postgres'; readonly pool: pg.Pool };
+  /** Feeds the query metric and spans for statements run on `driver` directly (Kysely's queries are observed already). */
+  readonly observeStatement: StatementObserver;
   /** Resolves when a trivial query succeeds within `timeoutMs`. */
   ping(timeoutMs: number, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
@@ -83,6 +85,7 @@ function openSqlite(file: string, options: DatabaseOptions): Database {
     dialect: sqliteDialect,
     description: `sqlite:${file}`,
     driver: { kind: 'sqlite', connection },
+    observeStatement: observeStatements('sqlite', options.metrics),
     async ping(timeoutMs, signal) {
       await withDeadline(sql`select 1`.execute(db), timeoutMs, 'database ping', signal);
     },
@@ -166,6 +169,7 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
     dialect: postgresDialect,
     description: safe.toString(),
     driver: { kind: 'postgres', pool },
+    observeStatement: observeStatements('postgresql', options.metrics),
     async ping(timeoutMs, signal) {
       await withDeadline(sql`select 1`.execute(db), timeoutMs, 'database ping', signal);
     },

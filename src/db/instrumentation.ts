@@ -88,3 +88,46 @@ export function observeQueries(system: 'sqlite' | 'postgresql', metrics: Databas
     span.end(end);
   };
 }
+
+/** A statement a store sent to the driver itself (outside Kysely): what the metric and the span say about it. */
+export interface RawStatement {
+  /** The metric's `operation` label: select, insert, update, delete or other. */
+  readonly operation: 'select' | 'insert' | 'update' | 'delete' | 'other';
+  /** The table it is about, for the span name. */
+  readonly table: string;
+  /** Parameterised SQL (never the values), for the span. */
+  readonly text: string;
+}
+
+/** Records one raw statement that started at `startedAt` (performance.now()) and just ended, failed when `error` is given. */
+export type StatementObserver = (statement: RawStatement, startedAt: number, error?: unknown) => void;
+
+/**
+ * The same sample and span observeQueries() makes of a Kysely query, for a statement a store
+ * runs on the driver directly (the PostgreSQL users store's prepared statements), so the
+ * duration metric keeps counting every statement whichever path ran it. The span exists only
+ * when the caller's trace is recorded: an unsampled request pays one check.
+ */
+export function observeStatements(system: 'sqlite' | 'postgresql', metrics: DatabaseMetrics | undefined): StatementObserver {
+  return (statement, startedAt, error) => {
+    const ms = performance.now() - startedAt;
+    metrics?.duration.observe({ operation: statement.operation, outcome: error === undefined ? 'ok' : 'error' }, ms / 1000);
+    if (!trace.getActiveSpan()?.isRecording()) return;
+    const end = Date.now();
+    const span = tracer.startSpan(`${statement.operation} ${statement.table}`, {
+      kind: SpanKind.CLIENT,
+      startTime: end - ms,
+      attributes: {
+        'db.system.name': system,
+        'db.operation.name': statement.operation,
+        'db.query.text': statement.text,
+        'db.collection.name': statement.table,
+      },
+    });
+    if (error !== undefined) {
+      span.recordException(error instanceof Error ? error : 'non-Error thrown');
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end(end);
+  };
+}

@@ -31,7 +31,8 @@ export interface UserPageQuery {
 }
 
 /**
- * The storage port the users capability owns. Adapters: SqlUserStore (SQLite, PostgreSQL).
+ * The storage port the users capability owns. Adapters: SqlUserStore (Kysely, SQLite) and
+ * PostgresUserStore (PostgreSQL, on pg).
  * Every method is atomic; read-modify-write happens inside the store's transaction through
  * the callback, so a concurrent writer can never interleave.
  */
@@ -48,7 +49,9 @@ export interface UserStore {
   /**
    * Reads the user, passes it to `change` and writes what it returns with the event `describe`
    * makes of the change (nothing, and no event, if it returns the same object), all in one
-   * transaction.
+   * transaction. `change` and `describe` may run more than once (an adapter that reads without a
+   * lock calls them again on the current user if the first write lost a race); only the last
+   * result is written, so they must not have effects of their own.
    * @throws UserNotFoundError, EmailTakenError, or whatever `change` throws
    */
   update(
@@ -59,7 +62,7 @@ export interface UserStore {
   ): Promise<User>;
   /**
    * Reads the user, lets `check` veto, then deletes it and writes the event `describe` makes,
-   * in one transaction.
+   * in one transaction (the callbacks may run more than once, as in update()).
    * @throws UserNotFoundError, or whatever `check` throws
    */
   delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: AbortSignal): Promise<void>;

@@ -154,7 +154,9 @@ describe('sequence order matches commit order under concurrent writers (PostgreS
     await Promise.all(
       Array.from({ length: WRITERS }, async (_, w) => {
         for (let i = 0; i < PER_WRITER; i++) {
-          const { user } = await users.create({ email: `w${w}-${i}@example.com`, name: `W${w}` }, undefined, { actor: `writer:${w}` });
+          // Odd writers send an Idempotency-Key: both statements a PostgreSQL create can be.
+          const key = w % 2 === 1 ? `w${w}-${i}` : undefined;
+          const { user } = await users.create({ email: `w${w}-${i}@example.com`, name: `W${w}` }, key, { actor: `writer:${w}` });
           if (i % 3 === 0) await users.update(user.id, { name: `W${w}.${i}` }, undefined, { actor: `writer:${w}` });
         }
       }),

@@ -6,7 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { CursorCodec, InvalidCursorError } from '../../src/kit/cursor.js';
 import { ValidationError } from '../../src/kit/errors.js';
 import { EmailTakenError, IdempotencyKeyReusedError, UserNotFoundError, VersionMismatchError } from '../../src/users/errors.js';
-import { SqlUserStore } from '../../src/users/sql-store.js';
+import { userStoreFor } from '../../src/compose/users.js';
 import { UsersService } from '../../src/users/service.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 
@@ -19,7 +19,7 @@ for (const [dialect, open, skip] of await dialects()) {
     before(async () => {
       testDb = await open();
       users = new UsersService({
-        store: new SqlUserStore(testDb.database.db, testDb.database.dialect),
+        store: userStoreFor(testDb.database),
         cursors: new CursorCodec(randomBytes(32)),
         newId: uuidv7,
         idempotencyTtlMs: 60_000,

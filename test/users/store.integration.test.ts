@@ -1,11 +1,11 @@
-// The UserStore contract: one suite, run against every adapter (a SQLite file and PostgreSQL).
+// The UserStore contract: one suite, run against the adapter `serve` picks for each dialect (a SQLite file, PostgreSQL).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from '../../src/users/errors.js';
 import type { Attributes, Email, User, UserId, UserName } from '../../src/users/model.js';
-import { SqlUserStore } from '../../src/users/sql-store.js';
-import type { IdempotencyRecord } from '../../src/users/service.js';
+import { userStoreFor } from '../../src/compose/users.js';
+import type { IdempotencyRecord, UserStore } from '../../src/users/service.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { created, describeDelete, describeUpdate } from '../helpers/events.js';
 
@@ -26,10 +26,10 @@ function makeUser(overrides: Partial<User> = {}): User {
 for (const [dialect, open, skip] of await dialects()) {
   describe(`UserStore contract on ${dialect}`, { skip }, () => {
     let testDb: TestDatabase;
-    let store: SqlUserStore;
+    let store: UserStore;
     before(async () => {
       testDb = await open();
-      store = new SqlUserStore(testDb.database.db, testDb.database.dialect);
+      store = userStoreFor(testDb.database);
     });
     after(async () => testDb?.cleanup());
 

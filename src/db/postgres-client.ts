@@ -1,0 +1,93 @@
+import type pg from 'pg';
+import { outageRule } from './outage.js';
+
+/**
+ * A client from the pool for one unit of work. An aborted `signal` stops the wait for a free
+ * client (a saturated pool queues callers for up to connectionTimeoutMillis, past any request
+ * deadline); a client that arrives after the abort goes straight back to the pool.
+ */
+export async function checkout(pool: pg.Pool, signal: AbortSignal | undefined): Promise<pg.PoolClient> {
+  signal?.throwIfAborted();
+  const pending = pool.connect();
+  if (signal === undefined) return pending;
+  return new Promise<pg.PoolClient>((resolve, reject) => {
+    const onAbort = () => reject(asError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (client) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) client.release();
+        else resolve(client);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(asError(error));
+      },
+    );
+  });
+}
+
+/**
+ * Returns a client to the pool after its work ended with `error` (or none). A connection that
+ * died under the work is destroyed rather than pooled; one that merely ran a failing statement
+ * (a unique violation, a timeout) is as good as new, and destroying it would make every
+ * conflict cost a new connection.
+ */
+export function release(client: pg.PoolClient, error?: unknown): void {
+  if (error !== undefined && outageRule(error, 'postgres')?.lost === true) {
+    client.release(asError(error));
+  } else {
+    client.release();
+  }
+}
+
+/** Runs `work` on a pooled client and releases it on every path. */
+export async function withClient<T>(
+  pool: pg.Pool,
+  signal: AbortSignal | undefined,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await checkout(pool, signal);
+  let result: T;
+  try {
+    result = await work(client);
+  } catch (error) {
+    release(client, error);
+    throw error;
+  }
+  release(client);
+  return result;
+}
+
+/**
+ * Runs `work` inside BEGIN … COMMIT on one pooled client. On any error the transaction is rolled
+ * back when the connection still works; if even the rollback fails, the client is destroyed
+ * (a connection stuck in a transaction must never go back to the pool).
+ */
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  signal: AbortSignal | undefined,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await checkout(pool, signal);
+  let result: T;
+  try {
+    await client.query('begin');
+    result = await work(client);
+    await client.query('commit');
+  } catch (error) {
+    try {
+      if (outageRule(error, 'postgres')?.lost !== true) await client.query('rollback');
+      release(client, error);
+    } catch (rollbackError) {
+      client.release(asError(rollbackError));
+    }
+    throw error;
+  }
+  release(client);
+  return result;
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error('The operation failed', { cause: value });
+}

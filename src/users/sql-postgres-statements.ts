@@ -1,0 +1,170 @@
+import type { RawStatement } from '../db/instrumentation.js';
+import { EVENT_SEQUENCE_LOCK } from '../events/sql-outbox.js';
+
+/**
+ * The SQL of PostgresUserStore. Each statement has a fixed name: node-postgres parses a named
+ * statement once per connection and from then on only binds and executes it, so PostgreSQL
+ * keeps the parsed query (and, once it proves as good as a custom one, the plan) per connection.
+ */
+export interface NamedStatement extends RawStatement {
+  readonly name: string | undefined;
+}
+
+const USER_COLUMNS = 'id, email, name, attributes, version, created_at, updated_at';
+const EVENT_COLUMNS = 'id, type, occurred_at, actor, request_id, subject_id, data';
+
+/** The event's values from parameter `first` on, in toEventRow()'s order (see eventValues()). */
+function eventSelect(first: number): string {
+  const p = (i: number) => `$${first + i}`;
+  return `select ${p(0)}::text, ${p(1)}::text, ${p(2)}::timestamptz, ${p(3)}::text, ${p(4)}::text, ${p(5)}::text, ${p(6)}::jsonb`;
+}
+
+/**
+ * The tail every write shares: the sequence lock, then the event. `sequenced` reads the row the
+ * change returned, so the lock is taken after the change (as appendEvent() does: a writer
+ * waiting on another's email or row lock never holds the sequence lock meanwhile), and the
+ * event insert reads `sequenced`, so its identity value (nextval, computed for each row the
+ * insert reads) can only be drawn once the lock is held. MATERIALIZED keeps the planner from
+ * folding the lock into the insert's own projection, where the two calls' order would be the
+ * executor's choice. The whole statement commits as one, which releases the lock.
+ */
+function sequencedEvent(change: string, firstEventParam: number): string {
+  return (
+    `, sequenced as materialized (select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK}) from ${change})\n` +
+    `insert into events (${EVENT_COLUMNS}) ${eventSelect(firstEventParam)} from sequenced returning seq`
+  );
+}
+
+const NEW_USER = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::integer, $8::timestamptz, $9::timestamptz`;
+
+export const CREATE: NamedStatement = {
+  name: 'roster.users.create',
+  operation: 'insert',
+  table: 'users',
+  text:
+    `with created as (insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)\n` +
+    `  select ${NEW_USER} returning id)` +
+    sequencedEvent('created', 10),
+};
+
+/**
+ * With an idempotency record. The key goes in first, so a concurrent request with the same key
+ * waits on it (and then replays) instead of racing for the email and reporting a conflict. An
+ * expired record under the same key is replaced (ON CONFLICT … WHERE expired); an unexpired one
+ * makes `remembered` empty, so nothing is written and no row comes back: the key is taken.
+ */
+export const CREATE_REMEMBERED: NamedStatement = {
+  name: 'roster.users.create-remembered',
+  operation: 'insert',
+  table: 'users',
+  text:
+    `with remembered as (insert into idempotency_keys as k (scope, key, fingerprint, result, created_at, expires_at)\n` +
+    `  values ($17::text, $18::text, $19::text, $20::jsonb, $8::timestamptz, $21::timestamptz)\n` +
+    `  on conflict (scope, key) do update set fingerprint = excluded.fingerprint, result = excluded.result,\n` +
+    `    created_at = excluded.created_at, expires_at = excluded.expires_at where k.expires_at <= excluded.created_at\n` +
+    `  returning 1),\n` +
+    `created as (insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)\n` +
+    `  select ${NEW_USER} from remembered returning id)` +
+    sequencedEvent('created', 10),
+};
+
+export const GET: NamedStatement = {
+  name: 'roster.users.get',
+  operation: 'select',
+  table: 'users',
+  text: `select ${USER_COLUMNS} from users where id = $1`,
+};
+
+export const LOCK_FOR_CHANGE: NamedStatement = {
+  name: 'roster.users.lock-for-change',
+  operation: 'select',
+  table: 'users',
+  text: `select ${USER_COLUMNS} from users where id = $1 for update`,
+};
+
+/**
+ * The user's row as the caller last read it: its version and updated_at, the last two
+ * parameters. Every writer that changes a user's fields bumps its version (this store, the
+ * import's upsert), so a match means nobody changed it since; a mismatch (or a timestamp with
+ * more precision than a JS Date, which never matches) only sends the caller down the locked path.
+ */
+const UNCHANGED = (version: number) => ` and version = $${version}::integer and updated_at = $${version + 1}::timestamptz`;
+
+/** $1 id, $2–$8 the new fields, $9–$15 the event; guarded: $16–$17 the row as read (UNCHANGED). */
+function updateText(guarded: boolean): string {
+  return (
+    `with changed as (update users set email = $2::text, email_key = $3::text, name = $4::text, name_key = $5::text,\n` +
+    `  attributes = $6::jsonb, version = $7::integer, updated_at = $8::timestamptz where id = $1${guarded ? UNCHANGED(16) : ''} returning id)` +
+    sequencedEvent('changed', 9)
+  );
+}
+
+/** $1 id, $2–$8 the event; guarded: $9–$10 the row as read (UNCHANGED). */
+function deleteText(guarded: boolean): string {
+  return `with removed as (delete from users where id = $1${guarded ? UNCHANGED(9) : ''} returning id)` + sequencedEvent('removed', 2);
+}
+
+/** Under the row lock of LOCK_FOR_CHANGE. */
+export const UPDATE: NamedStatement = { name: 'roster.users.update', operation: 'update', table: 'users', text: updateText(false) };
+export const DELETE: NamedStatement = { name: 'roster.users.delete', operation: 'delete', table: 'users', text: deleteText(false) };
+
+/** Autocommit, after an unlocked read: writes nothing (no row back) when the user changed since. */
+export const UPDATE_IF_UNCHANGED: NamedStatement = {
+  name: 'roster.users.update-if-unchanged',
+  operation: 'update',
+  table: 'users',
+  text: updateText(true),
+};
+export const DELETE_IF_UNCHANGED: NamedStatement = {
+  name: 'roster.users.delete-if-unchanged',
+  operation: 'delete',
+  table: 'users',
+  text: deleteText(true),
+};
+
+export const FIND_IDEMPOTENCY: NamedStatement = {
+  name: 'roster.users.find-idempotency',
+  operation: 'select',
+  table: 'idempotency_keys',
+  text: `select fingerprint, result, expires_at from idempotency_keys where scope = $1 and key = $2 and expires_at > $3`,
+};
+
+export const PURGE_IDEMPOTENCY: NamedStatement = {
+  name: undefined,
+  operation: 'delete',
+  table: 'idempotency_keys',
+  text:
+    `delete from idempotency_keys where (scope, key) in\n` + `  (select scope, key from idempotency_keys where expires_at <= $1 limit $2)`,
+};
+
+/**
+ * One statement per shape of UserStore.list (which filters are present), parameters in the order
+ * afterId, emailKey, prefix pattern, limit. The order, limit and LIKE escaping are SqlUserStore's.
+ *
+ * A prefix search is not prepared: with the pattern a parameter, a generic plan cannot turn
+ * `LIKE $n` into a range on the text_pattern_ops indexes, and PostgreSQL may settle on that
+ * generic plan after five executions (an id-order scan filtering every row for a rare prefix).
+ * Unnamed, it is planned for its actual pattern every time, as it is today.
+ */
+export function listStatement(shape: { afterId: boolean; emailKey: boolean; prefix: boolean }): NamedStatement {
+  const key = `${shape.afterId ? 'a' : ''}${shape.emailKey ? 'e' : ''}${shape.prefix ? 'p' : ''}`;
+  let statement = LIST_SHAPES.get(key);
+  if (statement === undefined) {
+    const where: string[] = [];
+    let n = 0;
+    if (shape.afterId) where.push(`id > $${++n}`);
+    if (shape.emailKey) where.push(`email_key = $${++n}`);
+    if (shape.prefix) {
+      n++;
+      where.push(`(name_key like $${n} escape '\\' or email_key like $${n} escape '\\')`);
+    }
+    const text =
+      `select ${USER_COLUMNS} from users` + (where.length > 0 ? ` where ${where.join(' and ')}` : '') + ` order by id limit $${n + 1}`;
+    statement = { name: shape.prefix ? undefined : `roster.users.list-${key || 'all'}`, operation: 'select', table: 'users', text };
+    LIST_SHAPES.set(key, statement);
+  }
+  return statement;
+}
+
+/** At most eight entries: one per combination of the three filters. */
+const LIST_SHAPES = new Map<string, NamedStatement>();

@@ -1,0 +1,222 @@
+import type pg from 'pg';
+import { failOnOutage, postgresDialect } from '../db/dialect.js';
+import type { StatementObserver } from '../db/instrumentation.js';
+import { inTransaction, withClient } from '../db/postgres-client.js';
+import type { NewEvent } from '../events/model.js';
+import { toEventRow } from '../events/sql-outbox.js';
+import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
+import type { User, UserId } from './model.js';
+import { fromUserRow, toUserRow, type StoredUserColumns } from './sql-row.js';
+import type { IdempotencyRecord, UserPageQuery, UserStore } from './service.js';
+import {
+  CREATE,
+  CREATE_REMEMBERED,
+  DELETE,
+  DELETE_IF_UNCHANGED,
+  FIND_IDEMPOTENCY,
+  GET,
+  LOCK_FOR_CHANGE,
+  PURGE_IDEMPOTENCY,
+  UPDATE,
+  UPDATE_IF_UNCHANGED,
+  listStatement,
+  type NamedStatement,
+} from './sql-postgres-statements.js';
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+/**
+ * The UserStore adapter for PostgreSQL, on the pg pool directly. SqlUserStore (Kysely) built
+ * each query anew and spent a round trip per statement: a create was BEGIN, the idempotency
+ * record, the user, the sequence lock, the event and COMMIT. Here a create is one autocommit
+ * statement (data-modifying CTEs, see sql-postgres-statements.ts), a read is one named prepared
+ * statement, and an update or delete is a read and one statement that writes the change, takes
+ * the sequence lock and writes the event if the row is unchanged since the read (otherwise
+ * BEGIN, SELECT … FOR UPDATE, that statement, COMMIT).
+ *
+ * Errors are SqlUserStore's: unique violations become EmailTakenError or
+ * IdempotencyKeyTakenError, outages DatabaseUnavailableError, statement timeouts
+ * DeadlineExceededError; a read whose connection was lost runs once more, a write never.
+ */
+export class PostgresUserStore implements UserStore {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly observe: StatementObserver,
+  ) {}
+
+  async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: AbortSignal): Promise<void> {
+    const values: unknown[] = [...newUserValues(user), ...eventValues(event)];
+    if (idempotency !== undefined) values.push(...idempotencyValues(idempotency));
+    const statement = idempotency === undefined ? CREATE : CREATE_REMEMBERED;
+    const result = await this.#write(() => withClient(this.pool, signal, (client) => this.#run(client, statement, values)));
+    // No row: an unexpired record holds the key, so nothing was written (see CREATE_REMEMBERED).
+    if (result.rowCount === 0) throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.');
+  }
+
+  async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<IdempotencyRecord | undefined> {
+    const { rows } = await this.#read(signal, (client) => this.#run(client, FIND_IDEMPOTENCY, [scope, key, now]));
+    const row = rows[0] as { fingerprint: string; result: unknown; expires_at: Date } | undefined;
+    if (row === undefined) return undefined;
+    return { scope, key, fingerprint: row.fingerprint, user: fromSnapshot(row.result), expiresAt: row.expires_at };
+  }
+
+  async get(id: UserId, signal?: AbortSignal): Promise<User | undefined> {
+    const { rows } = await this.#read(signal, (client) => this.#run(client, GET, [id]));
+    const row = rows[0] as StoredUserColumns | undefined;
+    return row === undefined ? undefined : fromUserRow(row, postgresDialect);
+  }
+
+  async list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]> {
+    const statement = listStatement({
+      afterId: query.afterId !== undefined,
+      emailKey: query.emailKey !== undefined,
+      prefix: query.prefix !== undefined,
+    });
+    const values: unknown[] = [];
+    if (query.afterId !== undefined) values.push(query.afterId);
+    if (query.emailKey !== undefined) values.push(query.emailKey);
+    if (query.prefix !== undefined) values.push(`${escapeLike(query.prefix)}%`);
+    values.push(query.limit);
+    const { rows } = await this.#read(signal, (client) => this.#run(client, statement, values));
+    return (rows as StoredUserColumns[]).map((row) => fromUserRow(row, postgresDialect));
+  }
+
+  /**
+   * First optimistically: an unlocked read, the callbacks, and one autocommit statement that
+   * writes only if the row is still the one read (UPDATE_IF_UNCHANGED): two round trips and no
+   * transaction held open across the callbacks. If someone changed the user in between, the
+   * whole read-modify-write runs again under the row lock (SELECT … FOR UPDATE), so the callbacks
+   * may run twice, the second time on the current user, and no update is ever lost.
+   */
+  async update(
+    id: UserId,
+    change: (current: User) => User,
+    describe: (before: User, after: User) => NewEvent,
+    signal?: AbortSignal,
+  ): Promise<User> {
+    return this.#write(async () => {
+      const optimistic = await withClient(this.pool, signal, async (client) => {
+        const before = await this.#current(client, GET, id);
+        const after = change(before);
+        if (after === before) return before;
+        const event = eventValues(describe(before, after));
+        const { rowCount } = await this.#run(client, UPDATE_IF_UNCHANGED, [...changeValues(id, after), ...event, ...asRead(before)]);
+        return rowCount === 1 ? after : undefined;
+      });
+      if (optimistic !== undefined) return optimistic;
+      return inTransaction(this.pool, signal, async (client) => {
+        const before = await this.#current(client, LOCK_FOR_CHANGE, id);
+        const after = change(before);
+        if (after === before) return before;
+        await this.#run(client, UPDATE, [...changeValues(id, after), ...eventValues(describe(before, after))]);
+        return after;
+      });
+    });
+  }
+
+  /** As update(): optimistically first, then under the row lock if the user changed in between. */
+  async delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: AbortSignal): Promise<void> {
+    await this.#write(async () => {
+      const deleted = await withClient(this.pool, signal, async (client) => {
+        const current = await this.#current(client, GET, id);
+        check(current);
+        const { rowCount } = await this.#run(client, DELETE_IF_UNCHANGED, [id, ...eventValues(describe(current)), ...asRead(current)]);
+        return rowCount === 1;
+      });
+      if (deleted) return;
+      await inTransaction(this.pool, signal, async (client) => {
+        const current = await this.#current(client, LOCK_FOR_CHANGE, id);
+        check(current);
+        await this.#run(client, DELETE, [id, ...eventValues(describe(current))]);
+      });
+    });
+  }
+
+  async purgeIdempotency(now: Date, limit: number, signal?: AbortSignal): Promise<number> {
+    const result = await this.#write(() => withClient(this.pool, signal, (client) => this.#run(client, PURGE_IDEMPOTENCY, [now, limit])));
+    return result.rowCount ?? 0;
+  }
+
+  /** The user for a change: read by GET, or by LOCK_FOR_CHANGE inside a transaction. */
+  async #current(client: pg.PoolClient, statement: NamedStatement, id: UserId): Promise<User> {
+    const { rows } = await this.#run(client, statement, [id]);
+    const row = rows[0] as StoredUserColumns | undefined;
+    if (row === undefined) throw new UserNotFoundError(`No user has id ${id}.`);
+    return fromUserRow(row, postgresDialect);
+  }
+
+  /** Runs one statement, recording its duration (and a span when the trace is sampled). */
+  async #run(on: Queryable, statement: NamedStatement, values: unknown[]): Promise<pg.QueryResult> {
+    const startedAt = performance.now();
+    try {
+      const result = await on.query({ name: statement.name, text: statement.text, values });
+      this.observe(statement, startedAt);
+      return result;
+    } catch (error) {
+      this.observe(statement, startedAt, error);
+      throw error;
+    }
+  }
+
+  /** A read on its own client: run once more on a fresh connection when the first one died under it. */
+  #read(signal: AbortSignal | undefined, work: (client: pg.PoolClient) => Promise<pg.QueryResult>): Promise<pg.QueryResult> {
+    return translated(() =>
+      failOnOutage(postgresDialect, () => withClient(this.pool, signal, work), { retryLostConnection: true, signal }),
+    );
+  }
+
+  /** A write: never retried, since it may have committed before its answer was lost. */
+  #write<T>(work: () => Promise<T>): Promise<T> {
+    return translated(() => failOnOutage(postgresDialect, work));
+  }
+}
+
+/** Unique violations as the domain's conflicts; everything else as it is. */
+async function translated<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const table = postgresDialect.uniqueViolationTable(error);
+    if (table === 'users') throw new EmailTakenError('Another user already has this email.', { cause: error });
+    if (table === 'idempotency_keys') throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.', { cause: error });
+    throw error;
+  }
+}
+
+/** $1–$9 of CREATE and CREATE_REMEMBERED. */
+function newUserValues(user: User): unknown[] {
+  const row = toUserRow(user, postgresDialect);
+  return [row.id, row.email, row.email_key, row.name, row.name_key, row.attributes, row.version, row.created_at, row.updated_at];
+}
+
+/** $1–$8 of the update statements: the id and the fields a change may set. */
+function changeValues(id: UserId, after: User): unknown[] {
+  const row = toUserRow(after, postgresDialect);
+  return [id, row.email, row.email_key, row.name, row.name_key, row.attributes, row.version, row.updated_at];
+}
+
+/** The guard of the *_IF_UNCHANGED statements: the row as it was read. */
+function asRead(user: User): unknown[] {
+  return [user.version, user.updatedAt];
+}
+
+/** The seven event parameters of every write, in the statements' order (sequencedEvent()). */
+function eventValues(event: NewEvent): unknown[] {
+  const row = toEventRow(event, postgresDialect);
+  return [row.id, row.type, row.occurred_at, row.actor, row.request_id, row.subject_id, row.data];
+}
+
+/** $17–$21 of CREATE_REMEMBERED; the record's created_at is the user's ($8), as in SqlUserStore. */
+function idempotencyValues(record: IdempotencyRecord): unknown[] {
+  const snapshot = { ...record.user, createdAt: record.user.createdAt.toISOString(), updatedAt: record.user.updatedAt.toISOString() };
+  return [record.scope, record.key, record.fingerprint, JSON.stringify(snapshot), record.expiresAt];
+}
+
+function fromSnapshot(value: unknown): User {
+  const snap = value as Omit<User, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+  return { ...snap, createdAt: new Date(snap.createdAt), updatedAt: new Date(snap.updatedAt) };
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
