@@ -8,6 +8,7 @@ import { ForbiddenTargetError, InvalidTargetUrlError, TargetDnsUnavailableError,
 import { classifyStatus, honoursRetryAfter, parseRetryAfter, type StatusClass } from './schedule.js';
 import { assertAllowedAddress, guardedLookup, parseTargetUrl, type HostResolver } from './ssrf.js';
 import { AllowList } from '../kit/allow-list.js';
+import { tracingRegistered } from '../kit/trace.js';
 
 // The outbound side of webhook delivery: one undici Agent used only for webhooks, so its
 // short timeouts, bounded pools and SSRF-checked connections apply to nothing else, and
@@ -152,9 +153,17 @@ export class WebhookHttpClient {
   /**
    * One attempt: POST `body` to `url` under one deadline, and say what came of it. Each attempt
    * is a CLIENT span, and the request carries its `traceparent`, so a receiver that traces can
-   * join its work to ours.
+   * join its work to ours. No span is made when no SDK is registered (tracing off), nor under
+   * an active span that is not recorded (an unsampled trace, whose context is still passed on).
+   * The dispatcher's attempts have no parent: the sampler decides on their root span.
    */
   async deliver(request: DeliveryRequest): Promise<AttemptResult> {
+    const parent = trace.getActiveSpan();
+    if (parent === undefined ? !tracingRegistered() : !parent.isRecording()) {
+      const traceHeaders: Record<string, string> = {};
+      propagation.inject(context.active(), traceHeaders);
+      return this.#deliver({ ...request, headers: { ...traceHeaders, ...request.headers } });
+    }
     const span = tracer.startSpan('POST webhook', { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'POST' } });
     const traceHeaders: Record<string, string> = {};
     propagation.inject(trace.setSpan(context.active(), span), traceHeaders);
