@@ -3,7 +3,9 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { Agent, buildConnector } from 'undici';
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
+import type { Agent } from 'undici';
 import { ForbiddenTargetError, InvalidTargetUrlError, TargetDnsUnavailableError, TargetNotFoundError } from './errors.js';
 import { classifyStatus, honoursRetryAfter, parseRetryAfter, type StatusClass } from './schedule.js';
 import { assertAllowedAddress, guardedLookup, parseTargetUrl, type HostResolver } from './ssrf.js';
@@ -96,13 +98,17 @@ const DEFAULTS = {
 
 const MESSAGE_MAX_LENGTH = 500;
 
+const require = createRequire(import.meta.url);
+const loadUndici = () => require('undici') as typeof Undici;
+
 /**
  * Sends webhook attempts. deliver() never throws for anything the target or the network does:
  * every such failure comes back as an AttemptResult saying whether to retry. It rejects only
  * when the caller's own signal aborts (the attempt is then neither a success nor a failure).
  */
 export class WebhookHttpClient {
-  readonly #agent: Agent;
+  #agent: Agent | undefined;
+  readonly #options: WebhookHttpClientOptions;
   readonly #allowList: AllowList;
   readonly #attemptTimeoutMs: number;
   readonly #bodyLimit: number;
@@ -114,6 +120,18 @@ export class WebhookHttpClient {
     this.#attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULTS.attemptTimeoutMs;
     this.#bodyLimit = options.responseBodyLimitBytes ?? DEFAULTS.responseBodyLimitBytes;
     this.#userAgent = options.userAgent ?? DEFAULTS.userAgent;
+    this.#options = options;
+  }
+
+  /**
+   * The Agent, made on the first attempt: undici is loaded then, not when the server starts,
+   * since many deployments register no endpoint (it is CommonJS, hence require()).
+   */
+  #agentNow(): Agent {
+    if (this.#agent !== undefined) return this.#agent;
+    const { Agent, buildConnector } = loadUndici();
+    const options = this.#options;
+    const allowList = this.#allowList;
     const baseConnect = buildConnector({
       timeout: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
       lookup: guardedLookup(allowList, options.resolve),
@@ -148,6 +166,7 @@ export class WebhookHttpClient {
         });
       },
     });
+    return this.#agent;
   }
 
   /**
@@ -196,7 +215,7 @@ export class WebhookHttpClient {
     const attemptSignal = signal === undefined ? deadline : AbortSignal.any([signal, deadline]);
     let status: number | undefined;
     try {
-      const response = await this.#agent.request({
+      const response = await this.#agentNow().request({
         origin: target.origin,
         path: `${target.pathname}${target.search}`,
         method: 'POST',
@@ -231,7 +250,7 @@ export class WebhookHttpClient {
 
   /** Waits for attempts in flight (each bounded by its deadline), then closes every connection. */
   async close(): Promise<void> {
-    await this.#agent.close();
+    await this.#agent?.close();
   }
 }
 
