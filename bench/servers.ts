@@ -101,11 +101,11 @@ async function startRoster(database: string, settings: Record<string, string> = 
     ROSTER_ADMIN_PORT: '0',
     LOG_LEVEL: 'info',
   });
-  // As cli.ts does: tracing first (on, spans recorded, exported only if OTEL_EXPORTER_OTLP_ENDPOINT
-  // is set), then the app's modules; metrics are always on.
+  // As cli.ts does: tracing first (on only if OTEL_EXPORTER_OTLP_ENDPOINT is set), then the
+  // app's modules; metrics are always on.
   const { startTracing } = await import('../src/observability/tracing.js');
   const { packageVersion } = await import('../src/version.js');
-  const tracing = startTracing(config.observability.tracing, packageVersion());
+  const tracing = await startTracing(config.observability.tracing, packageVersion());
   const { startServer } = await import('../src/main.js');
   const { createLogger } = await import('../src/observability/logger.js');
   const logger = createLogger(config.observability.logLevel);

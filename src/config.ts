@@ -104,11 +104,33 @@ export interface ObservabilityConfig {
  * standard OTEL_* variables (headers, timeout, compression) itself, as every OTel SDK does.
  */
 export interface TracingConfig {
-  /** False when OTEL_SDK_DISABLED=true: no spans, no trace ids in logs. */
+  /** False when OTEL_SDK_DISABLED=true: no tracing even with an endpoint. */
   readonly enabled: boolean;
-  /** Spans are exported over OTLP/HTTP only when an endpoint is set; otherwise nothing leaves the process. */
+  /**
+   * Tracing runs only when an endpoint is set (and `enabled`): spans go over OTLP/HTTP. Without
+   * one the SDK is never loaded and no span exists (observability/tracing.ts).
+   */
   readonly exportEndpoint: string | undefined;
   readonly serviceName: string;
+  /** Which traces are recorded (OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG). */
+  readonly sampler: TracesSampler;
+}
+
+/** The standard OTEL_TRACES_SAMPLER values, parent-based ones following the caller's decision. */
+export const TRACES_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TracesSamplerName = (typeof TRACES_SAMPLERS)[number];
+
+export interface TracesSampler {
+  readonly name: TracesSamplerName;
+  /** The fraction of traces the ratio samplers record (OTEL_TRACES_SAMPLER_ARG; 1 when unset); unused by the others. */
+  readonly ratio: number;
 }
 
 /** Fastify's `trustProxy`: off/on, a hop count, or the proxies' addresses and CIDR ranges. */
@@ -148,6 +170,8 @@ interface RawConfig {
     readonly otelEndpoint: string | undefined;
     readonly otelTracesEndpoint: string | undefined;
     readonly otelServiceName: string;
+    readonly otelTracesSampler: TracesSamplerName;
+    readonly otelTracesSamplerArg: number;
   };
 }
 
@@ -564,6 +588,25 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     default: 'roster',
     parse: nonEmpty,
   },
+  {
+    env: 'OTEL_TRACES_SAMPLER',
+    section: 'observability',
+    field: 'otelTracesSampler',
+    doc: `which traces are recorded and exported: ${TRACES_SAMPLERS.join(', ')} (parentbased_*: a caller's sampled flag decides)`,
+    default: 'parentbased_always_on',
+    parse: (raw) => {
+      if (!TRACES_SAMPLERS.includes(raw as TracesSamplerName)) throw new Error(`must be one of ${TRACES_SAMPLERS.join(', ')}`);
+      return raw as TracesSamplerName;
+    },
+  },
+  {
+    env: 'OTEL_TRACES_SAMPLER_ARG',
+    section: 'observability',
+    field: 'otelTracesSamplerArg',
+    doc: 'the fraction of traces recorded by traceidratio and parentbased_traceidratio',
+    default: '1',
+    parse: probability,
+  },
 ];
 
 /** Reads and validates every key. @throws ConfigError naming the first bad key. */
@@ -581,7 +624,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const raw = sections as unknown as RawConfig;
   const { jwtJwksUrl, jwtIssuer, jwtAudience, ...auth } = raw.auth;
-  const { otelSdkDisabled, otelEndpoint, otelTracesEndpoint, otelServiceName, ...observability } = raw.observability;
+  const { otelSdkDisabled, otelEndpoint, otelTracesEndpoint, otelServiceName, otelTracesSampler, otelTracesSamplerArg, ...observability } =
+    raw.observability;
   const jwtSet = [jwtJwksUrl, jwtIssuer, jwtAudience].filter((v) => v !== undefined).length;
   if (jwtSet !== 0 && jwtSet !== 3) {
     throw new ConfigError('ROSTER_JWT_JWKS_URL, ROSTER_JWT_ISSUER and ROSTER_JWT_AUDIENCE must be set together, or none of them');
@@ -595,7 +639,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const jwt = jwtJwksUrl && jwtIssuer && jwtAudience ? { jwksUrl: jwtJwksUrl, issuer: jwtIssuer, audience: jwtAudience } : undefined;
-  const tracing = { enabled: !otelSdkDisabled, exportEndpoint: otelTracesEndpoint ?? otelEndpoint, serviceName: otelServiceName };
+  const tracing: TracingConfig = {
+    enabled: !otelSdkDisabled,
+    exportEndpoint: otelTracesEndpoint ?? otelEndpoint,
+    serviceName: otelServiceName,
+    sampler: { name: otelTracesSampler, ratio: otelTracesSamplerArg },
+  };
   return { ...raw, auth: { ...auth, jwt }, observability: { ...observability, tracing } };
 }
 
@@ -633,6 +682,8 @@ export function describeConfig(config: Config): Record<ConfigSection, Record<str
       otelSdkDisabled: !config.observability.tracing.enabled,
       otelServiceName: config.observability.tracing.serviceName,
       otelEndpoint: config.observability.tracing.exportEndpoint,
+      otelTracesSampler: config.observability.tracing.sampler.name,
+      otelTracesSamplerArg: config.observability.tracing.sampler.ratio,
     },
   };
   const out = Object.fromEntries(CONFIG_SECTIONS.map((name) => [name, {}])) as Record<ConfigSection, Record<string, Shown>>;
@@ -752,6 +803,13 @@ function integer(raw: string, min: number, max: number): number {
 function fraction(raw: string): number {
   const value = Number(raw);
   if (!/^(0|1|0?\.\d+)$/.test(raw) || value > 1) throw new Error('must be a fraction from 0 to 1, e.g. 0.98');
+  return value;
+}
+
+/** A sampling probability as OpenTelemetry writes it: 0, 1, 0.25, 1.0. */
+function probability(raw: string): number {
+  const value = Number(raw);
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(raw) || value > 1) throw new Error('must be a probability from 0 to 1, e.g. 0.25');
   return value;
 }
 

@@ -8,7 +8,6 @@ import { buildApp } from './http/app.js';
 import { drainingServer, stopKeepAlive } from './http/drain.js';
 import { Shutdown } from './kit/lifecycle.js';
 import { every } from './kit/periodic.js';
-import { closeRedis, openRedis } from './kit/redis.js';
 import type { Logger } from './observability/logger.js';
 import type { Registry } from './observability/metrics.js';
 import { startAdminServer, type AdminServer } from './observability/admin-server.js';
@@ -46,7 +45,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
 
   const services: Services = await buildServices(config, logger);
   const { database, registry, users, events, webhooks, importRunner, dispatcher } = services;
-  let redis: Redis | undefined;
+  let redis: { readonly client: Redis; close(): Promise<void> } | undefined;
   let admin: AdminServer | undefined;
   try {
     if (config.auth.bootstrapKey) {
@@ -55,14 +54,19 @@ export async function startServer(config: Config, logger: Logger, options: Start
     }
 
     // Shared rate-limit counters. Unreachable Redis never stops the service (fail open, logged).
-    redis = config.http.redisUrl === undefined ? undefined : openRedis(config.http.redisUrl, logger);
+    // ioredis is loaded only when Redis is configured.
+    if (config.http.redisUrl !== undefined) {
+      const { openRedis, closeRedis } = await import('./kit/redis.js');
+      const client = openRedis(config.http.redisUrl, logger);
+      redis = { client, close: () => closeRedis(client) };
+    }
     const sharedCounters = redis;
 
     let draining = false;
     let closing = false;
     const app = await buildApp(
       httpDependencies(config, services, logger, {
-        redis: sharedCounters,
+        redis: sharedCounters?.client,
         readiness: {
           isDraining: () => draining,
           isClosing: () => closing,
@@ -128,7 +132,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
         return app.close();
       })
       .add('close Redis', async () => {
-        if (sharedCounters) await closeRedis(sharedCounters);
+        await sharedCounters?.close();
       })
       // Attempts in flight get half of the budget left after the drain delay; then leases are given back.
       .add('stop webhook dispatcher', async () => {
@@ -142,7 +146,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     return { app, database, url, shutdown, adminUrl: admin?.url, metrics: registry };
   } catch (error) {
     await admin?.close().catch(() => undefined);
-    if (redis) await closeRedis(redis).catch(() => undefined);
+    await redis?.close().catch(() => undefined);
     await services.close().catch(() => undefined);
     throw error;
   }

@@ -174,8 +174,24 @@ test('observability: admin port, deadlines, shedding thresholds and tracing swit
     /ROSTER_SHED_EVENT_LOOP_UTILIZATION="1.5" must be a fraction/,
   );
   assert.throws(() => loadConfig({ ROSTER_REQUEST_TIMEOUT_MS: '5' }), /ROSTER_REQUEST_TIMEOUT_MS="5" must be from 100/);
-  // Tracing is on with no exporter unless an endpoint is given: nothing leaves the process.
-  assert.deepEqual(defaults.observability.tracing, { enabled: true, exportEndpoint: undefined, serviceName: 'roster' });
+  // Tracing runs only with an endpoint (observability/tracing.ts); the sampler defaults to the SDK's.
+  assert.deepEqual(defaults.observability.tracing, {
+    enabled: true,
+    exportEndpoint: undefined,
+    serviceName: 'roster',
+    sampler: { name: 'parentbased_always_on', ratio: 1 },
+  });
+  assert.deepEqual(
+    loadConfig({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }).observability.tracing.sampler,
+    {
+      name: 'parentbased_traceidratio',
+      ratio: 0.25,
+    },
+  );
+  assert.equal(loadConfig({ OTEL_TRACES_SAMPLER_ARG: '1.0' }).observability.tracing.sampler.ratio, 1);
+  assert.throws(() => loadConfig({ OTEL_TRACES_SAMPLER: 'sometimes' }), /OTEL_TRACES_SAMPLER="sometimes" must be one of always_on, /);
+  assert.throws(() => loadConfig({ OTEL_TRACES_SAMPLER_ARG: '1.5' }), /OTEL_TRACES_SAMPLER_ARG="1.5" must be a probability/);
+  assert.throws(() => loadConfig({ OTEL_TRACES_SAMPLER_ARG: '-0.1' }), /OTEL_TRACES_SAMPLER_ARG/);
   assert.equal(loadConfig({ OTEL_SDK_DISABLED: 'true' }).observability.tracing.enabled, false);
   assert.equal(
     loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).observability.tracing.exportEndpoint,

@@ -4,9 +4,10 @@ import { packageVersion } from '../version.js';
 
 /** `roster serve`: the server until a signal ends it (SIGTERM/SIGINT drain; a second one exits at once). */
 export async function serve(config: Config): Promise<number> {
-  // Tracing starts before the app's modules are loaded, so every tracer they take is the SDK's.
+  // Tracing starts before the app's modules are loaded, so every tracer they take is the SDK's
+  // (it loads the SDK only when an exporter is configured).
   const { startTracing } = await import('../observability/tracing.js');
-  const tracing = startTracing(config.observability.tracing, packageVersion());
+  const tracing = await startTracing(config.observability.tracing, packageVersion());
   const logger = createLogger(config.observability.logLevel);
   // Loaded here so `--help`, `migrate` and config errors do not pay for the whole HTTP stack.
   const { startServer } = await import('../main.js');

@@ -12,7 +12,6 @@ import { CursorCodec } from '../kit/cursor.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetricsRegistry, httpMetrics } from '../observability/metrics.js';
 import { Authenticator } from '../auth/authenticator.js';
-import { JwtVerifier } from '../auth/jwt.js';
 import { ApiKeysService } from '../auth/service.js';
 import { SqlApiKeyStore } from '../auth/sql-store.js';
 import { EventsService } from '../events/service.js';
@@ -123,7 +122,9 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       cacheTtlMs: config.auth.cacheTtlMs,
       onTouchError: (error) => logger.warn({ err: error }, 'could not record API key use'),
     });
-    const authenticator = new Authenticator(apiKeys, config.auth.jwt ? new JwtVerifier(config.auth.jwt) : undefined);
+    // jose is loaded only when JWTs are configured.
+    const jwt = config.auth.jwt === undefined ? undefined : new (await import('../auth/jwt.js')).JwtVerifier(config.auth.jwt);
+    const authenticator = new Authenticator(apiKeys, jwt);
 
     const users = new UsersService({
       store: userStoreFor(database),

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import SQLite from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type SQLite from 'better-sqlite3';
 import {
   Kysely,
   PostgresDialect,
@@ -13,7 +14,7 @@ import {
   type SqliteDatabase,
   type SqliteDialectConfig,
 } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { withDeadline } from '../kit/deadline.js';
 import { postgresDialect, sqliteDialect, type SqlDialect } from './dialect.js';
 import type { Schema } from './schema.js';
@@ -63,6 +64,13 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   return { kind: 'sqlite', file: file === ':memory:' ? file : resolve(file) };
 }
 
+// Each driver is loaded when a database of its kind is opened, not at import: a server on SQLite
+// never holds pg in memory, one on PostgreSQL never loads the SQLite addon. Both are CommonJS, so
+// require() keeps openDatabase() synchronous.
+const require = createRequire(import.meta.url);
+const loadSqlite = () => require('better-sqlite3') as typeof SQLite;
+const loadPg = () => require('pg') as typeof pg;
+
 export function openDatabase(url: string, options: DatabaseOptions = {}): Database {
   const target = parseDatabaseUrl(url);
   return target.kind === 'postgres' ? openPostgres(target.url, options) : openSqlite(target.file, options);
@@ -70,7 +78,8 @@ export function openDatabase(url: string, options: DatabaseOptions = {}): Databa
 
 function openSqlite(file: string, options: DatabaseOptions): Database {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const connection = new SQLite(file);
+  const SQLiteDatabase = loadSqlite();
+  const connection = new SQLiteDatabase(file);
   connection.pragma('journal_mode = WAL');
   // NORMAL in WAL mode survives process crashes; only an OS crash or power loss can drop the last commits.
   connection.pragma('synchronous = NORMAL');
@@ -144,7 +153,8 @@ function reusingStatements(connection: SQLite.Database): SqliteDatabase {
 }
 
 function openPostgres(url: string, options: DatabaseOptions): Database {
-  const pool = new pg.Pool({
+  const { Pool } = loadPg();
+  const pool = new Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: 5000,

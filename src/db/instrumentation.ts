@@ -1,6 +1,7 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { LogEvent } from 'kysely';
 import { Gauge, Histogram, type Registry } from 'prom-client';
+import { inRecordedTrace } from '../kit/trace.js';
 import { LATENCY_BUCKETS } from '../observability/metrics.js';
 
 /** What Kysely hands its `log` hook after every query: duration, SQL text (never values), error. */
@@ -60,7 +61,7 @@ const tracer = trace.getTracer('roster.db');
 /**
  * One observer for both dialects, fed by Kysely's `log` hook (so every query the stores run is
  * covered without wrapping each call): a duration sample by operation, and a CLIENT span under
- * the caller's span when a trace is being recorded. The span is created after the fact with
+ * the caller's span only when its trace is recorded (sampled): otherwise no span object is made. The span is created after the fact with
  * the query's real start time; its text is Kysely's parameterised SQL, never the values.
  */
 export function observeQueries(system: 'sqlite' | 'postgresql', metrics: DatabaseMetrics | undefined): QueryObserver {
@@ -68,7 +69,7 @@ export function observeQueries(system: 'sqlite' | 'postgresql', metrics: Databas
     const operation = OPERATIONS[event.query.query.kind] ?? 'other';
     const failed = event.level === 'error';
     metrics?.duration.observe({ operation, outcome: failed ? 'error' : 'ok' }, event.queryDurationMillis / 1000);
-    if (!trace.getActiveSpan()?.isRecording()) return;
+    if (!inRecordedTrace()) return;
     const end = Date.now();
     const table = TABLE.exec(event.query.sql)?.[1];
     const span = tracer.startSpan(table ? `${operation} ${table}` : operation, {

@@ -26,7 +26,7 @@ import type { TrustProxy } from '../config.js';
 import type { HttpMetrics } from '../observability/metrics.js';
 import { ClientGoneError, enforceDeadlines, guardSlowBodies } from './deadline.js';
 import { DEFAULT_SHEDDING, registerLoadShedding, type SheddingThresholds } from './load-shedding.js';
-import { nameRequestSpan, tracingServerFactory, type ServerTimeouts } from './tracing.js';
+import { nameRequestSpan, requestLoggerFactory, tracingServerFactory, type ServerTimeouts } from './tracing.js';
 
 export interface AppDependencies {
   readonly logger: FastifyBaseLogger;
@@ -121,6 +121,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     loggerInstance: deps.logger,
     // One line per request is written by the onResponse hook below, not two by Fastify.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    // Without tracing, a request's lines still name the caller's trace (http/tracing.ts).
+    childLoggerFactory: requestLoggerFactory,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

@@ -1,5 +1,7 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Span } from '@opentelemetry/api';
+import type { FastifyServerOptions } from 'fastify';
+import { tracingRegistered } from '../kit/trace.js';
 import { DrainingServer } from './drain.js';
 
 const tracer = trace.getTracer('roster.http');
@@ -28,10 +30,11 @@ export function connectionsCheckingIntervalMs(timeouts: Pick<ServerTimeouts, 'he
 }
 
 /**
- * Fastify's `serverFactory`: a node:http server whose timeouts are set deliberately and which
- * opens one SERVER span per request, continuing an incoming `traceparent`, and makes it the
- * active context for everything the request does (hooks, handler, service, database), its
- * body and response events included.
+ * Fastify's `serverFactory`: a node:http server whose timeouts are set deliberately and which,
+ * when tracing is on (an SDK registered before the app is built), opens one SERVER span per
+ * request, continuing an incoming `traceparent`, and makes it the active context for everything
+ * the request does (hooks, handler, service, database), its body and response events included.
+ * With tracing off the handler runs as it is: no span, no context.
  *
  * Written here rather than taken from @opentelemetry/instrumentation-http because that package
  * works by patching `node:http` through module-loader hooks, which for an ESM service means a
@@ -40,6 +43,7 @@ export function connectionsCheckingIntervalMs(timeouts: Pick<ServerTimeouts, 'he
  */
 export function tracingServerFactory(timeouts: ServerTimeouts) {
   return (handler: RequestListener): Server => {
+    const traced = tracingRegistered();
     // Drains without resetting requests (http/drain.ts).
     const server = new DrainingServer(
       {
@@ -49,6 +53,10 @@ export function tracingServerFactory(timeouts: ServerTimeouts) {
         connectionsCheckingInterval: connectionsCheckingIntervalMs(timeouts),
       },
       (req: IncomingMessage, res: ServerResponse) => {
+        if (!traced) {
+          handler(req, res);
+          return;
+        }
         const parent = propagation.extract(ROOT_CONTEXT, req.headers);
         const span = tracer.startSpan(req.method ?? 'HTTP', { kind: SpanKind.SERVER }, parent);
         if (!span.isRecording()) {
@@ -81,3 +89,27 @@ export function nameRequestSpan(req: IncomingMessage, method: string, route: str
   span.updateName(`${method} ${route}`);
   span.setAttribute('http.route', route);
 }
+
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}/;
+const INVALID_TRACE_ID = '0'.repeat(32);
+
+/**
+ * The trace id of an incoming W3C `traceparent`, when it is well formed: what log lines carry
+ * when tracing is off, so they still correlate with the caller's trace. Only the header's
+ * shape is checked (no span, no context): a string test on requests that send one.
+ */
+export function callerTraceId(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const traceId = TRACEPARENT.exec(header)?.[1];
+  return traceId === INVALID_TRACE_ID ? undefined : traceId;
+}
+
+/**
+ * Fastify's `childLoggerFactory`: each request's logger. When a span is active (tracing on) the
+ * logger's mixin names the trace and span (observability/logger.ts); otherwise the request's
+ * lines carry the caller's trace id from its `traceparent`, if it sent one.
+ */
+export const requestLoggerFactory: NonNullable<FastifyServerOptions['childLoggerFactory']> = (logger, bindings, options, req) => {
+  const traceId = trace.getActiveSpan() === undefined ? callerTraceId(req.headers.traceparent) : undefined;
+  return logger.child(traceId === undefined ? bindings : { ...bindings, trace_id: traceId }, options);
+};

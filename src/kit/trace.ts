@@ -1,4 +1,4 @@
-import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { ProxyTracerProvider, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AppError } from './errors.js';
 
 // The OpenTelemetry *API* only: without a registered SDK every call here is a no-op, so
@@ -6,11 +6,30 @@ import { AppError } from './errors.js';
 const tracer = trace.getTracer('roster');
 
 /**
- * Runs `work` inside a child span named `name` (e.g. `users.update`). Expected outcomes
- * (AppErrors: not found, conflict, validation) leave the span OK; anything else is recorded
- * on it as an error.
+ * Whether an OpenTelemetry SDK is registered (observability/tracing.ts registers one only when
+ * spans are exported). Without one the API's provider is a proxy with nothing behind it.
+ */
+export function tracingRegistered(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegateTracer('roster') !== undefined;
+}
+
+/**
+ * Whether the active span is recorded, i.e. this is a sampled trace. Without an SDK there is no
+ * active span at all, so the check is a context lookup that finds nothing.
+ */
+export function inRecordedTrace(): boolean {
+  return trace.getActiveSpan()?.isRecording() === true;
+}
+
+/**
+ * Runs `work` inside a child span named `name` (e.g. `users.update`) when the caller's trace is
+ * recorded; otherwise runs it as it is, with no span object made: a step's span only matters
+ * inside a sampled trace. Expected outcomes (AppErrors: not found, conflict, validation) leave
+ * the span OK; anything else is recorded on it as an error.
  */
 export function inSpan<T>(name: string, work: () => Promise<T>): Promise<T> {
+  if (!inRecordedTrace()) return work();
   return tracer.startActiveSpan(name, async (span) => {
     try {
       return await work();

@@ -1,34 +1,27 @@
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { TracingConfig } from '../config.js';
 
 export interface Tracing {
+  /** True when the SDK is registered: spans are made (for sampled traces) and exported. */
+  readonly active: boolean;
   /** Flushes spans still buffered and stops the exporter (a shutdown step). */
   shutdown(): Promise<void>;
 }
 
+/** No SDK: the OpenTelemetry API stays its no-op, so no span, context or provider exists. */
+export const NO_TRACING: Tracing = { active: false, shutdown: () => Promise.resolve() };
+
 /**
- * Starts the OpenTelemetry tracing SDK. Call it before the app's modules are imported (cli.ts
- * does) so every tracer they take is the real one. It registers the AsyncLocalStorage context
- * manager and the W3C trace-context propagator, so an incoming `traceparent` is continued and
- * the active span follows each request through hooks, services and queries.
+ * Starts tracing when something will collect the spans: an OTLP endpoint is configured, or a
+ * test gives `processors` (an in-memory exporter). Otherwise it returns NO_TRACING without
+ * loading the SDK at all: a span nobody exports only costs CPU per request (the context
+ * manager's async hooks, span objects, ids) and memory at start.
  *
- * Spans are exported over OTLP/HTTP only when an endpoint is configured; the exporter reads
- * the other standard OTEL_EXPORTER_OTLP_* variables itself. Without one, spans still exist
- * (log lines carry their trace and span ids) but nothing leaves the process. `processors` lets
- * tests add an in-memory exporter.
+ * Call it before the app's modules are imported (cli/serve.ts does) so every tracer they take
+ * is the SDK's.
  */
-export function startTracing(config: TracingConfig, version: string, processors: readonly SpanProcessor[] = []): Tracing {
-  if (!config.enabled) return { shutdown: () => Promise.resolve() };
-  const spanProcessors = [...processors];
-  if (config.exportEndpoint !== undefined) spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
-  const resource = detectResources({ detectors: [envDetector] }).merge(
-    resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: version }),
-  );
-  const provider = new NodeTracerProvider({ resource, spanProcessors });
-  provider.register();
-  return { shutdown: () => provider.shutdown() };
+export async function startTracing(config: TracingConfig, version: string, processors: readonly SpanProcessor[] = []): Promise<Tracing> {
+  if (!config.enabled || (config.exportEndpoint === undefined && processors.length === 0)) return NO_TRACING;
+  const { startTracingSdk } = await import('./tracing-sdk.js');
+  return startTracingSdk(config, version, processors);
 }

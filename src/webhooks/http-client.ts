@@ -3,11 +3,14 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { Agent, buildConnector } from 'undici';
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
+import type { Agent } from 'undici';
 import { ForbiddenTargetError, InvalidTargetUrlError, TargetDnsUnavailableError, TargetNotFoundError } from './errors.js';
 import { classifyStatus, honoursRetryAfter, parseRetryAfter, type StatusClass } from './schedule.js';
 import { assertAllowedAddress, guardedLookup, parseTargetUrl, type HostResolver } from './ssrf.js';
 import { AllowList } from '../kit/allow-list.js';
+import { tracingRegistered } from '../kit/trace.js';
 
 // The outbound side of webhook delivery: one undici Agent used only for webhooks, so its
 // short timeouts, bounded pools and SSRF-checked connections apply to nothing else, and
@@ -95,13 +98,17 @@ const DEFAULTS = {
 
 const MESSAGE_MAX_LENGTH = 500;
 
+const require = createRequire(import.meta.url);
+const loadUndici = () => require('undici') as typeof Undici;
+
 /**
  * Sends webhook attempts. deliver() never throws for anything the target or the network does:
  * every such failure comes back as an AttemptResult saying whether to retry. It rejects only
  * when the caller's own signal aborts (the attempt is then neither a success nor a failure).
  */
 export class WebhookHttpClient {
-  readonly #agent: Agent;
+  #agent: Agent | undefined;
+  readonly #options: WebhookHttpClientOptions;
   readonly #allowList: AllowList;
   readonly #attemptTimeoutMs: number;
   readonly #bodyLimit: number;
@@ -113,6 +120,18 @@ export class WebhookHttpClient {
     this.#attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULTS.attemptTimeoutMs;
     this.#bodyLimit = options.responseBodyLimitBytes ?? DEFAULTS.responseBodyLimitBytes;
     this.#userAgent = options.userAgent ?? DEFAULTS.userAgent;
+    this.#options = options;
+  }
+
+  /**
+   * The Agent, made on the first attempt: undici is loaded then, not when the server starts,
+   * since many deployments register no endpoint (it is CommonJS, hence require()).
+   */
+  #agentNow(): Agent {
+    if (this.#agent !== undefined) return this.#agent;
+    const { Agent, buildConnector } = loadUndici();
+    const options = this.#options;
+    const allowList = this.#allowList;
     const baseConnect = buildConnector({
       timeout: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
       lookup: guardedLookup(allowList, options.resolve),
@@ -147,14 +166,23 @@ export class WebhookHttpClient {
         });
       },
     });
+    return this.#agent;
   }
 
   /**
    * One attempt: POST `body` to `url` under one deadline, and say what came of it. Each attempt
    * is a CLIENT span, and the request carries its `traceparent`, so a receiver that traces can
-   * join its work to ours.
+   * join its work to ours. No span is made when no SDK is registered (tracing off), nor under
+   * an active span that is not recorded (an unsampled trace, whose context is still passed on).
+   * The dispatcher's attempts have no parent: the sampler decides on their root span.
    */
   async deliver(request: DeliveryRequest): Promise<AttemptResult> {
+    const parent = trace.getActiveSpan();
+    if (parent === undefined ? !tracingRegistered() : !parent.isRecording()) {
+      const traceHeaders: Record<string, string> = {};
+      propagation.inject(context.active(), traceHeaders);
+      return this.#deliver({ ...request, headers: { ...traceHeaders, ...request.headers } });
+    }
     const span = tracer.startSpan('POST webhook', { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'POST' } });
     const traceHeaders: Record<string, string> = {};
     propagation.inject(trace.setSpan(context.active(), span), traceHeaders);
@@ -187,7 +215,7 @@ export class WebhookHttpClient {
     const attemptSignal = signal === undefined ? deadline : AbortSignal.any([signal, deadline]);
     let status: number | undefined;
     try {
-      const response = await this.#agent.request({
+      const response = await this.#agentNow().request({
         origin: target.origin,
         path: `${target.pathname}${target.search}`,
         method: 'POST',
@@ -222,7 +250,7 @@ export class WebhookHttpClient {
 
   /** Waits for attempts in flight (each bounded by its deadline), then closes every connection. */
   async close(): Promise<void> {
-    await this.#agent.close();
+    await this.#agent?.close();
   }
 }
 

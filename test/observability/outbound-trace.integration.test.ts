@@ -9,9 +9,11 @@ import { WebhookHttpClient } from '../../src/webhooks/http-client.js';
 import { AllowList } from '../../src/kit/allow-list.js';
 
 const exporter = new InMemorySpanExporter();
-const tracing = startTracing({ enabled: true, exportEndpoint: undefined, serviceName: 'roster-test' }, '0.0.0-test', [
-  new SimpleSpanProcessor(exporter),
-]);
+const tracing = await startTracing(
+  { enabled: true, exportEndpoint: undefined, serviceName: 'roster-test', sampler: { name: 'parentbased_always_on', ratio: 1 } },
+  '0.0.0-test',
+  [new SimpleSpanProcessor(exporter)],
+);
 
 let sink: Server;
 let url = '';

@@ -7,9 +7,11 @@ import { buildTestApp, type TestApp } from '../helpers/app.js';
 // Registered once for this file's process (node:test runs each file in its own), before the
 // app is built, as cli.ts does before importing main.
 const exporter = new InMemorySpanExporter();
-const tracing = startTracing({ enabled: true, exportEndpoint: undefined, serviceName: 'roster-test' }, '0.0.0-test', [
-  new SimpleSpanProcessor(exporter),
-]);
+const tracing = await startTracing(
+  { enabled: true, exportEndpoint: undefined, serviceName: 'roster-test', sampler: { name: 'parentbased_always_on', ratio: 1 } },
+  '0.0.0-test',
+  [new SimpleSpanProcessor(exporter)],
+);
 
 const REMOTE_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const REMOTE_SPAN = '00f067aa0ba902b7';
@@ -107,6 +109,25 @@ describe('traces over a listening server', () => {
     const line = lines.find((l) => l.msg === 'request' && l.trace_id === trace);
     assert.ok(line, 'the request line names the trace');
     assert.equal(line.span_id, http.spanContext().spanId);
+  });
+
+  test('a caller’s unsampled trace is followed (parent-based sampler): no span is recorded, logs still name the trace', async () => {
+    const trace = 'd'.repeat(31) + '4';
+    const res = await send('GET', '/v1/users?limit=1', undefined, { traceparent: `00-${trace}-${REMOTE_SPAN}-00` });
+    assert.equal(res.status, 200);
+    // A later sampled request's server span ends after this one's would have: once it is
+    // there, a span of the unsampled request would have been exported too.
+    const marker = 'e'.repeat(31) + '5';
+    await send('GET', '/v1/users?limit=1', undefined, { traceparent: `00-${marker}-${REMOTE_SPAN}-01` });
+    await spansOf(marker, 'GET /v1/users');
+    const recorded = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === trace);
+    assert.deepEqual(
+      recorded.map((s) => s.name),
+      [],
+      'no server, service or query span in an unsampled trace',
+    );
+    const line = lines.find((l) => l.msg === 'request' && l.trace_id === trace);
+    assert.ok(line, 'the request line names the caller’s trace');
   });
 
   test('a request without traceparent starts a new trace; errors mark the server span', async () => {

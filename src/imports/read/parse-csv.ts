@@ -1,5 +1,7 @@
 import { finished } from 'node:stream/promises';
-import { CsvError, parse, type Parser } from 'csv-parse';
+import { createRequire } from 'node:module';
+import type * as CsvParse from 'csv-parse';
+import type { CsvError, Parser } from 'csv-parse';
 import { ColumnResolver, resolveHeader, type ColumnOptions } from './columns.js';
 import { unescapeFormula } from './csv-cells.js';
 import { ImportFileError } from '../errors.js';
@@ -25,7 +27,13 @@ export interface CsvOptions extends ColumnOptions {
  * `['']`), so a record starts on the line after the previous one ends and spans one line more
  * than the line feeds inside its fields.
  */
+// csv-parse is loaded when the first CSV import runs, not when the server starts (its CommonJS
+// build, hence require(); this is the only module that uses it, so its CsvError is this one's).
+const require = createRequire(import.meta.url);
+const loadCsvParse = () => require('csv-parse') as typeof CsvParse;
+
 export function parseCsv(options: CsvOptions = {}): Stage<SourceChunk, ParseItem[]> {
+  const { parse, CsvError } = loadCsvParse();
   const resolver = new ColumnResolver(options);
   const maxRecordChars = options.maxRecordChars ?? DEFAULT_MAX_LINE_BYTES;
   return async function* csv(chunks, { signal } = {}) {
