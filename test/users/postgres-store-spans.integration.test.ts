@@ -12,9 +12,11 @@ import { postgresTestDatabase, postgresUnavailable, type TestDatabase } from '..
 
 // Registered once for this file's process, before any store runs (as cli.ts does).
 const exporter = new InMemorySpanExporter();
-const tracing = startTracing({ enabled: true, exportEndpoint: undefined, serviceName: 'roster-test' }, '0.0.0-test', [
-  new SimpleSpanProcessor(exporter),
-]);
+const tracing = await startTracing(
+  { enabled: true, exportEndpoint: undefined, serviceName: 'roster-test', sampler: { name: 'parentbased_always_on', ratio: 1 } },
+  '0.0.0-test',
+  [new SimpleSpanProcessor(exporter)],
+);
 const tracer = trace.getTracer('test');
 const skip = await postgresUnavailable();
 
