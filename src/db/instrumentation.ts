@@ -113,7 +113,7 @@ export function observeStatements(system: 'sqlite' | 'postgresql', metrics: Data
   return (statement, startedAt, error) => {
     const ms = performance.now() - startedAt;
     metrics?.duration.observe({ operation: statement.operation, outcome: error === undefined ? 'ok' : 'error' }, ms / 1000);
-    if (!trace.getActiveSpan()?.isRecording()) return;
+    if (!inRecordedTrace()) return;
     const end = Date.now();
     const span = tracer.startSpan(`${statement.operation} ${statement.table}`, {
       kind: SpanKind.CLIENT,
