@@ -224,7 +224,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   // Every JSON body is read as bytes and refused (400 `invalid-encoding`) unless it is UTF-8.
   const json = utf8JsonParser(app.getDefaultJsonParser('error', 'error'));
   app.addContentTypeParser(['application/json', 'application/merge-patch+json'], { parseAs: 'buffer' }, json);
-  app.addHook('preParsing', rejectUndecodableQuery);
+  // Only routes that read their query (they declare a querystring schema) refuse one that is not
+  // UTF-8; the others ignore it and so carry no hook for it, rather than one that checks per request.
+  app.addHook('onRoute', (route) => {
+    if (route.schema?.querystring === undefined) return;
+    route.preParsing = [...[route.preParsing ?? []].flat(), rejectUndecodableQuery] as typeof route.preParsing;
+  });
 
   app.setErrorHandler(sendProblem);
   const corsOrigins = deps.corsOrigins ?? [];
