@@ -43,9 +43,8 @@ const CACHE_MAX_ENTRIES = 10_000;
 const TOUCH_INTERVAL_MS = 60_000;
 
 /**
- * A key as the request path needs it, prepared once per cache fill: the stored hash already
- * decoded, the times as numbers and the Principal built, so a request with a cached key costs
- * one SHA-256, one constant-time compare and no allocation beyond the digest.
+ * A key as the verification path needs it, prepared once per cache fill: the stored hash already
+ * decoded, the times as numbers and the Principal built.
  */
 interface VerifiedKey {
   readonly until: number;
@@ -54,18 +53,47 @@ interface VerifiedKey {
     | undefined;
 }
 
+/**
+ * A presented key this instance has verified: trusted until the record it was checked against
+ * goes stale (`until`, the same TTL as the record cache) or the key expires.
+ */
+interface VerifiedToken {
+  readonly id: string;
+  readonly until: number;
+  readonly expiresAtMs: number;
+  readonly principal: Principal;
+}
+
 /** API key use cases: create (shown once), list, revoke, and authenticate on every request. */
 export class ApiKeysService {
   readonly #store: ApiKeyStore;
   readonly #now: () => Date;
+  readonly #nowMs: () => number;
   readonly #cacheTtlMs: number;
   readonly #onTouchError: (error: unknown) => void;
   readonly #cache = new Map<string, VerifiedKey>();
+  /**
+   * Keys verified here, by the whole presented key: a request with one costs this lookup, not a
+   * regex, a SHA-256 and a compare. Filled only after a successful verification, so unknown or
+   * forged keys never enter it (they go to `#cache` by id, as before): it holds at most one
+   * entry per valid key, since one id has exactly one secret that verifies.
+   *
+   * Timing: this Map is keyed by secret material, and a lookup's time can depend on the key. V8
+   * finds the entry by the string's hash (seeded per process) and compares characters only with
+   * a stored key of the same hash, so a guess that differs from a valid key hashes elsewhere and
+   * is never compared with it; what timing could reveal is at most whether some stored key shares
+   * a guess's hash bucket — a few bits of a hash, never a prefix of a secret that can be grown
+   * character by character (the attack constant-time compares prevent). Against a 256-bit secret
+   * that is worth nothing, and the miss path still ends in the constant-time compare.
+   */
+  readonly #verified = new Map<string, VerifiedToken>();
   readonly #lastTouched = new Map<string, number>();
 
   constructor(options: ApiKeysServiceOptions) {
     this.#store = options.store;
     this.#now = options.now ?? (() => new Date());
+    const now = options.now;
+    this.#nowMs = now ? () => now().getTime() : Date.now;
     this.#cacheTtlMs = options.cacheTtlMs;
     this.#onTouchError = options.onTouchError ?? (() => undefined);
   }
@@ -124,7 +152,25 @@ export class ApiKeysService {
     const record = await this.#store.revoke(id, this.#now(), signal);
     if (!record) throw new ApiKeyNotFoundError(`No API key has id ${id}.`);
     this.#cache.delete(id);
+    // At most one token per key, but found by value: revocations are rare and the map bounded.
+    for (const [token, verified] of this.#verified) if (verified.id === id) this.#verified.delete(token);
     return record;
+  }
+
+  /**
+   * The principal of a key verified on this instance within the cache TTL and not expired since,
+   * or undefined (then call authenticate()). Synchronous, no hash, no allocation: the request
+   * path tries it first.
+   */
+  verified(presented: string, nowMs: number = this.#nowMs()): Principal | undefined {
+    const hit = this.#verified.get(presented);
+    if (hit === undefined) return undefined;
+    if (hit.until <= nowMs || hit.expiresAtMs <= nowMs) {
+      this.#verified.delete(presented);
+      return undefined;
+    }
+    this.#touch(hit.id, nowMs);
+    return hit.principal;
   }
 
   /**
@@ -132,13 +178,17 @@ export class ApiKeysService {
    * (malformed, unknown, wrong secret, revoked, expired), without saying which.
    */
   async authenticate(presented: string): Promise<Principal> {
+    const nowMs = this.#nowMs();
+    const known = this.verified(presented, nowMs);
+    if (known) return known;
     const parsed = parseKey(presented);
     if (!parsed) throw new UnauthenticatedError('The credentials are not valid.');
-    const nowMs = this.#now().getTime();
-    const key = await this.#lookup(parsed.id, nowMs);
+    const entry = await this.#lookup(parsed.id, nowMs);
+    const key = entry.found;
     if (!key || !secretMatches(parsed.secret, key.hash) || key.revoked || key.expiresAtMs <= nowMs) {
       throw new UnauthenticatedError('The credentials are not valid.');
     }
+    this.#remember(presented, entry, nowMs);
     this.#touch(key.id, nowMs);
     return key.principal;
   }
@@ -163,9 +213,9 @@ export class ApiKeysService {
     return (await this.#store.insertBootstrapKey(record)) ? key.plaintext : undefined;
   }
 
-  async #lookup(id: string, nowMs: number): Promise<VerifiedKey['found']> {
+  async #lookup(id: string, nowMs: number): Promise<VerifiedKey> {
     const cached = this.#cache.get(id);
-    if (cached && cached.until > nowMs) return cached.found;
+    if (cached && cached.until > nowMs) return cached;
     const record = await this.#store.get(id);
     if (this.#cache.size >= CACHE_MAX_ENTRIES) this.#cache.delete(this.#cache.keys().next().value!);
     const found = record && {
@@ -175,8 +225,20 @@ export class ApiKeysService {
       expiresAtMs: record.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY,
       principal: Object.freeze({ actor: `key:${record.id}`, kind: 'api_key' as const, scopes: new Set<string>(record.scopes) }),
     };
-    this.#cache.set(id, { found, until: nowMs + this.#cacheTtlMs });
-    return found;
+    const entry = { found, until: nowMs + this.#cacheTtlMs };
+    this.#cache.set(id, entry);
+    return entry;
+  }
+
+  /** Remembers a key just verified against `entry` until that entry goes stale; with a TTL of 0 nothing is kept. */
+  #remember(presented: string, entry: VerifiedKey, nowMs: number): void {
+    const key = entry.found;
+    if (key === undefined || entry.until <= nowMs) return;
+    // A revocation that completed while this verification awaited the store dropped the entry:
+    // remembering the key now would undo it.
+    if (this.#cache.get(key.id) !== entry) return;
+    if (this.#verified.size >= CACHE_MAX_ENTRIES) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(presented, { id: key.id, until: entry.until, expiresAtMs: key.expiresAtMs, principal: key.principal });
   }
 
   /** Records last use at most once a minute per key per instance, off the request path. */

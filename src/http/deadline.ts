@@ -75,7 +75,8 @@ export function enforceDeadlines(
         gone = true;
         deadline.abort(new ClientGoneError('The client closed the connection.'));
       };
-      reply.raw.once('close', onClose);
+      // on(), not once(): it is removed below in any case, and once() wraps it anew per request.
+      reply.raw.on('close', onClose);
       // Gone before the handler started (a hook or the body parser waited long enough).
       if (request.raw.socket?.destroyed === true) onClose();
       request.deadline = deadline.signal;

@@ -177,16 +177,16 @@ export function undecodableQueryParameters(query: unknown): InvalidEncodingError
 }
 
 /**
- * A preParsing hook: on a route that reads its query (it declares a querystring schema), a
- * query that `parseQuery` found undecodable is answered 400 `invalid-encoding` naming each
- * parameter, before the body is read and before any lookup. Routes that read no query ignore
- * it, whatever its bytes, as they ignore any other query (the undecodable values are not in
- * `request.query` either). Runs after the access and rate-limit hooks, so such requests are
- * charged like any other.
+ * A preParsing hook for the routes that read their query (they declare a querystring schema;
+ * http/app.ts adds it to those only): a query that `parseQuery` found undecodable is answered
+ * 400 `invalid-encoding` naming each parameter, before the body is read and before any lookup.
+ * Routes that read no query ignore it, whatever its bytes, as they ignore any other query (the
+ * undecodable values are not in `request.query` either). Runs after the access and rate-limit
+ * hooks, so such requests are charged like any other.
  */
 export const rejectUndecodableQuery: preParsingHookHandler = (request, _reply, payload, done) => {
   const undecodable = undecodableQueryParameters(request.query);
-  if (undecodable === undefined || request.routeOptions.schema?.querystring === undefined) {
+  if (undecodable === undefined) {
     done(null, payload);
     return;
   }

@@ -35,15 +35,14 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, what: string
 export class Deadline {
   readonly #controller = new AbortController();
   readonly #timer: NodeJS.Timeout;
-  #reject: (reason: unknown) => void = () => undefined;
-  readonly #stopped = new Promise<never>((_, reject) => {
-    this.#reject = reject;
-  });
+  /** Settles the pending race()s with the reason once stopped; none pending: undefined. */
+  #stop: ((reason: Error) => void) | undefined;
+  #stoppedWith: Error | undefined;
 
+  // No promise is made up front: a request that finishes in time (nearly all) costs the
+  // controller, the timer and the one promise race() returns.
   constructor(ms: number, onExpiry: () => Error) {
     this.#timer = setTimeout(() => this.cancel(onExpiry()), ms);
-    // Nobody may be racing yet; the rejection is observed by race() when it is.
-    this.#stopped.catch(() => undefined);
   }
 
   get signal(): AbortSignal {
@@ -54,7 +53,9 @@ export class Deadline {
   cancel(reason: unknown): void {
     if (this.#controller.signal.aborted) return;
     this.#controller.abort(reason);
-    this.#reject(reason instanceof Error ? reason : new DeadlineExceededError('cancelled'));
+    this.#stoppedWith = reason instanceof Error ? reason : new DeadlineExceededError('cancelled');
+    this.#stop?.(this.#stoppedWith);
+    this.#stop = undefined;
   }
 
   /**
@@ -67,7 +68,22 @@ export class Deadline {
   }
 
   race<T>(work: Promise<T>): Promise<T> {
-    return Promise.race([work, this.#stopped]);
+    if (this.#stoppedWith !== undefined) {
+      // Already stopped: the work's own outcome is no longer awaited, and must not go unhandled.
+      work.catch(() => undefined);
+      return Promise.reject(this.#stoppedWith);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const earlier = this.#stop;
+      this.#stop =
+        earlier === undefined
+          ? reject
+          : (reason) => {
+              earlier(reason);
+              reject(reason);
+            };
+      work.then(resolve, reject);
+    });
   }
 
   dispose(): void {

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
+import { Authenticator } from '../../src/auth/authenticator.js';
 import { UnauthenticatedError, ApiKeyNotFoundError } from '../../src/auth/errors.js';
 import { parseKey } from '../../src/auth/keys.js';
 import { ApiKeysService, type ApiKeyRecord, type ApiKeyStore } from '../../src/auth/service.js';
@@ -22,14 +23,16 @@ class Clock {
   }
 }
 
-/** The real store, counting writes of last_used_at. */
+/** The real store, counting reads of a key and writes of last_used_at. */
 class CountingStore implements ApiKeyStore {
   touches: { id: string; at: Date }[] = [];
+  reads = 0;
   constructor(private readonly inner: ApiKeyStore) {}
   insert(record: ApiKeyRecord) {
     return this.inner.insert(record);
   }
   get(id: string) {
+    this.reads++;
     return this.inner.get(id);
   }
   list() {
@@ -186,7 +189,9 @@ for (const [dialect, open, skip] of await dialects()) {
       const keys = service({ now: clock.now, cacheTtlMs: 60_000 });
       const { record, plaintext } = await keys.create({ name: 'revoke me', scopes: ['admin'] });
       await keys.authenticate(plaintext); // now cached for a minute
+      assert.ok(keys.verified(plaintext, clock.ms), 'remembered as verified');
       const first = await keys.revoke(record.id);
+      assert.equal(keys.verified(plaintext, clock.ms), undefined, 'forgotten at once');
       assert.equal(first.revokedAt?.getTime(), clock.ms);
       await rejectsUnauthenticated(keys.authenticate(plaintext), 'revoked');
       clock.advance(10);
@@ -195,6 +200,51 @@ for (const [dialect, open, skip] of await dialects()) {
       // Another instance (no cache) refuses it too.
       await rejectsUnauthenticated(service().authenticate(plaintext), 'revoked, other instance');
       await assert.rejects(keys.revoke('0000000000000000'), ApiKeyNotFoundError);
+    });
+
+    test('a verified key is then answered from memory until the TTL or its expiry; failures are never remembered', async () => {
+      const clock = new Clock();
+      const store = new CountingStore(new SqlApiKeyStore(db.db, db.dialect));
+      const keys = service({ now: clock.now, cacheTtlMs: 5_000, store });
+      const { record, plaintext } = await keys.create({ name: 'warm', scopes: ['users:read'], expiresInSeconds: 60 });
+      const forged = `${plaintext.slice(0, -1)}${plaintext.endsWith('A') ? 'B' : 'A'}`;
+      await rejectsUnauthenticated(keys.authenticate(forged), 'wrong secret');
+      assert.equal(keys.verified(forged, clock.ms), undefined, 'a failed verification is not remembered');
+      assert.equal(keys.verified(plaintext, clock.ms), undefined, 'nor does it vouch for the right key');
+      await keys.authenticate(plaintext);
+      const reads = store.reads;
+      assert.equal(keys.verified(plaintext, clock.ms)?.actor, `key:${record.id}`);
+      for (let i = 0; i < 3; i++) assert.equal((await keys.authenticate(plaintext)).actor, `key:${record.id}`);
+      assert.equal(store.reads, reads, 'no store read while verified');
+      // Revoked by another instance: trusted here until the TTL, then refused.
+      await service().revoke(record.id);
+      clock.advance(4.999);
+      assert.equal((await keys.authenticate(plaintext)).actor, `key:${record.id}`, 'within the TTL');
+      clock.advance(0.001);
+      assert.equal(keys.verified(plaintext, clock.ms), undefined, 'stale after the TTL');
+      await rejectsUnauthenticated(keys.authenticate(plaintext), 'revoked elsewhere, after the TTL');
+      // Expiry is checked on every hit, whatever the TTL.
+      const long = service({ now: clock.now, cacheTtlMs: 3_600_000 });
+      const brief = await long.create({ name: 'brief', scopes: ['users:read'], expiresInSeconds: 10 });
+      await long.authenticate(brief.plaintext);
+      assert.ok(long.verified(brief.plaintext, clock.ms));
+      clock.advance(10);
+      assert.equal(long.verified(brief.plaintext, clock.ms), undefined);
+      await rejectsUnauthenticated(long.authenticate(brief.plaintext), 'expired while remembered');
+    });
+
+    test('the authenticator answers a header with a verified key without the full path, and only that exact header', async () => {
+      const keys = service({ cacheTtlMs: 60_000 });
+      const authenticator = new Authenticator(keys);
+      const { record, plaintext } = await keys.create({ name: 'header', scopes: ['users:read'] });
+      assert.equal(authenticator.cached(`Bearer ${plaintext}`), undefined, 'not before a verification');
+      assert.equal((await authenticator.authenticate(`bearer   ${plaintext}`)).actor, `key:${record.id}`);
+      assert.equal(authenticator.cached(`Bearer ${plaintext}`)?.actor, `key:${record.id}`);
+      // Other spellings the full path accepts take it, with the same answer.
+      assert.equal(authenticator.cached(`bearer ${plaintext}`), undefined);
+      assert.equal(authenticator.cached(`Bearer  ${plaintext}`), undefined);
+      assert.equal(authenticator.cached(`Bearer ${plaintext} `), undefined);
+      assert.equal(authenticator.cached(undefined), undefined);
     });
 
     test('expired keys are refused from their expiry instant on', async () => {
