@@ -6,6 +6,7 @@ const CAPABILITIES = ['users', 'events', 'webhooks', 'imports', 'auth'];
 /** The files of a capability that are adapters: SQL stores and writers, the HTTP client, the exporter's SQL. */
 const ADAPTERS = CAPABILITIES.flatMap((c) => [
   `src/${c}/**/sql-*.ts`,
+  `src/${c}/**/sqlite-*.ts`,
   `src/${c}/**/*-writer.ts`,
   `src/${c}/**/writers.ts`,
   `src/${c}/**/http-client.ts`,
@@ -48,7 +49,8 @@ export default tseslint.config(
         {
           paths: ['kysely', 'pg', 'better-sqlite3', 'pg-copy-streams', 'fastify', 'undici', 'ioredis'].map((name) => ({
             name,
-            message: 'Business code talks to its ports; only adapters (sql-*.ts, *-writer.ts, http-client.ts) use drivers and frameworks.',
+            message:
+              'Business code talks to its ports; only adapters (sql-*.ts, sqlite-*.ts, *-writer.ts, http-client.ts) use drivers and frameworks.',
           })),
           patterns: [
             { regex: '^(\\.\\./)+http/', message: 'Business code never imports the HTTP edge; errors are mapped there, once.' },
@@ -73,7 +75,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: `^(\\.\\./)+(${CAPABILITIES.join('|')})/(.*/)?(sql-(?!outbox)[^/]*|[^/]*-writer|http-client)(\\.js)?$`,
+              regex: `^(\\.\\./)+(${CAPABILITIES.join('|')})/(.*/)?(sql-(?!outbox)[^/]*|sqlite-[^/]*|[^/]*-writer|http-client)(\\.js)?$`,
               message: "One capability's adapter never imports another's; share through a port or the outbox.",
             },
             ...NO_MIGRATION_CONSTANTS,

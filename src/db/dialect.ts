@@ -79,11 +79,16 @@ export async function failOnOutage<T>(
     if (rule?.lost === true && options.retryLostConnection === true && options.signal?.aborted !== true) {
       return failOnOutage(dialect, work, { signal: options.signal });
     }
-    throw translated(dialect, error);
+    throw outageError(dialect, error);
   }
 }
 
-function translated(dialect: SqlDialect, error: unknown): unknown {
+/**
+ * What failOnOutage() throws for `error`: DatabaseUnavailableError for an outage,
+ * DeadlineExceededError for a statement timeout, else `error` itself. For adapters whose work is
+ * synchronous (prepared statements on SQLite) and so catch the driver's error themselves.
+ */
+export function outageError(dialect: SqlDialect, error: unknown): unknown {
   if (error instanceof DatabaseUnavailableError) return error;
   const rule = outageRule(error, dialect.name);
   if (rule !== undefined) return new DatabaseUnavailableError(rule, { cause: error });

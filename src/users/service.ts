@@ -31,8 +31,9 @@ export interface UserPageQuery {
 }
 
 /**
- * The storage port the users capability owns. Adapters: SqlUserStore (Kysely, SQLite) and
- * PostgresUserStore (PostgreSQL, on pg).
+ * The storage port the users capability owns. Adapters: SqliteUserStore (SQLite, prepared
+ * statements on better-sqlite3), PostgresUserStore (PostgreSQL, on pg), and SqlUserStore (Kysely,
+ * either dialect; no longer wired).
  * Every method is atomic; read-modify-write happens inside the store's transaction through
  * the callback, so a concurrent writer can never interleave.
  */

@@ -1,4 +1,4 @@
-// UsersService over the real SQL store, on each dialect: the rules that need a database.
+// UsersService over the store the composition picks for each dialect: the rules that need a database.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

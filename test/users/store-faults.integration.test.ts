@@ -6,7 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { openDatabase } from '../../src/db/database.js';
 import { UnavailableError } from '../../src/kit/errors.js';
 import type { Email, User, UserId, UserName, Attributes } from '../../src/users/model.js';
-import { SqlUserStore } from '../../src/users/sql-store.js';
+import { userStoreFor } from '../../src/compose/users.js';
 import { sqliteTestDatabase } from '../helpers/databases.js';
 import { created } from '../helpers/events.js';
 
@@ -26,7 +26,7 @@ function user(): User {
 test('PostgreSQL refusing connections is UnavailableError', async () => {
   const database = openDatabase('postgres://postgres@127.0.0.1:1/test');
   try {
-    const store = new SqlUserStore(database.db, database.dialect);
+    const store = userStoreFor(database);
     await assert.rejects(store.get(uuidv7() as UserId), (error: unknown) => error instanceof UnavailableError && error.cause !== undefined);
     await assert.rejects(database.ping(2000));
   } finally {
@@ -40,7 +40,7 @@ test('SQLite write lock held by another process past the busy timeout is Unavail
   const other = new SQLite(testDb.url);
   try {
     other.exec('BEGIN IMMEDIATE');
-    const store = new SqlUserStore(busyDb.db, busyDb.dialect);
+    const store = userStoreFor(busyDb);
     const fresh = user();
     await assert.rejects(store.create(fresh, undefined, created(fresh)), UnavailableError);
     other.exec('ROLLBACK');
@@ -54,7 +54,7 @@ test('SQLite write lock held by another process past the busy timeout is Unavail
 
 test('a closed SQLite handle is UnavailableError', async () => {
   const testDb = await sqliteTestDatabase();
-  const store = new SqlUserStore(testDb.database.db, testDb.database.dialect);
+  const store = userStoreFor(testDb.database);
   await testDb.cleanup();
   await assert.rejects(store.get(uuidv7() as UserId), UnavailableError);
 });

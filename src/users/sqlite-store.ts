@@ -1,0 +1,273 @@
+import type SQLite from 'better-sqlite3';
+import type { Kysely } from 'kysely';
+import { outageError, sqliteDialect } from '../db/dialect.js';
+import type { RawStatement, StatementObserver } from '../db/instrumentation.js';
+import type { Schema } from '../db/schema.js';
+import type { NewEvent } from '../events/model.js';
+import { toEventRow } from '../events/sql-outbox.js';
+import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
+import type { User, UserId } from './model.js';
+import type { IdempotencyRecord, UserPageQuery, UserStore } from './service.js';
+import { fromUserRow, toUserRow } from './sql-row.js';
+import { prepareUserStatements, type Prepared, type StoredIdempotency, type StoredUser, type UserStatements } from './sqlite-statements.js';
+
+export interface SqliteUserStoreOptions {
+  /** Only for its lock on the one connection (see #exclusively()). */
+  readonly db: Kysely<Schema>;
+  /** The connection under `db` (Database.driver.connection). */
+  readonly connection: SQLite.Database;
+  /** Where each statement's duration (and, in a recording trace, its span) goes: Database.observeStatement. */
+  readonly observe: StatementObserver;
+}
+
+/** The COMMIT of a change's transaction, recorded under the table every change writes. */
+const COMMIT: RawStatement = { operation: 'other', table: 'users', text: 'commit' };
+
+/**
+ * The UserStore adapter for SQLite: statements prepared once and stepped synchronously, each
+ * change in one synchronous transaction (the user, its event, its idempotency record). Through
+ * Kysely a create was five awaited queries, each built, compiled and logged anew, under Kysely's
+ * lock the whole time; here it is one call that nothing can interleave with.
+ *
+ * The connection is shared with Kysely (the other stores, the import's job bookkeeping), which
+ * holds transactions open across awaits. A statement run while one is open would run inside it:
+ * read its uncommitted rows, commit or roll back with it. So the work runs directly only when
+ * no transaction is open, and otherwise waits for Kysely's lock, which such a transaction holds
+ * until it ends.
+ */
+export class SqliteUserStore implements UserStore {
+  readonly #db: Kysely<Schema>;
+  readonly #connection: SQLite.Database;
+  readonly #observe: StatementObserver;
+  readonly #s: UserStatements;
+  /** Set by the last line of each transaction's body: what the wrapper does after it is the COMMIT. */
+  #commitStartedAt = 0;
+  // Wrapped once: better-sqlite3 runs each as BEGIN … COMMIT, or ROLLBACK when the body throws.
+  readonly #createTx: SQLite.Transaction<(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent) => void>;
+  readonly #updateTx: SQLite.Transaction<
+    (id: UserId, change: (current: User) => User, describe: (before: User, after: User) => NewEvent) => User
+  >;
+  readonly #deleteTx: SQLite.Transaction<(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent) => void>;
+
+  constructor(options: SqliteUserStoreOptions) {
+    this.#db = options.db;
+    this.#connection = options.connection;
+    this.#observe = options.observe;
+    this.#s = prepareUserStatements(options.connection);
+    this.#createTx = options.connection.transaction(this.#createIn.bind(this));
+    this.#updateTx = options.connection.transaction(this.#updateIn.bind(this));
+    this.#deleteTx = options.connection.transaction(this.#deleteIn.bind(this));
+  }
+
+  // Every change runs as BEGIN IMMEDIATE: the write lock is taken (waiting out the busy timeout)
+  // before the read of a read-modify-write, so another process (an import CLI) committing in
+  // between cannot make the upgrade fail with SQLITE_BUSY_SNAPSHOT.
+
+  async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    return this.#exclusively(() => this.#committed(() => this.#createTx.immediate(user, idempotency, event)), signal);
+  }
+
+  async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<IdempotencyRecord | undefined> {
+    signal?.throwIfAborted();
+    const row = await this.#exclusively(() => this.#get<StoredIdempotency>(this.#s.findIdempotency, scope, key, now.toISOString()), signal);
+    if (row === undefined) return undefined;
+    const snapshot = JSON.parse(row.result) as Omit<User, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+    return {
+      scope: row.scope,
+      key: row.key,
+      fingerprint: row.fingerprint,
+      user: { ...snapshot, createdAt: new Date(snapshot.createdAt), updatedAt: new Date(snapshot.updatedAt) },
+      expiresAt: new Date(row.expires_at),
+    };
+  }
+
+  async get(id: UserId, signal?: AbortSignal): Promise<User | undefined> {
+    signal?.throwIfAborted();
+    const row = await this.#exclusively(() => this.#get<StoredUser>(this.#s.getUser, id), signal);
+    return row === undefined ? undefined : fromUserRow(row, sqliteDialect);
+  }
+
+  async list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]> {
+    signal?.throwIfAborted();
+    const params: unknown[] = [];
+    if (query.afterId !== undefined) params.push(query.afterId);
+    if (query.emailKey !== undefined) params.push(query.emailKey);
+    if (query.prefix !== undefined) {
+      const pattern = `${escapeLike(query.prefix)}%`;
+      params.push(pattern, pattern);
+    }
+    params.push(query.limit);
+    const statement = this.#s.listShape(query.afterId !== undefined, query.emailKey !== undefined, query.prefix !== undefined);
+    const rows = await this.#exclusively(() => this.#all<StoredUser>(statement, params), signal);
+    return rows.map((row) => fromUserRow(row, sqliteDialect));
+  }
+
+  async update(
+    id: UserId,
+    change: (current: User) => User,
+    describe: (before: User, after: User) => NewEvent,
+    signal?: AbortSignal,
+  ): Promise<User> {
+    signal?.throwIfAborted();
+    return this.#exclusively(() => this.#committed(() => this.#updateTx.immediate(id, change, describe)), signal);
+  }
+
+  async delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    return this.#exclusively(() => this.#committed(() => this.#deleteTx.immediate(id, check, describe)), signal);
+  }
+
+  async purgeIdempotency(now: Date, limit: number, signal?: AbortSignal): Promise<number> {
+    signal?.throwIfAborted();
+    return this.#exclusively(() => this.#run(this.#s.purgeIdempotency, now.toISOString(), limit).changes, signal);
+  }
+
+  #createIn(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent): void {
+    const s = this.#s;
+    // The key goes in first, as in SqlUserStore; on SQLite nothing runs concurrently anyway.
+    if (idempotency !== undefined) {
+      const now = user.createdAt.toISOString();
+      this.#run(s.deleteExpiredIdempotency, idempotency.scope, idempotency.key, now);
+      const snapshot = {
+        ...idempotency.user,
+        createdAt: idempotency.user.createdAt.toISOString(),
+        updatedAt: idempotency.user.updatedAt.toISOString(),
+      };
+      const result = JSON.stringify(snapshot);
+      this.#run(
+        s.insertIdempotency,
+        idempotency.scope,
+        idempotency.key,
+        idempotency.fingerprint,
+        result,
+        now,
+        idempotency.expiresAt.toISOString(),
+      );
+    }
+    const r = toUserRow(user, sqliteDialect);
+    this.#run(s.insertUser, r.id, r.email, r.email_key, r.name, r.name_key, r.attributes, r.version, r.created_at, r.updated_at);
+    this.#appendEvent(event);
+    this.#commitStartedAt = performance.now();
+  }
+
+  #updateIn(id: UserId, change: (current: User) => User, describe: (before: User, after: User) => NewEvent): User {
+    const before = this.#current(id);
+    const after = change(before);
+    if (after === before) return before;
+    const r = toUserRow(after, sqliteDialect);
+    this.#run(this.#s.updateUser, r.email, r.email_key, r.name, r.name_key, r.attributes, r.version, r.updated_at, id);
+    this.#appendEvent(describe(before, after));
+    this.#commitStartedAt = performance.now();
+    return after;
+  }
+
+  #deleteIn(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent): void {
+    const current = this.#current(id);
+    check(current);
+    this.#run(this.#s.deleteUser, id);
+    this.#appendEvent(describe(current));
+    this.#commitStartedAt = performance.now();
+  }
+
+  #current(id: UserId): User {
+    const row = this.#get<StoredUser>(this.#s.getUser, id);
+    if (row === undefined) throw new UserNotFoundError(`No user has id ${id}.`);
+    return fromUserRow(row, sqliteDialect);
+  }
+
+  /** The outbox row (events/sql-outbox.ts toEventRow()), in the change's own transaction. */
+  #appendEvent(event: NewEvent): void {
+    const e = toEventRow(event, sqliteDialect);
+    this.#run(this.#s.insertEvent, e.id, e.type, e.occurred_at, e.actor, e.request_id, e.subject_id, e.data);
+  }
+
+  /** Runs a transaction and records its COMMIT (whatever ran after the body's last statement) as a statement. */
+  #committed<T>(transaction: () => T): T {
+    this.#commitStartedAt = 0;
+    let result: T;
+    try {
+      result = transaction();
+    } catch (error) {
+      // A failed COMMIT (SQLITE_FULL, SQLITE_BUSY) is the one failure after the body finished.
+      if (this.#commitStartedAt !== 0) this.#observe(COMMIT, this.#commitStartedAt, error);
+      throw error;
+    }
+    if (this.#commitStartedAt !== 0) this.#observe(COMMIT, this.#commitStartedAt);
+    return result;
+  }
+
+  /**
+   * Runs synchronous `work` when nothing else can be inside a transaction on the connection,
+   * and turns driver errors into the domain's (unique violations into conflicts, outages into
+   * DatabaseUnavailableError, as db/dialect.ts failOnOutage() does for Kysely's).
+   */
+  async #exclusively<T>(work: () => T, signal: AbortSignal | undefined): Promise<T> {
+    try {
+      // Synchronous work cannot interleave with anything: with no transaction open, run it now.
+      if (!this.#connection.inTransaction) return work();
+      return await this.#db.connection().execute(async () => {
+        // The lock may have been awaited: a request that gave up meanwhile must not start.
+        signal?.throwIfAborted();
+        if (this.#connection.inTransaction) throw new OpenTransactionError();
+        return work();
+      });
+    } catch (error) {
+      const table = sqliteDialect.uniqueViolationTable(error);
+      if (table === 'users') throw new EmailTakenError('Another user already has this email.', { cause: error });
+      if (table === 'idempotency_keys') throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.', { cause: error });
+      throw outageError(sqliteDialect, error);
+    }
+  }
+
+  #run(p: Prepared, ...params: unknown[]): SQLite.RunResult {
+    const startedAt = performance.now();
+    try {
+      const result = p.statement.run(...params);
+      this.#observe(p, startedAt);
+      return result;
+    } catch (error) {
+      this.#observe(p, startedAt, error);
+      throw error;
+    }
+  }
+
+  #get<T>(p: Prepared, ...params: unknown[]): T | undefined {
+    const startedAt = performance.now();
+    try {
+      const row = p.statement.get(...params) as T | undefined;
+      this.#observe(p, startedAt);
+      return row;
+    } catch (error) {
+      this.#observe(p, startedAt, error);
+      throw error;
+    }
+  }
+
+  #all<T>(p: Prepared, params: unknown[]): T[] {
+    const startedAt = performance.now();
+    try {
+      const rows = p.statement.all(...params) as T[];
+      this.#observe(p, startedAt);
+      return rows;
+    } catch (error) {
+      this.#observe(p, startedAt, error);
+      throw error;
+    }
+  }
+}
+
+/**
+ * A transaction was open on the connection while this store held Kysely's lock: someone began
+ * one outside Kysely and left it open. Running inside it would tie our change to theirs.
+ */
+export class OpenTransactionError extends Error {
+  override readonly name = 'OpenTransactionError';
+  constructor() {
+    super('A transaction is open on the SQLite connection outside Kysely; the users store will not run inside it.');
+  }
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
