@@ -4,6 +4,7 @@ import { outageError, sqliteDialect } from '../db/dialect.js';
 import type { RawStatement, StatementObserver } from '../db/instrumentation.js';
 import type { Schema } from '../db/schema.js';
 import type { NewEvent } from '../events/model.js';
+import { parseIsoTimestamp } from '../kit/iso-time.js';
 import { toEventRow } from '../events/sql-outbox.js';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import type { User, UserId } from './model.js';
@@ -77,8 +78,8 @@ export class SqliteUserStore implements UserStore {
       scope: row.scope,
       key: row.key,
       fingerprint: row.fingerprint,
-      user: { ...snapshot, createdAt: new Date(snapshot.createdAt), updatedAt: new Date(snapshot.updatedAt) },
-      expiresAt: new Date(row.expires_at),
+      user: { ...snapshot, createdAt: parseIsoTimestamp(snapshot.createdAt), updatedAt: parseIsoTimestamp(snapshot.updatedAt) },
+      expiresAt: parseIsoTimestamp(row.expires_at),
     };
   }
 
