@@ -28,7 +28,7 @@ import { openDatabase, sharedSecret, type Database } from '../src/db/database.js
 import { migrateToLatest } from '../src/db/migrator.js';
 import { CursorCodec } from '../src/kit/cursor.js';
 import { createLogger } from '../src/observability/logger.js';
-import { SqlUserStore } from '../src/users/sql-store.js';
+import { userStoreFor } from '../src/compose/users.js';
 import { UsersService } from '../src/users/service.js';
 import { Dispatcher } from '../src/webhooks/dispatcher.js';
 import { WebhookHttpClient } from '../src/webhooks/http-client.js';
@@ -132,7 +132,7 @@ function percentile(values: number[], p: number): number {
 
 async function services(database: Database) {
   const users = new UsersService({
-    store: new SqlUserStore(database.db, database.dialect),
+    store: userStoreFor(database),
     cursors: new CursorCodec(await sharedSecret(database.db, 'cursor_hmac_key')),
     newId: uuidv7,
     idempotencyTtlMs: 3_600_000,
