@@ -1,17 +1,16 @@
 // The PostgreSQL users store, measured (issue 14): `npm run bench:pg-writers [-- --quick]`.
 //
-// (a) µs per call of create, get, list(50) and update on ~100k users, one caller at a time, SqlUserStore
-//     (Kysely) and PostgresUserStore (pg, prepared statements) in alternating rounds of one run.
-// (b) 50 concurrent creates for a few seconds each: commits/s and p50/p99 latency for SqlUserStore
-//     with the event sequence lock (today), SqlUserStore without it, PostgresUserStore, and
-//     PostgresUserStore's statement without the lock. The lock-less variants exist only here, to
+// (a) µs per call of create, get, list(50) and update on ~100k users, one caller at a time, of
+//     PostgresUserStore (pg, prepared statements; the Kysely store it replaced is in bench/RESULTS.md).
+// (b) 50 concurrent creates for a few seconds each: commits/s and p50/p99 latency for
+//     PostgresUserStore and its statement without the event sequence lock. The lock-less variants exist only here, to
 //     price the lock; beside each, a reader polling the feed counts sequences that appeared below
 //     one it had already seen (what the lock prevents).
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { openDatabase, type Database } from '../src/db/database.js';
-import { postgresDialect, type SqlDialect } from '../src/db/dialect.js';
+import { postgresDialect } from '../src/db/dialect.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import type { NewEvent } from '../src/events/model.js';
 import { toEventRow } from '../src/events/sql-outbox.js';
@@ -21,7 +20,6 @@ import type { UserStore } from '../src/users/service.js';
 import { PostgresUserStore } from '../src/users/sql-postgres-store.js';
 import { CREATE } from '../src/users/sql-postgres-statements.js';
 import { toUserRow } from '../src/users/sql-row.js';
-import { SqlUserStore } from '../src/users/sql-store.js';
 import { POSTGRES_URL, withDatabase } from '../test/helpers/databases.js';
 import { writeResultsSection } from './results-file.js';
 
@@ -88,7 +86,6 @@ async function perCall(calls: number, call: (i: number) => Promise<unknown>): Pr
 async function sequential(database: Database): Promise<string[]> {
   const ids = await seed(poolOf(database));
   const stores: [string, UserStore][] = [
-    ['SqlUserStore (Kysely)', new SqlUserStore(database.db, database.dialect)],
     ['PostgresUserStore (pg, prepared)', new PostgresUserStore(poolOf(database), database.observeStatement)],
   ];
   const samples = new Map<string, number[]>();
@@ -135,12 +132,6 @@ async function sequential(database: Database): Promise<string[]> {
 // ---- (b) 50 concurrent writers -------------------------------------------------------------------
 
 type Create = () => Promise<unknown>;
-
-/** SqlUserStore as today but with the sequence lock skipped (appendEvent() locks only when the dialect says postgres). */
-function unlockedSqlStore(database: Database): UserStore {
-  const noLock = { ...postgresDialect, name: 'sqlite' } as unknown as SqlDialect;
-  return new SqlUserStore(database.db, noLock);
-}
 
 /** PostgresUserStore's create statement with the lock replaced by a constant: the same one round trip, no serialisation. */
 function unlockedStatement(pool: pg.Pool): Create {
@@ -231,8 +222,6 @@ async function concurrent(
 async function writers(database: Database): Promise<string[]> {
   const pool = poolOf(database);
   const variants: [string, Create][] = [
-    ['SqlUserStore, lock (today)', viaStore(new SqlUserStore(database.db, database.dialect))],
-    ['SqlUserStore, no lock (measurement only)', viaStore(unlockedSqlStore(database))],
     ['PostgresUserStore, lock', viaStore(new PostgresUserStore(pool, database.observeStatement))],
     ['PostgresUserStore statement, no lock (measurement only)', unlockedStatement(pool)],
   ];

@@ -6,7 +6,7 @@ import type { ApiKeyRecord, ApiKeyStore } from './service.js';
 
 const BOOTSTRAP_MARK = 'bootstrap_key_created';
 
-/** The ApiKeyStore adapter for SQLite and PostgreSQL; outages surface as UnavailableError, as in SqlUserStore. */
+/** The ApiKeyStore adapter for SQLite and PostgreSQL; outages surface as UnavailableError, as in the users stores. */
 export class SqlApiKeyStore implements ApiKeyStore {
   // Parameter properties: every SQL adapter takes the same two, and spelling them out was the
   // same six lines in each.

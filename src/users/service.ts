@@ -32,8 +32,7 @@ export interface UserPageQuery {
 
 /**
  * The storage port the users capability owns. Adapters: SqliteUserStore (SQLite, prepared
- * statements on better-sqlite3), PostgresUserStore (PostgreSQL, on pg), and SqlUserStore (Kysely,
- * either dialect; no longer wired).
+ * statements on better-sqlite3) and PostgresUserStore (PostgreSQL, on pg); compose/users.ts picks.
  * Every method is atomic; read-modify-write happens inside the store's transaction through
  * the callback, so a concurrent writer can never interleave.
  */

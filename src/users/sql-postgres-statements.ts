@@ -139,7 +139,7 @@ export const PURGE_IDEMPOTENCY: NamedStatement = {
 
 /**
  * One statement per shape of UserStore.list (which filters are present), parameters in the order
- * afterId, emailKey, prefix pattern, limit. The order, limit and LIKE escaping are SqlUserStore's.
+ * afterId, emailKey, prefix pattern, limit. The order, limit and LIKE escaping are the SQLite store's too.
  *
  * A prefix search is not prepared: with the pattern a parameter, a generic plan cannot turn
  * `LIKE $n` into a range on the text_pattern_ops indexes, and PostgreSQL may settle on that

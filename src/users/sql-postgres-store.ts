@@ -26,15 +26,15 @@ import {
 type Queryable = pg.Pool | pg.PoolClient;
 
 /**
- * The UserStore adapter for PostgreSQL, on the pg pool directly. SqlUserStore (Kysely) built
- * each query anew and spent a round trip per statement: a create was BEGIN, the idempotency
- * record, the user, the sequence lock, the event and COMMIT. Here a create is one autocommit
+ * The UserStore adapter for PostgreSQL, on the pg pool directly. The Kysely store it replaced
+ * built each query anew and spent a round trip per statement: a create was BEGIN, the
+ * idempotency record, the user, the sequence lock, the event and COMMIT. Here a create is one autocommit
  * statement (data-modifying CTEs, see sql-postgres-statements.ts), a read is one named prepared
  * statement, and an update or delete is a read and one statement that writes the change, takes
  * the sequence lock and writes the event if the row is unchanged since the read (otherwise
  * BEGIN, SELECT … FOR UPDATE, that statement, COMMIT).
  *
- * Errors are SqlUserStore's: unique violations become EmailTakenError or
+ * Errors are the port's: unique violations become EmailTakenError or
  * IdempotencyKeyTakenError, outages DatabaseUnavailableError, statement timeouts
  * DeadlineExceededError; a read whose connection was lost runs once more, a write never.
  */
@@ -206,7 +206,7 @@ function eventValues(event: NewEvent): unknown[] {
   return [row.id, row.type, row.occurred_at, row.actor, row.request_id, row.subject_id, row.data];
 }
 
-/** $17–$21 of CREATE_REMEMBERED; the record's created_at is the user's ($8), as in SqlUserStore. */
+/** $17–$21 of CREATE_REMEMBERED; the record's created_at is the user's ($8), as SqliteUserStore writes it. */
 function idempotencyValues(record: IdempotencyRecord): unknown[] {
   const snapshot = { ...record.user, createdAt: record.user.createdAt.toISOString(), updatedAt: record.user.updatedAt.toISOString() };
   return [record.scope, record.key, record.fingerprint, JSON.stringify(snapshot), record.expiresAt];

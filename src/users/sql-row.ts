@@ -15,7 +15,7 @@ export interface UserRow {
 }
 
 /**
- * The one mapping of a user to its row, for SqlUserStore and both batch writers: the keys are
+ * The one mapping of a user to its row, for both users stores and both batch writers: the keys are
  * foldKey() of the email and the name, the attributes are stored as written (JSON text; jsonb on
  * PostgreSQL), times as the dialect keeps them.
  */

@@ -96,7 +96,7 @@ export function prepareUserStatements(connection: SQLite.Database) {
 }
 export type UserStatements = ReturnType<typeof prepareUserStatements>;
 
-/** Same conditions, order and limit as SqlUserStore.list() builds through Kysely. */
+/** The same conditions, id order, LIMIT and LIKE escaping as PostgreSQL's shapes (sql-postgres-statements.ts). */
 function listText(afterId: boolean, emailKey: boolean, prefix: boolean): string {
   const conditions: string[] = [];
   if (afterId) conditions.push('id > ?');

@@ -126,7 +126,7 @@ export class SqliteUserStore implements UserStore {
 
   #createIn(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent): void {
     const s = this.#s;
-    // The key goes in first, as in SqlUserStore; on SQLite nothing runs concurrently anyway.
+    // The key goes in first, as on PostgreSQL; on SQLite nothing runs concurrently anyway.
     if (idempotency !== undefined) {
       const now = user.createdAt.toISOString();
       this.#run(s.deleteExpiredIdempotency, idempotency.scope, idempotency.key, now);
