@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import type { BatchOptions } from '../imports/read/batch.js';
-import { pooledUuidv7 } from '../imports/write/ids.js';
+import { newUuidV7 } from '../kit/uuid.js';
 import { DEFAULT_IMPORT_BATCH, SQLITE_IMPORT_BATCH, SQLITE_IMPORT_TRANSACTION } from '../imports/service.js';
 import type { TransactionBudget } from '../imports/write/transaction-size.js';
 import { ConnectionLostError } from '../users/errors.js';
@@ -24,7 +24,7 @@ export function importServiceOptionsFor(database: Database) {
 }
 
 /** The batch writer for the database's driver; ids (users without one, events) from `newId`. */
-export function batchWriterFor(database: Database, newId: () => string = pooledUuidv7()): (job: WriterJob) => BatchWriter {
+export function batchWriterFor(database: Database, newId: () => string = newUuidV7): (job: WriterJob) => BatchWriter {
   const driver = database.driver;
   return driver.kind === 'sqlite'
     ? (job) =>

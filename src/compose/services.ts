@@ -1,6 +1,5 @@
 import { Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
-import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../config.js';
 import { openDatabase, sharedSecret, type Database } from '../db/database.js';
 import { databaseMetrics } from '../db/instrumentation.js';
@@ -9,6 +8,7 @@ import type { AppDependencies } from '../http/app.js';
 import type { Readiness } from '../http/health.routes.js';
 import type { ImportsHttp } from '../http/imports.routes.js';
 import { CursorCodec } from '../kit/cursor.js';
+import { newUuidV7 } from '../kit/uuid.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetricsRegistry, httpMetrics } from '../observability/metrics.js';
 import { Authenticator } from '../auth/authenticator.js';
@@ -114,7 +114,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       const { results } = await migrateToLatest(database.db, database.dialect.name);
       for (const r of results ?? []) logger.info({ migration: r.migrationName, status: r.status }, 'migration applied');
     }
-    const newId = options.newId ?? uuidv7;
+    const newId = options.newId ?? newUuidV7;
     const cursorKey = await sharedSecret(database.db, 'cursor_hmac_key');
 
     const apiKeys = new ApiKeysService({

@@ -6,9 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import Type from 'typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { v7 as uuidv7 } from 'uuid';
 import { ImportNotFoundError, ImportQueueFullError, ImportTooLargeError, ImportUploadTimeoutError } from '../imports/errors.js';
-import { UUID_V7_PATTERN } from '../kit/uuid.js';
+import { UUID_V7_PATTERN, newUuidV7 } from '../kit/uuid.js';
 import { UnsupportedMediaTypeError } from './media-type.js';
 import type { ExportOptions } from '../imports/export/export.js';
 import { isFinished, jobDocument, type ImportJob } from '../imports/jobs/job.js';
@@ -123,7 +122,7 @@ export function importsRoutes(deps: ImportsHttp) {
         if (declared > deps.maxBytes) throw new ImportTooLargeError(`The file is larger than ${deps.maxBytes} bytes.`);
         const format = request.query.format ?? (request.headers['content-type']?.startsWith(NDJSON) ? 'ndjson' : 'csv');
         await mkdir(deps.spoolDir, { recursive: true });
-        const spoolPath = join(deps.spoolDir, `${uuidv7()}.${format}`);
+        const spoolPath = join(deps.spoolDir, `${newUuidV7()}.${format}`);
         let bytes: number;
         try {
           bytes = await spool(request.body, spoolPath, { ...deps, signal: request.deadline });

@@ -19,7 +19,7 @@ import { ROW_ERROR_REASONS, type BatchWriter } from '../../src/imports/write/wri
 import { batchWriterFor } from '../../src/compose/imports.js';
 import { PostgresBatchWriter } from '../../src/imports/write/postgres-writer.js';
 import { PostgresUserBatchWriter } from '../../src/users/postgres-batch-writer.js';
-import { pooledUuidv7 } from '../../src/imports/write/ids.js';
+import { newUuidV7 } from '../../src/kit/uuid.js';
 import { importMetrics } from '../../src/imports/metrics.js';
 import { Registry } from 'prom-client';
 
@@ -310,7 +310,7 @@ for (const [name, open, skip] of await dialects()) {
           batch: { maxRows: 3000 },
           onRetry: () => retries++,
           writerFor: (job) =>
-            new PostgresBatchWriter({ job, users: (run) => new PostgresUserBatchWriter({ pool: faultyPool, run, newId: pooledUuidv7() }) }),
+            new PostgresBatchWriter({ job, users: (run) => new PostgresUserBatchWriter({ pool: faultyPool, run, newId: newUuidV7 }) }),
         });
         try {
           const { job } = await runImport(service, { file: bigFile });
