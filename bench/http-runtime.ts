@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Settings } from './http.js';
 import { featureBreakdown, summariseProfile } from './profile.js';
 import { TARGETS, fmtInt, fmtMs, median, type ProfileResult, type Row, type RuntimeResult } from './report.js';
-import { measure, profiled, startServerChild, stopServerChild, type Runtime, type ServerChild } from './runner.js';
+import { measure, profiled, rssOf, startServerChild, stopServerChild, type Runtime, type ServerChild } from './runner.js';
 import {
   DATABASE_TITLES,
   sanityCheck,
@@ -38,6 +38,7 @@ export async function measureRuntime(
     started.push(server);
     return server;
   };
+  const startRss = new Map<string, number>();
   const idleRss = new Map<string, number>();
   const rows: Row[] = [];
   const profiles: ProfileResult[] = [];
@@ -55,7 +56,12 @@ export async function measureRuntime(
         stub: await start('roster-no-auth', `${runtime.label} ${db} Roster (auth stubbed)`, target, join(dir, `${database}-stub.log`)),
       });
     }
-    for (const server of started) idleRss.set(server.label, server.idleRssBytes);
+    for (const server of started) startRss.set(server.label, server.idleRssBytes);
+    // V8 keeps the young generation it grew to during start-up until a scavenge finds allocation
+    // slow, 25-40 s into idle for Roster: the reading 1 s after start is the start-up peak, this
+    // one what an idle instance holds.
+    await new Promise((resolve) => setTimeout(resolve, settings.idleS * 1000));
+    for (const server of started) idleRss.set(server.label, await rssOf(server));
     const servers: ServerSet = { bare, databases: sets };
     await sanityCheck(servers, ids[0]!);
     console.log(`${runtime.label} ${nodeVersion}: ${started.length} servers ready`);
@@ -84,11 +90,11 @@ export async function measureRuntime(
   } catch (error) {
     const failure = error instanceof Error ? error.message : String(error);
     console.error(`${runtime.label}: FAILED: ${failure}`);
-    return { runtime, nodeVersion, rows, idleRss, profiles, failure };
+    return { runtime, nodeVersion, rows, startRss, idleRss, profiles, failure };
   } finally {
     for (const server of started) await stopServerChild(server);
   }
-  return { runtime, nodeVersion, rows, idleRss, profiles, failure: undefined };
+  return { runtime, nodeVersion, rows, startRss, idleRss, profiles, failure: undefined };
 }
 
 /**

@@ -18,7 +18,8 @@
  * Node.js. It CPU-profiles Roster's three routes and attributes the samples to features
  * (bench/profile.ts). It reports and never asserts.
  *
- * Settings (environment): BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3), BENCH_ROUNDS (3),
+ * Settings (environment): BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3), BENCH_IDLE (s idle before
+ * the idle RSS is read, 60), BENCH_ROUNDS (3),
  * BENCH_CONNECTIONS (50), BENCH_USERS (100000), BENCH_DATABASES (sqlite,postgres),
  * BENCH_POSTGRES_URL (server to create the scratch database on; postgres://postgres@127.0.0.1:5432/postgres),
  * BENCH_NODE24 (0: Node.js 20 only, 1: 20 then 24, only: 24 only), BENCH_PROFILE (always, the
@@ -47,6 +48,8 @@ export interface Settings {
   readonly users: number;
   readonly durationS: number;
   readonly warmupS: number;
+  /** Seconds every server sits idle after start before its idle RSS is read. */
+  readonly idleS: number;
   readonly rounds: number;
   readonly connections: number;
   readonly databases: DatabaseName[];
@@ -82,6 +85,7 @@ function readSettings(): Settings {
     users: int('BENCH_USERS', 100_000, 1_000, 5_000_000),
     durationS: int('BENCH_DURATION', quick ? 2 : 10, 1, 600),
     warmupS: int('BENCH_WARMUP', quick ? 1 : 3, 0, 600),
+    idleS: int('BENCH_IDLE', quick ? 5 : 60, 0, 600),
     rounds: int('BENCH_ROUNDS', quick ? 1 : 3, 1, 20),
     connections: int('BENCH_CONNECTIONS', 50, 1, 1000),
     databases: [...new Set(databases)] as DatabaseName[],

@@ -27,7 +27,9 @@ export interface RuntimeResult {
   readonly runtime: Runtime;
   readonly nodeVersion: string;
   readonly rows: Row[];
-  /** Idle RSS by server label, reported by each server before any load. */
+  /** RSS by server label 1 s after start and a full GC (the start-up peak). */
+  readonly startRss: Map<string, number>;
+  /** RSS by server label after BENCH_IDLE seconds idle, before any load. */
   readonly idleRss: Map<string, number>;
   readonly profiles: ProfileResult[];
   /** Set when the runtime could not be measured at all (servers failed to start, ...). */
@@ -147,13 +149,15 @@ export function rssTable(
   labels: { roster: string; stub: string; baseline: string; db: DatabaseName }[],
   bare: string,
 ): string {
-  const header = '| Database | Roster MiB | Roster (auth stubbed) MiB | B (fastify + driver) MiB | Roster / B |\n|---|--:|--:|--:|--:|';
+  const header =
+    '| Database | Roster MiB | Roster (auth stubbed) MiB | B (fastify + driver) MiB | Roster / B | 1 s after start: Roster / B MiB |\n|---|--:|--:|--:|--:|--:|';
   const lines = labels.map(({ roster, stub, baseline, db }) => {
     const r = result.idleRss.get(roster);
     const b = result.idleRss.get(baseline);
-    return `| ${DATABASE_TITLES[db]} | ${fmtMiB(r)} | ${fmtMiB(result.idleRss.get(stub))} | ${fmtMiB(b)} | ${r !== undefined && b !== undefined ? fmtX(r / b) : NA} |`;
+    const atStart = `${fmtMiB(result.startRss.get(roster))} / ${fmtMiB(result.startRss.get(baseline))}`;
+    return `| ${DATABASE_TITLES[db]} | ${fmtMiB(r)} | ${fmtMiB(result.idleRss.get(stub))} | ${fmtMiB(b)} | ${r !== undefined && b !== undefined ? fmtX(r / b) : NA} | ${atStart} |`;
   });
-  return [header, ...lines, `| (A: bare node:http) | | | ${fmtMiB(result.idleRss.get(bare))} | |`].join('\n');
+  return [header, ...lines, `| (A: bare node:http) | | | ${fmtMiB(result.idleRss.get(bare))} | | |`].join('\n');
 }
 
 /** One line per target per database: measured value and met / NOT met, or why it is missing. */

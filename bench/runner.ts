@@ -114,6 +114,11 @@ export async function stopServerChild(server: ServerChild): Promise<void> {
   clearTimeout(timer);
 }
 
+/** The server's RSS now, in bytes. */
+export async function rssOf(server: ServerChild): Promise<number> {
+  return (await ask(server.process, { type: 'usage' }, 'usage', IPC_TIMEOUT_MS)).rssBytes;
+}
+
 async function cpuMicros(server: ServerChild): Promise<number> {
   return (await ask(server.process, { type: 'usage' }, 'usage', IPC_TIMEOUT_MS)).cpuMicros;
 }
