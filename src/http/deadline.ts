@@ -70,26 +70,37 @@ export function enforceDeadlines(
       // (or the deadline passes), so what it did is known and logged once. A write past its
       // last check commits although nobody hears of it; one that honours the signal rolls back.
       let gone = false;
+      // Set once the handler settled. The answer is still being written then, and the client
+      // can go before it finishes: Fastify runs onResponse on 'finish' only, and onRequestAbort
+      // only for a request whose body was cut short, so without this the request would get no
+      // line at all. 'close' is emitted once per response, so the listener stays until then.
+      let settled: ClientGoneOutcome | undefined;
       const onClose = () => {
         if (reply.raw.writableFinished) return;
+        if (settled !== undefined) {
+          onClientGone(request, reply, settled.completed ? { completed: true, status: reply.statusCode } : settled);
+          return;
+        }
         gone = true;
         deadline.abort(new ClientGoneError('The client closed the connection.'));
       };
-      // on(), not once(): it is removed below in any case, and once() wraps it anew per request.
+      // on(), not once(): once() wraps it anew per request.
       reply.raw.on('close', onClose);
       // Gone before the handler started (a hook or the body parser waited long enough).
       if (request.raw.socket?.destroyed === true) onClose();
       request.deadline = deadline.signal;
       try {
         const result: unknown = await deadline.race(Promise.resolve(handler.call(this, request, reply)));
+        settled = { completed: true, status: 0 };
         if (!gone) return result;
         onClientGone(request, reply, { completed: true, status: reply.statusCode });
       } catch (error) {
+        settled = { completed: false, error };
         if (!gone) throw error;
         onClientGone(request, reply, { completed: false, error });
       } finally {
         deadline.dispose();
-        reply.raw.off('close', onClose);
+        if (gone || reply.raw.writableFinished) reply.raw.off('close', onClose);
       }
       // Nobody can read an answer: Fastify must not try to send one (a second send is what
       // logged "Reply was already sent").
