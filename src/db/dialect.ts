@@ -1,6 +1,5 @@
-import { DeadlineExceededError } from '../kit/deadline.js';
 import { parseIsoTimestamp } from '../kit/iso-time.js';
-import { DatabaseUnavailableError, outageRule } from './outage.js';
+import { DatabaseUnavailableError, StatementTimeoutError, outageRule } from './outage.js';
 
 /**
  * Everything SQLite and PostgreSQL disagree on, named in one place. Stores speak Kysely for
@@ -64,7 +63,7 @@ function isErrorWithCode(error: unknown): error is Error & { code: string } {
 
 /**
  * Runs `work`, turning the dialect's outage errors into DatabaseUnavailableError (a 503, retry
- * later) and its statement timeouts into DeadlineExceededError. With `retryLostConnection`, for
+ * later) and its statement timeouts into StatementTimeoutError (a 504). With `retryLostConnection`, for
  * reads only, `work` runs once more when the connection died under it (a failover leaves the
  * pool's idle connections dead; the retry takes a fresh one); writes are never retried here,
  * because a write may have committed before its answer was lost.
@@ -87,13 +86,14 @@ export async function failOnOutage<T>(
 
 /**
  * What failOnOutage() throws for `error`: DatabaseUnavailableError for an outage,
- * DeadlineExceededError for a statement timeout, else `error` itself. For adapters whose work is
+ * StatementTimeoutError for a statement timeout, else `error` itself. For adapters whose work is
  * synchronous (prepared statements on SQLite) and so catch the driver's error themselves.
  */
 export function outageError(dialect: SqlDialect, error: unknown): unknown {
   if (error instanceof DatabaseUnavailableError) return error;
   const rule = outageRule(error, dialect.name);
   if (rule !== undefined) return new DatabaseUnavailableError(rule, { cause: error });
-  if (dialect.isTimeout(error)) return new DeadlineExceededError('The database statement ran past its deadline.', { cause: error });
+  if (dialect.isTimeout(error))
+    return new StatementTimeoutError('The database statement ran past the request deadline; it was cancelled.', { cause: error });
   return error;
 }

@@ -1,4 +1,4 @@
-import { UnavailableError } from '../kit/errors.js';
+import { AppError, UnavailableError } from '../kit/errors.js';
 
 /**
  * Which database errors are outages — worth a 503 and a retry later, not a 500 — in one table,
@@ -201,4 +201,14 @@ export class DatabaseUnavailableError extends UnavailableError {
     super(`The database is unavailable (${rule.reason}); retry later.`, options);
     this.rule = rule;
   }
+}
+
+/**
+ * PostgreSQL cancelled a statement at `statement_timeout`, which the API pool sets to the request
+ * deadline (compose/services.ts): the request ran out of time, the same 504 `deadline-exceeded`
+ * as when the deadline fires in the process. Both clocks run the same length, so under load
+ * either can fire first; the answer must not depend on which.
+ */
+export class StatementTimeoutError extends AppError {
+  readonly code = 'deadline-exceeded';
 }

@@ -182,6 +182,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     (route) => metrics?.deadlineExceeded.inc({ route }),
     (request, reply, outcome) => {
+      // Gone while the answer was written, yet the request line is out: the answer did finish
+      // (inject()'s responses report 'close' without the writableFinished the deadline checks).
+      if (outcome.whileAnswering === true && request.recorded) return;
       // One line says what became of the work; the request line says 499 (nginx's "client
       // closed request"), since no response is finished and onResponse never runs.
       if (outcome.completed) {

@@ -13,9 +13,13 @@ export class ClientGoneError extends Error {
   override readonly name = 'ClientGoneError';
 }
 
-/** What the work of a request whose client went away did in the end. */
-export type ClientGoneOutcome =
-  { readonly completed: true; readonly status: number } | { readonly completed: false; readonly error: unknown };
+/**
+ * What the work of a request whose client went away did in the end. `whileAnswering`: the client
+ * left after the handler settled, while its answer was being written.
+ */
+export type ClientGoneOutcome = (
+  { readonly completed: true; readonly status: number } | { readonly completed: false; readonly error: unknown }
+) & { readonly whileAnswering?: true };
 
 /** The client did not send the whole request body in time (a slow or stalled client). */
 export class RequestBodyTimeoutError extends AppError {
@@ -78,7 +82,8 @@ export function enforceDeadlines(
       const onClose = () => {
         if (reply.raw.writableFinished) return;
         if (settled !== undefined) {
-          onClientGone(request, reply, settled.completed ? { completed: true, status: reply.statusCode } : settled);
+          const outcome = settled.completed ? { completed: true as const, status: reply.statusCode } : settled;
+          onClientGone(request, reply, { ...outcome, whileAnswering: true });
           return;
         }
         gone = true;

@@ -36,7 +36,7 @@ type Queryable = pg.Pool | pg.PoolClient;
  *
  * Errors are the port's: unique violations become EmailTakenError or
  * IdempotencyKeyTakenError, outages DatabaseUnavailableError, statement timeouts
- * DeadlineExceededError; a read whose connection was lost runs once more, a write never.
+ * StatementTimeoutError; a read whose connection was lost runs once more, a write never.
  */
 export class PostgresUserStore implements UserStore {
   constructor(

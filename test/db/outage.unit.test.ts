@@ -1,10 +1,10 @@
 // The outage table (src/db/outage.ts), one case per row, and what is deliberately not an outage.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DatabaseUnavailableError, describeOutage, OUTAGE_RULES, outageRule } from '../../src/db/outage.js';
+import { DatabaseUnavailableError, describeOutage, OUTAGE_RULES, outageRule, StatementTimeoutError } from '../../src/db/outage.js';
 import { failOnOutage, postgresDialect, sqliteDialect } from '../../src/db/dialect.js';
 import { UnavailableError } from '../../src/kit/errors.js';
-import { DeadlineExceededError } from '../../src/kit/deadline.js';
+import { toProblem } from '../../src/http/problem.js';
 
 function coded(code: string | undefined, message = 'x'): Error {
   return Object.assign(new Error(message), code === undefined ? {} : { code });
@@ -102,14 +102,14 @@ describe('the outage table', () => {
 });
 
 describe('failOnOutage', () => {
-  test('an outage becomes DatabaseUnavailableError, a statement timeout DeadlineExceededError, the rest passes', async () => {
+  test('an outage becomes DatabaseUnavailableError, a statement timeout StatementTimeoutError (504, as the request deadline), the rest passes', async () => {
     await assert.rejects(
       failOnOutage(sqliteDialect, () => Promise.reject(coded('SQLITE_FULL'))),
       (e) => e instanceof DatabaseUnavailableError && e.rule.name === 'SQLITE_FULL',
     );
     await assert.rejects(
       failOnOutage(postgresDialect, () => Promise.reject(coded('57014'))),
-      (e) => e instanceof DeadlineExceededError,
+      (e) => e instanceof StatementTimeoutError && toProblem(e, 'r').status === 504,
     );
     const other = coded('23505');
     await assert.rejects(
