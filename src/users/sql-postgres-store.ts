@@ -6,7 +6,7 @@ import type { NewEvent } from '../events/model.js';
 import { toEventRow } from '../events/sql-outbox.js';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import type { User, UserId } from './model.js';
-import { fromUserRow, toUserRow, type StoredUserColumns } from './sql-row.js';
+import { fromUserRow, fromUserSnapshot, likePrefix, toUserRow, toUserSnapshot, type StoredUserColumns } from './sql-row.js';
 import type { IdempotencyRecord, UserPageQuery, UserStore } from './service.js';
 import {
   CREATE,
@@ -57,7 +57,7 @@ export class PostgresUserStore implements UserStore {
     const { rows } = await this.#read(signal, (client) => this.#run(client, FIND_IDEMPOTENCY, [scope, key, now]));
     const row = rows[0] as { fingerprint: string; result: unknown; expires_at: Date } | undefined;
     if (row === undefined) return undefined;
-    return { scope, key, fingerprint: row.fingerprint, user: fromSnapshot(row.result), expiresAt: row.expires_at };
+    return { scope, key, fingerprint: row.fingerprint, user: fromUserSnapshot(row.result), expiresAt: row.expires_at };
   }
 
   async get(id: UserId, signal?: AbortSignal): Promise<User | undefined> {
@@ -75,7 +75,7 @@ export class PostgresUserStore implements UserStore {
     const values: unknown[] = [];
     if (query.afterId !== undefined) values.push(query.afterId);
     if (query.emailKey !== undefined) values.push(query.emailKey);
-    if (query.prefix !== undefined) values.push(`${escapeLike(query.prefix)}%`);
+    if (query.prefix !== undefined) values.push(likePrefix(query.prefix));
     values.push(query.limit);
     const { rows } = await this.#read(signal, (client) => this.#run(client, statement, values));
     return (rows as StoredUserColumns[]).map((row) => fromUserRow(row, postgresDialect));
@@ -208,15 +208,5 @@ function eventValues(event: NewEvent): unknown[] {
 
 /** $17–$21 of CREATE_REMEMBERED; the record's created_at is the user's ($8), as SqliteUserStore writes it. */
 function idempotencyValues(record: IdempotencyRecord): unknown[] {
-  const snapshot = { ...record.user, createdAt: record.user.createdAt.toISOString(), updatedAt: record.user.updatedAt.toISOString() };
-  return [record.scope, record.key, record.fingerprint, JSON.stringify(snapshot), record.expiresAt];
-}
-
-function fromSnapshot(value: unknown): User {
-  const snap = value as Omit<User, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
-  return { ...snap, createdAt: new Date(snap.createdAt), updatedAt: new Date(snap.updatedAt) };
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+  return [record.scope, record.key, record.fingerprint, toUserSnapshot(record.user), record.expiresAt];
 }

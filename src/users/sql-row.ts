@@ -1,4 +1,5 @@
 import type { SqlDialect } from '../db/dialect.js';
+import { parseIsoTimestamp } from '../kit/iso-time.js';
 import { foldKey, type Attributes, type Email, type User, type UserId, type UserName } from './model.js';
 
 /** A user as a row of `users` (without the import's bookkeeping column, `imported_by`). */
@@ -55,4 +56,23 @@ export function fromUserRow(row: StoredUserColumns, dialect: SqlDialect): User {
     createdAt: dialect.fromTime(row.created_at),
     updatedAt: dialect.fromTime(row.updated_at),
   };
+}
+
+/** The user an idempotency record keeps (its `result` column): JSON text, times as toISOString(). */
+export function toUserSnapshot(user: User): string {
+  return JSON.stringify({ ...user, createdAt: user.createdAt.toISOString(), updatedAt: user.updatedAt.toISOString() });
+}
+
+/** The inverse of toUserSnapshot(), from the text (SQLite) or the parsed jsonb (PostgreSQL). */
+export function fromUserSnapshot(stored: unknown): User {
+  const snap = (typeof stored === 'string' ? JSON.parse(stored) : stored) as Omit<User, 'createdAt' | 'updatedAt'> & {
+    createdAt: string;
+    updatedAt: string;
+  };
+  return { ...snap, createdAt: parseIsoTimestamp(snap.createdAt), updatedAt: parseIsoTimestamp(snap.updatedAt) };
+}
+
+/** A LIKE pattern matching values that start with `prefix` (with `escape '\\'` in the SQL). */
+export function likePrefix(prefix: string): string {
+  return `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }

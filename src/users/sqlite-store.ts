@@ -9,7 +9,7 @@ import { toEventRow } from '../events/sql-outbox.js';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import type { User, UserId } from './model.js';
 import type { IdempotencyRecord, UserPageQuery, UserStore } from './service.js';
-import { fromUserRow, toUserRow } from './sql-row.js';
+import { fromUserRow, fromUserSnapshot, likePrefix, toUserRow, toUserSnapshot } from './sql-row.js';
 import { prepareUserStatements, type Prepared, type StoredIdempotency, type StoredUser, type UserStatements } from './sqlite-statements.js';
 
 export interface SqliteUserStoreOptions {
@@ -73,12 +73,11 @@ export class SqliteUserStore implements UserStore {
     signal?.throwIfAborted();
     const row = await this.#exclusively(() => this.#get<StoredIdempotency>(this.#s.findIdempotency, scope, key, now.toISOString()), signal);
     if (row === undefined) return undefined;
-    const snapshot = JSON.parse(row.result) as Omit<User, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
     return {
       scope: row.scope,
       key: row.key,
       fingerprint: row.fingerprint,
-      user: { ...snapshot, createdAt: parseIsoTimestamp(snapshot.createdAt), updatedAt: parseIsoTimestamp(snapshot.updatedAt) },
+      user: fromUserSnapshot(row.result),
       expiresAt: parseIsoTimestamp(row.expires_at),
     };
   }
@@ -95,7 +94,7 @@ export class SqliteUserStore implements UserStore {
     if (query.afterId !== undefined) params.push(query.afterId);
     if (query.emailKey !== undefined) params.push(query.emailKey);
     if (query.prefix !== undefined) {
-      const pattern = `${escapeLike(query.prefix)}%`;
+      const pattern = likePrefix(query.prefix);
       params.push(pattern, pattern);
     }
     params.push(query.limit);
@@ -130,12 +129,7 @@ export class SqliteUserStore implements UserStore {
     if (idempotency !== undefined) {
       const now = user.createdAt.toISOString();
       this.#run(s.deleteExpiredIdempotency, idempotency.scope, idempotency.key, now);
-      const snapshot = {
-        ...idempotency.user,
-        createdAt: idempotency.user.createdAt.toISOString(),
-        updatedAt: idempotency.user.updatedAt.toISOString(),
-      };
-      const result = JSON.stringify(snapshot);
+      const result = toUserSnapshot(idempotency.user);
       this.#run(
         s.insertIdempotency,
         idempotency.scope,
@@ -267,8 +261,4 @@ export class OpenTransactionError extends Error {
   constructor() {
     super('A transaction is open on the SQLite connection outside Kysely; the users store will not run inside it.');
   }
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
