@@ -14,6 +14,7 @@ import { createMetricsRegistry, httpMetrics } from '../observability/metrics.js'
 import { Authenticator } from '../auth/authenticator.js';
 import { ApiKeysService } from '../auth/service.js';
 import { SqlApiKeyStore } from '../auth/sql-store.js';
+import { EventCommits } from '../events/commits.js';
 import { EventsService } from '../events/service.js';
 import { SqlEventStore } from '../events/sql-store.js';
 import { exportUsers } from '../imports/export/export.js';
@@ -24,7 +25,7 @@ import { ImportService } from '../imports/service.js';
 import { importServiceOptionsFor } from './imports.js';
 import { userStoreFor } from './users.js';
 import { UsersService } from '../users/service.js';
-import { Dispatcher } from '../webhooks/dispatcher.js';
+import { Dispatcher, type Wakeups } from '../webhooks/dispatcher.js';
 import { WebhookHttpClient } from '../webhooks/http-client.js';
 import { webhookMetrics } from '../webhooks/metrics.js';
 import { SqlDeliveryStore } from '../webhooks/sql-delivery-store.js';
@@ -47,6 +48,8 @@ export interface Services {
   readonly authenticator: Authenticator;
   readonly users: UsersService;
   readonly events: EventsService;
+  /** Announced after every commit of this process's writers that appended events; the dispatcher wakes on it. */
+  readonly eventCommits: EventCommits;
   readonly webhooks: WebhooksService;
   readonly imports: ImportService;
   /** Background runs of uploaded jobs; started by main.ts, stopped at shutdown. */
@@ -126,8 +129,9 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     const jwt = config.auth.jwt === undefined ? undefined : new (await import('../auth/jwt.js')).JwtVerifier(config.auth.jwt);
     const authenticator = new Authenticator(apiKeys, jwt);
 
+    const eventCommits = new EventCommits();
     const users = new UsersService({
-      store: userStoreFor(database),
+      store: userStoreFor(database, { onEventsCommitted: eventCommits.announce }),
       cursors: new CursorCodec(cursorKey),
       newId,
       idempotencyTtlMs: config.users.idempotencyTtlHours * 3_600_000,
@@ -168,13 +172,18 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
         newId,
         workers: config.webhooks.workers,
         pollIntervalMs: config.webhooks.pollIntervalMs,
+        wakeups: await commitWakeups(
+          database.dialect.name === 'postgres' ? config.database.url : undefined,
+          eventCommits,
+          logger.child({ component: 'webhooks' }),
+        ),
         leaseMs: config.webhooks.leaseMs,
         metrics: webhookMetrics(registry),
       });
     }
 
     const imports = new ImportService({
-      ...importServiceOptionsFor(database),
+      ...importServiceOptionsFor(database, { onEventsCommitted: eventCommits.announce }),
       newId,
       onRetry:
         options.onImportRetry ??
@@ -218,6 +227,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       authenticator,
       users,
       events,
+      eventCommits,
       webhooks,
       imports,
       importRunner,
@@ -233,6 +243,37 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     if (owned) await database.close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * What wakes the dispatcher: this process's commits at once, and on PostgreSQL every instance's
+ * (and every CLI's) through one LISTEN connection (loaded only there). While that connection is
+ * down the wake-ups are not live, and the dispatcher polls at its short interval.
+ */
+async function commitWakeups(postgresUrl: string | undefined, commits: EventCommits, logger: Logger): Promise<Wakeups> {
+  const listener =
+    postgresUrl === undefined
+      ? undefined
+      : new (await import('../events/sql-commit-listener.js')).PostgresCommitListener({
+          url: postgresUrl,
+          onCommit: commits.announce,
+          logger,
+        });
+  let unsubscribe: (() => void) | undefined;
+  return {
+    start(wake) {
+      unsubscribe ??= commits.subscribe(wake);
+      listener?.start();
+    },
+    get live() {
+      return listener?.listening ?? true;
+    },
+    async stop() {
+      unsubscribe?.();
+      unsubscribe = undefined;
+      await listener?.stop();
+    },
+  };
 }
 
 /** Import and export as the HTTP routes take them, from the imports section of the config. */
