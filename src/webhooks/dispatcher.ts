@@ -42,7 +42,11 @@ export interface DispatcherOptions {
   readonly leaseMs?: number;
   /** Events read per claim of an endpoint. Default 100. */
   readonly batchSize?: number;
-  /** Successful deliveries settled per transaction at most. Default 20. */
+  /**
+   * Successful deliveries settled per transaction at most (also the most a crash can make an
+   * endpoint receive twice). Default 100: at full rate a settlement per 20 was a tenth of the
+   * dispatcher's CPU; `settleIntervalMs` still bounds how long a success waits.
+   */
   readonly settleEvery?: number;
   /** Longest time successes wait to be settled. Default 50 ms. */
   readonly settleIntervalMs?: number;
@@ -140,7 +144,7 @@ export class Dispatcher {
     this.#leaseMs = options.leaseMs ?? 60_000;
     this.#batch = options.batchSize ?? 100;
     this.#postponeMs = options.budgetPostponeMs ?? 1_000;
-    this.#settleEvery = options.settleEvery ?? 20;
+    this.#settleEvery = options.settleEvery ?? 100;
     this.#settleIntervalMs = options.settleIntervalMs ?? 50;
     this.#breakers = options.breakers ?? new BreakerRegistry();
     this.#budget = options.budget ?? new RetryBudget();
