@@ -86,6 +86,10 @@ const SYSTEM_ACTOR = 'system:webhooks';
  * that, with more endpoints than workers, a busy one cannot keep a worker for ever.
  */
 const STREAM_ROUNDS_PER_CLAIM = 10;
+/** The shortest time between two claims that wake-ups asked for (see #run()), and between two short reads of one endpoint's stream. */
+const CLAIM_SPACING_MS = 5;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** The longest wait between polls while the database is unavailable. */
 const POLL_BACKOFF_MAX_MS = 2_000;
 
@@ -122,7 +126,7 @@ export class Dispatcher {
   #stopping = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
-  /** A commit was announced while a claim ran: claim again instead of sleeping (coalesces a burst into one round). */
+  /** A commit was announced (or a worker freed) while a claim ran: claim again instead of sleeping (coalesces a burst into one round). */
   #wakePending = false;
   /** The earliest time (epoch ms) an endpoint this instance gave back is due again (a retry, a breaker): the idle wait ends then. */
   #earliestDue = Infinity;
@@ -179,6 +183,14 @@ export class Dispatcher {
    */
   wake(): void {
     this.#announced++;
+    this.#claimAgain();
+  }
+
+  /**
+   * Claims once more as soon as possible: ends the loop's wait, or, while a claim is running,
+   * makes the loop claim again after it (that claim may have run before the change).
+   */
+  #claimAgain(): void {
     this.#wakePending = true;
     this.#wake?.();
   }
@@ -209,7 +221,15 @@ export class Dispatcher {
   }
 
   async #run(): Promise<void> {
+    let lastClaimAt = -Infinity;
+    let spaced = false;
     while (!this.#stopping) {
+      // Woken (a commit, a freed worker): claims start at least CLAIM_SPACING_MS apart, so 500
+      // commits a second are a claim every few milliseconds, the wakes between them coalesced.
+      const sinceLast = performance.now() - lastClaimAt;
+      if (spaced && sinceLast < CLAIM_SPACING_MS) await sleep(CLAIM_SPACING_MS - sinceLast);
+      spaced = true;
+      lastClaimAt = performance.now();
       this.#wakePending = false;
       const free = this.#size - this.#inFlight.size;
       let claimed = 0;
@@ -231,7 +251,10 @@ export class Dispatcher {
         }
       }
       // Claimed a full batch: more may be due at once. Otherwise wait, but wake when a worker frees up.
-      if (claimed > 0 && claimed === free) continue;
+      if (claimed > 0 && claimed === free) {
+        spaced = false;
+        continue;
+      }
       // Commits announced during the claim may have made more endpoints due.
       if (this.#wakePending && this.#pollFailures === 0) continue;
       // While claims fail the wait doubles, up to POLL_BACKOFF_MAX_MS, so an outage is not
@@ -262,8 +285,9 @@ export class Dispatcher {
       })
       .finally(() => {
         this.#inFlight.delete(work);
-        // A free worker: look for more work now rather than at the next poll.
-        this.#wake?.();
+        // A free worker, and its endpoint given back (maybe with events that came during its
+        // last round): look for work now rather than at the next poll.
+        this.#claimAgain();
       });
     this.#inFlight.add(work);
   }
@@ -335,7 +359,13 @@ export class Dispatcher {
     };
     // Round after round while the stream grows (a full batch, or a commit announced meanwhile):
     // events committed while this endpoint is being served go out without a release and a claim.
+    let readAt = -Infinity;
     for (let round = 0; round < STREAM_ROUNDS_PER_CLAIM && !this.#stopping; round++) {
+      // After a short round (the stream caught up), the next read waits for the spacing: at a
+      // steady rate a read brings several events, not one read (and one wake) per event.
+      const sinceRead = performance.now() - readAt;
+      if (sinceRead < CLAIM_SPACING_MS) await sleep(CLAIM_SPACING_MS - sinceRead);
+      readAt = performance.now();
       const announced = this.#announced;
       const upTo = await this.#store.maxSequence(this.#abort.signal);
       const events = await this.#store.eventsAfter(state.cursor, upTo, endpoint.eventTypes, this.#batch, this.#abort.signal);
