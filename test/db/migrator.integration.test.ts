@@ -87,6 +87,7 @@ describe('migrations on PostgreSQL with several schemas in one database', { skip
       assert.match(prefixPlan, /users_email_key_unique/);
       assert.doesNotMatch(prefixPlan, /Seq Scan/);
 
+      await migrateDown(database.db, database.dialect.name); // 0009
       await migrateDown(database.db, database.dialect.name); // 0008
       await migrateDown(database.db, database.dialect.name); // 0007
       assert.deepEqual(await indexes(), [
