@@ -7,7 +7,7 @@ import { importsMigration } from './migrations/0005_imports.js';
 import { importLeasesMigration } from './migrations/0006_import_leases.js';
 import { emailKeyIndexMigration } from './migrations/0007_email_key_index.js';
 import { foldKeysMigration } from './migrations/0008_fold_keys.js';
-import { eventNotifyMigration } from './migrations/0009_event_notify.js';
+import { searchKeyRangesMigration } from './migrations/0009_search_key_ranges.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -25,7 +25,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0006_import_leases': importLeasesMigration(dialect),
     '0007_email_key_index': emailKeyIndexMigration(dialect),
     '0008_fold_keys': foldKeysMigration(dialect),
-    '0009_event_notify': eventNotifyMigration(dialect),
+    '0009_search_key_ranges': searchKeyRangesMigration(dialect),
   };
 }
 
