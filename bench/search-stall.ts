@@ -5,8 +5,9 @@
 // LIKE over both keys in id order). Rounds are interleaved; figures are ms per call, median and
 // max over the rounds, and the longest the event loop went without a turn (loopProbe()).
 //
-// `npx tsc -p tsconfig.json && node dist/bench/search-stall.js` (ROSTER_BENCH_USERS to change the
-// size, ROSTER_BENCH_WRITE=1 to rewrite the bench:search-stall section of bench/RESULTS.md).
+// `npm run bench:search-stall` (rewrites the bench:search-stall section of bench/RESULTS.md), or
+// `npx tsc -p tsconfig.json && node dist/bench/search-stall.js` to print only (ROSTER_BENCH_WRITE=1
+// to write; ROSTER_BENCH_USERS to change the size).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
