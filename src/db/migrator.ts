@@ -7,6 +7,7 @@ import { importsMigration } from './migrations/0005_imports.js';
 import { importLeasesMigration } from './migrations/0006_import_leases.js';
 import { emailKeyIndexMigration } from './migrations/0007_email_key_index.js';
 import { foldKeysMigration } from './migrations/0008_fold_keys.js';
+import { searchKeyRangesMigration } from './migrations/0009_search_key_ranges.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -24,6 +25,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0006_import_leases': importLeasesMigration(dialect),
     '0007_email_key_index': emailKeyIndexMigration(dialect),
     '0008_fold_keys': foldKeysMigration(dialect),
+    '0009_search_key_ranges': searchKeyRangesMigration(dialect),
   };
 }
 
