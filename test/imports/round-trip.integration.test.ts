@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
+import { v7 as uuidv7 } from 'uuid';
 import { exportUsers } from '../../src/imports/export/export.js';
 import { parseAttributes, parseEmail, parseUserName, foldKey } from '../../src/users/model.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
@@ -110,6 +111,51 @@ for (const [name, open, skip] of await dialects()) {
           assert.equal(await text(exportUsers(target.database, { format })), exported);
         }),
         { numRuns: name === 'sqlite' ? 40 : 15 },
+      );
+    });
+
+    it('reads several pages in id order, and `since` keeps the users changed at or after it', async () => {
+      await empty(source);
+      const { db, dialect } = source.database;
+      const all: { id: string; changed: boolean }[] = [];
+      // 2,500 users over three pages; every third one changed after `since`.
+      for (let batch = 0; batch < 5; batch++) {
+        const rows = Array.from({ length: 500 }, (_, i) => {
+          const n = batch * 500 + i;
+          const changed = n % 3 === 0;
+          const id = uuidv7();
+          all.push({ id, changed });
+          const at = dialect.toTime(new Date(changed ? '2026-03-01T00:00:00.000Z' : '2024-03-01T00:00:00.000Z'));
+          return {
+            id,
+            email: `page-${n}@example.com`,
+            email_key: `page-${n}@example.com`,
+            name: `Page ${n}`,
+            name_key: `page ${n}`,
+            attributes: dialect.toJson({ n }),
+            version: 1,
+            created_at: at,
+            updated_at: at,
+          };
+        });
+        await db.insertInto('users').values(rows).execute();
+      }
+      const ids = async (since?: Date) =>
+        (await text(exportUsers(source.database, { format: 'ndjson', since })))
+          .trim()
+          .split('\n')
+          .map((line) => (JSON.parse(line) as { id: string }).id);
+      const byId = all.map((u) => u.id).sort();
+      assert.deepEqual(await ids(), byId);
+      const changed = new Set(all.filter((u) => u.changed).map((u) => u.id));
+      assert.deepEqual(
+        await ids(new Date('2025-01-01T00:00:00.000Z')),
+        byId.filter((id) => changed.has(id)),
+      );
+      assert.deepEqual(
+        await ids(new Date('2026-03-01T00:00:00.000Z')),
+        byId.filter((id) => changed.has(id)),
+        'at the instant is included',
       );
     });
   });
