@@ -130,6 +130,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     const authenticator = new Authenticator(apiKeys, jwt);
 
     const eventCommits = new EventCommits();
+    const notifier = await commitNotifier(database, eventCommits, logger.child({ component: 'events' }));
     const users = new UsersService({
       store: userStoreFor(database, { onEventsCommitted: eventCommits.announce }),
       cursors: new CursorCodec(cursorKey),
@@ -235,6 +236,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       closeDeliveries,
       async close() {
         await closeDeliveries();
+        await notifier?.stop();
         if (owned) await database.close();
       },
     };
@@ -246,22 +248,41 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
 }
 
 /**
- * What wakes the dispatcher: this process's commits at once, and on PostgreSQL every instance's
- * (and every CLI's) through one LISTEN connection (loaded only there). While that connection is
- * down the wake-ups are not live, and the dispatcher polls at its short interval.
+ * On PostgreSQL, every process that writes events (the server, `roster import`) tells the other
+ * instances after each commit, coalesced (events/sql-commit-notifier.ts); SQLite has one
+ * machine and nothing to listen with.
+ */
+async function commitNotifier(database: Database, commits: EventCommits, logger: Logger) {
+  if (database.dialect.name !== 'postgres') return undefined;
+  const { PostgresCommitNotifier } = await import('../events/sql-commit-notifier.js');
+  const { notifyEventCommits } = await import('../events/sql-commit-listener.js');
+  const notifier = new PostgresCommitNotifier(() => notifyEventCommits(database.db), logger);
+  commits.subscribe(notifier.notify);
+  return notifier;
+}
+
+/**
+ * What wakes the dispatcher: this process's commits at once, and on PostgreSQL every other
+ * instance's (and every CLI's) through one LISTEN connection (loaded only there). What the
+ * listener hears wakes the dispatcher directly, never `commits`: those are this process's own
+ * commits, which the notifier passes on, so feeding it what was heard would echo between
+ * instances. While that connection is down the wake-ups are not live, and the dispatcher polls
+ * at its short interval.
  */
 async function commitWakeups(postgresUrl: string | undefined, commits: EventCommits, logger: Logger): Promise<Wakeups> {
+  let wakeDispatcher: (() => void) | undefined;
   const listener =
     postgresUrl === undefined
       ? undefined
       : new (await import('../events/sql-commit-listener.js')).PostgresCommitListener({
           url: postgresUrl,
-          onCommit: commits.announce,
+          onCommit: () => wakeDispatcher?.(),
           logger,
         });
   let unsubscribe: (() => void) | undefined;
   return {
     start(wake) {
+      wakeDispatcher = wake;
       unsubscribe ??= commits.subscribe(wake);
       listener?.start();
     },
@@ -271,6 +292,7 @@ async function commitWakeups(postgresUrl: string | undefined, commits: EventComm
     async stop() {
       unsubscribe?.();
       unsubscribe = undefined;
+      wakeDispatcher = undefined;
       await listener?.stop();
     },
   };

@@ -1,9 +1,18 @@
 import type { Logger } from 'pino';
 import pg from 'pg';
+import { sql, type Kysely } from 'kysely';
 import { fullJitterMs, type BackoffPolicy } from '../kit/backoff.js';
 
-/** The channel migration 0009 notifies on, with the events table's schema as payload. */
+/** The channel event writers notify on (events/sql-commit-notifier.ts), with the events table's schema as payload. */
 export const EVENTS_CHANNEL = 'roster_events';
+
+/**
+ * Notifies the listeners of the schema `db` works in that events were committed. The payload
+ * is the schema, so two Roster schemas in one database can tell their events apart.
+ */
+export async function notifyEventCommits<DB>(db: Kysely<DB>): Promise<void> {
+  await sql`select pg_notify(${EVENTS_CHANNEL}, current_schema())`.execute(db);
+}
 
 export interface CommitListenerOptions {
   /** The database to listen on (the server's own ROSTER_DATABASE_URL). */
@@ -19,8 +28,8 @@ export interface CommitListenerOptions {
 
 /**
  * One dedicated PostgreSQL connection per instance that LISTENs on `roster_events`: every
- * transaction that inserts events, in any process, notifies at its commit (migration 0009), so
- * every instance's dispatcher hears of it within a round trip. Not from the pool: a LISTEN lives
+ * process that commits events notifies right after (events/sql-commit-notifier.ts), so every
+ * instance's dispatcher hears of it within a round trip or two. Not from the pool: a LISTEN lives
  * as long as its session, and a pooled client would be reused or recycled.
  *
  * When the connection drops (a restart, a failover, pg_terminate_backend) it reconnects with

@@ -5,9 +5,8 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { sql } from 'kysely';
-import { v7 as uuidv7 } from 'uuid';
 import { EventCommits } from '../../src/events/commits.js';
-import { PostgresCommitListener } from '../../src/events/sql-commit-listener.js';
+import { EVENTS_CHANNEL, PostgresCommitListener } from '../../src/events/sql-commit-listener.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { Wakeups } from '../../src/webhooks/dispatcher.js';
 import type { DeliveryStore } from '../../src/webhooks/delivery-store.js';
@@ -145,32 +144,31 @@ describe('PostgreSQL LISTEN/NOTIFY', { skip: await postgresUnavailable() }, () =
     t.after(() => l.stop());
     return l;
   }
-  const insertEvent = (client: pg.ClientBase) =>
-    client.query(
-      `insert into events (id, type, occurred_at, actor, request_id, subject_id, data) values ($1, 'user.created', now(), null, null, 's', '{}')`,
-      [uuidv7()],
-    );
+  const notify = (client: pg.ClientBase) => client.query(`select pg_notify('${EVENTS_CHANNEL}', current_schema())`);
 
-  test('a commit notifies once; a rollback never', async (t) => {
+  test("a writer's commit is heard by another instance's listener; a transaction that failed sends nothing", async (t) => {
     let heard = 0;
     const l = listener(t, () => heard++);
     await eventually('listening', () => l.listening);
-    const afterConnect = heard;
+    const afterConnect = heard; // the listener calls once after connecting, for what it missed
+    await b.users.create({ email: 'first@example.com', name: 'First' }, undefined);
+    await eventually('the commit is heard', () => heard > afterConnect);
+    const settled = heard;
+    // b.users is wired as src/compose wires it: a create that fails (the email is taken) rolls
+    // back, announces nothing and so notifies nothing; the marker's notification, sent after,
+    // arrives after any the failure could have sent.
+    await assert.rejects(b.users.create({ email: 'first@example.com', name: 'Again' }, undefined));
+    await notifyFrom(t);
+    await eventually('the marker is heard', () => heard > settled);
+    assert.equal(heard, settled + 1, 'only the marker was heard after the failed create');
+  });
+
+  async function notifyFrom(t: TestContext): Promise<void> {
     const client = new pg.Client({ connectionString: testDb.url });
     await client.connect();
     t.after(() => client.end());
-    await client.query('begin');
-    await insertEvent(client);
-    await insertEvent(client);
-    await client.query('rollback');
-    await client.query('begin');
-    await insertEvent(client);
-    await insertEvent(client);
-    await client.query('commit');
-    // Notifications arrive in commit order: once the commit's is heard, a rollback's would have been too.
-    await eventually('the commit is heard', () => heard > afterConnect);
-    assert.equal(heard, afterConnect + 1, 'one notification for the committed transaction (two events), none for the rolled-back one');
-  });
+    await notify(client);
+  }
 
   test('a commit through instance A wakes the dispatcher of instance B', async (t) => {
     const sink = await startSink((_req, res) => res.writeHead(204).end());
@@ -191,7 +189,8 @@ describe('PostgreSQL LISTEN/NOTIFY', { skip: await postgresUnavailable() }, () =
     dispatcherOfB.start();
     t.after(() => dispatcherOfB.stop(1_000));
     await eventually('the first claim is done', () => counting.claims() > 0);
-    // Instance A: b.users announces only in its own process, where no dispatcher runs.
+    // Instance A: b.users, whose commits are announced in its own process (where no dispatcher
+    // runs) and notified through PostgreSQL, as src/compose wires them.
     await b.users.create({ email: 'across@example.com', name: 'Across' }, undefined);
     await eventually('B delivers the event A committed', () => sink.requests.length === 1);
   });
@@ -217,7 +216,7 @@ describe('PostgreSQL LISTEN/NOTIFY', { skip: await postgresUnavailable() }, () =
     const client = new pg.Client({ connectionString: testDb.url });
     await client.connect();
     t.after(() => client.end());
-    await insertEvent(client);
-    await eventually('the commit after the reconnect is heard', () => heard === reconnected + 1);
+    await notify(client);
+    await eventually('the notification after the reconnect is heard', () => heard === reconnected + 1);
   });
 });
