@@ -504,7 +504,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     env: 'ROSTER_WEBHOOK_POLL_INTERVAL_MS',
     section: 'webhooks',
     field: 'pollIntervalMs',
-    doc: 'how often an idle webhook dispatcher looks for due deliveries',
+    doc: 'how often an idle webhook dispatcher looks for due deliveries while commits are not announced to it (commits wake it at once; then it polls every second)',
     default: '50',
     parse: (raw) => integer(raw, 10, 60_000),
   },

@@ -12,14 +12,36 @@ import { SqlImportJobStore } from '../imports/jobs/sql-job-store.js';
 import type { BatchWriter, WriterJob } from '../imports/write/writer.js';
 
 /** What an ImportService needs from the database: job store, batch writer, transaction sizing, transient errors. */
-export function importServiceOptionsFor(database: Database) {
+export function importServiceOptionsFor(database: Database, options: { onEventsCommitted?: () => void } = {}) {
   const transaction = importTransactionFor(database);
+  const writerFor = batchWriterFor(database);
+  const announce = options.onEventsCommitted;
   return {
     jobs: new SqlImportJobStore(database.db, database.dialect),
-    writerFor: batchWriterFor(database),
+    writerFor: announce === undefined ? writerFor : announcingCommits(writerFor, announce),
     batch: importBatchFor(database),
     isTransient: isTransientImportError(database),
     ...(transaction === undefined ? {} : { transaction }),
+  };
+}
+
+/**
+ * Each batch's write resolves after its COMMIT (a failed one throws, having written nothing):
+ * a batch that wrote users wrote their events too (or none, with events off; then the
+ * announcement is only spurious), so the webhook dispatcher hears of it then.
+ */
+function announcingCommits(writerFor: (job: WriterJob) => BatchWriter, announce: () => void): (job: WriterJob) => BatchWriter {
+  return (job) => {
+    const writer = writerFor(job);
+    return {
+      overlapsReading: writer.overlapsReading,
+      async write(batch, signal) {
+        const outcome = await writer.write(batch, signal);
+        if (!job.dryRun && outcome.created + outcome.updated > 0) announce();
+        return outcome;
+      },
+      close: () => writer.close(),
+    };
   };
 }
 

@@ -14,6 +14,7 @@ import { createMetricsRegistry, httpMetrics } from '../observability/metrics.js'
 import { Authenticator } from '../auth/authenticator.js';
 import { ApiKeysService } from '../auth/service.js';
 import { SqlApiKeyStore } from '../auth/sql-store.js';
+import { EventCommits } from '../events/commits.js';
 import { EventsService } from '../events/service.js';
 import { SqlEventStore } from '../events/sql-store.js';
 import { exportUsers } from '../imports/export/export.js';
@@ -24,7 +25,7 @@ import { ImportService } from '../imports/service.js';
 import { importServiceOptionsFor } from './imports.js';
 import { userStoreFor } from './users.js';
 import { UsersService } from '../users/service.js';
-import { Dispatcher } from '../webhooks/dispatcher.js';
+import { Dispatcher, type Wakeups } from '../webhooks/dispatcher.js';
 import { WebhookHttpClient } from '../webhooks/http-client.js';
 import { webhookMetrics } from '../webhooks/metrics.js';
 import { SqlDeliveryStore } from '../webhooks/sql-delivery-store.js';
@@ -47,6 +48,8 @@ export interface Services {
   readonly authenticator: Authenticator;
   readonly users: UsersService;
   readonly events: EventsService;
+  /** Announced after every commit of this process's writers that appended events; the dispatcher wakes on it. */
+  readonly eventCommits: EventCommits;
   readonly webhooks: WebhooksService;
   readonly imports: ImportService;
   /** Background runs of uploaded jobs; started by main.ts, stopped at shutdown. */
@@ -126,8 +129,10 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     const jwt = config.auth.jwt === undefined ? undefined : new (await import('../auth/jwt.js')).JwtVerifier(config.auth.jwt);
     const authenticator = new Authenticator(apiKeys, jwt);
 
+    const eventCommits = new EventCommits();
+    const notifier = await commitNotifier(database, eventCommits, logger.child({ component: 'events' }));
     const users = new UsersService({
-      store: userStoreFor(database),
+      store: userStoreFor(database, { onEventsCommitted: eventCommits.announce }),
       cursors: new CursorCodec(cursorKey),
       newId,
       idempotencyTtlMs: config.users.idempotencyTtlHours * 3_600_000,
@@ -168,13 +173,18 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
         newId,
         workers: config.webhooks.workers,
         pollIntervalMs: config.webhooks.pollIntervalMs,
+        wakeups: await commitWakeups(
+          database.dialect.name === 'postgres' ? config.database.url : undefined,
+          eventCommits,
+          logger.child({ component: 'webhooks' }),
+        ),
         leaseMs: config.webhooks.leaseMs,
         metrics: webhookMetrics(registry),
       });
     }
 
     const imports = new ImportService({
-      ...importServiceOptionsFor(database),
+      ...importServiceOptionsFor(database, { onEventsCommitted: eventCommits.announce }),
       newId,
       onRetry:
         options.onImportRetry ??
@@ -218,6 +228,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       authenticator,
       users,
       events,
+      eventCommits,
       webhooks,
       imports,
       importRunner,
@@ -225,6 +236,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       closeDeliveries,
       async close() {
         await closeDeliveries();
+        await notifier?.stop();
         if (owned) await database.close();
       },
     };
@@ -233,6 +245,57 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     if (owned) await database.close().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * On PostgreSQL, every process that writes events (the server, `roster import`) tells the other
+ * instances after each commit, coalesced (events/sql-commit-notifier.ts); SQLite has one
+ * machine and nothing to listen with.
+ */
+async function commitNotifier(database: Database, commits: EventCommits, logger: Logger) {
+  if (database.dialect.name !== 'postgres') return undefined;
+  const { PostgresCommitNotifier } = await import('../events/sql-commit-notifier.js');
+  const { notifyEventCommits } = await import('../events/sql-commit-listener.js');
+  const notifier = new PostgresCommitNotifier(() => notifyEventCommits(database.db), logger);
+  commits.subscribe(notifier.notify);
+  return notifier;
+}
+
+/**
+ * What wakes the dispatcher: this process's commits at once, and on PostgreSQL every other
+ * instance's (and every CLI's) through one LISTEN connection (loaded only there). What the
+ * listener hears wakes the dispatcher directly, never `commits`: those are this process's own
+ * commits, which the notifier passes on, so feeding it what was heard would echo between
+ * instances. While that connection is down the wake-ups are not live, and the dispatcher polls
+ * at its short interval.
+ */
+async function commitWakeups(postgresUrl: string | undefined, commits: EventCommits, logger: Logger): Promise<Wakeups> {
+  let wakeDispatcher: (() => void) | undefined;
+  const listener =
+    postgresUrl === undefined
+      ? undefined
+      : new (await import('../events/sql-commit-listener.js')).PostgresCommitListener({
+          url: postgresUrl,
+          onCommit: () => wakeDispatcher?.(),
+          logger,
+        });
+  let unsubscribe: (() => void) | undefined;
+  return {
+    start(wake) {
+      wakeDispatcher = wake;
+      unsubscribe ??= commits.subscribe(wake);
+      listener?.start();
+    },
+    get live() {
+      return listener?.listening ?? true;
+    },
+    async stop() {
+      unsubscribe?.();
+      unsubscribe = undefined;
+      wakeDispatcher = undefined;
+      await listener?.stop();
+    },
+  };
 }
 
 /** Import and export as the HTTP routes take them, from the imports section of the config. */

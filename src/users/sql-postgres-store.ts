@@ -44,6 +44,8 @@ export class PostgresUserStore implements UserStore {
   constructor(
     private readonly pool: pg.Pool,
     private readonly observe: StatementObserver,
+    /** Called after each committed change that appended an event (events/commits.ts), never after a rollback. */
+    private readonly onEventsCommitted: () => void = () => undefined,
   ) {}
 
   async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: AbortSignal): Promise<void> {
@@ -53,6 +55,7 @@ export class PostgresUserStore implements UserStore {
     const result = await this.#write(() => withClient(this.pool, signal, (client) => this.#run(client, statement, values)));
     // No row: an unexpired record holds the key, so nothing was written (see CREATE_REMEMBERED).
     if (result.rowCount === 0) throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.');
+    this.onEventsCommitted();
   }
 
   async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<IdempotencyRecord | undefined> {
@@ -97,14 +100,16 @@ export class PostgresUserStore implements UserStore {
     describe: (before: User, after: User) => NewEvent,
     signal?: AbortSignal,
   ): Promise<User> {
-    return this.#write(async () => {
+    let wrote = false;
+    const user = await this.#write(async () => {
       const optimistic = await withClient(this.pool, signal, async (client) => {
         const before = await this.#current(client, GET, id);
         const after = change(before);
         if (after === before) return before;
         const event = eventValues(describe(before, after));
         const { rowCount } = await this.#run(client, UPDATE_IF_UNCHANGED, [...changeValues(id, after), ...event, ...asRead(before)]);
-        return rowCount === 1 ? after : undefined;
+        wrote = rowCount === 1;
+        return wrote ? after : undefined;
       });
       if (optimistic !== undefined) return optimistic;
       return inTransaction(this.pool, signal, async (client) => {
@@ -112,9 +117,13 @@ export class PostgresUserStore implements UserStore {
         const after = change(before);
         if (after === before) return before;
         await this.#run(client, UPDATE, [...changeValues(id, after), ...eventValues(describe(before, after))]);
+        wrote = true;
         return after;
       });
     });
+    // inTransaction() resolves after COMMIT; a rollback throws before this line.
+    if (wrote) this.onEventsCommitted();
+    return user;
   }
 
   /** As update(): optimistically first, then under the row lock if the user changed in between. */
@@ -133,6 +142,7 @@ export class PostgresUserStore implements UserStore {
         await this.#run(client, DELETE, [id, ...eventValues(describe(current))]);
       });
     });
+    this.onEventsCommitted();
   }
 
   async purgeIdempotency(now: Date, limit: number, signal?: AbortSignal): Promise<number> {

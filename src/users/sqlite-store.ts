@@ -29,6 +29,8 @@ export interface SqliteUserStoreOptions {
   readonly connection: SQLite.Database;
   /** Where each statement's duration (and, in a recording trace, its span) goes: Database.observeStatement. */
   readonly observe: StatementObserver;
+  /** Called after each committed change that appended an event (events/commits.ts), never after a rollback. */
+  readonly onEventsCommitted?: (() => void) | undefined;
 }
 
 /** The COMMIT of a change's transaction, recorded under the table every change writes. */
@@ -51,6 +53,7 @@ export class SqliteUserStore implements UserStore {
   readonly #connection: SQLite.Database;
   readonly #observe: StatementObserver;
   readonly #s: UserStatements;
+  readonly #onEventsCommitted: (() => void) | undefined;
   /** Set by the last line of each transaction's body: what the wrapper does after it is the COMMIT. */
   #commitStartedAt = 0;
   // Wrapped once: better-sqlite3 runs each as BEGIN … COMMIT, or ROLLBACK when the body throws.
@@ -64,6 +67,7 @@ export class SqliteUserStore implements UserStore {
     this.#db = options.db;
     this.#connection = options.connection;
     this.#observe = options.observe;
+    this.#onEventsCommitted = options.onEventsCommitted;
     this.#s = prepareUserStatements(options.connection);
     this.#createTx = options.connection.transaction(this.#createIn.bind(this));
     this.#updateTx = options.connection.transaction(this.#updateIn.bind(this));
@@ -197,7 +201,11 @@ export class SqliteUserStore implements UserStore {
       if (this.#commitStartedAt !== 0) this.#observe(COMMIT, this.#commitStartedAt, error);
       throw error;
     }
-    if (this.#commitStartedAt !== 0) this.#observe(COMMIT, this.#commitStartedAt);
+    // Set only by a body that appended its event (an update that changed nothing writes none).
+    if (this.#commitStartedAt !== 0) {
+      this.#observe(COMMIT, this.#commitStartedAt);
+      this.#onEventsCommitted?.();
+    }
     return result;
   }
 

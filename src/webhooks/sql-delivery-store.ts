@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import { failOnOutage, type SqlDialect } from '../db/dialect.js';
 import type { Schema } from '../db/schema.js';
 import { toStoredEvent, type EventRow, type EventType, type StoredEvent } from '../events/model.js';
@@ -11,10 +11,15 @@ import { sqlBool, toAttemptRow, toEndpoint } from './sql-rows.js';
 export class SqlDeliveryStore implements DeliveryStore {
   // Parameter properties: every SQL adapter takes the same two, and spelling them out was the
   // same six lines in each.
+  /** The idle poll's read, written once: a poll that finds nothing builds no query and allocates little. */
+  readonly #candidates: string;
+
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly dialect: SqlDialect,
-  ) {}
+  ) {
+    this.#candidates = candidatesText(dialect);
+  }
 
   async claim(owner: string, now: Date, leaseUntil: Date, limit: number, signal?: AbortSignal): Promise<WebhookEndpoint[]> {
     signal?.throwIfAborted();
@@ -31,8 +36,10 @@ export class SqlDeliveryStore implements DeliveryStore {
         .limit(limit);
     return failOnOutage(this.dialect, async () => {
       // A read first: an idle poll takes no write lock (SQLite) and locks no row (PostgreSQL).
-      const candidates = await due('e').execute();
-      if (candidates.length === 0) return [];
+      const enabled = sqlBool(this.dialect, true);
+      const params = this.dialect.name === 'postgres' ? [enabled, at, limit] : [enabled, at, at, at, limit];
+      const candidates = await this.db.executeQuery(CompiledQuery.raw(this.#candidates, params));
+      if (candidates.rows.length === 0) return [];
       // The claiming statement re-checks every condition. PostgreSQL: rows another dispatcher is
       // claiming right now are skipped, not waited for; a row whose lease was just taken fails
       // the re-check. SQLite: one writer at a time makes the update atomic.
@@ -199,6 +206,22 @@ export class SqlDeliveryStore implements DeliveryStore {
     );
     return Number(result.numUpdatedRows);
   }
+}
+
+/**
+ * The claim's `due` read as text: the same conditions as `due` in claim() and hasWorkDue(),
+ * which the claiming statement re-checks anyway. Parameters: enabled, now, limit on PostgreSQL
+ * ($2 used thrice); enabled, now, now, now, limit on SQLite (plain `?`, one value each).
+ */
+function candidatesText(dialect: SqlDialect): string {
+  const [enabled, at, limit] = dialect.name === 'postgres' ? ['$1', '$2', '$3'] : ['?', '?', '?'];
+  return (
+    `select e.id from webhook_endpoints as e where e.enabled = ${enabled} and e.next_attempt_at <= ${at}` +
+    ` and (e.lease_until is null or e.lease_until < ${at})` +
+    ` and (e."cursor" < (select coalesce(max(seq), 0) from events)` +
+    ` or exists (select 1 from webhook_replays r where r.endpoint_id = e.id and r.next_attempt_at <= ${at}))` +
+    ` order by e.next_attempt_at limit ${limit}`
+  );
 }
 
 /** Endpoint `e` has work due at `at`: events after its cursor, or a one-off delivery due. */

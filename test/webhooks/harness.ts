@@ -8,14 +8,15 @@ import { Webhook } from 'standardwebhooks';
 import { createLogger } from '../../src/observability/logger.js';
 import type { UsersService } from '../../src/users/service.js';
 import { BreakerRegistry } from '../../src/webhooks/breaker.js';
-import { Dispatcher, type DispatcherOptions } from '../../src/webhooks/dispatcher.js';
+import { Dispatcher, type DispatcherOptions, type Wakeups } from '../../src/webhooks/dispatcher.js';
 import { WebhookHttpClient } from '../../src/webhooks/http-client.js';
 import { WebhooksService } from '../../src/webhooks/service.js';
 import { SqlDeliveryStore } from '../../src/webhooks/sql-delivery-store.js';
 import { SqlWebhookStore } from '../../src/webhooks/sql-store.js';
 import { type HostResolver } from '../../src/webhooks/ssrf.js';
 import { AllowList } from '../../src/kit/allow-list.js';
-import { usersServiceOver } from '../helpers/app.js';
+import { servicesOver } from '../helpers/app.js';
+import type { EventCommits } from '../../src/events/commits.js';
 import type { TestDatabase } from '../helpers/databases.js';
 import { pollFor } from '../helpers/server.js';
 import type { ReceivedRequest } from './sink.js';
@@ -33,6 +34,8 @@ export interface Bench {
   readonly store: SqlWebhookStore;
   /** The dispatcher's store over the same database. */
   readonly deliveries: SqlDeliveryStore;
+  /** What `users` announces its commits on (as src/compose wires it). */
+  readonly commits: EventCommits;
   /** A dispatcher with fast timeouts and schedule; stopped by `close`. */
   dispatcher(options?: Partial<DispatcherOptions> & { resolve?: HostResolver; allowList?: AllowList }): Dispatcher;
   /** Creates `n` users (each writes one user.created event). */
@@ -44,7 +47,7 @@ export async function bench(testDb: TestDatabase, allowList: AllowList = LOOPBAC
   const { database } = testDb;
   const store = new SqlWebhookStore(database.db, database.dialect);
   const deliveries = new SqlDeliveryStore(database.db, database.dialect);
-  const users = await usersServiceOver(database);
+  const { users, eventCommits: commits } = await servicesOver(database);
   const webhooks = new WebhooksService({ store, newId: uuidv7, allowList, secretGraceMs: 3_600_000 });
   const started: { dispatcher: Dispatcher; client: WebhookHttpClient }[] = [];
   let made = 0;
@@ -54,6 +57,7 @@ export async function bench(testDb: TestDatabase, allowList: AllowList = LOOPBAC
     webhooks,
     store,
     deliveries,
+    commits,
     dispatcher(options = {}) {
       const client = new WebhookHttpClient({
         allowList: options.allowList ?? allowList,
@@ -74,6 +78,10 @@ export async function bench(testDb: TestDatabase, allowList: AllowList = LOOPBAC
         leaseMs: 5_000,
         schedule: FAST_SCHEDULE,
         breakers: new BreakerRegistry({ failureThreshold: 1_000 }),
+        // Woken by this process's commits, as in src/compose; the poll stays short, so what
+        // nothing announces (replays, retries of another dispatcher) is found quickly too.
+        wakeups: inProcessWakeups(commits),
+        idlePollIntervalMs: options.pollIntervalMs ?? 10,
         ...options,
       });
       started.push({ dispatcher, client });
@@ -119,5 +127,20 @@ export function resolver(table: Record<string, string>): HostResolver {
     const answer = table[hostname];
     if (answer === undefined) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
     return [{ address: answer, family: 4 }] satisfies LookupAddress[];
+  };
+}
+
+/** Wake-ups from this process's commits only (src/compose adds PostgreSQL's LISTEN). */
+export function inProcessWakeups(commits: EventCommits): Wakeups {
+  let unsubscribe: (() => void) | undefined;
+  return {
+    live: true,
+    start(wake) {
+      unsubscribe = commits.subscribe(wake);
+    },
+    stop() {
+      unsubscribe?.();
+      return Promise.resolve();
+    },
   };
 }
