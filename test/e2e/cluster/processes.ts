@@ -5,9 +5,9 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { pollFor, within } from '../../helpers/server.js';
+import { HAPROXY_TEMPLATE, renderHaproxyConfig } from './haproxy-config.js';
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -72,8 +72,6 @@ export async function haproxyUnavailable(): Promise<string | undefined> {
   }
 }
 
-export const HAPROXY_TEMPLATE = fileURLToPath(new URL('../../../../test/e2e/cluster/haproxy.cfg.template', import.meta.url));
-
 export interface Backend {
   readonly name: string;
   readonly port: number;
@@ -103,18 +101,14 @@ export class Haproxy {
     const [frontendPort, statsPort] = [await freePort(), await freePort()];
     const values: Record<string, string> = {
       BIND: '127.0.0.1',
+      STATS_BIND: '127.0.0.1',
       FRONTEND_PORT: String(frontendPort),
       STATS_PORT: String(statsPort),
       INTER: options.inter,
       FALL: String(options.fall),
       SERVERS: options.backends.map((b) => `    server ${b.name} 127.0.0.1:${b.port}`).join('\n'),
     };
-    const template = await readFile(HAPROXY_TEMPLATE, 'utf8');
-    const config = template.replace(/\{\{([A-Z_]+)\}\}/g, (_, name: string) => {
-      const value = values[name];
-      if (value === undefined) throw new Error(`haproxy.cfg.template names {{${name}}}, which the test does not fill in`);
-      return value;
-    });
+    const config = renderHaproxyConfig(await readFile(HAPROXY_TEMPLATE, 'utf8'), values);
     const path = join(options.dir, 'haproxy.cfg');
     await writeFile(path, config);
     await run('haproxy', ['-c', '-q', '-f', path]).catch((error: Error & { stderr?: string }) => {
