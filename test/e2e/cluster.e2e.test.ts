@@ -22,16 +22,21 @@ import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import pg from 'pg';
 import { parseLeaseOwner } from '../../src/kit/lease-owner.js';
+import { newUuidV7 } from '../../src/kit/uuid.js';
+import { foldKey } from '../../src/users/model.js';
 import { POSTGRES_URL, postgresUnavailable, withDatabase } from '../helpers/databases.js';
 import { pollFor, ServerProcess } from '../helpers/server.js';
-import { generatedFile } from '../imports/generated-users.js';
+import { generatedFile, generatedUser, random } from '../imports/generated-users.js';
 import { startSink, type Sink } from '../webhooks/sink.js';
 import { anonymousBurst, failed, MixedLoad } from './cluster/load.js';
 import { freePort, Haproxy, haproxyUnavailable, RedisServer } from './cluster/processes.js';
 
 const INSTANCES = 3;
 const CLIENTS = 6;
-const IMPORT_ROWS = 6_000;
+const IMPORT_ROWS = 12_000;
+const IMPORT_SEED = 16;
+/** The import is held on the batch of this row (batches are 10,000 rows on PostgreSQL: the second). */
+const BLOCKED_ROW = 11_000;
 const ANON_LIMIT = 30;
 /** Health checks every 250 ms, out after 2 failures: the drain delay (3 s) leaves a wide margin. */
 const CHECK_INTER = '250ms';
@@ -71,6 +76,7 @@ describe('three instances behind HAProxy', { skip }, () => {
   const name = `roster_cluster_${randomBytes(6).toString('hex')}`;
   let admin: pg.Client | undefined;
   let db: pg.Client | undefined;
+  let blocker: pg.Client | undefined;
   let created = false;
   let dir = '';
   let redis: RedisServer | undefined;
@@ -91,8 +97,8 @@ describe('three instances behind HAProxy', { skip }, () => {
 
   after(async () => {
     await load?.stop();
+    await blocker?.end().catch(() => undefined);
     await db?.end().catch(() => undefined);
-    db = undefined;
     for (const server of [...servers.values(), ...retired]) await server.kill();
     await haproxy?.stop();
     await redis?.kill();
@@ -189,38 +195,51 @@ describe('three instances behind HAProxy', { skip }, () => {
         ...(await endpoint(flaky.sink, { event_types: ['user.updated', 'user.deleted'] })),
       },
       {
-        name: 'unordered, creates and deletes',
+        name: 'unordered, updates and deletes',
         receipts: unordered.receipts,
         ordered: false,
-        types: ['user.created', 'user.deleted'],
-        ...(await endpoint(unordered.sink, { ordered: false, event_types: ['user.created', 'user.deleted'] })),
+        types: ['user.updated', 'user.deleted'],
+        ...(await endpoint(unordered.sink, { ordered: false, event_types: ['user.updated', 'user.deleted'] })),
       },
     ];
 
-    // --- Load, then the import.
+    // --- Load, then the import, held mid-run: an uncommitted user with the email of row
+    // BLOCKED_ROW makes the run wait on that batch (a unique-index conflict waits for the other
+    // transaction), whatever the machine's speed. Batches before it are committed.
     load = new MixedLoad(lb, auth.authorization);
     load.start(CLIENTS);
     await pollFor('the load to get going', () => load!.acknowledged.creates.length >= 50, { ms: LONG });
+    blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    await blocker.query('begin');
+    const blockedEmail = importedEmail(BLOCKED_ROW);
+    await blocker.query(
+      `insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)
+       values ($1, $2, $3, 'Blocker', 'blocker', '{}', 1, now(), now())`,
+      [newUuidV7(), blockedEmail, foldKey(blockedEmail)],
+    );
+    const blockerPid = Number((await blocker.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid);
     const upload = await fetch(`${lb}/v1/imports`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'text/csv' },
-      body: await buffer(generatedFile(IMPORT_ROWS, 'csv', 16)),
+      body: await buffer(generatedFile(IMPORT_ROWS, 'csv', IMPORT_SEED)),
     });
     assert.equal(upload.status, 202, await upload.clone().text());
     const importId = ((await upload.json()) as { id: string }).id;
     phase('load and import running');
 
-    // --- kill -9 the instance running the import, once it has committed a batch.
+    // --- kill -9 the instance running the import while its batch waits, then let the batch go.
     const holder = await pollFor(
-      'the import to commit a first batch',
+      'the import to wait on the blocking row',
       async () => {
-        const { rows } = await db!.query<{ lease_owner: string | null; committed_line: string; status: string }>(
-          'select lease_owner, committed_line, status from import_jobs where id = $1',
+        const waiting = await db!.query('select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [blockerPid]);
+        if (waiting.rows.length === 0) return undefined;
+        const { rows } = await db!.query<{ lease_owner: string | null; committed_line: string }>(
+          'select lease_owner, committed_line from import_jobs where id = $1',
           [importId],
         );
-        const job = rows[0];
-        assert.notEqual(job?.status, 'succeeded', 'the import ended before an instance could be killed under it: make it larger');
-        return job && Number(job.committed_line) > 0 && job.lease_owner ? job.lease_owner : undefined;
+        assert.ok(Number(rows[0]!.committed_line) > 0, 'the batches before the blocked one are committed');
+        return rows[0]!.lease_owner ?? undefined;
       },
       { ms: LONG, everyMs: 10 },
     );
@@ -232,6 +251,7 @@ describe('three instances behind HAProxy', { skip }, () => {
     await servers.get(victim)!.exited;
     retired.push(servers.get(victim)!);
     servers.delete(victim);
+    await blocker.query('rollback');
     await haproxy.waitFor(victim, 'DOWN');
     const downAt = Date.now();
     phase(`killed ${victim} (pid ${holderPid}, running the import); haproxy saw it down after ${downAt - killedAt} ms`);
@@ -293,13 +313,19 @@ describe('three instances behind HAProxy', { skip }, () => {
     await haproxy.waitFor(stopping, 'DOWN');
     const exit = await servers.get(stopping)!.waitForExit(LONG);
     assert.deepEqual(exit, { code: 0, signal: null }, servers.get(stopping)!.logText().slice(-3000));
+    const steps = servers
+      .get(stopping)!
+      .logs.filter((l) => l.msg === 'shutdown step done')
+      .map((l) => `${String(l.step)} ${String(l.duration_ms)} ms`);
     retired.push(servers.get(stopping)!);
     servers.delete(stopping);
     const answeredAtExit = load.answered;
     await pollFor('requests after the drain', () => load!.answered >= answeredAtExit + 200, { ms: LONG });
     const servedWhileDraining = load.outcomes.filter((o) => o.instance === stopping && o.startedAt >= termAt).length;
     assert.ok(servedWhileDraining > 0, 'the instance served requests during its drain delay');
-    phase(`SIGTERM'd ${stopping}: exit 0 after ${Date.now() - termAt} ms; it served ${servedWhileDraining} requests while draining`);
+    phase(
+      `SIGTERM'd ${stopping}: exit 0 after ${Date.now() - termAt} ms (${steps.join(', ')}); it served ${servedWhileDraining} requests while draining`,
+    );
 
     await load.stop();
     const outcomes = load.outcomes;
@@ -434,6 +460,13 @@ async function sumMetric(servers: readonly ServerProcess[], metric: string): Pro
     sum += Number(line?.split(' ')[1] ?? 0);
   }
   return sum;
+}
+
+/** The email of row `index` of generatedFile(IMPORT_ROWS, 'csv', IMPORT_SEED). */
+function importedEmail(index: number): string {
+  const next = random(IMPORT_SEED);
+  for (let i = 0; i < index; i++) generatedUser(i, next);
+  return generatedUser(index, next).email;
 }
 
 function count<T>(values: readonly T[]): Record<string, number> {
