@@ -125,6 +125,11 @@ export interface StartOptions {
   readonly env?: Record<string, string>;
   /** How long the server may take to log "listening". */
   readonly startTimeoutMs?: number;
+  /**
+   * Whether start() waits for the bootstrap admin key on stderr; default: unless
+   * ROSTER_BOOTSTRAP_KEY=off. Instances sharing a database print it only on the first start.
+   */
+  readonly awaitBootstrapKey?: boolean;
 }
 
 /** A running `roster serve` child process. */
@@ -191,7 +196,7 @@ export class ServerProcess {
       const line = await Promise.race([listening, died]);
       server.#url = String(line.url);
       server.#adminUrl = server.logs.find((l) => l.msg === 'admin listener serving /metrics')?.url as string | undefined;
-      if (options.env?.ROSTER_BOOTSTRAP_KEY !== 'off') {
+      if (options.awaitBootstrapKey ?? options.env?.ROSTER_BOOTSTRAP_KEY !== 'off') {
         // Printed to stderr before listening; the two pipes may be read in either order.
         await within(
           10_000,
@@ -209,6 +214,11 @@ export class ServerProcess {
     } finally {
       died.catch(() => undefined);
     }
+  }
+
+  /** The bootstrap admin key if this process printed one on stderr (so far). */
+  printedKey(): string | undefined {
+    return BOOTSTRAP_KEY.exec(this.#stderr)?.[1];
   }
 
   /** The admin key the server printed on first start (stderr). */
