@@ -10,6 +10,9 @@ describe('roster keys', () => {
   let readKeyId: string;
 
   before(async () => {
+    // Commands other than serve and migrate never create a database.
+    const migrated = await runCli(['migrate', 'up'], { ROSTER_DATABASE_URL: db.url });
+    assert.equal(migrated.code, 0, migrated.stderr);
     const created = await runCli(['keys', 'create', '--name', 'reader', '--scope', 'users:read', '--expires-in', '30d'], {
       ROSTER_DATABASE_URL: db.url,
     });
