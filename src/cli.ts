@@ -1,95 +1,87 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, configHelp, loadConfig } from './config.js';
+import { CONFIG_KEYS, ConfigError, loadConfig, unknownVariables, type Config } from './config.js';
 import { MigrationError } from './db/migrator.js';
-import { print, UsageError } from './cli/output.js';
+import { describeUnknown, print, UsageError } from './cli/output.js';
+import { COMMANDS, isCommand, usage, type CommandName } from './cli/commands.js';
 import { packageVersion } from './version.js';
 import { ApiKeyNotFoundError } from './auth/errors.js';
 import { ValidationError } from './kit/errors.js';
-import { CommandUsageError, EXIT_TEMPFAIL } from './cli/import-export.js';
+import { CommandUsageError, EXIT_TEMPFAIL, isClosedPipe } from './cli/import-export.js';
 import { describeOutage } from './db/outage.js';
+import { DatabaseNotFoundError, describeDatabaseUrl } from './db/database.js';
 
-const USAGE = `Usage: roster <command> [options]
-
-Commands:
-  serve                 run the HTTP API (migrates the database first unless ROSTER_MIGRATE_ON_START=false)
-  migrate up            apply every pending migration
-  migrate down          revert the last applied migration
-  migrate status        list migrations and when each was applied
-  keys create --name N --scope S [--scope S...] [--expires-in 30d]
-                        create an API key; the key is printed once, alone on the last line
-  keys list             list API keys (never their secrets)
-  keys revoke ID        revoke an API key
-  import FILE|- [--format csv|ndjson] [--mode create|upsert] [--dry-run] [--events per-user|summary]
-         [--map col=field]... [--ignore-unknown] [--resume JOB] [--errors FILE]
-                        import users; prints the job as JSON; exit 0 done, 1 failed, 75 job run by another process, 130 cancelled
-  export [--format csv|ndjson] [--since ISO] [--out FILE]
-                        write a consistent snapshot of the users (stdout by default)
-
-Options:
-  -h, --help            show help for a command
-  -v, --version         print the version
-
-Exit status: 0 done, 1 failed, 2 usage or configuration error,
-  75 temporary failure: the database is unavailable (or, for import, the job is run elsewhere); retry later
-
-Configuration (environment variables):
-${configHelp()}
-`;
+/** The command being run, once known: usage errors point at its help. */
+let current: CommandName | undefined;
 
 async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command.startsWith('-')) {
+    const { values } = parseArgs({
+      args: argv,
+      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    });
+    return print(values.version && !values.help ? `${packageVersion()}\n` : usage());
+  }
+  if (command === 'help') {
+    const [topic] = rest;
+    return print(topic !== undefined && isCommand(topic) ? COMMANDS[topic].help : usage());
+  }
+  if (!isCommand(command)) throw new UsageError(`unknown command "${command}"`);
+  current = command;
+  const spec = COMMANDS[command];
   const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'v' },
-      name: { type: 'string' },
-      scope: { type: 'string', multiple: true },
-      'expires-in': { type: 'string' },
-      format: { type: 'string' },
-      mode: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      events: { type: 'string' },
-      map: { type: 'string', multiple: true },
-      'ignore-unknown': { type: 'boolean' },
-      resume: { type: 'string' },
-      errors: { type: 'string' },
-      since: { type: 'string' },
-      out: { type: 'string' },
-    },
+    args: rest,
+    options: { ...spec.options, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
     strict: true,
   });
-  if (values.version) return print(`${packageVersion()}\n`);
-  const [command, ...rest] = positionals;
-  if (values.help || command === undefined || command === 'help') return print(USAGE);
+  if (values.help) return print(spec.help);
+  if (command === 'serve' && positionals.length > 0) throw new UsageError(`serve takes no arguments, got "${positionals.join(' ')}"`);
+  const config = loadConfig();
+  const unknown = unknownVariables();
+  if (command === 'serve') {
+    return (await import('./cli/serve.js')).serve(config, { unknownVariables: unknown });
+  }
+  for (const variable of unknown) process.stderr.write(`roster: warning: ${describeUnknown(variable)}\n`);
+  if (!spec.createsDatabase) nameTheDatabase(config);
+  return run(command, positionals, values, config);
+}
+
+async function run(command: Exclude<CommandName, 'serve'>, positionals: string[], values: Record<string, unknown>, config: Config) {
   switch (command) {
-    case 'serve':
-      if (rest.length > 0) throw new UsageError(`serve takes no arguments, got "${rest.join(' ')}"`);
-      return (await import('./cli/serve.js')).serve(loadConfig());
     case 'migrate':
-      return (await import('./cli/migrate.js')).migrate(rest, loadConfig());
+      return (await import('./cli/migrate.js')).migrate(positionals, config);
     case 'keys':
-      return (await import('./cli/keys.js')).keys(rest, values, loadConfig());
+      return (await import('./cli/keys.js')).keys(positionals, values, config);
     case 'import': {
-      if (rest.length !== 1) throw new UsageError('import takes one FILE (or - for stdin)');
-      const { importCommand } = await import('./cli/import-export.js');
-      return importCommand(rest[0]!, values, loadConfig());
+      if (positionals.length !== 1) throw new UsageError('import takes one FILE (or - for stdin)');
+      return (await import('./cli/import-export.js')).importCommand(positionals[0]!, values, config);
     }
     case 'export': {
-      if (rest.length > 0) throw new UsageError('export takes options only');
-      const { exportCommand } = await import('./cli/import-export.js');
-      return exportCommand(values, loadConfig());
+      if (positionals.length > 0) throw new UsageError('export takes options only');
+      return (await import('./cli/import-export.js')).exportCommand(values, config);
     }
-    default:
-      throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+/** One line on stderr naming the database a command works on: a wrong directory or a wrong variable shows at once. */
+function nameTheDatabase(config: Config): void {
+  const byDefault = config.database.url === CONFIG_KEYS.find((spec) => spec.env === 'ROSTER_DATABASE_URL')?.default;
+  process.stderr.write(
+    `roster: database ${describeDatabaseUrl(config.database.url)}${byDefault ? ' (default ROSTER_DATABASE_URL)' : ''}\n`,
+  );
 }
 
 function fail(message: string, code: number): void {
   process.stderr.write(`roster: ${message}\n`);
   process.exitCode = code;
 }
+
+// A reader that went away (`roster keys list | head -1`) ends the output, not the command with a stack trace.
+process.stdout.on('error', (error) => {
+  if (!isClosedPipe(error)) throw error;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {
@@ -102,7 +94,15 @@ main(process.argv.slice(2)).then(
       error instanceof CommandUsageError ||
       (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
     ) {
-      return fail(`${(error as Error).message} (see roster --help)`, 2);
+      return fail(`${(error as Error).message} (see roster ${current === undefined ? '' : `${current} `}--help)`, 2);
+    }
+    if (error instanceof DatabaseNotFoundError) {
+      return fail(
+        `no database at ${error.file} (${current ?? 'this command'} never creates one): run it where the server runs ` +
+          '(a relative ROSTER_DATABASE_URL is resolved from the working directory), set ROSTER_DATABASE_URL, ' +
+          'or create the database with `roster migrate up`',
+        2,
+      );
     }
     if (error instanceof ValidationError) {
       return fail(`invalid input: ${error.errors.map((e) => `${e.pointer.replace(/^\//, '')} ${e.message}`).join('; ')}`, 2);

@@ -11,6 +11,9 @@ import { AllowList } from './kit/allow-list.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/** `json`: JSON lines; `pretty`: one readable line per entry; `auto`: pretty on a terminal, JSON otherwise. */
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
 /**
  * The configuration by section: each capability receives its own (main.ts and compose.ts pass
  * `config.webhooks` to the webhooks, and so on). `roster --help` and the README list the
@@ -93,6 +96,7 @@ export interface ImportsConfig {
 
 export interface ObservabilityConfig {
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   readonly adminHost: string;
   /** Port of the admin listener (/metrics); undefined turns it off. */
   readonly adminPort: number | undefined;
@@ -189,6 +193,7 @@ interface KeySpec<S extends ConfigSection, K extends keyof RawConfig[S]> {
 type AnySpec = { [S in ConfigSection]: { [K in keyof RawConfig[S]]: KeySpec<S, K> }[keyof RawConfig[S]] }[ConfigSection];
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOG_FORMATS: readonly LogFormat[] = ['auto', 'json', 'pretty'];
 
 /** Every configuration key; `roster --help` prints them by section, in this order within each. */
 export const CONFIG_KEYS: readonly AnySpec[] = [
@@ -238,6 +243,17 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     parse: (raw) => {
       if (!LOG_LEVELS.includes(raw as LogLevel)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`);
       return raw as LogLevel;
+    },
+  },
+  {
+    env: 'LOG_FORMAT',
+    section: 'observability',
+    field: 'logFormat',
+    doc: 'auto: readable lines when stdout is a terminal, JSON lines otherwise; json; pretty',
+    default: 'auto',
+    parse: (raw) => {
+      if (!LOG_FORMATS.includes(raw as LogFormat)) throw new Error(`must be one of ${LOG_FORMATS.join(', ')}`);
+      return raw as LogFormat;
     },
   },
   {
@@ -659,6 +675,57 @@ function readRaw(spec: AnySpec, env: NodeJS.ProcessEnv): string | undefined {
   }
   const value = env[spec.env];
   return value === undefined || value === '' ? spec.default : value;
+}
+
+/** A `ROSTER_*` variable Roster does not read, and the known name it is most likely a typo of. */
+export interface UnknownVariable {
+  readonly name: string;
+  readonly suggestion: string | undefined;
+}
+
+/**
+ * The `ROSTER_*` variables set in `env` that no key reads (a misspelt name is otherwise silently
+ * ignored and its default used), each with the closest known name when one is near enough.
+ * Secrets' `<KEY>_FILE` forms are known names.
+ */
+export function unknownVariables(env: NodeJS.ProcessEnv = process.env): UnknownVariable[] {
+  const known = CONFIG_KEYS.flatMap((spec) => (spec.secret ? [spec.env, `${spec.env}_FILE`] : [spec.env]));
+  return Object.keys(env)
+    .filter((name) => name.startsWith('ROSTER_') && !known.includes(name))
+    .sort()
+    .map((name) => {
+      // ROSTER_PORT for PORT, ROSTER_LOG_LEVEL for LOG_LEVEL: the unprefixed keys are the usual names for these.
+      const unprefixed = name.slice('ROSTER_'.length);
+      return { name, suggestion: known.includes(unprefixed) ? unprefixed : closest(name, known) };
+    });
+}
+
+/** The candidate within a third of `name`'s length in edits (insert, delete, substitute, swap), if any. */
+function closest(name: string, candidates: readonly string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(name, candidate);
+    if (distance <= Math.max(2, Math.floor(name.length / 3)) && (best === undefined || distance < best.distance)) {
+      best = { name: candidate, distance };
+    }
+  }
+  return best?.name;
+}
+
+/** Optimal string alignment distance: Levenshtein plus adjacent transpositions (DATBASE ↔ DATABASE). */
+export function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = d;
+    }
+  }
+  return rows[a.length]![b.length]!;
 }
 
 /** A printable value: lists and allow-lists joined with commas. */

@@ -13,6 +13,7 @@ import type { Registry } from './observability/metrics.js';
 import { startAdminServer, type AdminServer } from './observability/admin-server.js';
 import type { Tracing } from './observability/tracing.js';
 import { buildCommit, packageVersion } from './version.js';
+import { firstKeyNotice } from './first-key.js';
 
 const IDEMPOTENCY_PURGE_INTERVAL_MS = 10 * 60_000;
 const IDEMPOTENCY_PURGE_BATCH = 1000;
@@ -50,7 +51,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   try {
     if (config.auth.bootstrapKey) {
       const key = await services.apiKeys.bootstrap();
-      if (key !== undefined) announceBootstrapKey(key);
+      if (key !== undefined) announceFirstKey(key, database.description);
     }
 
     // Shared rate-limit counters. Unreachable Redis never stops the service (fail open, logged).
@@ -152,14 +153,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   }
 }
 
-/**
- * The first admin key goes to the operator's terminal (stderr), never into the JSON log on
- * stdout where log shippers would copy it. The key is alone on its line so scripts can take it.
- */
-function announceBootstrapKey(key: string): void {
-  process.stderr.write(
-    '\nRoster created an admin API key for this new database. It is shown only this once:\n' +
-      'store it in your secret manager now, then create narrower keys with `roster keys create`.\n' +
-      `${key}\n\n`,
-  );
+/** On stderr, never the log: see first-key.ts. */
+function announceFirstKey(key: string, database: string): void {
+  process.stderr.write(firstKeyNotice(key, database, { colour: process.stderr.isTTY === true }));
 }

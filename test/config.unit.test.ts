@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,9 @@ import {
   ConfigError,
   configHelp,
   describeConfig,
+  editDistance,
   loadConfig,
+  unknownVariables,
   maskSecret,
   type Config,
 } from '../src/config.js';
@@ -120,7 +123,7 @@ test('every field of Config is read from the environment (a field without a key 
     events: { retentionDays: true },
     webhooks: { allowedHosts: true, secretGraceHours: true, workers: true, pollIntervalMs: true, leaseMs: true },
     imports: { maxBytes: true, dir: true, concurrency: true, leaseMs: true, uploadTimeoutMs: true, uploadIdleMs: true },
-    observability: { logLevel: true, adminHost: true, adminPort: true, tracing: true },
+    observability: { logLevel: true, logFormat: true, adminHost: true, adminPort: true, tracing: true },
   };
   // Optional keys are unset by default, so they are given here.
   const config = loadConfig({ ROSTER_REDIS_URL: 'redis://127.0.0.1:6379' });
@@ -278,4 +281,62 @@ test('imports: lease length and upload timeouts, validated like every key', () =
     /ROSTER_IMPORT_UPLOAD_TIMEOUT_MS="15m" must be a whole number/,
   );
   assert.throws(() => loadConfig({ ROSTER_IMPORT_UPLOAD_IDLE_MS: '0' }), /ROSTER_IMPORT_UPLOAD_IDLE_MS/);
+});
+
+test('unknownVariables names each ROSTER_* variable no key reads, with the closest known name', () => {
+  const unknown = unknownVariables({
+    ROSTER_DATABSE_URL: './x.db',
+    ROSTER_WEBHOOK_WORKER: '4',
+    ROSTER_PORT: '9000',
+    ROSTER_FROBNICATE: 'yes',
+    // Known names, the _FILE form of a secret and variables of other programs are not reported.
+    ROSTER_DATABASE_URL: './y.db',
+    ROSTER_REDIS_URL_FILE: '/run/secrets/redis',
+    PORT: '8080',
+    NODE_ENV: 'production',
+  });
+  assert.deepEqual(unknown, [
+    { name: 'ROSTER_DATABSE_URL', suggestion: 'ROSTER_DATABASE_URL' },
+    { name: 'ROSTER_FROBNICATE', suggestion: undefined },
+    { name: 'ROSTER_PORT', suggestion: 'PORT' },
+    { name: 'ROSTER_WEBHOOK_WORKER', suggestion: 'ROSTER_WEBHOOK_WORKERS' },
+  ]);
+  assert.deepEqual(
+    unknownVariables({ ROSTER_BODY_LIMIT_BYTES_FILE: '/x' }),
+    [{ name: 'ROSTER_BODY_LIMIT_BYTES_FILE', suggestion: 'ROSTER_BODY_LIMIT_BYTES' }],
+    'only secrets may come from a file',
+  );
+  assert.deepEqual(unknownVariables({}), []);
+});
+
+test('every known name is suggested for itself misspelt by one edit', () => {
+  for (const spec of CONFIG_KEYS.filter((s) => s.env.startsWith('ROSTER_'))) {
+    const swapped = `${spec.env.slice(0, 8)}${spec.env[9]}${spec.env[8]}${spec.env.slice(10)}`;
+    const dropped = `${spec.env.slice(0, 9)}${spec.env.slice(10)}`;
+    for (const typo of [swapped, dropped]) {
+      if (CONFIG_KEYS.some((s) => s.env === typo)) continue;
+      assert.equal(unknownVariables({ [typo]: '1' })[0]?.suggestion, spec.env, typo);
+    }
+  }
+});
+
+test('editDistance: zero only for equal strings, symmetric, one per adjacent swap, bounded by the longer length', () => {
+  fc.assert(
+    fc.property(fc.string({ maxLength: 24 }), fc.string({ maxLength: 24 }), (a, b) => {
+      const d = editDistance(a, b);
+      assert.equal(d, editDistance(b, a));
+      assert.equal(d === 0, a === b);
+      assert.ok(d <= Math.max(a.length, b.length));
+      assert.ok(d >= Math.abs(a.length - b.length));
+    }),
+  );
+  fc.assert(
+    fc.property(fc.string({ minLength: 2, maxLength: 24 }), fc.nat(), (a, at) => {
+      const i = at % (a.length - 1);
+      const swapped = a.slice(0, i) + a[i + 1] + a[i] + a.slice(i + 2);
+      assert.ok(editDistance(a, swapped) <= 1);
+    }),
+  );
+  assert.equal(editDistance('ROSTER_DATABSE_URL', 'ROSTER_DATABASE_URL'), 1);
+  assert.equal(editDistance('kitten', 'sitting'), 3);
 });

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { buildServices } from '../compose/services.js';
 import type { Config } from '../config.js';
 import { createLogger } from '../observability/logger.js';
-import { exportUsers } from '../imports/export/export.js';
+import { exportUsers, type ExportTally } from '../imports/export/export.js';
 import type { ExportFormat } from '../imports/export/export-format.js';
 import { EVENTS_MODES, IMPORT_MODES, jobDocument, type EventsMode, type ImportJob, type ImportMode } from '../imports/jobs/job.js';
 import { IMPORT_FORMATS, parseColumnMap, type ImportFormat } from '../imports/read/parse.js';
@@ -142,7 +142,11 @@ export async function whileDisplayed<T>(
   }
 }
 
-/** `roster export [--format] [--since] [--out FILE]`: the directory as CSV or NDJSON, to a file or stdout. */
+/**
+ * `roster export [--format] [--since] [--out FILE]`: the directory as CSV or NDJSON, to stdout or
+ * to a file (then a summary on stderr). A reader that stops early (`roster export | head`)
+ * closes the pipe: the export stops there, quietly, with exit 0, as other Unix tools do.
+ */
 export async function exportCommand(
   args: { format?: string | undefined; since?: string | undefined; out?: string | undefined },
   config: Config,
@@ -152,12 +156,55 @@ export async function exportCommand(
   if (since !== undefined && Number.isNaN(since.getTime())) throw new CommandUsageError(`--since "${args.since}" is not an ISO 8601 time`);
   const services = await buildServices(config, createLogger('silent'), { command: { poolSize: 2 } });
   try {
-    const sink = args.out === undefined ? process.stdout : createWriteStream(args.out);
-    await pipeline(Readable.from(exportUsers(services.database, { format, since })), sink);
+    const started = performance.now();
+    const tally: ExportTally = { users: 0 };
+    const text = Readable.from(exportUsers(services.database, { format, since, tally }));
+    if (args.out === undefined) {
+      try {
+        await pipeline(text, process.stdout);
+      } catch (error) {
+        if (!isClosedPipe(error)) throw error;
+      }
+      return 0;
+    }
+    const file = createWriteStream(args.out);
+    await pipeline(text, file);
+    process.stderr.write(
+      `${exportSummary({ users: tally.users, bytes: file.bytesWritten, seconds: (performance.now() - started) / 1000, file: args.out })}\n`,
+    );
     return 0;
   } finally {
     await services.close();
   }
+}
+
+/** The reader of stdout went away (`| head`): EPIPE from the write, or the stream already torn down by it. */
+export function isClosedPipe(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED';
+}
+
+const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+/** `exported 12,345 users (1.2 MB) to users.csv in 0.8 s`. */
+export function exportSummary(done: { users: number; bytes: number; seconds: number; file: string }): string {
+  return (
+    `exported ${integer.format(done.users)} ${done.users === 1 ? 'user' : 'users'} (${formatBytes(done.bytes)}) ` +
+    `to ${done.file} in ${done.seconds < 10 ? done.seconds.toFixed(1) : Math.round(done.seconds)} s`
+  );
+}
+
+/** Decimal units, as `ls -h --si` and file managers show sizes: `532 B`, `1.2 kB`, `45.0 MB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1000;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 function specFrom(file: string, args: ImportArgs) {

@@ -12,7 +12,7 @@ export async function migrate(args: string[], config: Config): Promise<number> {
   }
   // Loaded here, like the server, so `--help` and config errors do not pay for every capability.
   const { openConfiguredDatabase } = await import('../compose/services.js');
-  const database = openConfiguredDatabase(config, createLogger('silent'), { command: { poolSize: 1 } });
+  const database = openConfiguredDatabase(config, createLogger('silent'), { command: { poolSize: 1, mayCreate: true } });
   try {
     if (direction === 'status') {
       for (const m of await migrationStatus(database.db, database.dialect.name)) {

@@ -1,14 +1,19 @@
-import type { Config } from '../config.js';
-import { createLogger } from '../observability/logger.js';
+import type { Config, UnknownVariable } from '../config.js';
+import { createServiceLogger } from '../observability/logger.js';
 import { packageVersion } from '../version.js';
+import { describeUnknown } from './output.js';
 
 /** `roster serve`: the server until a signal ends it (SIGTERM/SIGINT drain; a second one exits at once). */
-export async function serve(config: Config): Promise<number> {
+export async function serve(config: Config, options: { unknownVariables: readonly UnknownVariable[] }): Promise<number> {
   // Tracing starts before the app's modules are loaded, so every tracer they take is the SDK's
   // (it loads the SDK only when an exporter is configured).
   const { startTracing } = await import('../observability/tracing.js');
   const tracing = await startTracing(config.observability.tracing, packageVersion());
-  const logger = createLogger(config.observability.logLevel);
+  const logger = createServiceLogger(config.observability);
+  // In the log, where a server's operator looks, rather than on a terminal nobody may watch.
+  for (const variable of options.unknownVariables) {
+    logger.warn({ variable: variable.name, did_you_mean: variable.suggestion }, describeUnknown(variable));
+  }
   // Loaded here so `--help`, `migrate` and config errors do not pay for the whole HTTP stack.
   const { startServer } = await import('../main.js');
   const server = await startServer(config, logger, { tracing });

@@ -67,9 +67,10 @@ export interface ServicesOptions {
   readonly database?: Database;
   /**
    * A one-off command (keys, import, export): this many connections, no statement timeout (an
-   * import batch or an export may outlast a request's deadline), no webhook dispatcher.
+   * import batch or an export may outlast a request's deadline), no webhook dispatcher, and a
+   * SQLite file that does not exist is refused (DatabaseNotFoundError), not created.
    */
-  readonly command?: { readonly poolSize: number };
+  readonly command?: CommandDatabase;
   /** Where the capabilities' metrics go; default: the process registry of a server, a private one for commands. */
   readonly registry?: Registry;
   /** Ids of users, endpoints, jobs and events (tests fix them); default UUIDv7. */
@@ -80,16 +81,24 @@ export interface ServicesOptions {
   readonly onImportRetry?: (error: unknown, attempt: number, delayMs: number) => void;
 }
 
+/** How a one-off command opens the database. */
+export interface CommandDatabase {
+  readonly poolSize: number;
+  /** `migrate` only: create the SQLite file when it does not exist. */
+  readonly mayCreate?: boolean;
+}
+
 /** Opens the configured database: the server's pool, or a command's few connections. */
 export function openConfiguredDatabase(
   config: Config,
   logger: Logger,
-  options: { command?: { readonly poolSize: number }; registry?: Registry } = {},
+  options: { command?: CommandDatabase | undefined; registry?: Registry } = {},
 ): Database {
   if (options.command !== undefined) {
     return openDatabase(config.database.url, {
       poolSize: options.command.poolSize,
       sqliteBusyTimeoutMs: config.database.sqliteBusyTimeoutMs,
+      mustExist: options.command.mayCreate !== true,
     });
   }
   return openDatabase(config.database.url, {

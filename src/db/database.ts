@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -53,6 +53,23 @@ export interface DatabaseOptions {
    * so a query never outlives the request deadline that started it. Default: none.
    */
   readonly statementTimeoutMs?: number;
+  /**
+   * Refuse to create a SQLite file that does not exist (DatabaseNotFoundError) rather than start
+   * an empty database: a one-off command run from the wrong directory would otherwise look at a
+   * new, empty directory and report nothing wrong.
+   */
+  readonly mustExist?: boolean;
+}
+
+/** The SQLite file to open does not exist, and the caller may not create it. */
+export class DatabaseNotFoundError extends Error {
+  override readonly name = 'DatabaseNotFoundError';
+  constructor(
+    readonly file: string,
+    options?: ErrorOptions,
+  ) {
+    super(`no database at ${file}`, options);
+  }
 }
 
 export type DatabaseTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
@@ -71,15 +88,31 @@ const require = createRequire(import.meta.url);
 const loadSqlite = () => require('better-sqlite3') as typeof SQLite;
 const loadPg = () => require('pg') as typeof pg;
 
+/** Where `url` points, safe to print: the SQLite file's absolute path, or the PostgreSQL URL without its password. */
+export function describeDatabaseUrl(url: string): string {
+  const target = parseDatabaseUrl(url);
+  if (target.kind === 'sqlite') return `sqlite:${target.file}`;
+  try {
+    const safe = new URL(target.url);
+    safe.password = '';
+    return safe.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}
+
 export function openDatabase(url: string, options: DatabaseOptions = {}): Database {
   const target = parseDatabaseUrl(url);
   return target.kind === 'postgres' ? openPostgres(target.url, options) : openSqlite(target.file, options);
 }
 
 function openSqlite(file: string, options: DatabaseOptions): Database {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const mustExist = options.mustExist === true && file !== ':memory:';
+  if (mustExist && !existsSync(file)) throw new DatabaseNotFoundError(file);
+  if (file !== ':memory:' && !mustExist) mkdirSync(dirname(file), { recursive: true });
   const SQLiteDatabase = loadSqlite();
-  const connection = new SQLiteDatabase(file);
+  // fileMustExist: a file removed since the check above is refused too, not created.
+  const connection = new SQLiteDatabase(file, { fileMustExist: mustExist });
   connection.pragma('journal_mode = WAL');
   // NORMAL in WAL mode survives process crashes; only an OS crash or power loss can drop the last commits.
   connection.pragma('synchronous = NORMAL');
@@ -92,7 +125,7 @@ function openSqlite(file: string, options: DatabaseOptions): Database {
   return {
     db,
     dialect: sqliteDialect,
-    description: `sqlite:${file}`,
+    description: describeDatabaseUrl(file),
     driver: { kind: 'sqlite', connection },
     observeStatement: observeStatements('sqlite', options.metrics),
     async ping(timeoutMs, signal) {
@@ -172,12 +205,10 @@ function openPostgres(url: string, options: DatabaseOptions): Database {
   pool.on('connect', (client) => client.on('error', ignoreCheckedOutError));
   options.metrics?.watchPool(() => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }), log: observeQueries('postgresql', options.metrics) });
-  const safe = new URL(url);
-  safe.password = '';
   return {
     db,
     dialect: postgresDialect,
-    description: safe.toString(),
+    description: describeDatabaseUrl(url),
     driver: { kind: 'postgres', pool },
     observeStatement: observeStatements('postgresql', options.metrics),
     async ping(timeoutMs, signal) {

@@ -1,6 +1,7 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type Logger, type LoggerOptions } from 'pino';
-import type { LogLevel } from '../config.js';
+import type { LogFormat, LogLevel } from '../config.js';
+import { prettyDestination } from './pretty-log.js';
 
 export type { Logger } from 'pino';
 
@@ -31,4 +32,17 @@ export function loggerOptions(level: LogLevel): LoggerOptions {
 
 export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
+}
+
+/**
+ * The service's logger: JSON lines on stdout, or readable lines when LOG_FORMAT says `pretty`,
+ * or says `auto` and stdout is a terminal (a person reads it: see observability/pretty-log.ts).
+ */
+export function createServiceLogger(
+  options: { readonly logLevel: LogLevel; readonly logFormat: LogFormat },
+  out: NodeJS.WriteStream = process.stdout,
+): Logger {
+  const pretty = options.logFormat === 'pretty' || (options.logFormat === 'auto' && out.isTTY === true);
+  if (!pretty) return out === process.stdout ? createLogger(options.logLevel) : createLogger(options.logLevel, out);
+  return pino(loggerOptions(options.logLevel), prettyDestination(out, { colour: out.isTTY === true }));
 }

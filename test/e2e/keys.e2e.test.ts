@@ -10,6 +10,9 @@ describe('roster keys', () => {
   let readKeyId: string;
 
   before(async () => {
+    // Commands other than serve and migrate never create a database.
+    const migrated = await runCli(['migrate', 'up'], { ROSTER_DATABASE_URL: db.url });
+    assert.equal(migrated.code, 0, migrated.stderr);
     const created = await runCli(['keys', 'create', '--name', 'reader', '--scope', 'users:read', '--expires-in', '30d'], {
       ROSTER_DATABASE_URL: db.url,
     });
@@ -59,7 +62,7 @@ describe('roster keys', () => {
   test('bad input is a clear message and exit 2', async () => {
     const bad = await runCli(['keys', 'create', '--name', 'x', '--scope', 'everything'], { ROSTER_DATABASE_URL: db.url });
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /^roster: invalid input: scopes\/0 must be one of/);
+    assert.match(bad.stderr, /^roster: database sqlite:\S+\nroster: invalid input: scopes\/0 must be one of/);
     const missing = await runCli(['keys', 'create', '--scope', 'admin'], { ROSTER_DATABASE_URL: db.url });
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--name/);

@@ -71,7 +71,7 @@ describe('a PostgreSQL database that refuses connections', { skip }, () => {
     assert.equal(cli.code, 75, cli.stderr);
     assert.match(
       cli.stderr,
-      /^roster: the database is unavailable \(PostgreSQL refused the connection: database "\w+" is not currently accepting connections\); retry later\n$/,
+      /^roster: database postgres:\/\/\S+\nroster: the database is unavailable \(PostgreSQL refused the connection: database "\w+" is not currently accepting connections\); retry later\n$/,
     );
 
     await admin.query(`alter database ${name} allow_connections true`);

@@ -72,7 +72,7 @@ process.once('exit', () => {
  * The environment a child gets: this process's (PATH and the like) without anything that
  * would configure Roster or the test runner behind the test's back, plus `overrides`.
  */
-function childEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
+export function childEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (
@@ -91,9 +91,14 @@ export interface CliResult extends Exit {
   readonly stderr: string;
 }
 
-/** Runs `roster <args>` to completion (killed past `timeoutMs`) and returns what it printed. */
-export async function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `roster <args>` (in `cwd`, default this process's) to completion (killed past `timeoutMs`) and returns what it printed. */
+export async function runCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  timeoutMs = 120_000,
+  cwd?: string,
+): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI_PATH, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], cwd });
   live.add(child);
   let stdout = '';
   let stderr = '';

@@ -8,6 +8,12 @@ export interface ExportOptions {
   /** Only users changed at or after this time. */
   readonly since?: Date | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** Counts the users read, as they are read (the CLI's summary). */
+  readonly tally?: ExportTally | undefined;
+}
+
+export interface ExportTally {
+  users: number;
 }
 
 /** Users are read in pages of this many within the one snapshot. */
@@ -51,6 +57,7 @@ async function* sqliteUsers(file: string, options: ExportOptions): AsyncGenerato
       for (const row of rows) {
         // ISO text, as SQLite compares it.
         if (since !== undefined && row.updated_at < since) continue;
+        if (options.tally !== undefined) options.tally.users++;
         yield {
           id: row.id as UserId,
           email: row.email as Email,
@@ -87,8 +94,10 @@ async function* postgresUsers(database: Database, options: ExportOptions): Async
          order by id limit $2`,
         params,
       );
-      for (const row of rows)
+      for (const row of rows) {
+        if (options.tally !== undefined) options.tally.users++;
         yield { id: row.id as UserId, email: row.email as Email, name: row.name as UserName, attributes: row.attributes };
+      }
       if (rows.length < PAGE) break;
       after = rows.at(-1)!.id;
     }
