@@ -286,9 +286,9 @@ export function importsRoutes(deps: ImportsHttp) {
                 description: 'Every kept row error, in line order (a download)',
                 headers: ['Content-Disposition'],
                 media: {
-                  [CSV]: { example: 'line,field,reason\r\n14,email,must be an email address\r\n', description: 'line,field,reason' },
+                  [CSV]: { example: 'line,field,reason\r\n14,email,must look like name@example.com\r\n', description: 'line,field,reason' },
                   [NDJSON]: {
-                    example: '{"line":14,"field":"email","reason":"must be an email address"}\n',
+                    example: '{"line":14,"field":"email","reason":"must look like name@example.com"}\n',
                     description: 'one {line, field, reason} per line',
                   },
                 },

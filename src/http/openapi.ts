@@ -103,23 +103,23 @@ export function problemExample(code: ProblemCode, detail: string) {
   return { type: `${PROBLEM_TYPE_PREFIX}${code}`, title, status, detail, request_id: REQUEST_ID_EXAMPLE };
 }
 
-/** What a client is told, per problem type, in the examples (the detail is the server's own wording where it is fixed). */
+/** The `detail` of each problem type's example: the server's own wording. */
 const PROBLEM_DETAILS: Partial<Record<ProblemCode, string>> = {
   validation: 'Invalid values in the request body.',
   unauthenticated: 'The credentials are not valid.',
-  forbidden: 'This operation requires the scope users:write.',
+  forbidden: 'This credential lacks the scope users:write.',
   'rate-limited': 'Too many requests: the limit is 1200 a minute; retry in 42 seconds.',
   unavailable: 'A dependency did not answer in time; retry later.',
-  overloaded: 'The instance is overloaded; retry shortly.',
-  'deadline-exceeded': 'The request did not finish within 10000 ms.',
+  overloaded: 'This instance is overloaded (eventLoopDelay); retry in 1 s or on another instance.',
+  'deadline-exceeded': 'GET /v1/users did not finish within 10000 ms; it was stopped.',
   internal: 'An unexpected error occurred; it has been logged with this request id.',
   'unsupported-media-type': 'Send the body as application/json.',
   'malformed-json': 'The request body could not be parsed as JSON.',
   'user-not-found': 'No user has id 01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21.',
-  'email-taken': 'Another user has the email ada@example.com.',
-  'version-mismatch': 'The user is at version 4; the request expected 3.',
-  'idempotency-key-reused': 'The Idempotency-Key was first used with a different request body.',
-  'invalid-cursor': 'The cursor was not issued by this service or has been tampered with.',
+  'email-taken': 'Another user already has this email.',
+  'version-mismatch': 'The user changed: it is at version 4, which If-Match does not name.',
+  'idempotency-key-reused': 'This Idempotency-Key was already used with a different request body.',
+  'invalid-cursor': 'The cursor is not valid for this query.',
 };
 
 /** Problems every protected operation may answer. */

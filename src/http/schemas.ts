@@ -26,7 +26,7 @@ export const Problem = component(
   ),
   {
     ...problemExample('validation', 'Invalid values in the request body.'),
-    errors: [{ pointer: '/email', message: 'must be an email address' }],
+    errors: [{ pointer: '/email', message: 'must look like name@example.com' }],
   },
 );
 
