@@ -260,13 +260,8 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         license: { name: 'MIT', url: 'https://opensource.org/license/mit' },
         contact: { name: 'The operators of this Roster instance' },
       },
-      servers: [
-        {
-          url: '{origin}',
-          description: 'A Roster instance',
-          variables: { origin: { default: 'http://localhost:8080', description: 'scheme, host and port of the instance' } },
-        },
-      ],
+      // Relative: the origin the document was fetched from, so /docs' "Try it out" calls this instance.
+      servers: [{ url: '/', description: 'This Roster instance' }],
       tags: [
         { name: 'api-keys', description: 'Credentials for callers (admin)' },
         { name: 'events', description: 'The change feed: every change, in commit order' },
