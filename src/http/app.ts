@@ -1,19 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import cors from '@fastify/cors';
 import type { UsersService } from '../users/service.js';
-import { healthRoutes, type Readiness } from './health.routes.js';
+import { HEALTH_SCHEMAS, healthRoutes, type Readiness } from './health.routes.js';
 import { PROBLEM_CONTENT_TYPE, problem, retryAfter, toProblem } from './problem.js';
-import { usersRoutes } from './users.routes.js';
-import { apiKeysRoutes } from './api-keys.routes.js';
-import { eventsRoutes } from './events.routes.js';
+import { USERS_SCHEMAS, usersRoutes } from './users.routes.js';
+import { API_KEYS_SCHEMAS, apiKeysRoutes } from './api-keys.routes.js';
+import { EVENTS_SCHEMAS, eventsRoutes } from './events.routes.js';
 import type { EventsService } from '../events/service.js';
-import { webhooksRoutes } from './webhooks.routes.js';
+import { WEBHOOKS_SCHEMAS, webhooksRoutes } from './webhooks.routes.js';
 import type { WebhooksService } from '../webhooks/service.js';
-import { importsRoutes, type ImportsHttp } from './imports.routes.js';
-import { BEARER_SCHEME, enforceAccess, type RouteEntry } from './auth.js';
+import { IMPORTS_SCHEMAS, importsRoutes, type ImportsHttp } from './imports.routes.js';
+import { enforceAccess, type RouteEntry } from './auth.js';
+import { registerOpenApi } from './openapi.js';
+import { registerDocsPage } from './docs-page.js';
+import { Problem } from './schemas.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { ForbiddenError } from '../auth/errors.js';
 import type { ApiKeysService } from '../auth/service.js';
@@ -101,7 +102,7 @@ function trustProxy(given: TrustProxy | undefined): boolean | string[] | ((addre
 /**
  * Security headers on every response (helmet's defaults). The API serves JSON only, so its CSP
  * forbids everything; the docs page replaces it with swagger-ui's own CSP (scripts and styles
- * from 'self' plus the hashes of its inline bits), set by swagger-ui on its routes.
+ * from 'self' plus the hashes of its inline bits), set by swagger-ui on its routes (http/docs-page.ts).
  */
 const SECURITY_HEADERS = securityHeaders({
   contentSecurityPolicy: {
@@ -250,40 +251,21 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     });
   }
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Roster',
-        version: deps.version ?? '0.0.0',
-        description: 'The user directory: create, read, search, update and delete users.',
-      },
-      tags: [
-        { name: 'users', description: 'The directory' },
-        { name: 'api-keys', description: 'Credentials for callers (admin)' },
-        { name: 'events', description: 'The change feed: every change, in commit order' },
-        { name: 'webhooks', description: 'Signed deliveries of the change feed to your endpoints' },
-        { name: 'imports', description: 'Bulk import jobs: upload, progress, cancel, row errors' },
-        { name: 'health', description: 'Liveness and readiness probes' },
-      ],
-      components: {
-        securitySchemes: {
-          [BEARER_SCHEME]: {
-            type: 'http',
-            scheme: 'bearer',
-            description: 'An API key (rk_…) or, when configured, a JWT from the trusted issuer',
-          },
-        },
-      },
-    },
-  });
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    staticCSP: true,
-    // Its CSP would also upgrade the page's own http:// asset URLs, breaking /docs on a plain-HTTP
-    // port (local use, TLS ended at the proxy): the proxy's HSTS is the place for that.
-    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
-  });
+  await registerOpenApi(app, deps.version ?? '0.0.0');
+  // Named schemas (components.schemas) go on the root: one added inside a route plugin makes
+  // Fastify rebuild that plugin's validator with its default Ajv (coercing, stripping unknown
+  // fields) instead of strictValidatorCompiler.
+  const named = [
+    Problem.schema,
+    ...HEALTH_SCHEMAS,
+    ...USERS_SCHEMAS,
+    ...API_KEYS_SCHEMAS,
+    ...EVENTS_SCHEMAS,
+    ...(deps.webhooks ? WEBHOOKS_SCHEMAS : []),
+    ...(deps.imports ? IMPORTS_SCHEMAS : []),
+  ];
+  for (const schema of named) app.addSchema(schema);
+  await registerDocsPage(app);
   // Everything registered from here on must declare its access (see http/auth.ts) and is rate
   // limited, charged to the verified credential or else the client IP (http/rate-limit.ts).
   const rateLimits = { onFailOpen: () => metrics?.rateLimitFailOpen.inc(), ...(deps.rateLimits ?? DEFAULT_RATE_LIMITS) };

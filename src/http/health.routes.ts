@@ -1,6 +1,7 @@
 import Type from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { component } from './openapi.js';
 
 export interface Readiness {
   /** True once shutdown has begun: /readyz answers 503 so load balancers stop sending traffic; requests are still served. */
@@ -11,27 +12,65 @@ export interface Readiness {
   ping(): Promise<void>;
 }
 
-const Status = Type.Object({ status: Type.String() });
+const HealthStatus = component(
+  'HealthStatus',
+  Type.Object({ status: Type.String({ description: 'ok, ready, draining or database unavailable' }) }, { description: 'A probe result' }),
+  { status: 'ready' },
+);
+
+/** The named schemas these routes reference (added to the app's root by buildApp()). */
+export const HEALTH_SCHEMAS = [HealthStatus.schema];
 
 /** Liveness never touches dependencies (a restart would not fix them); readiness does. */
 export function healthRoutes(readiness: Readiness) {
   return async function register(app: FastifyInstance): Promise<void> {
     const r = app.withTypeProvider<TypeBoxTypeProvider>();
-    const schema = { tags: ['health'], response: { 200: Status, 503: Status } };
+    const schema = { tags: ['health'], security: [], response: { 200: HealthStatus.ref, 503: HealthStatus.ref } };
     // Probes are never rate limited: an orchestrator polling them must not be told 429.
     const config = { access: 'public' as const, rateLimit: false as const };
-    r.get('/livez', { config: { ...config, alwaysServe: true }, schema: { ...schema, summary: 'The process is alive' } }, () => ({
-      status: 'ok',
-    }));
-    r.get('/readyz', { config, schema: { ...schema, summary: 'The instance can serve traffic' } }, async (request, reply) => {
-      if (readiness.isDraining()) return reply.code(503).send({ status: 'draining' });
-      try {
-        await readiness.ping();
-        return { status: 'ready' };
-      } catch (error) {
-        request.log.warn({ err: error }, 'readiness check failed: database did not answer');
-        return reply.code(503).send({ status: 'database unavailable' });
-      }
-    });
+    r.get(
+      '/livez',
+      {
+        config: { ...config, alwaysServe: true, docs: { responses: { 200: { description: 'Alive', example: { status: 'ok' } } } } },
+        schema: {
+          ...schema,
+          response: { 200: HealthStatus.ref },
+          operationId: 'getLiveness',
+          summary: 'The process is alive',
+          description: 'Never touches the database: a failure means the process should be restarted.',
+        },
+      },
+      () => ({ status: 'ok' }),
+    );
+    r.get(
+      '/readyz',
+      {
+        config: {
+          ...config,
+          docs: {
+            responses: {
+              200: { description: 'Ready' },
+              503: { description: 'Not ready: draining at shutdown, or the database does not answer', example: { status: 'draining' } },
+            },
+          },
+        },
+        schema: {
+          ...schema,
+          operationId: 'getReadiness',
+          summary: 'The instance can serve traffic',
+          description: 'Checks the database; 503 while the instance drains at shutdown, so load balancers stop sending traffic.',
+        },
+      },
+      async (request, reply) => {
+        if (readiness.isDraining()) return reply.code(503).send({ status: 'draining' });
+        try {
+          await readiness.ping();
+          return { status: 'ready' };
+        } catch (error) {
+          request.log.warn({ err: error }, 'readiness check failed: database did not answer');
+          return reply.code(503).send({ status: 'database unavailable' });
+        }
+      },
+    );
   };
 }

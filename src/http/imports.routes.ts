@@ -15,6 +15,8 @@ import { formatRowErrors } from '../imports/jobs/report.js';
 import type { ImportRunner } from '../imports/jobs/runner.js';
 import type { ImportService } from '../imports/service.js';
 import { problemResponses } from './schemas.js';
+import { component } from './openapi.js';
+import { USER_EXAMPLE } from './users.routes.js';
 
 /** What the import routes need; optional in buildApp so apps without imports still build. */
 export interface ImportsHttp {
@@ -34,53 +36,107 @@ export interface ImportsHttp {
 const CSV = 'text/csv';
 const NDJSON = 'application/x-ndjson';
 
-const JobId = Type.String({ pattern: UUID_V7_PATTERN, description: 'UUIDv7' });
+const JobId = Type.String({
+  pattern: UUID_V7_PATTERN,
+  description: 'the import id (a UUIDv7)',
+  examples: ['0193a1e0-7f2b-7c3d-9e4f-5a6b7c8d9e0f'],
+});
 const IdParams = Type.Object({ id: JobId });
 
-const Counts = Type.Object({
-  read: Type.Integer(),
-  created: Type.Integer(),
-  updated: Type.Integer(),
-  skipped: Type.Integer(),
-  failed: Type.Integer(),
-});
-const JobSchema = Type.Object({
-  id: Type.String(),
-  status: Type.String({ description: 'pending, running, succeeded, failed or cancelled' }),
-  format: Type.String(),
-  mode: Type.String(),
-  events: Type.String(),
-  dry_run: Type.Boolean(),
-  source: Type.String(),
-  total_bytes: Type.Union([Type.Integer(), Type.Null()]),
-  counts: Counts,
-  errors_kept: Type.Integer({ description: 'row errors stored for download (at most 100,000; the rest are only counted)' }),
-  committed_line: Type.Integer({ description: 'the last file line of the last committed batch' }),
-  error: Type.Union([Type.String(), Type.Null()]),
-  created_at: Type.String({ format: 'date-time' }),
-  started_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  finished_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  progress: Type.Union([Type.Object({ bytes_read: Type.Integer(), rows_read: Type.Integer(), rows_failed: Type.Integer() }), Type.Null()]),
-});
+const JOB_EXAMPLE = {
+  id: '0193a1e0-7f2b-7c3d-9e4f-5a6b7c8d9e0f',
+  status: 'running',
+  format: 'csv',
+  mode: 'upsert',
+  events: 'per-user',
+  dry_run: false,
+  source: 'upload',
+  total_bytes: 48_211_903,
+  counts: { read: 120_000, created: 118_950, updated: 1_000, skipped: 38, failed: 12 },
+  errors_kept: 12,
+  committed_line: 120_001,
+  error: null,
+  created_at: '2025-11-20T16:40:02.511Z',
+  started_at: '2025-11-20T16:40:03.020Z',
+  finished_at: null,
+  progress: { bytes_read: 25_165_824, rows_read: 121_880, rows_failed: 12 },
+};
+
+export const ImportJobSchema = component(
+  'ImportJob',
+  Type.Object(
+    {
+      id: Type.String(),
+      status: Type.String({ description: 'pending, running, succeeded, failed or cancelled' }),
+      format: Type.String({ description: 'csv or ndjson' }),
+      mode: Type.String({ description: 'create or upsert' }),
+      events: Type.String({ description: 'per-user or summary' }),
+      dry_run: Type.Boolean(),
+      source: Type.String(),
+      total_bytes: Type.Union([Type.Integer(), Type.Null()]),
+      counts: Type.Object({
+        read: Type.Integer(),
+        created: Type.Integer(),
+        updated: Type.Integer(),
+        skipped: Type.Integer(),
+        failed: Type.Integer(),
+      }),
+      errors_kept: Type.Integer({ description: 'row errors stored for download (at most 100,000; the rest are only counted)' }),
+      committed_line: Type.Integer({ description: 'the last file line of the last committed batch' }),
+      error: Type.Union([Type.String(), Type.Null()]),
+      created_at: Type.String({ format: 'date-time' }),
+      started_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+      finished_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+      progress: Type.Union(
+        [Type.Object({ bytes_read: Type.Integer(), rows_read: Type.Integer(), rows_failed: Type.Integer() }), Type.Null()],
+        { description: 'live progress while it runs on the instance that answers; null otherwise' },
+      ),
+    },
+    { description: 'An import job: its settings, counts and progress' },
+  ),
+  JOB_EXAMPLE,
+);
+
+const CSV_USERS_EXAMPLE =
+  'email,name,attributes\r\nada@example.com,Ada Lovelace,"{""department"":""research""}"\r\ngrace@example.com,Grace Hopper,{}\r\n';
+const NDJSON_USERS_EXAMPLE =
+  '{"email":"ada@example.com","name":"Ada Lovelace","attributes":{"department":"research"}}\n{"email":"grace@example.com","name":"Grace Hopper"}\n';
 
 const CreateQuery = Type.Object(
   {
     format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('ndjson')], { description: 'default: from the content type' })),
-    mode: Type.Optional(Type.Union([Type.Literal('create'), Type.Literal('upsert')], { default: 'create' })),
-    events: Type.Optional(Type.Union([Type.Literal('per-user'), Type.Literal('summary')], { default: 'per-user' })),
-    dry_run: Type.Optional(Type.Boolean({ default: false })),
-    ignore_unknown: Type.Optional(Type.Boolean({ default: false })),
+    mode: Type.Optional(
+      Type.Union([Type.Literal('create'), Type.Literal('upsert')], {
+        default: 'create',
+        description: 'create: a row whose email exists fails; upsert: it updates that user',
+      }),
+    ),
+    events: Type.Optional(
+      Type.Union([Type.Literal('per-user'), Type.Literal('summary')], {
+        default: 'per-user',
+        description: 'a user.created/user.updated event per row written, or one users.imported event for the whole run',
+      }),
+    ),
+    dry_run: Type.Optional(Type.Boolean({ default: false, description: 'check every row, write nothing' })),
+    ignore_unknown: Type.Optional(
+      Type.Boolean({ default: false, description: 'ignore unknown columns or fields instead of refusing the file' }),
+    ),
   },
   { additionalProperties: false },
 );
 
 const ExportQuery = Type.Object(
   {
-    format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('ndjson')], { default: 'csv' })),
-    since: Type.Optional(Type.String({ format: 'date-time', description: 'only users changed at or after this time' })),
+    format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('ndjson')], { default: 'csv', description: 'the file format' })),
+    since: Type.Optional(
+      Type.String({ format: 'date-time', description: 'only users changed at or after this time', examples: ['2025-11-01T00:00:00.000Z'] }),
+    ),
   },
   { additionalProperties: false },
 );
+
+/** The named schemas these routes reference (added to the app's root by buildApp()). */
+export const IMPORTS_SCHEMAS = [ImportJobSchema.schema];
 
 /** /v1/imports (upload, status, cancel, row errors) and GET /v1/users/export. */
 export function importsRoutes(deps: ImportsHttp) {
@@ -107,12 +163,26 @@ export function importsRoutes(deps: ImportsHttp) {
       {
         // The body is read by the handler, under the upload's own limits (overall and idle)
         // instead of the request deadline and the slow-body guard: large files take minutes.
-        config: { access: 'imports:write', bodyTimeoutMs: deps.uploadTimeoutMs },
+        config: {
+          access: 'imports:write',
+          bodyTimeoutMs: deps.uploadTimeoutMs,
+          docs: {
+            upload: {
+              description: 'The file: CSV with a header row (email, name, attributes as JSON) or NDJSON, one user per line',
+              media: { [CSV]: { example: CSV_USERS_EXAMPLE }, [NDJSON]: { example: NDJSON_USERS_EXAMPLE } },
+            },
+            responses: { 202: { description: 'The job, queued; poll Location for its progress', headers: ['Location'] } },
+            problems: ['validation', 'unsupported-media-type', 'body-too-large', 'upload-timeout', 'invalid-import-file'],
+          },
+        },
         schema: {
+          operationId: 'createImport',
           tags: ['imports'],
-          summary: 'Upload a CSV or NDJSON file and start importing it in the background',
+          summary: 'Upload a CSV or NDJSON file and import it in the background',
+          description:
+            'The file is spooled to disk as it arrives, then imported in batches; rows that fail are counted and kept for download.',
           querystring: CreateQuery,
-          response: { 202: JobSchema, ...problemResponses },
+          response: { 202: ImportJobSchema.ref, ...problemResponses },
         },
       },
       async (request, reply) => {
@@ -159,12 +229,17 @@ export function importsRoutes(deps: ImportsHttp) {
     r.get(
       '/v1/imports/:id',
       {
-        config: { access: 'imports:write' },
+        config: {
+          access: 'imports:write',
+          docs: { responses: { 200: { description: 'The job' } }, problems: ['validation', 'import-not-found'] },
+        },
         schema: {
+          operationId: 'getImport',
           tags: ['imports'],
           summary: 'Status, counts and progress of an import',
+          description: 'Poll until status is succeeded, failed or cancelled.',
           params: IdParams,
-          response: { 200: JobSchema, ...problemResponses },
+          response: { 200: ImportJobSchema.ref, ...problemResponses },
         },
       },
       async (request) => document(await find(request.params.id, request.deadline)),
@@ -173,13 +248,21 @@ export function importsRoutes(deps: ImportsHttp) {
     r.delete(
       '/v1/imports/:id',
       {
-        config: { access: 'imports:write' },
+        config: {
+          access: 'imports:write',
+          docs: {
+            responses: { 200: { description: 'The job, cancelled (or as it ended)' } },
+            problems: ['validation', 'import-not-found', 'import-job-leased'],
+          },
+        },
         schema: {
+          operationId: 'cancelImport',
           tags: ['imports'],
-          summary:
-            'Cancel an import: the batch in progress rolls back, committed batches stay (see committed_line); 409 when another instance is running it',
+          summary: 'Cancel an import',
+          description:
+            'The batch in progress rolls back; committed batches stay (see committed_line). 409 `import-job-leased` when another instance is running it.',
           params: IdParams,
-          response: { 200: JobSchema, ...problemResponses },
+          response: { 200: ImportJobSchema.ref, ...problemResponses },
         },
       },
       async (request) => {
@@ -195,10 +278,30 @@ export function importsRoutes(deps: ImportsHttp) {
     r.get(
       '/v1/imports/:id/errors',
       {
-        config: { access: 'imports:write' },
+        config: {
+          access: 'imports:write',
+          docs: {
+            responses: {
+              200: {
+                description: 'Every kept row error, in line order (a download)',
+                headers: ['Content-Disposition'],
+                media: {
+                  [CSV]: { example: 'line,field,reason\r\n14,email,must look like name@example.com\r\n', description: 'line,field,reason' },
+                  [NDJSON]: {
+                    example: '{"line":14,"field":"email","reason":"must look like name@example.com"}\n',
+                    description: 'one {line, field, reason} per line',
+                  },
+                },
+              },
+            },
+            problems: ['validation', 'import-not-found'],
+          },
+        },
         schema: {
+          operationId: 'getImportErrors',
           tags: ['imports'],
-          summary: 'The row errors of an import (line, field, reason) as CSV, or NDJSON with Accept: application/x-ndjson',
+          summary: 'The row errors of an import',
+          description: 'line, field and reason of each failed row: CSV, or NDJSON with Accept: application/x-ndjson.',
           params: IdParams,
         },
       },
@@ -217,10 +320,34 @@ export function importsRoutes(deps: ImportsHttp) {
     r.get(
       '/v1/users/export',
       {
-        config: { access: 'users:read' },
+        config: {
+          access: 'users:read',
+          docs: {
+            responses: {
+              200: {
+                description: 'The users, streamed (a download)',
+                headers: ['Content-Disposition'],
+                media: {
+                  [CSV]: {
+                    example:
+                      'id,email,name,attributes\r\n01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21,ada@example.com,Ada Lovelace,"{""department"":""research""}"\r\n',
+                    description: 'id,email,name,attributes (JSON)',
+                  },
+                  [NDJSON]: {
+                    example: `${JSON.stringify(USER_EXAMPLE)}\n`,
+                    description: 'one user per line, as GET /v1/users/{id} returns it',
+                  },
+                },
+              },
+            },
+            problems: ['validation'],
+          },
+        },
         schema: {
+          operationId: 'exportUsers',
           tags: ['users'],
-          summary: 'Every user (or those changed since a time) as CSV or NDJSON, from one consistent snapshot, streamed',
+          summary: 'Export every user as CSV or NDJSON',
+          description: 'Every user (or those changed since a time), from one consistent snapshot, streamed.',
           querystring: ExportQuery,
         },
       },

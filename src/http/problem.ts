@@ -160,7 +160,7 @@ function clientMessage(code: ProblemCode, error: Partial<FastifyError>): string 
     case 'uri-too-long':
       return 'A path segment of the URL is longer than any valid value.';
     case 'unsupported-media-type':
-      return 'Send the body as application/json (PATCH: application/merge-patch+json).';
+      return 'Send the body as application/json (PATCH: application/merge-patch+json or application/json).';
     case 'malformed-json':
       return error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
         ? 'The request body is empty but JSON was declared.'

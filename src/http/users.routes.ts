@@ -11,23 +11,53 @@ import { etagOf, ifNoneMatchHits, parseIfMatch } from './etag.js';
 import { schemaErrors, type ValidationIssue } from './problem.js';
 import { problemResponses } from './schemas.js';
 import { requireMediaType } from './media-type.js';
+import { component } from './openapi.js';
 
 const UserId = Type.String({
   pattern: UUID_V7_PATTERN,
-  description: 'UUIDv7',
+  description: 'the user id (a UUIDv7)',
   examples: ['01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21'],
 });
 const Attributes = Type.Record(Type.String(), Type.Unknown(), { description: 'custom JSON data, at most 16 KiB, 4 levels deep' });
 
-const UserResponse = Type.Object({
-  id: UserId,
-  email: Type.String(),
-  name: Type.String(),
-  attributes: Attributes,
-  version: Type.Integer({ minimum: 1 }),
-  created_at: Type.String({ format: 'date-time' }),
-  updated_at: Type.String({ format: 'date-time' }),
-});
+export const USER_EXAMPLE = {
+  id: '01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21',
+  email: 'ada@example.com',
+  name: 'Ada Lovelace',
+  attributes: { department: 'research', employee_id: 1815 },
+  version: 3,
+  created_at: '2025-11-02T09:14:07.120Z',
+  updated_at: '2025-11-20T16:41:55.003Z',
+};
+
+export const UserSchema = component(
+  'User',
+  Type.Object(
+    {
+      id: UserId,
+      email: Type.String({ description: 'as given; unique, compared case-insensitively' }),
+      name: Type.String({ description: 'trimmed and NFC-normalised' }),
+      attributes: Attributes,
+      version: Type.Integer({ minimum: 1, description: 'grows by one with each change; the ETag' }),
+      created_at: Type.String({ format: 'date-time' }),
+      updated_at: Type.String({ format: 'date-time' }),
+    },
+    { description: 'A user of the directory' },
+  ),
+  USER_EXAMPLE,
+);
+
+export const UserListSchema = component(
+  'UserList',
+  Type.Object(
+    {
+      data: Type.Array(UserSchema.ref),
+      next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'pass as `cursor` for the next page; null on the last page' }),
+    },
+    { description: 'One page of users, in id order' },
+  ),
+  { data: [USER_EXAMPLE], next_cursor: 'eyJhZnRlciI6IjAxOTMzYjVlLThkM2EtN2M0ZS05YTUxLTJmMGQ0YzFiN2UyMSJ9.q1f0' },
+);
 
 // The schema bounds sizes and shape; the business rules (email syntax, name rules) live in
 // src/users/model.ts so the import pipeline applies exactly the same ones.
@@ -37,7 +67,10 @@ const CreateUserBody = Type.Object(
     name: Type.String({ maxLength: 4096, description: 'trimmed and NFC-normalised; 1–200 characters' }),
     attributes: Type.Optional(Attributes),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [{ email: 'ada@example.com', name: 'Ada Lovelace', attributes: { department: 'research', employee_id: 1815 } }],
+  },
 );
 
 const PatchUserBody = Type.Object(
@@ -46,7 +79,11 @@ const PatchUserBody = Type.Object(
     name: Type.Optional(Type.Union([Type.String({ maxLength: 4096 }), Type.Null()])),
     attributes: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
   },
-  { additionalProperties: false, description: 'RFC 7396 JSON merge patch' },
+  {
+    additionalProperties: false,
+    description: 'RFC 7396 JSON merge patch: the fields to change; null removes an attribute (email and name cannot be removed)',
+    examples: [{ name: 'Ada King', attributes: { department: 'analytics', employee_id: null } }],
+  },
 );
 
 const IdParams = Type.Object({ id: UserId });
@@ -57,7 +94,9 @@ const NO_NUL = '^[^\\u0000]*$';
 
 const ListQuery = Type.Object(
   {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: DEFAULT_PAGE_SIZE })),
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 200, default: DEFAULT_PAGE_SIZE, description: 'users per page', examples: [50] }),
+    ),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CURSOR_LENGTH, description: 'next_cursor from the previous page' })),
     email: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, pattern: NO_NUL, description: 'exact email, case-insensitive' })),
     q: Type.Optional(
@@ -74,11 +113,29 @@ const ListQuery = Type.Object(
 
 const CreateHeaders = Type.Object({
   'idempotency-key': Type.Optional(
-    Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$', description: 'retry-safe creation; remembered 24 h' }),
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^[\\x21-\\x7e]+$',
+      description: 'retry-safe creation: a retry with the same key and body gets the first answer back; remembered 24 h',
+      examples: ['0f7c2a9e-signup-ada'],
+    }),
   ),
 });
-const ConditionalHeaders = Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 1024 })) });
-const CacheHeaders = Type.Object({ 'if-none-match': Type.Optional(Type.String({ maxLength: 1024 })) });
+const ConditionalHeaders = Type.Object({
+  'if-match': Type.Optional(
+    Type.String({
+      maxLength: 1024,
+      description: 'the ETag you read: the change applies only to that version (else 412)',
+      examples: ['"3"'],
+    }),
+  ),
+});
+const CacheHeaders = Type.Object({
+  'if-none-match': Type.Optional(
+    Type.String({ maxLength: 1024, description: 'the ETag you hold: 304 without a body when it is still current', examples: ['"3"'] }),
+  ),
+});
 
 /** The one place a User becomes JSON: a row or a domain object never reaches the wire unconverted. */
 /** What a change records on its event (who, which request) and the deadline it runs under. */
@@ -107,24 +164,40 @@ function rejectInvalidBody(request: FastifyRequest, businessErrors: (body: unkno
   throw new ValidationError([...schema, ...extra], 'Invalid values in the request body.');
 }
 
+/** The named schemas these routes reference (added to the app's root by buildApp()). */
+export const USERS_SCHEMAS = [UserSchema.schema, UserListSchema.schema];
+
 /** /v1/users: thin handlers that decode, call the service and encode. */
 export function usersRoutes(users: UsersService) {
   return async function register(app: FastifyInstance): Promise<void> {
     const r = app.withTypeProvider<TypeBoxTypeProvider>();
     const tags = ['users'];
-    const read = { access: 'users:read' as const };
-    const write = { access: 'users:write' as const };
+    const read = 'users:read' as const;
+    const write = 'users:write' as const;
 
     r.post(
       '/v1/users',
       {
-        config: write,
+        config: {
+          access: write,
+          docs: {
+            responses: {
+              201: {
+                description: 'The user, created (or, with a replayed Idempotency-Key, as first created)',
+                headers: ['ETag', 'Location', 'Idempotent-Replayed'],
+              },
+            },
+            problems: ['validation', 'malformed-json', 'unsupported-media-type', 'email-taken', 'idempotency-key-reused', 'body-too-large'],
+          },
+        },
         schema: {
+          operationId: 'createUser',
           tags,
           summary: 'Create a user',
+          description: 'Emails are unique, compared case-insensitively. With an Idempotency-Key, a retry gets the first answer back.',
           headers: CreateHeaders,
           body: CreateUserBody,
-          response: { 201: UserResponse, ...problemResponses },
+          response: { 201: UserSchema.ref, ...problemResponses },
         },
         preValidation: requireMediaType('application/json'),
         attachValidation: true,
@@ -143,13 +216,24 @@ export function usersRoutes(users: UsersService) {
     r.get(
       '/v1/users/:id',
       {
-        config: read,
+        config: {
+          access: read,
+          docs: {
+            responses: {
+              200: { description: 'The user', headers: ['ETag'] },
+              304: { description: 'Not modified: the If-None-Match version is still current', headers: ['ETag'] },
+            },
+            problems: ['validation', 'user-not-found'],
+          },
+        },
         schema: {
+          operationId: 'getUser',
           tags,
           summary: 'Get a user',
+          description: 'Send the ETag you hold in If-None-Match to get 304 while it is current.',
           params: IdParams,
           headers: CacheHeaders,
-          response: { 200: UserResponse, 304: Type.Null(), ...problemResponses },
+          response: { 200: UserSchema.ref, 304: Type.Null(), ...problemResponses },
         },
       },
       async (request, reply) => {
@@ -164,15 +248,21 @@ export function usersRoutes(users: UsersService) {
     r.get(
       '/v1/users',
       {
-        config: read,
+        config: {
+          access: read,
+          docs: {
+            responses: { 200: { description: 'One page of users; follow next_cursor for the next' } },
+            problems: ['validation', 'invalid-cursor', 'invalid-encoding'],
+          },
+        },
         schema: {
+          operationId: 'listUsers',
           tags,
           summary: 'List users one page at a time: in id order, or with q alone in key order',
+          description:
+            'Filter by exact email, or search by case-insensitive prefix of email or name (q alone: results in key order, and a page may hold fewer than limit users while next_cursor is set); a cursor carries the filters of the page it came from.',
           querystring: ListQuery,
-          response: {
-            200: Type.Object({ data: Type.Array(UserResponse), next_cursor: Type.Union([Type.String(), Type.Null()]) }),
-            ...problemResponses,
-          },
+          response: { 200: UserListSchema.ref, ...problemResponses },
         },
       },
       async (request) => {
@@ -184,16 +274,36 @@ export function usersRoutes(users: UsersService) {
     r.patch(
       '/v1/users/:id',
       {
-        config: write,
+        config: {
+          access: write,
+          docs: {
+            responses: { 200: { description: 'The user as changed', headers: ['ETag'] } },
+            problems: [
+              'validation',
+              'malformed-json',
+              'unsupported-media-type',
+              'user-not-found',
+              'email-taken',
+              'version-mismatch',
+              'body-too-large',
+            ],
+          },
+        },
         schema: {
+          operationId: 'updateUser',
           tags,
           summary: 'Change a user with a JSON merge patch',
+          description:
+            'The body is a JSON merge patch (RFC 7396), sent as application/merge-patch+json or as plain application/json (what generic JSON clients send; read the same way); with If-Match, only the version you read is changed.',
           params: IdParams,
           headers: ConditionalHeaders,
           body: PatchUserBody,
-          response: { 200: UserResponse, ...problemResponses },
+          // Plain JSON too: a client generated from the document sends application/json by
+          // default, and a JSON object means one thing as a merge patch.
+          consumes: ['application/merge-patch+json', 'application/json'],
+          response: { 200: UserSchema.ref, ...problemResponses },
         },
-        preValidation: requireMediaType('application/merge-patch+json'),
+        preValidation: requireMediaType('application/merge-patch+json', 'application/json'),
         attachValidation: true,
       },
       async (request, reply) => {
@@ -206,10 +316,18 @@ export function usersRoutes(users: UsersService) {
     r.delete(
       '/v1/users/:id',
       {
-        config: write,
+        config: {
+          access: write,
+          docs: {
+            responses: { 204: { description: 'Deleted' } },
+            problems: ['validation', 'user-not-found', 'version-mismatch'],
+          },
+        },
         schema: {
+          operationId: 'deleteUser',
           tags,
           summary: 'Delete a user',
+          description: 'With If-Match, only the version you read is deleted.',
           params: IdParams,
           headers: ConditionalHeaders,
           response: { 204: Type.Null(), ...problemResponses },

@@ -14,6 +14,7 @@ import type { ImportsHttp } from '../../src/http/imports.routes.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import type { UsersService } from '../../src/users/service.js';
 import { sqliteTestDatabase, type TestDatabase } from './databases.js';
+import { checkedAgainstContract } from './contract.js';
 
 /**
  * The config every helper wires from: production's defaults (src/config.ts), except what a
@@ -130,9 +131,12 @@ export async function usersServiceOver(database: Database, options: { newId?: ()
   return (await servicesOver(database, options)).users;
 }
 
-/** The app over `services`, as main.ts builds it, but with generous rate limits and no shedding; `overrides` win. */
-function appFrom(services: Services, logger: Logger, readiness: Readiness, overrides: AppOverrides): Promise<FastifyInstance> {
-  return buildApp({
+/**
+ * The app over `services`, as main.ts builds it, but with generous rate limits and no shedding;
+ * `overrides` win. Every response it gives to app.inject is checked against its OpenAPI document.
+ */
+async function appFrom(services: Services, logger: Logger, readiness: Readiness, overrides: AppOverrides): Promise<FastifyInstance> {
+  const app = await buildApp({
     ...httpDependencies(testConfig(), services, logger, { readiness }),
     rateLimits: GENEROUS_RATE_LIMITS,
     // Test processes share two cores with other test files: a scheduling stall must not turn a
@@ -140,6 +144,8 @@ function appFrom(services: Services, logger: Logger, readiness: Readiness, overr
     shedding: NO_SHEDDING,
     ...overrides,
   });
+  checkedAgainstContract(app);
+  return app;
 }
 
 /**

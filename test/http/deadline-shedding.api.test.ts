@@ -11,7 +11,8 @@ import { dialects } from '../helpers/databases.js';
 import { capturedLogs } from '../helpers/logs.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const TEST_ONLY = { access: 'public' as const, rateLimit: false as const };
+// Test-only routes stay out of the OpenAPI document (and so out of the contract checks).
+const TEST_ONLY = { config: { access: 'public' as const, rateLimit: false as const }, schema: { hide: true } };
 
 describe('one deadline per request', () => {
   const TIMEOUT_MS = 200;
@@ -21,8 +22,8 @@ describe('one deadline per request', () => {
   before(async () => {
     t = await buildTestApp(undefined, { requestTimeoutMs: TIMEOUT_MS, metrics });
     // Routes that exist only in this test: one ignores its deadline, one waits on it.
-    t.app.get('/test/ignores-deadline', { config: TEST_ONLY }, () => new Promise(() => undefined));
-    t.app.get('/test/honours-deadline', { config: TEST_ONLY }, (request) => {
+    t.app.get('/test/ignores-deadline', TEST_ONLY, () => new Promise(() => undefined));
+    t.app.get('/test/honours-deadline', TEST_ONLY, (request) => {
       return new Promise((_, reject) =>
         request.deadline.addEventListener('abort', () => {
           seenReason = request.deadline.reason;
@@ -71,7 +72,7 @@ describe('a client that goes away', () => {
   const entered = signal();
   before(async () => {
     t = await buildTestApp(undefined, { requestTimeoutMs: 60_000 });
-    t.app.get('/test/waits', { config: TEST_ONLY }, (request) => {
+    t.app.get('/test/waits', TEST_ONLY, (request) => {
       entered.resolve();
       return new Promise((_, reject) =>
         request.deadline.addEventListener('abort', () => {
@@ -106,13 +107,13 @@ describe('a client that hangs up during a write', () => {
     t = await buildTestApp(undefined, { requestTimeoutMs: 60_000, logger });
     // Exist only in this test. A write past its point of no return when the client leaves (the
     // transaction commits anyway), and one that honours the signal (the transaction rolls back).
-    t.app.post('/test/commits', { config: TEST_ONLY }, async (request, reply) => {
+    t.app.post('/test/commits', TEST_ONLY, async (request, reply) => {
       entered.resolve();
       await new Promise((resolve) => request.deadline.addEventListener('abort', resolve));
       settled.resolve();
       return reply.code(201).send({ committed: true });
     });
-    t.app.post('/test/rolls-back', { config: TEST_ONLY }, (request) => {
+    t.app.post('/test/rolls-back', TEST_ONLY, (request) => {
       entered.resolve();
       return new Promise((_, reject) =>
         request.deadline.addEventListener('abort', () => {
@@ -234,7 +235,7 @@ describe('load shedding while the event loop is blocked', () => {
       shedding: { eventLoopDelayMs: 300, heapUsedMb: 0, eventLoopUtilization: 0, sampleIntervalMs: 50 },
     });
     // Exists only in this test: holds the event loop like a runaway computation would.
-    t.app.post('/test/block', { config: TEST_ONLY }, () => {
+    t.app.post('/test/block', TEST_ONLY, () => {
       const until = performance.now() + 2000;
       while (performance.now() < until);
       return { blocked: true };

@@ -70,7 +70,7 @@ describe('probes on a healthy instance', () => {
     assert.match(String(res.headers['content-type']), /^application\/json/);
     const doc = res.json<OpenApiDocument>();
     assert.match(doc.openapi, /^3\./);
-    assert.equal(doc.info.title, 'Roster');
+    assert.equal(doc.info.title, 'Roster API');
     const users = doc.paths['/v1/users'];
     const user = doc.paths['/v1/users/{id}'];
     assert.ok(users, `paths: ${Object.keys(doc.paths).join(', ')}`);

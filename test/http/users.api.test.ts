@@ -784,6 +784,21 @@ describe('PATCH /v1/users/:id', () => {
       },
     },
     {
+      // A generic JSON client (one generated from the document) sends application/json: read as
+      // the same merge patch, null clearing a key.
+      name: 'patch200PlainJson',
+      request: async () => ({
+        ...patchUser((await fresh({ team: 'core' })).id, { name: 'Plain JSON', attributes: { team: null } }),
+        headers: { 'content-type': 'application/json', 'if-match': '"1"' },
+      }),
+      status: 200,
+      check: (res) => {
+        assert.equal(res.json<UserJson>().name, 'Plain JSON');
+        assert.deepEqual(res.json<UserJson>().attributes, {});
+        assert.equal(res.json<UserJson>().version, 2);
+      },
+    },
+    {
       name: 'patch200AttributesNullClearsAll',
       request: async () => patchUser((await fresh()).id, { attributes: null }, { 'if-match': '"1"' }),
       status: 200,
@@ -850,7 +865,7 @@ describe('PATCH /v1/users/:id', () => {
       request: async () => ({
         method: 'PATCH',
         url: `/v1/users/${(await fresh()).id}`,
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'text/plain' },
         payload: JSON.stringify({ name: 'Wrong Media Type' }),
       }),
       status: 415,

@@ -55,6 +55,19 @@ async function importText(body: string | Buffer, contentType = 'text/csv', query
 }
 
 describe('POST /v1/imports', () => {
+  it('reads its boolean options as true or false: a dry run with unknown columns ignored writes nothing; another spelling is a 400 naming it', async () => {
+    await reset();
+    const job = await importText('email,name,team\nada@example.com,Ada,research\n', 'text/csv', '?dry_run=true&ignore_unknown=true');
+    assert.equal(job.status, 'succeeded', JSON.stringify(job));
+    assert.equal(job.counts.read, 1, JSON.stringify(job));
+    assert.equal(await count(t.testDb.database, 'users'), 0);
+    for (const query of ['?dry_run=1', '?dry_run=TRUE', '?dry_run=', '?ignore_unknown=yes']) {
+      assertProblem(fromInject(await upload('email,name\nada@example.com,Ada\n', 'text/csv', query)), 'validation', {
+        parameters: [query.slice(1).split('=')[0]!],
+      });
+    }
+  });
+
   it('answers 202 with the job and its Location, runs it, and serves its row errors as CSV or NDJSON', async () => {
     await reset();
     const res = await upload('email,name\nada@example.com,Ada\nnope,Bad\ngrace@example.com,Grace\n');
