@@ -7,6 +7,7 @@ import { importsMigration } from './migrations/0005_imports.js';
 import { importLeasesMigration } from './migrations/0006_import_leases.js';
 import { emailKeyIndexMigration } from './migrations/0007_email_key_index.js';
 import { foldKeysMigration } from './migrations/0008_fold_keys.js';
+import { postgresUuidIdsMigration } from './migrations/0009_postgres_uuid_ids.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -24,6 +25,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0006_import_leases': importLeasesMigration(dialect),
     '0007_email_key_index': emailKeyIndexMigration(dialect),
     '0008_fold_keys': foldKeysMigration(dialect),
+    '0009_postgres_uuid_ids': postgresUuidIdsMigration(dialect),
   };
 }
 
@@ -64,6 +66,11 @@ export async function migrateToLatest<DB>(db: Kysely<DB>, dialect: DialectName):
 
 export async function migrateDown<DB>(db: Kysely<DB>, dialect: DialectName): Promise<MigrationResultSet> {
   return unwrap(await (await createMigrator(db, dialect)).migrateDown());
+}
+
+/** Applies or reverts migrations until `name` is the last one applied (the tests and benches of one migration). */
+export async function migrateTo<DB>(db: Kysely<DB>, dialect: DialectName, name: string): Promise<MigrationResultSet> {
+  return unwrap(await (await createMigrator(db, dialect)).migrateTo(name));
 }
 
 export async function migrationStatus<DB>(db: Kysely<DB>, dialect: DialectName): Promise<{ name: string; executedAt?: Date }[]> {

@@ -16,7 +16,7 @@ const EVENT_COLUMNS = 'id, type, occurred_at, actor, request_id, subject_id, dat
 /** The event's values from parameter `first` on, in toEventRow()'s order (see eventValues()). */
 function eventSelect(first: number): string {
   const p = (i: number) => `$${first + i}`;
-  return `select ${p(0)}::text, ${p(1)}::text, ${p(2)}::timestamptz, ${p(3)}::text, ${p(4)}::text, ${p(5)}::text, ${p(6)}::jsonb`;
+  return `select ${p(0)}::uuid, ${p(1)}::text, ${p(2)}::timestamptz, ${p(3)}::text, ${p(4)}::text, ${p(5)}::uuid, ${p(6)}::jsonb`;
 }
 
 /**
@@ -35,7 +35,7 @@ function sequencedEvent(change: string, firstEventParam: number): string {
   );
 }
 
-const NEW_USER = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::integer, $8::timestamptz, $9::timestamptz`;
+const NEW_USER = `$1::uuid, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::integer, $8::timestamptz, $9::timestamptz`;
 
 export const CREATE: NamedStatement = {
   name: 'roster.users.create',

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { migrateDown, migrateToLatest, migrationStatus, openKeyConflicts } from '../../src/db/migrator.js';
+import { migrateDown, migrateTo as migrateToVersion, migrationStatus, openKeyConflicts } from '../../src/db/migrator.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 
 for (const [dialect, open, skip] of await dialects()) {
@@ -15,6 +15,9 @@ for (const [dialect, open, skip] of await dialects()) {
       t = await open();
     });
     after(async () => t?.cleanup());
+
+    /** Up or down to `name`: 0008 is tested alone, since its rows' ids are labels, not the UUIDs 0009 requires on PostgreSQL. */
+    const migrateTo = (name: string) => migrateToVersion(t.database.db, t.database.dialect.name, name);
 
     const keys = async () =>
       Object.fromEntries(
@@ -27,10 +30,13 @@ for (const [dialect, open, skip] of await dialects()) {
 
     test('up folds the keys and reports users whose emails now collide; down restores lower-cased keys', async () => {
       const { db } = t.database;
-      await migrateDown(db, t.database.dialect.name);
+      await migrateTo('0007_email_key_index');
       const status = await migrationStatus(db, t.database.dialect.name);
-      assert.equal(status.at(-1)?.name, '0008_fold_keys');
-      assert.equal(status.at(-1)?.executedAt, undefined, 'down reverted 0008');
+      assert.deepEqual(
+        status.find((m) => m.name === '0008_fold_keys'),
+        { name: '0008_fold_keys' },
+        'down reverted 0008',
+      );
 
       const at = (iso: string) => (dialect === 'postgres' ? new Date(iso) : iso);
       // [id, email, name, created_at]: keys as 0001–0007 wrote them (toLowerCase()).
@@ -51,7 +57,7 @@ for (const [dialect, open, skip] of await dialects()) {
       }
       const before = await keys();
 
-      await migrateToLatest(db, t.database.dialect.name);
+      await migrateTo('0008_fold_keys');
       const folded = await keys();
       assert.deepEqual(folded['u1-plain'], ['ann@example.com', 'ann']);
       assert.deepEqual(folded['u2-izmir'], ['izmir@example.com', 'izmir strasse']);
@@ -78,7 +84,7 @@ for (const [dialect, open, skip] of await dialects()) {
 
       await migrateDown(db, t.database.dialect.name);
       assert.deepEqual(await keys(), before);
-      await migrateToLatest(db, t.database.dialect.name);
+      await migrateTo('0008_fold_keys');
       assert.deepEqual(await keys(), folded, 'up again gives the same keys');
     });
   });

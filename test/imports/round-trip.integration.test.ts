@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
+import { v7 as uuidv7 } from 'uuid';
 import { exportUsers } from '../../src/imports/export/export.js';
 import { parseAttributes, parseEmail, parseUserName, foldKey } from '../../src/users/model.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
@@ -111,6 +112,27 @@ for (const [name, open, skip] of await dialects()) {
         }),
         { numRuns: name === 'sqlite' ? 40 : 15 },
       );
+    });
+
+    it('pages past the first 1,000 users in id order, with and without `since`', async () => {
+      await empty(source);
+      const ids = Array.from({ length: 2_345 }, () => uuidv7()).sort();
+      const ndjson = ids.map((id, i) => `${JSON.stringify({ id, email: `page.${i}@example.com`, name: `Page ${i}` })}\n`).join('');
+      const service = importService(source.database);
+      const { job } = await service.run(
+        await service.create({ format: 'ndjson', mode: 'create', events: 'summary', dryRun: false, options: {}, source: 'pages' }),
+        Readable.from([Buffer.from(ndjson)]),
+        { signal: new AbortController().signal },
+      );
+      assert.equal(job.counts.created, ids.length, JSON.stringify(job));
+      const exportedIds = async (since?: Date) =>
+        (await text(exportUsers(source.database, { format: 'ndjson', ...(since === undefined ? {} : { since }) })))
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => (JSON.parse(line) as { id: string }).id);
+      assert.deepEqual(await exportedIds(), ids);
+      assert.deepEqual(await exportedIds(new Date(0)), ids);
+      assert.deepEqual(await exportedIds(new Date(Date.now() + 3_600_000)), []);
     });
   });
 }
