@@ -1,12 +1,12 @@
-// Migration 0009 (PostgreSQL ids as uuid, issue 15), measured: `npm run build && node dist/bench/pg-uuid-ids.js
+// Migration 0010 (PostgreSQL ids as uuid, issue 15), measured: `npm run build && node dist/bench/pg-uuid-ids.js
 // [--users N] [--rounds R] [--keep]`.
 //
 // 1. A database at migration 0008 (ids as text) filled with N users (1M by default) and one
 //    `user.created` event each, in bulk (generate_series): time-ordered UUIDv7 ids, as imports and
 //    the API make them; random-looking emails and names, so their indexes fill as real ones do.
-// 2. A copy of it (CREATE DATABASE … TEMPLATE), migrated to the latest: the time 0009 takes.
+// 2. A copy of it (CREATE DATABASE … TEMPLATE), migrated to the latest: the time 0010 takes.
 // 3. Heap and index sizes of both, and of the text one once its indexes are rebuilt (REINDEX), since
-//    0009 rebuilds every index of the tables it rewrites: that part of the gain is not the type.
+//    0010 rebuilds every index of the tables it rewrites: that part of the gain is not the type.
 // 4. GET by id on each, one query at a time from a minimal pg client: the store's GET statement,
 //    named (prepared), on random existing ids; rounds alternate which database goes first.
 import { loadavg } from 'node:os';
@@ -40,7 +40,7 @@ const BASE_MS = Date.parse('2026-01-01T00:00:00Z');
 async function seed(url: string): Promise<void> {
   const database = openDatabase(url, { poolSize: 1 });
   try {
-    await migrateTo(database.db, 'postgres', '0008_fold_keys');
+    await migrateTo(database.db, 'postgres', '0009_search_key_ranges');
   } finally {
     await database.close();
   }
@@ -74,7 +74,7 @@ const RELATIONS = [
   'users',
   'users_pkey',
   'users_email_key_unique',
-  'users_name_key_prefix',
+  'users_name_key_id',
   'events',
   'events_pkey',
   'events_id_key',
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
   const textUrl = withDatabase(POSTGRES_URL, TEXT_DB);
   const uuidUrl = withDatabase(POSTGRES_URL, UUID_DB);
   try {
-    out(`# PostgreSQL ids as uuid (migration 0009): ${USERS.toLocaleString('en')} users; load average ${load()}`);
+    out(`# PostgreSQL ids as uuid (migration 0010): ${USERS.toLocaleString('en')} users; load average ${load()}`);
     for (const name of [TEXT_DB, UUID_DB]) await admin.query(`drop database if exists ${name} with (force)`);
     await admin.query(`create database ${TEXT_DB}`);
     let started = performance.now();
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     const migrationSeconds = (performance.now() - started) / 1000;
     await migrated.close();
     out(
-      `migration 0009: ${migrationSeconds.toFixed(1)} s (${((migrationSeconds * 1_000_000) / USERS).toFixed(1)} s per million users and ` +
+      `migration 0010: ${migrationSeconds.toFixed(1)} s (${((migrationSeconds * 1_000_000) / USERS).toFixed(1)} s per million users and ` +
         `their events; load average before ${loadBefore}, after ${load()})`,
     );
     await sql(uuidUrl, 'vacuum analyze users', 'vacuum analyze events');
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
     await sql(textUrl, 'reindex table users', 'reindex table events');
     const reindexed = await sizes(textUrl);
     const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
-    out('\n| relation | text, as loaded (MB) | text, reindexed (MB) | uuid, after 0009 (MB) | uuid / text reindexed |');
+    out('\n| relation | text, as loaded (MB) | text, reindexed (MB) | uuid, after 0010 (MB) | uuid / text reindexed |');
     out('| --- | ---: | ---: | ---: | ---: |');
     for (const name of Object.keys(before)) {
       out(

@@ -7,7 +7,8 @@ import { importsMigration } from './migrations/0005_imports.js';
 import { importLeasesMigration } from './migrations/0006_import_leases.js';
 import { emailKeyIndexMigration } from './migrations/0007_email_key_index.js';
 import { foldKeysMigration } from './migrations/0008_fold_keys.js';
-import { postgresUuidIdsMigration } from './migrations/0009_postgres_uuid_ids.js';
+import { searchKeyRangesMigration } from './migrations/0009_search_key_ranges.js';
+import { postgresUuidIdsMigration } from './migrations/0010_postgres_uuid_ids.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -25,7 +26,8 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0006_import_leases': importLeasesMigration(dialect),
     '0007_email_key_index': emailKeyIndexMigration(dialect),
     '0008_fold_keys': foldKeysMigration(dialect),
-    '0009_postgres_uuid_ids': postgresUuidIdsMigration(dialect),
+    '0009_search_key_ranges': searchKeyRangesMigration(dialect),
+    '0010_postgres_uuid_ids': postgresUuidIdsMigration(dialect),
   };
 }
 

@@ -1,5 +1,6 @@
 import Type from 'typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MAX_CURSOR_LENGTH } from '../kit/cursor.js';
 import { ValidationError, type FieldError } from '../kit/errors.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { newUserFieldErrors, toUserDocument, type User } from '../users/model.js';
@@ -57,10 +58,15 @@ const NO_NUL = '^[^\\u0000]*$';
 const ListQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: DEFAULT_PAGE_SIZE })),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'next_cursor from the previous page' })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CURSOR_LENGTH, description: 'next_cursor from the previous page' })),
     email: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, pattern: NO_NUL, description: 'exact email, case-insensitive' })),
     q: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 200, pattern: NO_NUL, description: 'case-insensitive prefix of name or email' }),
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: NO_NUL,
+        description: 'case-insensitive prefix of name or email; results in key order',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -161,7 +167,7 @@ export function usersRoutes(users: UsersService) {
         config: read,
         schema: {
           tags,
-          summary: 'List users, in id order, one page at a time',
+          summary: 'List users one page at a time: in id order, or with q alone in key order',
           querystring: ListQuery,
           response: {
             200: Type.Object({ data: Type.Array(UserResponse), next_cursor: Type.Union([Type.String(), Type.Null()]) }),

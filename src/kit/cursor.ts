@@ -7,7 +7,11 @@ export class InvalidCursorError extends AppError {
 }
 
 const MAC_BYTES = 16;
-const MAX_CURSOR_LENGTH = 1024;
+/**
+ * A search cursor holds the key it stopped at: a folded name can be ~600 code points (a 200-code-point
+ * name, folding expands a code point to at most three), up to ~2.4 KB of UTF-8 and ~3.3 KB as base64url.
+ */
+export const MAX_CURSOR_LENGTH = 4096;
 
 /**
  * Opaque, tamper-evident cursors: base64url(JSON payload) "." base64url(HMAC-SHA256 truncated

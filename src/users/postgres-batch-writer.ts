@@ -15,7 +15,7 @@ const BATCH_STATEMENT_TIMEOUT = '120s';
 /** COPY text is handed to the socket in pieces of about this many characters. */
 const COPY_CHUNK_CHARS = 64 * 1024;
 
-/** Ids are uuid as in `users` and `events` (migration 0009): COPY parses them once, and no statement casts. */
+/** Ids are uuid as in `users` and `events` (migration 0010): COPY parses them once, and no statement casts. */
 const STAGING = `create temp table user_batch_staging (
   line integer not null, id uuid not null, given_id boolean not null, email text not null, email_key text not null,
   name text not null, name_key text not null, attributes jsonb not null, maybe boolean not null, mark boolean not null,

@@ -9,6 +9,7 @@ import { foldKey, parseNewUser, parseUserId, type NewUser, type User, type UserI
 import { applyUserPatch } from './patch.js';
 import type { EventContext, NewEvent } from '../events/model.js';
 import { userCreated, userDeleted, userUpdated } from './events.js';
+import { inRange, mergeSearchPage, prefixRange, type KeyedUser, type KeyPosition, type KeyRange, type SearchKey } from './search.js';
 
 /** A remembered `Idempotency-Key`: who used it, for which request, and what it produced. */
 export interface IdempotencyRecord {
@@ -20,14 +21,31 @@ export interface IdempotencyRecord {
   readonly expiresAt: Date;
 }
 
-/** Keyset page request: users with id greater than `afterId`, in id order. */
-export interface UserPageQuery {
+/**
+ * Keyset page request in id order: users with id greater than `afterId` (all users when absent).
+ * With `emailKey` (one user at most), `prefix` further requires one of its keys in that range;
+ * a prefix search over all users is UserStore.search(), never this.
+ */
+export type UserPageQuery = {
   readonly afterId?: UserId;
   readonly limit: number;
-  /** The exact email to match, as its `foldKey()`. */
-  readonly emailKey?: string;
-  /** A prefix of the name or the email, as its `foldKey()`. */
-  readonly prefix?: string;
+} & (
+  | {
+      /** The exact email to match, as its `foldKey()`. */
+      readonly emailKey: string;
+      readonly prefix?: KeyRange;
+    }
+  | { readonly emailKey?: undefined; readonly prefix?: undefined }
+);
+
+/** One scan of a prefix search (users/search.ts): users whose `key` is in [after, below), after `after` in (key, id) order. */
+export interface KeyRangeQuery {
+  readonly key: SearchKey;
+  /** Exclusive: the scan starts at the first position after it. A first page starts after (prefix, ''). */
+  readonly after: KeyPosition;
+  /** Exclusive upper end of the key; undefined: none. */
+  readonly below: string | undefined;
+  readonly limit: number;
 }
 
 /**
@@ -45,7 +63,10 @@ export interface UserStore {
   /** The unexpired record for a key, if any. */
   findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<IdempotencyRecord | undefined>;
   get(id: UserId, signal?: AbortSignal): Promise<User | undefined>;
+  /** One page in id order; the work is bounded by `limit` (an index range scan). */
   list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]>;
+  /** One page of one key's index range, in (key, id) order; the work is bounded by `limit`. */
+  search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]>;
   /**
    * Reads the user, passes it to `change` and writes what it returns with the event `describe`
    * makes of the change (nothing, and no event, if it returns the same object), all in one
@@ -182,31 +203,54 @@ export class UsersService {
     });
   }
 
-  /** One page in id order; the cursor is bound to the filters it was issued with. */
+  /**
+   * One page: in id order, or with `q` alone in key order (users/search.ts). The cursor is
+   * bound to the filters it was issued with.
+   */
   async list(input: ListUsersInput, ctx: RequestContext = {}): Promise<UserPage> {
     return inSpan('users.list', () => this.#list(input, ctx));
   }
 
   async #list(input: ListUsersInput, ctx: RequestContext): Promise<UserPage> {
-    const filters = {
-      emailKey: input.email === undefined ? undefined : foldKey(input.email),
-      prefix: input.q === undefined ? undefined : foldKey(input.q),
-    };
-    const filterTag = fingerprintOf(filters).slice(0, 16);
-    let afterId: UserId | undefined;
-    if (input.cursor !== undefined) {
-      const payload = this.#cursors.decode(input.cursor);
-      const parsed = parseUserId(payload.after ?? '');
-      if (payload.filter !== filterTag || !parsed.ok) {
-        throw new InvalidCursorError('The cursor is not valid for this query.');
-      }
-      afterId = parsed.value;
-    }
-    const rows = await this.#store.list({ afterId, limit: input.limit + 1, ...filters }, ctx.signal);
+    const emailKey = input.email === undefined ? undefined : foldKey(input.email);
+    const prefix = input.q === undefined ? undefined : foldKey(input.q);
+    const filterTag = fingerprintOf({ emailKey, prefix }).slice(0, 16);
+    const cursor = input.cursor === undefined ? undefined : this.#cursors.decode(input.cursor);
+    if (cursor !== undefined && cursor.filter !== filterTag) throw invalidCursor();
+    // No stored key is ill-formed text (names are checked, emails are ASCII), so none starts with it.
+    if (prefix !== undefined && !prefix.isWellFormed()) return { users: [], nextCursor: null };
+    if (prefix !== undefined && emailKey === undefined) return this.#search(prefixRange(prefix), input.limit, cursor, filterTag, ctx);
+    const afterId = cursor === undefined ? undefined : cursorId(cursor);
+    const query: UserPageQuery =
+      emailKey === undefined
+        ? { afterId, limit: input.limit + 1 }
+        : { afterId, limit: input.limit + 1, emailKey, ...(prefix === undefined ? {} : { prefix: prefixRange(prefix) }) };
+    const rows = await this.#store.list(query, ctx.signal);
     const users = rows.slice(0, input.limit);
     const last = users.at(-1);
     const nextCursor = rows.length > input.limit && last ? this.#cursors.encode({ after: last.id, filter: filterTag }) : null;
     return { users, nextCursor };
+  }
+
+  /** Both key scans from the same position, limit + 1 rows each, merged (mergeSearchPage()). */
+  async #search(
+    range: KeyRange,
+    limit: number,
+    cursor: Record<string, string> | undefined,
+    filterTag: string,
+    ctx: RequestContext,
+  ): Promise<UserPage> {
+    let after: KeyPosition = { key: range.from, id: '' };
+    if (cursor !== undefined) {
+      after = { key: cursor.key ?? '', id: cursorId(cursor) };
+      if (!inRange(after.key, range)) throw invalidCursor();
+    }
+    const scan = (key: SearchKey) => this.#store.search({ key, after, below: range.below, limit: limit + 1 }, ctx.signal);
+    const [byEmail, byName] = await Promise.all([scan('email'), scan('name')]);
+    const page = mergeSearchPage(range, byEmail, byName, limit);
+    const nextCursor =
+      page.next === undefined ? null : this.#cursors.encode({ key: page.next.key, after: page.next.id, filter: filterTag });
+    return { users: page.users, nextCursor };
   }
 
   /**
@@ -253,6 +297,17 @@ function checkVersion(current: User, accepted: readonly number[] | undefined): v
   if (accepted !== undefined && !accepted.includes(current.version)) {
     throw new VersionMismatchError(`The user changed: it is at version ${current.version}, which If-Match does not name.`);
   }
+}
+
+function invalidCursor(): InvalidCursorError {
+  return new InvalidCursorError('The cursor is not valid for this query.');
+}
+
+/** The id a cursor's page starts after. */
+function cursorId(cursor: Record<string, string>): UserId {
+  const parsed = parseUserId(cursor.after ?? '');
+  if (!parsed.ok) throw invalidCursor();
+  return parsed.value;
 }
 
 function requireUserId(id: string): UserId {

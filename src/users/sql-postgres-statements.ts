@@ -1,5 +1,7 @@
 import type { RawStatement } from '../db/instrumentation.js';
 import { EVENT_SEQUENCE_LOCK } from '../events/sql-outbox.js';
+import type { KeyRangeQuery, UserPageQuery } from './service.js';
+import type { ListShape, SearchShape } from './sqlite-statements.js';
 
 /**
  * The SQL of PostgresUserStore. Each statement has a fixed name: node-postgres parses a named
@@ -138,33 +140,85 @@ export const PURGE_IDEMPOTENCY: NamedStatement = {
 };
 
 /**
- * One statement per shape of UserStore.list (which filters are present), parameters in the order
- * afterId, emailKey, prefix pattern, limit. The order, limit and LIKE escaping are the SQLite store's too.
- *
- * A prefix search is not prepared: with the pattern a parameter, a generic plan cannot turn
- * `LIKE $n` into a range on the text_pattern_ops indexes, and PostgreSQL may settle on that
- * generic plan after five executions (an id-order scan filtering every row for a rare prefix).
- * Unnamed, it is planned for its actual pattern every time, as it is today.
+ * A page in id order, as the SQLite store's (sqlite-statements.ts listText(), the same shapes):
+ * always `id > $1` ('' for the first page), the email key's unique index when it is given, the
+ * prefix range only filtering that one user. Each shape is a named statement: its parameters are
+ * plain values, so the generic plan PostgreSQL may settle on is the same index range scan.
  */
-export function listStatement(shape: { afterId: boolean; emailKey: boolean; prefix: boolean }): NamedStatement {
-  const key = `${shape.afterId ? 'a' : ''}${shape.emailKey ? 'e' : ''}${shape.prefix ? 'p' : ''}`;
-  let statement = LIST_SHAPES.get(key);
-  if (statement === undefined) {
-    const where: string[] = [];
-    let n = 0;
-    if (shape.afterId) where.push(`id > $${++n}`);
-    if (shape.emailKey) where.push(`email_key = $${++n}`);
+export function listStatement(shape: ListShape): NamedStatement {
+  const key = `list${shape.emailKey ? '-email' : ''}${shape.prefix ? '-prefix' : ''}${shape.prefix && !shape.below ? '-open' : ''}`;
+  return cached(key, () => {
+    const where = ['id > $1'];
+    if (shape.emailKey) where.push('email_key = $2');
+    let n = shape.emailKey ? 2 : 1;
     if (shape.prefix) {
-      n++;
-      where.push(`(name_key like $${n} escape '\\' or email_key like $${n} escape '\\')`);
+      const from = `$${++n}`;
+      const below = shape.below ? `$${++n}` : undefined;
+      const email = `email_key ~>=~ ${from}${below === undefined ? '' : ` and email_key ~<~ ${below}`}`;
+      const name = `name_key collate "C" >= ${from}${below === undefined ? '' : ` and name_key collate "C" < ${below}`}`;
+      where.push(`((${email}) or (${name}))`);
     }
-    const text =
-      `select ${USER_COLUMNS} from users` + (where.length > 0 ? ` where ${where.join(' and ')}` : '') + ` order by id limit $${n + 1}`;
-    statement = { name: shape.prefix ? undefined : `roster.users.list-${key || 'all'}`, operation: 'select', table: 'users', text };
-    LIST_SHAPES.set(key, statement);
+    return `select ${USER_COLUMNS} from users where ${where.join(' and ')} order by id limit $${n + 1}`;
+  });
+}
+
+/**
+ * The first page's lower bound. Ids are uuid (migration 0010), so the store layer's '' (before
+ * every text) cannot be bound; the nil UUID sorts before every id Roster hands out (UUIDv7).
+ */
+const BEFORE_EVERY_ID = '00000000-0000-0000-0000-000000000000';
+
+/** The shape of a page query and its parameters in listStatement()'s order. */
+export function listStatementOf(query: UserPageQuery): { statement: NamedStatement; values: unknown[] } {
+  const values: unknown[] = [query.afterId ?? BEFORE_EVERY_ID];
+  if (query.emailKey !== undefined) values.push(query.emailKey);
+  const range = query.prefix;
+  if (range !== undefined) values.push(range.from, ...(range.below === undefined ? [] : [range.below]));
+  values.push(query.limit);
+  const shape = { emailKey: query.emailKey !== undefined, prefix: range !== undefined, below: range?.below !== undefined };
+  return { statement: listStatement(shape), values };
+}
+
+/**
+ * One scan of a prefix search (users/search.ts), as the SQLite store's (sqlite-statements.ts
+ * searchText()): rows after the position ($1, $2) and below the range's end, in (key, id) order,
+ * with both keys. Comparisons are byte order whatever the database's collation, as search.ts's
+ * compareKeys(): `email_key` through its unique text_pattern_ops index and that operator class's
+ * operators (~>=~, ~<~), `name_key` through its index on (name_key collate "C", id) with a row
+ * comparison in the same collation (`id` is uuid, whose order is its bytes': migration 0010).
+ */
+export function searchStatement(shape: SearchShape): NamedStatement {
+  return cached(`search-${shape.key}${shape.below ? '' : '-open'}`, () => {
+    const columns = `${USER_COLUMNS}, email_key, name_key`;
+    const limit = shape.below ? '$4' : '$3';
+    if (shape.key === 'email') {
+      const below = shape.below ? ' and email_key ~<~ $3' : '';
+      return `select ${columns} from users where email_key ~>=~ $1 and (email_key <> $1 or id > $2)${below} order by email_key using ~<~ limit ${limit}`;
+    }
+    const below = shape.below ? ' and name_key collate "C" < $3' : '';
+    return (
+      `select ${columns} from users where (name_key collate "C", id) > ($1, $2)${below}` +
+      ` order by name_key collate "C", id limit ${limit}`
+    );
+  });
+}
+
+/** The shape of a scan and its parameters in searchStatement()'s order. */
+export function searchStatementOf(query: KeyRangeQuery): { statement: NamedStatement; values: unknown[] } {
+  const values: unknown[] = [query.after.key, query.after.id === '' ? BEFORE_EVERY_ID : query.after.id];
+  if (query.below !== undefined) values.push(query.below);
+  values.push(query.limit);
+  return { statement: searchStatement({ key: query.key, below: query.below !== undefined }), values };
+}
+
+/** Eight entries at most: listShapes() and searchShapes() (sqlite-statements.ts). */
+const SHAPES = new Map<string, NamedStatement>();
+
+function cached(key: string, text: () => string): NamedStatement {
+  let statement = SHAPES.get(key);
+  if (statement === undefined) {
+    statement = { name: `roster.users.${key}`, operation: 'select', table: 'users', text: text() };
+    SHAPES.set(key, statement);
   }
   return statement;
 }
-
-/** At most eight entries: one per combination of the three filters. */
-const LIST_SHAPES = new Map<string, NamedStatement>();

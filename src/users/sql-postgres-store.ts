@@ -6,8 +6,9 @@ import type { NewEvent } from '../events/model.js';
 import { toEventRow } from '../events/sql-outbox.js';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import type { User, UserId } from './model.js';
-import { fromUserRow, fromUserSnapshot, likePrefix, toUserRow, toUserSnapshot, type StoredUserColumns } from './sql-row.js';
-import type { IdempotencyRecord, UserPageQuery, UserStore } from './service.js';
+import { fromUserRow, fromUserSnapshot, toUserRow, toUserSnapshot, type StoredUserColumns } from './sql-row.js';
+import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
+import type { KeyedUser } from './search.js';
 import {
   CREATE,
   CREATE_REMEMBERED,
@@ -19,7 +20,8 @@ import {
   PURGE_IDEMPOTENCY,
   UPDATE,
   UPDATE_IF_UNCHANGED,
-  listStatement,
+  listStatementOf,
+  searchStatementOf,
   type NamedStatement,
 } from './sql-postgres-statements.js';
 
@@ -67,18 +69,19 @@ export class PostgresUserStore implements UserStore {
   }
 
   async list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]> {
-    const statement = listStatement({
-      afterId: query.afterId !== undefined,
-      emailKey: query.emailKey !== undefined,
-      prefix: query.prefix !== undefined,
-    });
-    const values: unknown[] = [];
-    if (query.afterId !== undefined) values.push(query.afterId);
-    if (query.emailKey !== undefined) values.push(query.emailKey);
-    if (query.prefix !== undefined) values.push(likePrefix(query.prefix));
-    values.push(query.limit);
+    const { statement, values } = listStatementOf(query);
     const { rows } = await this.#read(signal, (client) => this.#run(client, statement, values));
     return (rows as StoredUserColumns[]).map((row) => fromUserRow(row, postgresDialect));
+  }
+
+  async search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]> {
+    const { statement, values } = searchStatementOf(query);
+    const { rows } = await this.#read(signal, (client) => this.#run(client, statement, values));
+    return (rows as (StoredUserColumns & { email_key: string; name_key: string })[]).map((row) => ({
+      user: fromUserRow(row, postgresDialect),
+      emailKey: row.email_key,
+      nameKey: row.name_key,
+    }));
   }
 
   /**

@@ -71,8 +71,3 @@ export function fromUserSnapshot(stored: unknown): User {
   };
   return { ...snap, createdAt: parseIsoTimestamp(snap.createdAt), updatedAt: parseIsoTimestamp(snap.updatedAt) };
 }
-
-/** A LIKE pattern matching values that start with `prefix` (with `escape '\\'` in the SQL). */
-export function likePrefix(prefix: string): string {
-  return `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}

@@ -1,5 +1,7 @@
 import type SQLite from 'better-sqlite3';
 import type { RawStatement } from '../db/instrumentation.js';
+import type { SearchKey } from './search.js';
+import type { KeyRangeQuery, UserPageQuery } from './service.js';
 
 /** A prepared statement with what the metrics and spans say of it. */
 export interface Prepared extends RawStatement {
@@ -17,6 +19,12 @@ export interface StoredUser {
   readonly updated_at: string;
 }
 
+/** A row of a search scan: the user and its keys. */
+export interface StoredKeyedUser extends StoredUser {
+  readonly email_key: string;
+  readonly name_key: string;
+}
+
 export interface StoredIdempotency {
   readonly scope: string;
   readonly key: string;
@@ -29,8 +37,8 @@ const USER_COLUMNS = 'id, email, name, attributes, version, created_at, updated_
 
 /**
  * Every statement SqliteUserStore runs, prepared once per store: parsing and planning SQL cost
- * more than running a primary-key lookup. The list has one statement per combination of its
- * filters (eight at most), prepared on first use.
+ * more than running a primary-key lookup. Lists and searches have one statement per shape
+ * (which filters are present), prepared on first use.
  */
 export function prepareUserStatements(connection: SQLite.Database) {
   const prepare = (operation: RawStatement['operation'], table: string, text: string): Prepared => ({
@@ -39,7 +47,8 @@ export function prepareUserStatements(connection: SQLite.Database) {
     text,
     statement: connection.prepare(text),
   });
-  const listShapes = new Map<number, Prepared>();
+  // Eight shapes at most (listShapes(), searchShapes()).
+  const shapes = new Map<string, Prepared>();
   return {
     getUser: prepare('select', 'users', `select ${USER_COLUMNS} from users where id = ?`),
     insertUser: prepare(
@@ -79,29 +88,95 @@ export function prepareUserStatements(connection: SQLite.Database) {
       `delete from idempotency_keys where (scope, "key") in
          (select scope, "key" from idempotency_keys where expires_at <= ? limit ?)`,
     ),
-    /**
-     * The page statement for these filters; its parameters, in order: the id to start after, the
-     * email key, the LIKE pattern twice (name key, email key), the limit — each only when used.
-     */
-    listShape(afterId: boolean, emailKey: boolean, prefix: boolean): Prepared {
-      const shape = (afterId ? 1 : 0) | (emailKey ? 2 : 0) | (prefix ? 4 : 0);
-      let prepared = listShapes.get(shape);
-      if (prepared === undefined) {
-        prepared = prepare('select', 'users', listText(afterId, emailKey, prefix));
-        listShapes.set(shape, prepared);
-      }
-      return prepared;
+    /** The statement of listText() for this shape, prepared on first use. */
+    list(shape: ListShape): Prepared {
+      const key = `list:${shape.emailKey}:${shape.prefix}:${shape.below}`;
+      return shapes.get(key) ?? shapes.set(key, prepare('select', 'users', listText(shape))).get(key)!;
+    },
+    /** The statement of searchText() for this shape, prepared on first use. */
+    search(shape: SearchShape): Prepared {
+      const key = `search:${shape.key}:${shape.below}`;
+      return shapes.get(key) ?? shapes.set(key, prepare('select', 'users', searchText(shape))).get(key)!;
     },
   };
 }
 export type UserStatements = ReturnType<typeof prepareUserStatements>;
 
-/** The same conditions, id order, LIMIT and LIKE escaping as PostgreSQL's shapes (sql-postgres-statements.ts). */
-function listText(afterId: boolean, emailKey: boolean, prefix: boolean): string {
-  const conditions: string[] = [];
-  if (afterId) conditions.push('id > ?');
-  if (emailKey) conditions.push('email_key = ?');
-  if (prefix) conditions.push(`(name_key like ? escape '\\' or email_key like ? escape '\\')`);
-  const where = conditions.length === 0 ? '' : ` where ${conditions.join(' and ')}`;
-  return `select ${USER_COLUMNS} from users${where} order by id limit ?`;
+/** Which parts a page statement has; `prefix` only with `emailKey`, `below` only with a prefix. */
+export interface ListShape {
+  readonly emailKey: boolean;
+  readonly prefix: boolean;
+  readonly below: boolean;
+}
+
+/** Which key a search scan walks and whether its range has an upper end. */
+export interface SearchShape {
+  readonly key: SearchKey;
+  readonly below: boolean;
+}
+
+export function listShapes(): ListShape[] {
+  return [
+    { emailKey: false, prefix: false, below: false },
+    { emailKey: true, prefix: false, below: false },
+    { emailKey: true, prefix: true, below: true },
+    { emailKey: true, prefix: true, below: false },
+  ];
+}
+
+export function searchShapes(): SearchShape[] {
+  return (['email', 'name'] as const).flatMap((key) => [true, false].map((below) => ({ key, below })));
+}
+
+/**
+ * A page in id order. Always `id > ?` ('' for the first page), so even a first page is a range on
+ * the primary key. With the email key, the unique index finds the one user and the prefix range
+ * (on either key) only filters it. PostgreSQL's shapes are the same (sql-postgres-statements.ts).
+ */
+export function listText(shape: ListShape): string {
+  const conditions = ['id > ?'];
+  if (shape.emailKey) conditions.push('email_key = ?');
+  if (shape.prefix) {
+    const range = (key: string) => `(${key} >= ?${shape.below ? ` and ${key} < ?` : ''})`;
+    conditions.push(`(${range('email_key')} or ${range('name_key')})`);
+  }
+  return `select ${USER_COLUMNS} from users where ${conditions.join(' and ')} order by id limit ?`;
+}
+
+/** The shape of a page query and its parameters in listText()'s order. */
+export function listStatementOf(query: UserPageQuery): { shape: ListShape; params: unknown[] } {
+  const params: unknown[] = [query.afterId ?? ''];
+  if (query.emailKey !== undefined) params.push(query.emailKey);
+  const range = query.prefix;
+  if (range !== undefined) {
+    const bounds = range.below === undefined ? [range.from] : [range.from, range.below];
+    params.push(...bounds, ...bounds);
+  }
+  params.push(query.limit);
+  return { shape: { emailKey: query.emailKey !== undefined, prefix: range !== undefined, below: range?.below !== undefined }, params };
+}
+
+/**
+ * One scan of a prefix search (users/search.ts): rows after the position (key, id) and below the
+ * range's end, in (key, id) order, with both keys. BINARY comparison is UTF-8 byte order, as
+ * search.ts's compareKeys().
+ *
+ * `name_key` is not unique: its index is (name_key, id) and the position is a row value. `email_key`
+ * is unique, so its index has the key alone: `email_key >= ?` is the range, and the one row that
+ * may have the position's key is dropped by the filter unless its id comes after.
+ */
+export function searchText(shape: SearchShape): string {
+  const below = shape.below ? ` and ${shape.key}_key < ?` : '';
+  if (shape.key === 'email') {
+    return `select ${USER_COLUMNS}, email_key, name_key from users where email_key >= ? and (email_key <> ? or id > ?)${below} order by email_key limit ?`;
+  }
+  return `select ${USER_COLUMNS}, email_key, name_key from users where (name_key, id) > (?, ?)${below} order by name_key, id limit ?`;
+}
+
+/** The shape of a scan and its parameters in searchText()'s order. */
+export function searchStatementOf(query: KeyRangeQuery): { shape: SearchShape; params: unknown[] } {
+  const params: unknown[] = query.key === 'email' ? [query.after.key, query.after.key, query.after.id] : [query.after.key, query.after.id];
+  if (query.below !== undefined) params.push(query.below);
+  params.push(query.limit);
+  return { shape: { key: query.key, below: query.below !== undefined }, params };
 }

@@ -8,9 +8,19 @@ import { parseIsoTimestamp } from '../kit/iso-time.js';
 import { toEventRow } from '../events/sql-outbox.js';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import type { User, UserId } from './model.js';
-import type { IdempotencyRecord, UserPageQuery, UserStore } from './service.js';
-import { fromUserRow, fromUserSnapshot, likePrefix, toUserRow, toUserSnapshot } from './sql-row.js';
-import { prepareUserStatements, type Prepared, type StoredIdempotency, type StoredUser, type UserStatements } from './sqlite-statements.js';
+import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
+import type { KeyedUser } from './search.js';
+import { fromUserRow, fromUserSnapshot, toUserRow, toUserSnapshot } from './sql-row.js';
+import {
+  listStatementOf,
+  prepareUserStatements,
+  searchStatementOf,
+  type Prepared,
+  type StoredIdempotency,
+  type StoredKeyedUser,
+  type StoredUser,
+  type UserStatements,
+} from './sqlite-statements.js';
 
 export interface SqliteUserStoreOptions {
   /** Only for its lock on the one connection (see #exclusively()). */
@@ -90,17 +100,16 @@ export class SqliteUserStore implements UserStore {
 
   async list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]> {
     signal?.throwIfAborted();
-    const params: unknown[] = [];
-    if (query.afterId !== undefined) params.push(query.afterId);
-    if (query.emailKey !== undefined) params.push(query.emailKey);
-    if (query.prefix !== undefined) {
-      const pattern = likePrefix(query.prefix);
-      params.push(pattern, pattern);
-    }
-    params.push(query.limit);
-    const statement = this.#s.listShape(query.afterId !== undefined, query.emailKey !== undefined, query.prefix !== undefined);
-    const rows = await this.#exclusively(() => this.#all<StoredUser>(statement, params), signal);
+    const { shape, params } = listStatementOf(query);
+    const rows = await this.#exclusively(() => this.#all<StoredUser>(this.#s.list(shape), params), signal);
     return rows.map((row) => fromUserRow(row, sqliteDialect));
+  }
+
+  async search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]> {
+    signal?.throwIfAborted();
+    const { shape, params } = searchStatementOf(query);
+    const rows = await this.#exclusively(() => this.#all<StoredKeyedUser>(this.#s.search(shape), params), signal);
+    return rows.map((row) => ({ user: fromUserRow(row, sqliteDialect), emailKey: row.email_key, nameKey: row.name_key }));
   }
 
   async update(

@@ -1,4 +1,4 @@
-// Migration 0009 turns PostgreSQL's id columns into uuid on a database that already holds rows
+// Migration 0010 turns PostgreSQL's id columns into uuid on a database that already holds rows
 // in every table it touches: the ids read back unchanged, in the same order (a cursor issued
 // before it continues after it), foreign keys and indexes are back, down restores text, and a
 // value that is not a lower-case UUID stops it before anything changes. On SQLite it does nothing.
@@ -12,7 +12,7 @@ import type { Schema } from '../../src/db/schema.js';
 import { usersServiceOver } from '../helpers/app.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 
-/** Every column 0009 retypes on PostgreSQL, as `table.column`. */
+/** Every column 0010 retypes on PostgreSQL, as `table.column`. */
 const ID_COLUMNS = [
   'users.id',
   'users.imported_by',
@@ -45,7 +45,7 @@ function scatteredUuidV7(): string {
 }
 
 for (const [dialect, open, skip] of await dialects()) {
-  describe(`migration 0009 (uuid ids) on ${dialect}`, { skip }, () => {
+  describe(`migration 0010 (uuid ids) on ${dialect}`, { skip }, () => {
     let t: TestDatabase;
     let db: Kysely<Schema>;
     before(async () => {
@@ -74,7 +74,7 @@ for (const [dialect, open, skip] of await dialects()) {
     const allOf = (type: string, columns: readonly string[]) => Object.fromEntries(columns.map((c) => [c, type]));
 
     if (dialect === 'sqlite') {
-      test('SQLite keeps every id column as text: 0009 is applied and does nothing', async () => {
+      test('SQLite keeps every id column as text: 0010 is applied and does nothing', async () => {
         assert.deepEqual(await columnTypes([...ID_COLUMNS, ...TEXT_COLUMNS]), allOf('text', [...ID_COLUMNS, ...TEXT_COLUMNS]));
         await migrateDown(db, 'sqlite');
         await migrateToLatest(db, 'sqlite');
@@ -88,7 +88,7 @@ for (const [dialect, open, skip] of await dialects()) {
     const [endpointId, otherEndpointId, jobId] = [scatteredUuidV7(), scatteredUuidV7(), scatteredUuidV7()];
     const attemptIds = [scatteredUuidV7(), scatteredUuidV7(), scatteredUuidV7()];
 
-    /** Rows in every table 0009 rewrites, written as 0001–0008 stored them (ids as text). */
+    /** Rows in every table 0010 rewrites, written as 0001–0009 stored them (ids as text). */
     async function seed(): Promise<void> {
       await sql`insert into import_jobs (id, status, format, mode, events, dry_run, options, source, created_at, updated_at)
         values (${jobId}, 'succeeded', 'csv', 'upsert', 'per-user', 0, '{}', 'users.csv', ${at}, ${at})`.execute(db);
@@ -150,7 +150,7 @@ for (const [dialect, open, skip] of await dialects()) {
     }
 
     test('up retypes every id column of a populated database; ids, their order and cursors stay; down restores text', async () => {
-      await migrateTo('0008_fold_keys');
+      await migrateTo('0009_search_key_ranges');
       assert.deepEqual(await columnTypes(ID_COLUMNS), allOf('text', ID_COLUMNS));
       await seed();
       const before = await snapshot();
@@ -203,12 +203,12 @@ for (const [dialect, open, skip] of await dialects()) {
     });
 
     test('a value that is not a lower-case UUID stops the migration before anything changes', async () => {
-      await migrateTo('0008_fold_keys');
+      await migrateTo('0009_search_key_ranges');
       const upper = scatteredUuidV7().toUpperCase();
       await sql`update users set id = ${upper} where id = ${userIds[3]!}`.execute(db);
       await assert.rejects(migrateToLatest(db, 'postgres'), (error: unknown) => {
         assert.ok(error instanceof MigrationError);
-        assert.match(error.message, /0009_postgres_uuid_ids/);
+        assert.match(error.message, /0010_postgres_uuid_ids/);
         assert.match(String((error.cause as Error).message), new RegExp(`^users\\.id holds "${upper}", which is not a lower-case UUID`));
         return true;
       });

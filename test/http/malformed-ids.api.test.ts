@@ -1,6 +1,6 @@
 // Every route that takes an id (in the path, the query or the body) answers a malformed one with
 // the problem it documents, on both databases. On PostgreSQL the ids are uuid columns (migration
-// 0009): a string that is not a UUID must never be sent as one, or the cast fails (22P02) and the
+// 0010): a string that is not a UUID must never be sent as one, or the cast fails (22P02) and the
 // caller gets a 500. Ids that are UUIDs but name nothing (another version, nil, max) do reach the
 // database, and are a plain 404.
 import { after, before, describe, test } from 'node:test';

@@ -8,6 +8,7 @@ import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
 import type { buildApp } from '../../src/http/app.js';
 import type { ProblemCode } from '../../src/http/problem.js';
 import { CursorCodec } from '../../src/kit/cursor.js';
+import { compareKeys } from '../../src/users/search.js';
 import type { UserStore } from '../../src/users/service.js';
 import { UsersService } from '../../src/users/service.js';
 import { appOver, buildTestApp, testAuth, withCredentials, type TestApp } from '../helpers/app.js';
@@ -546,7 +547,8 @@ describe('GET /v1/users', () => {
           await createUser({ email: uniqueEmail(q.toLowerCase()), name: 'Gamma By Email' }),
         ];
         await createUser({ name: `Delta ${q}` }); // contains q, but not as a prefix
-        created.ids = matching.map((u) => u.id).sort();
+        // Key order: "qp…x alpha" < "qp…x beta" < "qp…x.n.pid@example.com" (a space sorts before a dot).
+        created.ids = matching.map((u) => u.id);
         return { method: 'GET', url: `/v1/users?limit=50&q=${q.toLowerCase()}` };
       },
       status: 200,
@@ -563,8 +565,60 @@ describe('GET /v1/users', () => {
       check: async () => {
         const pages = await walk({ limit: 7, q: `${tag}-SEED` });
         const ids = pages.flatMap((p) => p.data.map((u) => u.id));
-        const expected = seeded.filter((u) => u.email.startsWith(`${tag}-seed`)).map((u) => u.id);
-        assert.deepEqual(ids, expected.sort());
+        const expected = seeded
+          .filter((u) => u.email.startsWith(`${tag}-seed`))
+          .sort((a, b) => compareKeys(a.email.toLowerCase(), b.email.toLowerCase()))
+          .map((u) => u.id);
+        assert.deepEqual(ids, expected, 'in email key order');
+      },
+    },
+    {
+      name: 'list200QWalkEmitsEachUserOnceAtItsFirstKey',
+      request: async () => {
+        const q = `qw${process.pid}`;
+        const users: { id: string; key: string }[] = [];
+        // Both keys match: each user must come once, at the smaller key. Then some match by one key only.
+        for (let i = 0; i < 12; i++) {
+          const both = await createUser({ email: `${q}.${i}.both@example.com`, name: `${q} ${i % 3} Both` });
+          users.push({ id: both.id, key: `${q} ${i % 3} both` });
+        }
+        for (let i = 0; i < 4; i++) {
+          const emailFirst = await createUser({ email: `${q}+${i}@example.com`, name: `${q}zz ${i}` });
+          users.push({ id: emailFirst.id, key: `${q}+${i}@example.com` });
+        }
+        for (let i = 0; i < 5; i++) {
+          const byEmail = await createUser({ email: `${q}-${i}@example.com`, name: 'Not A Match' });
+          users.push({ id: byEmail.id, key: `${q}-${i}@example.com` });
+          const byName = await createUser({ name: `${q.toUpperCase()}Z ${i}` });
+          users.push({ id: byName.id, key: `${q}z ${i}` });
+        }
+        created.ids = users.sort((a, b) => compareKeys(a.key, b.key) || compareKeys(a.id, b.id)).map((u) => u.id);
+        return { method: 'GET', url: `/v1/users?limit=3&q=${q}` };
+      },
+      status: 200,
+      check: async () => {
+        const pages = await walk({ limit: 3, q: `qw${process.pid}` });
+        const ids = pages.flatMap((p) => p.data.map((u) => u.id));
+        assert.deepEqual(ids, created.ids, 'every user once, in key order');
+        assert.ok(
+          pages.every((p) => p.data.length <= 3),
+          'no page is longer than the limit',
+        );
+      },
+    },
+    {
+      name: 'list200QWithEmailIsThatUserIfEitherKeyMatches',
+      request: async () => {
+        const user = await createUser({ email: uniqueEmail('qe'), name: `Qe Name ${process.pid}` });
+        created.ids = [user.id];
+        return { method: 'GET', url: `/v1/users?limit=5&email=${encodeURIComponent(user.email)}&q=qe%20NAME` };
+      },
+      status: 200,
+      check: async (res) => {
+        assert.deepEqual(res.json(), { data: [(await getUser(created.ids[0]!)).json()], next_cursor: null });
+        const email = (await getUser(created.ids[0]!)).json<UserJson>().email;
+        assert.deepEqual((await listPage({ limit: 5, email, q: 'QE.' })).data.length, 1, 'by its email key');
+        assert.deepEqual((await listPage({ limit: 5, email, q: 'qe name x' })).data, [], 'neither key starts with q');
       },
     },
     {
@@ -648,7 +702,7 @@ describe('GET /v1/users', () => {
     },
     {
       name: 'list400BadCursorTooLong',
-      request: () => ({ method: 'GET', url: `/v1/users?limit=5&cursor=${'a'.repeat(2000)}` }),
+      request: () => ({ method: 'GET', url: `/v1/users?limit=5&cursor=${'a'.repeat(5000)}` }),
       status: 400,
       problem: { code: 'validation', parameters: ['cursor'] },
     },
@@ -1001,6 +1055,7 @@ describe('internal errors', () => {
     findIdempotency: () => Promise.reject(new Error(SECRET)),
     get: () => Promise.reject(new Error(SECRET)),
     list: () => Promise.reject(new Error(SECRET)),
+    search: () => Promise.reject(new Error(SECRET)),
     update: () => Promise.reject(new Error(SECRET)),
     delete: () => Promise.reject(new Error(SECRET)),
     purgeIdempotency: () => Promise.reject(new Error(SECRET)),

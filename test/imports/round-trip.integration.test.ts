@@ -114,25 +114,49 @@ for (const [name, open, skip] of await dialects()) {
       );
     });
 
-    it('pages past the first 1,000 users in id order, with and without `since`', async () => {
+    it('reads several pages in id order, and `since` keeps the users changed at or after it', async () => {
       await empty(source);
-      const ids = Array.from({ length: 2_345 }, () => uuidv7()).sort();
-      const ndjson = ids.map((id, i) => `${JSON.stringify({ id, email: `page.${i}@example.com`, name: `Page ${i}` })}\n`).join('');
-      const service = importService(source.database);
-      const { job } = await service.run(
-        await service.create({ format: 'ndjson', mode: 'create', events: 'summary', dryRun: false, options: {}, source: 'pages' }),
-        Readable.from([Buffer.from(ndjson)]),
-        { signal: new AbortController().signal },
-      );
-      assert.equal(job.counts.created, ids.length, JSON.stringify(job));
-      const exportedIds = async (since?: Date) =>
-        (await text(exportUsers(source.database, { format: 'ndjson', ...(since === undefined ? {} : { since }) })))
+      const { db, dialect } = source.database;
+      const all: { id: string; changed: boolean }[] = [];
+      // 2,500 users over three pages; every third one changed after `since`.
+      for (let batch = 0; batch < 5; batch++) {
+        const rows = Array.from({ length: 500 }, (_, i) => {
+          const n = batch * 500 + i;
+          const changed = n % 3 === 0;
+          const id = uuidv7();
+          all.push({ id, changed });
+          const at = dialect.toTime(new Date(changed ? '2026-03-01T00:00:00.000Z' : '2024-03-01T00:00:00.000Z'));
+          return {
+            id,
+            email: `page-${n}@example.com`,
+            email_key: `page-${n}@example.com`,
+            name: `Page ${n}`,
+            name_key: `page ${n}`,
+            attributes: dialect.toJson({ n }),
+            version: 1,
+            created_at: at,
+            updated_at: at,
+          };
+        });
+        await db.insertInto('users').values(rows).execute();
+      }
+      const ids = async (since?: Date) =>
+        (await text(exportUsers(source.database, { format: 'ndjson', since })))
+          .trim()
           .split('\n')
-          .filter((line) => line !== '')
           .map((line) => (JSON.parse(line) as { id: string }).id);
-      assert.deepEqual(await exportedIds(), ids);
-      assert.deepEqual(await exportedIds(new Date(0)), ids);
-      assert.deepEqual(await exportedIds(new Date(Date.now() + 3_600_000)), []);
+      const byId = all.map((u) => u.id).sort();
+      assert.deepEqual(await ids(), byId);
+      const changed = new Set(all.filter((u) => u.changed).map((u) => u.id));
+      assert.deepEqual(
+        await ids(new Date('2025-01-01T00:00:00.000Z')),
+        byId.filter((id) => changed.has(id)),
+      );
+      assert.deepEqual(
+        await ids(new Date('2026-03-01T00:00:00.000Z')),
+        byId.filter((id) => changed.has(id)),
+        'at the instant is included',
+      );
     });
   });
 }

@@ -65,7 +65,7 @@ for (const [dialect, open, skip] of await dialects()) {
         if (cursor) await assert.rejects(users.list({ limit: 3, q: 'other', cursor }), InvalidCursorError);
       } while (cursor);
       assert.equal(seen.length, 7);
-      assert.deepEqual([...seen].sort(), seen, 'ids come in order');
+      assert.deepEqual([...seen].sort(), seen, 'in key order: the names, created in id order');
     });
 
     test('update: merge patch, If-Match, email conflict, no-op keeps the version', async () => {

@@ -6,6 +6,7 @@ import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError, VersionMi
 import type { Attributes, Email, User, UserId, UserName } from '../../src/users/model.js';
 import { userStoreFor } from '../../src/compose/users.js';
 import type { IdempotencyRecord, UserStore } from '../../src/users/service.js';
+import { prefixRange } from '../../src/users/search.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { created, describeDelete, describeUpdate } from '../helpers/events.js';
 
@@ -191,7 +192,7 @@ for (const [dialect, open, skip] of await dialects()) {
       );
     });
 
-    test('list pages in id order with exact-email and prefix filters', async () => {
+    test('list pages in id order, with the exact email and an optional prefix range on that one user', async () => {
       const tag = uuidv7().slice(-8);
       const made: User[] = [];
       for (let i = 0; i < 5; i++) {
@@ -199,35 +200,97 @@ for (const [dialect, open, skip] of await dialects()) {
         await store.create(u, undefined, created(u));
         made.push(u);
       }
-      const exact = await store.list({ limit: 10, emailKey: `page3-${tag}@example.com` });
-      assert.deepEqual(
-        exact.map((u) => u.id),
-        [made[3]!.id],
-      );
-      const byEmailPrefix = await store.list({ limit: 10, prefix: `page` });
-      assert.ok(made.every((m) => byEmailPrefix.some((u) => u.id === m.id)));
-      const byName = await store.list({ limit: 10, prefix: `ünïcode ${tag}` });
-      assert.deepEqual(
-        byName.map((u) => u.id),
-        made.map((u) => u.id),
-      );
-      const page1 = await store.list({ limit: 2, prefix: `ünïcode ${tag}` });
-      const page2 = await store.list({ limit: 2, prefix: `ünïcode ${tag}`, afterId: page1[1]!.id });
+      const page1 = await store.list({ limit: 2 });
+      const page2 = await store.list({ limit: 2, afterId: page1[1]!.id });
+      const all = (await store.list({ limit: 1000 })).map((u) => u.id);
       assert.deepEqual(
         [...page1, ...page2].map((u) => u.id),
-        made.slice(0, 4).map((u) => u.id),
+        all.slice(0, 4),
       );
+      assert.deepEqual(all, [...all].sort());
+      const emailKey = `page3-${tag}@example.com`;
+      assert.deepEqual(
+        (await store.list({ limit: 10, emailKey })).map((u) => u.id),
+        [made[3]!.id],
+      );
+      assert.deepEqual(
+        (await store.list({ limit: 10, emailKey, afterId: made[3]!.id })).map((u) => u.id),
+        [],
+      );
+      for (const prefix of ['page3', `ünïcode ${tag}`]) {
+        const hits = await store.list({ limit: 10, emailKey, prefix: prefixRange(prefix) });
+        assert.deepEqual(
+          hits.map((u) => u.id),
+          [made[3]!.id],
+          prefix,
+        );
+      }
+      assert.deepEqual(await store.list({ limit: 10, emailKey, prefix: prefixRange('page4') }), []);
+      assert.deepEqual(await store.list({ limit: 10, emailKey, prefix: { from: 'page3', below: undefined } }).then((r) => r.length), 1);
     });
 
-    test('prefix search treats LIKE wildcards literally', async () => {
+    test('search walks one key range in (key, id) order from a position, with both keys', async () => {
+      const tag = uuidv7().slice(-8);
+      const made: User[] = [];
+      // Three users share a name: the id orders them within it.
+      for (const [i, name] of ['Ünïcode b', 'Ünïcode a', 'Ünïcode b', 'Ünïcode b', 'Other'].entries()) {
+        const u = makeUser({ email: `Srch${i}-${tag}@Example.com` as Email, name: `${name} ${tag}` as UserName });
+        await store.create(u, undefined, created(u));
+        made.push(u);
+      }
+      const range = prefixRange(`ünïcode`);
+      const byName = await store.search({ key: 'name', after: { key: range.from, id: '' }, below: range.below, limit: 100 });
+      const mine = byName.filter((r) => r.nameKey.endsWith(tag));
+      const expected = made
+        .slice(0, 4)
+        .map((u) => ({ key: `${u.name.toLowerCase()}`, id: u.id }))
+        .sort((a, b) => (a.key === b.key ? (a.id < b.id ? -1 : 1) : a.key < b.key ? -1 : 1));
+      assert.deepEqual(
+        mine.map((r) => ({ key: r.nameKey, id: r.user.id })),
+        expected,
+      );
+      assert.equal(mine[0]!.emailKey, `srch1-${tag}@example.com`);
+      assert.deepEqual(mine[0]!.user, made[1]);
+      // From the middle of the tie: only the later ids of that name, then on.
+      const after = { key: mine[1]!.nameKey, id: mine[1]!.user.id };
+      const rest = await store.search({ key: 'name', after, below: range.below, limit: 2 });
+      assert.deepEqual(
+        rest.map((r) => r.user.id),
+        mine.slice(2, 4).map((r) => r.user.id),
+      );
+
+      const emails = prefixRange(`srch`);
+      const byEmail = await store.search({ key: 'email', after: { key: emails.from, id: '' }, below: emails.below, limit: 100 });
+      const mineByEmail = byEmail.filter((r) => r.emailKey.includes(tag));
+      assert.deepEqual(
+        mineByEmail.map((r) => r.user.id),
+        made.map((u) => u.id),
+      );
+      // A position on an email key: that user is after it only if its id is.
+      const at = mineByEmail[2]!;
+      const next = await store.search({ key: 'email', after: { key: at.emailKey, id: at.user.id }, below: emails.below, limit: 1 });
+      assert.equal(next[0]?.user.id, mineByEmail[3]!.user.id);
+      const same = await store.search({ key: 'email', after: { key: at.emailKey, id: '' }, below: emails.below, limit: 1 });
+      assert.equal(same[0]?.user.id, at.user.id);
+      // The upper end is exclusive and may be absent.
+      assert.deepEqual(await store.search({ key: 'email', after: { key: 'srch', id: '' }, below: 'srch', limit: 5 }), []);
+      const open = await store.search({ key: 'name', after: { key: `other ${tag}`, id: '' }, below: undefined, limit: 1 });
+      assert.equal(open[0]?.user.id, made[4]!.id);
+    });
+
+    test('search compares keys as bytes: LIKE wildcards and case are plain characters', async () => {
       const u = makeUser({ name: '100%_real\\name' as UserName });
       await store.create(u, undefined, created(u));
-      const hits = await store.list({ limit: 10, prefix: '100%_' });
+      const scan = (prefix: string) => {
+        const range = prefixRange(prefix);
+        return store.search({ key: 'name', after: { key: range.from, id: '' }, below: range.below, limit: 10 });
+      };
       assert.deepEqual(
-        hits.map((x) => x.id),
+        (await scan('100%_')).map((x) => x.user.id),
         [u.id],
       );
-      assert.deepEqual(await store.list({ limit: 10, prefix: '1%' }), []);
+      assert.deepEqual(await scan('1%'), []);
+      assert.deepEqual(await scan('100%_REAL'), [], 'keys are folded already, the range is exact');
     });
 
     test('an aborted signal stops the call before it touches the database', async () => {

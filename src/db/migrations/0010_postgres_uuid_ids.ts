@@ -41,13 +41,18 @@ export function postgresUuidIdsMigration(dialect: DialectName) {
         for (const column of columns) await refuseNonUuid(db, table, column);
       }
       await dropForeignKeys(db);
+      // 0009's (name_key, id) index collates id "C", which uuid does not take: uuid's order is already byte order.
+      await sql`drop index users_name_key_id`.execute(db);
       for (const [table, columns] of ID_COLUMNS) await retype(db, table, columns, 'uuid');
+      await sql`create index users_name_key_id on users (name_key collate "C", id)`.execute(db);
       await addForeignKeys(db);
     },
     async down(db: Kysely<unknown>): Promise<void> {
       if (dialect !== 'postgres') return;
       await dropForeignKeys(db);
+      await sql`drop index users_name_key_id`.execute(db);
       for (const [table, columns] of ID_COLUMNS) await retype(db, table, columns, 'text');
+      await sql`create index users_name_key_id on users (name_key collate "C", id collate "C")`.execute(db);
       await addForeignKeys(db);
     },
   };
