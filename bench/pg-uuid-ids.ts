@@ -127,7 +127,7 @@ async function main(): Promise<void> {
     await admin.query(`create database ${TEXT_DB}`);
     let started = performance.now();
     await seed(textUrl);
-    out(`seeded at 0008 in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    out(`seeded (ids as text) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     await admin.query(`create database ${UUID_DB} template ${TEXT_DB}`);
 
     const migrated = openDatabase(uuidUrl, { poolSize: 1 });
