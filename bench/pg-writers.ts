@@ -67,7 +67,7 @@ async function seed(pool: pg.Pool): Promise<string[]> {
     `insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)
      select id, 'seed-' || g || '@example.com', 'seed-' || g || '@example.com', 'Seed ' || g, 'seed ' || g,
             '{"team":"seed"}'::jsonb, 1, date_trunc('milliseconds', now()), date_trunc('milliseconds', now())
-     from (select g, gen_random_uuid()::text as id from generate_series(1, ${SEED_USERS}) g) s`,
+     from (select g, gen_random_uuid() as id from generate_series(1, ${SEED_USERS}) g) s`,
   );
   await pool.query('analyze users');
   const { rows } = await pool.query<{ id: string }>('select id from users order by random() limit 1000');

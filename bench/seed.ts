@@ -131,7 +131,7 @@ export async function seedPostgres(url: string, users: SeedUsers): Promise<void>
       await client.query(
         `insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)
          select id, email, email_key, name, name_key, attributes::jsonb, 1, $7::timestamptz, $7::timestamptz
-         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
            as t(id, email, email_key, name, name_key, attributes)`,
         [...columns, users.createdAt],
       );

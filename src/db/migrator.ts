@@ -8,6 +8,7 @@ import { importLeasesMigration } from './migrations/0006_import_leases.js';
 import { emailKeyIndexMigration } from './migrations/0007_email_key_index.js';
 import { foldKeysMigration } from './migrations/0008_fold_keys.js';
 import { searchKeyRangesMigration } from './migrations/0009_search_key_ranges.js';
+import { postgresUuidIdsMigration } from './migrations/0010_postgres_uuid_ids.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -26,6 +27,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0007_email_key_index': emailKeyIndexMigration(dialect),
     '0008_fold_keys': foldKeysMigration(dialect),
     '0009_search_key_ranges': searchKeyRangesMigration(dialect),
+    '0010_postgres_uuid_ids': postgresUuidIdsMigration(dialect),
   };
 }
 
@@ -66,6 +68,11 @@ export async function migrateToLatest<DB>(db: Kysely<DB>, dialect: DialectName):
 
 export async function migrateDown<DB>(db: Kysely<DB>, dialect: DialectName): Promise<MigrationResultSet> {
   return unwrap(await (await createMigrator(db, dialect)).migrateDown());
+}
+
+/** Applies or reverts migrations until `name` is the last one applied (the tests and benches of one migration). */
+export async function migrateTo<DB>(db: Kysely<DB>, dialect: DialectName, name: string): Promise<MigrationResultSet> {
+  return unwrap(await (await createMigrator(db, dialect)).migrateTo(name));
 }
 
 export async function migrationStatus<DB>(db: Kysely<DB>, dialect: DialectName): Promise<{ name: string; executedAt?: Date }[]> {

@@ -6,6 +6,7 @@ export type Timestamp = ColumnType<Date | string, Date | string, Date | string>;
 export type Json = ColumnType<unknown, string, string>;
 
 export interface UsersTable {
+  /** Lower-case UUID text; PostgreSQL stores every id column but api_keys.id as uuid (migration 0010) and returns that same text. */
   id: string;
   email: string;
   /** foldKey(email) (users/model.ts); the unique index that makes emails unique ignoring case. */

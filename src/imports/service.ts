@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { NewEvent } from '../events/model.js';
+import { isUuid } from '../kit/uuid.js';
 import type { Batch, BatchOptions } from './read/batch.js';
 import { LeaseLostError } from './errors.js';
 import type { DedupeOptions } from './read/dedupe.js';
@@ -104,8 +105,9 @@ export class ImportService {
     return this.#options.jobs.create(this.#options.newId(), spec, this.#now(), signal);
   }
 
+  /** Undefined for an id that is not a UUID (`--resume` takes any text): no job has one, so the database is not asked. */
   get(id: string, signal?: AbortSignal): Promise<ImportJob | undefined> {
-    return this.#options.jobs.get(id, signal);
+    return isUuid(id) ? this.#options.jobs.get(id, signal) : Promise.resolve(undefined);
   }
 
   /** Uploaded jobs left pending or running whose lease is free: what a restart resumes. */

@@ -18,7 +18,7 @@ const EVENT_COLUMNS = 'id, type, occurred_at, actor, request_id, subject_id, dat
 /** The event's values from parameter `first` on, in toEventRow()'s order (see eventValues()). */
 function eventSelect(first: number): string {
   const p = (i: number) => `$${first + i}`;
-  return `select ${p(0)}::text, ${p(1)}::text, ${p(2)}::timestamptz, ${p(3)}::text, ${p(4)}::text, ${p(5)}::text, ${p(6)}::jsonb`;
+  return `select ${p(0)}::uuid, ${p(1)}::text, ${p(2)}::timestamptz, ${p(3)}::text, ${p(4)}::text, ${p(5)}::uuid, ${p(6)}::jsonb`;
 }
 
 /**
@@ -37,7 +37,7 @@ function sequencedEvent(change: string, firstEventParam: number): string {
   );
 }
 
-const NEW_USER = `$1::text, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::integer, $8::timestamptz, $9::timestamptz`;
+const NEW_USER = `$1::uuid, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::integer, $8::timestamptz, $9::timestamptz`;
 
 export const CREATE: NamedStatement = {
   name: 'roster.users.create',
@@ -162,9 +162,15 @@ export function listStatement(shape: ListShape): NamedStatement {
   });
 }
 
+/**
+ * The first page's lower bound. Ids are uuid (migration 0010), so the store layer's '' (before
+ * every text) cannot be bound; the nil UUID sorts before every id Roster hands out (UUIDv7).
+ */
+const BEFORE_EVERY_ID = '00000000-0000-0000-0000-000000000000';
+
 /** The shape of a page query and its parameters in listStatement()'s order. */
 export function listStatementOf(query: UserPageQuery): { statement: NamedStatement; values: unknown[] } {
-  const values: unknown[] = [query.afterId ?? ''];
+  const values: unknown[] = [query.afterId ?? BEFORE_EVERY_ID];
   if (query.emailKey !== undefined) values.push(query.emailKey);
   const range = query.prefix;
   if (range !== undefined) values.push(range.from, ...(range.below === undefined ? [] : [range.below]));
@@ -178,8 +184,8 @@ export function listStatementOf(query: UserPageQuery): { statement: NamedStateme
  * searchText()): rows after the position ($1, $2) and below the range's end, in (key, id) order,
  * with both keys. Comparisons are byte order whatever the database's collation, as search.ts's
  * compareKeys(): `email_key` through its unique text_pattern_ops index and that operator class's
- * operators (~>=~, ~<~), `name_key` through its index on (name_key collate "C", id collate "C")
- * with a row comparison in the same collation.
+ * operators (~>=~, ~<~), `name_key` through its index on (name_key collate "C", id) with a row
+ * comparison in the same collation (`id` is uuid, whose order is its bytes': migration 0010).
  */
 export function searchStatement(shape: SearchShape): NamedStatement {
   return cached(`search-${shape.key}${shape.below ? '' : '-open'}`, () => {
@@ -191,15 +197,15 @@ export function searchStatement(shape: SearchShape): NamedStatement {
     }
     const below = shape.below ? ' and name_key collate "C" < $3' : '';
     return (
-      `select ${columns} from users where (name_key collate "C", id collate "C") > ($1, $2)${below}` +
-      ` order by name_key collate "C", id collate "C" limit ${limit}`
+      `select ${columns} from users where (name_key collate "C", id) > ($1, $2)${below}` +
+      ` order by name_key collate "C", id limit ${limit}`
     );
   });
 }
 
 /** The shape of a scan and its parameters in searchStatement()'s order. */
 export function searchStatementOf(query: KeyRangeQuery): { statement: NamedStatement; values: unknown[] } {
-  const values: unknown[] = [query.after.key, query.after.id];
+  const values: unknown[] = [query.after.key, query.after.id === '' ? BEFORE_EVERY_ID : query.after.id];
   if (query.below !== undefined) values.push(query.below);
   values.push(query.limit);
   return { statement: searchStatement({ key: query.key, below: query.below !== undefined }), values };

@@ -217,7 +217,8 @@ export class WebhooksService {
     const now = this.#now();
     let selection: { sequences: number[] } | { since: Date };
     if (input.eventId !== undefined) {
-      const sequence = await this.#store.findEventSequence(input.eventId, signal);
+      // Event ids are UUIDs: anything else names no event, and is never sent to the database as one.
+      const sequence = isUuid(input.eventId) ? await this.#store.findEventSequence(input.eventId, signal) : undefined;
       if (sequence === undefined) throw new ReplayEventNotFoundError(`No event ${input.eventId} is kept in the feed.`);
       selection = { sequences: [sequence] };
     } else {

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { migrateDown, migrateToLatest, migrationStatus, openKeyConflicts } from '../../src/db/migrator.js';
+import { migrateDown, migrateTo as migrateToVersion, migrationStatus, openKeyConflicts } from '../../src/db/migrator.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 
 for (const [dialect, open, skip] of await dialects()) {
@@ -15,6 +15,9 @@ for (const [dialect, open, skip] of await dialects()) {
       t = await open();
     });
     after(async () => t?.cleanup());
+
+    /** Up or down to `name`: 0008 is tested alone, since its rows' ids are labels, not the UUIDs 0009 requires on PostgreSQL. */
+    const migrateTo = (name: string) => migrateToVersion(t.database.db, t.database.dialect.name, name);
 
     const keys = async () =>
       Object.fromEntries(
@@ -54,7 +57,7 @@ for (const [dialect, open, skip] of await dialects()) {
       }
       const before = await keys();
 
-      await migrateToLatest(db, t.database.dialect.name);
+      await migrateTo('0008_fold_keys');
       const folded = await keys();
       assert.deepEqual(folded['u1-plain'], ['ann@example.com', 'ann']);
       assert.deepEqual(folded['u2-izmir'], ['izmir@example.com', 'izmir strasse']);
@@ -81,7 +84,7 @@ for (const [dialect, open, skip] of await dialects()) {
 
       await downTo0007();
       assert.deepEqual(await keys(), before);
-      await migrateToLatest(db, t.database.dialect.name);
+      await migrateTo('0008_fold_keys');
       assert.deepEqual(await keys(), folded, 'up again gives the same keys');
     });
   });

@@ -70,10 +70,14 @@ describe('migrations on PostgreSQL with several schemas in one database', { skip
       assert.match(await plan(`email_key like 'a%'`), /users_email_key_unique/);
       const insert = `insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)
         values ($1, $2, lower($2), 'N', 'n', '{}', 1, now(), now())`;
-      await client.query(insert, ['id-1', 'Ada@example.com']);
-      await assert.rejects(client.query(insert, ['id-2', 'ADA@example.com']), { code: '23505', table: 'users' });
+      await client.query(insert, ['01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21', 'Ada@example.com']);
+      await assert.rejects(client.query(insert, ['01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e22', 'ADA@example.com']), {
+        code: '23505',
+        table: 'users',
+      });
       await client.query('delete from users');
       // Prefix search no longer uses LIKE: test/users/search-plans.integration.test.ts checks its plans.
+      await migrateDown(database.db, database.dialect.name); // 0010
       await migrateDown(database.db, database.dialect.name); // 0009
       await migrateDown(database.db, database.dialect.name); // 0008
       await migrateDown(database.db, database.dialect.name); // 0007

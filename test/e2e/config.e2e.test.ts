@@ -112,6 +112,7 @@ describe('roster command line', { concurrency: 4 }, () => {
     try {
       const env = { ROSTER_DATABASE_URL: fresh.url };
       assert.equal((await runCli(['migrate', 'up'], env)).code, 0);
+      assert.equal((await runCli(['migrate', 'down'], env)).stdout, '0010_postgres_uuid_ids\treverted\n');
       assert.equal((await runCli(['migrate', 'down'], env)).stdout, '0009_search_key_ranges\treverted\n');
       assert.equal((await runCli(['migrate', 'down'], env)).stdout, '0008_fold_keys\treverted\n');
       const file = new Database(fresh.url);
@@ -124,7 +125,7 @@ describe('roster command line', { concurrency: 4 }, () => {
         /user\(s\) kept their old email key[^\n]*\nuser u-old <Straße@example\.com>\tfolds to strasse@example\.com, held by user u-new\n$/;
       const up = await runCli(['migrate', 'up'], env);
       assert.equal(up.code, 0, up.stderr);
-      assert.match(up.stdout, /^0008_fold_keys\tapplied\n0009_search_key_ranges\tapplied\n\n1 user/);
+      assert.match(up.stdout, /^0008_fold_keys\tapplied\n0009_search_key_ranges\tapplied\n0010_postgres_uuid_ids\tapplied\n\n1 user/);
       assert.match(up.stdout, expected);
       assert.match((await runCli(['migrate', 'status'], env)).stdout, expected);
     } finally {

@@ -113,6 +113,10 @@ for (const [name, open, skip] of await dialects()) {
       const usage = await runCli(['import', bigFile, '--mode', 'merge'], env);
       assert.equal(usage.code, 2);
       assert.match(usage.stderr, /--mode must be one of create, upsert/);
+      // Not a UUID: no job has it, and PostgreSQL is never asked (a uuid cast of it would fail).
+      const unknownJob = await runCli(['import', bigFile, '--resume', 'not-a-job'], env);
+      assert.equal(unknownJob.code, 2, unknownJob.stderr);
+      assert.match(unknownJob.stderr, /no import job not-a-job/);
       const file = join(dir, 'bad-header.csv');
       await writeFile(file, 'mail,name\na@example.com,A\n');
       const failed = await runCli(['import', file], env);

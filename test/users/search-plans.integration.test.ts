@@ -139,7 +139,7 @@ describe(`list and search plans at ${USERS.toLocaleString('en')} users on Postgr
     // Ids sort as UUIDv7 do: a hex counter in the time field, random bits after.
     await client.query(
       `insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)
-       select lpad(to_hex(i), 8, '0') || substr(gen_random_uuid()::text, 9), 'u' || i || '@example.com', 'u' || i || '@example.com',
+       select (lpad(to_hex(i), 8, '0') || substr(gen_random_uuid()::text, 9))::uuid, 'u' || i || '@example.com', 'u' || i || '@example.com',
               'user ' || (i % $2), 'user ' || (i % $2), '{}', 1, now(), now()
        from generate_series(0, $1 - 1) as i`,
       [USERS, NAMES],

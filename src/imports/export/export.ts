@@ -84,14 +84,16 @@ async function* postgresUsers(database: Database, options: ExportOptions): Async
   client.on('error', onError);
   try {
     await client.query('begin isolation level repeatable read read only');
-    let after = '';
+    // The first page has no lower bound: ids are uuid on PostgreSQL, and no string sorts before them all.
+    let after: string | undefined;
     for (;;) {
       options.signal?.throwIfAborted();
-      const params: unknown[] = [after, PAGE];
-      if (options.since !== undefined) params.push(options.since);
+      const params: unknown[] = [PAGE];
+      const where: string[] = [];
+      if (after !== undefined) where.push(`id > $${params.push(after)}`);
+      if (options.since !== undefined) where.push(`updated_at >= $${params.push(options.since)}`);
       const { rows } = await client.query<{ id: string; email: string; name: string; attributes: Attributes }>(
-        `select id, email, name, attributes from users where id > $1 ${options.since === undefined ? '' : 'and updated_at >= $3'}
-         order by id limit $2`,
+        `select id, email, name, attributes from users ${where.length === 0 ? '' : `where ${where.join(' and ')}`} order by id limit $1`,
         params,
       );
       for (const row of rows) {

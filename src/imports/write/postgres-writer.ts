@@ -16,7 +16,7 @@ export class PostgresBatchWriter extends JobBatchWriter<pg.PoolClient, Promise<v
       async (client, p: BatchProgress) => {
         if (p.errors.length > 0) {
           await client.query(
-            'insert into import_row_errors (job_id, line, field, reason) select $1, * from unnest($2::int[], $3::text[], $4::text[])',
+            'insert into import_row_errors (job_id, line, field, reason) select $1::uuid, * from unnest($2::int[], $3::text[], $4::text[])',
             [job.id, p.errors.map((e) => e.line), p.errors.map((e) => e.field ?? null), p.errors.map((e) => e.reason)],
           );
         }
