@@ -3,7 +3,7 @@
 // Every child is killed when the test process exits, whatever happened.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, connect, type AddressInfo } from 'node:net';
+import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pollFor, within } from '../../helpers/server.js';
@@ -14,14 +14,34 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-/** A port free on loopback right now (the kernel's pick; another process could take it before us). */
+/**
+ * A port free on loopback, picked below the kernel's ephemeral range (32768–60999 by default).
+ * The servers here get fixed ports (HAProxy's backends, an instance restarted on its own port),
+ * so the port is free when checked and bound a moment later: a kernel-chosen port lives in the
+ * range every outgoing connection of the other tests draws from, and one of them took it once
+ * in CI (EADDRINUSE). Below the range only an explicit bind can take it.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = FIXED_PORTS_FROM + Math.floor(Math.random() * FIXED_PORTS_COUNT);
+    if (handedOut.has(port)) continue;
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${FIXED_PORTS_FROM}–${FIXED_PORTS_FROM + FIXED_PORTS_COUNT - 1} after 200 tries`);
 }
+
+const FIXED_PORTS_FROM = 20_000;
+const FIXED_PORTS_COUNT = 12_000;
+/** Ports this process handed out already: two calls in a row never return the same one. */
+const handedOut = new Set<number>();
 
 /** A child process of the test, its output kept for failure messages. */
 class Child {
