@@ -15,6 +15,10 @@
  * The download and the compile are cached: they are redone only when the Node 24 version changes
  * (the compile takes minutes on 2 cores). dist/ is copied afresh on every run. Prints the app
  * directory and the binary as JSON on its last line, for bench/http.ts.
+ *
+ * ROSTER_NODE24_CACHE moves the cache out of the checkout (.ci/run keeps it in the user's cache
+ * folder, so a fresh clone does not compile again). With --tests the app also gets the sources,
+ * tests and repository files the test suite reads, for `npm run test:node24`.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -22,7 +26,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
-const cache = join(repo, '.cache', 'node24');
+const cache = process.env.ROSTER_NODE24_CACHE || join(repo, '.cache', 'node24');
+const withTests = process.argv.includes('--tests');
+/** What the test suite reads besides dist/ (fixtures, templates, the client it type-checks, docs it keeps in step). */
+const SKIPPED_FOR_TESTS = new Set(['node_modules', '.git', '.cache', 'dist', 'data']);
 const nodeDir = join(cache, 'node');
 const nodeBin = join(nodeDir, 'bin', 'node');
 const app = join(cache, 'node_modules', 'roster-app');
@@ -71,7 +78,7 @@ function prepareApp(version) {
   if (!existsSync(join(repo, 'dist', 'bench', 'servers.js'))) throw new Error('no dist/: run `npx tsc -p tsconfig.json` first');
   mkdirSync(join(app, 'node_modules'), { recursive: true });
   for (const name of readdirSync(modules)) {
-    if (name === 'better-sqlite3' || name === '.bin' || name.startsWith('.package-lock')) continue;
+    if (name === 'better-sqlite3' || name.startsWith('.package-lock')) continue;
     const link = join(app, 'node_modules', name);
     if (!existsSync(link)) symlinkSync(realpathSync(join(modules, name)), link);
   }
@@ -79,6 +86,12 @@ function prepareApp(version) {
   rmSync(join(app, 'dist'), { recursive: true, force: true });
   cpSync(join(repo, 'dist'), join(app, 'dist'), { recursive: true });
   cpSync(join(repo, 'package.json'), join(app, 'package.json'));
+  if (!withTests) return;
+  for (const name of readdirSync(repo)) {
+    if (SKIPPED_FOR_TESTS.has(name)) continue;
+    rmSync(join(app, name), { recursive: true, force: true });
+    cpSync(join(repo, name), join(app, name), { recursive: true });
+  }
 }
 
 fetchNode();
