@@ -194,6 +194,20 @@ export class ApiKeysService {
   }
 
   /**
+   * The principal of key `id` while it is live (known, not revoked, not expired), else undefined:
+   * for callers that hold a key's id rather than its secret (console sessions, src/console/).
+   * Read through the same record cache as authenticate(), so a revocation ends it as soon as it
+   * ends the key's own requests: at once here, on other instances within the cache TTL.
+   */
+  async principalOf(id: string): Promise<Principal | undefined> {
+    const nowMs = this.#nowMs();
+    const key = (await this.#lookup(id, nowMs)).found;
+    if (key === undefined || key.revoked || key.expiresAtMs <= nowMs) return undefined;
+    this.#touch(key.id, nowMs);
+    return key.principal;
+  }
+
+  /**
    * Creates the first admin key if this database never had a key (not even one made with
    * `roster keys create` before the first start); returns its plaintext. At most once per
    * database, however many instances start together.

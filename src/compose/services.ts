@@ -24,6 +24,7 @@ import { ImportRunner } from '../imports/jobs/runner.js';
 import { ImportService } from '../imports/service.js';
 import { importServiceOptionsFor } from './imports.js';
 import { userStoreFor } from './users.js';
+import { consoleFor } from './console.js';
 import { UsersService } from '../users/service.js';
 import { Dispatcher, type Wakeups } from '../webhooks/dispatcher.js';
 import { WebhookHttpClient } from '../webhooks/http-client.js';
@@ -339,6 +340,7 @@ export function httpDependencies(
     webhooks: services.webhooks,
     imports: importsHttp(config, services),
     authenticator: services.authenticator,
+    console: consoleFor(services),
     bodyLimitBytes: config.http.bodyLimitBytes,
     rateLimits: {
       perCredentialPerMinute: config.http.rateLimitPerMinute,

@@ -157,6 +157,17 @@ export interface ImportRowErrorsTable {
   reason: string;
 }
 
+/** A console sign-in (src/console/); `id` is the SHA-256 of the cookie's token, hex. */
+export interface ConsoleSessionsTable {
+  id: string;
+  key_id: string;
+  csrf_secret: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  idle_expires_at: Timestamp;
+  absolute_expires_at: Timestamp;
+}
+
 export interface Schema {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_attempts: WebhookAttemptsTable;
@@ -168,4 +179,5 @@ export interface Schema {
   users: UsersTable;
   idempotency_keys: IdempotencyKeysTable;
   roster_meta: MetaTable;
+  console_sessions: ConsoleSessionsTable;
 }

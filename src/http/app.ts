@@ -27,6 +27,7 @@ import type { TrustProxy } from '../config.js';
 import type { HttpMetrics } from '../observability/metrics.js';
 import { ClientGoneError, enforceDeadlines, guardSlowBodies } from './deadline.js';
 import { DEFAULT_SHEDDING, registerLoadShedding, type SheddingThresholds } from './load-shedding.js';
+import { consoleRoutes, type ConsoleDependencies } from '../console/plugin.js';
 import { nameRequestSpan, requestLoggerFactory, tracingServerFactory, type ServerTimeouts } from './tracing.js';
 
 export interface AppDependencies {
@@ -39,6 +40,8 @@ export interface AppDependencies {
   /** Bulk import and export; without it those routes are absent. */
   readonly imports?: ImportsHttp;
   readonly authenticator: Authenticator;
+  /** The admin console at /console (src/console/); absent, so are its routes. */
+  readonly console?: ConsoleDependencies;
   readonly readiness: Readiness;
   readonly bodyLimitBytes: number;
   /** Per-credential and per-IP request budgets; with `redis`, shared by every instance. Default: DEFAULT_RATE_LIMITS. */
@@ -277,6 +280,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(eventsRoutes(deps.events));
   if (deps.webhooks) await app.register(webhooksRoutes(deps.webhooks));
   if (deps.imports !== undefined) await app.register(importsRoutes(deps.imports));
+  if (deps.console !== undefined) await app.register(consoleRoutes(deps.console), { prefix: '/console' });
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, () => app.swagger());
   // Unknown URLs are charged to the client IP too, so scanning for routes meets the same limit.
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>

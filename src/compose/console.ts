@@ -1,0 +1,13 @@
+import type { ConsoleDependencies } from '../console/plugin.js';
+import { ConsoleSessions } from '../console/sessions.js';
+import { SqlSessionStore } from '../console/sql-session-store.js';
+import type { Services } from './services.js';
+
+/** The admin console over the services: its sessions in the same database. */
+export function consoleFor(services: Services): ConsoleDependencies {
+  return {
+    users: services.users,
+    apiKeys: services.apiKeys,
+    sessions: new ConsoleSessions({ store: new SqlSessionStore(services.database.db, services.database.dialect) }),
+  };
+}
