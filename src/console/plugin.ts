@@ -64,6 +64,9 @@ export function consoleRoutes(deps: ConsoleDependencies) {
       const kind = request.routeOptions.config.console;
       if (kind === 'asset') return;
       reply.header('content-security-policy', CONSOLE_CSP);
+      // The API's no-referrer makes a browser send `Origin: null` on a form post, which the
+      // Origin check must refuse; same-origin keeps it for our own posts and tells no other site.
+      reply.header('referrer-policy', 'same-origin');
       if (kind !== 'signed-in') return;
       const token = readCookie(request.headers.cookie, SESSION_COOKIE);
       const session = await deps.sessions.resume(token, request.deadline);

@@ -1,5 +1,5 @@
 import type { Children } from '@kitajs/html';
-import { HTMX_PATH, SCRIPT_PATH, STYLES_PATH } from '../assets/paths.js';
+import { HTMX_PATH, ICON_PATH, SCRIPT_PATH, STYLES_PATH } from '../assets/paths.js';
 
 /** What the layout needs to know of the signed-in person (absent on the sign-in page). */
 export interface Viewer {
@@ -30,6 +30,7 @@ export function Layout(props: { title: string; section: Section; viewer?: Viewer
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <meta name="htmx-config" content={HTMX_CONFIG} />
           <title safe>{`${props.title} · Roster console`}</title>
+          <link rel="icon" href={ICON_PATH} type="image/svg+xml" />
           <link rel="stylesheet" href={STYLES_PATH} />
           <script src={HTMX_PATH} defer></script>
           <script src={SCRIPT_PATH} type="module"></script>
