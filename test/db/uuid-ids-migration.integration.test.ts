@@ -169,7 +169,8 @@ for (const [dialect, open, skip] of await dialects()) {
         before.usersById.slice(0, 7),
       );
 
-      await migrateToLatest(db, 'postgres');
+      // To 0010 itself, not the latest: later migrations add tables of their own to the structure compared.
+      await migrateTo('0010_postgres_uuid_ids');
       assert.deepEqual(await columnTypes(ID_COLUMNS), allOf('uuid', ID_COLUMNS));
       assert.deepEqual(await columnTypes(TEXT_COLUMNS), allOf('text', TEXT_COLUMNS));
       assert.deepEqual(await snapshot(), before, 'every id reads back as the same lower-case text, in the same order');
