@@ -241,6 +241,58 @@ describe('console sessions, CSRF and CSP', () => {
     assert.equal((await t.users.get(user.id)).name, 'Scoped');
   });
 
+  test('delete refuses a stale version (409, the user kept) and deletes the current one', async () => {
+    const { cookie, csrf } = await session(t.app, t.auth.adminKey);
+    const { user } = await t.users.create({ email: 'doomed@example.com', name: 'Doomed' }, undefined);
+    await t.users.update(user.id, { name: 'Doomed Again' }, undefined);
+    const remove = (version: number) =>
+      t.app.inject({
+        method: 'POST',
+        url: `/console/users/${user.id}/delete`,
+        headers: { cookie, ...FORM },
+        payload: `_csrf=${csrf}&version=${version}`,
+      });
+    const stale = await remove(1);
+    assert.equal(stale.statusCode, 409);
+    assert.match(stale.body, /Not deleted: someone changed this user/);
+    assert.equal((await t.users.get(user.id)).name, 'Doomed Again');
+    const current = await remove(2);
+    assert.equal(current.statusCode, 303);
+    assert.equal(current.headers.location, '/console/users');
+    const gone = await t.app.inject({ method: 'GET', url: `/console/users/${user.id}`, headers: { cookie } });
+    assert.equal(gone.statusCode, 404);
+    assert.match(gone.body, /The user does not exist/);
+  });
+
+  test('an edit the rules refuse comes back with the fields’ messages and nothing stored', async () => {
+    const { cookie, csrf } = await session(t.app, t.auth.adminKey);
+    const { user } = await t.users.create({ email: 'rules@example.com', name: 'Rules' }, undefined);
+    await t.users.create({ email: 'taken@example.com', name: 'Taken' }, undefined);
+    const edit = (fields: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: `/console/users/${user.id}`,
+        headers: { cookie, ...FORM },
+        payload: `_csrf=${csrf}&version=1&${fields}`,
+      });
+    const invalid = await edit('name=&email=not-an-email');
+    assert.equal(invalid.statusCode, 400);
+    assert.match(invalid.body, /id="name-error"/);
+    assert.match(invalid.body, /id="email-error"/);
+    const taken = await edit('name=Rules&email=TAKEN%40example.com');
+    assert.equal(taken.statusCode, 400);
+    assert.match(taken.body, /Another user has this email\./);
+    assert.equal((await t.users.get(user.id)).version, 1);
+    const keyless = await t.app.inject({
+      method: 'POST',
+      url: '/console/keys',
+      headers: { cookie, ...FORM },
+      payload: `_csrf=${csrf}&name=&expires_in_days=0`,
+    });
+    assert.equal(keyless.statusCode, 400);
+    assert.match(keyless.body, /whole number of days/);
+  });
+
   test('a session started on one instance works on another over the same database', async () => {
     const { cookie } = await session(t.app, t.auth.adminKey);
     const other = await appOver(t.testDb.database);
