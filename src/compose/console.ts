@@ -8,6 +8,7 @@ export function consoleFor(services: Services): ConsoleDependencies {
   return {
     users: services.users,
     apiKeys: services.apiKeys,
+    events: services.events,
     sessions: new ConsoleSessions({ store: new SqlSessionStore(services.database.db, services.database.dialect) }),
   };
 }

@@ -52,6 +52,7 @@ export function viewerOf(state: SignedIn): Viewer {
   return {
     canReadUsers: allows(state.principal, 'users:read'),
     canManageKeys: allows(state.principal, 'admin'),
+    canReadEvents: allows(state.principal, 'events:read'),
     csrfToken: state.session.csrfToken,
     actor: state.principal.actor,
   };

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeysService } from '../auth/service.js';
 import type { UsersService } from '../users/service.js';
+import type { EventsService } from '../events/service.js';
 import { InvalidEncodingError, parseQuery, undecodableQueryParameters } from '../http/encoding.js';
 import { toProblem } from '../http/problem.js';
 import { consoleAssets } from './assets/paths.js';
@@ -8,6 +9,7 @@ import { CrossSiteRequestError, sendPage, viewerOf, type SignedIn } from './cont
 import { readCookie, SESSION_COOKIE } from './cookies.js';
 import { csrfMatches, type ConsoleSessions } from './sessions.js';
 import { keysRoutes } from './keys.routes.js';
+import { eventsRoutes } from './events.routes.js';
 import { sessionRoutes } from './session.routes.js';
 import { usersRoutes } from './users.routes.js';
 import { ErrorPage } from './views/pages.js';
@@ -15,6 +17,7 @@ import { ErrorPage } from './views/pages.js';
 export interface ConsoleDependencies {
   readonly users: UsersService;
   readonly apiKeys: ApiKeysService;
+  readonly events: EventsService;
   readonly sessions: ConsoleSessions;
   /** Sign-in attempts a minute per client IP (default SIGN_IN_PER_MINUTE_DEFAULT, session.routes.ts). */
   readonly signInPerMinute?: number;
@@ -133,6 +136,7 @@ export function consoleRoutes(deps: ConsoleDependencies) {
     await app.register(sessionRoutes(deps));
     await app.register(usersRoutes(deps.users));
     await app.register(keysRoutes(deps.apiKeys));
+    await app.register(eventsRoutes(deps.events));
   };
 }
 

@@ -293,6 +293,29 @@ describe('console sessions, CSRF and CSP', () => {
     assert.match(keyless.body, /whole number of days/);
   });
 
+  test('the events screen lists the feed by type, pages it, and polls while following (events:read)', async () => {
+    const { key } = await t.auth.keyWith(['events:read']);
+    const { cookie } = await session(t.app, key);
+    const { user } = await t.users.create({ email: 'evented@example.com', name: '<b>Evented</b>' }, undefined);
+    await t.users.update(user.id, { name: 'Evented' }, undefined);
+    const get = (query: string) => t.app.inject({ method: 'GET', url: `/console/events?${query}`, headers: { cookie } });
+    const all = await get('after=0');
+    assert.equal(all.statusCode, 200);
+    assert.ok(all.body.includes(`href="/console/users/${user.id}"`));
+    assert.match(all.body, /user\.updated/);
+    assert.ok(!all.body.includes('<b>Evented'), 'event data never reaches the page unescaped');
+    const updates = await get('after=0&type=user.updated');
+    assert.ok(!updates.body.includes('<td>user.created</td>'));
+    assert.match(updates.body, /<td>user\.updated<\/td>/);
+    const following = await get('after=0&follow=1');
+    assert.match(following.body, /hx-trigger="every 2s"/);
+    assert.ok(!(await get('after=0')).body.includes('hx-trigger="every 2s"'), 'no polling unless asked');
+    assert.equal((await get('after=-1&type=nonsense')).statusCode, 200, 'bad filters fall back to the whole feed');
+    const { key: usersOnly } = await t.auth.keyWith(['users:read']);
+    const other = await session(t.app, usersOnly);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/console/events', headers: { cookie: other.cookie } })).statusCode, 403);
+  });
+
   test('a session started on one instance works on another over the same database', async () => {
     const { cookie } = await session(t.app, t.auth.adminKey);
     const other = await appOver(t.testDb.database);

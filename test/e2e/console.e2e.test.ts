@@ -1,7 +1,7 @@
 // The admin console in a real browser (Debian's chromium through playwright-core) against a
 // real `roster serve` on SQLite and on PostgreSQL: sign in; find one user among 10,000; page
 // through them; edit the user; make a conflict from a second page and resolve it; create a key,
-// copy it, revoke it; sign out, and check the session row is gone and its cookie is worthless.
+// copy it, revoke it; follow the event feed live; sign out, and check the session row is gone and its cookie is worthless.
 // On every screen: axe-core finds no serious or critical violation, the browser reports no CSP
 // violation, and a screenshot is written to test-artifacts/console/. One browser for the file.
 import { after, before, describe, test } from 'node:test';
@@ -251,6 +251,26 @@ for (const [dialect, open, unavailable] of dialects) {
       await page.getByText('The key was revoked.').waitFor();
       await screens.check(page, 'keys-revoked');
       assert.equal((await withNewKey()).status, 401);
+
+      // The event feed, followed live: a change made elsewhere appears without a reload.
+      const updates = (await (await fetch(`${base}/v1/events?type=user.updated&limit=100`, { headers: server.auth })).json()) as {
+        next_after: string;
+      };
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Events' }).click();
+      await page.waitForURL(/\/console\/events$/);
+      await page.getByLabel('After sequence').fill(updates.next_after);
+      await page.getByLabel('Follow new events as they arrive').check();
+      await page.getByRole('button', { name: 'Show' }).click();
+      await page.waitForURL(/follow=1/);
+      await page.getByText('No events after this sequence').waitFor();
+      const created = await fetch(`${base}/v1/users`, {
+        method: 'POST',
+        headers: { ...server.auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'live@example.com', name: 'Live One' }),
+      });
+      const { id: liveId } = (await created.json()) as { id: string };
+      await page.locator(`#events a[href="/console/users/${liveId}"]`).waitFor();
+      await screens.check(page, 'events-following');
 
       // Sign out: the row goes and the cookie is worthless.
       const cookie = (await context.cookies()).find((c) => c.name === 'roster_console');

@@ -6,12 +6,13 @@ export interface Viewer {
   /** Which sections the key's scopes open; the nav shows only those. */
   readonly canReadUsers: boolean;
   readonly canManageKeys: boolean;
+  readonly canReadEvents: boolean;
   readonly csrfToken: string;
   /** The key the console acts as, e.g. `key:0123…`. */
   readonly actor: string;
 }
 
-export type Section = 'users' | 'keys' | 'home' | 'sign-in' | 'error';
+export type Section = 'users' | 'keys' | 'events' | 'home' | 'sign-in' | 'error';
 
 /**
  * htmx with what a strict CSP needs: no inline indicator styles, no eval, no script tags from
@@ -66,6 +67,15 @@ function Nav(props: { viewer: Viewer; section: Section }): JSX.Element {
           <li>
             <a href="/console/users" aria-current={current('users')}>
               Users
+            </a>
+          </li>
+        ) : (
+          ''
+        )}
+        {viewer.canReadEvents ? (
+          <li>
+            <a href="/console/events" aria-current={current('events')}>
+              Events
             </a>
           </li>
         ) : (

@@ -34,11 +34,18 @@ export function HomePage(props: { viewer: Viewer }): JSX.Element {
   return (
     <Layout title="Home" section="home" viewer={viewer}>
       <h1>Roster console</h1>
-      {viewer.canReadUsers || viewer.canManageKeys ? (
+      {viewer.canReadUsers || viewer.canManageKeys || viewer.canReadEvents ? (
         <ul>
           {viewer.canReadUsers ? (
             <li>
               <a href="/console/users">Users</a>: search, view, edit and delete.
+            </li>
+          ) : (
+            ''
+          )}
+          {viewer.canReadEvents ? (
+            <li>
+              <a href="/console/events">Events</a>: the change feed, by type, followed live.
             </li>
           ) : (
             ''
