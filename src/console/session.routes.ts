@@ -3,7 +3,7 @@ import { parseKey } from '../auth/keys.js';
 import { UnauthenticatedError } from '../auth/errors.js';
 import type { ConsoleDependencies } from './plugin.js';
 import { formText, seeOther, sendPage, signedIn, viewerOf } from './context.js';
-import { clearedSessionCookie, sessionCookie } from './cookies.js';
+import { clearedSessionCookie, readCookie, SESSION_COOKIE, sessionCookie } from './cookies.js';
 import { HomePage, SignInPage } from './views/pages.js';
 
 export const SIGN_IN_PER_MINUTE_DEFAULT = 10;
@@ -45,6 +45,8 @@ export function sessionRoutes(deps: ConsoleDependencies) {
             401,
           );
         }
+        // A sign-in over an existing session replaces it rather than leaving it live behind a lost cookie.
+        await deps.sessions.end(readCookie(request.headers.cookie, SESSION_COOKIE), request.deadline);
         const { token } = await deps.sessions.start(parsed.id, request.deadline);
         const secure = request.protocol === 'https';
         reply.header('set-cookie', sessionCookie(token, { maxAgeSeconds: deps.sessions.policy.absoluteMs / 1000, secure }));

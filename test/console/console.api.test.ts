@@ -138,6 +138,15 @@ describe('console sessions, CSRF and CSP', () => {
     }
   });
 
+  test('signing in again replaces the session the browser had', async () => {
+    const first = await session(t.app, t.auth.adminKey);
+    const again = await signIn(t.app, t.auth.adminKey, { cookie: first.cookie });
+    assert.equal(again.statusCode, 303);
+    assert.notEqual(cookieOf(again), first.cookie);
+    assert.equal((await sessionRows()).filter((r) => r.id === sessionId(first.cookie.split('=')[1]!)).length, 0);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/console', headers: { cookie: first.cookie } })).statusCode, 303);
+  });
+
   test('a wrong key is refused with one message for every reason, and no cookie', async () => {
     const revoked = await t.auth.keyWith(['admin']);
     await t.auth.apiKeys.revoke(revoked.id);
