@@ -22,7 +22,11 @@ import { attributesFor, copySqlite, seedSqlite, seedUsers } from './seed.js';
 
 const env = process.env;
 const ROUNDS = Number(env.AB_ROUNDS ?? 5);
-const LOAD = { durationS: Number(env.AB_DURATION ?? 3), warmupS: Number(env.AB_WARMUP ?? 1), connections: Number(env.BENCH_CONNECTIONS ?? 50) };
+const LOAD = {
+  durationS: Number(env.AB_DURATION ?? 3),
+  warmupS: Number(env.AB_WARMUP ?? 1),
+  connections: Number(env.BENCH_CONNECTIONS ?? 50),
+};
 const USERS = Number(env.AB_USERS ?? 20_000);
 const ROUTES = (env.AB_ROUTES ?? 'get,list,post').split(',').map((r) => r.trim());
 

@@ -9,11 +9,9 @@ import { sqliteDialect } from '../../src/db/dialect.js';
 // Any text JSON can carry: lone surrogates and U+2028 included, which the writer must escape
 // exactly as JSON.stringify does.
 const text = fc.string({ unit: 'binary', maxLength: 40 });
-const attributes = fc.dictionary(
-  fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }),
-  fc.jsonValue({ maxDepth: 3 }),
-  { maxKeys: 6 },
-) as fc.Arbitrary<Attributes>;
+const attributes = fc.dictionary(fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), fc.jsonValue({ maxDepth: 3 }), {
+  maxKeys: 6,
+}) as fc.Arbitrary<Attributes>;
 const date = fc.date({ min: new Date('0000-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true });
 const user: fc.Arbitrary<User> = fc.record({
   id: fc.uuid().map((id) => id as UserId),
