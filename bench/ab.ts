@@ -10,6 +10,9 @@
  * The baseline is another build's dist folder kept where node_modules resolves (e.g. a copy of
  * dist in .tmp/base/dist with package.json in .tmp/base). Settings: AB_ROUNDS (5), AB_DURATION
  * (s, 3), AB_WARMUP (s, 1), AB_USERS (20000), AB_ROUTES (get,list,post), BENCH_CONNECTIONS (50).
+ * With AB_STUB=1 the baseline argument is ignored: both sides are this build, "before" with
+ * API keys and "stubbed" with authentication stubbed (bench/servers.ts roster-no-auth), each
+ * serving the same routes, so the key's cost is read apart from the route mix a server served.
  * Reports and never asserts.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -55,14 +58,17 @@ function specs(ids: readonly string[], authorization: string | undefined): Recor
 
 async function main(): Promise<void> {
   const baseline = process.argv[2];
-  if (baseline === undefined) throw new Error('usage: node dist/bench/ab.js <baseline dist folder>');
+  const stub = env.AB_STUB === '1';
+  if (baseline === undefined && !stub) throw new Error('usage: node dist/bench/ab.js <baseline dist folder>');
+  const here = {
+    serversJs: fileURLToPath(new URL('./servers.js', import.meta.url)),
+    appRoot: resolve(fileURLToPath(new URL('../..', import.meta.url))),
+  };
   const builds = [
-    { label: 'before', serversJs: join(resolve(baseline), 'bench', 'servers.js'), appRoot: resolve(baseline, '..') },
-    {
-      label: 'after',
-      serversJs: fileURLToPath(new URL('./servers.js', import.meta.url)),
-      appRoot: resolve(fileURLToPath(new URL('../..', import.meta.url))),
-    },
+    stub || baseline === undefined
+      ? { label: 'before', ...here }
+      : { label: 'before', serversJs: join(resolve(baseline), 'bench', 'servers.js'), appRoot: resolve(baseline, '..') },
+    { label: stub ? 'stubbed' : 'after', ...here },
   ];
   const work = await mkdtemp(join(os.tmpdir(), 'roster-ab-'));
   const servers: ServerChild[] = [];
@@ -74,14 +80,16 @@ async function main(): Promise<void> {
       const file = join(work, `roster-${i}.db`);
       await copySqlite(seed, file);
       const runtime = { execPath: undefined, ...build };
-      servers.push(await startServerChild(runtime, 'roster', build.label, file, join(work, `${build.label}.log`)));
+      const kind = stub && i === 1 ? 'roster-no-auth' : 'roster';
+      servers.push(await startServerChild(runtime, kind, build.label, file, join(work, `${build.label}.log`)));
     }
     const runs = new Map<string, Run[]>();
     for (let round = 0; round < ROUNDS; round++) {
       for (const route of ROUTES) {
         const order = round % 2 === 0 ? servers : [...servers].reverse();
         for (const server of order) {
-          const spec = specs(users.ids, server.authorization)[route];
+          // The same header for both (a stubbed server makes no key and ignores it).
+          const spec = specs(users.ids, servers[0]!.authorization)[route];
           if (spec === undefined) throw new Error(`AB_ROUTES: unknown route ${route}`);
           const run = await measure(server, spec, LOAD);
           if (run.failures !== undefined) console.error(`${server.label} ${route}: ${run.failures}`);
