@@ -88,8 +88,8 @@ async function main(): Promise<void> {
       for (const route of ROUTES) {
         const order = round % 2 === 0 ? servers : [...servers].reverse();
         for (const server of order) {
-          // The same header for both (a stubbed server makes no key and ignores it).
-          const spec = specs(users.ids, servers[0]!.authorization)[route];
+          // A stubbed server makes no key and ignores the header: it gets the other's.
+          const spec = specs(users.ids, stub ? servers[0]!.authorization : server.authorization)[route];
           if (spec === undefined) throw new Error(`AB_ROUTES: unknown route ${route}`);
           const run = await measure(server, spec, LOAD);
           if (run.failures !== undefined) console.error(`${server.label} ${route}: ${run.failures}`);
