@@ -98,6 +98,10 @@ export function normaliseValue(attribute: AttributeDefinition, value: unknown, l
   }
   switch (attribute.type) {
     case 'complex': {
+      // A bare string for a complex attribute with a `value` (Entra ID sends manager so) is its value.
+      if (typeof value === 'string' && findAttribute(attribute.subAttributes ?? [], 'value') !== undefined) {
+        return value === '' ? undefined : { value };
+      }
       if (!isObject(value)) throw invalidValue(`"${label}" must be an object.`);
       const out: ScimDocument = {};
       for (const [key, inner] of Object.entries(value)) {
