@@ -1,6 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { ScimError, invalidValue } from '../scim/errors.js';
-import { findResourceType, findSchema, resourceTypeDocument, resourceTypeList, schemaDocument, schemaList, serviceProviderConfig } from '../scim/discovery.js';
+import {
+  findResourceType,
+  findSchema,
+  resourceTypeDocument,
+  resourceTypeList,
+  schemaDocument,
+  schemaList,
+  serviceProviderConfig,
+} from '../scim/discovery.js';
 import { ScimGroups } from '../scim/groups.js';
 import { readPage } from '../scim/paging.js';
 import type { DirectoryGroups, DirectoryUsers } from '../scim/ports.js';
@@ -39,11 +47,7 @@ export function scimRoutes(directory: ScimDirectory) {
     app.addContentTypeParser('application/scim+json', { parseAs: 'buffer' }, utf8JsonParser(app.getDefaultJsonParser('error', 'error')));
 
     const paths = new Map<string, HTTPMethods[]>();
-    const route = (
-      method: HTTPMethods,
-      url: string,
-      handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
-    ) => {
+    const route = (method: HTTPMethods, url: string, handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => {
       paths.set(url, [...(paths.get(url) ?? []), method]);
       app.route({ method, url, config: ACCESS, schema: HIDDEN, handler });
     };
@@ -106,7 +110,11 @@ export function scimRoutes(directory: ScimDirectory) {
         config: ACCESS,
         schema: HIDDEN,
         handler: async (request, reply) =>
-          send(reply.header('allow', allowed.join(', ')), 405, scimErrorBody(405, `${request.method} is not allowed on ${SCIM_PREFIX}${url}.`)),
+          send(
+            reply.header('allow', allowed.join(', ')),
+            405,
+            scimErrorBody(405, `${request.method} is not allowed on ${SCIM_PREFIX}${url}.`),
+          ),
       });
     }
 

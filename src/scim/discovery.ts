@@ -57,12 +57,24 @@ function attributeDocument(attribute: AttributeDefinition): ScimDocument {
 
 export function resourceTypeList(base: string): ScimDocument {
   const resources = RESOURCE_TYPES.map((t) => resourceTypeDocument(t, base));
-  return { schemas: [LIST_RESPONSE_SCHEMA_ID], totalResults: resources.length, startIndex: 1, itemsPerPage: resources.length, Resources: resources };
+  return {
+    schemas: [LIST_RESPONSE_SCHEMA_ID],
+    totalResults: resources.length,
+    startIndex: 1,
+    itemsPerPage: resources.length,
+    Resources: resources,
+  };
 }
 
 export function schemaList(base: string): ScimDocument {
   const resources = SCHEMAS.map((s) => schemaDocument(s, base));
-  return { schemas: [LIST_RESPONSE_SCHEMA_ID], totalResults: resources.length, startIndex: 1, itemsPerPage: resources.length, Resources: resources };
+  return {
+    schemas: [LIST_RESPONSE_SCHEMA_ID],
+    totalResults: resources.length,
+    startIndex: 1,
+    itemsPerPage: resources.length,
+    Resources: resources,
+  };
 }
 
 export function findResourceType(id: string): ResourceTypeDefinition | undefined {

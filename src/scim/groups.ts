@@ -39,7 +39,8 @@ export class ScimGroups {
   }
 
   async list(filter: string | undefined, page: ScimPage, base: string, projection: Projection, signal: AbortSignal): Promise<ScimDocument> {
-    const plan = filter === undefined || filter.trim() === '' ? { kind: 'query' as const, query: {} } : planGroupFilter(parseFilter(filter));
+    const plan =
+      filter === undefined || filter.trim() === '' ? { kind: 'query' as const, query: {} } : planGroupFilter(parseFilter(filter));
     if (plan.kind === 'none') return listResponse(0, page.startIndex, []);
     const found = await directory(() => this.groups.find(plan.query, { offset: page.startIndex - 1, limit: page.count }, signal));
     const withMembers = keeps(projection, 'members');
@@ -52,7 +53,13 @@ export class ScimGroups {
   }
 
   /** PUT: the group becomes the body; its members too, applied as the difference from the current ones. */
-  async replace(id: string, body: unknown, ifMatch: readonly number[] | '*' | undefined, base: string, signal: AbortSignal): Promise<Rendered> {
+  async replace(
+    id: string,
+    body: unknown,
+    ifMatch: readonly number[] | '*' | undefined,
+    base: string,
+    signal: AbortSignal,
+  ): Promise<Rendered> {
     const doc = normaliseResource(GROUP_RESOURCE, body);
     const draft = groupDraftFromScim(doc);
     const wanted = memberIdsOf(doc);
@@ -69,7 +76,13 @@ export class ScimGroups {
    * SCIM form. The answer leaves members out (RFC 7644 §3.5.2 lets the provider choose what a
    * PATCH returns; a 100,000-member list is not worth sending back for one change).
    */
-  async patch(id: string, body: unknown, ifMatch: readonly number[] | '*' | undefined, base: string, signal: AbortSignal): Promise<Rendered> {
+  async patch(
+    id: string,
+    body: unknown,
+    ifMatch: readonly number[] | '*' | undefined,
+    base: string,
+    signal: AbortSignal,
+  ): Promise<Rendered> {
     const { members, rest } = splitMemberOperations(readPatchRequest(body));
     const current = await this.#current(id, signal);
     checkIfMatch(ifMatch, current.version);
@@ -114,7 +127,9 @@ export class ScimGroups {
     const all: string[] = [];
     for (;;) {
       const after = all.at(-1);
-      const page = await directory(() => this.groups.members(id, { ...(after === undefined ? {} : { after }), limit: MEMBER_PAGE }, signal));
+      const page = await directory(() =>
+        this.groups.members(id, { ...(after === undefined ? {} : { after }), limit: MEMBER_PAGE }, signal),
+      );
       all.push(...page);
       if (page.length < MEMBER_PAGE) return all;
     }

@@ -37,7 +37,10 @@ export function keeps(projection: Projection, name: string): boolean {
   const names = (locations: readonly Location[]) =>
     locations.some((l) => l.kind === 'attribute' && l.extension === undefined && l.attribute.name === name);
   if (projection.attributes !== undefined) return names(projection.attributes);
-  if (projection.excluded !== undefined) return !projection.excluded.some((l) => l.kind === 'attribute' && l.extension === undefined && l.attribute.name === name && l.sub === undefined);
+  if (projection.excluded !== undefined)
+    return !projection.excluded.some(
+      (l) => l.kind === 'attribute' && l.extension === undefined && l.attribute.name === name && l.sub === undefined,
+    );
   return true;
 }
 
@@ -72,7 +75,9 @@ function copy(from: ScimDocument, to: ScimDocument, location: Location): void {
   }
   const subName = location.sub.name;
   if (Array.isArray(value)) {
-    const existing = Array.isArray(target[location.attribute.name]) ? (target[location.attribute.name] as ScimDocument[]) : value.map((): ScimDocument => ({}));
+    const existing = Array.isArray(target[location.attribute.name])
+      ? (target[location.attribute.name] as ScimDocument[])
+      : value.map((): ScimDocument => ({}));
     value.forEach((e, i) => {
       const v = (e as ScimDocument)[subName];
       if (v !== undefined) existing[i]![subName] = v;

@@ -34,4 +34,3 @@ export function renderResource(resource: ResourceTypeDefinition, doc: ScimDocume
 export function listResponse(total: number, startIndex: number, resources: readonly ScimDocument[]): ScimDocument {
   return { schemas: [LIST_RESPONSE_SCHEMA_ID], totalResults: total, startIndex, itemsPerPage: resources.length, Resources: resources };
 }
-

@@ -41,10 +41,20 @@ export class ScimUsers {
     const plan = filter === undefined || filter.trim() === '' ? { kind: 'query' as const, query: {} } : planUserFilter(parseFilter(filter));
     if (plan.kind === 'none') return listResponse(0, page.startIndex, []);
     const found = await directory(() => this.users.find(plan.query, { offset: page.startIndex - 1, limit: page.count }, signal));
-    return listResponse(found.total, page.startIndex, found.items.map((u) => this.render(u, base, projection).body));
+    return listResponse(
+      found.total,
+      page.startIndex,
+      found.items.map((u) => this.render(u, base, projection).body),
+    );
   }
 
-  async replace(id: string, body: unknown, ifMatch: readonly number[] | '*' | undefined, base: string, signal: AbortSignal): Promise<Rendered> {
+  async replace(
+    id: string,
+    body: unknown,
+    ifMatch: readonly number[] | '*' | undefined,
+    base: string,
+    signal: AbortSignal,
+  ): Promise<Rendered> {
     const draft = userDraftFromScim(normaliseResource(USER_RESOURCE, body));
     let expected: number | undefined;
     if (ifMatch !== undefined && ifMatch !== '*') {
@@ -60,7 +70,13 @@ export class ScimUsers {
    * at the version read: a concurrent write makes it start over (never lose that write) unless
    * If-Match pinned a version, which is then 412.
    */
-  async patch(id: string, body: unknown, ifMatch: readonly number[] | '*' | undefined, base: string, signal: AbortSignal): Promise<Rendered> {
+  async patch(
+    id: string,
+    body: unknown,
+    ifMatch: readonly number[] | '*' | undefined,
+    base: string,
+    signal: AbortSignal,
+  ): Promise<Rendered> {
     const operations = readPatchRequest(body);
     for (let attempt = 1; ; attempt++) {
       const current = await this.#current(id, signal);

@@ -21,7 +21,10 @@ describe('parseFilter: the RFC 7644 §3.4.2.2 examples', () => {
   const examples: [string, Filter][] = [
     ['userName Eq "john"', cmp('userName', 'eq', 'john')],
     ['name.familyName co "O\'Malley"', cmp('name', 'co', "O'Malley", { sub: 'familyName' })],
-    ['urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J"', cmp('userName', 'sw', 'J', { uri: 'urn:ietf:params:scim:schemas:core:2.0:User' })],
+    [
+      'urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J"',
+      cmp('userName', 'sw', 'J', { uri: 'urn:ietf:params:scim:schemas:core:2.0:User' }),
+    ],
     ['title pr', { kind: 'present', path: { name: 'title' } }],
     ['meta.lastModified gt "2011-05-13T04:42:34Z"', cmp('meta', 'gt', '2011-05-13T04:42:34Z', { sub: 'lastModified' })],
     [
@@ -55,11 +58,22 @@ describe('parseFilter: the RFC 7644 §3.4.2.2 examples', () => {
       'emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]',
       {
         kind: 'or',
-        left: { kind: 'valuePath', path: { name: 'emails' }, filter: { kind: 'and', left: cmp('type', 'eq', 'work'), right: cmp('value', 'co', '@example.com') } },
-        right: { kind: 'valuePath', path: { name: 'ims' }, filter: { kind: 'and', left: cmp('type', 'eq', 'xmpp'), right: cmp('value', 'co', '@foo.com') } },
+        left: {
+          kind: 'valuePath',
+          path: { name: 'emails' },
+          filter: { kind: 'and', left: cmp('type', 'eq', 'work'), right: cmp('value', 'co', '@example.com') },
+        },
+        right: {
+          kind: 'valuePath',
+          path: { name: 'ims' },
+          filter: { kind: 'and', left: cmp('type', 'eq', 'xmpp'), right: cmp('value', 'co', '@foo.com') },
+        },
       },
     ],
-    ['a eq 1 OR b eq 2 AND c eq 3', { kind: 'or', left: cmp('a', 'eq', 1), right: { kind: 'and', left: cmp('b', 'eq', 2), right: cmp('c', 'eq', 3) } }],
+    [
+      'a eq 1 OR b eq 2 AND c eq 3',
+      { kind: 'or', left: cmp('a', 'eq', 1), right: { kind: 'and', left: cmp('b', 'eq', 2), right: cmp('c', 'eq', 3) } },
+    ],
     ['active eq True', cmp('active', 'eq', true)],
     ['x eq null', cmp('x', 'eq', null)],
     ['x le -1.5e3', cmp('x', 'le', -1500)],
@@ -71,7 +85,27 @@ describe('parseFilter: the RFC 7644 §3.4.2.2 examples', () => {
     test(text, () => assert.deepStrictEqual(parseFilter(text), ast));
   }
 
-  for (const bad of ['', '   ', 'userName', 'userName eq', 'userName xx "a"', 'userName eq john', '(a pr', 'a pr)', 'a pr and', 'emails[type eq "w"', 'emails[a[b pr]]', 'x eq "unterminated', 'x eq "\u0001"', 'x eq 1e999', 'a pr b pr', 'name.a.b pr', 'emails.value[type pr]', '1abc pr', 'a eq "x" ]']) {
+  for (const bad of [
+    '',
+    '   ',
+    'userName',
+    'userName eq',
+    'userName xx "a"',
+    'userName eq john',
+    '(a pr',
+    'a pr)',
+    'a pr and',
+    'emails[type eq "w"',
+    'emails[a[b pr]]',
+    'x eq "unterminated',
+    'x eq "\u0001"',
+    'x eq 1e999',
+    'a pr b pr',
+    'name.a.b pr',
+    'emails.value[type pr]',
+    '1abc pr',
+    'a eq "x" ]',
+  ]) {
     test(`refuses ${JSON.stringify(bad)}`, () => assert.throws(() => parseFilter(bad), InvalidFilterError));
   }
 
@@ -108,10 +142,9 @@ const URI = fc.constantFrom(
   'urn:x',
 );
 const attrPath = (withSub: boolean): fc.Arbitrary<AttrPath> =>
-  fc.record(
-    { uri: URI, name: NAME, sub: withSub ? NAME : fc.constant(undefined) },
-    { requiredKeys: ['name'] },
-  ).map((p) => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as unknown as AttrPath);
+  fc
+    .record({ uri: URI, name: NAME, sub: withSub ? NAME : fc.constant(undefined) }, { requiredKeys: ['name'] })
+    .map((p) => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as unknown as AttrPath);
 const literal: fc.Arbitrary<Literal> = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 12 }),
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => (n === 0 ? 0 : n)),
@@ -131,7 +164,7 @@ function filterArbitrary(allowValuePath: boolean): fc.Arbitrary<Filter> {
       ...(allowValuePath
         ? [fc.record({ kind: fc.constant('valuePath' as const), path: attrPath(false), filter: filterArbitrary(false) })]
         : []),
-    ) as fc.Arbitrary<Filter>,
+    ),
   })).filter;
 }
 
@@ -139,7 +172,29 @@ function filterArbitrary(allowValuePath: boolean): fc.Arbitrary<Filter> {
 const filterish = fc
   .array(
     fc.oneof(
-      fc.constantFrom('(', ')', '[', ']', ' ', '"', '\\', '.', ':', 'and', 'or', 'not', 'pr', 'eq', 'EQ', 'true', 'null', '-1e5', 'emails', 'userName', 'urn:a:b'),
+      fc.constantFrom(
+        '(',
+        ')',
+        '[',
+        ']',
+        ' ',
+        '"',
+        '\\',
+        '.',
+        ':',
+        'and',
+        'or',
+        'not',
+        'pr',
+        'eq',
+        'EQ',
+        'true',
+        'null',
+        '-1e5',
+        'emails',
+        'userName',
+        'urn:a:b',
+      ),
       nastyUnit,
       fc.string({ unit: 'binary', maxLength: 4 }),
     ),
@@ -197,8 +252,14 @@ describe('planner', () => {
 
   test('the filters providers send become indexed lookups', () => {
     assert.deepStrictEqual(user('userName eq "A@x.io"'), { kind: 'query', query: { email: 'A@x.io' } });
-    assert.deepStrictEqual(user('USERNAME EQ "a@x.io" and externalId eq "e1"'), { kind: 'query', query: { email: 'a@x.io', external_id: 'e1' } });
-    assert.deepStrictEqual(user('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a@x.io"'), { kind: 'query', query: { email: 'a@x.io' } });
+    assert.deepStrictEqual(user('USERNAME EQ "a@x.io" and externalId eq "e1"'), {
+      kind: 'query',
+      query: { email: 'a@x.io', external_id: 'e1' },
+    });
+    assert.deepStrictEqual(user('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a@x.io"'), {
+      kind: 'query',
+      query: { email: 'a@x.io' },
+    });
     assert.deepStrictEqual(user('emails eq "a@x.io"'), { kind: 'query', query: { email: 'a@x.io' } });
     assert.deepStrictEqual(user('emails.value eq "a@x.io"'), { kind: 'query', query: { email: 'a@x.io' } });
     assert.deepStrictEqual(user('emails[value eq "a@x.io"]'), { kind: 'query', query: { email: 'a@x.io' } });
@@ -208,7 +269,10 @@ describe('planner', () => {
       query: { modified_after: { at: '2024-01-01T00:00:00.000Z', inclusive: false } },
     });
     assert.deepStrictEqual(group('displayName eq "Admins"'), { kind: 'query', query: { display_name: 'Admins' } });
-    assert.deepStrictEqual(group('externalId eq "g" and members[value eq "u1"]'), { kind: 'query', query: { external_id: 'g', member: 'u1' } });
+    assert.deepStrictEqual(group('externalId eq "g" and members[value eq "u1"]'), {
+      kind: 'query',
+      query: { external_id: 'g', member: 'u1' },
+    });
   });
 
   test('contradictions match nothing; repeats of one value are one term', () => {

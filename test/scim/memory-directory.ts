@@ -41,7 +41,11 @@ export class MemoryDirectory {
       return user;
     },
     get: async (id) => this.usersById.get(id),
-    find: async (query, page) => pageOf([...this.usersById.values()].filter((u) => userMatches(u, query)), page),
+    find: async (query, page) =>
+      pageOf(
+        [...this.usersById.values()].filter((u) => userMatches(u, query)),
+        page,
+      ),
     replace: async (id, draft, expectedVersion) => {
       const current = this.usersById.get(id);
       if (current === undefined) throw new DirectoryNotFoundError(`user ${id}`);
@@ -71,7 +75,11 @@ export class MemoryDirectory {
       return group;
     },
     get: async (id) => this.groupsById.get(id),
-    find: async (query, page) => pageOf([...this.groupsById.values()].filter((g) => this.#groupMatches(g, query)), page),
+    find: async (query, page) =>
+      pageOf(
+        [...this.groupsById.values()].filter((g) => this.#groupMatches(g, query)),
+        page,
+      ),
     members: async (id, page) => {
       const ids = [...(this.membersOf.get(id) ?? [])].sort();
       const from = page.after === undefined ? 0 : ids.findIndex((m) => m > page.after!);
@@ -106,15 +114,18 @@ export class MemoryDirectory {
     for (const other of this.usersById.values()) {
       if (other.id === self) continue;
       if (caseFold(other.email) === caseFold(draft.email)) throw new DirectoryConflictError('email', draft.email);
-      if (draft.external_id !== null && other.external_id === draft.external_id) throw new DirectoryConflictError('external_id', draft.external_id);
+      if (draft.external_id !== null && other.external_id === draft.external_id)
+        throw new DirectoryConflictError('external_id', draft.external_id);
     }
   }
 
   #checkGroup(draft: DirectoryGroupDraft, self: string | undefined): void {
     for (const other of this.groupsById.values()) {
       if (other.id === self) continue;
-      if (caseFold(other.display_name) === caseFold(draft.display_name)) throw new DirectoryConflictError('display_name', draft.display_name);
-      if (draft.external_id !== null && other.external_id === draft.external_id) throw new DirectoryConflictError('external_id', draft.external_id);
+      if (caseFold(other.display_name) === caseFold(draft.display_name))
+        throw new DirectoryConflictError('display_name', draft.display_name);
+      if (draft.external_id !== null && other.external_id === draft.external_id)
+        throw new DirectoryConflictError('external_id', draft.external_id);
     }
   }
 

@@ -47,7 +47,10 @@ describe('PATCH engine (RFC 7644 §3.5.2 and the RFC examples)', () => {
     const doc = apply(
       base,
       { op: 'REPLACE', value: { 'name.givenName': 'Barbara', [`${ENT}:department`]: 'Tour', active: 'False' } },
-      { op: 'Add', value: { [ENT]: { division: 'West', manager: { value: 'm1' } }, 'urn:ietf:params:scim:schemas:core:2.0:User:title': 'Boss' } },
+      {
+        op: 'Add',
+        value: { [ENT]: { division: 'West', manager: { value: 'm1' } }, 'urn:ietf:params:scim:schemas:core:2.0:User:title': 'Boss' },
+      },
     );
     assert.deepStrictEqual(doc.name, { givenName: 'Barbara' });
     assert.deepStrictEqual(doc[ENT], { department: 'Tour', division: 'West', manager: { value: 'm1' } });
@@ -56,12 +59,23 @@ describe('PATCH engine (RFC 7644 §3.5.2 and the RFC examples)', () => {
   });
 
   test('replace of a complex attribute keeps the sub-attributes it does not name', () => {
-    const doc = apply({ ...base, name: { givenName: 'B', familyName: 'Jensen' } }, { op: 'replace', path: 'name', value: { givenName: 'Barbara' } });
+    const doc = apply(
+      { ...base, name: { givenName: 'B', familyName: 'Jensen' } },
+      { op: 'replace', path: 'name', value: { givenName: 'Barbara' } },
+    );
     assert.deepStrictEqual(doc.name, { givenName: 'Barbara', familyName: 'Jensen' });
   });
 
   test('remove: an attribute, matching elements, listed elements, a sub-attribute', () => {
-    const doc = { ...base, title: 'x', phoneNumbers: [{ value: '1', type: 'work' }, { value: '2', type: 'home' }, { value: '3', type: 'home' }] };
+    const doc = {
+      ...base,
+      title: 'x',
+      phoneNumbers: [
+        { value: '1', type: 'work' },
+        { value: '2', type: 'home' },
+        { value: '3', type: 'home' },
+      ],
+    };
     assert.equal(apply(doc, { op: 'remove', path: 'title' }).title, undefined);
     assert.deepStrictEqual(apply(doc, { op: 'remove', path: 'phoneNumbers[type eq "home"]' }).phoneNumbers, [{ value: '1', type: 'work' }]);
     assert.deepStrictEqual(apply(doc, { op: 'remove', path: 'phoneNumbers', value: [{ value: '1' }, { value: '3' }] }).phoneNumbers, [
@@ -111,7 +125,15 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ attr: fc.constant('active' as const), value: fc.boolean(), form: fc.nat(3), opCase: fc.nat(2) }),
   fc.record({ attr: fc.constant('givenName' as const), value: fc.option(text, { nil: undefined }), form: fc.nat(2), opCase: fc.nat(2) }),
   fc.record({ attr: fc.constant('department' as const), value: fc.option(text, { nil: undefined }), form: fc.nat(2), opCase: fc.nat(2) }),
-  fc.record({ attr: fc.constant('workEmail' as const), value: fc.option(text.map((t) => `${t.replaceAll(' ', '')}@w.example`), { nil: undefined }), form: fc.nat(0), opCase: fc.nat(2) }),
+  fc.record({
+    attr: fc.constant('workEmail' as const),
+    value: fc.option(
+      text.map((t) => `${t.replaceAll(' ', '')}@w.example`),
+      { nil: undefined },
+    ),
+    form: fc.nat(0),
+    opCase: fc.nat(2),
+  }),
 );
 
 /** One step as a provider might send it: path form, no-path form (dotted, URN, nested), op name in any case. */
@@ -155,13 +177,19 @@ describe('PATCH then GET gives what the operations describe', () => {
           else (model as Record<string, unknown>)[s.attr] = s.value;
         }
         await users.patch(id, patchBody(...steps.map(operationOf)), undefined, BASE, signal);
-        const got = (await users.get(id, BASE, {}, signal)).body as Record<string, any>;
+        const got = (await users.get(id, BASE, {}, signal)).body as {
+          title?: string;
+          displayName?: string;
+          active?: boolean;
+          name?: { givenName?: string };
+          emails?: { type?: string; value?: string }[];
+        } & Record<string, { department?: string } | undefined>;
         assert.equal(got.title, model.title);
         assert.equal(got.displayName, model.displayName);
         assert.equal(got.active, model.active);
         assert.equal(got.name?.givenName, model.givenName);
         assert.equal(got[ENT]?.department, model.department);
-        const work = (got.emails as { type?: string; value?: string }[] | undefined)?.find((e) => e.type === 'work');
+        const work = got.emails?.find((e) => e.type === 'work');
         assert.equal(work?.value, model.workEmail);
       }),
       { ...hostileParameters, numRuns: 150 },

@@ -64,10 +64,15 @@ describe('group members travel as deltas', () => {
       const created = await call(target, 'POST', '/Users', { body: { userName: `delta${i}@example.com` } });
       ids.push(created.body.id);
     }
-    const group = await call(target, 'POST', '/Groups', { body: { displayName: 'Deltas', members: ids.slice(0, 3).map((value) => ({ value })) } });
+    const group = await call(target, 'POST', '/Groups', {
+      body: { displayName: 'Deltas', members: ids.slice(0, 3).map((value) => ({ value })) },
+    });
     assert.equal(group.status, 201);
     directory.deltas.length = 0;
-    const patch = { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'add', path: 'members', value: [{ value: ids[3] }] }] };
+    const patch = {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'add', path: 'members', value: [{ value: ids[3] }] }],
+    };
     assert.equal((await call(target, 'PATCH', `/Groups/${group.body.id}`, { body: patch })).status, 200);
     assert.deepEqual(directory.deltas, [{ add: [ids[3]], remove: [] }]);
     const put = await call(target, 'PUT', `/Groups/${group.body.id}`, {
@@ -95,7 +100,10 @@ describe('group members travel as deltas', () => {
     await Promise.all(
       ids.map((value) =>
         call(target, 'PATCH', `/Groups/${group.body.id}`, {
-          body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'add', path: 'members', value: [{ value }] }] },
+          body: {
+            schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+            Operations: [{ op: 'add', path: 'members', value: [{ value }] }],
+          },
         }),
       ),
     );
@@ -107,8 +115,11 @@ describe('group members travel as deltas', () => {
 describe('the plugin in the app', () => {
   test('SCIM routes stay out of /openapi.json', async () => {
     const document = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
-    assert.deepEqual(Object.keys(document.paths).filter((p) => p.startsWith('/scim')), []);
-    assert.ok(document.info.description.includes('`scim`'));
+    assert.deepEqual(
+      Object.keys(document.paths).filter((p) => p.startsWith('/scim')),
+      [],
+    );
+    assert.ok((document.info.description as string).includes('`scim`'));
   });
 
   test('without ports, /scim/v2 does not exist (a REST problem, not SCIM)', async () => {
@@ -123,7 +134,9 @@ describe('the plugin in the app', () => {
   });
 
   test('a body over the limit is 413 as a SCIM error', async () => {
-    const answer = await call(target, 'POST', '/Users', { raw: JSON.stringify({ userName: 'big@example.com', title: 'x'.repeat(2_000_000) }) });
+    const answer = await call(target, 'POST', '/Users', {
+      raw: JSON.stringify({ userName: 'big@example.com', title: 'x'.repeat(2_000_000) }),
+    });
     assertScimError(answer, 413);
   });
 });

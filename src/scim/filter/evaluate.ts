@@ -50,25 +50,40 @@ function compare(found: unknown, op: string, expected: Literal, caseExact: boole
     const a = caseExact ? found : caseFold(found);
     const b = caseExact ? expected : caseFold(expected);
     switch (op) {
-      case 'eq': return a === b;
-      case 'ne': return a !== b;
-      case 'co': return a.includes(b);
-      case 'sw': return a.startsWith(b);
-      case 'ew': return a.endsWith(b);
-      case 'gt': return a > b;
-      case 'ge': return a >= b;
-      case 'lt': return a < b;
-      case 'le': return a <= b;
+      case 'eq':
+        return a === b;
+      case 'ne':
+        return a !== b;
+      case 'co':
+        return a.includes(b);
+      case 'sw':
+        return a.startsWith(b);
+      case 'ew':
+        return a.endsWith(b);
+      case 'gt':
+        return a > b;
+      case 'ge':
+        return a >= b;
+      case 'lt':
+        return a < b;
+      case 'le':
+        return a <= b;
     }
   }
   if (typeof found === 'number' && typeof expected === 'number') {
     switch (op) {
-      case 'eq': return found === expected;
-      case 'ne': return found !== expected;
-      case 'gt': return found > expected;
-      case 'ge': return found >= expected;
-      case 'lt': return found < expected;
-      case 'le': return found <= expected;
+      case 'eq':
+        return found === expected;
+      case 'ne':
+        return found !== expected;
+      case 'gt':
+        return found > expected;
+      case 'ge':
+        return found >= expected;
+      case 'lt':
+        return found < expected;
+      case 'le':
+        return found <= expected;
     }
   }
   if (typeof found === 'boolean' && typeof expected === 'boolean') {

@@ -89,7 +89,13 @@ function collect(resource: ResourceTypeDefinition, filter: Filter, terms: [Field
     case 'valuePath': {
       // emails[value eq "…"], members[value eq "…"]: one eq on the element's value.
       const inner = filter.filter;
-      if (inner.kind !== 'compare' || inner.op !== 'eq' || typeof inner.value !== 'string' || inner.path.name.toLowerCase() !== 'value' || inner.path.uri !== undefined) {
+      if (
+        inner.kind !== 'compare' ||
+        inner.op !== 'eq' ||
+        typeof inner.value !== 'string' ||
+        inner.path.name.toLowerCase() !== 'value' ||
+        inner.path.uri !== undefined
+      ) {
         throw unsupported(`the value filter on "${pathText(filter.path)}" (only [value eq "…"])`);
       }
       const field = fieldOf(resource, filter.path, 'value');
@@ -113,9 +119,9 @@ function unsupported(what: string): InvalidFilterError {
 }
 
 export function planUserFilter(filter: Filter): Plan<UserQuery> {
-  return plan(USER_RESOURCE, filter) as Plan<UserQuery>;
+  return plan(USER_RESOURCE, filter);
 }
 
 export function planGroupFilter(filter: Filter): Plan<GroupQuery> {
-  return plan(GROUP_RESOURCE, filter) as Plan<GroupQuery>;
+  return plan(GROUP_RESOURCE, filter);
 }

@@ -57,7 +57,10 @@ export function userDraftFromScim(doc: ScimDocument): DirectoryUserDraft {
   const given = text(name.givenName) ?? null;
   const family = text(name.familyName) ?? null;
   const display =
-    nonBlank(text(doc.displayName)) ?? nonBlank(text(name.formatted)) ?? nonBlank([given, family].filter((p) => p !== null).join(' ')) ?? userName;
+    nonBlank(text(doc.displayName)) ??
+    nonBlank(text(name.formatted)) ??
+    nonBlank([given, family].filter((p) => p !== null).join(' ')) ??
+    userName;
   const profile: Record<string, unknown> = {};
   for (const [scim, key] of CORE_TEXT) copyText(doc[scim], profile, key);
   for (const [scim, key] of NAME_TEXT) copyText(name[scim], profile, key);
@@ -77,7 +80,7 @@ export function userDraftFromScim(doc: ScimDocument): DirectoryUserDraft {
     family_name: family,
     active: typeof doc.active === 'boolean' ? doc.active : true,
     external_id: text(doc.externalId) ?? null,
-    profile: profile as UserProfile,
+    profile: profile,
   };
 }
 
@@ -118,14 +121,14 @@ function contacts(value: unknown): ProfileContact[] {
   return value.filter(isObject).map((c) => {
     const out: Record<string, unknown> = {};
     for (const key of ['value', 'type', 'primary', 'display'] as const) if (c[key] !== undefined) out[key] = c[key];
-    return out as ProfileContact;
+    return out;
   });
 }
 
 function renamed(source: ScimDocument, keys: readonly (readonly [string, string])[]): ProfileAddress {
   const out: Record<string, unknown> = {};
   for (const [scim, key] of keys) if (source[scim] !== undefined) out[key] = source[scim];
-  return out as ProfileAddress;
+  return out;
 }
 
 function reverse(source: ProfileAddress, keys: readonly (readonly [string, keyof ProfileAddress])[]): ScimDocument {

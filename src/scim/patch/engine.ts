@@ -36,7 +36,8 @@ function applyOne(resource: ResourceTypeDefinition, doc: ScimDocument, operation
       if (key.toLowerCase() === 'schemas') continue;
       const extension = extensionNamed(resource, key);
       if (extension !== undefined && isObject(inner)) {
-        for (const [innerKey, innerValue] of Object.entries(inner)) applyKey(resource, doc, op, `${extension}:${innerKey}`, innerValue, true);
+        for (const [innerKey, innerValue] of Object.entries(inner))
+          applyKey(resource, doc, op, `${extension}:${innerKey}`, innerValue, true);
       } else {
         applyKey(resource, doc, op, key, inner, true);
       }
@@ -61,7 +62,12 @@ function applyOne(resource: ResourceTypeDefinition, doc: ScimDocument, operation
   const elements = Array.isArray(container[attribute.name]) ? (container[attribute.name] as ScimDocument[]) : [];
   const matching = elements.filter((e) => elementMatches(e, path.filter, elementDefs));
   if (op === 'remove') {
-    if (sub === undefined) setElements(container, attribute, elements.filter((e) => !matching.includes(e)));
+    if (sub === undefined)
+      setElements(
+        container,
+        attribute,
+        elements.filter((e) => !matching.includes(e)),
+      );
     else for (const element of matching) delete element[sub.name];
     return;
   }
@@ -69,7 +75,8 @@ function applyOne(resource: ResourceTypeDefinition, doc: ScimDocument, operation
     const normalised = normaliseValue(sub, value, `${attribute.name}.${sub.name}`);
     if (matching.length === 0) {
       const seed = seedOf(path.filter, elementDefs);
-      if (seed === undefined) throw noTarget(`No value of "${attribute.name}" matches the filter, and the filter does not say how to create one.`);
+      if (seed === undefined)
+        throw noTarget(`No value of "${attribute.name}" matches the filter, and the filter does not say how to create one.`);
       if (normalised === undefined) return;
       elements.push({ ...seed, [sub.name]: normalised });
       setElements(container, attribute, elements);
@@ -97,7 +104,14 @@ function applyOne(resource: ResourceTypeDefinition, doc: ScimDocument, operation
 }
 
 /** One attribute path (no filter) with its value; `lenient` (no-path keys) ignores undeclared attributes. */
-function applyKey(resource: ResourceTypeDefinition, doc: ScimDocument, op: PatchOperation['op'], key: string, value: unknown, lenient: boolean): void {
+function applyKey(
+  resource: ResourceTypeDefinition,
+  doc: ScimDocument,
+  op: PatchOperation['op'],
+  key: string,
+  value: unknown,
+  lenient: boolean,
+): void {
   const path = parseAttrPath(key);
   const location = path === undefined ? undefined : resolvePath(resource, path);
   if (location === undefined) {
@@ -110,7 +124,8 @@ function applyKey(resource: ResourceTypeDefinition, doc: ScimDocument, op: Patch
       return;
     }
     if (!isObject(value)) throw invalidValue(`"${key}" needs an object value.`);
-    for (const [innerKey, innerValue] of Object.entries(value)) applyKey(resource, doc, op, `${location.extension}:${innerKey}`, innerValue, true);
+    for (const [innerKey, innerValue] of Object.entries(value))
+      applyKey(resource, doc, op, `${location.extension}:${innerKey}`, innerValue, true);
     return;
   }
   const { attribute, sub } = location;
@@ -146,7 +161,6 @@ function applyKey(resource: ResourceTypeDefinition, doc: ScimDocument, op: Patch
     container[attribute.name] = normalised;
   }
 }
-
 
 /** Appends values not already present: same `value` (compared as the attribute compares), or equal as a whole. */
 function addElements(container: ScimDocument, attribute: AttributeDefinition, added: readonly unknown[]): void {

@@ -82,7 +82,7 @@ export function splitMemberOperations(operations: readonly PatchOperation[]): { 
 
 function idsOf(value: unknown): string[] {
   if (value === undefined || value === null) return [];
-  const list = Array.isArray(value) ? value : [value];
+  const list: unknown[] = Array.isArray(value) ? value : [value];
   return list.map((member, i) => {
     const id = isObject(member) ? member.value : member;
     if (typeof id !== 'string' || id === '') throw invalidValue(`members[${i}] needs a "value" (the user id).`);

@@ -44,7 +44,8 @@ function readOperation(raw: unknown, index: number): PatchOperation {
     throw invalidSyntax(`Operations[${index}].op must be "add", "replace" or "remove".`);
   }
   const pathText = raw.path;
-  if (pathText !== undefined && pathText !== null && typeof pathText !== 'string') throw invalidPath(`Operations[${index}].path must be a string.`);
+  if (pathText !== undefined && pathText !== null && typeof pathText !== 'string')
+    throw invalidPath(`Operations[${index}].path must be a string.`);
   let path: PatchPath | undefined;
   if (typeof pathText === 'string' && pathText.trim() !== '') {
     try {
@@ -52,9 +53,14 @@ function readOperation(raw: unknown, index: number): PatchOperation {
     } catch (error) {
       // A broken filter inside the brackets stays invalidFilter; any other broken path is invalidPath.
       if (error instanceof InvalidFilterError && pathText.includes('[')) throw error;
-      throw new ScimError('invalid', 'invalidPath', `Operations[${index}].path "${pathText}" is not a valid path: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new ScimError(
+        'invalid',
+        'invalidPath',
+        `Operations[${index}].path "${pathText}" is not a valid path: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
   if (name !== 'remove' && !Object.hasOwn(raw, 'value')) throw invalidSyntax(`Operations[${index}] (${name}) needs a "value".`);

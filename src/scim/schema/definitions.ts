@@ -75,7 +75,11 @@ export const USER_SCHEMA: SchemaDefinition = {
     text('locale', 'The default location for localisation (e.g. en-US).'),
     text('timezone', 'The time zone, in IANA database form (e.g. Europe/Paris).'),
     attribute('active', 'boolean', 'Whether the user can act; deactivated users stay in the directory.'),
-    text('password', 'Accepted and discarded: Roster stores no passwords.', { mutability: 'writeOnly', returned: 'never', caseExact: true }),
+    text('password', 'Accepted and discarded: Roster stores no passwords.', {
+      mutability: 'writeOnly',
+      returned: 'never',
+      caseExact: true,
+    }),
     multiValuedText('emails', 'Email addresses of the user.', ['work', 'home', 'other']),
     multiValuedText('phoneNumbers', 'Phone numbers of the user.', ['work', 'home', 'mobile', 'fax', 'pager', 'other']),
     attribute('addresses', 'complex', 'Physical mailing addresses of the user.', {
