@@ -78,26 +78,26 @@ export function scimRoutes(directory: ScimDirectory) {
         const query = request.query as Query;
         const page = readPage(param(query, 'startIndex'), param(query, 'count'));
         const projection = readProjection(resource, param(query, 'attributes'), param(query, 'excludedAttributes'));
-        return send(reply, 200, await service.list(param(query, 'filter'), page, base(request), projection, request.signal));
+        return send(reply, 200, await service.list(param(query, 'filter'), page, base(request), projection, request.deadline));
       });
       route('POST', endpoint, async (request, reply) => {
-        const rendered = await service.create(request.body, base(request), request.signal);
+        const rendered = await service.create(request.body, base(request), request.deadline);
         const location = (rendered.body.meta as { location: string }).location;
         return sendResource(reply.header('location', location), 201, rendered);
       });
       route('GET', `${endpoint}/:id`, async (request, reply) => {
         const query = request.query as Query;
         const projection = readProjection(resource, param(query, 'attributes'), param(query, 'excludedAttributes'));
-        return sendResource(reply, 200, await service.get(idOf(request), base(request), projection, request.signal));
+        return sendResource(reply, 200, await service.get(idOf(request), base(request), projection, request.deadline));
       });
       route('PUT', `${endpoint}/:id`, async (request, reply) =>
-        sendResource(reply, 200, await service.replace(idOf(request), request.body, ifMatch(request), base(request), request.signal)),
+        sendResource(reply, 200, await service.replace(idOf(request), request.body, ifMatch(request), base(request), request.deadline)),
       );
       route('PATCH', `${endpoint}/:id`, async (request, reply) =>
-        sendResource(reply, 200, await service.patch(idOf(request), request.body, ifMatch(request), base(request), request.signal)),
+        sendResource(reply, 200, await service.patch(idOf(request), request.body, ifMatch(request), base(request), request.deadline)),
       );
       route('DELETE', `${endpoint}/:id`, async (request, reply) => {
-        await service.delete(idOf(request), ifMatch(request), request.signal);
+        await service.delete(idOf(request), ifMatch(request), request.deadline);
         return reply.code(204).send();
       });
     }
