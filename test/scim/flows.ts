@@ -319,6 +319,9 @@ export async function errorFlow(t: ScimTarget): Promise<void> {
   assertScimError(await call(t, 'GET', '/Users', { token: null }), 401);
   assertScimError(await call(t, 'GET', '/Nope'), 404);
   assertScimError(await call(t, 'GET', '/Users/x/y'), 404);
+  assertScimError(await call(t, 'GET', ''), 404);
+  assertScimError(await call(t, 'GET', '/Users/%FF'), 400);
+  assertScimError(await call(t, 'GET', `/Users?filter=${q('userName eq "a"')}&filter=${q('userName eq "b"')}`), 400, 'invalidValue');
   assertScimError(await call(t, 'DELETE', '/Users'), 405);
   assertScimError(await call(t, 'POST', '/ServiceProviderConfig', { body: {} }), 405);
   assertScimError(await call(t, 'POST', '/Users', { raw: 'userName=x', contentType: 'application/x-www-form-urlencoded' }), 415);
