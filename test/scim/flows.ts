@@ -127,6 +127,28 @@ export async function oktaFlow(t: ScimTarget): Promise<void> {
   assert.equal(deactivated.body.active, false);
   const after = await call(t, 'GET', `/Users?filter=${q(`userName eq "${email}"`)}`);
   assert.equal(after.body.Resources[0].active, false, 'an inactive user stays readable and filterable');
+
+  // Group push: create, rename (Okta repeats the id in the value), add and remove members.
+  const group = await call(t, 'POST', '/Groups', { body: { schemas: [GROUP], displayName: `Okta ${unique()}`, members: [] } });
+  assert.equal(group.status, 201);
+  const renamed = await call(t, 'PATCH', `/Groups/${group.body.id}`, {
+    body: {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'replace', value: { id: group.body.id, displayName: `${group.body.displayName} renamed` } }],
+    },
+  });
+  assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+  assert.equal(renamed.body.displayName, `${group.body.displayName} renamed`);
+  const add = await call(t, 'PATCH', `/Groups/${group.body.id}`, {
+    body: { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'members', value: [{ value: user.id, display: email }] }] },
+  });
+  assert.equal(add.status, 200);
+  assert.equal((await call(t, 'GET', `/Groups/${group.body.id}`)).body.members[0].value, user.id);
+  const remove = await call(t, 'PATCH', `/Groups/${group.body.id}`, {
+    body: { schemas: [PATCH_OP], Operations: [{ op: 'remove', path: `members[value eq "${user.id}"]` }] },
+  });
+  assert.equal(remove.status, 200);
+  assert.equal((await call(t, 'GET', `/Groups/${group.body.id}`)).body.members, undefined);
 }
 
 /** Microsoft Entra ID's provisioning requests, and its validator's checks. */
@@ -340,6 +362,11 @@ export async function errorFlow(t: ScimTarget): Promise<void> {
     contentType: 'application/json',
   });
   assert.equal(created.status, 201, 'application/json is accepted too');
+  const withCharset = await call(t, 'POST', '/Users', {
+    body: { schemas: [USER], userName: `c.${unique()}@example.com` },
+    contentType: 'application/scim+json; charset=utf-8',
+  });
+  assert.equal(withCharset.status, 201, 'a charset parameter is accepted');
   const id = created.body.id;
   const patch = (operations: unknown[], headers?: Record<string, string>) =>
     call(t, 'PATCH', `/Users/${id}`, { body: { schemas: [PATCH_OP], Operations: operations }, ...(headers ? { headers } : {}) });

@@ -130,6 +130,9 @@ function applyKey(
   }
   const { attribute, sub } = location;
   if (attribute.mutability === 'readOnly' || sub?.mutability === 'readOnly') {
+    // Okta's group rename repeats the group's `id` in a path-less value: read-only attributes
+    // there are ignored, as in a PUT body (RFC 7643 §2.2); named by a path, they are refused.
+    if (lenient) return;
     throw mutability(`"${key}" is read-only.`);
   }
   // password is accepted and dropped: Roster stores none.
