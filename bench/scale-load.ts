@@ -28,7 +28,8 @@ export interface Loaded {
 
 const marker = (seed: number, users: number) => `roster-scale seed=${seed} users=${users}`;
 
-function batchOf(seed: number, from: number, to: number): BatchUser[] {
+/** Users `from` to `to` (exclusive) as the batch writers take them. */
+export function batchOf(seed: number, from: number, to: number): BatchUser[] {
   const batch: BatchUser[] = [];
   for (let i = from; i < to; i++) {
     const u = scaleUser(seed, i);
