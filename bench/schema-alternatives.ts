@@ -20,7 +20,7 @@ import { sql, type Kysely } from 'kysely';
 import { SqliteUserStore } from '../src/users/sqlite-store.js';
 import { openDatabase, type Database } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrator.js';
-import { rebuildSqliteTable, withoutRowid } from '../src/db/sqlite-rebuild.js';
+import { rebuildSqliteTable, withoutRowid } from './sqlite-rebuild.js';
 import { newUuidV7 } from '../src/kit/uuid.js';
 import { foldKey, type UserId } from '../src/users/model.js';
 import { prefixRange } from '../src/users/search.js';
