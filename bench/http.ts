@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   const settings = readSettings();
   const runSeconds = settings.warmupS + settings.durationS + 2;
   const runtimeCount = settings.node24 === '1' ? 2 : 1;
-  const scenarioCount = 1 + 7 * settings.databases.length;
+  const scenarioCount = 1 + 9 * settings.databases.length;
   const budgetS =
     600 +
     runtimeCount * (120 + scenarioCount * settings.rounds * runSeconds + 4 * settings.databases.length * runSeconds) +

@@ -14,7 +14,7 @@
  * an API write waited for the import's transactions. SQLite transaction sizes are compared
  * too (the time budget is chosen from these figures), and a floor: SQLite alone inserting the
  * pre-parsed rows into Roster's users table, what no import into that schema can beat.
- * Usage: npm run bench:import  (BENCH_IMPORT_ROWS=… to change the size, BENCH_IMPORT_BIG=10000000 for the RSS-flatness run)
+ * Usage: npm run bench:import  (BENCH_IMPORT_ROWS=… to change the size, BENCH_IMPORT_ONLY=sqlite|postgres for one database's rows, BENCH_IMPORT_BIG=10000000 for the RSS-flatness run)
  */
 import { execFile, fork } from 'node:child_process';
 import { createWriteStream, createReadStream } from 'node:fs';
@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { parse } from 'csv-parse';
+import { from as copyFrom } from 'pg-copy-streams';
 import { v7 as uuidv7 } from 'uuid';
 import { openDatabase, type Database } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrator.js';
@@ -44,6 +45,8 @@ import { writeResultsSection } from './results-file.js';
 
 const run = promisify(execFile);
 const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000);
+/** `sqlite` or `postgres`: run only that database's rows (the baselines always run). */
+const ONLY = process.env.BENCH_IMPORT_ONLY;
 const BIG = process.env.BENCH_IMPORT_BIG === undefined ? undefined : Number(process.env.BENCH_IMPORT_BIG);
 const RESULTS = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
 
@@ -106,41 +109,91 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
   }
 }
 
+/** A file's rows pre-parsed, with everything the rows of `users` and `events` need (not timed). */
+async function parsedRows(file: string): Promise<{ users: unknown[][]; events: unknown[][] }> {
+  const users: unknown[][] = [];
+  const events: unknown[][] = [];
+  const at = new Date().toISOString();
+  const run = uuidv7(); // imported_by: a run id (uuid on PostgreSQL)
+  const parser = createReadStream(file).pipe(parse({ from_line: 2 }));
+  for await (const [email, name, attributes] of parser as AsyncIterable<string[]>) {
+    const id = uuidv7();
+    const attrs = attributes === '' ? '{}' : attributes!;
+    users.push([id, email!, foldKey(email!), name!, foldKey(name!), attrs, 1, at, at, run]);
+    const document = { id, email, name, attributes: JSON.parse(attrs) as unknown, version: 1, created_at: at, updated_at: at };
+    events.push([uuidv7(), 'user.created', at, 'system:import', null, id, JSON.stringify({ user: document })]);
+  }
+  return { users, events };
+}
+
+const FLOOR_USER_COLUMNS = 'id, email, email_key, name, name_key, attributes, version, created_at, updated_at, imported_by';
+const FLOOR_EVENT_COLUMNS = 'id, type, occurred_at, actor, request_id, subject_id, data';
+
 /**
- * What SQLite itself does with Roster's users table: the file's rows parsed up front (not
- * timed), then inserted with prepared statements in 20,000-row transactions under the pragmas
- * an import sets. No validation, dedupe, events or progress: the floor Roster's import stands on.
+ * The floor of issue 15, item 5: the database alone inserting the file's pre-parsed rows into
+ * Roster's own tables (users, and events when `events` is per-user) in the import's transaction
+ * sizes (20,000 rows on SQLite under the pragmas an import sets; 10,000 on PostgreSQL). No
+ * validation, dedupe, job bookkeeping or progress. SQLite: prepared statements with the
+ * import's `on conflict do nothing`. PostgreSQL: `copy` straight into the tables (no conflict
+ * handling, which an import cannot do without: a floor no import can reach), or with
+ * `insert … select from unnest(…) on conflict do nothing`, one statement per table and transaction.
  */
-async function childFloor(url: string, file: string): Promise<ChildResult> {
-  const database = openDatabase(url);
+async function childFloor(url: string, file: string, events: EventsMode, method: string): Promise<ChildResult> {
+  const database = openDatabase(url, { poolSize: 1 });
   try {
-    if (database.driver.kind !== 'sqlite') throw new Error('the floor run is for SQLite');
-    const connection = database.driver.connection;
-    connection.pragma('cache_size = -32768');
-    connection.pragma('wal_autocheckpoint = 10000');
-    const rows: [string, string, string, string, string][] = [];
-    const parser = createReadStream(file).pipe(parse({ from_line: 2 }));
-    for await (const [email, name, attributes] of parser as AsyncIterable<string[]>) {
-      rows.push([uuidv7(), email!, foldKey(email!), name!, attributes === '' ? '{}' : attributes!]);
-    }
-    const insert = connection.prepare(
-      `insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at, imported_by)
-       values (?, ?, ?, ?, ?, ?, 1, ?, ?, 'floor') on conflict do nothing`,
-    );
-    const at = new Date().toISOString();
+    const rows = await parsedRows(file);
+    const withEvents = events === 'per-user';
     const started = performance.now();
     const cpu = process.cpuUsage();
-    for (let from = 0; from < rows.length; from += 20_000) {
-      connection.transaction(() => {
-        for (const [id, email, key, name, attributes] of rows.slice(from, from + 20_000)) {
-          insert.run(id, email, key, name, foldKey(name), attributes, at, at);
+    if (database.driver.kind === 'sqlite') {
+      const connection = database.driver.connection;
+      connection.pragma('cache_size = -32768');
+      connection.pragma('wal_autocheckpoint = 10000');
+      const insertUser = connection.prepare(
+        `insert into users (${FLOOR_USER_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing`,
+      );
+      const insertEvent = connection.prepare(`insert into events (${FLOOR_EVENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?)`);
+      for (let from = 0; from < rows.users.length; from += 20_000) {
+        connection.transaction(() => {
+          for (let i = from; i < Math.min(rows.users.length, from + 20_000); i++) {
+            insertUser.run(...rows.users[i]!);
+            if (withEvents) insertEvent.run(...rows.events[i]!);
+          }
+        })();
+      }
+    } else {
+      const client = await database.driver.pool.connect();
+      try {
+        for (let from = 0; from < rows.users.length; from += 10_000) {
+          const users = rows.users.slice(from, from + 10_000);
+          const events = rows.events.slice(from, from + 10_000);
+          await client.query('begin');
+          if (method === 'copy') {
+            await copyRows(client, 'users', FLOOR_USER_COLUMNS, users);
+            if (withEvents) await copyRows(client, 'events', FLOOR_EVENT_COLUMNS, events);
+          } else {
+            await client.query(
+              `insert into users (${FLOOR_USER_COLUMNS}) select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                 $6::jsonb[], $7::int[], $8::timestamptz[], $9::timestamptz[], $10::uuid[]) on conflict do nothing`,
+              columnsOf(users, 10),
+            );
+            if (withEvents)
+              await client.query(
+                `insert into events (${FLOOR_EVENT_COLUMNS}) select * from unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[],
+                   $5::text[], $6::uuid[], $7::jsonb[])`,
+                columnsOf(events, 7),
+              );
+          }
+          await client.query('commit');
         }
-      })();
+      } finally {
+        client.release();
+      }
     }
     const used = process.cpuUsage(cpu);
     return {
       kind: 'import',
-      rows: rows.length,
+      rows: rows.users.length,
       seconds: (performance.now() - started) / 1000,
       peakRssMb: -1, // the parsed rows are held in memory on purpose: not an import's RSS
       cpuSeconds: (used.user + used.system) / 1e6,
@@ -148,6 +201,16 @@ async function childFloor(url: string, file: string): Promise<ChildResult> {
   } finally {
     await database.close();
   }
+}
+
+const columnsOf = (rows: unknown[][], width: number) => Array.from({ length: width }, (_, c) => rows.map((row) => row[c]));
+
+const copyCell = (value: string | number | null) =>
+  value === null ? '\\N' : String(value).replace(/[\\\n\r\t]/g, (c) => ({ '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c]!);
+
+async function copyRows(client: pg.PoolClient, table: string, columns: string, rows: unknown[][]): Promise<void> {
+  const text = rows.map((row) => row.map((cell) => copyCell(cell as string | number | null)).join('\t')).join('\n') + '\n';
+  await pipeline(Readable.from([text]), client.query(copyFrom(`copy ${table} (${columns}) from stdin`)));
 }
 
 async function childExport(url: string): Promise<ChildResult> {
@@ -305,7 +368,7 @@ async function main(): Promise<void> {
       ['Roster → SQLite, summary, 500 ms transactions', 'summary', 'budget:500'],
     ];
     let exportSource: string | undefined;
-    for (const [label, events, sizing] of sqliteRuns) {
+    for (const [label, events, sizing] of ONLY === 'postgres' ? [] : sqliteRuns) {
       const url = await freshSqlite(dir, `roster-${events}-${sizing.replace(':', '-')}`);
       const api = openDatabase(url);
       try {
@@ -316,10 +379,16 @@ async function main(): Promise<void> {
       }
       exportSource ??= url;
     }
-    const floorUrl = await freshSqlite(dir, 'roster-floor');
-    const floor = await inChild(['floor', floorUrl, file], []);
-    row('SQLite alone into Roster’s users table (rows pre-parsed, 20,000-row transactions, same pragmas)', floor, sqliteSeconds);
-    for (const events of ['per-user', 'summary'] as const) {
+    for (const events of ONLY === 'postgres' ? [] : (['per-user', 'summary'] as const)) {
+      const floorUrl = await freshSqlite(dir, `roster-floor-${events}`);
+      const floor = await inChild(['floor', floorUrl, file, events, 'insert'], []);
+      row(
+        `Floor: SQLite alone into Roster’s ${events === 'summary' ? 'users table' : 'users and events tables'} (rows pre-parsed, 20,000-row transactions, same pragmas)`,
+        floor,
+        sqliteSeconds,
+      );
+    }
+    for (const events of ONLY === 'sqlite' ? [] : (['per-user', 'summary'] as const)) {
       const url = await freshPostgres(admin, `roster_bench_${events.replace('-', '_')}`);
       const api = openDatabase(url, { poolSize: 2 });
       try {
@@ -335,6 +404,16 @@ async function main(): Promise<void> {
         );
       }
       await admin.query(`drop database roster_bench_${events.replace('-', '_')} with (force)`);
+      for (const method of ['insert', 'copy'] as const) {
+        const floorUrl = await freshPostgres(admin, 'roster_bench_floor');
+        const floor = await inChild(['floor', floorUrl, file, events, method], []);
+        row(
+          `Floor: PostgreSQL alone into Roster’s ${events === 'summary' ? 'users table' : 'users and events tables'} (rows pre-parsed, 10,000-row transactions, ${method === 'copy' ? 'COPY, no conflict handling' : 'insert … unnest … on conflict do nothing'})`,
+          floor,
+          psqlSeconds,
+        );
+      }
+      await admin.query('drop database roster_bench_floor with (force)');
     }
     if (exportSource !== undefined) {
       const e = await inChild(['export', exportSource], []);
@@ -365,7 +444,7 @@ if (mode === '--child') {
     kind === 'export'
       ? await childExport(url!)
       : kind === 'floor'
-        ? await childFloor(url!, file!)
+        ? await childFloor(url!, file!, events as EventsMode, sizing!)
         : await childImport(url!, file!, events as EventsMode, sizing!);
   process.send!(result, () => process.exit(0));
 } else {

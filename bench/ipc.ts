@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 
 /** Which server a benchmark child runs (see bench/servers.ts). */
-export type ServerKind = 'bare' | 'fastify-sqlite' | 'fastify-postgres' | 'roster' | 'roster-no-auth';
+export type ServerKind = 'bare' | 'fastify-sqlite' | 'fastify-postgres' | 'scale-sqlite' | 'scale-postgres' | 'roster' | 'roster-no-auth';
 
 /** Parent → child. */
 export type Command =

@@ -5,6 +5,8 @@
  *   node dist/bench/servers.js bare <fixed JSON body>
  *   node dist/bench/servers.js fastify-sqlite <sqlite file>
  *   node dist/bench/servers.js fastify-postgres <postgres url>
+ *   node dist/bench/servers.js scale-sqlite <sqlite file>        (bench/scale-baseline.ts)
+ *   node dist/bench/servers.js scale-postgres <postgres url>
  *   node dist/bench/servers.js roster <sqlite file or postgres url>
  *   node dist/bench/servers.js roster-no-auth <sqlite file or postgres url>
  *
@@ -60,16 +62,23 @@ function listen(server: Server): Promise<string> {
   });
 }
 
-/** Baseline B on either database (bench/baselines.ts). */
-async function startBaseline(kind: 'fastify-sqlite' | 'fastify-postgres', target: string): Promise<Started> {
+/** Baseline B on either database (bench/baselines.ts), or the scale bench's (bench/scale-baseline.ts). */
+async function startBaseline(
+  kind: 'fastify-sqlite' | 'fastify-postgres' | 'scale-sqlite' | 'scale-postgres',
+  target: string,
+): Promise<Started> {
   const { fastifySqlite, fastifyPostgres } = await import('./baselines.js');
+  const { scaleSqlite, scalePostgres } = await import('./scale-baseline.js');
+  // The same pool size Roster runs with (its default unless ROSTER_DB_POOL_SIZE passes through).
+  const poolSize = async () => {
+    const { loadConfig } = await import('../src/config.js');
+    return loadConfig({ ROSTER_DB_POOL_SIZE: process.env.ROSTER_DB_POOL_SIZE }).database.poolSize;
+  };
   let baseline: Baseline;
   if (kind === 'fastify-sqlite') baseline = await fastifySqlite(target);
-  else {
-    // The same pool size Roster runs with (its default unless ROSTER_DB_POOL_SIZE passes through).
-    const { loadConfig } = await import('../src/config.js');
-    baseline = await fastifyPostgres(target, loadConfig({ ROSTER_DB_POOL_SIZE: process.env.ROSTER_DB_POOL_SIZE }).database.poolSize);
-  }
+  else if (kind === 'scale-sqlite') baseline = await scaleSqlite(target);
+  else if (kind === 'scale-postgres') baseline = await scalePostgres(target, await poolSize());
+  else baseline = await fastifyPostgres(target, await poolSize());
   const url = await baseline.app.listen({ host: HOST, port: 0 });
   return { url, close: () => baseline.close() };
 }
@@ -217,7 +226,7 @@ async function main(): Promise<void> {
   const started =
     kind === 'bare'
       ? await startBare(arg)
-      : kind === 'fastify-sqlite' || kind === 'fastify-postgres'
+      : kind === 'fastify-sqlite' || kind === 'fastify-postgres' || kind === 'scale-sqlite' || kind === 'scale-postgres'
         ? await startBaseline(kind, arg)
         : kind === 'roster'
           ? await startRoster(arg)

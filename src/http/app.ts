@@ -11,6 +11,8 @@ import type { EventsService } from '../events/service.js';
 import { WEBHOOKS_SCHEMAS, webhooksRoutes } from './webhooks.routes.js';
 import type { WebhooksService } from '../webhooks/service.js';
 import { IMPORTS_SCHEMAS, importsRoutes, type ImportsHttp } from './imports.routes.js';
+import { scimRoutes, type ScimDirectory } from './scim.routes.js';
+import { SCIM_CONTENT_TYPE, SCIM_PREFIX, isScimUrl, scimErrorBody, sendScimError } from './scim-errors.js';
 import { enforceAccess, type RouteEntry } from './auth.js';
 import { registerOpenApi } from './openapi.js';
 import { registerDocsPage } from './docs-page.js';
@@ -39,6 +41,8 @@ export interface AppDependencies {
   readonly webhooks?: WebhooksService;
   /** Bulk import and export; without it those routes are absent. */
   readonly imports?: ImportsHttp;
+  /** SCIM 2.0 at /scim/v2 over these ports; without it those routes are absent. */
+  readonly scim?: ScimDirectory;
   readonly authenticator: Authenticator;
   /** The admin console at /console (src/console/); absent, so are its routes. */
   readonly console?: ConsoleDependencies;
@@ -124,6 +128,11 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const timeouts = deps.serverTimeouts ?? DEFAULT_SERVER_TIMEOUTS;
+  // Under /scim/v2 every error is a SCIM error, whichever layer raised it (router, auth, rate
+  // limit, body parser, shedding, handler): providers act on SCIM errors only.
+  const scimOn = deps.scim !== undefined;
+  const sendError = (error: unknown, request: FastifyRequest, reply: FastifyReply) =>
+    scimOn && isScimUrl(request.url) ? sendScimError(error, request, reply, SECURITY_HEADERS) : sendProblem(error, request, reply);
   const nodeTimeouts = { ...timeouts, requestTimeoutMs: timeouts.requestTimeoutMs + (deps.imports?.uploadTimeoutMs ?? 0) };
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -147,7 +156,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // A path segment whose bytes are not UTF-8 is a 400 `invalid-encoding` naming its parameter.
     frameworkErrors: (error, request, reply) => {
       const paramsOf = (path: string) => app.findRoute({ method: request.method, url: path })?.params;
-      void sendProblem(undecodablePathError(error, request.raw.url ?? '', paramsOf) ?? error, request, reply);
+      void sendError(undecodablePathError(error, request.raw.url ?? '', paramsOf) ?? error, request, reply);
     },
     // Query values whose bytes are not UTF-8 are recorded here and refused by a preParsing hook below.
     routerOptions: { maxParamLength: 200, querystringParser: parseQuery },
@@ -211,12 +220,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     reply.headers(SECURITY_HEADERS).header('x-request-id', request.id);
     if (deps.readiness.isClosing() && request.routeOptions.config.access !== 'public') {
       // Answered here rather than thrown: a drain is no error, so it is not logged as one.
-      void reply
-        .code(503)
-        .header('connection', 'close')
-        .header('retry-after', '1')
-        .type(PROBLEM_CONTENT_TYPE)
-        .send(problem('unavailable', 'This instance is shutting down; retry on another.', request.id));
+      const detail = 'This instance is shutting down; retry on another.';
+      void reply.code(503).header('connection', 'close').header('retry-after', '1');
+      if (scimOn && isScimUrl(request.url)) void reply.type(SCIM_CONTENT_TYPE).send(scimErrorBody(503, detail));
+      else void reply.type(PROBLEM_CONTENT_TYPE).send(problem('unavailable', detail, request.id));
       return;
     }
     done();
@@ -240,7 +247,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     route.preParsing = [...[route.preParsing ?? []].flat(), rejectUndecodableQuery] as typeof route.preParsing;
   });
 
-  app.setErrorHandler(sendProblem);
+  app.setErrorHandler(sendError);
   const corsOrigins = deps.corsOrigins ?? [];
   if (corsOrigins.length > 0) {
     // Bearer credentials, no cookies: `credentials` stays off. Registered before the access
@@ -281,6 +288,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   if (deps.webhooks) await app.register(webhooksRoutes(deps.webhooks));
   if (deps.imports !== undefined) await app.register(importsRoutes(deps.imports));
   if (deps.console !== undefined) await app.register(consoleRoutes(deps.console), { prefix: '/console' });
+  if (deps.scim !== undefined) await app.register(scimRoutes(deps.scim), { prefix: SCIM_PREFIX });
   app.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, () => app.swagger());
   // Unknown URLs are charged to the client IP too, so scanning for routes meets the same limit.
   app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) =>

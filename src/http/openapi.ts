@@ -218,6 +218,7 @@ const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   'events:read': 'read the change feed',
   'webhooks:manage': 'register webhook endpoints, read their delivery log, replay',
   'imports:write': 'upload imports, follow and cancel them, download their row errors',
+  scim: 'provision users and groups through SCIM 2.0 at /scim/v2 (the token an identity provider is given)',
   admin: 'every scope above, and managing API keys',
 };
 

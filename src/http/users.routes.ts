@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_CURSOR_LENGTH } from '../kit/cursor.js';
 import { ValidationError, type FieldError } from '../kit/errors.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { newUserFieldErrors, toUserDocument, type User } from '../users/model.js';
+import { newUserFieldErrors, type User } from '../users/model.js';
+import { userJson, userPageJson } from '../users/document.js';
 import { patchFieldErrors } from '../users/patch.js';
 import type { UsersService } from '../users/service.js';
 import { UUID_V7_PATTERN } from '../kit/uuid.js';
@@ -137,14 +138,27 @@ const CacheHeaders = Type.Object({
   ),
 });
 
-/** The one place a User becomes JSON: a row or a domain object never reaches the wire unconverted. */
 /** What a change records on its event (who, which request) and the deadline it runs under. */
 function changeContext(request: FastifyRequest) {
   return { signal: request.deadline, actor: request.principal?.actor, requestId: request.id };
 }
 
+/** Fastify's own JSON type: a string body with it is sent as it is, not serialized again. */
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * The one place a User becomes JSON: a row or a domain object never reaches the wire
+ * unconverted. Written by users/document.ts (the User schema's fields, in its order), which
+ * splices in a stored user's attributes and times as stored, rather than by the route's
+ * compiled serializer, which would parse and write them again.
+ */
 function sendUser(reply: FastifyReply, status: number, user: User) {
-  return reply.code(status).header('etag', etagOf(user.version)).send(toUserDocument(user));
+  return sendJsonText(reply.code(status).header('etag', etagOf(user.version)), userJson(user));
+}
+
+/** A body already written as JSON (users/document.ts): what the route's response schema describes. */
+function sendJsonText(reply: FastifyReply, json: string) {
+  return reply.type(JSON_TYPE).send(json);
 }
 
 /**
@@ -265,9 +279,9 @@ export function usersRoutes(users: UsersService) {
           response: { 200: UserListSchema.ref, ...problemResponses },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const page = await users.list({ ...request.query, limit: request.query.limit ?? DEFAULT_PAGE_SIZE }, { signal: request.deadline });
-        return { data: page.users.map(toUserDocument), next_cursor: page.nextCursor };
+        return sendJsonText(reply, userPageJson(page.users, page.nextCursor));
       },
     );
 

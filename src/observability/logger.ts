@@ -1,5 +1,5 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { LogFormat, LogLevel } from '../config.js';
 import { prettyDestination } from './pretty-log.js';
 
@@ -18,7 +18,7 @@ export function loggerOptions(level: LogLevel): LoggerOptions {
   return {
     level,
     base: { service: 'roster' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTimeOncePerMs,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
     // Every line written inside a traced request names its trace and span, so one slow request
@@ -30,8 +30,46 @@ export function loggerOptions(level: LogLevel): LoggerOptions {
   };
 }
 
-export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
+/**
+ * pino's isoTime, formatted once per millisecond: a busy server writes several request lines in
+ * each, and toISOString() was ~0.5 µs of every line.
+ */
+let lastMs = Number.NaN;
+let lastTime = '';
+export function isoTimeOncePerMs(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTime;
+}
+
+export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream | DestinationStream): Logger {
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
+}
+
+/** Lines are gathered up to this many bytes per write(2) (sonic-boom's minLength). */
+const LOG_WRITE_BYTES = 4096;
+/** Gathered lines are written at least this often, however few. */
+const LOG_FLUSH_MS = 100;
+/** Lines beyond this many bytes waiting for a stalled stdout are dropped, not held: the buffer stays bounded. */
+const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * stdout for JSON lines, written asynchronously in batches: one request line per write(2) was
+ * a syscall and a libuv round trip per request on the main thread (bench/RESULTS.md, issue 14).
+ * A line waits at most LOG_FLUSH_MS; pino flushes what is left when the process exits (a
+ * SIGKILL loses at most that much: docs/operations.md).
+ */
+export function batchedStdout(): DestinationStream {
+  return pino.destination({
+    dest: 1,
+    sync: false,
+    minLength: LOG_WRITE_BYTES,
+    maxLength: LOG_BUFFER_MAX_BYTES,
+    periodicFlush: LOG_FLUSH_MS,
+  });
 }
 
 /**
@@ -43,6 +81,6 @@ export function createServiceLogger(
   out: NodeJS.WriteStream = process.stdout,
 ): Logger {
   const pretty = options.logFormat === 'pretty' || (options.logFormat === 'auto' && out.isTTY === true);
-  if (!pretty) return out === process.stdout ? createLogger(options.logLevel) : createLogger(options.logLevel, out);
+  if (!pretty) return createLogger(options.logLevel, out === process.stdout ? batchedStdout() : out);
   return pino(loggerOptions(options.logLevel), prettyDestination(out, { colour: out.isTTY === true }));
 }

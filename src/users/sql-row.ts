@@ -1,5 +1,6 @@
 import type { SqlDialect } from '../db/dialect.js';
 import { parseIsoTimestamp } from '../kit/iso-time.js';
+import { withStoredText } from './document.js';
 import { foldKey, type Attributes, type Email, type User, type UserId, type UserName } from './model.js';
 
 /** A user as a row of `users` (without the import's bookkeeping column, `imported_by`). */
@@ -45,9 +46,13 @@ export interface StoredUserColumns {
   readonly updated_at: unknown;
 }
 
-/** The user a row holds (the inverse of toUserRow()). */
+/**
+ * The user a row holds (the inverse of toUserRow()). Where the driver gives the attributes and
+ * times as the stored text (SQLite), the user keeps that text too, so a read answered as it is
+ * writes it straight to the wire (users/document.ts).
+ */
 export function fromUserRow(row: StoredUserColumns, dialect: SqlDialect): User {
-  return {
+  const user: User = {
     id: row.id as UserId,
     email: row.email as Email,
     name: row.name as UserName,
@@ -56,6 +61,9 @@ export function fromUserRow(row: StoredUserColumns, dialect: SqlDialect): User {
     createdAt: dialect.fromTime(row.created_at),
     updatedAt: dialect.fromTime(row.updated_at),
   };
+  const { attributes, created_at: createdAt, updated_at: updatedAt } = row;
+  if (typeof attributes !== 'string' || typeof createdAt !== 'string' || typeof updatedAt !== 'string') return user;
+  return withStoredText(user, { attributes, createdAt, updatedAt });
 }
 
 /** The user an idempotency record keeps (its `result` column): JSON text, times as toISOString(). */

@@ -118,7 +118,10 @@ describe('POST /v1/api-keys', () => {
     const res = await app.inject(createKey({ name: 'x', scopes: ['users:read', 'bogus'] }));
     const problem = assertProblem(fromInject(res), 'validation');
     assert.deepEqual(problem.errors, [
-      { pointer: '/scopes/1', message: 'must be one of: users:read, users:write, events:read, webhooks:manage, imports:write, admin' },
+      {
+        pointer: '/scopes/1',
+        message: 'must be one of: users:read, users:write, events:read, webhooks:manage, imports:write, scim, admin',
+      },
     ]);
   });
 

@@ -1,0 +1,127 @@
+/**
+ * Two builds of Roster's real server, A/B in one run: the same SQLite data, the same request
+ * streams, rounds interleaved (order alternated each round), server CPU µs per 2xx response
+ * (all its threads, over the measured seconds) and req/s, medians and per-round paired ratios.
+ * For judging one change to the hot path on a loaded machine, where the full `npm run bench`
+ * takes half an hour and moves with the load between its scenarios.
+ *
+ *   node dist/bench/ab.js <baseline dist folder>
+ *
+ * The baseline is another build's dist folder kept where node_modules resolves (e.g. a copy of
+ * dist in .tmp/base/dist with package.json in .tmp/base). Settings: AB_ROUNDS (5), AB_DURATION
+ * (s, 3), AB_WARMUP (s, 1), AB_USERS (20000), AB_ROUTES (get,list,post), BENCH_CONNECTIONS (50).
+ * With AB_STUB=1 the baseline argument is ignored: both sides are this build, "before" with
+ * API keys and "stubbed" with authentication stubbed (bench/servers.ts roster-no-auth), each
+ * serving the same routes, so the key's cost is read apart from the route mix a server served.
+ * Reports and never asserts.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RequestSpec } from 'autocannon';
+import { killChildren, measure, startServerChild, stopServerChild, type Run, type ServerChild } from './runner.js';
+import { attributesFor, copySqlite, seedSqlite, seedUsers } from './seed.js';
+
+const env = process.env;
+const ROUNDS = Number(env.AB_ROUNDS ?? 5);
+const LOAD = {
+  durationS: Number(env.AB_DURATION ?? 3),
+  warmupS: Number(env.AB_WARMUP ?? 1),
+  connections: Number(env.BENCH_CONNECTIONS ?? 50),
+};
+const USERS = Number(env.AB_USERS ?? 20_000);
+const ROUTES = (env.AB_ROUTES ?? 'get,list,post').split(',').map((r) => r.trim());
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+function specs(ids: readonly string[], authorization: string | undefined): Record<string, RequestSpec> {
+  const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
+  const randomId = () => ids[Math.floor(Math.random() * ids.length)]!;
+  const tag = Date.now().toString(36);
+  let posted = 0;
+  return {
+    get: { method: 'GET', path: `/v1/users/${ids[0]}`, headers, setupRequest: (r) => ({ ...r, path: `/v1/users/${randomId()}` }) },
+    list: { method: 'GET', path: '/v1/users?limit=50', headers },
+    post: {
+      method: 'POST',
+      path: '/v1/users',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: '{}',
+      setupRequest: (r) => {
+        const n = ++posted;
+        return { ...r, body: JSON.stringify({ email: `Ab.${tag}.${n}@Example.com`, name: `Ab Post ${n}`, attributes: attributesFor(n) }) };
+      },
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const baseline = process.argv[2];
+  const stub = env.AB_STUB === '1';
+  if (baseline === undefined && !stub) throw new Error('usage: node dist/bench/ab.js <baseline dist folder>');
+  const here = {
+    serversJs: fileURLToPath(new URL('./servers.js', import.meta.url)),
+    appRoot: resolve(fileURLToPath(new URL('../..', import.meta.url))),
+  };
+  const builds = [
+    stub || baseline === undefined
+      ? { label: 'before', ...here }
+      : { label: 'before', serversJs: join(resolve(baseline), 'bench', 'servers.js'), appRoot: resolve(baseline, '..') },
+    { label: stub ? 'stubbed' : 'after', ...here },
+  ];
+  const work = await mkdtemp(join(os.tmpdir(), 'roster-ab-'));
+  const servers: ServerChild[] = [];
+  try {
+    const users = seedUsers(USERS);
+    const seed = join(work, 'seed.db');
+    await seedSqlite(seed, users);
+    for (const [i, build] of builds.entries()) {
+      const file = join(work, `roster-${i}.db`);
+      await copySqlite(seed, file);
+      const runtime = { execPath: undefined, ...build };
+      const kind = stub && i === 1 ? 'roster-no-auth' : 'roster';
+      servers.push(await startServerChild(runtime, kind, build.label, file, join(work, `${build.label}.log`)));
+    }
+    const runs = new Map<string, Run[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const route of ROUTES) {
+        const order = round % 2 === 0 ? servers : [...servers].reverse();
+        for (const server of order) {
+          // A stubbed server makes no key and ignores the header: it gets the other's.
+          const spec = specs(users.ids, stub ? servers[0]!.authorization : server.authorization)[route];
+          if (spec === undefined) throw new Error(`AB_ROUTES: unknown route ${route}`);
+          const run = await measure(server, spec, LOAD);
+          if (run.failures !== undefined) console.error(`${server.label} ${route}: ${run.failures}`);
+          const key = `${route} ${server.label}`;
+          runs.set(key, [...(runs.get(key) ?? []), run]);
+        }
+      }
+    }
+    console.log(`${ROUNDS} interleaved rounds × ${LOAD.durationS} s, ${LOAD.connections} connections, ${USERS} users (SQLite)`);
+    for (const route of ROUTES) {
+      const [a, b] = builds.map((build) => runs.get(`${route} ${build.label}`)!);
+      const cpu = (rs: Run[]) => median(rs.map((r) => r.cpuUsPerRequest)).toFixed(1);
+      const rps = (rs: Run[]) => median(rs.map((r) => r.reqPerSec)).toFixed(0);
+      const p99 = (rs: Run[]) => median(rs.map((r) => r.p99Ms)).toFixed(2);
+      const paired = a!.map((r, i) => `${((100 * b![i]!.reqPerSec) / r.reqPerSec).toFixed(0)}%`).join(' ');
+      const pairedCpu = a!.map((r, i) => `${((100 * b![i]!.cpuUsPerRequest) / r.cpuUsPerRequest).toFixed(0)}%`).join(' ');
+      console.log(
+        `  ${route.padEnd(5)} CPU µs/req ${cpu(a!)} → ${cpu(b!)} (after/before per round ${pairedCpu}); req/s ${rps(a!)} → ${rps(b!)} (${paired}); p99 ms ${p99(a!)} → ${p99(b!)}`,
+      );
+    }
+  } finally {
+    for (const server of servers) await stopServerChild(server).catch(() => undefined);
+    killChildren();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    killChildren();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,151 @@
+import { checkIfMatch, directory, notFound } from './directory-errors.js';
+import { parseFilter } from './filter/parse.js';
+import { planGroupFilter } from './filter/plan.js';
+import { groupDraftFromScim, groupToScim, memberIdsOf } from './mapping/group.js';
+import { splitMemberOperations, type MemberChange } from './patch/members.js';
+import { applyPatch } from './patch/engine.js';
+import { readPatchRequest } from './patch/operations.js';
+import type { ScimPage } from './paging.js';
+import type { DirectoryGroup, DirectoryGroupDraft, DirectoryGroups, MemberDelta } from './ports.js';
+import { keeps, project, type Projection } from './projection.js';
+import { listResponse, renderResource } from './resources.js';
+import { GROUP_RESOURCE } from './schema/definitions.js';
+import { normaliseResource, type ScimDocument } from './schema/normalise.js';
+import type { Rendered } from './users.js';
+
+/** Member ids read per directory call when a whole membership is needed. */
+const MEMBER_PAGE = 1000;
+
+/**
+ * The /Groups endpoint's use cases. Members never travel as a rewritten list: PATCH, PUT and
+ * POST hand the directory a delta (ids to add, ids to remove), so concurrent member changes
+ * of one group all apply, and a 100,000-member group is never rewritten for one change.
+ */
+export class ScimGroups {
+  constructor(private readonly groups: DirectoryGroups) {}
+
+  async create(body: unknown, base: string, signal: AbortSignal): Promise<Rendered> {
+    const doc = normaliseResource(GROUP_RESOURCE, body);
+    const draft = groupDraftFromScim(doc);
+    const members = memberIdsOf(doc);
+    const group = await directory(() => this.groups.create(draft, members, signal));
+    return this.#render(group, members, base, {});
+  }
+
+  async get(id: string, base: string, projection: Projection, signal: AbortSignal): Promise<Rendered> {
+    const group = await this.#current(id, signal);
+    const members = keeps(projection, 'members') ? await this.#members(id, signal) : undefined;
+    return this.#render(group, members, base, projection);
+  }
+
+  async list(filter: string | undefined, page: ScimPage, base: string, projection: Projection, signal: AbortSignal): Promise<ScimDocument> {
+    const plan =
+      filter === undefined || filter.trim() === '' ? { kind: 'query' as const, query: {} } : planGroupFilter(parseFilter(filter));
+    if (plan.kind === 'none') return listResponse(0, page.startIndex, []);
+    const found = await directory(() => this.groups.find(plan.query, { offset: page.startIndex - 1, limit: page.count }, signal));
+    const withMembers = keeps(projection, 'members');
+    const resources: ScimDocument[] = [];
+    for (const group of found.items) {
+      const members = withMembers ? await this.#members(group.id, signal) : undefined;
+      resources.push(this.#render(group, members, base, projection).body);
+    }
+    return listResponse(found.total, page.startIndex, resources);
+  }
+
+  /** PUT: the group becomes the body; its members too, applied as the difference from the current ones. */
+  async replace(
+    id: string,
+    body: unknown,
+    ifMatch: readonly number[] | '*' | undefined,
+    base: string,
+    signal: AbortSignal,
+  ): Promise<Rendered> {
+    const doc = normaliseResource(GROUP_RESOURCE, body);
+    const draft = groupDraftFromScim(doc);
+    const wanted = memberIdsOf(doc);
+    const current = await this.#current(id, signal);
+    checkIfMatch(ifMatch, current.version);
+    const delta = await this.#delta(id, { clear: true, add: wanted, remove: [] }, signal);
+    const expected = ifMatch === undefined || ifMatch === '*' ? undefined : current.version;
+    const group = await directory(() => this.groups.update(id, draft, delta, expected, signal));
+    return this.#render(group, wanted, base, {});
+  }
+
+  /**
+   * PATCH: member operations become one delta; the other operations apply to the group's
+   * SCIM form. The answer leaves members out (RFC 7644 §3.5.2 lets the provider choose what a
+   * PATCH returns; a 100,000-member list is not worth sending back for one change).
+   */
+  async patch(
+    id: string,
+    body: unknown,
+    ifMatch: readonly number[] | '*' | undefined,
+    base: string,
+    signal: AbortSignal,
+  ): Promise<Rendered> {
+    const { members, rest } = splitMemberOperations(readPatchRequest(body));
+    const current = await this.#current(id, signal);
+    checkIfMatch(ifMatch, current.version);
+    let change: Partial<DirectoryGroupDraft> = {};
+    if (rest.length > 0) {
+      const patched = applyPatch(GROUP_RESOURCE, normaliseResource(GROUP_RESOURCE, groupToScim(current)), rest);
+      const draft = groupDraftFromScim(normaliseResource(GROUP_RESOURCE, patched));
+      change = {
+        ...(draft.display_name === current.display_name ? {} : { display_name: draft.display_name }),
+        ...(draft.external_id === current.external_id ? {} : { external_id: draft.external_id }),
+      };
+    }
+    const delta = await this.#delta(id, members, signal);
+    const expected = ifMatch === undefined || ifMatch === '*' ? undefined : current.version;
+    if (Object.keys(change).length === 0 && delta.add.length === 0 && delta.remove.length === 0) {
+      return this.#render(current, undefined, base, {});
+    }
+    const group = await directory(() => this.groups.update(id, change, delta, expected, signal));
+    return this.#render(group, undefined, base, {});
+  }
+
+  async delete(id: string, ifMatch: readonly number[] | '*' | undefined, signal: AbortSignal): Promise<void> {
+    let expected: number | undefined;
+    if (ifMatch !== undefined && ifMatch !== '*') {
+      const current = await this.#current(id, signal);
+      checkIfMatch(ifMatch, current.version);
+      expected = current.version;
+    }
+    await directory(() => this.groups.delete(id, expected, signal));
+  }
+
+  /** A change as the delta the directory applies; "clear" reads the current members once to know what to remove. */
+  async #delta(id: string, change: MemberChange, signal: AbortSignal): Promise<MemberDelta> {
+    if (!change.clear) return { add: change.add, remove: change.remove };
+    const keep = new Set(change.add);
+    const current = await this.#members(id, signal);
+    const present = new Set(current);
+    return { add: change.add.filter((m) => !present.has(m)), remove: current.filter((m) => !keep.has(m)) };
+  }
+
+  async #members(id: string, signal: AbortSignal): Promise<string[]> {
+    const all: string[] = [];
+    for (;;) {
+      const after = all.at(-1);
+      const page = await directory(() =>
+        this.groups.members(id, { ...(after === undefined ? {} : { after }), limit: MEMBER_PAGE }, signal),
+      );
+      all.push(...page);
+      if (page.length < MEMBER_PAGE) return all;
+    }
+  }
+
+  #render(group: DirectoryGroup, members: readonly string[] | undefined, base: string, projection: Projection): Rendered {
+    const doc = groupToScim(group);
+    if (members !== undefined && members.length > 0) {
+      doc.members = members.map((value) => ({ value, $ref: `${base}/Users/${value}`, type: 'User' }));
+    }
+    return { body: project(renderResource(GROUP_RESOURCE, doc, group, base), projection), version: group.version };
+  }
+
+  async #current(id: string, signal: AbortSignal): Promise<DirectoryGroup> {
+    const group = await directory(() => this.groups.get(id, signal));
+    if (group === undefined) throw notFound('Group', id);
+    return group;
+  }
+}

@@ -1,0 +1,58 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { isoTimeOncePerMs } from '../../src/observability/logger.js';
+
+const run = promisify(execFile);
+const LOGGER = new URL('../../src/observability/logger.js', import.meta.url).href;
+const serviceLogger = `const { createServiceLogger } = await import(${JSON.stringify(LOGGER)});
+  const logger = createServiceLogger({ logLevel: 'info', logFormat: 'json' });`;
+
+// The service logger gathers JSON lines into batched writes (observability/logger.ts): none may
+// be lost at exit, and a quiet process's last lines must not wait for more traffic.
+describe('the service logger on stdout', () => {
+  test('every line written before process.exit() reaches stdout', async () => {
+    const script = `${serviceLogger}
+      for (let i = 0; i < 1000; i++) logger.info({ i }, 'line');
+      process.exit(0);`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { maxBuffer: 64 * 1024 * 1024 });
+    const lines = stdout.split('\n').filter((line) => line !== '');
+    assert.equal(lines.length, 1000);
+    assert.deepEqual(
+      lines.map((line) => (JSON.parse(line) as { i: number }).i),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
+  });
+
+  test('a line written by a process that then stays quiet arrives without further writes', async () => {
+    // It stays alive (a long timer) and writes nothing more: only the periodic flush can send it.
+    const script = `${serviceLogger}
+      logger.info('alone');
+      setTimeout(() => undefined, 120_000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).once('line', resolve);
+        child.once('exit', (code) => reject(new Error(`exited (${code}) before writing a line`)));
+      });
+      assert.equal((JSON.parse(first) as { msg: string }).msg, 'alone');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('isoTimeOncePerMs', () => {
+  test("is pino's isoTime: the current time as toISOString() writes it", () => {
+    const before = Date.now();
+    const chunk = isoTimeOncePerMs();
+    const after = Date.now();
+    const match = /^,"time":"(.+)"$/.exec(chunk);
+    assert.ok(match, chunk);
+    const at = new Date(match[1]!);
+    assert.equal(at.toISOString(), match[1]);
+    assert.ok(at.getTime() >= before && at.getTime() <= after, `${match[1]} within [${before}, ${after}]`);
+  });
+});

@@ -1,0 +1,115 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { WIRE_FIELD_NAMES, userJson, userPageJson, withStoredText } from '../../src/users/document.js';
+import { toUserDocument, type Attributes, type Email, type User, type UserId, type UserName } from '../../src/users/model.js';
+import { fromUserRow, toUserRow } from '../../src/users/sql-row.js';
+import { sqliteDialect } from '../../src/db/dialect.js';
+
+// Any text JSON can carry: lone surrogates and U+2028 included, which the writer must escape
+// exactly as JSON.stringify does.
+const text = fc.string({ unit: 'binary', maxLength: 40 });
+const attributes = fc.dictionary(fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), fc.jsonValue({ maxDepth: 3 }), {
+  maxKeys: 6,
+}) as fc.Arbitrary<Attributes>;
+const date = fc.date({ min: new Date('0000-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true });
+const user: fc.Arbitrary<User> = fc.record({
+  id: fc.uuid().map((id) => id as UserId),
+  email: text.map((t) => t as Email),
+  name: text.map((t) => t as UserName),
+  attributes,
+  version: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+  createdAt: date,
+  updatedAt: date,
+});
+
+/** The user as a SQLite row holds it and reads it back: attributes and times as stored text. */
+function stored(u: User): User {
+  return fromUserRow(toUserRow(u, sqliteDialect), sqliteDialect);
+}
+
+describe('userJson', () => {
+  test('writes the document toUserDocument() gives, byte for byte, for any user', () => {
+    fc.assert(
+      fc.property(user, (u) => {
+        assert.equal(userJson(u), JSON.stringify(toUserDocument(u)));
+      }),
+    );
+  });
+
+  test('a user read from stored text is written from that text, and is the same document', () => {
+    fc.assert(
+      fc.property(user, (u) => {
+        const read = stored(u);
+        assert.equal(userJson(read), JSON.stringify(toUserDocument(u)));
+        // The lazily read fields are the user's own.
+        assert.deepEqual(read.attributes, JSON.parse(JSON.stringify(u.attributes)));
+        assert.equal(read.createdAt.getTime(), u.createdAt.getTime());
+        assert.equal(read.updatedAt.getTime(), u.updatedAt.getTime());
+      }),
+    );
+  });
+
+  const base: User = {
+    id: '01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21' as UserId,
+    email: 'a@b.co' as Email,
+    name: 'A' as UserName,
+    attributes: { b: 1, a: [true, null] } as unknown as Attributes,
+    version: 2,
+    createdAt: new Date('2025-11-02T09:14:07.120Z'),
+    updatedAt: new Date('2025-11-20T16:41:55.003Z'),
+  };
+
+  test('the stored text is spliced as it is (not serialized again)', () => {
+    // Spaced as jsonb would write it: the splice is visible.
+    const read = withStoredText(
+      { ...base },
+      { attributes: '{"b": 1, "a": [true, null]}', createdAt: '2025-11-02T09:14:07.120Z', updatedAt: '2025-11-20T16:41:55.003Z' },
+    );
+    assert.equal(
+      userJson(read),
+      '{"id":"01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21","email":"a@b.co","name":"A","attributes":{"b": 1, "a": [true, null]},"version":2,"created_at":"2025-11-02T09:14:07.120Z","updated_at":"2025-11-20T16:41:55.003Z"}',
+    );
+    // Invisible to comparisons and spreads.
+    assert.deepEqual(read, base);
+    assert.deepEqual(Object.getOwnPropertySymbols({ ...read }), []);
+  });
+
+  test("stored text of another shape is not spliced: the user's values are written", () => {
+    const read = withStoredText(
+      { ...base },
+      { attributes: 'null', createdAt: '2025-11-02 09:14:07.12Z', updatedAt: '2025-11-20T16:41:55Z' },
+    );
+    assert.equal(userJson(read), JSON.stringify(toUserDocument(base)));
+  });
+
+  test('a user derived from a stored one by a spread carries its own values, not the stored text', () => {
+    fc.assert(
+      fc.property(user, attributes, text, (u, changed, name) => {
+        const derived: User = { ...stored(u), name: name as UserName, attributes: changed, version: u.version + 1 };
+        assert.equal(userJson(derived), JSON.stringify(toUserDocument(derived)));
+        assert.deepEqual(JSON.parse(userJson(derived)).attributes, JSON.parse(JSON.stringify(changed)));
+      }),
+    );
+  });
+
+  test('writes exactly the fields of toUserDocument(), in its order', () => {
+    fc.assert(
+      fc.property(user, (u) => {
+        assert.deepEqual(WIRE_FIELD_NAMES, Object.keys(toUserDocument(u)));
+      }),
+      { numRuns: 5 },
+    );
+  });
+});
+
+describe('userPageJson', () => {
+  test('writes { data, next_cursor } as JSON.stringify() would', () => {
+    fc.assert(
+      fc.property(fc.array(user, { maxLength: 5 }), fc.option(text, { nil: null }), fc.boolean(), (users, cursor, fromRows) => {
+        const page = fromRows ? users.map(stored) : users;
+        assert.equal(userPageJson(page, cursor), JSON.stringify({ data: users.map(toUserDocument), next_cursor: cursor }));
+      }),
+    );
+  });
+});
