@@ -379,7 +379,8 @@ export class Dispatcher {
           ? { kind: 'wait', until: this.#now(), why: 'stopping' }
           : this.#gate(endpoint, state.attempt);
         if (gate.kind === 'wait') return (await settle()) ? release(gate.until) : LEASE_GONE;
-        const { result, attempt, at } = await this.#attempt({ ...endpoint, ...state }, event, state.attempt, false);
+        // The endpoint as claimed: an attempt reads only its id, URL and secrets, which `state` does not change.
+        const { result, attempt, at } = await this.#attempt(endpoint, event, state.attempt, false);
         const decision = decideStreamEvent(
           { ordered: endpoint.ordered, state, sequence: event.sequence, result, attempt, at },
           this.#policy,

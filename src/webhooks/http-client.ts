@@ -97,6 +97,13 @@ const DEFAULTS = {
 } as const;
 
 const MESSAGE_MAX_LENGTH = 500;
+/** Endpoint URLs whose checked form is kept (see #targetOf()). */
+const TARGETS_KEPT = 1_024;
+
+interface Target {
+  readonly origin: string;
+  readonly path: string;
+}
 
 const require = createRequire(import.meta.url);
 const loadUndici = () => require('undici') as typeof Undici;
@@ -113,6 +120,7 @@ export class WebhookHttpClient {
   readonly #attemptTimeoutMs: number;
   readonly #bodyLimit: number;
   readonly #userAgent: string;
+  readonly #targets = new Map<string, Target>();
 
   constructor(options: WebhookHttpClientOptions = {}) {
     const allowList = options.allowList ?? AllowList.none;
@@ -205,9 +213,9 @@ export class WebhookHttpClient {
     signal?.throwIfAborted();
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    let target: URL;
+    let target: Target;
     try {
-      target = parseTargetUrl(String(url), this.#allowList);
+      target = this.#targetOf(String(url));
     } catch (error) {
       return { ...failure(error), latencyMs: elapsed() };
     }
@@ -227,7 +235,7 @@ export class WebhookHttpClient {
     try {
       const response = await this.#agentNow().request({
         origin: target.origin,
-        path: `${target.pathname}${target.search}`,
+        path: target.path,
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': this.#userAgent, ...headers },
         body,
@@ -259,6 +267,22 @@ export class WebhookHttpClient {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * The checked target of a URL: parseTargetUrl() depends only on the text and this client's
+   * allow-list, so each endpoint's URL is parsed and checked once, not on every attempt (the
+   * addresses it resolves to are still checked on every connection). Bounded; refusals are not kept.
+   */
+  #targetOf(url: string): Target {
+    let target = this.#targets.get(url);
+    if (target === undefined) {
+      const parsed = parseTargetUrl(url, this.#allowList);
+      target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+      if (this.#targets.size >= TARGETS_KEPT) this.#targets.clear();
+      this.#targets.set(url, target);
+    }
+    return target;
   }
 
   /** Waits for attempts in flight (each bounded by its deadline), then closes every connection. */

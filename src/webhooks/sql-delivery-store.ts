@@ -17,6 +17,9 @@ export class SqlDeliveryStore implements DeliveryStore {
   /** The stream settlement's update (see #settleStream()). */
   readonly #settleUpdate: string;
   readonly #attemptInserts = new Map<number, string>();
+  /** Decoded events by sequence, oldest first (see eventsAfter()). */
+  readonly #decoded = new Map<number, StoredEvent>();
+  readonly #dueSequences: string;
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -24,6 +27,8 @@ export class SqlDeliveryStore implements DeliveryStore {
   ) {
     this.#candidates = candidatesText(dialect);
     this.#settleUpdate = settleUpdateText(dialect);
+    const p = placeholders(dialect);
+    this.#dueSequences = `select seq from events where seq > ${p(1)} and seq <= ${p(2)} order by seq limit ${p(3)}`;
   }
 
   async claim(owner: string, now: Date, leaseUntil: Date, limit: number, signal?: AbortSignal): Promise<WebhookEndpoint[]> {
@@ -78,6 +83,11 @@ export class SqlDeliveryStore implements DeliveryStore {
     return failOnOutage(this.dialect, () => maxSequenceIn(this.db));
   }
 
+  /**
+   * In two steps, so that the endpoints fanning out one event share its decoding: the sequences
+   * due (an index-only read), then the rows of those not already decoded by this store (a bounded
+   * cache: events never change once numbered). With 8 endpoints, 7 of 8 reads skip the rows.
+   */
   async eventsAfter(
     after: number,
     upTo: number,
@@ -86,10 +96,40 @@ export class SqlDeliveryStore implements DeliveryStore {
     signal?: AbortSignal,
   ): Promise<StoredEvent[]> {
     signal?.throwIfAborted();
-    let select = this.db.selectFrom('events').selectAll().where('seq', '>', after).where('seq', '<=', upTo).orderBy('seq').limit(limit);
-    if (types !== null) select = select.where('type', 'in', [...types]);
-    const rows = await failOnOutage(this.dialect, () => select.execute());
-    return rows.map((row) => toStoredEvent(row, this.dialect));
+    const seqRows = await failOnOutage(this.dialect, () => {
+      if (types === null)
+        return this.db.executeQuery<{ seq: number | string }>(CompiledQuery.raw(this.#dueSequences, [after, upTo, limit]));
+      return this.db
+        .selectFrom('events')
+        .select('seq')
+        .where('seq', '>', after)
+        .where('seq', '<=', upTo)
+        .where('type', 'in', [...types])
+        .orderBy('seq')
+        .limit(limit)
+        .execute()
+        .then((rows) => ({ rows }));
+    });
+    const sequences = seqRows.rows.map((row) => Number(row.seq));
+    // Collected here, not read back from the cache, which may evict some of them while filling.
+    const found = new Map<number, StoredEvent>();
+    const missing: number[] = [];
+    for (const seq of sequences) {
+      const event = this.#decoded.get(seq);
+      if (event === undefined) missing.push(seq);
+      else found.set(seq, event);
+    }
+    if (missing.length > 0) {
+      const rows = await failOnOutage(this.dialect, () => this.db.selectFrom('events').selectAll().where('seq', 'in', missing).execute());
+      for (const row of rows) {
+        const event = toStoredEvent(row, this.dialect);
+        found.set(event.sequence, event);
+        if (this.#decoded.size >= DECODED_KEPT) this.#decoded.delete(this.#decoded.keys().next().value!);
+        this.#decoded.set(event.sequence, event);
+      }
+    }
+    // A row pruned between the two reads is left out, as if read after the prune.
+    return sequences.flatMap((seq) => found.get(seq) ?? []);
   }
 
   async dueReplays(endpointId: string, now: Date, limit: number, signal?: AbortSignal): Promise<PendingReplay[]> {
@@ -311,6 +351,9 @@ function candidatesText(dialect: SqlDialect): string {
     ` order by e.next_attempt_at limit ${limit}`
   );
 }
+
+/** Decoded events kept: several batches of 100 for every endpoint reading at once. */
+const DECODED_KEPT = 4_096;
 
 const ATTEMPT_COLUMNS = [
   'id',
