@@ -97,6 +97,8 @@ const DEFAULTS = {
 } as const;
 
 const MESSAGE_MAX_LENGTH = 500;
+const NOTHING_READ = { text: '', truncated: false } as const;
+
 /** Endpoint URLs whose checked form is kept (see #targetOf()). */
 const TARGETS_KEPT = 1_024;
 
@@ -242,7 +244,10 @@ export class WebhookHttpClient {
         signal: attemptSignal,
       });
       status = response.statusCode;
-      const { text, truncated } = await readCapped(response.body, this.#bodyLimit);
+      // Most receivers answer with no body (204, or a length of 0): drained without a read loop.
+      const empty = status === 204 || response.headers['content-length'] === '0';
+      // (undici's dump() reads a bounded amount and then drops the connection.)
+      const { text, truncated } = empty ? (await response.body.dump(), NOTHING_READ) : await readCapped(response.body, this.#bodyLimit);
       const outcome = classifyStatus(status);
       const retryAfterMs = honoursRetryAfter(status) ? parseRetryAfter(response.headers['retry-after'], new Date()) : undefined;
       const redirect = status >= 300 && status <= 399 ? redirectError(response.headers.location) : undefined;
