@@ -13,7 +13,7 @@ import { openDatabase, type Database } from '../src/db/database.js';
 import { postgresDialect } from '../src/db/dialect.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import type { NewEvent } from '../src/events/model.js';
-import { toEventRow } from '../src/events/sql-outbox.js';
+import { EVENT_SEQUENCE_LOCK, toEventRow } from '../src/events/sql-outbox.js';
 import { userCreated, userUpdated } from '../src/users/events.js';
 import type { Attributes, Email, User, UserId, UserName } from '../src/users/model.js';
 import type { UserStore } from '../src/users/service.js';
@@ -133,16 +133,27 @@ async function sequential(database: Database): Promise<string[]> {
 
 type Create = () => Promise<unknown>;
 
-/** PostgresUserStore's create statement with the lock replaced by a constant: the same one round trip, no serialisation. */
-function unlockedStatement(pool: pg.Pool): Create {
-  const text = CREATE.text.replace(/pg_advisory_xact_lock\(\d+\)/, '1');
-  if (text === CREATE.text) throw new Error('the create statement no longer takes the lock this way');
+/**
+ * PostgresUserStore's create statement on its own, its event left unnumbered (measurement only):
+ * `locked` puts back the advisory lock the writers took before migration 0014 (held through the
+ * COMMIT), so the old serialisation is priced in the same run; without it, the commit alone.
+ */
+function bareStatement(pool: pg.Pool, locked: boolean): Create {
+  const text = locked
+    ? CREATE.text
+        .replace(
+          /\ninsert into events/,
+          `, sequenced as materialized (select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK}) from created)\ninsert into events`,
+        )
+        .replace(/ from created$/, ' from sequenced')
+    : CREATE.text;
+  if (locked && !text.includes('from sequenced')) throw new Error('the create statement changed shape');
   return async () => {
     const { user, event } = newUser();
     const u = toUserRow(user, postgresDialect);
     const e = toEventRow(event, postgresDialect);
     await pool.query({
-      name: 'bench.create-unlocked',
+      name: locked ? 'bench.create-locked' : 'bench.create-bare',
       text,
       values: [
         ...[u.id, u.email, u.email_key, u.name, u.name_key, u.attributes, u.version, u.created_at, u.updated_at],
@@ -222,8 +233,12 @@ async function concurrent(
 async function writers(database: Database): Promise<string[]> {
   const pool = poolOf(database);
   const variants: [string, Create][] = [
-    ['PostgresUserStore, lock', viaStore(new PostgresUserStore(pool, database.observeStatement))],
-    ['PostgresUserStore statement, no lock (measurement only)', unlockedStatement(pool)],
+    [
+      'PostgresUserStore (commit, then a numbering pass: events/sql-sequencer.ts)',
+      viaStore(new PostgresUserStore(pool, database.observeStatement)),
+    ],
+    ['its statement with the pre-0014 sequence lock held to COMMIT (measurement only)', bareStatement(pool, true)],
+    ['its statement alone, no lock, events not numbered (measurement only)', bareStatement(pool, false)],
   ];
   const lines = [
     `(b) ${WRITERS} concurrent creates for ${WRITE_SECONDS} s each (pool of ${WRITERS} + 1 feed reader); latency in ms;`,

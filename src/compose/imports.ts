@@ -9,6 +9,7 @@ import { SqliteUserBatchWriter } from '../users/sqlite-batch-writer.js';
 import { PostgresBatchWriter } from '../imports/write/postgres-writer.js';
 import { SqliteBatchWriter } from '../imports/write/sqlite-writer.js';
 import { SqlImportJobStore } from '../imports/jobs/sql-job-store.js';
+import { sequencerForPool } from '../events/sql-sequencer.js';
 import type { BatchWriter, WriterJob } from '../imports/write/writer.js';
 
 /** What an ImportService needs from the database: job store, batch writer, transaction sizing, transient errors. */
@@ -55,7 +56,28 @@ export function batchWriterFor(database: Database, newId: () => string = newUuid
           job,
           users: (run) => new SqliteUserBatchWriter({ db: database.db, connection: driver.connection, run, newId }),
         })
-    : (job) => new PostgresBatchWriter({ job, users: (run) => new PostgresUserBatchWriter({ pool: driver.pool, run, newId }) });
+    : (job) =>
+        publishingEvents(
+          new PostgresBatchWriter({ job, users: (run) => new PostgresUserBatchWriter({ pool: driver.pool, run, newId }) }),
+          () => sequencerForPool(driver.pool).sequence(),
+        );
+}
+
+/**
+ * PostgreSQL: a batch's events are numbered after its commit (events/sql-sequencer.ts); the write
+ * resolves once they are, so the batch's progress is reported when its events are in the feed.
+ * A failed pass does not fail the committed batch: a later pass numbers its events.
+ */
+function publishingEvents(writer: BatchWriter, publish: () => Promise<unknown>): BatchWriter {
+  return {
+    overlapsReading: writer.overlapsReading,
+    async write(batch, signal) {
+      const outcome = await writer.write(batch, signal);
+      if (outcome.created + outcome.updated > 0) await publish();
+      return outcome;
+    },
+    close: () => writer.close(),
+  };
 }
 
 /** The transaction size for the database (see SQLITE_IMPORT_BATCH and DEFAULT_IMPORT_BATCH). */

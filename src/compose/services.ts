@@ -15,6 +15,8 @@ import { Authenticator } from '../auth/authenticator.js';
 import { ApiKeysService } from '../auth/service.js';
 import { SqlApiKeyStore } from '../auth/sql-store.js';
 import { EventCommits } from '../events/commits.js';
+import { hasOrphanedEvents, sequencerForPool } from '../events/sql-sequencer.js';
+import { every } from '../kit/periodic.js';
 import { EventsService } from '../events/service.js';
 import { SqlEventStore } from '../events/sql-store.js';
 import { exportUsers } from '../imports/export/export.js';
@@ -122,6 +124,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
   const owned = options.database === undefined;
   const database = options.database ?? openConfiguredDatabase(config, logger, { command: options.command, registry });
   let deliveryDatabase: Database | undefined;
+  let numbering: { stop(): Promise<void> } | undefined;
   try {
     if (config.database.migrateOnStart) {
       const { results } = await migrateToLatest(database.db, database.dialect.name);
@@ -141,6 +144,8 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
 
     const eventCommits = new EventCommits();
     const notifier = await commitNotifier(database, eventCommits, logger.child({ component: 'events' }));
+    numbering =
+      options.command === undefined ? eventNumberingNet(database, eventCommits, logger.child({ component: 'events' })) : undefined;
     const users = new UsersService({
       store: userStoreFor(database, { onEventsCommitted: eventCommits.announce }),
       cursors: new CursorCodec(cursorKey),
@@ -246,15 +251,65 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       closeDeliveries,
       async close() {
         await closeDeliveries();
+        await numbering?.stop();
         await notifier?.stop();
         if (owned) await database.close();
       },
     };
   } catch (error) {
+    await numbering?.stop();
     await deliveryDatabase?.close().catch(() => undefined);
     if (owned) await database.close().catch(() => undefined);
     throw error;
   }
+}
+
+/** How often a server looks for committed events that no writer's pass numbered. */
+const NUMBERING_NET_MS = 1_000;
+
+/**
+ * PostgreSQL: every writer waits for a numbering pass after its commit (events/sql-sequencer.ts),
+ * so events are numbered at once; this is the safety net for the rest (a writer that died or lost
+ * its connection between its commit and its pass, appendEvent() callers that do not publish): each
+ * server looks every second for events committed over a second ago and still unnumbered, numbers
+ * them, and announces it (waking this instance's dispatcher and, through the notifier, the
+ * others'). Only old ones: a writer's own pass announces its events, once.
+ */
+function eventNumberingNet(database: Database, commits: EventCommits, logger: Logger): { stop(): Promise<void> } | undefined {
+  const driver = database.driver;
+  if (driver.kind !== 'postgres') return undefined;
+  const sequencer = sequencerForPool(driver.pool);
+  let failures = 0;
+  const net = every(
+    NUMBERING_NET_MS,
+    async () => {
+      const error = await hasOrphanedEvents(driver.pool, NUMBERING_NET_MS).then(
+        async (found) => {
+          if (!found) return undefined;
+          const failed = await sequencer.sequence();
+          if (failed === undefined) commits.announce();
+          return failed;
+        },
+        (failed: unknown) => (failed instanceof Error ? failed : new Error(String(failed))),
+      );
+      if (error === undefined) {
+        if (failures > 0) logger.info({ failed_passes: failures }, 'committed events are numbered again');
+        failures = 0;
+        return;
+      }
+      failures++;
+      // One line when numbering stops working, then one a minute, not one a second.
+      if (failures === 1 || failures % 60 === 0)
+        logger.warn(
+          { err: error, failed_passes: failures },
+          'committed events could not be numbered (the feed waits); retrying every second',
+        );
+    },
+    () => undefined,
+  );
+  return {
+    stop: () => net.stop(),
+  };
 }
 
 /**

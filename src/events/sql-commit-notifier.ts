@@ -6,9 +6,10 @@ import type { Logger } from 'pino';
  * in a statement of its own.
  *
  * Not inside the writer's transaction (nor from a trigger): PostgreSQL serialises the commits of
- * every transaction that notifies on its notification queue, while an event writer still holds
- * the advisory lock that orders event sequences; measured, that halved the locked writers'
- * commit rate (bench/RESULTS.md, webhooks notes). Sent here, the notification costs one short
+ * every transaction that notifies on its notification queue; measured while writers held the
+ * (pre-0014) sequence lock through COMMIT, that halved their commit rate (bench/RESULTS.md,
+ * webhooks notes). It is sent once the events are numbered (events/sql-sequencer.ts), so a
+ * listener that reads at once finds them. Sent here, the notification costs one short
  * statement outside every lock, and a burst of commits is coalesced into at most one statement
  * in flight and one more after it: the listeners read the events table themselves, so one
  * notification stands for any number of commits before it.

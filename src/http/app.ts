@@ -278,7 +278,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await registerDocsPage(app);
   // Everything registered from here on must declare its access (see http/auth.ts) and is rate
   // limited, charged to the verified credential or else the client IP (http/rate-limit.ts).
-  const rateLimits = { onFailOpen: () => metrics?.rateLimitFailOpen.inc(), ...(deps.rateLimits ?? DEFAULT_RATE_LIMITS) };
+  const rateLimits = {
+    onFailOpen: () => metrics?.rateLimitFailOpen.inc(),
+    log: app.log,
+    ...(deps.rateLimits ?? DEFAULT_RATE_LIMITS),
+  };
   const routes = await enforceAccess(app, deps.authenticator, () => registerRateLimit(app, rateLimits));
 
   await app.register(healthRoutes(deps.readiness));

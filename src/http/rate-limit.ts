@@ -25,6 +25,46 @@ export interface RateLimits {
   readonly namespace?: string | undefined;
   /** Called each time a request is let through unchecked because the shared counter failed (fail open). */
   readonly onFailOpen?: (error: Error) => void;
+  /** Where fail-open is logged, throttled (see FailOpenLog); unlogged without it. */
+  readonly log?: FailOpenLogger | undefined;
+  /** At most one fail-open line per interval. Default 60 s. */
+  readonly failOpenLogIntervalMs?: number;
+}
+
+export interface FailOpenLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * Logs requests let through unchecked. The Redis client logs its connection failures (kit/redis.ts),
+ * but a client that is connected again can still fail commands (a Redis that is slow, loading or
+ * paused answers past the 500 ms command timeout): those were only counted. Here the first such
+ * failure is logged at once, then at most one line per interval with how many were not, so an
+ * outage that the connection state does not show is in the log without a line per request.
+ */
+export class FailOpenLog {
+  #lastLogged = -Infinity;
+  #unlogged = 0;
+
+  constructor(
+    private readonly log: FailOpenLogger,
+    private readonly intervalMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  readonly report = (error: Error): void => {
+    const at = this.now();
+    if (at - this.#lastLogged < this.intervalMs) {
+      this.#unlogged += 1;
+      return;
+    }
+    this.log.warn(
+      { err: error, unchecked_since_last_line: this.#unlogged },
+      'rate limit not checked (the shared counter failed): the request was served without it',
+    );
+    this.#lastLogged = at;
+    this.#unlogged = 0;
+  };
 }
 
 // The plugin's own Redis store (its Lua script, its key layout); it is not exported by name.
@@ -81,6 +121,7 @@ export const DEFAULT_RATE_LIMITS: RateLimits = { perCredentialPerMinute: 1200, p
 
 export const DEFAULT_RATE_LIMIT_NAMESPACE = 'roster:rate-limit:';
 const WINDOW_MS = 60_000;
+const FAIL_OPEN_LOG_INTERVAL_MS = 60_000;
 
 /**
  * The counter a request is charged to. Only a *verified* credential gets its own budget: a
@@ -97,9 +138,15 @@ export function rateLimitKey(request: FastifyRequest): string {
  * Registers @fastify/rate-limit for every route registered afterwards (a route opts out with
  * `config: { rateLimit: false }`). Its onRequest hook runs after authentication has recorded the
  * principal and before access is enforced (see http/auth.ts), so rejected credentials are
- * counted too. A Redis failure lets the request through (fail open): the client logs it.
+ * counted too. A Redis failure lets the request through (fail open): counted, and logged throttled.
  */
 export async function registerRateLimit(app: FastifyInstance, limits: RateLimits): Promise<void> {
+  const logged =
+    limits.log === undefined ? undefined : new FailOpenLog(limits.log, limits.failOpenLogIntervalMs ?? FAIL_OPEN_LOG_INTERVAL_MS);
+  const onFailOpen = (error: Error) => {
+    limits.onFailOpen?.(error);
+    logged?.report(error);
+  };
   await app.register(rateLimit, {
     global: true,
     hook: 'onRequest',
@@ -110,7 +157,7 @@ export async function registerRateLimit(app: FastifyInstance, limits: RateLimits
     skipOnError: true,
     ...(limits.redis
       ? {
-          store: redisStore(limits.redis, limits.namespace ?? DEFAULT_RATE_LIMIT_NAMESPACE, limits.onFailOpen ?? (() => undefined)),
+          store: redisStore(limits.redis, limits.namespace ?? DEFAULT_RATE_LIMIT_NAMESPACE, onFailOpen),
         }
       : {}),
     errorResponseBuilder: (_request, context) =>

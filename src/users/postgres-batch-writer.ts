@@ -3,7 +3,6 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { postgresDialect } from '../db/dialect.js';
-import { EVENT_SEQUENCE_LOCK } from '../events/sql-outbox.js';
 import type { BatchFinding, BatchUser, UserBatchResult, UserBatchRun, UserBatchWriter } from './batch-store.js';
 import { CHANGEABLE_FIELDS } from './changes.js';
 import { foldKey, type User, type UserId } from './model.js';
@@ -45,8 +44,8 @@ const UNCHANGED = CHANGEABLE_FIELDS.map((f) => `${f} = old_${f}`).join(' and ');
  * The PostgreSQL UserBatchWriter, on one dedicated pooled connection: per batch, in one
  * transaction, COPY the rows into a temporary staging table, then set-based statements insert
  * (`on conflict do nothing`), or match by email and update, every row at once; `alongside`
- * follows, and the events last, under the advisory lock that orders event sequences (held only
- * for that insert and the commit). A row per statement would cost a round trip each; COPY and
+ * follows, and the events last, unnumbered (numbered after the commit: events/sql-sequencer.ts).
+ * A row per statement would cost a round trip each; COPY and
  * one statement per step keep the batch to a handful. The events are built in SQL: the same
  * documents as users/events.ts makes (toUserDocument(), `changed`, `previous`).
  */
@@ -240,10 +239,12 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
     });
   }
 
-  /** The per-user events, last: the advisory lock is then held only for this insert and the commit. */
+  /**
+   * The per-user events, in line order, unnumbered: they get their sequences after the batch
+   * commits, from a numbering pass (events/sql-sequencer.ts; compose/imports.ts waits for it).
+   */
   async #events(client: pg.PoolClient, now: Date): Promise<void> {
     const iso = now.toISOString();
-    await client.query('select pg_advisory_xact_lock($1)', [EVENT_SEQUENCE_LOCK]);
     await client.query(
       `insert into events (id, type, occurred_at, actor, request_id, subject_id, data)
        select s.event_id, case when s.outcome = 'created' then 'user.created' else 'user.updated' end, $1, $2, $4,

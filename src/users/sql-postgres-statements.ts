@@ -1,5 +1,4 @@
 import type { RawStatement } from '../db/instrumentation.js';
-import { EVENT_SEQUENCE_LOCK } from '../events/sql-outbox.js';
 import type { KeyRangeQuery, UserPageQuery } from './service.js';
 import type { ListShape, SearchShape } from './sqlite-statements.js';
 
@@ -22,19 +21,12 @@ function eventSelect(first: number): string {
 }
 
 /**
- * The tail every write shares: the sequence lock, then the event. `sequenced` reads the row the
- * change returned, so the lock is taken after the change (as appendEvent() does: a writer
- * waiting on another's email or row lock never holds the sequence lock meanwhile), and the
- * event insert reads `sequenced`, so its identity value (nextval, computed for each row the
- * insert reads) can only be drawn once the lock is held. MATERIALIZED keeps the planner from
- * folding the lock into the insert's own projection, where the two calls' order would be the
- * executor's choice. The whole statement commits as one, which releases the lock.
+ * The tail every write shares: the event, inserted for the row the change returned (none when
+ * the change wrote nothing). No lock and no sequence: the event is numbered after the statement
+ * commits, by a numbering pass the store waits for (events/sql-sequencer.ts).
  */
-function sequencedEvent(change: string, firstEventParam: number): string {
-  return (
-    `, sequenced as materialized (select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK}) from ${change})\n` +
-    `insert into events (${EVENT_COLUMNS}) ${eventSelect(firstEventParam)} from sequenced returning seq`
-  );
+function withEvent(change: string, firstEventParam: number): string {
+  return `\ninsert into events (${EVENT_COLUMNS}) ${eventSelect(firstEventParam)} from ${change}`;
 }
 
 const NEW_USER = `$1::uuid, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::integer, $8::timestamptz, $9::timestamptz`;
@@ -46,7 +38,7 @@ export const CREATE: NamedStatement = {
   text:
     `with created as (insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)\n` +
     `  select ${NEW_USER} returning id)` +
-    sequencedEvent('created', 10),
+    withEvent('created', 10),
 };
 
 /**
@@ -67,7 +59,7 @@ export const CREATE_REMEMBERED: NamedStatement = {
     `  returning 1),\n` +
     `created as (insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)\n` +
     `  select ${NEW_USER} from remembered returning id)` +
-    sequencedEvent('created', 10),
+    withEvent('created', 10),
 };
 
 export const GET: NamedStatement = {
@@ -97,13 +89,13 @@ function updateText(guarded: boolean): string {
   return (
     `with changed as (update users set email = $2::text, email_key = $3::text, name = $4::text, name_key = $5::text,\n` +
     `  attributes = $6::jsonb, version = $7::integer, updated_at = $8::timestamptz where id = $1${guarded ? UNCHANGED(16) : ''} returning id)` +
-    sequencedEvent('changed', 9)
+    withEvent('changed', 9)
   );
 }
 
 /** $1 id, $2–$8 the event; guarded: $9–$10 the row as read (UNCHANGED). */
 function deleteText(guarded: boolean): string {
-  return `with removed as (delete from users where id = $1${guarded ? UNCHANGED(9) : ''} returning id)` + sequencedEvent('removed', 2);
+  return `with removed as (delete from users where id = $1${guarded ? UNCHANGED(9) : ''} returning id)` + withEvent('removed', 2);
 }
 
 /** Under the row lock of LOCK_FOR_CHANGE. */

@@ -3,7 +3,7 @@ import { failOnOutage, postgresDialect } from '../db/dialect.js';
 import type { StatementObserver } from '../db/instrumentation.js';
 import { inTransaction, withClient } from '../db/postgres-client.js';
 import type { NewEvent } from '../events/model.js';
-import { toEventRow } from '../events/sql-outbox.js';
+import { publishPoolEvents, toEventRow } from '../events/sql-outbox.js';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import type { User, UserId } from './model.js';
 import { fromUserRow, fromUserSnapshot, toUserRow, toUserSnapshot, type StoredUserColumns } from './sql-row.js';
@@ -30,10 +30,10 @@ type Queryable = pg.Pool | pg.PoolClient;
 /**
  * The UserStore adapter for PostgreSQL, on the pg pool directly. The Kysely store it replaced
  * built each query anew and spent a round trip per statement: a create was BEGIN, the
- * idempotency record, the user, the sequence lock, the event and COMMIT. Here a create is one autocommit
+ * idempotency record, the user, the event and COMMIT. Here a create is one autocommit
  * statement (data-modifying CTEs, see sql-postgres-statements.ts), a read is one named prepared
  * statement, and an update or delete is a read and one statement that writes the change, takes
- * the sequence lock and writes the event if the row is unchanged since the read (otherwise
+ * writes the event if the row is unchanged since the read (otherwise
  * BEGIN, SELECT … FOR UPDATE, that statement, COMMIT).
  *
  * Errors are the port's: unique violations become EmailTakenError or
@@ -55,7 +55,7 @@ export class PostgresUserStore implements UserStore {
     const result = await this.#write(() => withClient(this.pool, signal, (client) => this.#run(client, statement, values)));
     // No row: an unexpired record holds the key, so nothing was written (see CREATE_REMEMBERED).
     if (result.rowCount === 0) throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.');
-    this.onEventsCommitted();
+    await this.#published();
   }
 
   async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<IdempotencyRecord | undefined> {
@@ -122,7 +122,7 @@ export class PostgresUserStore implements UserStore {
       });
     });
     // inTransaction() resolves after COMMIT; a rollback throws before this line.
-    if (wrote) this.onEventsCommitted();
+    if (wrote) await this.#published();
     return user;
   }
 
@@ -142,6 +142,16 @@ export class PostgresUserStore implements UserStore {
         await this.#run(client, DELETE, [id, ...eventValues(describe(current))]);
       });
     });
+    await this.#published();
+  }
+
+  /**
+   * After a commit that wrote an event: waits for a numbering pass (events/sql-sequencer.ts), so
+   * the caller's answer comes once the event is in the feed, then announces it. A failed pass does
+   * not fail the change, which is committed: a later pass numbers its event.
+   */
+  async #published(): Promise<void> {
+    await publishPoolEvents(this.pool);
     this.onEventsCommitted();
   }
 
@@ -213,7 +223,7 @@ function asRead(user: User): unknown[] {
   return [user.version, user.updatedAt];
 }
 
-/** The seven event parameters of every write, in the statements' order (sequencedEvent()). */
+/** The seven event parameters of every write, in the statements' order (withEvent()). */
 function eventValues(event: NewEvent): unknown[] {
   const row = toEventRow(event, postgresDialect);
   return [row.id, row.type, row.occurred_at, row.actor, row.request_id, row.subject_id, row.data];

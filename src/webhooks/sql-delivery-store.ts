@@ -2,9 +2,10 @@ import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import { failOnOutage, type SqlDialect } from '../db/dialect.js';
 import type { Schema } from '../db/schema.js';
 import { toStoredEvent, type EventRow, type EventType, type StoredEvent } from '../events/model.js';
-import { appendEvent } from '../events/sql-outbox.js';
+import { appendEvent, publishEvents } from '../events/sql-outbox.js';
 import type { DeliveryStore, PendingReplay, Settlement } from './delivery-store.js';
 import type { WebhookEndpoint } from './model.js';
+import type { DeliveryAttempt } from './service.js';
 import { sqlBool, toAttemptRow, toEndpoint } from './sql-rows.js';
 
 /** The DeliveryStore adapter (the dispatcher's claims, settlements and releases) for SQLite and PostgreSQL. */
@@ -13,12 +14,21 @@ export class SqlDeliveryStore implements DeliveryStore {
   // same six lines in each.
   /** The idle poll's read, written once: a poll that finds nothing builds no query and allocates little. */
   readonly #candidates: string;
+  /** The stream settlement's update (see #settleStream()). */
+  readonly #settleUpdate: string;
+  readonly #attemptInserts = new Map<number, string>();
+  /** Decoded events by sequence, oldest first (see eventsAfter()). */
+  readonly #decoded = new Map<number, StoredEvent>();
+  readonly #dueSequences: string;
 
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly dialect: SqlDialect,
   ) {
     this.#candidates = candidatesText(dialect);
+    this.#settleUpdate = settleUpdateText(dialect);
+    const p = placeholders(dialect);
+    this.#dueSequences = `select seq from events where seq > ${p(1)} and seq <= ${p(2)} order by seq limit ${p(3)}`;
   }
 
   async claim(owner: string, now: Date, leaseUntil: Date, limit: number, signal?: AbortSignal): Promise<WebhookEndpoint[]> {
@@ -73,6 +83,11 @@ export class SqlDeliveryStore implements DeliveryStore {
     return failOnOutage(this.dialect, () => maxSequenceIn(this.db));
   }
 
+  /**
+   * In two steps, so that the endpoints fanning out one event share its decoding: the sequences
+   * due (an index-only read), then the rows of those not already decoded by this store (a bounded
+   * cache: events never change once numbered). With 8 endpoints, 7 of 8 reads skip the rows.
+   */
   async eventsAfter(
     after: number,
     upTo: number,
@@ -81,10 +96,40 @@ export class SqlDeliveryStore implements DeliveryStore {
     signal?: AbortSignal,
   ): Promise<StoredEvent[]> {
     signal?.throwIfAborted();
-    let select = this.db.selectFrom('events').selectAll().where('seq', '>', after).where('seq', '<=', upTo).orderBy('seq').limit(limit);
-    if (types !== null) select = select.where('type', 'in', [...types]);
-    const rows = await failOnOutage(this.dialect, () => select.execute());
-    return rows.map((row) => toStoredEvent(row, this.dialect));
+    const seqRows = await failOnOutage(this.dialect, () => {
+      if (types === null)
+        return this.db.executeQuery<{ seq: number | string }>(CompiledQuery.raw(this.#dueSequences, [after, upTo, limit]));
+      return this.db
+        .selectFrom('events')
+        .select('seq')
+        .where('seq', '>', after)
+        .where('seq', '<=', upTo)
+        .where('type', 'in', [...types])
+        .orderBy('seq')
+        .limit(limit)
+        .execute()
+        .then((rows) => ({ rows }));
+    });
+    const sequences = seqRows.rows.map((row) => Number(row.seq));
+    // Collected here, not read back from the cache, which may evict some of them while filling.
+    const found = new Map<number, StoredEvent>();
+    const missing: number[] = [];
+    for (const seq of sequences) {
+      const event = this.#decoded.get(seq);
+      if (event === undefined) missing.push(seq);
+      else found.set(seq, event);
+    }
+    if (missing.length > 0) {
+      const rows = await failOnOutage(this.dialect, () => this.db.selectFrom('events').selectAll().where('seq', 'in', missing).execute());
+      for (const row of rows) {
+        const event = toStoredEvent(row, this.dialect);
+        found.set(event.sequence, event);
+        if (this.#decoded.size >= DECODED_KEPT) this.#decoded.delete(this.#decoded.keys().next().value!);
+        this.#decoded.set(event.sequence, event);
+      }
+    }
+    // A row pruned between the two reads is left out, as if read after the prune.
+    return sequences.flatMap((seq) => found.get(seq) ?? []);
   }
 
   async dueReplays(endpointId: string, now: Date, limit: number, signal?: AbortSignal): Promise<PendingReplay[]> {
@@ -112,6 +157,23 @@ export class SqlDeliveryStore implements DeliveryStore {
   }
 
   async settle(owner: string, endpointId: string, settlement: Settlement, leaseUntil: Date): Promise<boolean> {
+    const state = settlement.endpoint;
+    if (
+      state?.cursor !== undefined &&
+      state.attempt !== undefined &&
+      state.failingSince !== undefined &&
+      state.nextAttemptAt === undefined &&
+      settlement.disable === undefined &&
+      settlement.replayDone === undefined &&
+      settlement.replayScheduled === undefined
+    )
+      return this.#settleStream(
+        owner,
+        endpointId,
+        { cursor: state.cursor, attempt: state.attempt, failingSince: state.failingSince },
+        settlement.attempts ?? [],
+        leaseUntil,
+      );
     const t = (date: Date) => this.dialect.toTime(date);
     return failOnOutage(this.dialect, async () => {
       try {
@@ -173,12 +235,78 @@ export class SqlDeliveryStore implements DeliveryStore {
           }
           if (disable) await appendEvent(trx, this.dialect, disable.event);
         });
+        if (settlement.disable) await publishEvents(this.db, this.dialect);
         return true;
       } catch (error) {
         if (error instanceof LeaseLost) return false;
         throw error;
       }
     });
+  }
+
+  /**
+   * The settlement of a stream at full rate (the log rows of a group of deliveries and where the
+   * stream stands), in statements written once per group size, not built by Kysely per call: at
+   * full rate the query building was most of the settlements' cost.
+   */
+  async #settleStream(
+    owner: string,
+    endpointId: string,
+    state: { cursor: number; attempt: number; failingSince: Date | null },
+    attempts: readonly DeliveryAttempt[],
+    leaseUntil: Date,
+  ): Promise<boolean> {
+    const d = this.dialect;
+    const update = [
+      state.cursor,
+      state.attempt,
+      state.failingSince === null ? null : d.toTime(state.failingSince),
+      d.toTime(leaseUntil),
+      endpointId,
+      owner,
+    ];
+    const values: unknown[] = [];
+    for (const a of attempts) {
+      values.push(
+        a.id,
+        a.endpointId,
+        a.eventId,
+        a.eventSequence,
+        a.attempt,
+        d.toTime(a.attemptedAt),
+        a.outcome,
+        a.status,
+        a.latencyMs,
+        a.errorCode,
+        a.errorMessage,
+        a.responseBody,
+        sqlBool(d, a.replay),
+      );
+    }
+    return failOnOutage(d, async () => {
+      try {
+        await this.db.transaction().execute(async (trx) => {
+          const updated = await trx.executeQuery(CompiledQuery.raw(this.#settleUpdate, update));
+          if (Number(updated.numAffectedRows ?? 0) === 0) throw new LeaseLost();
+          if (attempts.length > 0) await trx.executeQuery(CompiledQuery.raw(this.#insertAttempts(attempts.length), values));
+        });
+        return true;
+      } catch (error) {
+        if (error instanceof LeaseLost) return false;
+        throw error;
+      }
+    });
+  }
+
+  /** The multi-row insert of `rows` log rows, by row count (at most the dispatcher's group size, 100 by default). */
+  #insertAttempts(rows: number): string {
+    let text = this.#attemptInserts.get(rows);
+    if (text === undefined) {
+      text = insertAttemptsText(this.dialect, rows);
+      if (this.#attemptInserts.size >= 256) this.#attemptInserts.clear();
+      this.#attemptInserts.set(rows, text);
+    }
+    return text;
   }
 
   async release(owner: string, endpointId: string, nextAttemptAt?: Date): Promise<void> {
@@ -222,6 +350,46 @@ function candidatesText(dialect: SqlDialect): string {
     ` or exists (select 1 from webhook_replays r where r.endpoint_id = e.id and r.next_attempt_at <= ${at}))` +
     ` order by e.next_attempt_at limit ${limit}`
   );
+}
+
+/** Decoded events kept: several batches of 100 for every endpoint reading at once. */
+const DECODED_KEPT = 4_096;
+
+const ATTEMPT_COLUMNS = [
+  'id',
+  'endpoint_id',
+  'event_id',
+  'event_seq',
+  'attempt',
+  'attempted_at',
+  'outcome',
+  'status',
+  'latency_ms',
+  'error_code',
+  'error_message',
+  'response_body',
+  'replay',
+] as const;
+
+/** Parameters: cursor, attempt, failing_since, lease_until, id, lease_owner. */
+function settleUpdateText(dialect: SqlDialect): string {
+  const p = placeholders(dialect);
+  return (
+    `update webhook_endpoints set "cursor" = ${p(1)}, attempt = ${p(2)}, failing_since = ${p(3)}, lease_until = ${p(4)}` +
+    ` where id = ${p(5)} and lease_owner = ${p(6)}`
+  );
+}
+
+/** The log rows' insert, toAttemptRow()'s columns in ATTEMPT_COLUMNS' order, row after row. */
+function insertAttemptsText(dialect: SqlDialect, rows: number): string {
+  const p = placeholders(dialect);
+  const width = ATTEMPT_COLUMNS.length;
+  const tuples = Array.from({ length: rows }, (_, r) => `(${ATTEMPT_COLUMNS.map((_, c) => p(r * width + c + 1)).join(', ')})`);
+  return `insert into webhook_attempts (${ATTEMPT_COLUMNS.join(', ')}) values ${tuples.join(', ')}`;
+}
+
+function placeholders(dialect: SqlDialect): (n: number) => string {
+  return dialect.name === 'postgres' ? (n) => `$${n}` : () => '?';
 }
 
 /** Endpoint `e` has work due at `at`: events after its cursor, or a one-off delivery due. */

@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
@@ -11,6 +12,7 @@ import { Registry } from 'prom-client';
 import { httpMetrics } from '../../src/observability/metrics.js';
 import { closeRedis, openRedis, type RedisLog } from '../../src/kit/redis.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { capturedLogs } from '../helpers/logs.js';
 import type { TestDatabase } from '../helpers/databases.js';
 import { deleteNamespace, ready, REDIS_URL, redisUnavailable, uniqueNamespace } from '../helpers/redis.js';
 
@@ -254,6 +256,64 @@ describe('rate limits when Redis is unreachable', () => {
     assert.ok(errors >= 3, `only ${errors} connection failures seen`);
     assert.equal(log.warnings.length, 1, log.warnings.join('\n'));
     assert.match(log.warnings[0]!, /Redis is unreachable: requests are still served, without rate limits/);
+  });
+});
+
+/** A port nothing listened on a moment ago. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+describe('rate limits when a connected Redis stops answering', async () => {
+  // A Redis server of this test's own, so stopping it (SIGSTOP: the connection stays up, commands
+  // go unanswered past the client's 500 ms timeout) disturbs nobody else's counters. This is what
+  // Redis coming back looks like to the limiter when it is still loading or overloaded: the
+  // client is 'ready', so the Redis client logs nothing, yet every check fails open.
+  const skip = await redisUnavailable();
+  const PER_KEY = 2;
+  let server: ChildProcess | undefined;
+  let client: Redis | undefined;
+  let t: TestApp;
+  const logs = capturedLogs();
+  const metrics = httpMetrics(new Registry());
+  before(async () => {
+    if (skip) return;
+    const port = await freePort();
+    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+    client = openRedis(`redis://127.0.0.1:${port}`, recordingLog());
+    await ready(client, 10_000);
+    t = await buildTestApp(undefined, {
+      rateLimits: { perCredentialPerMinute: PER_KEY, perIpPerMinute: PER_KEY, redis: client },
+      metrics,
+      logger: logs.logger,
+    });
+  });
+  after(async () => {
+    server?.kill('SIGCONT');
+    await t?.close();
+    if (client) await closeRedis(client);
+    server?.kill('SIGKILL');
+  });
+
+  test('unchecked requests are logged once, throttled, while the client stays connected', { skip }, async () => {
+    const limited = await statuses(t, PER_KEY + 1, () => ({ method: 'GET', url: LIST }));
+    assert.deepEqual(limited, [...repeat(200, PER_KEY), 429], 'enforced while Redis answers');
+    server!.kill('SIGSTOP');
+    const codes = await statuses(t, 3, () => ({ method: 'GET', url: LIST }));
+    assert.deepEqual(codes, repeat(200, 3), 'served unchecked (fail open)');
+    assert.equal(client!.status, 'ready', 'the connection never dropped');
+    const [failOpen] = (await metrics.rateLimitFailOpen.get()).values;
+    assert.equal(failOpen?.value, 3);
+    const lines = logs.lines.filter((line) => String(line.msg).startsWith('rate limit not checked'));
+    assert.equal(lines.length, 1, JSON.stringify(lines));
+    assert.equal(lines[0]!.level, 'warn');
+    assert.equal(lines[0]!.unchecked_since_last_line, 0);
   });
 });
 

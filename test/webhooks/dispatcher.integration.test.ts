@@ -187,8 +187,11 @@ for (const [dialect, open, skip] of await dialects()) {
       const disabled = await b.webhooks.get(endpoint.id);
       assert.equal(disabled.disabledReason, 'the endpoint answered 410 Gone');
       assert.equal(sink.requests.length, 1, 'nothing more is sent');
-      const events = (await feed().feed({ limit: 1000, type: 'webhook_endpoint.disabled' })).events;
-      const event = events.find((e) => e.subjectId === endpoint.id);
+      // On PostgreSQL the event is in the feed once numbered, just after the disabling commit.
+      const disabledEvent = async () =>
+        (await feed().feed({ limit: 1000, type: 'webhook_endpoint.disabled' })).events.find((e) => e.subjectId === endpoint.id);
+      await eventually('the disabled event', async () => (await disabledEvent()) !== undefined);
+      const event = await disabledEvent();
       assert.equal(event?.actor, 'system:webhooks');
       assert.equal(event.data.reason, 'gone');
       assert.equal((await log(endpoint))[0]!.outcome, 'gone');
@@ -200,8 +203,10 @@ for (const [dialect, open, skip] of await dialects()) {
       await b.createUsers(1);
       await eventually('disabled', async () => !(await b.webhooks.get(endpoint.id)).enabled);
       assert.equal((await b.webhooks.get(endpoint.id)).disabledReason, 'every delivery failed for the whole retry horizon');
-      const events = (await feed().feed({ limit: 1000, type: 'webhook_endpoint.disabled' })).events;
-      assert.equal(events.find((e) => e.subjectId === endpoint.id)?.data.reason, 'horizon');
+      const disabledEvent = async () =>
+        (await feed().feed({ limit: 1000, type: 'webhook_endpoint.disabled' })).events.find((e) => e.subjectId === endpoint.id);
+      await eventually('the disabled event', async () => (await disabledEvent()) !== undefined);
+      assert.equal((await disabledEvent())?.data.reason, 'horizon');
       assert.ok((await log(endpoint)).length >= 2);
     });
 

@@ -2,7 +2,7 @@ import { type Kysely, type Selectable, type Updateable } from 'kysely';
 import { failOnOutage, type SqlDialect } from '../../db/dialect.js';
 import type { ImportJobsTable, Schema } from '../../db/schema.js';
 import type { NewEvent } from '../../events/model.js';
-import { appendEvent } from '../../events/sql-outbox.js';
+import { appendEvent, publishEvents } from '../../events/sql-outbox.js';
 import type { EventsMode, ImportJob, ImportMode, ImportSpec, JobStatus, ReadOptions } from './job.js';
 import type { ImportFormat } from '../read/parse.js';
 import { LeaseLostError } from '../errors.js';
@@ -189,6 +189,7 @@ export class SqlImportJobStore implements ImportJobStore {
         if (event !== undefined) await appendEvent(trx, this.dialect, event);
       }),
     );
+    if (event !== undefined) await publishEvents(this.db, this.dialect);
     return this.#require(id);
   }
 
