@@ -23,7 +23,8 @@ import { importMetrics } from '../imports/metrics.js';
 import { ImportRunner } from '../imports/jobs/runner.js';
 import { ImportService } from '../imports/service.js';
 import { importServiceOptionsFor } from './imports.js';
-import { userStoreFor } from './users.js';
+import { groupStoreFor, userStoreFor } from './users.js';
+import { GroupsService } from '../groups/service.js';
 import { UsersService } from '../users/service.js';
 import { Dispatcher, type Wakeups } from '../webhooks/dispatcher.js';
 import { WebhookHttpClient } from '../webhooks/http-client.js';
@@ -47,6 +48,7 @@ export interface Services {
   readonly apiKeys: ApiKeysService;
   readonly authenticator: Authenticator;
   readonly users: UsersService;
+  readonly groups: GroupsService;
   readonly events: EventsService;
   /** Announced after every commit of this process's writers that appended events; the dispatcher wakes on it. */
   readonly eventCommits: EventCommits;
@@ -141,10 +143,16 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     const eventCommits = new EventCommits();
     const notifier = await commitNotifier(database, eventCommits, logger.child({ component: 'events' }));
     const users = new UsersService({
-      store: userStoreFor(database, { onEventsCommitted: eventCommits.announce }),
+      store: userStoreFor(database, { onEventsCommitted: eventCommits.announce, newId }),
       cursors: new CursorCodec(cursorKey),
       newId,
       idempotencyTtlMs: config.users.idempotencyTtlHours * 3_600_000,
+    });
+
+    const groups = new GroupsService({
+      store: groupStoreFor(database, { onEventsCommitted: eventCommits.announce }),
+      cursors: new CursorCodec(cursorKey),
+      newId,
     });
 
     const events = new EventsService({ store: new SqlEventStore(database.db, database.dialect) });
@@ -236,6 +244,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       apiKeys,
       authenticator,
       users,
+      groups,
       events,
       eventCommits,
       webhooks,
@@ -334,6 +343,7 @@ export function httpDependencies(
   return {
     logger,
     users: services.users,
+    groups: services.groups,
     apiKeys: services.apiKeys,
     events: services.events,
     webhooks: services.webhooks,

@@ -90,7 +90,7 @@ const IdParams = Type.Object({ id: UserId });
 
 const DEFAULT_PAGE_SIZE = 50;
 // PostgreSQL cannot compare text containing NUL; refuse it at the edge rather than fail in SQL.
-const NO_NUL = '^[^\\u0000]*$';
+export const NO_NUL = '^[^\\u0000]*$';
 
 const ListQuery = Type.Object(
   {
@@ -122,7 +122,7 @@ const CreateHeaders = Type.Object({
     }),
   ),
 });
-const ConditionalHeaders = Type.Object({
+export const ConditionalHeaders = Type.Object({
   'if-match': Type.Optional(
     Type.String({
       maxLength: 1024,
@@ -131,7 +131,7 @@ const ConditionalHeaders = Type.Object({
     }),
   ),
 });
-const CacheHeaders = Type.Object({
+export const CacheHeaders = Type.Object({
   'if-none-match': Type.Optional(
     Type.String({ maxLength: 1024, description: 'the ETag you hold: 304 without a body when it is still current', examples: ['"3"'] }),
   ),
@@ -139,7 +139,7 @@ const CacheHeaders = Type.Object({
 
 /** The one place a User becomes JSON: a row or a domain object never reaches the wire unconverted. */
 /** What a change records on its event (who, which request) and the deadline it runs under. */
-function changeContext(request: FastifyRequest) {
+export function changeContext(request: FastifyRequest) {
   return { signal: request.deadline, actor: request.principal?.actor, requestId: request.id };
 }
 
@@ -152,7 +152,7 @@ function sendUser(reply: FastifyReply, status: number, user: User) {
  * with the schema's errors and the business rules' errors together, so a client fixes every
  * field in one round trip; any other failed part (path, headers) is refused as it is.
  */
-function rejectInvalidBody(request: FastifyRequest, businessErrors: (body: unknown) => FieldError[]): void {
+export function rejectInvalidBody(request: FastifyRequest, businessErrors: (body: unknown) => FieldError[]): void {
   const failure = request.validationError;
   if (!failure) return;
   if (failure.validationContext !== 'body') throw failure;
