@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { openDatabase } from '../../src/db/database.js';
-import { migrateDown, migrateTo as migrateToVersion, migrateToLatest, MigrationError, openKeyConflicts } from '../../src/db/migrator.js';
+import { migrateTo as migrateToVersion, migrateToLatest, MigrationError, openKeyConflicts } from '../../src/db/migrator.js';
 import type { Schema } from '../../src/db/schema.js';
 import { usersServiceOver } from '../helpers/app.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
@@ -76,7 +76,7 @@ for (const [dialect, open, skip] of await dialects()) {
     if (dialect === 'sqlite') {
       test('SQLite keeps every id column as text: 0010 is applied and does nothing', async () => {
         assert.deepEqual(await columnTypes([...ID_COLUMNS, ...TEXT_COLUMNS]), allOf('text', [...ID_COLUMNS, ...TEXT_COLUMNS]));
-        await migrateDown(db, 'sqlite');
+        await migrateToVersion(db, 'sqlite', '0009_search_key_ranges');
         await migrateToLatest(db, 'sqlite');
         assert.deepEqual(await columnTypes(ID_COLUMNS), allOf('text', ID_COLUMNS));
       });
@@ -169,7 +169,7 @@ for (const [dialect, open, skip] of await dialects()) {
         before.usersById.slice(0, 7),
       );
 
-      await migrateToLatest(db, 'postgres');
+      await migrateTo('0010_postgres_uuid_ids');
       assert.deepEqual(await columnTypes(ID_COLUMNS), allOf('uuid', ID_COLUMNS));
       assert.deepEqual(await columnTypes(TEXT_COLUMNS), allOf('text', TEXT_COLUMNS));
       assert.deepEqual(await snapshot(), before, 'every id reads back as the same lower-case text, in the same order');
@@ -188,7 +188,7 @@ for (const [dialect, open, skip] of await dialects()) {
         [[userIds[1], userIds[0]]],
       );
 
-      await migrateDown(db, 'postgres');
+      await migrateTo('0009_search_key_ranges');
       assert.deepEqual(await columnTypes(ID_COLUMNS), allOf('text', ID_COLUMNS));
       assert.deepEqual(await snapshot(), before, 'down gives the same text back');
       assert.deepEqual(await structure(), structureBefore);
