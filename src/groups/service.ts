@@ -152,26 +152,49 @@ export class GroupsService {
     ctx: GroupContext = {},
     maxMembers: number | null = MEMBER_BATCH_MAX,
   ): Promise<Group> {
-    return inSpan('groups.create', async () => {
-      const parsed = parseNewGroup(input, maxMembers ?? undefined);
-      const now = this.#now();
-      const group: Group = {
-        id: this.#newId() as GroupId,
-        displayName: parsed.displayName,
-        externalId: parsed.externalId,
-        attributes: parsed.attributes,
-        memberCount: parsed.memberIds.length,
-        version: 1,
-        createdAt: now,
-        updatedAt: now,
-      };
-      const events = [
-        groupCreated(this.#newId(), group, ctx),
-        ...membershipEvents(this.#newId, 'group.members_added', group, parsed.memberIds, ctx, now),
-      ];
-      await this.#store.create(group, parsed.memberIds, events, ctx.signal);
-      return group;
-    });
+    return inSpan('groups.create', () => this.#create(this.#newId() as GroupId, input, ctx, maxMembers));
+  }
+
+  async #create(
+    id: GroupId,
+    input: { display_name: unknown; external_id?: unknown; attributes?: unknown; member_ids?: unknown },
+    ctx: GroupContext,
+    maxMembers: number | null,
+  ): Promise<Group> {
+    const parsed = parseNewGroup(input, maxMembers ?? undefined);
+    const now = this.#now();
+    const group: Group = {
+      id,
+      displayName: parsed.displayName,
+      externalId: parsed.externalId,
+      attributes: parsed.attributes,
+      memberCount: parsed.memberIds.length,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const events = [
+      groupCreated(this.#newId(), group, ctx),
+      ...membershipEvents(this.#newId, 'group.members_added', group, parsed.memberIds, ctx, now),
+    ];
+    await this.#store.create(group, parsed.memberIds, events, ctx.signal);
+    return group;
+  }
+
+  /**
+   * The group with this id becomes what is given (replace()), or is created with this id and
+   * these members (any number): what `roster import --groups` does with each line of an export.
+   * @throws ValidationError, GroupNameTakenError, GroupExternalIdTakenError, MembersNotFoundError
+   */
+  async upsert(
+    id: string,
+    input: { display_name: unknown; external_id?: unknown; attributes?: unknown; member_ids?: unknown },
+    ctx: GroupContext = {},
+  ): Promise<{ group: Group; created: boolean }> {
+    const groupId = requireGroupId(id);
+    if ((await this.#store.get(groupId, ctx.signal)) !== undefined)
+      return { group: await this.replace(id, input, undefined, ctx), created: false };
+    return { group: await this.#create(groupId, input, ctx, null), created: true };
   }
 
   /** @throws ValidationError (bad id), GroupNotFoundError */
