@@ -209,6 +209,8 @@ export function schemaErrors(issues: readonly ValidationIssue[], part: string): 
           ? `must be one of: ${allowed.join(', ')}`
           : 'is not one of the allowed shapes (see the OpenAPI document)';
       add(locate(issue.instancePath, message, part));
+    } else if (issue.keyword === 'enum' && Array.isArray(issue.params.allowedValues)) {
+      add(locate(issue.instancePath, `must be one of: ${(issue.params.allowedValues as unknown[]).join(', ')}`, part));
     } else if (issue.keyword === 'required') {
       const missing = (issue.params.requiredProperties ?? issue.params.missingProperty ?? []) as string[] | string;
       for (const name of [missing].flat()) add(locate(`${issue.instancePath}/${name}`, 'is required', part));
