@@ -153,7 +153,7 @@ async function benchOne(label: string, database: Database, serverPids: () => Pro
   for (let round = 0; round < ROUNDS; round++) {
     const serviceFirst = round % 2 === 0;
     const runService = async () => {
-      const group = await service.create({ display_name: `bench ${uuidv7()}` });
+      const { group } = await service.create({ display_name: `bench ${uuidv7()}` });
       costs.serviceAdd.push(
         await measure(serverPids, async () => {
           for (const batch of batches) await service.addMembers(group.id, batch, undefined);

@@ -153,6 +153,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       store: groupStoreFor(database, { onEventsCommitted: eventCommits.announce }),
       cursors: new CursorCodec(cursorKey),
       newId,
+      idempotencyTtlMs: config.users.idempotencyTtlHours * 3_600_000,
     });
 
     const events = new EventsService({ store: new SqlEventStore(database.db, database.dialect) });

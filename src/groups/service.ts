@@ -7,7 +7,7 @@ import { inSpan } from '../kit/trace.js';
 import type { EventContext, NewEvent } from '../events/model.js';
 import { compareKeys, prefixRange, type KeyRange } from '../users/search.js';
 import { field, isPlainObject, parseAttributes, parseUserId, type UserId } from '../users/model.js';
-import { UserNotFoundError } from '../users/errors.js';
+import { IdempotencyKeyReusedError, IdempotencyKeyTakenError, UserNotFoundError } from '../users/errors.js';
 import { GroupNotFoundError, GroupVersionMismatchError, NotAMemberError } from './errors.js';
 import { changedGroupFields, groupCreated, groupDeleted, groupUpdated, membershipEvents } from './events.js';
 import {
@@ -52,6 +52,16 @@ export interface MembersOutcome {
   readonly memberCount: number;
 }
 
+/** A remembered `Idempotency-Key` of a group creation (the same table and rules as users'). */
+export interface GroupIdempotency {
+  readonly scope: string;
+  readonly key: string;
+  /** SHA-256 of the canonical request, so a reuse with another body is detected. */
+  readonly fingerprint: string;
+  readonly group: Group;
+  readonly expiresAt: Date;
+}
+
 /** What the store writes for a change: the group's row and the events. */
 export interface GroupWrite {
   readonly group: Group;
@@ -64,10 +74,18 @@ export interface GroupWrite {
  */
 export interface GroupStore {
   /**
-   * Inserts the group, its members and the events in one transaction.
-   * @throws GroupNameTakenError, GroupExternalIdTakenError, MembersNotFoundError (nothing written)
+   * Inserts the group, its members, the events and, when given, the idempotency record in one transaction.
+   * @throws GroupNameTakenError, GroupExternalIdTakenError, MembersNotFoundError, IdempotencyKeyTakenError (nothing written)
    */
-  create(group: Group, memberIds: readonly UserId[], events: readonly NewEvent[], signal?: AbortSignal): Promise<void>;
+  create(
+    group: Group,
+    memberIds: readonly UserId[],
+    events: readonly NewEvent[],
+    idempotency: GroupIdempotency | undefined,
+    signal?: AbortSignal,
+  ): Promise<void>;
+  /** The unexpired record of a key, if any. */
+  findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<GroupIdempotency | undefined>;
   get(id: GroupId, signal?: AbortSignal): Promise<Group | undefined>;
   /** By `display_name_key` (foldKey() of the name): at most one. */
   findByNameKey(key: string, signal?: AbortSignal): Promise<Group | undefined>;
@@ -106,6 +124,8 @@ export interface GroupsServiceOptions {
   readonly cursors: CursorCodec;
   readonly newId: () => string;
   readonly now?: () => Date;
+  /** How long an Idempotency-Key is remembered (users' setting). */
+  readonly idempotencyTtlMs?: number;
 }
 
 export interface ListGroupsInput {
@@ -128,18 +148,29 @@ export interface GroupContext extends EventContext {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** A creation that may be retried: the key, and the caller it belongs to (keys of two callers never collide). */
+export interface CreateContext extends GroupContext {
+  readonly idempotencyKey?: string | undefined;
+  readonly idempotencyScope?: string | undefined;
+}
+
+/** Groups' keys live beside users' in one table: a prefix keeps a key used for both apart. */
+const IDEMPOTENCY_SCOPE_PREFIX = 'groups:';
+
 /** Use cases of the groups capability (REST and, later, SCIM /Groups). Knows nothing of HTTP or SQL. */
 export class GroupsService {
   readonly #store: GroupStore;
   readonly #cursors: CursorCodec;
   readonly #newId: () => string;
   readonly #now: () => Date;
+  readonly #idempotencyTtlMs: number;
 
   constructor(options: GroupsServiceOptions) {
     this.#store = options.store;
     this.#cursors = options.cursors;
     this.#newId = options.newId;
     this.#now = options.now ?? (() => new Date());
+    this.#idempotencyTtlMs = options.idempotencyTtlMs ?? 24 * 3_600_000;
   }
 
   /**
@@ -149,18 +180,18 @@ export class GroupsService {
    */
   async create(
     input: { display_name: unknown; external_id?: unknown; attributes?: unknown; member_ids?: unknown },
-    ctx: GroupContext = {},
+    ctx: CreateContext = {},
     maxMembers: number | null = MEMBER_BATCH_MAX,
-  ): Promise<Group> {
+  ): Promise<{ group: Group; replayed: boolean }> {
     return inSpan('groups.create', () => this.#create(this.#newId() as GroupId, input, ctx, maxMembers));
   }
 
   async #create(
     id: GroupId,
     input: { display_name: unknown; external_id?: unknown; attributes?: unknown; member_ids?: unknown },
-    ctx: GroupContext,
+    ctx: CreateContext,
     maxMembers: number | null,
-  ): Promise<Group> {
+  ): Promise<{ group: Group; replayed: boolean }> {
     const parsed = parseNewGroup(input, maxMembers ?? undefined);
     const now = this.#now();
     const group: Group = {
@@ -177,8 +208,33 @@ export class GroupsService {
       groupCreated(this.#newId(), group, ctx),
       ...membershipEvents(this.#newId, 'group.members_added', group, parsed.memberIds, ctx, now),
     ];
-    await this.#store.create(group, parsed.memberIds, events, ctx.signal);
-    return group;
+    if (ctx.idempotencyKey === undefined) {
+      await this.#store.create(group, parsed.memberIds, events, undefined, ctx.signal);
+      return { group, replayed: false };
+    }
+    const scope = `${IDEMPOTENCY_SCOPE_PREFIX}${ctx.idempotencyScope ?? ''}`;
+    const fingerprint = fingerprintOf(parsed);
+    const earlier = await this.#replay(scope, ctx.idempotencyKey, fingerprint, now, ctx.signal);
+    if (earlier) return earlier;
+    const record = { scope, key: ctx.idempotencyKey, fingerprint, group, expiresAt: new Date(now.getTime() + this.#idempotencyTtlMs) };
+    try {
+      await this.#store.create(group, parsed.memberIds, events, record, ctx.signal);
+      return { group, replayed: false };
+    } catch (error) {
+      if (!(error instanceof IdempotencyKeyTakenError)) throw error;
+      const winner = await this.#replay(scope, ctx.idempotencyKey, fingerprint, now, ctx.signal);
+      if (winner) return winner;
+      throw error;
+    }
+  }
+
+  async #replay(scope: string, key: string, fingerprint: string, now: Date, signal?: AbortSignal) {
+    const record = await this.#store.findIdempotency(scope, key, now, signal);
+    if (!record) return undefined;
+    if (record.fingerprint !== fingerprint) {
+      throw new IdempotencyKeyReusedError('This Idempotency-Key was already used with a different request body.');
+    }
+    return { group: record.group, replayed: true };
   }
 
   /**
@@ -194,7 +250,7 @@ export class GroupsService {
     const groupId = requireGroupId(id);
     if ((await this.#store.get(groupId, ctx.signal)) !== undefined)
       return { group: await this.replace(id, input, undefined, ctx), created: false };
-    return { group: await this.#create(groupId, input, ctx, null), created: true };
+    return { group: (await this.#create(groupId, input, ctx, null)).group, created: true };
   }
 
   /** @throws ValidationError (bad id), GroupNotFoundError */
@@ -503,6 +559,22 @@ function requireGroupId(id: string): GroupId {
   const parsed = parseGroupId(id);
   if (!parsed.ok) throw new ValidationError([{ pointer: '/id', message: parsed.message }], 'The group id is malformed.');
   return parsed.value;
+}
+
+/** SHA-256 of the parsed request as canonical JSON (sorted keys): field order never matters. */
+function fingerprintOf(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /** A cursor's filter tag: which query it belongs to, so a cursor cannot move to another. */

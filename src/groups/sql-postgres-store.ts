@@ -5,13 +5,17 @@ import { inTransaction, withClient } from '../db/postgres-client.js';
 import type { NewEvent } from '../events/model.js';
 import { EVENT_SEQUENCE_LOCK, toEventRow } from '../events/sql-outbox.js';
 import type { UserId } from '../users/model.js';
+import { IdempotencyKeyTakenError } from '../users/errors.js';
 import { GroupExternalIdTakenError, GroupNameTakenError, GroupNotFoundError, MembersNotFoundError } from './errors.js';
 import { membershipEvents } from './events.js';
 import type { Group, GroupId } from './model.js';
-import type { GroupStore, GroupWrite, Member, MembersChange, MembersOutcome, NameKeyRange } from './service.js';
+import type { GroupIdempotency, GroupStore, GroupWrite, Member, MembersChange, MembersOutcome, NameKeyRange } from './service.js';
 import {
   GROUP_COLUMNS,
   fromGroupRow,
+  fromGroupSnapshot,
+  isIdempotencyKeyConflict,
+  toGroupSnapshot,
   fromMemberRow,
   groupValues,
   isForeignKeyViolation,
@@ -124,6 +128,26 @@ const USER_LEAVES = statement(
    update groups g set member_count = g.member_count - 1, version = g.version + 1, updated_at = $2
    from gone where g.id = gone.group_id returning g.id, g.version`,
 );
+const FIND_IDEMPOTENCY = statement(
+  'find-idempotency',
+  'select',
+  'idempotency_keys',
+  'select fingerprint, result, expires_at from idempotency_keys where scope = $1 and key = $2 and expires_at > $3',
+);
+/**
+ * The key goes in first, as users' CREATE_REMEMBERED: a concurrent request with the same key waits
+ * on it and then finds it taken (no row back), and replays. An expired record is replaced.
+ */
+const REMEMBER = statement(
+  'remember',
+  'insert',
+  'idempotency_keys',
+  `insert into idempotency_keys as k (scope, key, fingerprint, result, created_at, expires_at)
+   values ($1, $2, $3, $4::jsonb, $5, $6)
+   on conflict (scope, key) do update set fingerprint = excluded.fingerprint, result = excluded.result,
+     created_at = excluded.created_at, expires_at = excluded.expires_at where k.expires_at <= excluded.created_at
+   returning 1`,
+);
 const SEQUENCE_LOCK = statement('sequence-lock', 'other', 'events', `select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK})`);
 /** Any number of events in one statement, inserted (and numbered) in the order given. */
 const INSERT_EVENTS = statement(
@@ -150,9 +174,22 @@ export class PostgresGroupStore implements GroupStore {
     private readonly onEventsCommitted: () => void = () => undefined,
   ) {}
 
-  async create(group: Group, memberIds: readonly UserId[], events: readonly NewEvent[], signal?: AbortSignal): Promise<void> {
+  async create(
+    group: Group,
+    memberIds: readonly UserId[],
+    events: readonly NewEvent[],
+    idempotency: GroupIdempotency | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
     await this.#write(() =>
       inTransaction(this.pool, signal, async (client) => {
+        if (idempotency !== undefined) {
+          const { scope, key, fingerprint, expiresAt } = idempotency;
+          const values = [scope, key, fingerprint, toGroupSnapshot(idempotency.group), group.createdAt, expiresAt];
+          if ((await this.#run(client, REMEMBER, values)).rowCount === 0) {
+            throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.');
+          }
+        }
         await this.#requireUsers(client, memberIds);
         await this.#run(client, INSERT, groupValues(group, postgresDialect));
         if (memberIds.length > 0) await this.#run(client, ADD, [group.id, memberIds, group.createdAt]);
@@ -160,6 +197,15 @@ export class PostgresGroupStore implements GroupStore {
       }),
     );
     this.onEventsCommitted();
+  }
+
+  async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<GroupIdempotency | undefined> {
+    type Row = { fingerprint: string; result: unknown; expires_at: Date };
+    const { rows } = await this.#read(signal, (client) => this.#run(client, FIND_IDEMPOTENCY, [scope, key, now]));
+    const row = rows[0] as Row | undefined;
+    if (row === undefined) return undefined;
+    const { fingerprint, result, expires_at } = row;
+    return { scope, key, fingerprint, group: fromGroupSnapshot(result), expiresAt: expires_at };
   }
 
   async get(id: GroupId, signal?: AbortSignal): Promise<Group | undefined> {
@@ -326,6 +372,8 @@ export class PostgresGroupStore implements GroupStore {
     try {
       return await failOnOutage(postgresDialect, work);
     } catch (error) {
+      if (isIdempotencyKeyConflict(error))
+        throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.', { cause: error });
       const key = violatedGroupKey(error);
       if (key === 'display_name') throw new GroupNameTakenError('Another group already has this display name.', { cause: error });
       if (key === 'external_id') throw new GroupExternalIdTakenError('Another group already has this external id.', { cause: error });

@@ -80,3 +80,25 @@ export function isForeignKeyViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
 }
+
+/** The group an idempotency record keeps (its `result` column): JSON, times as toISOString(). */
+export function toGroupSnapshot(group: Group): string {
+  return JSON.stringify({ ...group, createdAt: group.createdAt.toISOString(), updatedAt: group.updatedAt.toISOString() });
+}
+
+/** The inverse of toGroupSnapshot(), from the text (SQLite) or the parsed jsonb (PostgreSQL). */
+export function fromGroupSnapshot(stored: unknown): Group {
+  const snap = (typeof stored === 'string' ? JSON.parse(stored) : stored) as Omit<Group, 'createdAt' | 'updatedAt'> & {
+    createdAt: string;
+    updatedAt: string;
+  };
+  return { ...snap, createdAt: new Date(snap.createdAt), updatedAt: new Date(snap.updatedAt) };
+}
+
+/** A unique violation of idempotency_keys: another request committed the same key first. */
+export function isIdempotencyKeyConflict(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const { code, table } = error as { code?: unknown; table?: unknown };
+  if (code === '23505') return table === 'idempotency_keys';
+  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' && error.message.includes('idempotency_keys.');
+}

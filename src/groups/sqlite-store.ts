@@ -6,13 +6,17 @@ import type { Schema } from '../db/schema.js';
 import type { NewEvent } from '../events/model.js';
 import { toEventRow } from '../events/sql-outbox.js';
 import type { UserId } from '../users/model.js';
+import { IdempotencyKeyTakenError } from '../users/errors.js';
 import { GroupExternalIdTakenError, GroupNameTakenError, GroupNotFoundError, MembersNotFoundError } from './errors.js';
 import { membershipEvents } from './events.js';
 import type { Group, GroupId } from './model.js';
-import type { GroupStore, GroupWrite, Member, MembersChange, MembersOutcome, NameKeyRange } from './service.js';
+import type { GroupIdempotency, GroupStore, GroupWrite, Member, MembersChange, MembersOutcome, NameKeyRange } from './service.js';
 import {
   GROUP_COLUMNS,
   fromGroupRow,
+  fromGroupSnapshot,
+  isIdempotencyKeyConflict,
+  toGroupSnapshot,
   fromMemberRow,
   groupValues,
   isForeignKeyViolation,
@@ -85,6 +89,21 @@ function prepareGroupStatements(connection: SQLite.Database) {
       'groups',
       'update groups set member_count = member_count - 1, version = version + 1, updated_at = ? where id = ? returning version',
     ),
+    findIdempotency: prepare(
+      'select',
+      'idempotency_keys',
+      'select fingerprint, result, expires_at from idempotency_keys where scope = ? and "key" = ? and expires_at > ?',
+    ),
+    deleteExpiredIdempotency: prepare(
+      'delete',
+      'idempotency_keys',
+      'delete from idempotency_keys where scope = ? and "key" = ? and expires_at <= ?',
+    ),
+    insertIdempotency: prepare(
+      'insert',
+      'idempotency_keys',
+      'insert into idempotency_keys (scope, "key", fingerprint, result, created_at, expires_at) values (?, ?, ?, ?, ?, ?)',
+    ),
     insertEvent: prepare(
       'insert',
       'events',
@@ -116,7 +135,9 @@ export class SqliteGroupStore implements GroupStore {
   readonly #observe: StatementObserver;
   readonly #s: GroupStatements;
   readonly #onEventsCommitted: (() => void) | undefined;
-  readonly #createTx: SQLite.Transaction<(group: Group, memberIds: readonly UserId[], events: readonly NewEvent[]) => void>;
+  readonly #createTx: SQLite.Transaction<
+    (group: Group, memberIds: readonly UserId[], events: readonly NewEvent[], idempotency: GroupIdempotency | undefined) => void
+  >;
   readonly #changeTx: SQLite.Transaction<
     (
       id: GroupId,
@@ -138,9 +159,25 @@ export class SqliteGroupStore implements GroupStore {
     this.#deleteTx = options.connection.transaction(this.#deleteIn.bind(this));
   }
 
-  async create(group: Group, memberIds: readonly UserId[], events: readonly NewEvent[], signal?: AbortSignal): Promise<void> {
+  async create(
+    group: Group,
+    memberIds: readonly UserId[],
+    events: readonly NewEvent[],
+    idempotency: GroupIdempotency | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
     signal?.throwIfAborted();
-    await this.#exclusively(() => this.#committed(() => this.#createTx.immediate(group, memberIds, events)), signal);
+    await this.#exclusively(() => this.#committed(() => this.#createTx.immediate(group, memberIds, events, idempotency)), signal);
+  }
+
+  async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<GroupIdempotency | undefined> {
+    signal?.throwIfAborted();
+    const row = await this.#exclusively(
+      () => this.#get<{ fingerprint: string; result: string; expires_at: string }>(this.#s.findIdempotency, scope, key, now.toISOString()),
+      signal,
+    );
+    if (row === undefined) return undefined;
+    return { scope, key, fingerprint: row.fingerprint, group: fromGroupSnapshot(row.result), expiresAt: new Date(row.expires_at) };
   }
 
   async get(id: GroupId, signal?: AbortSignal): Promise<Group | undefined> {
@@ -231,7 +268,13 @@ export class SqliteGroupStore implements GroupStore {
     };
   }
 
-  #createIn(group: Group, memberIds: readonly UserId[], events: readonly NewEvent[]): void {
+  #createIn(group: Group, memberIds: readonly UserId[], events: readonly NewEvent[], idempotency: GroupIdempotency | undefined): void {
+    if (idempotency !== undefined) {
+      const now = group.createdAt.toISOString();
+      this.#run(this.#s.deleteExpiredIdempotency, idempotency.scope, idempotency.key, now);
+      const { scope, key, fingerprint, expiresAt } = idempotency;
+      this.#run(this.#s.insertIdempotency, scope, key, fingerprint, toGroupSnapshot(idempotency.group), now, expiresAt.toISOString());
+    }
     this.#requireUsers(memberIds);
     this.#run(this.#s.insert, ...groupValues(group, sqliteDialect));
     const at = sqliteDialect.toTime(group.createdAt);
@@ -368,6 +411,7 @@ export class SqliteGroupStore implements GroupStore {
 }
 
 function translated(error: unknown): unknown {
+  if (isIdempotencyKeyConflict(error)) return new IdempotencyKeyTakenError('The idempotency key was taken concurrently.', { cause: error });
   const key = violatedGroupKey(error);
   if (key === 'display_name') return new GroupNameTakenError('Another group already has this display name.', { cause: error });
   if (key === 'external_id') return new GroupExternalIdTakenError('Another group already has this external id.', { cause: error });

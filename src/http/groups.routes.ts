@@ -9,7 +9,7 @@ import { etagOf, ifNoneMatchHits, parseIfMatch } from './etag.js';
 import { problemResponses } from './schemas.js';
 import { requireMediaType } from './media-type.js';
 import { component } from './openapi.js';
-import { CacheHeaders, ConditionalHeaders, NO_NUL, changeContext, rejectInvalidBody } from './users.routes.js';
+import { CacheHeaders, ConditionalHeaders, CreateHeaders, NO_NUL, changeContext, rejectInvalidBody } from './users.routes.js';
 
 const GROUP_EXAMPLE_ID = '01933b5f-0a4c-7d2e-8b61-4e5f6a7b8c9d';
 const USER_EXAMPLE_ID = '01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21';
@@ -180,7 +180,12 @@ export function groupsRoutes(groups: GroupsService) {
         config: {
           access: write,
           docs: {
-            responses: { 201: { description: 'The group, created with its first members', headers: ['ETag', 'Location'] } },
+            responses: {
+              201: {
+                description: 'The group, created with its first members (or, with a replayed Idempotency-Key, as first created)',
+                headers: ['ETag', 'Location', 'Idempotent-Replayed'],
+              },
+            },
             problems: [
               'validation',
               'malformed-json',
@@ -188,6 +193,7 @@ export function groupsRoutes(groups: GroupsService) {
               'group-name-taken',
               'group-external-id-taken',
               'member-not-found',
+              'idempotency-key-reused',
               'body-too-large',
             ],
           },
@@ -196,7 +202,8 @@ export function groupsRoutes(groups: GroupsService) {
           operationId: 'createGroup',
           tags,
           summary: 'Create a group',
-          description: `Display names are unique, compared case-insensitively; external ids are unique. member_ids (at most ${MEMBER_BATCH_MAX}) must all be users, or nothing is created (422 member-not-found lists the others).`,
+          description: `Display names are unique, compared case-insensitively; external ids are unique. member_ids (at most ${MEMBER_BATCH_MAX}) must all be users, or nothing is created (422 member-not-found lists the others). With an Idempotency-Key, a retry gets the first answer back.`,
+          headers: CreateHeaders,
           body: CreateGroupBody,
           response: { 201: GroupSchema.ref, ...problemResponses },
         },
@@ -205,7 +212,12 @@ export function groupsRoutes(groups: GroupsService) {
       },
       async (request, reply) => {
         rejectInvalidBody(request, newGroupFieldErrors);
-        const group = await groups.create(request.body, changeContext(request));
+        const { group, replayed } = await groups.create(request.body, {
+          ...changeContext(request),
+          idempotencyKey: request.headers['idempotency-key'],
+          idempotencyScope: request.principal?.actor,
+        });
+        if (replayed) reply.header('idempotent-replayed', 'true');
         return sendGroup(reply.header('location', `/v1/groups/${group.id}`), 201, group);
       },
     );

@@ -111,7 +111,7 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const CreateHeaders = Type.Object({
+export const CreateHeaders = Type.Object({
   'idempotency-key': Type.Optional(
     Type.String({
       minLength: 1,

@@ -15,7 +15,7 @@ import {
 import type { Group } from '../../src/groups/model.js';
 import { InvalidCursorError } from '../../src/kit/cursor.js';
 import { ValidationError } from '../../src/kit/errors.js';
-import { UserNotFoundError } from '../../src/users/errors.js';
+import { IdempotencyKeyReusedError, UserNotFoundError } from '../../src/users/errors.js';
 import { servicesOver } from '../helpers/app.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 
@@ -41,7 +41,8 @@ for (const [dialect, open, skip] of await dialects()) {
         ids.push((await services.users.create({ email: `m${i}-${tag}@example.com`, name: `Member ${i}` }, undefined)).user.id);
       return ids;
     };
-    const newGroup = (extra: Record<string, unknown> = {}) => services.groups.create({ display_name: `Group ${unique()}`, ...extra });
+    const newGroup = async (extra: Record<string, unknown> = {}) =>
+      (await services.groups.create({ display_name: `Group ${unique()}`, ...extra })).group;
     /** Every event after `after` about `subject`, in sequence order. */
     const eventsOf = async (subject: string, afterSeq: number): Promise<StoredEvent[]> => {
       const out: StoredEvent[] = [];
@@ -65,7 +66,7 @@ for (const [dialect, open, skip] of await dialects()) {
     test('a group is created with its members and its events, in one go', async () => {
       const members = await newUsers(3);
       const seq = await lastSeq();
-      const group = await services.groups.create({
+      const { group } = await services.groups.create({
         display_name: ` Research ${unique()} `,
         external_id: `ext-${unique()}`,
         member_ids: [...members, members[0]],
@@ -92,7 +93,7 @@ for (const [dialect, open, skip] of await dialects()) {
       await services.groups.create({ display_name: `Straße ${tag}`, external_id: `X-${tag}` });
       await assert.rejects(services.groups.create({ display_name: `STRASSE ${tag.toUpperCase()}` }), GroupNameTakenError);
       await assert.rejects(services.groups.create({ display_name: `Other ${tag}`, external_id: `X-${tag}` }), GroupExternalIdTakenError);
-      const lower = await services.groups.create({ display_name: `Lower ${tag}`, external_id: `x-${tag}` });
+      const { group: lower } = await services.groups.create({ display_name: `Lower ${tag}`, external_id: `x-${tag}` });
       assert.equal(lower.externalId, `x-${tag}`, 'external ids compare exactly');
       assert.equal((await services.groups.findByDisplayName(`strasse ${tag}`))?.externalId, `X-${tag}`);
       assert.equal((await services.groups.findByExternalId(`X-${tag}`))?.displayName, `Straße ${tag}`);
@@ -114,7 +115,8 @@ for (const [dialect, open, skip] of await dialects()) {
       const made: Group[] = [];
       for (let i = 0; i < 7; i++)
         made.push(
-          await services.groups.create({ display_name: `Walk ${tag} ${String.fromCharCode(0x67 - i)}`, external_id: `w${i}-${tag}` }),
+          (await services.groups.create({ display_name: `Walk ${tag} ${String.fromCharCode(0x67 - i)}`, external_id: `w${i}-${tag}` }))
+            .group,
         );
       const walked: string[] = [];
       let cursor: string | undefined;
@@ -174,7 +176,7 @@ for (const [dialect, open, skip] of await dialects()) {
     });
 
     test('concurrent member batches on one group all land', async () => {
-      const ids = await newUsers(40);
+      const ids = await newUsers(45);
       const group = await newGroup();
       const batches = Array.from({ length: 8 }, (_, i) => ids.slice(i * 5, i * 5 + 5));
       await Promise.all(batches.map((batch) => services.groups.addMembers(group.id, batch, undefined)));
@@ -186,11 +188,12 @@ for (const [dialect, open, skip] of await dialects()) {
       await Promise.all([
         services.groups.removeMembers(group.id, ids.slice(0, 10), undefined),
         services.groups.removeMembers(group.id, ids.slice(10, 20), undefined),
-        services.groups.addMembers(group.id, ids.slice(0, 5), undefined),
+        services.groups.addMembers(group.id, ids.slice(40, 45), undefined),
       ]);
       const final = await services.groups.get(group.id);
       const left = await services.groups.members(group.id, { limit: 100 });
-      assert.equal(final.memberCount, left.items.length, 'the kept count is the real count');
+      assert.equal(final.memberCount, 25);
+      assert.equal(left.items.length, 25, 'the kept count is the real count');
       assert.equal(final.version, 1 + 8 + 3);
     });
 
@@ -319,6 +322,32 @@ for (const [dialect, open, skip] of await dialects()) {
         assert.equal(now.memberCount, members.items.length);
         assert.ok(!members.items.some((m) => m.userId === victim));
       }
+    });
+
+    test("an Idempotency-Key replays the first creation, refuses another body, and is apart from users' keys", async () => {
+      const key = `key-${unique()}`;
+      const body = { display_name: `Idem ${unique()}`, external_id: `i-${unique()}` };
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => services.groups.create(body, { idempotencyKey: key, idempotencyScope: 'key:a' })),
+      );
+      assert.equal(new Set(results.map((r) => r.group.id)).size, 1);
+      assert.equal(results.filter((r) => !r.replayed).length, 1);
+      const again = await services.groups.create(
+        { external_id: body.external_id, display_name: body.display_name },
+        { idempotencyKey: key, idempotencyScope: 'key:a' },
+      );
+      assert.deepEqual(again, { group: results[0]!.group, replayed: true });
+      await assert.rejects(
+        services.groups.create({ display_name: `Other ${unique()}` }, { idempotencyKey: key, idempotencyScope: 'key:a' }),
+        IdempotencyKeyReusedError,
+      );
+      const otherCaller = await services.groups.create(
+        { display_name: `Idem ${unique()}` },
+        { idempotencyKey: key, idempotencyScope: 'key:b' },
+      );
+      assert.equal(otherCaller.replayed, false);
+      const user = await services.users.create({ email: `idem-${unique()}@example.com`, name: 'Idem' }, key, { idempotencyScope: 'key:a' });
+      assert.equal(user.replayed, false, 'a key used for a group is not a user creation');
     });
   });
 }

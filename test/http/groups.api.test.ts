@@ -65,6 +65,24 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.equal(cached.statusCode, 304);
     });
 
+    test('POST with Idempotency-Key: a retry replays the first answer, another body is 422', async () => {
+      const key = `idem-${unique()}`;
+      const payload = { display_name: `Idem ${unique()}` };
+      const first = await call({ method: 'POST', url: '/v1/groups', headers: { 'idempotency-key': key }, payload });
+      assert.equal(first.statusCode, 201, first.body);
+      const again = await call({ method: 'POST', url: '/v1/groups', headers: { 'idempotency-key': key }, payload });
+      assert.equal(again.statusCode, 201);
+      assert.equal(again.headers['idempotent-replayed'], 'true');
+      assert.equal(json<GroupJson>(again).id, json<GroupJson>(first).id);
+      const other = await call({
+        method: 'POST',
+        url: '/v1/groups',
+        headers: { 'idempotency-key': key },
+        payload: { display_name: 'Else' },
+      });
+      assertProblem(fromInject(other), 'idempotency-key-reused');
+    });
+
     test('POST 400 (every field), 409 name and external id, 422 unknown members, 415', async () => {
       const bad = await call({
         method: 'POST',
