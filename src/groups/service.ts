@@ -396,6 +396,28 @@ export class GroupsService {
     });
   }
 
+  /**
+   * Several changes in one transaction, one version more (a SCIM PATCH with several operations):
+   * a merge patch of the fields, users to add (all must exist) and users to remove; removals
+   * apply before additions. Nothing changed: same version, no event.
+   * @throws ValidationError, GroupNotFoundError, MembersNotFoundError, GroupVersionMismatchError, GroupNameTakenError, GroupExternalIdTakenError
+   */
+  async modify(
+    id: string,
+    change: { readonly patch?: unknown; readonly add?: unknown; readonly remove?: unknown },
+    ifMatch: readonly number[] | undefined,
+    ctx: GroupContext = {},
+    maxMembers: number | null = null,
+  ): Promise<{ group: Group; added: readonly UserId[]; removed: readonly UserId[] }> {
+    return inSpan('groups.modify', async () => {
+      const add = change.add === undefined ? [] : requireMemberIds(change.add, maxMembers ?? undefined);
+      const remove = change.remove === undefined ? [] : requireMemberIds(change.remove, maxMembers ?? undefined);
+      const edit = (current: Group) => (change.patch === undefined ? current : applyGroupPatch(current, change.patch));
+      const { group, outcome } = await this.#change(id, { add, remove }, ifMatch, edit, ctx);
+      return { group, added: outcome.added, removed: outcome.removed };
+    });
+  }
+
   /** Removes one member. @throws ValidationError, GroupNotFoundError, NotAMemberError, GroupVersionMismatchError */
   async removeMember(id: string, userId: string, ifMatch: readonly number[] | undefined, ctx: GroupContext = {}): Promise<Group> {
     const parsed = parseUserId(userId);

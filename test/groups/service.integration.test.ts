@@ -349,5 +349,24 @@ for (const [dialect, open, skip] of await dialects()) {
       const user = await services.users.create({ email: `idem-${unique()}@example.com`, name: 'Idem' }, key, { idempotencyScope: 'key:a' });
       assert.equal(user.replayed, false, 'a key used for a group is not a user creation');
     });
+    test('modify: fields, additions and removals in one transaction, one version, the events of each', async () => {
+      const [a, b, c] = await newUsers(3);
+      const group = await newGroup({ member_ids: [a, b] });
+      const seq = await lastSeq();
+      const {
+        group: after,
+        added,
+        removed,
+      } = await services.groups.modify(group.id, { patch: { attributes: { x: 1 } }, add: [c, a], remove: [b] }, [group.version]);
+      assert.deepEqual([added, removed], [[c], [b]]);
+      assert.equal(after.version, group.version + 1);
+      assert.equal(after.memberCount, 2);
+      assert.deepEqual(
+        (await eventsOf(group.id, seq)).map((e) => e.type),
+        ['group.updated', 'group.members_added', 'group.members_removed'],
+      );
+      await assert.rejects(services.groups.modify(group.id, { add: [uuidv7()], remove: [a] }, undefined), MembersNotFoundError);
+      assert.equal((await services.groups.get(group.id)).memberCount, 2, 'nothing of a failed change applied');
+    });
   });
 }
