@@ -349,6 +349,7 @@ for (const [dialect, open, skip] of await dialects()) {
       const user = await services.users.create({ email: `idem-${unique()}@example.com`, name: 'Idem' }, key, { idempotencyScope: 'key:a' });
       assert.equal(user.replayed, false, 'a key used for a group is not a user creation');
     });
+
     test('modify: fields, additions and removals in one transaction, one version, the events of each', async () => {
       const [a, b, c] = await newUsers(3);
       const group = await newGroup({ member_ids: [a, b] });
