@@ -2,7 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const CAPABILITIES = ['users', 'events', 'webhooks', 'imports', 'auth', 'scim'];
+const CAPABILITIES = ['users', 'groups', 'events', 'webhooks', 'imports', 'auth', 'scim'];
 /** The files of a capability that are adapters: SQL stores and writers, the HTTP client, the exporter's SQL. */
 const ADAPTERS = CAPABILITIES.flatMap((c) => [
   `src/${c}/**/sql-*.ts`,

@@ -56,10 +56,15 @@ async function run(command: Exclude<CommandName, 'serve'>, positionals: string[]
       return (await import('./cli/keys.js')).keys(positionals, values, config);
     case 'import': {
       if (positionals.length !== 1) throw new UsageError('import takes one FILE (or - for stdin)');
+      if (values.groups === true) return (await import('./cli/groups.js')).importGroupsCommand(positionals[0]!, config);
       return (await import('./cli/import-export.js')).importCommand(positionals[0]!, values, config);
     }
     case 'export': {
       if (positionals.length > 0) throw new UsageError('export takes options only');
+      if (values.groups === true) {
+        if (values.format !== undefined || values.since !== undefined) throw new UsageError('export --groups takes --out only (NDJSON)');
+        return (await import('./cli/groups.js')).exportGroupsCommand(values.out as string | undefined, config);
+      }
       return (await import('./cli/import-export.js')).exportCommand(values, config);
     }
   }

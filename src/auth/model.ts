@@ -2,7 +2,17 @@
  * Who is calling and what they may do. Scopes are least-privilege: each route names exactly one,
  * and `admin` implies every other.
  */
-export const SCOPES = ['users:read', 'users:write', 'events:read', 'webhooks:manage', 'imports:write', 'scim', 'admin'] as const;
+export const SCOPES = [
+  'users:read',
+  'users:write',
+  'groups:read',
+  'groups:write',
+  'events:read',
+  'webhooks:manage',
+  'imports:write',
+  'scim',
+  'admin',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export function isScope(value: string): value is Scope {

@@ -109,6 +109,9 @@ job as one JSON line on stdout. Ctrl-C rolls back the batch in progress and prin
   --ignore-unknown              skip columns that are not user fields instead of failing
   --resume JOB                  continue a cancelled or failed job after its last committed line
   --errors FILE                 write the row errors (line, field, reason) as CSV
+  --groups                      FILE is a groups file (export --groups): each line's group created
+                                or replaced by id with its whole member list (the users first);
+                                failed lines on stderr, the tally on stdout; no other option applies
 
 ${DATABASE_NOTE}
 
@@ -124,6 +127,7 @@ Exit status: 0 done (row errors allowed, counted), 1 failed, 2 usage or configur
       'ignore-unknown': { type: 'boolean' },
       resume: { type: 'string' },
       errors: { type: 'string' },
+      groups: { type: 'boolean' },
     },
     createsDatabase: false,
   },
@@ -131,8 +135,10 @@ Exit status: 0 done (row errors allowed, counted), 1 failed, 2 usage or configur
     synopsis: 'export',
     summary: 'write a consistent snapshot of the users as CSV or NDJSON (stdout or --out FILE)',
     help: `Usage: roster export [--format csv|ndjson] [--since ISO] [--out FILE]
+       roster export --groups [--out FILE]
 
-Writes every user (id, email, name, attributes) from one consistent snapshot.
+Writes every user (id, email, name, attributes) from one consistent snapshot. With --groups,
+every group as NDJSON, one per line with its member ids (each group consistent on its own).
 
   --format csv|ndjson   default csv
   --since ISO           only users changed at or after this time, e.g. 2026-01-31T00:00:00Z
@@ -147,6 +153,7 @@ ${EXIT_CODES}
       format: { type: 'string' },
       since: { type: 'string' },
       out: { type: 'string' },
+      groups: { type: 'boolean' },
     },
     createsDatabase: false,
   },

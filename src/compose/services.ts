@@ -25,7 +25,8 @@ import { importMetrics } from '../imports/metrics.js';
 import { ImportRunner } from '../imports/jobs/runner.js';
 import { ImportService } from '../imports/service.js';
 import { importServiceOptionsFor } from './imports.js';
-import { userStoreFor } from './users.js';
+import { groupStoreFor, userStoreFor } from './users.js';
+import { GroupsService } from '../groups/service.js';
 import { consoleFor } from './console.js';
 import { UsersService } from '../users/service.js';
 import { Dispatcher, type Wakeups } from '../webhooks/dispatcher.js';
@@ -50,6 +51,7 @@ export interface Services {
   readonly apiKeys: ApiKeysService;
   readonly authenticator: Authenticator;
   readonly users: UsersService;
+  readonly groups: GroupsService;
   readonly events: EventsService;
   /** Announced after every commit of this process's writers that appended events; the dispatcher wakes on it. */
   readonly eventCommits: EventCommits;
@@ -147,7 +149,14 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     numbering =
       options.command === undefined ? eventNumberingNet(database, eventCommits, logger.child({ component: 'events' })) : undefined;
     const users = new UsersService({
-      store: userStoreFor(database, { onEventsCommitted: eventCommits.announce }),
+      store: userStoreFor(database, { onEventsCommitted: eventCommits.announce, newId }),
+      cursors: new CursorCodec(cursorKey),
+      newId,
+      idempotencyTtlMs: config.users.idempotencyTtlHours * 3_600_000,
+    });
+
+    const groups = new GroupsService({
+      store: groupStoreFor(database, { onEventsCommitted: eventCommits.announce }),
       cursors: new CursorCodec(cursorKey),
       newId,
       idempotencyTtlMs: config.users.idempotencyTtlHours * 3_600_000,
@@ -242,6 +251,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       apiKeys,
       authenticator,
       users,
+      groups,
       events,
       eventCommits,
       webhooks,
@@ -390,6 +400,7 @@ export function httpDependencies(
   return {
     logger,
     users: services.users,
+    groups: services.groups,
     apiKeys: services.apiKeys,
     events: services.events,
     webhooks: services.webhooks,

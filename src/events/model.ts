@@ -3,7 +3,18 @@
  * the change, in the change's own transaction (the outbox), and read by the event feed and the
  * webhook dispatcher.
  */
-export const EVENT_TYPES = ['user.created', 'user.updated', 'user.deleted', 'webhook_endpoint.disabled', 'users.imported'] as const;
+export const EVENT_TYPES = [
+  'user.created',
+  'user.updated',
+  'user.deleted',
+  'webhook_endpoint.disabled',
+  'users.imported',
+  'group.created',
+  'group.updated',
+  'group.deleted',
+  'group.members_added',
+  'group.members_removed',
+] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export function isEventType(value: string): value is EventType {

@@ -5,6 +5,8 @@ import type { UsersService } from '../users/service.js';
 import { HEALTH_SCHEMAS, healthRoutes, type Readiness } from './health.routes.js';
 import { PROBLEM_CONTENT_TYPE, problem, retryAfter, toProblem } from './problem.js';
 import { USERS_SCHEMAS, usersRoutes } from './users.routes.js';
+import { GROUPS_SCHEMAS, groupsRoutes } from './groups.routes.js';
+import type { GroupsService } from '../groups/service.js';
 import { API_KEYS_SCHEMAS, apiKeysRoutes } from './api-keys.routes.js';
 import { EVENTS_SCHEMAS, eventsRoutes } from './events.routes.js';
 import type { EventsService } from '../events/service.js';
@@ -35,6 +37,8 @@ import { nameRequestSpan, requestLoggerFactory, tracingServerFactory, type Serve
 export interface AppDependencies {
   readonly logger: FastifyBaseLogger;
   readonly users: UsersService;
+  /** Groups and their members; the routes exist only when it is given. */
+  readonly groups?: GroupsService;
   readonly apiKeys: ApiKeysService;
   readonly events: EventsService;
   /** Webhook endpoints, their log and replays; the routes exist only when it is given. */
@@ -269,6 +273,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     Problem.schema,
     ...HEALTH_SCHEMAS,
     ...USERS_SCHEMAS,
+    ...(deps.groups ? GROUPS_SCHEMAS : []),
     ...API_KEYS_SCHEMAS,
     ...EVENTS_SCHEMAS,
     ...(deps.webhooks ? WEBHOOKS_SCHEMAS : []),
@@ -287,6 +292,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   await app.register(healthRoutes(deps.readiness));
   await app.register(usersRoutes(deps.users));
+  if (deps.groups) await app.register(groupsRoutes(deps.groups));
   await app.register(apiKeysRoutes(deps.apiKeys));
   await app.register(eventsRoutes(deps.events));
   if (deps.webhooks) await app.register(webhooksRoutes(deps.webhooks));

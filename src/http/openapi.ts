@@ -118,6 +118,11 @@ const PROBLEM_DETAILS: Partial<Record<ProblemCode, string>> = {
   'user-not-found': 'No user has id 01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21.',
   'email-taken': 'Another user already has this email.',
   'version-mismatch': 'The user changed: it is at version 4, which If-Match does not name.',
+  'group-not-found': 'No group has id 01933b5f-0a4c-7d2e-8b61-4e5f6a7b8c9d.',
+  'group-name-taken': 'Another group already has this display name.',
+  'group-external-id-taken': 'Another group already has this external id.',
+  'member-not-found': 'No user has id 01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21.',
+  'membership-not-found': 'User 01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21 is not a member of group 01933b5f-0a4c-7d2e-8b61-4e5f6a7b8c9d.',
   'idempotency-key-reused': 'This Idempotency-Key was already used with a different request body.',
   'invalid-cursor': 'The cursor is not valid for this query.',
 };
@@ -215,6 +220,8 @@ function byStatus(a: ProblemCode, b: ProblemCode): number {
 const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   'users:read': 'read, list, search and export users',
   'users:write': 'create, change and delete users',
+  'groups:read': "read and list groups, their members, and a user's groups",
+  'groups:write': 'create, change and delete groups; add and remove members',
   'events:read': 'read the change feed',
   'webhooks:manage': 'register webhook endpoints, read their delivery log, replay',
   'imports:write': 'upload imports, follow and cancel them, download their row errors',
@@ -266,6 +273,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       tags: [
         { name: 'api-keys', description: 'Credentials for callers (admin)' },
         { name: 'events', description: 'The change feed: every change, in commit order' },
+        { name: 'groups', description: 'Groups of users and their members' },
         { name: 'health', description: 'Liveness and readiness probes (no credentials)' },
         { name: 'imports', description: 'Bulk import jobs: upload, progress, cancel, row errors' },
         { name: 'users', description: 'The directory' },

@@ -2,6 +2,7 @@ import type { FastifyError } from 'fastify';
 import { AppError, ValidationError } from '../kit/errors.js';
 import { DeadlineExceededError } from '../kit/deadline.js';
 import { InvalidEncodingError } from './encoding.js';
+import { MembersNotFoundError } from '../groups/errors.js';
 
 /**
  * The closed catalogue of problem types (RFC 9457). Every error a client can see is one of
@@ -18,6 +19,8 @@ export const PROBLEMS = {
   'route-not-found': { status: 404, title: 'No such resource' },
   'api-key-not-found': { status: 404, title: 'The API key does not exist' },
   'user-not-found': { status: 404, title: 'The user does not exist' },
+  'group-not-found': { status: 404, title: 'The group does not exist' },
+  'membership-not-found': { status: 404, title: 'The user is not a member of the group' },
   'webhook-endpoint-not-found': { status: 404, title: 'The webhook endpoint does not exist' },
   'event-not-found': { status: 404, title: 'The event is not (or no longer) in the feed' },
   'import-not-found': { status: 404, title: 'The import job does not exist' },
@@ -25,12 +28,15 @@ export const PROBLEMS = {
   'upload-timeout': { status: 408, title: 'The upload stalled or took too long' },
   'headers-timeout': { status: 408, title: 'The request headers did not arrive in time' },
   'email-taken': { status: 409, title: 'The email belongs to another user' },
+  'group-name-taken': { status: 409, title: 'The display name belongs to another group' },
+  'group-external-id-taken': { status: 409, title: 'The external id belongs to another group' },
   'import-job-leased': { status: 409, title: 'Another process is running the import job' },
   'version-mismatch': { status: 412, title: 'The resource changed since the given ETag' },
   'body-too-large': { status: 413, title: 'The request body is too large' },
   'uri-too-long': { status: 414, title: 'The request URL is too long' },
   'unsupported-media-type': { status: 415, title: 'The request body has an unsupported content type' },
   'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used with another request' },
+  'member-not-found': { status: 422, title: 'Some of the users to add do not exist; nothing was applied' },
   'invalid-import-file': { status: 422, title: 'The file cannot be imported' },
   'replay-too-large': { status: 422, title: 'The replay covers more events than one request may' },
   'rate-limited': { status: 429, title: 'Too many requests' },
@@ -121,6 +127,10 @@ export function toProblem(error: unknown, requestId: string): Problem {
       error.errors.map((e) => ({ pointer: e.pointer, message: e.message })),
     );
   }
+  if (error instanceof MembersNotFoundError) {
+    const errors = error.userIds.map((id) => ({ pointer: '/user_ids', message: `no user has id ${id}` }));
+    return problem('member-not-found', error.message, requestId, errors.length > 0 ? errors : undefined);
+  }
   if (error instanceof InvalidEncodingError) {
     const errors = error.parameters.map((p) => ({ parameter: p.parameter, message: p.message }));
     return problem('invalid-encoding', error.message, requestId, errors.length > 0 ? errors : undefined);
@@ -199,6 +209,8 @@ export function schemaErrors(issues: readonly ValidationIssue[], part: string): 
           ? `must be one of: ${allowed.join(', ')}`
           : 'is not one of the allowed shapes (see the OpenAPI document)';
       add(locate(issue.instancePath, message, part));
+    } else if (issue.keyword === 'enum' && Array.isArray(issue.params.allowedValues)) {
+      add(locate(issue.instancePath, `must be one of: ${(issue.params.allowedValues as unknown[]).join(', ')}`, part));
     } else if (issue.keyword === 'required') {
       const missing = (issue.params.requiredProperties ?? issue.params.missingProperty ?? []) as string[] | string;
       for (const name of [missing].flat()) add(locate(`${issue.instancePath}/${name}`, 'is required', part));

@@ -91,7 +91,7 @@ const IdParams = Type.Object({ id: UserId });
 
 const DEFAULT_PAGE_SIZE = 50;
 // PostgreSQL cannot compare text containing NUL; refuse it at the edge rather than fail in SQL.
-const NO_NUL = '^[^\\u0000]*$';
+export const NO_NUL = '^[^\\u0000]*$';
 
 const ListQuery = Type.Object(
   {
@@ -112,7 +112,7 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const CreateHeaders = Type.Object({
+export const CreateHeaders = Type.Object({
   'idempotency-key': Type.Optional(
     Type.String({
       minLength: 1,
@@ -123,7 +123,7 @@ const CreateHeaders = Type.Object({
     }),
   ),
 });
-const ConditionalHeaders = Type.Object({
+export const ConditionalHeaders = Type.Object({
   'if-match': Type.Optional(
     Type.String({
       maxLength: 1024,
@@ -132,14 +132,14 @@ const ConditionalHeaders = Type.Object({
     }),
   ),
 });
-const CacheHeaders = Type.Object({
+export const CacheHeaders = Type.Object({
   'if-none-match': Type.Optional(
     Type.String({ maxLength: 1024, description: 'the ETag you hold: 304 without a body when it is still current', examples: ['"3"'] }),
   ),
 });
 
 /** What a change records on its event (who, which request) and the deadline it runs under. */
-function changeContext(request: FastifyRequest) {
+export function changeContext(request: FastifyRequest) {
   return { signal: request.deadline, actor: request.principal?.actor, requestId: request.id };
 }
 
@@ -166,7 +166,7 @@ function sendJsonText(reply: FastifyReply, json: string) {
  * with the schema's errors and the business rules' errors together, so a client fixes every
  * field in one round trip; any other failed part (path, headers) is refused as it is.
  */
-function rejectInvalidBody(request: FastifyRequest, businessErrors: (body: unknown) => FieldError[]): void {
+export function rejectInvalidBody(request: FastifyRequest, businessErrors: (body: unknown) => FieldError[]): void {
   const failure = request.validationError;
   if (!failure) return;
   if (failure.validationContext !== 'body') throw failure;

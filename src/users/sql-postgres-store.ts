@@ -46,6 +46,12 @@ export class PostgresUserStore implements UserStore {
     private readonly observe: StatementObserver,
     /** Called after each committed change that appended an event (events/commits.ts), never after a rollback. */
     private readonly onEventsCommitted: () => void = () => undefined,
+    /**
+     * Runs inside a user's deletion, after the user is locked and before its row goes: removes
+     * what other capabilities keep about the user (groups' memberships) and appends their events
+     * in the same transaction. The composition root provides it (compose/users.ts).
+     */
+    private readonly onDelete?: (client: pg.PoolClient, userId: UserId, deleted: NewEvent) => Promise<void>,
   ) {}
 
   async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: AbortSignal): Promise<void> {
@@ -128,6 +134,21 @@ export class PostgresUserStore implements UserStore {
 
   /** As update(): optimistically first, then under the row lock if the user changed in between. */
   async delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: AbortSignal): Promise<void> {
+    const onDelete = this.onDelete;
+    if (onDelete !== undefined) {
+      // The dependents' statements need the transaction (and the user locked first: see groups' lock order).
+      await this.#write(() =>
+        inTransaction(this.pool, signal, async (client) => {
+          const current = await this.#current(client, LOCK_FOR_CHANGE, id);
+          check(current);
+          const event = describe(current);
+          await onDelete(client, id, event);
+          await this.#run(client, DELETE, [id, ...eventValues(event)]);
+        }),
+      );
+      this.onEventsCommitted();
+      return;
+    }
     await this.#write(async () => {
       const deleted = await withClient(this.pool, signal, async (client) => {
         const current = await this.#current(client, GET, id);

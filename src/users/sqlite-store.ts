@@ -31,6 +31,12 @@ export interface SqliteUserStoreOptions {
   readonly observe: StatementObserver;
   /** Called after each committed change that appended an event (events/commits.ts), never after a rollback. */
   readonly onEventsCommitted?: (() => void) | undefined;
+  /**
+   * Runs inside a user's deletion, before the row goes, on the same connection: removes what
+   * other capabilities keep about the user (groups' memberships) and appends their events, so
+   * one transaction covers all of it. The composition root provides it (compose/users.ts).
+   */
+  readonly onDelete?: ((userId: UserId, deleted: NewEvent) => void) | undefined;
 }
 
 /** The COMMIT of a change's transaction, recorded under the table every change writes. */
@@ -54,6 +60,7 @@ export class SqliteUserStore implements UserStore {
   readonly #observe: StatementObserver;
   readonly #s: UserStatements;
   readonly #onEventsCommitted: (() => void) | undefined;
+  readonly #onDelete: ((userId: UserId, deleted: NewEvent) => void) | undefined;
   /** Set by the last line of each transaction's body: what the wrapper does after it is the COMMIT. */
   #commitStartedAt = 0;
   // Wrapped once: better-sqlite3 runs each as BEGIN … COMMIT, or ROLLBACK when the body throws.
@@ -68,6 +75,7 @@ export class SqliteUserStore implements UserStore {
     this.#connection = options.connection;
     this.#observe = options.observe;
     this.#onEventsCommitted = options.onEventsCommitted;
+    this.#onDelete = options.onDelete;
     this.#s = prepareUserStatements(options.connection);
     this.#createTx = options.connection.transaction(this.#createIn.bind(this));
     this.#updateTx = options.connection.transaction(this.#updateIn.bind(this));
@@ -173,8 +181,10 @@ export class SqliteUserStore implements UserStore {
   #deleteIn(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent): void {
     const current = this.#current(id);
     check(current);
+    const event = describe(current);
+    this.#onDelete?.(id, event);
     this.#run(this.#s.deleteUser, id);
-    this.#appendEvent(describe(current));
+    this.#appendEvent(event);
     this.#commitStartedAt = performance.now();
   }
 

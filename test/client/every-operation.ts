@@ -8,6 +8,7 @@ import type { components, operations, paths } from './roster-api.js';
 
 type Roster = Client<paths>;
 type User = components['schemas']['User'];
+type Group = components['schemas']['Group'];
 
 /** What the steps hand on to each other. */
 export interface State {
@@ -16,6 +17,8 @@ export interface State {
   keyId?: string;
   endpointId?: string;
   importId?: string;
+  group?: Group;
+  groupEtag?: string;
 }
 
 type Step = (client: Roster, state: State) => Promise<void>;
@@ -200,6 +203,72 @@ export const EVERY_OPERATION = {
     const { data, error, response } = await client.DELETE('/v1/imports/{id}', { params: { path: { id } } });
     expectStatus('cancelImport', response, 200, error);
     if (data?.id !== id) throw new Error('cancelImport: another job');
+  },
+  createGroup: async (client, state) => {
+    const { data, error, response } = await client.POST('/v1/groups', {
+      body: { display_name: `Research ${Date.now()}`, external_id: `okta-${Date.now()}`, member_ids: [required('user', state.user).id] },
+    });
+    expectStatus('createGroup', response, 201, error);
+    state.group = required('createGroup body', data);
+    state.groupEtag = required('createGroup ETag', response.headers.get('etag') ?? undefined);
+  },
+  getGroup: async (client, state) => {
+    const id = required('group', state.group).id;
+    const { data, error, response } = await client.GET('/v1/groups/{id}', { params: { path: { id } } });
+    expectStatus('getGroup', response, 200, error);
+    if (data?.member_count !== 1) throw new Error(`getGroup: ${JSON.stringify(data)}`);
+  },
+  listGroups: async (client, state) => {
+    const { data, error, response } = await client.GET('/v1/groups', { params: { query: { q: 'research', limit: 10 } } });
+    expectStatus('listGroups', response, 200, error);
+    if (!data?.data.some((g) => g.id === state.group?.id)) throw new Error('listGroups: the new group is not listed');
+  },
+  updateGroup: async (client, state) => {
+    const id = required('group', state.group).id;
+    const { data, error, response } = await client.PATCH('/v1/groups/{id}', {
+      params: { path: { id }, header: { 'if-match': required('group etag', state.groupEtag) } },
+      body: { attributes: { cost_center: 'R-17' } },
+    });
+    expectStatus('updateGroup', response, 200, error);
+    if (data?.version !== 2) throw new Error(`updateGroup: ${JSON.stringify(data)}`);
+  },
+  addGroupMembers: async (client, state) => {
+    const id = required('group', state.group).id;
+    const { error, response } = await client.POST('/v1/groups/{id}/members', {
+      params: { path: { id } },
+      body: { user_ids: [required('user', state.user).id] },
+    });
+    expectStatus('addGroupMembers', response, 200, error);
+  },
+  listGroupMembers: async (client, state) => {
+    const id = required('group', state.group).id;
+    const { data, error, response } = await client.GET('/v1/groups/{id}/members', { params: { path: { id }, query: { limit: 10 } } });
+    expectStatus('listGroupMembers', response, 200, error);
+    if (data?.data[0]?.id !== state.user?.id) throw new Error(`listGroupMembers: ${JSON.stringify(data)}`);
+  },
+  listUserGroups: async (client, state) => {
+    const id = required('user', state.user).id;
+    const { data, error, response } = await client.GET('/v1/users/{id}/groups', { params: { path: { id } } });
+    expectStatus('listUserGroups', response, 200, error);
+    if (data?.data[0]?.id !== state.group?.id) throw new Error(`listUserGroups: ${JSON.stringify(data)}`);
+  },
+  removeGroupMembers: async (client, state) => {
+    const id = required('group', state.group).id;
+    const { error, response } = await client.POST('/v1/groups/{id}/members/remove', {
+      params: { path: { id } },
+      body: { user_ids: [] },
+    });
+    expectStatus('removeGroupMembers', response, 200, error);
+  },
+  removeGroupMember: async (client, state) => {
+    const { error, response } = await client.DELETE('/v1/groups/{id}/members/{userId}', {
+      params: { path: { id: required('group', state.group).id, userId: required('user', state.user).id } },
+    });
+    expectStatus('removeGroupMember', response, 204, error);
+  },
+  deleteGroup: async (client, state) => {
+    const { error, response } = await client.DELETE('/v1/groups/{id}', { params: { path: { id: required('group', state.group).id } } });
+    expectStatus('deleteGroup', response, 204, error);
   },
   deleteUser: async (client, state) => {
     const id = required('user', state.user).id;

@@ -32,6 +32,14 @@ import {
   UserNotFoundError,
   VersionMismatchError,
 } from '../../src/users/errors.js';
+import {
+  GroupExternalIdTakenError,
+  GroupNameTakenError,
+  GroupNotFoundError,
+  GroupVersionMismatchError,
+  MembersNotFoundError,
+  NotAMemberError,
+} from '../../src/groups/errors.js';
 import { ReplayEventNotFoundError, ReplayTooLargeError, WebhookEndpointNotFoundError } from '../../src/webhooks/errors.js';
 
 const jsonSyntaxError = Object.assign(new SyntaxError('Unexpected end of JSON input'), { statusCode: 400 });
@@ -55,14 +63,18 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'route-not-found': [],
   'api-key-not-found': [new ApiKeyNotFoundError('gone')],
   'user-not-found': [new UserNotFoundError('gone')],
+  'group-not-found': [new GroupNotFoundError('gone')],
+  'membership-not-found': [new NotAMemberError('not a member')],
   'webhook-endpoint-not-found': [new WebhookEndpointNotFoundError('gone')],
   'event-not-found': [new ReplayEventNotFoundError('pruned')],
   'request-timeout': [new RequestBodyTimeoutError('slow body')],
   'upload-timeout': [new ImportUploadTimeoutError('stalled')],
   'headers-timeout': [new HeadersTimeoutError('slow headers')],
   'email-taken': [new EmailTakenError('taken')],
+  'group-name-taken': [new GroupNameTakenError('taken')],
+  'group-external-id-taken': [new GroupExternalIdTakenError('taken')],
   'import-job-leased': [new ImportLeaseHeldError('j1', 'host:1:abc', new Date())],
-  'version-mismatch': [new VersionMismatchError('stale')],
+  'version-mismatch': [new VersionMismatchError('stale'), new GroupVersionMismatchError('stale')],
   'body-too-large': [
     new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(),
     new ImportTooLargeError('too big'),
@@ -73,6 +85,7 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'uri-too-long': [new errorCodes.FST_ERR_MAX_PARAM_LENGTH('/v1/users/xxx')],
   'unsupported-media-type': [new UnsupportedMediaTypeError('json please'), new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE('text/plain')],
   'idempotency-key-reused': [new IdempotencyKeyReusedError('reused')],
+  'member-not-found': [new MembersNotFoundError(['01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21' as never])],
   'replay-too-large': [new ReplayTooLargeError('too many')],
   'rate-limited': [new RateLimitedError('slow down')],
   'headers-too-large': [new HeadersTooLargeError('too many headers')],
