@@ -146,7 +146,7 @@ export class PostgresUserStore implements UserStore {
           await this.#run(client, DELETE, [id, ...eventValues(event)]);
         }),
       );
-      this.onEventsCommitted();
+      await this.#published();
       return;
     }
     await this.#write(async () => {
