@@ -2,6 +2,7 @@
 // replaced measured 217/26/187 µs wall for create/get/list(50) in this bench, bench/RESULTS.md):
 // `npx tsc -p tsconfig.json && node dist/bench/users-store.js` (ROSTER_BENCH_USERS to change the size).
 // Also what fromUserRow() costs a row, the part of get/list that is the mapping.
+import { PROVISIONING_DEFAULTS } from '../src/users/model.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,7 @@ function newUser(i: number | string): User {
     email: `bench-${i}@example.com` as Email,
     name: `Bench User ${i}` as UserName,
     attributes: { team: 'core', level: 3, tags: ['a', 'b'] } as unknown as Attributes,
+    ...PROVISIONING_DEFAULTS,
     version: 1,
     createdAt: now,
     updatedAt: now,

@@ -9,6 +9,7 @@ import { emailKeyIndexMigration } from './migrations/0007_email_key_index.js';
 import { foldKeysMigration } from './migrations/0008_fold_keys.js';
 import { searchKeyRangesMigration } from './migrations/0009_search_key_ranges.js';
 import { postgresUuidIdsMigration } from './migrations/0010_postgres_uuid_ids.js';
+import { userProvisioningFieldsMigration } from './migrations/0011_user_provisioning_fields.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -28,6 +29,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0008_fold_keys': foldKeysMigration(dialect),
     '0009_search_key_ranges': searchKeyRangesMigration(dialect),
     '0010_postgres_uuid_ids': postgresUuidIdsMigration(dialect),
+    '0011_user_provisioning_fields': userProvisioningFieldsMigration(dialect),
   };
 }
 

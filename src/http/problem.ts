@@ -25,6 +25,7 @@ export const PROBLEMS = {
   'upload-timeout': { status: 408, title: 'The upload stalled or took too long' },
   'headers-timeout': { status: 408, title: 'The request headers did not arrive in time' },
   'email-taken': { status: 409, title: 'The email belongs to another user' },
+  'external-id-taken': { status: 409, title: 'The external id belongs to another user' },
   'import-job-leased': { status: 409, title: 'Another process is running the import job' },
   'version-mismatch': { status: 412, title: 'The resource changed since the given ETag' },
   'body-too-large': { status: 413, title: 'The request body is too large' },

@@ -27,6 +27,7 @@ import {
 import { RequestBodyTimeoutError, RequestDeadlineError } from '../../src/http/deadline.js';
 import {
   EmailTakenError,
+  ExternalIdTakenError,
   IdempotencyKeyReusedError,
   IdempotencyKeyTakenError,
   UserNotFoundError,
@@ -61,6 +62,7 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'upload-timeout': [new ImportUploadTimeoutError('stalled')],
   'headers-timeout': [new HeadersTimeoutError('slow headers')],
   'email-taken': [new EmailTakenError('taken')],
+  'external-id-taken': [new ExternalIdTakenError('taken')],
   'import-job-leased': [new ImportLeaseHeldError('j1', 'host:1:abc', new Date())],
   'version-mismatch': [new VersionMismatchError('stale')],
   'body-too-large': [
