@@ -77,6 +77,7 @@ describe('migrations on PostgreSQL with several schemas in one database', { skip
       });
       await client.query('delete from users');
       // Prefix search no longer uses LIKE: test/users/search-plans.integration.test.ts checks its plans.
+      await migrateDown(database.db, database.dialect.name); // 0011
       await migrateDown(database.db, database.dialect.name); // 0010
       await migrateDown(database.db, database.dialect.name); // 0009
       await migrateDown(database.db, database.dialect.name); // 0008
