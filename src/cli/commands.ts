@@ -132,7 +132,7 @@ Exit status: 0 done (row errors allowed, counted), 1 failed, 2 usage or configur
     summary: 'write a consistent snapshot of the users as CSV or NDJSON (stdout or --out FILE)',
     help: `Usage: roster export [--format csv|ndjson] [--since ISO] [--out FILE]
 
-Writes every user (id, email, name, attributes) from one consistent snapshot.
+Writes every user (id, email, name, given_name, family_name, external_id, active, attributes, profile) from one consistent snapshot.
 
   --format csv|ndjson   default csv
   --since ISO           only users changed at or after this time, e.g. 2026-01-31T00:00:00Z
