@@ -15,6 +15,7 @@ import {
   type UserName,
 } from '../../src/users/model.js';
 import { applyUserPatch } from '../../src/users/patch.js';
+import { fromUserSnapshot } from '../../src/users/sql-row.js';
 import { parseProfile, PROFILE_LIST_KEYS, PROFILE_TEXT_KEYS } from '../../src/users/profile.js';
 import { ProfileSchema } from '../../src/http/profile-schema.js';
 import { validProfile } from '../helpers/profiles.js';
@@ -219,6 +220,20 @@ describe('applyUserPatch: provisioning fields', () => {
       ),
       ['/active', '/profile/emails'],
     );
+  });
+
+  test('an idempotency record written before migration 0011 replays with the defaults', () => {
+    const old = JSON.stringify({
+      id: current.id,
+      email: current.email,
+      name: current.name,
+      attributes: {},
+      version: 1,
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+    });
+    const user = fromUserSnapshot(old);
+    assert.deepEqual([user.active, user.externalId, user.givenName, user.familyName, user.profile], [true, null, null, null, {}]);
   });
 
   test('the document carries every field, snake_case', () => {

@@ -58,6 +58,14 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.deepEqual(page.users, [user]);
     });
 
+    test('an idempotent create fingerprints without fields at their defaults: a retry that spells them out replays', async () => {
+      const key = `key-${unique()}`;
+      const body = { email: `i-${unique()}@example.com`, name: 'Idem' };
+      const first = await users.create(body, key);
+      const again = await users.create({ ...body, active: true, external_id: null, profile: {} }, key);
+      assert.deepEqual(again, { user: first.user, replayed: true });
+    });
+
     test('an existing user reads back with the defaults', async () => {
       const { user } = await users.create({ email: `d-${unique()}@example.com`, name: 'Plain' }, undefined);
       const read = await users.get(user.id);
