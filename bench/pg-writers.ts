@@ -6,6 +6,7 @@
 //     PostgresUserStore and its statement without the event sequence lock. The lock-less variants exist only here, to
 //     price the lock; beside each, a reader polling the feed counts sequences that appeared below
 //     one it had already seen (what the lock prevents).
+import { PROVISIONING_DEFAULTS } from '../src/users/model.js';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
@@ -42,6 +43,7 @@ function newUser(): { user: User; event: NewEvent } {
     email: `${id}@bench.example` as Email,
     name: 'Bench User' as UserName,
     attributes: { team: 'bench', level: 3 } as unknown as Attributes,
+    ...PROVISIONING_DEFAULTS,
     version: 1,
     createdAt: now,
     updatedAt: now,

@@ -8,6 +8,7 @@
 // `npm run bench:search-stall` (rewrites the bench:search-stall section of bench/RESULTS.md), or
 // `npx tsc -p tsconfig.json && node dist/bench/search-stall.js` to print only (ROSTER_BENCH_WRITE=1
 // to write; ROSTER_BENCH_USERS to change the size).
+import { PROVISIONING_DEFAULTS } from '../src/users/model.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -252,6 +253,7 @@ try {
         email: row.email as Email,
         name: row.name as UserName,
         attributes: JSON.parse(row.attributes) as Attributes,
+        ...PROVISIONING_DEFAULTS,
       };
     }
   }

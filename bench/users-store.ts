@@ -2,6 +2,9 @@
 // replaced measured 217/26/187 µs wall for create/get/list(50) in this bench, bench/RESULTS.md):
 // `npx tsc -p tsconfig.json && node dist/bench/users-store.js` (ROSTER_BENCH_USERS to change the size).
 // Also what fromUserRow() costs a row, the part of get/list that is the mapping.
+// Two kinds of user, interleaved in each round: `plain` (no provisioning fields: the row as it
+// was before migration 0011 but for its defaults) and `provisioned` (every provisioning field
+// set, a ~400-byte profile as identity providers send): the same-run cost of the wider row.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,20 +16,57 @@ import { sqliteDialect } from '../src/db/dialect.js';
 import { databaseMetrics } from '../src/db/instrumentation.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { userCreated } from '../src/users/events.js';
-import type { Attributes, Email, User, UserId, UserName } from '../src/users/model.js';
+import {
+  PROVISIONING_DEFAULTS,
+  type Attributes,
+  type Email,
+  type ExternalId,
+  type Profile,
+  type User,
+  type UserId,
+  type UserName,
+} from '../src/users/model.js';
 import type { UserStore } from '../src/users/service.js';
-import { fromUserRow, toUserRow } from '../src/users/sql-row.js';
+import { USER_COLUMNS, fromUserRow, toUserRow } from '../src/users/sql-row.js';
+import { insertValues, INSERT_COLUMNS } from '../src/users/sqlite-statements.js';
 
 const USERS = Number(process.env.ROSTER_BENCH_USERS ?? 100_000);
 const ROUNDS = 5;
 
-function newUser(i: number | string): User {
+type Kind = 'plain' | 'provisioned';
+
+const PROFILE = {
+  title: 'Senior Analyst',
+  department: 'Research',
+  organization: 'Example Ltd',
+  cost_center: 'CC-1815',
+  employee_number: '1815',
+  manager_id: '01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e00',
+  user_type: 'Employee',
+  preferred_language: 'en-GB',
+  locale: 'en-GB',
+  timezone: 'Europe/London',
+  emails: [{ value: 'ada@home.example', type: 'home' }],
+  phone_numbers: [{ value: '+44 20 7946 0000', type: 'work', primary: true }],
+  addresses: [{ street_address: '12 St James Sq', locality: 'London', postal_code: 'SW1Y 4JH', country: 'GB', type: 'work' }],
+} as Profile;
+
+function newUser(i: number | string, kind: Kind): User {
   const now = new Date();
   return {
     id: uuidv7() as UserId,
-    email: `bench-${i}@example.com` as Email,
+    email: `bench-${kind}-${i}@example.com` as Email,
     name: `Bench User ${i}` as UserName,
     attributes: { team: 'core', level: 3, tags: ['a', 'b'] } as unknown as Attributes,
+    ...PROVISIONING_DEFAULTS,
+    ...(kind === 'provisioned'
+      ? {
+          givenName: 'Bench' as UserName,
+          familyName: `User ${i}` as UserName,
+          externalId: `00u-${kind}-${i}` as ExternalId,
+          profile: PROFILE,
+        }
+      : {}),
     version: 1,
     createdAt: now,
     updatedAt: now,
@@ -40,30 +80,39 @@ try {
   if (database.driver.kind !== 'sqlite') throw new Error('SQLite only');
   const connection = database.driver.connection;
   const insert = connection.prepare(
-    'insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    `insert into users (${INSERT_COLUMNS}) values (${INSERT_COLUMNS.split(',')
+      .map(() => '?')
+      .join(', ')})`,
   );
-  const ids: UserId[] = [];
+  const ids: Record<Kind, UserId[]> = { plain: [], provisioned: [] };
   connection.transaction(() => {
     for (let i = 0; i < USERS; i++) {
-      const r = toUserRow(newUser(`seed-${i}`), sqliteDialect);
-      insert.run(r.id, r.email, r.email_key, r.name, r.name_key, r.attributes, r.version, r.created_at, r.updated_at);
-      ids.push(r.id as UserId);
+      const kind = i % 2 === 0 ? 'plain' : 'provisioned';
+      const r = toUserRow(newUser(`seed-${i}`, kind), sqliteDialect);
+      insert.run(...insertValues(r));
+      ids[kind].push(r.id as UserId);
     }
   })();
+  for (const kind of ['plain', 'provisioned'] as const) ids[kind].sort();
 
-  const stores: [string, UserStore][] = [['SqliteUserStore', userStoreFor(database)]];
+  const store = userStoreFor(database);
+  const stores: [Kind, UserStore][] = [
+    ['plain', store],
+    ['provisioned', store],
+  ];
   let created = 0;
-  const operations: [string, number, (store: UserStore, i: number) => Promise<unknown>][] = [
+  // `list(50)` pages start inside each kind's half of the ids; a page mixes both kinds (ids interleave).
+  const operations: [string, number, (kind: Kind, i: number) => Promise<unknown>][] = [
     [
       'create',
       2_000,
-      (store) => {
-        const user = newUser(`new-${created++}`);
+      (kind) => {
+        const user = newUser(`new-${created++}`, kind);
         return store.create(user, undefined, userCreated(uuidv7(), user, { actor: 'bench' }));
       },
     ],
-    ['get', 20_000, (store, i) => store.get(ids[(i * 7919) % ids.length]!)],
-    ['list(50)', 2_000, (store, i) => store.list({ limit: 50, afterId: ids[(i * 7919) % ids.length]! })],
+    ['get', 20_000, (kind, i) => store.get(ids[kind][(i * 7919) % ids[kind].length]!)],
+    ['list(50)', 2_000, (kind, i) => store.list({ limit: 50, afterId: ids[kind][(i * 7919) % ids[kind].length]! })],
   ];
 
   // CPU time (user + system, this process) is the figure to compare on a shared machine: wall
@@ -73,10 +122,10 @@ try {
     const best = new Map<string, { wall: number; cpu: number }>();
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? stores : [...stores].reverse();
-      for (const [name, store] of order) {
+      for (const [name] of order) {
         const start = process.hrtime.bigint();
         const cpuStart = process.cpuUsage();
-        for (let i = 0; i < n; i++) await call(store, i + round * n);
+        for (let i = 0; i < n; i++) await call(name, i + round * n);
         const cpu = process.cpuUsage(cpuStart);
         const wall = Number(process.hrtime.bigint() - start) / n / 1000;
         const previous = best.get(name) ?? { wall: Infinity, cpu: Infinity };
@@ -90,9 +139,7 @@ try {
     console.log(`${label.padEnd(9)} ${cells.join('   ')}`);
   }
 
-  const rows = connection
-    .prepare('select id, email, name, attributes, version, created_at, updated_at from users order by id limit 50')
-    .all() as Parameters<typeof fromUserRow>[0][];
+  const rows = connection.prepare(`select ${USER_COLUMNS} from users order by id limit 50`).all() as Parameters<typeof fromUserRow>[0][];
   // The same mapping with V8's generic date parser, as sqliteDialect.fromTime() was before kit/iso-time.ts.
   const genericDates = { ...sqliteDialect, fromTime: (value: unknown) => new Date(value as string) };
   let sink = 0;

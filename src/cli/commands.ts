@@ -137,7 +137,7 @@ Exit status: 0 done (row errors allowed, counted), 1 failed, 2 usage or configur
     help: `Usage: roster export [--format csv|ndjson] [--since ISO] [--out FILE]
        roster export --groups [--out FILE]
 
-Writes every user (id, email, name, attributes) from one consistent snapshot. With --groups,
+Writes every user (id, email, name, given_name, family_name, external_id, active, attributes, profile) from one consistent snapshot.
 every group as NDJSON, one per line with its member ids (each group consistent on its own).
 
   --format csv|ndjson   default csv

@@ -9,6 +9,7 @@ import { emailKeyIndexMigration } from './migrations/0007_email_key_index.js';
 import { foldKeysMigration } from './migrations/0008_fold_keys.js';
 import { searchKeyRangesMigration } from './migrations/0009_search_key_ranges.js';
 import { postgresUuidIdsMigration } from './migrations/0010_postgres_uuid_ids.js';
+import { userProvisioningFieldsMigration } from './migrations/0011_user_provisioning_fields.js';
 import { groupsMigration } from './migrations/0012_groups.js';
 import { eventSequencerMigration } from './migrations/0014_event_sequencer.js';
 import { consoleSessionsMigration } from './migrations/0015_console_sessions.js';
@@ -31,6 +32,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0008_fold_keys': foldKeysMigration(dialect),
     '0009_search_key_ranges': searchKeyRangesMigration(dialect),
     '0010_postgres_uuid_ids': postgresUuidIdsMigration(dialect),
+    '0011_user_provisioning_fields': userProvisioningFieldsMigration(dialect),
     '0012_groups': groupsMigration(dialect),
     '0014_event_sequencer': eventSequencerMigration(dialect),
     '0015_console_sessions': consoleSessionsMigration(dialect),

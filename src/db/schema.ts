@@ -14,7 +14,15 @@ export interface UsersTable {
   name: string;
   /** foldKey(name), for prefix search ignoring case. */
   name_key: string;
+  /** Migration 0011: SQLite 1/0, PostgreSQL boolean. */
+  active: ColumnType<boolean | number, boolean | number | undefined, boolean | number>;
+  /** The identity provider's id; unique where not null, compared exactly. */
+  external_id: string | null;
+  given_name: string | null;
+  family_name: string | null;
   attributes: Json;
+  /** Standard profile data (users/profile.ts); '{}' by default. */
+  profile: ColumnType<unknown, string | undefined, string>;
   version: number;
   created_at: Timestamp;
   updated_at: Timestamp;

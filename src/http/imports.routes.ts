@@ -330,8 +330,10 @@ export function importsRoutes(deps: ImportsHttp) {
                 media: {
                   [CSV]: {
                     example:
-                      'id,email,name,attributes\r\n01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21,ada@example.com,Ada Lovelace,"{""department"":""research""}"\r\n',
-                    description: 'id,email,name,attributes (JSON)',
+                      'id,email,name,given_name,family_name,external_id,active,attributes,profile\r\n' +
+                      '01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21,ada@example.com,Ada Lovelace,Ada,Lovelace,00u1ab2cd3EF4gh5i6j7,true,' +
+                      '"{""favourite_engine"":""analytical""}","{""title"":""Analyst""}"\r\n',
+                    description: 'id,email,name,given_name,family_name,external_id,active (true/false),attributes (JSON),profile (JSON)',
                   },
                   [NDJSON]: {
                     example: `${JSON.stringify(USER_EXAMPLE)}\n`,

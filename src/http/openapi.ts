@@ -117,6 +117,7 @@ const PROBLEM_DETAILS: Partial<Record<ProblemCode, string>> = {
   'malformed-json': 'The request body could not be parsed as JSON.',
   'user-not-found': 'No user has id 01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21.',
   'email-taken': 'Another user already has this email.',
+  'external-id-taken': 'Another user already has this external id.',
   'version-mismatch': 'The user changed: it is at version 4, which If-Match does not name.',
   'group-not-found': 'No group has id 01933b5f-0a4c-7d2e-8b61-4e5f6a7b8c9d.',
   'group-name-taken': 'Another group already has this display name.',

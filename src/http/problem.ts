@@ -28,6 +28,7 @@ export const PROBLEMS = {
   'upload-timeout': { status: 408, title: 'The upload stalled or took too long' },
   'headers-timeout': { status: 408, title: 'The request headers did not arrive in time' },
   'email-taken': { status: 409, title: 'The email belongs to another user' },
+  'external-id-taken': { status: 409, title: 'The external id belongs to another user' },
   'group-name-taken': { status: 409, title: 'The display name belongs to another group' },
   'group-external-id-taken': { status: 409, title: 'The external id belongs to another group' },
   'import-job-leased': { status: 409, title: 'Another process is running the import job' },

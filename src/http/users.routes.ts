@@ -13,6 +13,7 @@ import { schemaErrors, type ValidationIssue } from './problem.js';
 import { problemResponses } from './schemas.js';
 import { requireMediaType } from './media-type.js';
 import { component } from './openapi.js';
+import { PROFILE_EXAMPLE, ProfileSchema } from './profile-schema.js';
 
 const UserId = Type.String({
   pattern: UUID_V7_PATTERN,
@@ -20,12 +21,25 @@ const UserId = Type.String({
   examples: ['01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21'],
 });
 const Attributes = Type.Record(Type.String(), Type.Unknown(), { description: 'custom JSON data, at most 16 KiB, 4 levels deep' });
+const PersonName = (part: string) =>
+  Type.Union([Type.String({ maxLength: 4096 }), Type.Null()], {
+    description: `${part}: trimmed and NFC-normalised, 1–200 characters; null for none`,
+  });
+const ExternalId = Type.Union([Type.String({ minLength: 1, maxLength: 255 }), Type.Null()], {
+  description: "the identity provider's id for the user: unique, compared exactly (case-sensitively); null for none",
+});
+const Active = Type.Boolean({ description: 'false: deactivated, not deleted (still readable and listed)' });
 
 export const USER_EXAMPLE = {
   id: '01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21',
   email: 'ada@example.com',
   name: 'Ada Lovelace',
-  attributes: { department: 'research', employee_id: 1815 },
+  given_name: 'Ada',
+  family_name: 'Lovelace',
+  external_id: '00u1ab2cd3EF4gh5i6j7',
+  active: true,
+  attributes: { favourite_engine: 'analytical' },
+  profile: PROFILE_EXAMPLE,
   version: 3,
   created_at: '2025-11-02T09:14:07.120Z',
   updated_at: '2025-11-20T16:41:55.003Z',
@@ -37,8 +51,15 @@ export const UserSchema = component(
     {
       id: UserId,
       email: Type.String({ description: 'as given; unique, compared case-insensitively' }),
-      name: Type.String({ description: 'trimmed and NFC-normalised' }),
+      name: Type.String({ description: 'the display name; trimmed and NFC-normalised' }),
+      given_name: Type.Union([Type.String(), Type.Null()], { description: 'null when not given' }),
+      family_name: Type.Union([Type.String(), Type.Null()], { description: 'null when not given' }),
+      external_id: Type.Union([Type.String(), Type.Null()], {
+        description: "the identity provider's id; unique, compared exactly; null when none",
+      }),
+      active: Active,
       attributes: Attributes,
+      profile: ProfileSchema,
       version: Type.Integer({ minimum: 1, description: 'grows by one with each change; the ETag' }),
       created_at: Type.String({ format: 'date-time' }),
       updated_at: Type.String({ format: 'date-time' }),
@@ -65,12 +86,27 @@ export const UserListSchema = component(
 const CreateUserBody = Type.Object(
   {
     email: Type.String({ maxLength: 1024, description: 'unique, compared case-insensitively' }),
-    name: Type.String({ maxLength: 4096, description: 'trimmed and NFC-normalised; 1–200 characters' }),
+    name: Type.String({ maxLength: 4096, description: 'the display name: trimmed and NFC-normalised; 1–200 characters' }),
+    given_name: Type.Optional(PersonName('the given name')),
+    family_name: Type.Optional(PersonName('the family name')),
+    external_id: Type.Optional(ExternalId),
+    active: Type.Optional(Type.Boolean({ description: 'true when absent' })),
     attributes: Type.Optional(Attributes),
+    profile: Type.Optional(ProfileSchema),
   },
   {
     additionalProperties: false,
-    examples: [{ email: 'ada@example.com', name: 'Ada Lovelace', attributes: { department: 'research', employee_id: 1815 } }],
+    examples: [
+      {
+        email: 'ada@example.com',
+        name: 'Ada Lovelace',
+        given_name: 'Ada',
+        family_name: 'Lovelace',
+        external_id: '00u1ab2cd3EF4gh5i6j7',
+        attributes: { favourite_engine: 'analytical' },
+        profile: { title: 'Analyst', department: 'Research' },
+      },
+    ],
   },
 );
 
@@ -78,12 +114,22 @@ const PatchUserBody = Type.Object(
   {
     email: Type.Optional(Type.Union([Type.String({ maxLength: 1024 }), Type.Null()])),
     name: Type.Optional(Type.Union([Type.String({ maxLength: 4096 }), Type.Null()])),
+    given_name: Type.Optional(PersonName('the given name')),
+    family_name: Type.Optional(PersonName('the family name')),
+    external_id: Type.Optional(ExternalId),
+    active: Type.Optional(Type.Union([Active, Type.Null()])),
     attributes: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
+    profile: Type.Optional(
+      Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: 'merged key by key; null removes a key' }),
+    ),
   },
   {
     additionalProperties: false,
-    description: 'RFC 7396 JSON merge patch: the fields to change; null removes an attribute (email and name cannot be removed)',
-    examples: [{ name: 'Ada King', attributes: { department: 'analytics', employee_id: null } }],
+    description:
+      'RFC 7396 JSON merge patch: the fields to change; null removes an attribute or profile key, the external id or a name part (email, name and active cannot be removed)',
+    examples: [
+      { name: 'Ada King', active: false, attributes: { favourite_engine: null }, profile: { title: 'Countess', department: null } },
+    ],
   },
 );
 
@@ -106,6 +152,18 @@ const ListQuery = Type.Object(
         maxLength: 200,
         pattern: NO_NUL,
         description: 'case-insensitive prefix of name or email; results in key order',
+      }),
+    ),
+    active: Type.Optional(
+      Type.Boolean({ description: 'only active (true) or deactivated (false) users; with q, only alongside email or external_id' }),
+    ),
+    external_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 255,
+        pattern: NO_NUL,
+        description: 'exact external id, case-sensitive',
+        examples: ['00u1ab2cd3EF4gh5i6j7'],
       }),
     ),
   },
@@ -201,14 +259,23 @@ export function usersRoutes(users: UsersService) {
                 headers: ['ETag', 'Location', 'Idempotent-Replayed'],
               },
             },
-            problems: ['validation', 'malformed-json', 'unsupported-media-type', 'email-taken', 'idempotency-key-reused', 'body-too-large'],
+            problems: [
+              'validation',
+              'malformed-json',
+              'unsupported-media-type',
+              'email-taken',
+              'external-id-taken',
+              'idempotency-key-reused',
+              'body-too-large',
+            ],
           },
         },
         schema: {
           operationId: 'createUser',
           tags,
           summary: 'Create a user',
-          description: 'Emails are unique, compared case-insensitively. With an Idempotency-Key, a retry gets the first answer back.',
+          description:
+            'Emails are unique, compared case-insensitively; external ids are unique, compared exactly. With an Idempotency-Key, a retry gets the first answer back.',
           headers: CreateHeaders,
           body: CreateUserBody,
           response: { 201: UserSchema.ref, ...problemResponses },
@@ -274,13 +341,17 @@ export function usersRoutes(users: UsersService) {
           tags,
           summary: 'List users one page at a time: in id order, or with q alone in key order',
           description:
-            'Filter by exact email, or search by case-insensitive prefix of email or name (q alone: results in key order, and a page may hold fewer than limit users while next_cursor is set); a cursor carries the filters of the page it came from.',
+            'Filter by exact email, exact external id or active state, or search by case-insensitive prefix of email or name (q alone: results in key order, and a page may hold fewer than limit users while next_cursor is set); a cursor carries the filters of the page it came from.',
           querystring: ListQuery,
           response: { 200: UserListSchema.ref, ...problemResponses },
         },
       },
       async (request, reply) => {
-        const page = await users.list({ ...request.query, limit: request.query.limit ?? DEFAULT_PAGE_SIZE }, { signal: request.deadline });
+        const { external_id: externalId, ...query } = request.query;
+        const page = await users.list(
+          { ...query, ...(externalId === undefined ? {} : { externalId }), limit: query.limit ?? DEFAULT_PAGE_SIZE },
+          { signal: request.deadline },
+        );
         return sendJsonText(reply, userPageJson(page.users, page.nextCursor));
       },
     );
@@ -298,6 +369,7 @@ export function usersRoutes(users: UsersService) {
               'unsupported-media-type',
               'user-not-found',
               'email-taken',
+              'external-id-taken',
               'version-mismatch',
               'body-too-large',
             ],

@@ -28,6 +28,7 @@ export interface BatchUser {
 /** A user the batch did not write, and why. */
 export type BatchFinding =
   | { readonly line: number; readonly kind: 'email-taken'; readonly holderId: string }
+  | { readonly line: number; readonly kind: 'external-id-taken'; readonly holderId: string }
   | { readonly line: number; readonly kind: 'id-taken' }
   | { readonly line: number; readonly kind: 'duplicate' }
   | { readonly line: number; readonly kind: 'id-mismatch'; readonly existingId: string };
@@ -44,7 +45,10 @@ export interface UserBatchResult {
 export interface UserBatchRun {
   /** Recorded on every user the run writes (`users.imported_by`), to tell its own repeats. */
   readonly id: string;
-  /** `create` leaves existing emails alone (`email-taken`); `upsert` replaces their email, name and attributes. */
+  /**
+   * `create` leaves existing emails alone (`email-taken`); `upsert` replaces every changeable
+   * field of the user with that email (changes.ts), a field the row does not give with its default.
+   */
   readonly mode: 'create' | 'upsert';
   /** Whether each created or updated user gets its `user.created`/`user.updated` event. */
   readonly events: boolean;

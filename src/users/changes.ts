@@ -1,8 +1,26 @@
 import type { User } from './model.js';
 
-/** The fields a change can touch, in the order `user.updated` reports them. */
-export const CHANGEABLE_FIELDS = ['email', 'name', 'attributes'] as const;
+/**
+ * The fields a change can touch, by their public names (the API's, the columns', the events'),
+ * in the order `user.updated` reports them.
+ */
+export const CHANGEABLE_FIELDS = ['email', 'name', 'attributes', 'active', 'external_id', 'given_name', 'family_name', 'profile'] as const;
 export type ChangeableField = (typeof CHANGEABLE_FIELDS)[number];
+
+/** The User property each field is kept in. */
+export const USER_KEY_OF = {
+  email: 'email',
+  name: 'name',
+  attributes: 'attributes',
+  active: 'active',
+  external_id: 'externalId',
+  given_name: 'givenName',
+  family_name: 'familyName',
+  profile: 'profile',
+} as const satisfies Record<ChangeableField, keyof User>;
+export type ChangeableKey = (typeof USER_KEY_OF)[ChangeableField];
+/** The changeable part of a user (a NewUser has exactly these). */
+export type ChangeableValues = Pick<User, ChangeableKey>;
 
 /**
  * What a change changed: the fields whose values differ between `before` and `after`, in
@@ -10,15 +28,18 @@ export type ChangeableField = (typeof CHANGEABLE_FIELDS)[number];
  * a merge patch (patch.ts) and the `user.updated` event (events.ts) on the API path, an import
  * upsert in both batch writers. Nothing changed means no new version, no `updated_at` and no
  * event.
- * - `email` and `name` compare as exact text: a change of case is a change (the email's key,
- *   foldKey(), stays the same, which is how an upsert found the user).
- * - `attributes` compare by sameJson(): key order does not matter.
+ * - Text fields (`email`, `name`, `external_id`, `given_name`, `family_name`) compare as exact
+ *   text, null only equal to null: a change of case is a change (the email's key, foldKey(),
+ *   stays the same, which is how an upsert found the user).
+ * - `attributes` and `profile` compare by sameJson(): key order does not matter.
  */
-export function changedFields(before: Pick<User, ChangeableField>, after: Pick<User, ChangeableField>): ChangeableField[] {
+export function changedFields(before: ChangeableValues, after: ChangeableValues): ChangeableField[] {
   const changed: ChangeableField[] = [];
-  if (before.email !== after.email) changed.push('email');
-  if (before.name !== after.name) changed.push('name');
-  if (!sameJson(before.attributes, after.attributes)) changed.push('attributes');
+  for (const field of CHANGEABLE_FIELDS) {
+    const key = USER_KEY_OF[field];
+    const same = key === 'attributes' || key === 'profile' ? sameJson(before[key], after[key]) : before[key] === after[key];
+    if (!same) changed.push(field);
+  }
   return changed;
 }
 

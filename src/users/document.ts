@@ -1,11 +1,12 @@
 import type { User } from './model.js';
 
 /**
- * A user's parts as a store keeps them as text: the attributes as JSON text (valid JSON: they
+ * A user's parts as a store keeps them as text: the attributes and profile as JSON text (valid JSON: they
  * were checked and JSON.stringify()'d on the way in) and the times as toISOString() text.
  */
 export interface StoredUserText {
   readonly attributes: string;
+  readonly profile: string;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -41,7 +42,12 @@ const WIRE_FIELDS: readonly (readonly [name: string, write: (user: User, stored:
   ['id', (u) => JSON.stringify(u.id)],
   ['email', (u) => JSON.stringify(u.email)],
   ['name', (u) => JSON.stringify(u.name)],
+  ['given_name', (u) => JSON.stringify(u.givenName)],
+  ['family_name', (u) => JSON.stringify(u.familyName)],
+  ['external_id', (u) => JSON.stringify(u.externalId)],
+  ['active', (u) => (u.active ? 'true' : 'false')],
   ['attributes', (u, s) => (s !== undefined && isJsonObjectText(s.attributes) ? s.attributes : JSON.stringify(u.attributes))],
+  ['profile', (u, s) => (s !== undefined && isJsonObjectText(s.profile) ? s.profile : JSON.stringify(u.profile))],
   ['version', (u) => String(u.version)],
   ['created_at', (u, s) => (s !== undefined && isIsoText(s.createdAt) ? `"${s.createdAt}"` : `"${u.createdAt.toISOString()}"`)],
   ['updated_at', (u, s) => (s !== undefined && isIsoText(s.updatedAt) ? `"${s.updatedAt}"` : `"${u.updatedAt.toISOString()}"`)],

@@ -10,6 +10,11 @@ export class EmailTakenError extends AppError {
   readonly code = 'email-taken';
 }
 
+/** Another user already has this external id, compared exactly (case-sensitively). */
+export class ExternalIdTakenError extends AppError {
+  readonly code = 'external-id-taken';
+}
+
 /** The caller's `If-Match` version is not the current one: someone changed the user since. */
 export class VersionMismatchError extends AppError {
   readonly code = 'version-mismatch';

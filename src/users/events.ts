@@ -1,5 +1,5 @@
 import type { EventContext, NewEvent } from '../events/model.js';
-import { changedFields } from './changes.js';
+import { USER_KEY_OF, changedFields } from './changes.js';
 import { toUserDocument, type User } from './model.js';
 
 function base(id: string, ctx: EventContext, subjectId: string, occurredAt: Date) {
@@ -13,11 +13,12 @@ export function userCreated(id: string, user: User, ctx: EventContext): NewEvent
 /**
  * `changed` names the fields that differ and `previous` holds their old values, so a receiver
  * can find the record by its old email and skip changes that are older than what it has
- * (`user.version`). What changed is changedFields() (changes.ts).
+ * (`user.version`). What changed is changedFields() (changes.ts); fields go by their public
+ * names (`external_id`), as in the user document.
  */
 export function userUpdated(id: string, before: User, after: User, ctx: EventContext): NewEvent {
   const changed = changedFields(before, after);
-  const previous = Object.fromEntries(changed.map((field) => [field, before[field]]));
+  const previous = Object.fromEntries(changed.map((field) => [field, before[USER_KEY_OF[field]]]));
   return { ...base(id, ctx, after.id, after.updatedAt), type: 'user.updated', data: { user: toUserDocument(after), changed, previous } };
 }
 

@@ -14,31 +14,52 @@ const BATCH_STATEMENT_TIMEOUT = '120s';
 /** COPY text is handed to the socket in pieces of about this many characters. */
 const COPY_CHUNK_CHARS = 64 * 1024;
 
-/** Ids are uuid as in `users` and `events` (migration 0010): COPY parses them once, and no statement casts. */
+type Field = (typeof CHANGEABLE_FIELDS)[number];
+/** Each changeable field's staging type; the not-null ones are always set on a user. */
+const FIELD_TYPES: Record<Field, string> = {
+  email: 'text not null',
+  name: 'text not null',
+  attributes: 'jsonb not null',
+  active: 'boolean not null',
+  external_id: 'text',
+  given_name: 'text',
+  family_name: 'text',
+  profile: 'jsonb not null',
+};
+
+/**
+ * Ids are uuid as in `users` and `events` (migration 0010): COPY parses them once, and no
+ * statement casts. The changeable fields (changes.ts) are columns of the same names, and each
+ * has its `old_` twin for the user an upsert matched.
+ */
 const STAGING = `create temp table user_batch_staging (
-  line integer not null, id uuid not null, given_id boolean not null, email text not null, email_key text not null,
-  name text not null, name_key text not null, attributes jsonb not null, maybe boolean not null, mark boolean not null,
-  event_id uuid not null,
-  existing_id uuid, old_email text, old_name text, old_attributes jsonb, old_version integer, old_created_at timestamptz,
-  old_imported_by uuid, outcome text
+  line integer not null, id uuid not null, given_id boolean not null, email_key text not null, name_key text not null,
+  maybe boolean not null, mark boolean not null, event_id uuid not null,
+  ${CHANGEABLE_FIELDS.map((f) => `${f} ${FIELD_TYPES[f]}`).join(', ')},
+  existing_id uuid, ${CHANGEABLE_FIELDS.map((f) => `old_${f} ${FIELD_TYPES[f].replace(' not null', '')}`).join(', ')},
+  old_version integer, old_created_at timestamptz, old_imported_by uuid, outcome text, holder_id uuid
 ) on commit drop`;
-const COPY_COLUMNS = 'line, id, given_id, email, email_key, name, name_key, attributes, maybe, mark, event_id';
+const COPY_COLUMNS = `line, id, given_id, email_key, name_key, maybe, mark, event_id, ${CHANGEABLE_FIELDS.join(', ')}`;
+/** The row's fields, in CHANGEABLE_FIELDS order, for an insert's or an update's column list. */
+const FIELDS = CHANGEABLE_FIELDS.join(', ');
 
 /** `created_at`/`updated_at` as toISOString() writes them, so event snapshots match the API's. */
 const ISO = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
- * What changed, in SQL: a field changed when `new <> old`, which is changedFields() (changes.ts)
- * for these columns: text compares exactly (deterministic collation), and jsonb equality ignores
- * key order as sameJson() does. The parity suite (test/users/parity.integration.test.ts) holds
+ * What changed, in SQL: a field changed when `new is distinct from old`, which is changedFields()
+ * (changes.ts) for these columns: text compares exactly (deterministic collation), null equals
+ * only null, and jsonb equality ignores key order as sameJson() does. The parity suite (test/users/parity.integration.test.ts) holds
  * this SQL and the API path to the same rows and events.
  */
-const differs = (field: (typeof CHANGEABLE_FIELDS)[number]) => `s.${field} <> s.old_${field}`;
+const differs = (field: Field) => `s.${field} is distinct from s.old_${field}`;
 const CHANGED = `to_jsonb(array_remove(array[${CHANGEABLE_FIELDS.map((f) => `case when ${differs(f)} then '${f}' end`).join(', ')}], null))`;
 const PREVIOUS = CHANGEABLE_FIELDS.map(
   (f) => `(case when ${differs(f)} then jsonb_build_object('${f}', s.old_${f}) else '{}'::jsonb end)`,
 ).join(' || ');
-const UNCHANGED = CHANGEABLE_FIELDS.map((f) => `${f} = old_${f}`).join(' and ');
+const UNCHANGED = CHANGEABLE_FIELDS.map((f) => `${f} is not distinct from old_${f}`).join(' and ');
+/** The user document of an event (toUserDocument()), but for its version and times. */
+const DOCUMENT_FIELDS = CHANGEABLE_FIELDS.map((f) => `'${f}', s.${f}`).join(', ');
 
 /**
  * The PostgreSQL UserBatchWriter, on one dedicated pooled connection: per batch, in one
@@ -145,7 +166,9 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
       client.query(copyFrom(`copy user_batch_staging (${COPY_COLUMNS}) from stdin`)),
     );
     signal.throwIfAborted();
-    if (this.#run.mode === 'upsert') await this.#matchAndUpdate(client, now);
+    if (this.#run.mode === 'upsert') await this.#match(client);
+    await this.#externalIdConflicts(client);
+    if (this.#run.mode === 'upsert') await this.#update(client, now);
     await this.#insertNew(client, now);
     findings.push(...(await this.#failures(client)));
     const outcomes = await client.query<{ outcome: string | null; n: string }>(
@@ -178,10 +201,10 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
     return staged;
   }
 
-  async #matchAndUpdate(client: pg.PoolClient, now: Date): Promise<void> {
+  async #match(client: pg.PoolClient): Promise<void> {
     await client.query('select 1 from users where email_key in (select email_key from user_batch_staging) for update');
-    await client.query(`update user_batch_staging s set existing_id = u.id, old_email = u.email, old_name = u.name,
-      old_attributes = u.attributes, old_version = u.version, old_created_at = u.created_at, old_imported_by = u.imported_by
+    await client.query(`update user_batch_staging s set existing_id = u.id, ${CHANGEABLE_FIELDS.map((f) => `old_${f} = u.${f}`).join(', ')},
+      old_version = u.version, old_created_at = u.created_at, old_imported_by = u.imported_by
       from users u where u.email_key = s.email_key`);
     await client.query(
       `update user_batch_staging set outcome = case
@@ -192,8 +215,27 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
        where existing_id is not null`,
       [this.#run.id],
     );
+  }
+
+  /**
+   * Rows that would give a user an external id another user holds: one already in the table
+   * (other than the user the row updates), or an earlier row of this batch that will be
+   * written. They become `external-id-taken` and are not written. A swap of external ids between
+   * two users within one batch is refused the same way (the check sees the ids before the batch).
+   */
+  async #externalIdConflicts(client: pg.PoolClient): Promise<void> {
+    const writable = (alias: string) => `(${alias}.outcome is null or ${alias}.outcome = 'updated')`;
+    await client.query(`update user_batch_staging s set outcome = 'external-id-taken', holder_id = u.id
+      from users u where s.external_id is not null and ${writable('s')} and u.external_id = s.external_id
+        and u.id is distinct from s.existing_id`);
+    await client.query(`update user_batch_staging s set outcome = 'external-id-taken', holder_id = coalesce(e.existing_id, e.id)
+      from user_batch_staging e where s.external_id is not null and ${writable('s')} and e.external_id = s.external_id
+        and e.line < s.line and ${writable('e')}`);
+  }
+
+  async #update(client: pg.PoolClient, now: Date): Promise<void> {
     await client.query(
-      `update users u set email = s.email, email_key = s.email_key, name = s.name, name_key = s.name_key, attributes = s.attributes,
+      `update users u set email_key = s.email_key, name_key = s.name_key, ${CHANGEABLE_FIELDS.map((f) => `${f} = s.${f}`).join(', ')},
          version = u.version + 1, updated_at = $1, imported_by = $2
        from user_batch_staging s where s.outcome = 'updated' and u.id = s.existing_id`,
       [now, this.#run.id],
@@ -208,9 +250,9 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
   async #insertNew(client: pg.PoolClient, now: Date): Promise<void> {
     await client.query(
       `with inserted as (
-         insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at, imported_by)
-         select id, email, email_key, name, name_key, attributes, 1, $1, $1, $2 from user_batch_staging
-         where existing_id is null order by line
+         insert into users (id, email_key, name_key, ${FIELDS}, version, created_at, updated_at, imported_by)
+         select id, email_key, name_key, ${FIELDS}, 1, $1, $1, $2 from user_batch_staging
+         where existing_id is null and outcome is null order by line
          on conflict do nothing
          returning id, email_key)
        update user_batch_staging s set outcome = 'created' from inserted i where i.id = s.id and i.email_key = s.email_key`,
@@ -226,15 +268,21 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
       maybe: boolean;
       holder: string | null;
       holder_job: string | null;
+      external_holder: string | null;
     }>(
-      `select s.line, s.outcome, s.existing_id, s.maybe, u.id as holder, u.imported_by as holder_job
+      `select s.line, s.outcome, s.existing_id, s.maybe, u.id as holder, u.imported_by as holder_job,
+         coalesce(s.holder_id, x.id) as external_holder
        from user_batch_staging s left join users u on u.email_key = s.email_key
-       where s.outcome is null or s.outcome in ('duplicate', 'id-mismatch') order by s.line`,
+         left join users x on s.external_id is not null and x.external_id = s.external_id
+       where s.outcome is null or s.outcome in ('duplicate', 'id-mismatch', 'external-id-taken') order by s.line`,
     );
     return rows.map((row): BatchFinding => {
       if (row.outcome === 'id-mismatch') return { line: row.line, kind: 'id-mismatch', existingId: row.existing_id ?? '' };
+      if (row.outcome === 'external-id-taken') return { line: row.line, kind: 'external-id-taken', holderId: row.external_holder ?? '' };
       if (row.outcome === 'duplicate' || (row.maybe && row.holder_job === this.#run.id)) return { line: row.line, kind: 'duplicate' };
       if (row.holder !== null) return { line: row.line, kind: 'email-taken', holderId: row.holder };
+      // Taken concurrently, after #externalIdConflicts() looked.
+      if (row.external_holder !== null) return { line: row.line, kind: 'external-id-taken', holderId: row.external_holder };
       return { line: row.line, kind: 'id-taken' };
     });
   }
@@ -249,10 +297,10 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
       `insert into events (id, type, occurred_at, actor, request_id, subject_id, data)
        select s.event_id, case when s.outcome = 'created' then 'user.created' else 'user.updated' end, $1, $2, $4,
          coalesce(s.existing_id, s.id),
-         case when s.outcome = 'created' then jsonb_build_object('user', jsonb_build_object('id', s.id, 'email', s.email,
-           'name', s.name, 'attributes', s.attributes, 'version', 1, 'created_at', $3::text, 'updated_at', $3::text))
+         case when s.outcome = 'created' then jsonb_build_object('user', jsonb_build_object('id', s.id, ${DOCUMENT_FIELDS},
+           'version', 1, 'created_at', $3::text, 'updated_at', $3::text))
          else jsonb_build_object(
-           'user', jsonb_build_object('id', s.existing_id, 'email', s.email, 'name', s.name, 'attributes', s.attributes,
+           'user', jsonb_build_object('id', s.existing_id, ${DOCUMENT_FIELDS},
              'version', s.old_version + 1, 'created_at', ${ISO('s.old_created_at')}, 'updated_at', $3::text),
            'changed', ${CHANGED},
            'previous', ${PREVIOUS})
@@ -270,20 +318,41 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
 function* copyText(rows: readonly BatchUser[], now: Date, newId: () => string): Generator<string, void, undefined> {
   let text = '';
   for (const row of rows) {
-    const { id, email, name, attributes } = row.user;
+    const { id, email, name, active, externalId, givenName, familyName, attributes, profile } = row.user;
     // Built field by field: spreading row.user into a new shape costs ~6 µs a row in V8.
-    const user: User = { id: id ?? (newId() as UserId), email, name, attributes, version: 1, createdAt: now, updatedAt: now };
+    const user: User = {
+      id: id ?? (newId() as UserId),
+      email,
+      name,
+      active,
+      externalId,
+      givenName,
+      familyName,
+      attributes,
+      profile,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
     const r = toUserRow(user, postgresDialect);
     text +=
-      `${row.line}\t${r.id}\t${id === undefined ? 'f' : 't'}\t${copyEscape(r.email)}\t${copyEscape(r.email_key)}\t` +
-      `${copyEscape(r.name)}\t${copyEscape(r.name_key)}\t${copyEscape(r.attributes)}\t` +
-      `${row.maybeDuplicate ? 't' : 'f'}\t${row.markIfUnchanged === true ? 't' : 'f'}\t${newId()}\n`;
+      `${row.line}\t${r.id}\t${id === undefined ? 'f' : 't'}\t${copyEscape(r.email_key)}\t${copyEscape(r.name_key)}\t` +
+      `${row.maybeDuplicate ? 't' : 'f'}\t${row.markIfUnchanged === true ? 't' : 'f'}\t${newId()}`;
+    for (const field of CHANGEABLE_FIELDS) text += `\t${copyValue(r[field])}`;
+    text += '\n';
     if (text.length >= COPY_CHUNK_CHARS) {
       yield text;
       text = '';
     }
   }
   if (text !== '') yield text;
+}
+
+/** A column value in COPY text format: `\N` is NULL, booleans are t/f. */
+function copyValue(value: string | boolean | number | null): string {
+  if (value === null) return '\\N';
+  if (typeof value === 'boolean') return value ? 't' : 'f';
+  return copyEscape(String(value));
 }
 
 /** COPY text format: backslash, tab, newline and carriage return are escaped (names and attributes may hold them). */

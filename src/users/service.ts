@@ -5,7 +5,7 @@ import { inBatches } from '../kit/batches.js';
 import { ValidationError } from '../kit/errors.js';
 import { inSpan } from '../kit/trace.js';
 import { IdempotencyKeyReusedError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from './errors.js';
-import { foldKey, parseNewUser, parseUserId, type NewUser, type User, type UserId } from './model.js';
+import { foldKey, parseNewUser, parseUserId, type NewUser, type NewUserInput, type User, type UserId } from './model.js';
 import { applyUserPatch } from './patch.js';
 import type { EventContext, NewEvent } from '../events/model.js';
 import { userCreated, userDeleted, userUpdated } from './events.js';
@@ -23,19 +23,24 @@ export interface IdempotencyRecord {
 
 /**
  * Keyset page request in id order: users with id greater than `afterId` (all users when absent).
- * With `emailKey` (one user at most), `prefix` further requires one of its keys in that range;
- * a prefix search over all users is UserStore.search(), never this.
+ * `active` keeps the users in that state (its index on (active, id) makes that a range too).
+ * With `emailKey` or `externalId` (one user at most each), `prefix` further requires one of its
+ * keys in that range; a prefix search over all users is UserStore.search(), never this.
  */
 export type UserPageQuery = {
   readonly afterId?: UserId;
   readonly limit: number;
+  readonly active?: boolean;
 } & (
   | {
       /** The exact email to match, as its `foldKey()`. */
       readonly emailKey: string;
+      /** The exact external id to match (compared as it is, case-sensitively). */
+      readonly externalId?: string;
       readonly prefix?: KeyRange;
     }
-  | { readonly emailKey?: undefined; readonly prefix?: undefined }
+  | { readonly emailKey?: undefined; readonly externalId: string; readonly prefix?: KeyRange }
+  | { readonly emailKey?: undefined; readonly externalId?: undefined; readonly prefix?: undefined }
 );
 
 /** One scan of a prefix search (users/search.ts): users whose `key` is in [after, below), after `after` in (key, id) order. */
@@ -105,6 +110,10 @@ export interface ListUsersInput {
   readonly cursor?: string;
   readonly email?: string;
   readonly q?: string;
+  /** Only active (true) or only deactivated (false) users; not with `q` alone (see #list()). */
+  readonly active?: boolean;
+  /** The user with exactly this external id, if any. */
+  readonly externalId?: string;
 }
 
 export interface UserPage {
@@ -144,17 +153,13 @@ export class UsersService {
   /**
    * Creates a user. With an idempotency key, a repeat of the same request returns the first
    * result, and a concurrent repeat waits for the first to commit rather than creating twice.
-   * @throws ValidationError, EmailTakenError, IdempotencyKeyReusedError
+   * @throws ValidationError, EmailTakenError, ExternalIdTakenError, IdempotencyKeyReusedError
    */
-  async create(
-    input: { email: unknown; name: unknown; attributes?: unknown },
-    idempotencyKey: string | undefined,
-    ctx: RequestContext = {},
-  ): Promise<CreateResult> {
+  async create(input: NewUserInput, idempotencyKey: string | undefined, ctx: RequestContext = {}): Promise<CreateResult> {
     return inSpan('users.create', () => this.#create(input, idempotencyKey, ctx));
   }
 
-  async #create(input: { email: unknown; name: unknown; attributes?: unknown }, idempotencyKey: string | undefined, ctx: RequestContext) {
+  async #create(input: NewUserInput, idempotencyKey: string | undefined, ctx: RequestContext) {
     const newUser = parseNewUser(input);
     const now = this.#now();
     const user: User = {
@@ -170,7 +175,7 @@ export class UsersService {
       return { user, replayed: false };
     }
     const scope = ctx.idempotencyScope ?? '';
-    const fingerprint = fingerprintOf(newUser);
+    const fingerprint = fingerprintOf(withoutDefaults(newUser));
     const earlier = await this.#replay(scope, idempotencyKey, fingerprint, now, ctx.signal);
     if (earlier) return earlier;
     const record = { scope, key: idempotencyKey, fingerprint, user, expiresAt: new Date(now.getTime() + this.#idempotencyTtlMs) };
@@ -204,8 +209,21 @@ export class UsersService {
   }
 
   /**
+   * The user a provider knows by this external id (exact, case-sensitive match), if any: what
+   * SCIM's `externalId eq` and a provider's reconciliation look up. One index lookup.
+   */
+  async findByExternalId(externalId: string, ctx: RequestContext = {}): Promise<User | undefined> {
+    return inSpan('users.find-by-external-id', async () => {
+      const [user] = await this.#store.list({ externalId, limit: 1 }, ctx.signal);
+      return user;
+    });
+  }
+
+  /**
    * One page: in id order, or with `q` alone in key order (users/search.ts). The cursor is
    * bound to the filters it was issued with.
+   * @throws ValidationError when `active` comes with `q` but neither `email` nor `external_id`:
+   *   a key-order scan that skipped users in the other state could read the whole index for a page.
    */
   async list(input: ListUsersInput, ctx: RequestContext = {}): Promise<UserPage> {
     return inSpan('users.list', () => this.#list(input, ctx));
@@ -214,17 +232,30 @@ export class UsersService {
   async #list(input: ListUsersInput, ctx: RequestContext): Promise<UserPage> {
     const emailKey = input.email === undefined ? undefined : foldKey(input.email);
     const prefix = input.q === undefined ? undefined : foldKey(input.q);
-    const filterTag = fingerprintOf({ emailKey, prefix }).slice(0, 16);
+    const { active, externalId } = input;
+    const single = emailKey !== undefined || externalId !== undefined;
+    if (prefix !== undefined && active !== undefined && !single) {
+      throw new ValidationError(
+        [{ pointer: '/active', message: 'cannot be combined with q unless email or external_id is given' }],
+        'The filters cannot be combined.',
+      );
+    }
+    // An unchanged tag for the filters that existed before `active` and `external_id`, so their cursors stay valid.
+    const filterTag = fingerprintOf({ emailKey, prefix, active, externalId }).slice(0, 16);
     const cursor = input.cursor === undefined ? undefined : this.#cursors.decode(input.cursor);
     if (cursor !== undefined && cursor.filter !== filterTag) throw invalidCursor();
     // No stored key is ill-formed text (names are checked, emails are ASCII), so none starts with it.
     if (prefix !== undefined && !prefix.isWellFormed()) return { users: [], nextCursor: null };
-    if (prefix !== undefined && emailKey === undefined) return this.#search(prefixRange(prefix), input.limit, cursor, filterTag, ctx);
+    if (prefix !== undefined && !single) return this.#search(prefixRange(prefix), input.limit, cursor, filterTag, ctx);
     const afterId = cursor === undefined ? undefined : cursorId(cursor);
+    const base = { afterId, limit: input.limit + 1, ...(active === undefined ? {} : { active }) };
+    const range = prefix === undefined ? {} : { prefix: prefixRange(prefix) };
     const query: UserPageQuery =
-      emailKey === undefined
-        ? { afterId, limit: input.limit + 1 }
-        : { afterId, limit: input.limit + 1, emailKey, ...(prefix === undefined ? {} : { prefix: prefixRange(prefix) }) };
+      emailKey !== undefined
+        ? { ...base, emailKey, ...(externalId === undefined ? {} : { externalId }), ...range }
+        : externalId !== undefined
+          ? { ...base, externalId, ...range }
+          : base;
     const rows = await this.#store.list(query, ctx.signal);
     const users = rows.slice(0, input.limit);
     const last = users.at(-1);
@@ -314,6 +345,24 @@ function requireUserId(id: string): UserId {
   const parsed = parseUserId(id);
   if (!parsed.ok) throw new ValidationError([{ pointer: '/id', message: parsed.message }], 'The user id is malformed.');
   return parsed.value;
+}
+
+/**
+ * A create's fields without those at their defaults, for its idempotency fingerprint: a request
+ * remembered before the provisioning fields existed fingerprints as it did then, so its retry
+ * still replays.
+ */
+function withoutDefaults(user: NewUser): Record<string, unknown> {
+  return {
+    email: user.email,
+    name: user.name,
+    attributes: user.attributes,
+    ...(user.active ? {} : { active: false }),
+    ...(user.externalId === null ? {} : { externalId: user.externalId }),
+    ...(user.givenName === null ? {} : { givenName: user.givenName }),
+    ...(user.familyName === null ? {} : { familyName: user.familyName }),
+    ...(Object.keys(user.profile).length === 0 ? {} : { profile: user.profile }),
+  };
 }
 
 /** SHA-256 over JSON with sorted keys, so field order in a request does not matter. */

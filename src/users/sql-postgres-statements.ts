@@ -1,6 +1,7 @@
 import type { RawStatement } from '../db/instrumentation.js';
 import type { KeyRangeQuery, UserPageQuery } from './service.js';
-import type { ListShape, SearchShape } from './sqlite-statements.js';
+import { ACTIVE_ORDER, activeRange, type ListShape, type SearchShape } from './sqlite-statements.js';
+import { USER_COLUMNS } from './sql-row.js';
 
 /**
  * The SQL of PostgresUserStore. Each statement has a fixed name: node-postgres parses a named
@@ -11,7 +12,6 @@ export interface NamedStatement extends RawStatement {
   readonly name: string | undefined;
 }
 
-const USER_COLUMNS = 'id, email, name, attributes, version, created_at, updated_at';
 const EVENT_COLUMNS = 'id, type, occurred_at, actor, request_id, subject_id, data';
 
 /** The event's values from parameter `first` on, in toEventRow()'s order (see eventValues()). */
@@ -29,16 +29,21 @@ function withEvent(change: string, firstEventParam: number): string {
   return `\ninsert into events (${EVENT_COLUMNS}) ${eventSelect(firstEventParam)} from ${change}`;
 }
 
-const NEW_USER = `$1::uuid, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::integer, $8::timestamptz, $9::timestamptz`;
+/**
+ * $1–$14 of a create, in newUserValues()'s order (sql-postgres-store.ts). The event follows at
+ * $15, the idempotency record at $22; the record's created_at is the user's ($13).
+ */
+const NEW_USER_COLUMNS =
+  'id, email, email_key, name, name_key, active, external_id, given_name, family_name, attributes, profile, version, created_at, updated_at';
+const NEW_USER =
+  `$1::uuid, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::text, $8::text, $9::text, $10::jsonb, $11::jsonb, ` +
+  `$12::integer, $13::timestamptz, $14::timestamptz`;
 
 export const CREATE: NamedStatement = {
   name: 'roster.users.create',
   operation: 'insert',
   table: 'users',
-  text:
-    `with created as (insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)\n` +
-    `  select ${NEW_USER} returning id)` +
-    withEvent('created', 10),
+  text: `with created as (insert into users (${NEW_USER_COLUMNS})\n` + `  select ${NEW_USER} returning id)` + withEvent('created', 15),
 };
 
 /**
@@ -53,13 +58,13 @@ export const CREATE_REMEMBERED: NamedStatement = {
   table: 'users',
   text:
     `with remembered as (insert into idempotency_keys as k (scope, key, fingerprint, result, created_at, expires_at)\n` +
-    `  values ($17::text, $18::text, $19::text, $20::jsonb, $8::timestamptz, $21::timestamptz)\n` +
+    `  values ($22::text, $23::text, $24::text, $25::jsonb, $13::timestamptz, $26::timestamptz)\n` +
     `  on conflict (scope, key) do update set fingerprint = excluded.fingerprint, result = excluded.result,\n` +
     `    created_at = excluded.created_at, expires_at = excluded.expires_at where k.expires_at <= excluded.created_at\n` +
     `  returning 1),\n` +
-    `created as (insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)\n` +
+    `created as (insert into users (${NEW_USER_COLUMNS})\n` +
     `  select ${NEW_USER} from remembered returning id)` +
-    withEvent('created', 10),
+    withEvent('created', 15),
 };
 
 export const GET: NamedStatement = {
@@ -84,12 +89,13 @@ export const LOCK_FOR_CHANGE: NamedStatement = {
  */
 const UNCHANGED = (version: number) => ` and version = $${version}::integer and updated_at = $${version + 1}::timestamptz`;
 
-/** $1 id, $2–$8 the new fields, $9–$15 the event; guarded: $16–$17 the row as read (UNCHANGED). */
+/** $1 id, $2–$13 the new fields (changeValues()), $14–$20 the event; guarded: $21–$22 the row as read (UNCHANGED). */
 function updateText(guarded: boolean): string {
   return (
     `with changed as (update users set email = $2::text, email_key = $3::text, name = $4::text, name_key = $5::text,\n` +
-    `  attributes = $6::jsonb, version = $7::integer, updated_at = $8::timestamptz where id = $1${guarded ? UNCHANGED(16) : ''} returning id)` +
-    withEvent('changed', 9)
+    `  active = $6::boolean, external_id = $7::text, given_name = $8::text, family_name = $9::text, attributes = $10::jsonb,\n` +
+    `  profile = $11::jsonb, version = $12::integer, updated_at = $13::timestamptz where id = $1${guarded ? UNCHANGED(21) : ''} returning id)` +
+    withEvent('changed', 14)
   );
 }
 
@@ -138,11 +144,20 @@ export const PURGE_IDEMPOTENCY: NamedStatement = {
  * plain values, so the generic plan PostgreSQL may settle on is the same index range scan.
  */
 export function listStatement(shape: ListShape): NamedStatement {
-  const key = `list${shape.emailKey ? '-email' : ''}${shape.prefix ? '-prefix' : ''}${shape.prefix && !shape.below ? '-open' : ''}`;
+  const key =
+    `list${shape.emailKey ? '-email' : ''}${shape.externalId ? '-external-id' : ''}${shape.active ? '-active' : ''}` +
+    `${shape.prefix ? '-prefix' : ''}${shape.prefix && !shape.below ? '-open' : ''}`;
   return cached(key, () => {
     const where = ['id > $1'];
-    if (shape.emailKey) where.push('email_key = $2');
-    let n = shape.emailKey ? 2 : 1;
+    let n = 1;
+    if (shape.emailKey) where.push(`email_key = $${++n}`);
+    if (shape.externalId) where.push(`external_id = $${++n}`);
+    if (shape.active) {
+      const active = `$${++n}`;
+      // The cursor as a row comparison: see ACTIVE_ORDER.
+      if (activeRange(shape)) where[0] = `(active, id) > (${active}::boolean, $1)`;
+      where.push(`active = ${active}`);
+    }
     if (shape.prefix) {
       const from = `$${++n}`;
       const below = shape.below ? `$${++n}` : undefined;
@@ -150,7 +165,7 @@ export function listStatement(shape: ListShape): NamedStatement {
       const name = `name_key collate "C" >= ${from}${below === undefined ? '' : ` and name_key collate "C" < ${below}`}`;
       where.push(`((${email}) or (${name}))`);
     }
-    return `select ${USER_COLUMNS} from users where ${where.join(' and ')} order by id limit $${n + 1}`;
+    return `select ${USER_COLUMNS} from users where ${where.join(' and ')} order by ${ACTIVE_ORDER(shape)} limit $${n + 1}`;
   });
 }
 
@@ -164,10 +179,18 @@ const BEFORE_EVERY_ID = '00000000-0000-0000-0000-000000000000';
 export function listStatementOf(query: UserPageQuery): { statement: NamedStatement; values: unknown[] } {
   const values: unknown[] = [query.afterId ?? BEFORE_EVERY_ID];
   if (query.emailKey !== undefined) values.push(query.emailKey);
+  if (query.externalId !== undefined) values.push(query.externalId);
+  if (query.active !== undefined) values.push(query.active);
   const range = query.prefix;
   if (range !== undefined) values.push(range.from, ...(range.below === undefined ? [] : [range.below]));
   values.push(query.limit);
-  const shape = { emailKey: query.emailKey !== undefined, prefix: range !== undefined, below: range?.below !== undefined };
+  const shape = {
+    emailKey: query.emailKey !== undefined,
+    externalId: query.externalId !== undefined,
+    active: query.active !== undefined,
+    prefix: range !== undefined,
+    below: range?.below !== undefined,
+  };
   return { statement: listStatement(shape), values };
 }
 
@@ -203,7 +226,7 @@ export function searchStatementOf(query: KeyRangeQuery): { statement: NamedState
   return { statement: searchStatement({ key: query.key, below: query.below !== undefined }), values };
 }
 
-/** Eight entries at most: listShapes() and searchShapes() (sqlite-statements.ts). */
+/** 28 entries at most: listShapes() and searchShapes() (sqlite-statements.ts). */
 const SHAPES = new Map<string, NamedStatement>();
 
 function cached(key: string, text: () => string): NamedStatement {

@@ -4,7 +4,8 @@ import type { StatementObserver } from '../db/instrumentation.js';
 import { inTransaction, withClient } from '../db/postgres-client.js';
 import type { NewEvent } from '../events/model.js';
 import { publishPoolEvents, toEventRow } from '../events/sql-outbox.js';
-import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
+import { IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
+import { conflictOf } from './sql-conflicts.js';
 import type { User, UserId } from './model.js';
 import { fromUserRow, fromUserSnapshot, toUserRow, toUserSnapshot, type StoredUserColumns } from './sql-row.js';
 import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
@@ -36,8 +37,8 @@ type Queryable = pg.Pool | pg.PoolClient;
  * writes the event if the row is unchanged since the read (otherwise
  * BEGIN, SELECT … FOR UPDATE, that statement, COMMIT).
  *
- * Errors are the port's: unique violations become EmailTakenError or
- * IdempotencyKeyTakenError, outages DatabaseUnavailableError, statement timeouts
+ * Errors are the port's: unique violations become EmailTakenError, ExternalIdTakenError or
+ * IdempotencyKeyTakenError (sql-conflicts.ts), outages DatabaseUnavailableError, statement timeouts
  * StatementTimeoutError; a read whose connection was lost runs once more, a write never.
  */
 export class PostgresUserStore implements UserStore {
@@ -220,23 +221,49 @@ async function translated<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    const table = postgresDialect.uniqueViolationTable(error);
-    if (table === 'users') throw new EmailTakenError('Another user already has this email.', { cause: error });
-    if (table === 'idempotency_keys') throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.', { cause: error });
-    throw error;
+    throw conflictOf(postgresDialect, error) ?? error;
   }
 }
 
-/** $1–$9 of CREATE and CREATE_REMEMBERED. */
+/** $1–$14 of CREATE and CREATE_REMEMBERED. */
 function newUserValues(user: User): unknown[] {
-  const row = toUserRow(user, postgresDialect);
-  return [row.id, row.email, row.email_key, row.name, row.name_key, row.attributes, row.version, row.created_at, row.updated_at];
+  const r = toUserRow(user, postgresDialect);
+  return [
+    r.id,
+    r.email,
+    r.email_key,
+    r.name,
+    r.name_key,
+    r.active,
+    r.external_id,
+    r.given_name,
+    r.family_name,
+    r.attributes,
+    r.profile,
+    r.version,
+    r.created_at,
+    r.updated_at,
+  ];
 }
 
-/** $1–$8 of the update statements: the id and the fields a change may set. */
+/** $1–$13 of the update statements: the id and the fields a change may set. */
 function changeValues(id: UserId, after: User): unknown[] {
-  const row = toUserRow(after, postgresDialect);
-  return [id, row.email, row.email_key, row.name, row.name_key, row.attributes, row.version, row.updated_at];
+  const r = toUserRow(after, postgresDialect);
+  return [
+    id,
+    r.email,
+    r.email_key,
+    r.name,
+    r.name_key,
+    r.active,
+    r.external_id,
+    r.given_name,
+    r.family_name,
+    r.attributes,
+    r.profile,
+    r.version,
+    r.updated_at,
+  ];
 }
 
 /** The guard of the *_IF_UNCHANGED statements: the row as it was read. */
@@ -250,7 +277,7 @@ function eventValues(event: NewEvent): unknown[] {
   return [row.id, row.type, row.occurred_at, row.actor, row.request_id, row.subject_id, row.data];
 }
 
-/** $17–$21 of CREATE_REMEMBERED; the record's created_at is the user's ($8), as SqliteUserStore writes it. */
+/** $22–$26 of CREATE_REMEMBERED; the record's created_at is the user's ($13), as SqliteUserStore writes it. */
 function idempotencyValues(record: IdempotencyRecord): unknown[] {
   return [record.scope, record.key, record.fingerprint, toUserSnapshot(record.user), record.expiresAt];
 }

@@ -8,16 +8,10 @@ import type { BatchFinding, BatchUser, UserBatchResult, UserBatchRun, UserBatchW
 import { changedFields } from './changes.js';
 import { userCreated, userUpdated } from './events.js';
 import { foldKey, type User, type UserId } from './model.js';
-import { fromUserRow, toUserRow } from './sql-row.js';
+import { USER_COLUMNS, fromUserRow, toUserRow } from './sql-row.js';
+import { INSERT_COLUMNS, UPDATE_ASSIGNMENTS, insertValues, updateValues, type StoredUser } from './sqlite-statements.js';
 
-interface ExistingRow {
-  id: string;
-  email: string;
-  name: string;
-  attributes: string;
-  version: number;
-  created_at: string;
-  updated_at: string;
+interface ExistingRow extends StoredUser {
   imported_by: string | null;
 }
 
@@ -114,24 +108,18 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
       id: row.user.id ?? (this.#newId() as UserId),
       email: row.user.email,
       name: row.user.name,
+      active: row.user.active,
+      externalId: row.user.externalId,
+      givenName: row.user.givenName,
+      familyName: row.user.familyName,
       attributes: row.user.attributes,
+      profile: row.user.profile,
       version: 1,
       createdAt: now,
       updatedAt: now,
     };
     const r = toUserRow(user, sqliteDialect);
-    const result = this.#statements.insertUser.run(
-      r.id,
-      r.email,
-      r.email_key,
-      r.name,
-      r.name_key,
-      r.attributes,
-      r.version,
-      r.created_at,
-      r.updated_at,
-      this.#run.id,
-    );
+    const result = this.#statements.insertUser.run(...insertValues(r), this.#run.id);
     if (result.changes === 0) return this.#conflict(row, r.email_key);
     if (this.#run.events) this.#event(userCreated(this.#newId(), user, this.#run.context));
     return 'created';
@@ -148,23 +136,37 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
       if (row.markIfUnchanged === true) s.markWritten.run(this.#run.id, existing.id);
       return 'skipped';
     }
+    const { externalId } = row.user;
+    if (externalId !== null && externalId !== before.externalId) {
+      const holder = s.findByExternalId.get(externalId) as { id: string } | undefined;
+      if (holder !== undefined) return { line: row.line, kind: 'external-id-taken', holderId: holder.id };
+    }
     const after: User = {
       ...before,
       email: row.user.email,
       name: row.user.name,
+      active: row.user.active,
+      externalId,
+      givenName: row.user.givenName,
+      familyName: row.user.familyName,
       attributes: row.user.attributes,
+      profile: row.user.profile,
       version: before.version + 1,
       updatedAt: now,
     };
     const r = toUserRow(after, sqliteDialect);
-    s.updateUser.run(r.email, r.email_key, r.name, r.name_key, r.attributes, r.version, r.updated_at, this.#run.id, r.id);
+    s.updateUser.run(...updateValues(r), this.#run.id, r.id);
     if (this.#run.events) this.#event(userUpdated(this.#newId(), before, after, this.#run.context));
     return 'updated';
   }
 
   #conflict(row: BatchUser, emailKey: string): BatchFinding {
     const holder = this.#statements.findByEmailKey.get(emailKey) as ExistingRow | undefined;
-    if (holder === undefined) return { line: row.line, kind: 'id-taken' };
+    if (holder === undefined) {
+      const { externalId } = row.user;
+      const other = externalId === null ? undefined : (this.#statements.findByExternalId.get(externalId) as { id: string } | undefined);
+      return other === undefined ? { line: row.line, kind: 'id-taken' } : { line: row.line, kind: 'external-id-taken', holderId: other.id };
+    }
     return row.maybeDuplicate && holder.imported_by === this.#run.id
       ? { line: row.line, kind: 'duplicate' }
       : { line: row.line, kind: 'email-taken', holderId: holder.id };
@@ -178,18 +180,16 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
 
 function prepare(connection: SQLite.Database) {
   return {
-    // No conflict target: a taken id or a taken email both leave the row out (changes = 0).
+    // No conflict target: a taken id, email or external id leaves the row out (changes = 0).
     insertUser: connection.prepare(
-      `insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at, imported_by)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing`,
+      `insert into users (${INSERT_COLUMNS}, imported_by)
+       values (${INSERT_COLUMNS.split(',')
+         .map(() => '?')
+         .join(', ')}, ?) on conflict do nothing`,
     ),
-    findByEmailKey: connection.prepare(
-      'select id, email, name, attributes, version, created_at, updated_at, imported_by from users where email_key = ?',
-    ),
-    updateUser: connection.prepare(
-      `update users set email = ?, email_key = ?, name = ?, name_key = ?, attributes = ?, version = ?, updated_at = ?, imported_by = ?
-       where id = ?`,
-    ),
+    findByEmailKey: connection.prepare(`select ${USER_COLUMNS}, imported_by from users where email_key = ?`),
+    findByExternalId: connection.prepare('select id from users where external_id = ?'),
+    updateUser: connection.prepare(`update users set ${UPDATE_ASSIGNMENTS}, imported_by = ? where id = ?`),
     // Bookkeeping only (see BatchUser.markIfUnchanged): neither version nor updated_at moves.
     markWritten: connection.prepare('update users set imported_by = ? where id = ?'),
     insertEvent: connection.prepare(

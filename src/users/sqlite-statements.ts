@@ -2,6 +2,7 @@ import type SQLite from 'better-sqlite3';
 import type { RawStatement } from '../db/instrumentation.js';
 import type { SearchKey } from './search.js';
 import type { KeyRangeQuery, UserPageQuery } from './service.js';
+import { USER_COLUMNS, type UserRow } from './sql-row.js';
 
 /** A prepared statement with what the metrics and spans say of it. */
 export interface Prepared extends RawStatement {
@@ -13,7 +14,12 @@ export interface StoredUser {
   readonly id: string;
   readonly email: string;
   readonly name: string;
+  readonly active: number;
+  readonly external_id: string | null;
+  readonly given_name: string | null;
+  readonly family_name: string | null;
   readonly attributes: string;
+  readonly profile: string;
   readonly version: number;
   readonly created_at: string;
   readonly updated_at: string;
@@ -33,7 +39,48 @@ export interface StoredIdempotency {
   readonly expires_at: string;
 }
 
-const USER_COLUMNS = 'id, email, name, attributes, version, created_at, updated_at';
+/** The columns a new row is inserted with, in insertValues()'s order. */
+export const INSERT_COLUMNS =
+  'id, email, email_key, name, name_key, active, external_id, given_name, family_name, attributes, profile, version, created_at, updated_at';
+/** The assignments of a change, in updateValues()'s order. */
+export const UPDATE_ASSIGNMENTS =
+  'email = ?, email_key = ?, name = ?, name_key = ?, active = ?, external_id = ?, given_name = ?, family_name = ?, attributes = ?, profile = ?, version = ?, updated_at = ?';
+
+export function insertValues(r: UserRow): unknown[] {
+  return [
+    r.id,
+    r.email,
+    r.email_key,
+    r.name,
+    r.name_key,
+    r.active,
+    r.external_id,
+    r.given_name,
+    r.family_name,
+    r.attributes,
+    r.profile,
+    r.version,
+    r.created_at,
+    r.updated_at,
+  ];
+}
+
+export function updateValues(r: UserRow): unknown[] {
+  return [
+    r.email,
+    r.email_key,
+    r.name,
+    r.name_key,
+    r.active,
+    r.external_id,
+    r.given_name,
+    r.family_name,
+    r.attributes,
+    r.profile,
+    r.version,
+    r.updated_at,
+  ];
+}
 
 /**
  * Every statement SqliteUserStore runs, prepared once per store: parsing and planning SQL cost
@@ -47,20 +94,18 @@ export function prepareUserStatements(connection: SQLite.Database) {
     text,
     statement: connection.prepare(text),
   });
-  // Eight shapes at most (listShapes(), searchShapes()).
+  // 28 shapes at most (listShapes(), searchShapes()).
   const shapes = new Map<string, Prepared>();
   return {
     getUser: prepare('select', 'users', `select ${USER_COLUMNS} from users where id = ?`),
     insertUser: prepare(
       'insert',
       'users',
-      'insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      `insert into users (${INSERT_COLUMNS}) values (${INSERT_COLUMNS.split(',')
+        .map(() => '?')
+        .join(', ')})`,
     ),
-    updateUser: prepare(
-      'update',
-      'users',
-      'update users set email = ?, email_key = ?, name = ?, name_key = ?, attributes = ?, version = ?, updated_at = ? where id = ?',
-    ),
+    updateUser: prepare('update', 'users', `update users set ${UPDATE_ASSIGNMENTS} where id = ?`),
     deleteUser: prepare('delete', 'users', 'delete from users where id = ?'),
     insertEvent: prepare(
       'insert',
@@ -90,7 +135,7 @@ export function prepareUserStatements(connection: SQLite.Database) {
     ),
     /** The statement of listText() for this shape, prepared on first use. */
     list(shape: ListShape): Prepared {
-      const key = `list:${shape.emailKey}:${shape.prefix}:${shape.below}`;
+      const key = `list:${shape.emailKey}:${shape.externalId}:${shape.active}:${shape.prefix}:${shape.below}`;
       return shapes.get(key) ?? shapes.set(key, prepare('select', 'users', listText(shape))).get(key)!;
     },
     /** The statement of searchText() for this shape, prepared on first use. */
@@ -102,9 +147,11 @@ export function prepareUserStatements(connection: SQLite.Database) {
 }
 export type UserStatements = ReturnType<typeof prepareUserStatements>;
 
-/** Which parts a page statement has; `prefix` only with `emailKey`, `below` only with a prefix. */
+/** Which parts a page statement has; `prefix` only with `emailKey` or `externalId`, `below` only with a prefix. */
 export interface ListShape {
   readonly emailKey: boolean;
+  readonly externalId: boolean;
+  readonly active: boolean;
   readonly prefix: boolean;
   readonly below: boolean;
 }
@@ -116,12 +163,23 @@ export interface SearchShape {
 }
 
 export function listShapes(): ListShape[] {
-  return [
-    { emailKey: false, prefix: false, below: false },
-    { emailKey: true, prefix: false, below: false },
-    { emailKey: true, prefix: true, below: true },
-    { emailKey: true, prefix: true, below: false },
-  ];
+  const shapes: ListShape[] = [];
+  for (const active of [false, true]) {
+    for (const [emailKey, externalId] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      shapes.push({ emailKey, externalId, active, prefix: false, below: false });
+      if (!emailKey && !externalId) continue;
+      shapes.push(
+        { emailKey, externalId, active, prefix: true, below: true },
+        { emailKey, externalId, active, prefix: true, below: false },
+      );
+    }
+  }
+  return shapes;
 }
 
 export function searchShapes(): SearchShape[] {
@@ -130,30 +188,54 @@ export function searchShapes(): SearchShape[] {
 
 /**
  * A page in id order. Always `id > ?` ('' for the first page), so even a first page is a range on
- * the primary key. With the email key, the unique index finds the one user and the prefix range
- * (on either key) only filters it. PostgreSQL's shapes are the same (sql-postgres-statements.ts).
+ * the primary key, or with `active` a range on the (active, id) index. With the email key or the
+ * external id, a unique index finds the one user and the other conditions only filter it.
+ * PostgreSQL's shapes are the same (sql-postgres-statements.ts).
  */
 export function listText(shape: ListShape): string {
   const conditions = ['id > ?'];
   if (shape.emailKey) conditions.push('email_key = ?');
+  if (shape.externalId) conditions.push('external_id = ?');
+  if (shape.active) conditions.push('active = ?');
   if (shape.prefix) {
     const range = (key: string) => `(${key} >= ?${shape.below ? ` and ${key} < ?` : ''})`;
     conditions.push(`(${range('email_key')} or ${range('name_key')})`);
   }
-  return `select ${USER_COLUMNS} from users where ${conditions.join(' and ')} order by id limit ?`;
+  return `select ${USER_COLUMNS} from users where ${conditions.join(' and ')} order by ${ACTIVE_ORDER(shape)} limit ?`;
 }
+
+/** Whether a page is a range of the (active, id) index: `active` is its only filter that finds few rows. */
+export const activeRange = (shape: ListShape): boolean => shape.active && !shape.emailKey && !shape.externalId;
+
+/**
+ * A page of one active state is ordered by (active, id), the same order (active is one value),
+ * and on PostgreSQL its cursor is the row comparison `(active, id) > (?, ?)`: only the (active,
+ * id) index serves both, so the planner cannot take the primary key and filter, as it does for
+ * `active = $2 and id > $1 … order by id` when most users are active (its generic plan assumes
+ * half the rows match; a page is then bounded only while few users are in the other state).
+ */
+export const ACTIVE_ORDER = (shape: ListShape): string => (activeRange(shape) ? 'active, id' : 'id');
 
 /** The shape of a page query and its parameters in listText()'s order. */
 export function listStatementOf(query: UserPageQuery): { shape: ListShape; params: unknown[] } {
   const params: unknown[] = [query.afterId ?? ''];
   if (query.emailKey !== undefined) params.push(query.emailKey);
+  if (query.externalId !== undefined) params.push(query.externalId);
+  if (query.active !== undefined) params.push(query.active ? 1 : 0);
   const range = query.prefix;
   if (range !== undefined) {
     const bounds = range.below === undefined ? [range.from] : [range.from, range.below];
     params.push(...bounds, ...bounds);
   }
   params.push(query.limit);
-  return { shape: { emailKey: query.emailKey !== undefined, prefix: range !== undefined, below: range?.below !== undefined }, params };
+  const shape = {
+    emailKey: query.emailKey !== undefined,
+    externalId: query.externalId !== undefined,
+    active: query.active !== undefined,
+    prefix: range !== undefined,
+    below: range?.below !== undefined,
+  };
+  return { shape, params };
 }
 
 /**

@@ -6,12 +6,14 @@ import type { Schema } from '../db/schema.js';
 import type { NewEvent } from '../events/model.js';
 import { parseIsoTimestamp } from '../kit/iso-time.js';
 import { toEventRow } from '../events/sql-outbox.js';
-import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
+import { UserNotFoundError } from './errors.js';
+import { conflictOf } from './sql-conflicts.js';
 import type { User, UserId } from './model.js';
 import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
 import type { KeyedUser } from './search.js';
 import { fromUserRow, fromUserSnapshot, toUserRow, toUserSnapshot } from './sql-row.js';
 import {
+  insertValues,
   listStatementOf,
   prepareUserStatements,
   searchStatementOf,
@@ -20,6 +22,7 @@ import {
   type StoredKeyedUser,
   type StoredUser,
   type UserStatements,
+  updateValues,
 } from './sqlite-statements.js';
 
 export interface SqliteUserStoreOptions {
@@ -162,7 +165,7 @@ export class SqliteUserStore implements UserStore {
       );
     }
     const r = toUserRow(user, sqliteDialect);
-    this.#run(s.insertUser, r.id, r.email, r.email_key, r.name, r.name_key, r.attributes, r.version, r.created_at, r.updated_at);
+    this.#run(s.insertUser, ...insertValues(r));
     this.#appendEvent(event);
     this.#commitStartedAt = performance.now();
   }
@@ -172,7 +175,7 @@ export class SqliteUserStore implements UserStore {
     const after = change(before);
     if (after === before) return before;
     const r = toUserRow(after, sqliteDialect);
-    this.#run(this.#s.updateUser, r.email, r.email_key, r.name, r.name_key, r.attributes, r.version, r.updated_at, id);
+    this.#run(this.#s.updateUser, ...updateValues(r), id);
     this.#appendEvent(describe(before, after));
     this.#commitStartedAt = performance.now();
     return after;
@@ -235,10 +238,7 @@ export class SqliteUserStore implements UserStore {
         return work();
       });
     } catch (error) {
-      const table = sqliteDialect.uniqueViolationTable(error);
-      if (table === 'users') throw new EmailTakenError('Another user already has this email.', { cause: error });
-      if (table === 'idempotency_keys') throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.', { cause: error });
-      throw outageError(sqliteDialect, error);
+      throw conflictOf(sqliteDialect, error) ?? outageError(sqliteDialect, error);
     }
   }
 

@@ -146,7 +146,8 @@ for (const [dialect, open, skip] of await dialects()) {
         union all
         select tablename || ' ' || indexname as line from pg_indexes where schemaname = current_schema()
         order by line`.execute(db);
-      return rows.map((r) => r.line);
+      // Indexes of later migrations (0011) are not 0010's.
+      return rows.map((r) => r.line).filter((line) => !/ users_(active_id|external_id_unique)$/.test(line));
     }
 
     test('up retypes every id column of a populated database; ids, their order and cursors stay; down restores text', async () => {
@@ -161,9 +162,16 @@ for (const [dialect, open, skip] of await dialects()) {
         'text order is the ids in code-unit order',
       );
       // A cursor issued before the migration, by an instance on its own connections (closed before it runs).
+      // Today's service reads the columns 0011 adds: the 0009 table has them only while it pages.
+      const provisioning = `active boolean not null default true, add column external_id text, add column given_name text,
+        add column family_name text, add column profile jsonb not null default '{}'`;
+      await sql.raw(`alter table users add column ${provisioning}`).execute(db);
       const earlier = openDatabase(t.url, { poolSize: 1 });
       const firstPage = await (await usersServiceOver(earlier)).list({ limit: 7 });
       await earlier.close();
+      await sql`alter table users drop column active, drop column external_id, drop column given_name, drop column family_name, drop column profile`.execute(
+        db,
+      );
       assert.deepEqual(
         firstPage.users.map((u) => u.id),
         before.usersById.slice(0, 7),
@@ -176,6 +184,8 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.deepEqual(await snapshot(), before, 'every id reads back as the same lower-case text, in the same order');
       assert.deepEqual(await structure(), structureBefore, 'the same constraints (foreign keys with on delete cascade) and indexes');
 
+      // Today's service reads the columns of later migrations (0011).
+      await migrateToLatest(db, 'postgres');
       const users = await usersServiceOver(t.database);
       const secondPage = await users.list({ limit: 7, cursor: firstPage.nextCursor! });
       assert.deepEqual(

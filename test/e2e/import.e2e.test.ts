@@ -95,8 +95,8 @@ for (const [name, open, skip] of await dialects()) {
       assert.match(report, /\r\n5,email,/);
       const exported = await runCli(['export', '--format', 'csv'], env);
       assert.equal(exported.code, 0, exported.stderr);
-      assert.match(exported.stdout, /^id,email,name,attributes\r\n/);
-      assert.match(exported.stdout, /,grace@example.com,'=Grace,"{""x"":1}"\r\n/, 'formula cells are escaped');
+      assert.match(exported.stdout, /^id,email,name,given_name,family_name,external_id,active,attributes,profile\r\n/);
+      assert.match(exported.stdout, /,grace@example.com,'=Grace,,,,true,"{""x"":1}",\{\}\r\n/, 'formula cells are escaped');
     });
 
     it('a dry run reports and writes nothing', async () => {

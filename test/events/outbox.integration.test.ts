@@ -40,7 +40,12 @@ for (const [dialect, open, skip] of await dialects()) {
           id: user.id,
           email: 'Ada@Example.com',
           name: 'Ada',
+          given_name: null,
+          family_name: null,
+          external_id: null,
+          active: true,
           attributes: { team: 'core' },
+          profile: {},
           version: 1,
           created_at: user.createdAt.toISOString(),
           updated_at: user.updatedAt.toISOString(),
@@ -55,11 +60,21 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.deepEqual(change.data.previous, { name: 'Ada', attributes: { team: 'core' } });
       assert.equal((change.data.user as { version: number }).version, updated.version);
 
-      await users.delete(user.id, [2], ctx(3));
+      // Deactivation is an ordinary change; the provisioning fields report their public names.
+      await users.update(user.id, { active: false, external_id: 'Okta-1', profile: { title: 'CTO' } }, [2], ctx(2));
+      const deactivation = await last();
+      assert.deepEqual(deactivation?.data.changed, ['active', 'external_id', 'profile']);
+      assert.deepEqual(deactivation.data.previous, { active: true, external_id: null, profile: {} });
+      assert.deepEqual(
+        (({ active, external_id, profile }) => ({ active, external_id, profile }))(deactivation.data.user as Record<string, unknown>),
+        { active: false, external_id: 'Okta-1', profile: { title: 'CTO' } },
+      );
+
+      await users.delete(user.id, [3], ctx(3));
       const deleted = await last();
       assert.equal(deleted?.type, 'user.deleted');
       assert.equal(deleted.requestId, 'req-3');
-      assert.deepEqual((deleted.data.user as { name: string; version: number }).version, 2, 'the last version is in the tombstone');
+      assert.deepEqual((deleted.data.user as { name: string; version: number }).version, 3, 'the last version is in the tombstone');
     });
 
     test('no change, no event: a no-op patch, a vetoed change and a conflict write nothing', async () => {

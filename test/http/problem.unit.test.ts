@@ -27,6 +27,7 @@ import {
 import { RequestBodyTimeoutError, RequestDeadlineError } from '../../src/http/deadline.js';
 import {
   EmailTakenError,
+  ExternalIdTakenError,
   IdempotencyKeyReusedError,
   IdempotencyKeyTakenError,
   UserNotFoundError,
@@ -71,6 +72,7 @@ const CASES: Record<ProblemCode, unknown[]> = {
   'upload-timeout': [new ImportUploadTimeoutError('stalled')],
   'headers-timeout': [new HeadersTimeoutError('slow headers')],
   'email-taken': [new EmailTakenError('taken')],
+  'external-id-taken': [new ExternalIdTakenError('taken')],
   'group-name-taken': [new GroupNameTakenError('taken')],
   'group-external-id-taken': [new GroupExternalIdTakenError('taken')],
   'import-job-leased': [new ImportLeaseHeldError('j1', 'host:1:abc', new Date())],

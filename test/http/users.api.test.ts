@@ -113,7 +113,20 @@ async function usersWithEmail(email: string): Promise<UserJson[]> {
   return (await listPage({ limit: 200, email })).data;
 }
 
-const USER_FIELDS = ['attributes', 'created_at', 'email', 'id', 'name', 'updated_at', 'version'];
+const USER_FIELDS = [
+  'active',
+  'attributes',
+  'created_at',
+  'email',
+  'external_id',
+  'family_name',
+  'given_name',
+  'id',
+  'name',
+  'profile',
+  'updated_at',
+  'version',
+];
 
 describe('POST /v1/users', () => {
   const state = { email: '', body: {} as Record<string, unknown>, first: undefined as unknown as UserJson, location: '', etag: '' };

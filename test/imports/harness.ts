@@ -53,3 +53,21 @@ export async function users(database: Database): Promise<UserRow[]> {
   const rows = await database.db.selectFrom('users').select(['id', 'email', 'name', 'attributes', 'version']).orderBy('id').execute();
   return rows.map((row) => ({ ...row, attributes: database.dialect.fromJson(row.attributes) }));
 }
+
+/** The provisioning fields of every user in id order, as the API reads them (active a boolean, profile parsed). */
+export async function provisioning(
+  database: Database,
+): Promise<
+  { id: string; active: boolean; external_id: string | null; given_name: string | null; family_name: string | null; profile: unknown }[]
+> {
+  const rows = await database.db
+    .selectFrom('users')
+    .select(['id', 'active', 'external_id', 'given_name', 'family_name', 'profile'])
+    .orderBy('id')
+    .execute();
+  return rows.map((row) => ({
+    ...row,
+    active: row.active === true || row.active === 1,
+    profile: database.dialect.fromJson(row.profile),
+  }));
+}

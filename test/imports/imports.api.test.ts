@@ -185,8 +185,8 @@ describe('GET /v1/users/export', () => {
     const csv = await t.app.inject({ method: 'GET', url: '/v1/users/export' });
     assert.equal(csv.statusCode, 200);
     assert.match(String(csv.headers['content-disposition']), /attachment; filename="users.csv"/);
-    assert.match(csv.body, /^id,email,name,attributes\r\n/);
-    assert.match(csv.body, /,ada@example.com,"'=HYPERLINK\(""x""\)",\{\}\r\n/);
+    assert.match(csv.body, /^id,email,name,given_name,family_name,external_id,active,attributes,profile\r\n/);
+    assert.match(csv.body, /,ada@example.com,"'=HYPERLINK\(""x""\)",,,,true,\{\},\{\}\r\n/);
     const ndjson = await t.app.inject({ method: 'GET', url: '/v1/users/export?format=ndjson' });
     const lines = ndjson.body.trim().split('\n');
     assert.equal(lines.length, 2);

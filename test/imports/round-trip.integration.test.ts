@@ -9,9 +9,15 @@ import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { v7 as uuidv7 } from 'uuid';
 import { exportUsers } from '../../src/imports/export/export.js';
-import { parseAttributes, parseEmail, parseUserName, foldKey } from '../../src/users/model.js';
+import { parseAttributes, parseEmail, parseExternalId, parseUserName, foldKey } from '../../src/users/model.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
-import { importService, users } from './harness.js';
+import { validProfile } from '../helpers/profiles.js';
+import { importService, provisioning, users } from './harness.js';
+
+const namePart = fc.option(
+  fc.oneof(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }), fc.constantFrom('=Ada', ' Zoe\u0301 ', 'Lee, "Jr"')),
+  { nil: null },
+);
 
 const user = fc
   .record({
@@ -38,20 +44,42 @@ const user = fc
       ),
       { maxKeys: 5 },
     ),
+    given_name: namePart,
+    family_name: namePart,
+    external_id: fc.option(
+      fc
+        .oneof(fc.string({ minLength: 1, maxLength: 30 }), fc.constantFrom('=cmd', '00uAbC', '00uabc', ' padded '))
+        .filter((e) => parseExternalId(e).ok),
+      { nil: null },
+    ),
+    active: fc.boolean(),
+    profile: validProfile,
   })
   .filter(({ email, name, attributes }) => parseEmail(email).ok && parseUserName(name).ok && parseAttributes(attributes).ok)
+  .filter(({ given_name, family_name }) => [given_name, family_name].every((part) => part === null || parseUserName(part).ok))
   .filter(({ attributes }) => !/"(__proto__|constructor)"/.test(JSON.stringify(attributes)))
   // Stored names are trimmed and NFC-normalised; stored attributes are plain JSON objects.
-  .map(({ id, email, name, attributes }) => ({
+  .map(({ id, email, name, attributes, given_name, family_name, external_id, active, profile }) => ({
     id,
     email,
     name: name.trim().normalize('NFC'),
+    given_name: given_name?.trim().normalize('NFC') ?? null,
+    family_name: family_name?.trim().normalize('NFC') ?? null,
+    external_id,
+    active,
     attributes: JSON.parse(JSON.stringify(attributes)) as unknown,
+    profile,
   }));
 
 const directory = fc
   .uniqueArray(user, { maxLength: 40, selector: (u) => foldKey(u.email) })
-  .filter((list) => new Set(list.map((u) => u.id)).size === list.length);
+  .filter((list) => new Set(list.map((u) => u.id)).size === list.length)
+  // External ids are unique too (exactly: '00uAbC' and '00uabc' are two).
+  .map((list) =>
+    list.map((u, i) =>
+      list.findIndex((v) => v.external_id !== null && v.external_id === u.external_id) < i ? { ...u, external_id: null } : u,
+    ),
+  );
 
 async function text(chunks: AsyncIterable<string>): Promise<string> {
   let all = '';
@@ -103,11 +131,20 @@ for (const [name, open, skip] of await dialects()) {
           );
           assert.equal(job.status, 'succeeded');
           assert.deepEqual(job.counts, { read: list.length, created: list.length, updated: 0, skipped: 0, failed: 0 });
-          const strip = (rows: Awaited<ReturnType<typeof users>>) =>
-            rows.map(({ id, email, name, attributes }) => ({ id, email, name, attributes }));
-          const expected = [...list].sort((a, b) => (a.id < b.id ? -1 : 1));
-          assert.deepEqual(strip(await users(source.database)), expected);
-          assert.deepEqual(strip(await users(target.database)), expected);
+          const read = async (database: TestDatabase['database']) => {
+            const extra = await provisioning(database);
+            return (await users(database)).map(({ id, email, name, attributes }, i) => ({
+              id,
+              email,
+              name,
+              attributes,
+              ...extra[i],
+              id_: id,
+            }));
+          };
+          const expected = [...list].sort((a, b) => (a.id < b.id ? -1 : 1)).map((u) => ({ ...u, id_: u.id }));
+          assert.deepEqual(await read(source.database), expected);
+          assert.deepEqual(await read(target.database), expected);
           assert.equal(await text(exportUsers(target.database, { format })), exported);
         }),
         { numRuns: name === 'sqlite' ? 40 : 15 },

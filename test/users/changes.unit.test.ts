@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { changedFields, sameJson } from '../../src/users/changes.js';
-import type { Attributes, Email, UserName } from '../../src/users/model.js';
+import { PROVISIONING_DEFAULTS, type Attributes, type Email, type ExternalId, type Profile, type UserName } from '../../src/users/model.js';
 
 /** The same JSON value with every object's keys in another (reversed) order. */
 function reordered(value: unknown): unknown {
@@ -41,6 +41,7 @@ const user = (email: string, name: string, attributes: unknown) => ({
   email: email as Email,
   name: name as UserName,
   attributes: attributes as Attributes,
+  ...PROVISIONING_DEFAULTS,
 });
 
 describe('sameJson', () => {
@@ -72,5 +73,33 @@ describe('changedFields', () => {
     assert.deepEqual(changedFields(before, user('Ann@example.com', 'Anne', { a: 1, b: 2 })), ['name']);
     assert.deepEqual(changedFields(before, user('Ann@example.com', 'Ann', { a: 1 })), ['attributes']);
     assert.deepEqual(changedFields(before, user('x@example.com', 'X', {})), ['email', 'name', 'attributes']);
+  });
+
+  test('the provisioning fields: exact text, null equal only to null, profiles by JSON value', () => {
+    const before = user('Ann@example.com', 'Ann', {});
+    const with_ = (fields: object) => ({ ...before, ...fields });
+    assert.deepEqual(changedFields(before, with_({ active: false })), ['active']);
+    assert.deepEqual(changedFields(before, with_({ externalId: 'X1' as ExternalId })), ['external_id']);
+    const taken = with_({ externalId: 'X1' as ExternalId });
+    assert.deepEqual(changedFields(taken, with_({ externalId: 'x1' as ExternalId })), ['external_id'], 'external ids are case-sensitive');
+    assert.deepEqual(changedFields(before, with_({ givenName: 'Ann' as UserName, familyName: 'Lee' as UserName })), [
+      'given_name',
+      'family_name',
+    ]);
+    const profiled = with_({ profile: { title: 'A', department: 'B' } as Profile });
+    assert.deepEqual(changedFields(profiled, with_({ profile: { department: 'B', title: 'A' } as Profile })), []);
+    assert.deepEqual(changedFields(profiled, before), ['profile']);
+    assert.deepEqual(
+      changedFields(before, {
+        ...user('b@example.com', 'B', { x: 1 }),
+        active: false,
+        externalId: 'E' as ExternalId,
+        givenName: 'G' as UserName,
+        familyName: 'F' as UserName,
+        profile: { title: 'T' } as Profile,
+      }),
+      ['email', 'name', 'attributes', 'active', 'external_id', 'given_name', 'family_name', 'profile'],
+      'in CHANGEABLE_FIELDS order',
+    );
   });
 });

@@ -2,7 +2,16 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { WIRE_FIELD_NAMES, userJson, userPageJson, withStoredText } from '../../src/users/document.js';
-import { toUserDocument, type Attributes, type Email, type User, type UserId, type UserName } from '../../src/users/model.js';
+import {
+  toUserDocument,
+  type Attributes,
+  type Email,
+  type ExternalId,
+  type Profile,
+  type User,
+  type UserId,
+  type UserName,
+} from '../../src/users/model.js';
 import { fromUserRow, toUserRow } from '../../src/users/sql-row.js';
 import { sqliteDialect } from '../../src/db/dialect.js';
 
@@ -17,7 +26,12 @@ const user: fc.Arbitrary<User> = fc.record({
   id: fc.uuid().map((id) => id as UserId),
   email: text.map((t) => t as Email),
   name: text.map((t) => t as UserName),
+  active: fc.boolean(),
+  externalId: fc.option(text.map((t) => t as ExternalId), { nil: null }),
+  givenName: fc.option(text.map((t) => t as UserName), { nil: null }),
+  familyName: fc.option(text.map((t) => t as UserName), { nil: null }),
   attributes,
+  profile: attributes.map((a) => a as unknown as Profile),
   version: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
   createdAt: date,
   updatedAt: date,
@@ -54,7 +68,12 @@ describe('userJson', () => {
     id: '01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21' as UserId,
     email: 'a@b.co' as Email,
     name: 'A' as UserName,
+    active: true,
+    externalId: null,
+    givenName: null,
+    familyName: null,
     attributes: { b: 1, a: [true, null] } as unknown as Attributes,
+    profile: { title: 'Engineer' } as Profile,
     version: 2,
     createdAt: new Date('2025-11-02T09:14:07.120Z'),
     updatedAt: new Date('2025-11-20T16:41:55.003Z'),
@@ -64,11 +83,11 @@ describe('userJson', () => {
     // Spaced as jsonb would write it: the splice is visible.
     const read = withStoredText(
       { ...base },
-      { attributes: '{"b": 1, "a": [true, null]}', createdAt: '2025-11-02T09:14:07.120Z', updatedAt: '2025-11-20T16:41:55.003Z' },
+      { attributes: '{"b": 1, "a": [true, null]}', profile: '{"title": "Engineer"}', createdAt: '2025-11-02T09:14:07.120Z', updatedAt: '2025-11-20T16:41:55.003Z' },
     );
     assert.equal(
       userJson(read),
-      '{"id":"01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21","email":"a@b.co","name":"A","attributes":{"b": 1, "a": [true, null]},"version":2,"created_at":"2025-11-02T09:14:07.120Z","updated_at":"2025-11-20T16:41:55.003Z"}',
+      '{"id":"01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21","email":"a@b.co","name":"A","given_name":null,"family_name":null,"external_id":null,"active":true,"attributes":{"b": 1, "a": [true, null]},"profile":{"title": "Engineer"},"version":2,"created_at":"2025-11-02T09:14:07.120Z","updated_at":"2025-11-20T16:41:55.003Z"}',
     );
     // Invisible to comparisons and spreads.
     assert.deepEqual(read, base);
@@ -78,7 +97,7 @@ describe('userJson', () => {
   test("stored text of another shape is not spliced: the user's values are written", () => {
     const read = withStoredText(
       { ...base },
-      { attributes: 'null', createdAt: '2025-11-02 09:14:07.12Z', updatedAt: '2025-11-20T16:41:55Z' },
+      { attributes: 'null', profile: '[]', createdAt: '2025-11-02 09:14:07.12Z', updatedAt: '2025-11-20T16:41:55Z' },
     );
     assert.equal(userJson(read), JSON.stringify(toUserDocument(base)));
   });

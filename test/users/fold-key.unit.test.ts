@@ -1,3 +1,4 @@
+import { PROVISIONING_DEFAULTS } from '../../src/users/model.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -67,7 +68,7 @@ describe('foldKey', () => {
           kind: 'valid',
           line,
           bytes: 10,
-          user: { email: email as Email, name: 'N' as UserName, attributes: {} as Attributes },
+          user: { email: email as Email, name: 'N' as UserName, ...PROVISIONING_DEFAULTS, attributes: {} as Attributes },
           maybeDuplicate: false,
         });
         const out: CheckedItem[] = [];

@@ -2,6 +2,7 @@
 // connection that dies under a read is retried once and under a write never, the dead client is
 // not pooled, an optimistic change that lost a race is redone under the row lock, an abort stops the
 // wait for a pool client, and its raw statements feed the metric.
+import { PROVISIONING_DEFAULTS } from '../../src/users/model.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -26,6 +27,7 @@ function makeUser(): User {
     email: `${id}@example.com` as Email,
     name: 'Pg' as UserName,
     attributes: {} as Attributes,
+    ...PROVISIONING_DEFAULTS,
     version: 1,
     createdAt: now,
     updatedAt: now,

@@ -2,7 +2,8 @@
 // LIMIT, at 100,000 users, on a SQLite file and on PostgreSQL: no plan walks `users`, whatever the
 // prefix or the cursor. The SQL is the stores' own (their statement builders), with parameters
 // made by the same functions the stores call, for every shape: no cursor and a cursor, with and
-// without the email, prefixes that match almost everything, a few users, or nobody.
+// without the email, the external id and the active state, prefixes that match almost
+// everything, a few users, or nobody.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
@@ -22,6 +23,9 @@ const LIMITS = [2, 51, 201];
 
 const email = (i: number) => `u${i}@example.com`;
 const name = (i: number) => `user ${i % NAMES}`;
+/** Every other user has an external id; one in ten is deactivated. */
+const externalId = (i: number) => (i % 2 === 0 ? `Ext-${i}` : null);
+const active = (i: number) => i % 10 !== 0;
 
 interface Case {
   readonly label: string;
@@ -46,8 +50,56 @@ function cases(ids: { middle: UserId }): Case[] {
     out.push({ label: `list after a cursor, limit ${limit}`, limit, bound: limit, list: { limit, afterId: ids.middle } });
     out.push({ label: `list by email`, limit, bound: 1, list: { limit, emailKey: email(500) } });
     out.push({ label: `list by email after a cursor`, limit, bound: 1, list: { limit, emailKey: email(500), afterId: ids.middle } });
+    for (const state of [true, false]) {
+      out.push({ label: `list active=${state}, limit ${limit}`, limit, bound: limit, list: { limit, active: state } });
+      out.push({ label: `list active=${state} after a cursor`, limit, bound: limit, list: { limit, active: state, afterId: ids.middle } });
+      out.push({ label: `list by email, active=${state}`, limit, bound: 1, list: { limit, emailKey: email(500), active: state } });
+      out.push({
+        label: `list by external id, active=${state}`,
+        limit,
+        bound: 1,
+        list: { limit, externalId: externalId(500)!, active: state, afterId: ids.middle },
+      });
+      out.push({
+        label: `list by email and external id, active=${state}`,
+        limit,
+        bound: 1,
+        list: { limit, emailKey: email(500), externalId: externalId(500)!, active: state },
+      });
+    }
+    out.push({ label: `list by external id`, limit, bound: 1, list: { limit, externalId: externalId(500)! } });
+    out.push({ label: `list by an unknown external id`, limit, bound: 1, list: { limit, externalId: 'ext-500' } });
+    out.push({
+      label: `list by email and external id`,
+      limit,
+      bound: 1,
+      list: { limit, emailKey: email(500), externalId: externalId(500)!, afterId: ids.middle },
+    });
     for (const [what, range] of prefixes) {
       out.push({ label: `list by email and ${what}`, limit, bound: 1, list: { limit, emailKey: email(500), prefix: range } });
+      for (const state of [undefined, true]) {
+        const activeFilter = state === undefined ? {} : { active: state };
+        out.push({
+          label: `list by external id and ${what}${state === undefined ? '' : ', active'}`,
+          limit,
+          bound: 1,
+          list: { limit, externalId: externalId(500)!, prefix: range, ...activeFilter },
+        });
+        out.push({
+          label: `list by email, external id and ${what}${state === undefined ? '' : ', active'}`,
+          limit,
+          bound: 1,
+          list: { limit, emailKey: email(500), externalId: externalId(500)!, prefix: range, ...activeFilter },
+        });
+        if (state !== undefined) {
+          out.push({
+            label: `list by email, active and ${what}`,
+            limit,
+            bound: 1,
+            list: { limit, emailKey: email(500), prefix: range, active: state },
+          });
+        }
+      }
       for (const key of ['email', 'name'] as const) {
         out.push({
           label: `search ${key}, ${what}, first page, limit ${limit}`,
@@ -77,15 +129,15 @@ describe(`list and search plans at ${USERS.toLocaleString('en')} users on SQLite
     if (t.database.driver.kind !== 'sqlite') throw new Error('expected SQLite');
     connection = t.database.driver.connection;
     const insert = connection.prepare(
-      `insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)
-       values (?, ?, ?, ?, ?, '{}', 1, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
+      `insert into users (id, email, email_key, name, name_key, external_id, active, attributes, version, created_at, updated_at)
+       values (?, ?, ?, ?, ?, ?, ?, '{}', 1, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
     );
     const ids: string[] = [];
     connection.transaction(() => {
       for (let i = 0; i < USERS; i++) {
         const id = uuidv7();
         ids.push(id);
-        insert.run(id, email(i), email(i), name(i), name(i));
+        insert.run(id, email(i), email(i), name(i), name(i), externalId(i), active(i) ? 1 : 0);
       }
     })();
     middle = ids[USERS / 2] as UserId;
@@ -107,8 +159,19 @@ describe(`list and search plans at ${USERS.toLocaleString('en')} users on SQLite
       const lines = plan(c);
       assert.equal(lines.length, 1, `${c.label}: one step, no temporary B-tree for the order: ${lines.join(' | ')}`);
       assert.match(lines[0]!, /^SEARCH users USING (COVERING )?INDEX \w+ \(.*[<>=].*\)$/, `${c.label}: an index range`);
-      const index = c.list?.emailKey !== undefined || c.search?.key === 'email' ? 'users_email_key_unique' : undefined;
-      const expected = index ?? (c.search?.key === 'name' ? 'users_name_key_id' : 'sqlite_autoindex_users_1');
+      // A unique key finds the one user (with both, either index does); else the active state's range, else the primary key.
+      const expected =
+        c.list?.emailKey !== undefined && c.list.externalId !== undefined
+          ? '(users_email_key_unique|users_external_id_unique)'
+          : c.list?.emailKey !== undefined || c.search?.key === 'email'
+            ? 'users_email_key_unique'
+            : c.list?.externalId !== undefined
+              ? 'users_external_id_unique'
+              : c.list?.active !== undefined
+                ? 'users_active_id'
+                : c.search?.key === 'name'
+                  ? 'users_name_key_id'
+                  : 'sqlite_autoindex_users_1';
       assert.match(lines[0]!, new RegExp(`INDEX ${expected} `), c.label);
     }
     // Every shape of both builders was checked.
@@ -138,9 +201,9 @@ describe(`list and search plans at ${USERS.toLocaleString('en')} users on Postgr
     await client.connect();
     // Ids sort as UUIDv7 do: a hex counter in the time field, random bits after.
     await client.query(
-      `insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)
+      `insert into users (id, email, email_key, name, name_key, external_id, active, attributes, version, created_at, updated_at)
        select (lpad(to_hex(i), 8, '0') || substr(gen_random_uuid()::text, 9))::uuid, 'u' || i || '@example.com', 'u' || i || '@example.com',
-              'user ' || (i % $2), 'user ' || (i % $2), '{}', 1, now(), now()
+              'user ' || (i % $2), 'user ' || (i % $2), case when i % 2 = 0 then 'Ext-' || i end, i % 10 <> 0, '{}', 1, now(), now()
        from generate_series(0, $1 - 1) as i`,
       [USERS, NAMES],
     );
@@ -175,7 +238,9 @@ describe(`list and search plans at ${USERS.toLocaleString('en')} users on Postgr
     await client.query(`prepare probe as ${statement.text}`);
     try {
       // EXECUTE takes its arguments as SQL text, not as bound parameters.
-      const args = values.map((v) => (typeof v === 'number' ? String(v) : client.escapeLiteral(String(v)))).join(', ');
+      const args = values
+        .map((v) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : client.escapeLiteral(String(v))))
+        .join(', ');
       const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
         `explain (analyze, costs off, timing off, format json) execute probe(${args})`,
       );

@@ -1,6 +1,7 @@
 // SqliteUserStore shares its one connection with Kysely: it runs its synchronous work at once
 // only when no transaction is open on it, and otherwise waits for Kysely's lock, so it never
 // runs inside (nor commits or rolls back with) someone else's transaction.
+import { PROVISIONING_DEFAULTS } from '../../src/users/model.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type SQLite from 'better-sqlite3';
@@ -24,6 +25,7 @@ function makeUser(): User {
     email: `s-${uuidv7()}@example.com` as Email,
     name: 'Sync' as UserName,
     attributes: { a: 1 } as unknown as Attributes,
+    ...PROVISIONING_DEFAULTS,
     version: 1,
     createdAt: now,
     updatedAt: now,

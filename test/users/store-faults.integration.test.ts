@@ -1,4 +1,5 @@
 // Injected database failures must surface as UnavailableError (a 503), never as a raw driver error.
+import { PROVISIONING_DEFAULTS } from '../../src/users/model.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import SQLite from 'better-sqlite3';
@@ -17,6 +18,7 @@ function user(): User {
     email: `f-${uuidv7()}@example.com` as Email,
     name: 'F' as UserName,
     attributes: {} as Attributes,
+    ...PROVISIONING_DEFAULTS,
     version: 1,
     createdAt: now,
     updatedAt: now,

@@ -1,4 +1,5 @@
 // The UserStore contract: one suite, run against the adapter `serve` picks for each dialect (a SQLite file, PostgreSQL).
+import { PROVISIONING_DEFAULTS } from '../../src/users/model.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
@@ -17,6 +18,7 @@ function makeUser(overrides: Partial<User> = {}): User {
     email: `user-${uuidv7()}@example.com` as Email,
     name: 'Test User' as UserName,
     attributes: { team: 'core', level: 3 } as unknown as Attributes,
+    ...PROVISIONING_DEFAULTS,
     version: 1,
     createdAt: now,
     updatedAt: now,

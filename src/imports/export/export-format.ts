@@ -5,7 +5,10 @@ import type { Stage } from '../read/rows.js';
 
 export type ExportFormat = 'csv' | 'ndjson';
 /** What an export writes of a user: exactly what an import reads back. */
-export type ExportedUser = Pick<User, 'id' | 'email' | 'name' | 'attributes'>;
+export type ExportedUser = Pick<
+  User,
+  'id' | 'email' | 'name' | 'givenName' | 'familyName' | 'externalId' | 'active' | 'attributes' | 'profile'
+>;
 
 export interface ExportOptions {
   /** Text is handed on in pieces of about this many characters, not one per user. */
@@ -15,9 +18,10 @@ export interface ExportOptions {
 export const DEFAULT_EXPORT_CHUNK_CHARS = 64 * 1024;
 
 /**
- * Users → CSV (a header `id,email,name,attributes`, attributes as JSON, CRLF records per RFC
- * 4180, formula-like cells escaped as csv-cells.ts explains) or NDJSON (one object per line,
- * the same four keys). Output is gathered into pieces of about `chunkChars` characters, since a
+ * Users → CSV (a header of IMPORT_FIELDS, `id,email,name,given_name,family_name,external_id,
+ * active,attributes,profile`; attributes and profile as JSON, active as true/false, a missing
+ * name part or external id as an empty cell; CRLF records per RFC 4180, formula-like cells
+ * escaped as csv-cells.ts explains) or NDJSON (one object per line, the same keys, null for none). Output is gathered into pieces of about `chunkChars` characters, since a
  * yield per user costs more than formatting it; each piece waits for the consumer
  * (backpressure), so memory holds one piece whatever the number of users.
  */
@@ -40,9 +44,30 @@ export function formatUsers(format: ExportFormat, options: ExportOptions = {}): 
 }
 
 export function userToCsv(user: ExportedUser): string {
-  return csvRecord([user.id, user.email, user.name, JSON.stringify(user.attributes)]);
+  return csvRecord([
+    user.id,
+    user.email,
+    user.name,
+    user.givenName ?? '',
+    user.familyName ?? '',
+    user.externalId ?? '',
+    user.active ? 'true' : 'false',
+    JSON.stringify(user.attributes),
+    JSON.stringify(user.profile),
+  ]);
 }
 
 export function userToNdjson(user: ExportedUser): string {
-  return `${JSON.stringify({ id: user.id, email: user.email, name: user.name, attributes: user.attributes })}\n`;
+  const line = {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    given_name: user.givenName,
+    family_name: user.familyName,
+    external_id: user.externalId,
+    active: user.active,
+    attributes: user.attributes,
+    profile: user.profile,
+  };
+  return `${JSON.stringify(line)}\n`;
 }

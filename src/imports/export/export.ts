@@ -1,6 +1,6 @@
 import SQLite from 'better-sqlite3';
 import type { Database } from '../../db/database.js';
-import type { Attributes, Email, UserId, UserName } from '../../users/model.js';
+import type { Attributes, Email, ExternalId, Profile, UserId, UserName } from '../../users/model.js';
 import { formatUsers, type ExportedUser, type ExportFormat } from './export-format.js';
 
 export interface ExportOptions {
@@ -41,6 +41,32 @@ export function exportUsers(database: Database, options: ExportOptions): AsyncGe
   return formatUsers(options.format)(users, options.signal === undefined ? {} : { signal: options.signal });
 }
 
+const EXPORT_COLUMNS = 'id, email, name, given_name, family_name, external_id, active, attributes, profile';
+
+/** The text columns of a row, as both databases return them. */
+interface ExportRow {
+  id: string;
+  email: string;
+  name: string;
+  given_name: string | null;
+  family_name: string | null;
+  external_id: string | null;
+}
+
+function exported(row: ExportRow, active: boolean, attributes: Attributes, profile: Profile): ExportedUser {
+  return {
+    id: row.id as UserId,
+    email: row.email as Email,
+    name: row.name as UserName,
+    givenName: row.given_name as UserName | null,
+    familyName: row.family_name as UserName | null,
+    externalId: row.external_id as ExternalId | null,
+    active,
+    attributes,
+    profile,
+  };
+}
+
 async function* sqliteUsers(file: string, options: ExportOptions): AsyncGenerator<ExportedUser, void, undefined> {
   const connection = new SQLite(file, { readonly: true, fileMustExist: true });
   try {
@@ -49,21 +75,21 @@ async function* sqliteUsers(file: string, options: ExportOptions): AsyncGenerato
     // filter that matched rarely would make one read walk the table. The read transaction keeps
     // one snapshot across the pages.
     connection.exec('begin');
-    const page = connection.prepare('select id, email, name, attributes, updated_at from users where id > ? order by id limit ?');
+    const page = connection.prepare(`select ${EXPORT_COLUMNS}, updated_at from users where id > ? order by id limit ?`);
     const since = options.since?.toISOString();
     for (let after = ''; ;) {
       options.signal?.throwIfAborted();
-      const rows = page.all(after, SQLITE_PAGE) as { id: string; email: string; name: string; attributes: string; updated_at: string }[];
+      const rows = page.all(after, SQLITE_PAGE) as (ExportRow & {
+        active: number;
+        attributes: string;
+        profile: string;
+        updated_at: string;
+      })[];
       for (const row of rows) {
         // ISO text, as SQLite compares it.
         if (since !== undefined && row.updated_at < since) continue;
         if (options.tally !== undefined) options.tally.users++;
-        yield {
-          id: row.id as UserId,
-          email: row.email as Email,
-          name: row.name as UserName,
-          attributes: JSON.parse(row.attributes) as Attributes,
-        };
+        yield exported(row, row.active === 1, JSON.parse(row.attributes) as Attributes, JSON.parse(row.profile) as Profile);
       }
       if (rows.length < SQLITE_PAGE) break;
       after = rows.at(-1)!.id;
@@ -92,13 +118,13 @@ async function* postgresUsers(database: Database, options: ExportOptions): Async
       const where: string[] = [];
       if (after !== undefined) where.push(`id > $${params.push(after)}`);
       if (options.since !== undefined) where.push(`updated_at >= $${params.push(options.since)}`);
-      const { rows } = await client.query<{ id: string; email: string; name: string; attributes: Attributes }>(
-        `select id, email, name, attributes from users ${where.length === 0 ? '' : `where ${where.join(' and ')}`} order by id limit $1`,
+      const { rows } = await client.query<ExportRow & { active: boolean; attributes: Attributes; profile: Profile }>(
+        `select ${EXPORT_COLUMNS} from users ${where.length === 0 ? '' : `where ${where.join(' and ')}`} order by id limit $1`,
         params,
       );
       for (const row of rows) {
         if (options.tally !== undefined) options.tally.users++;
-        yield { id: row.id as UserId, email: row.email as Email, name: row.name as UserName, attributes: row.attributes };
+        yield exported(row, row.active, row.attributes, row.profile);
       }
       if (rows.length < PAGE) break;
       after = rows.at(-1)!.id;

@@ -17,7 +17,8 @@ export interface CsvOptions extends ColumnOptions {
 /**
  * CSV records → parsed rows, by csv-parse under RFC 4180 with nothing relaxed: the first
  * record is the header (resolveHeader); a record with the wrong number of fields, a NUL, a
- * non-UTF-8 line or an attributes cell that is not JSON is a row error and parsing goes on.
+ * non-UTF-8 line, an attributes or profile cell that is not JSON or an `active` cell other than
+ * true/false (any case) is a row error and parsing goes on. An empty optional cell is absent.
  * Quoting errors are an ImportFileError: after a stray or unclosed quote, where the next record
  * starts is a guess, and a wrong guess invents or swallows rows. Blank lines are skipped.
  *
@@ -169,19 +170,28 @@ function toParseItem(record: readonly string[], columns: readonly (ImportField |
       continue;
     }
     const text = unescapeFormula(cell);
-    if (field === 'attributes') {
+    if (field === 'attributes' || field === 'profile') {
       if (text === '') continue;
       const parsed = parseJsonText(text);
-      if (parsed.ok) fields.attributes = parsed.value;
+      if (parsed.ok) fields[field] = parsed.value;
       else (errors ??= []).push({ line, field, reason: parsed.reason });
-    } else if (field === 'id') {
-      if (text !== '') fields.id = text;
+    } else if (field === 'active') {
+      if (text === '') continue;
+      const active = ACTIVE_CELLS[text.toLowerCase()];
+      if (active === undefined) (errors ??= []).push({ line, field, reason: 'must be true or false' });
+      else fields.active = active;
+    } else if (OPTIONAL_TEXT.has(field)) {
+      // An empty cell is no value: the default (active, no external id or name part).
+      if (text !== '') fields[field] = text;
     } else {
       fields[field] = text;
     }
   }
   return { kind: 'parsed', line, bytes, fields, errors: errors ?? NO_ERRORS };
 }
+
+const ACTIVE_CELLS: Partial<Record<string, boolean>> = { true: true, false: false };
+const OPTIONAL_TEXT = new Set<ImportField>(['id', 'external_id', 'given_name', 'family_name']);
 
 const SYNTAX_REASONS: Partial<Record<string, string>> = {
   INVALID_OPENING_QUOTE: 'a quote inside an unquoted field; RFC 4180 wants the whole field quoted and the quote doubled ("O""Brien")',

@@ -5,6 +5,7 @@ import { NO_ERRORS, rejected, type ImportField, type ParseItem, type RowError, t
 import type { SourceChunk } from './source.js';
 
 const LF = 0x0a;
+const NULL_MEANS_ABSENT = new Set<ImportField>(['id', 'attributes', 'profile']);
 const BLANK = /^[ \t\r]*$/;
 
 /**
@@ -12,7 +13,9 @@ const BLANK = /^[ \t\r]*$/;
  * not JSON, not an object, holds a forbidden prototype key, has bytes that are not UTF-8, or
  * names an unknown key (unless mapped or ignored) is a row error; parsing goes on. The source
  * already cut the input at line feeds and capped line length, so this is a plain split.
- * `null` for the optional `id` and `attributes` means absent, as `attributes: null` does in the API.
+ * `null` for the optional `id`, `attributes` and `profile` means absent, as `attributes: null`
+ * does in the API; for `external_id`, `given_name` and `family_name` it means none, which is also
+ * their default.
  */
 export function parseNdjson(options: ColumnOptions = {}): Stage<SourceChunk, ParseItem[]> {
   const resolver = new ColumnResolver(options);
@@ -58,7 +61,7 @@ function parseLine(text: string, line: number, resolver: ColumnResolver): ParseI
       continue;
     }
     keyOf[field] = key;
-    if (value !== null || (field !== 'id' && field !== 'attributes')) fields[field] = value;
+    if (value !== null || !NULL_MEANS_ABSENT.has(field)) fields[field] = value;
   }
   return { kind: 'parsed', line, bytes: text.length, fields, errors: errors ?? NO_ERRORS };
 }

@@ -16,9 +16,19 @@ import type { NewUser, UserId } from '../../users/model.js';
 export type Stage<In, Out> = (source: AsyncIterable<In>, options?: { signal?: AbortSignal }) => AsyncGenerator<Out, void, undefined>;
 
 /** The user fields an import reads: CSV columns or NDJSON keys, after `--map`. */
-export type ImportField = 'id' | 'email' | 'name' | 'attributes';
+export type ImportField = 'id' | 'email' | 'name' | 'given_name' | 'family_name' | 'external_id' | 'active' | 'attributes' | 'profile';
 /** In the order the export writes them. */
-export const IMPORT_FIELDS: readonly ImportField[] = ['id', 'email', 'name', 'attributes'];
+export const IMPORT_FIELDS: readonly ImportField[] = [
+  'id',
+  'email',
+  'name',
+  'given_name',
+  'family_name',
+  'external_id',
+  'active',
+  'attributes',
+  'profile',
+];
 export const REQUIRED_FIELDS: readonly ImportField[] = ['email', 'name'];
 
 export function isImportField(name: string): name is ImportField {

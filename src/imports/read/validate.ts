@@ -4,7 +4,8 @@ import type { CheckedItem, ParseItem, ParsedRow, RejectedRow, Stage, ValidRow } 
 
 /**
  * A parsed row → a user, by the API's own rules (parseNewUser: trimmed NFC names, email
- * syntax and lengths, attribute caps), or a rejection listing every broken field together
+ * syntax and lengths, attribute and profile caps, external id rules; absent provisioning
+ * fields take their defaults), or a rejection listing every broken field together
  * with the problems the parser already found. A field the parser already faulted is not
  * reported twice.
  */
@@ -16,7 +17,16 @@ export function validateRow(row: ParsedRow): ValidRow | RejectedRow {
   };
   let user: NewUser | undefined;
   try {
-    user = parseNewUser({ email: fields.email, name: fields.name, attributes: fields.attributes });
+    user = parseNewUser({
+      email: fields.email,
+      name: fields.name,
+      active: fields.active,
+      external_id: fields.external_id,
+      given_name: fields.given_name,
+      family_name: fields.family_name,
+      attributes: fields.attributes,
+      profile: fields.profile,
+    });
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     for (const { pointer, message } of error.errors) add(pointer.slice(1), message);

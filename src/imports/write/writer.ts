@@ -51,6 +51,7 @@ export interface BatchWriter {
 export const ROW_ERROR_REASONS = {
   emailTaken: (id: string) => `a user with this email already exists (${id})`,
   idTaken: 'a user with this id already exists',
+  externalIdTaken: (id: string) => `another user has this external id (${id})`,
   duplicateInFile: 'duplicate email: an earlier row of this file has the same email (case-insensitively)',
   idMismatch: (id: string) => `the user with this email has another id (${id})`,
 } as const;
@@ -83,6 +84,8 @@ export function rowErrorOf(finding: BatchFinding): RowError {
       return { line: finding.line, field: 'email', reason: ROW_ERROR_REASONS.emailTaken(finding.holderId) };
     case 'id-taken':
       return { line: finding.line, field: 'id', reason: ROW_ERROR_REASONS.idTaken };
+    case 'external-id-taken':
+      return { line: finding.line, field: 'external_id', reason: ROW_ERROR_REASONS.externalIdTaken(finding.holderId) };
     case 'duplicate':
       return { line: finding.line, field: 'email', reason: ROW_ERROR_REASONS.duplicateInFile };
     case 'id-mismatch':

@@ -5,14 +5,19 @@ import { parse } from 'csv-parse/sync';
 import { csvCell, escapeFormula, unescapeFormula } from '../../../src/imports/read/csv-cells.js';
 import { formatUsers, type ExportFormat, type ExportedUser } from '../../../src/imports/export/export-format.js';
 import {
+  PROVISIONING_DEFAULTS,
   parseAttributes,
   parseEmail,
+  parseExternalId,
   parseUserName,
   type Attributes,
   type Email,
+  type ExternalId,
+  type Profile,
   type UserId,
   type UserName,
 } from '../../../src/users/model.js';
+import { validProfile } from '../../helpers/profiles.js';
 import { checked, collect, piecesOf } from '../stages.js';
 
 async function* of<T>(items: T[]) {
@@ -28,7 +33,31 @@ const ann: ExportedUser = {
   email: 'ann@example.com' as Email,
   name: '=HYPERLINK("http://evil", "click")' as UserName,
   attributes: { team: 'a, "b"', note: '+1 line\nbreak' } as unknown as Attributes,
+  ...PROVISIONING_DEFAULTS,
 };
+
+const bea: ExportedUser = {
+  id: '01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e22' as UserId,
+  email: 'bea@example.com' as Email,
+  name: 'Bea Smith' as UserName,
+  givenName: 'Bea' as UserName,
+  familyName: 'Smith' as UserName,
+  externalId: '=00uBEA' as ExternalId,
+  active: false,
+  attributes: {} as Attributes,
+  profile: { title: 'CTO', emails: [{ value: 'bea@home.example', primary: true }] } as Profile,
+};
+
+const optionalName = fc.option(
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).filter((n) => parseUserName(n).ok),
+  { nil: null },
+);
+const externalId = fc.option(
+  fc
+    .oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.constantFrom('=1+1', '-x', ' spaced ', 'CaseExact'))
+    .filter((e) => parseExternalId(e).ok),
+  { nil: null },
+);
 
 /** Users the API could hold: every field passed through the API's own parsers. */
 const apiUser: fc.Arbitrary<ExportedUser> = fc
@@ -65,16 +94,27 @@ const apiUser: fc.Arbitrary<ExportedUser> = fc
       ),
       { maxKeys: 5 },
     ),
+    givenName: optionalName,
+    familyName: optionalName,
+    externalId,
+    active: fc.boolean(),
+    profile: validProfile,
   })
   .filter(({ email, name, attributes }) => parseEmail(email).ok && parseUserName(name).ok && parseAttributes(attributes).ok)
   // The API's body parser refuses these keys, so no stored user has them.
   .filter(({ attributes }) => !/"(__proto__|constructor)"/.test(JSON.stringify(attributes)))
-  .map(({ id, email, name, attributes }) => {
+  .map(({ id, email, name, attributes, givenName, familyName, externalId, active, profile }) => {
     const parsed = parseUserName(name);
+    const normal = (part: string | null) => (part === null ? null : (parseUserName(part) as { value: UserName }).value);
     return {
       id: id as UserId,
       email: email as Email,
       name: (parsed.ok ? parsed.value : name) as UserName,
+      givenName: normal(givenName),
+      familyName: normal(familyName),
+      externalId: externalId as ExternalId | null,
+      active,
+      profile,
       // Stored attributes are plain JSON objects (fast-check makes null-prototype ones).
       attributes: JSON.parse(JSON.stringify(attributes)) as Attributes,
     };
@@ -86,30 +126,44 @@ const usersOf = (items: Awaited<ReturnType<typeof checked>>) =>
     return item.user;
   });
 
+const HEADER = 'id,email,name,given_name,family_name,external_id,active,attributes,profile';
+
 describe('formatUsers', () => {
   test('CSV: the import columns, RFC 4180 quoting, CRLF, formula cells escaped', async () => {
-    const text = await exported([ann], 'csv');
+    const text = await exported([ann, bea], 'csv');
     assert.deepEqual(parse(text), [
-      ['id', 'email', 'name', 'attributes'],
-      [ann.id, ann.email, `'${ann.name}`, JSON.stringify(ann.attributes)],
+      ['id', 'email', 'name', 'given_name', 'family_name', 'external_id', 'active', 'attributes', 'profile'],
+      [ann.id, ann.email, `'${ann.name}`, '', '', '', 'true', JSON.stringify(ann.attributes), '{}'],
+      [bea.id, bea.email, 'Bea Smith', 'Bea', 'Smith', "'=00uBEA", 'false', '{}', JSON.stringify(bea.profile)],
     ]);
-    assert.ok(text.startsWith('id,email,name,attributes\r\n'));
+    assert.ok(text.startsWith(`${HEADER}\r\n`));
     assert.ok(text.endsWith('\r\n'));
   });
 
-  test('NDJSON: one object per line with the same four keys', async () => {
-    const text = await exported([ann, ann], 'ndjson');
+  test('NDJSON: one object per line with the same keys, null for none', async () => {
+    const text = await exported([ann, bea], 'ndjson');
+    const snake = (u: ExportedUser) => ({
+      id: u.id,
+      email: u.email,
+      name: u.name,
+      given_name: u.givenName,
+      family_name: u.familyName,
+      external_id: u.externalId,
+      active: u.active,
+      attributes: u.attributes,
+      profile: u.profile,
+    });
     assert.deepEqual(
       text
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as unknown),
-      [ann, ann],
+      [snake(ann), snake(bea)],
     );
   });
 
   test('an empty directory exports a header only (CSV) or nothing (NDJSON)', async () => {
-    assert.equal(await exported([], 'csv'), 'id,email,name,attributes\r\n');
+    assert.equal(await exported([], 'csv'), `${HEADER}\r\n`);
     assert.equal(await exported([], 'ndjson'), '');
   });
 

@@ -1,3 +1,4 @@
+import { PROVISIONING_DEFAULTS } from '../../../src/users/model.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -10,7 +11,7 @@ const valid = (line: number, bytes = 10): ValidRow => ({
   kind: 'valid',
   line,
   bytes,
-  user: { email: `u${line}@example.com` as Email, name: 'N' as UserName, attributes: {} as Attributes },
+  user: { email: `u${line}@example.com` as Email, name: 'N' as UserName, ...PROVISIONING_DEFAULTS, attributes: {} as Attributes },
   maybeDuplicate: false,
 });
 

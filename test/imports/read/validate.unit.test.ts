@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ValidationError } from '../../../src/kit/errors.js';
-import { parseNewUser } from '../../../src/users/model.js';
+import { PROVISIONING_DEFAULTS, parseNewUser } from '../../../src/users/model.js';
 import { NO_ERRORS, type ParsedRow, type RowError } from '../../../src/imports/read/rows.js';
 import { validateRow } from '../../../src/imports/read/validate.js';
 
@@ -21,15 +21,50 @@ describe('validateRow', () => {
       kind: 'valid',
       line: 7,
       bytes: 10,
-      user: { email: 'Ann@Example.com', name: 'Zoé', attributes: { a: 1 }, id: ID_V7 },
+      user: { email: 'Ann@Example.com', name: 'Zoé', attributes: { a: 1 }, id: ID_V7, ...PROVISIONING_DEFAULTS },
       maybeDuplicate: false,
     });
   });
 
-  test('attributes default to {} and there is no id unless given', () => {
+  test('attributes default to {}, the provisioning fields to theirs, and there is no id unless given', () => {
     const result = validateRow(row({ email: 'a@example.com', name: 'A' }));
     assert.equal(result.kind, 'valid');
-    if (result.kind === 'valid') assert.deepEqual(result.user, { email: 'a@example.com', name: 'A', attributes: {} });
+    if (result.kind === 'valid')
+      assert.deepEqual(result.user, { email: 'a@example.com', name: 'A', attributes: {}, ...PROVISIONING_DEFAULTS });
+  });
+
+  test('the provisioning fields are read by the API rules: names normalised, external id exact', () => {
+    const result = validateRow(
+      row({
+        email: 'a@example.com',
+        name: 'A',
+        given_name: ' Zoe\u0301 ',
+        family_name: 'Lee',
+        external_id: ' 00uX ',
+        active: false,
+        profile: { title: 'CTO', emails: [{ value: 'a@home.example' }] },
+      }),
+    );
+    assert.equal(result.kind, 'valid');
+    if (result.kind !== 'valid') return;
+    assert.equal(result.user.givenName, 'Zoé');
+    assert.equal(result.user.familyName, 'Lee');
+    assert.equal(result.user.externalId, ' 00uX ');
+    assert.equal(result.user.active, false);
+    assert.deepEqual(result.user.profile, { title: 'CTO', emails: [{ value: 'a@home.example' }] });
+  });
+
+  test('bad provisioning fields are reported under their field, a profile problem with its path', () => {
+    const result = validateRow(
+      row({ email: 'a@example.com', name: 'A', active: 'yes', external_id: '', given_name: '', profile: { emails: [{ type: 'work' }] } }),
+    );
+    assert.equal(result.kind, 'rejected');
+    assert.deepEqual(result.kind === 'rejected' ? result.errors.map((e) => e.field) : [], [
+      'active',
+      'external_id',
+      'given_name',
+      'profile/emails/0/value',
+    ]);
   });
 
   test('every broken field of the row is reported, not just the first', () => {

@@ -1,3 +1,4 @@
+import { PROVISIONING_DEFAULTS } from '../../../src/users/model.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -53,7 +54,7 @@ describe('batchRows with a row limit read per batch', () => {
     kind: 'valid',
     line,
     bytes: 10,
-    user: { email: `u${line}@example.com` as Email, name: 'N' as UserName, attributes: {} as Attributes },
+    user: { email: `u${line}@example.com` as Email, name: 'N' as UserName, ...PROVISIONING_DEFAULTS, attributes: {} as Attributes },
     maybeDuplicate: false,
   });
 
