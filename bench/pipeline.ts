@@ -50,7 +50,7 @@ async function variant(dist: string, label: string, options: { stubAuth: boolean
   const { sqliteTestDatabase } = (await import(`${dist}/test/helpers/databases.js`)) as DatabasesModule;
   const config = loadConfig({ ROSTER_MIGRATE_ON_START: 'false', ROSTER_WEBHOOK_WORKERS: '0', ROSTER_BOOTSTRAP_KEY: 'off' });
   const testDb = await sqliteTestDatabase();
-  const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }) as unknown as NodeJS.WritableStream);
+  const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
   const services = await buildServices(config, logger, { database: testDb.database });
   const readiness = { isDraining: () => false, isClosing: () => false, ping: () => testDb.database.ping(1000) };
   const admin: Principal = { actor: 'key:benchmark', kind: 'api_key', scopes: new Set(['admin']) };

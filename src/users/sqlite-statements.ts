@@ -1,13 +1,12 @@
 import type SQLite from 'better-sqlite3';
 import type { RawStatement } from '../db/instrumentation.js';
+import type { PreparedStatement } from '../db/sqlite-steps.js';
 import type { SearchKey } from './search.js';
 import type { KeyRangeQuery, UserPageQuery } from './service.js';
 import { USER_COLUMNS, type UserRow } from './sql-row.js';
 
 /** A prepared statement with what the metrics and spans say of it. */
-export interface Prepared extends RawStatement {
-  readonly statement: SQLite.Statement;
-}
+export type Prepared = PreparedStatement;
 
 /** A row of `users` as SqliteUserStore reads it (sql-row.ts fromUserRow() takes it). */
 export interface StoredUser {

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { outageError, sqliteDialect } from '../db/dialect.js';
 import type { RawStatement, StatementObserver } from '../db/instrumentation.js';
 import type { Schema } from '../db/schema.js';
+import { allObserved, getObserved, runObserved } from '../db/sqlite-steps.js';
 import type { NewEvent } from '../events/model.js';
 import { parseIsoTimestamp } from '../kit/iso-time.js';
 import { toEventRow } from '../events/sql-outbox.js';
@@ -243,39 +244,15 @@ export class SqliteUserStore implements UserStore {
   }
 
   #run(p: Prepared, ...params: unknown[]): SQLite.RunResult {
-    const startedAt = performance.now();
-    try {
-      const result = p.statement.run(...params);
-      this.#observe(p, startedAt);
-      return result;
-    } catch (error) {
-      this.#observe(p, startedAt, error);
-      throw error;
-    }
+    return runObserved(this.#observe, p, params);
   }
 
   #get<T>(p: Prepared, ...params: unknown[]): T | undefined {
-    const startedAt = performance.now();
-    try {
-      const row = p.statement.get(...params) as T | undefined;
-      this.#observe(p, startedAt);
-      return row;
-    } catch (error) {
-      this.#observe(p, startedAt, error);
-      throw error;
-    }
+    return getObserved<T>(this.#observe, p, params);
   }
 
   #all<T>(p: Prepared, params: unknown[]): T[] {
-    const startedAt = performance.now();
-    try {
-      const rows = p.statement.all(...params) as T[];
-      this.#observe(p, startedAt);
-      return rows;
-    } catch (error) {
-      this.#observe(p, startedAt, error);
-      throw error;
-    }
+    return allObserved<T>(this.#observe, p, params);
   }
 }
 
