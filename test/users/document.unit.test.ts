@@ -27,9 +27,18 @@ const user: fc.Arbitrary<User> = fc.record({
   email: text.map((t) => t as Email),
   name: text.map((t) => t as UserName),
   active: fc.boolean(),
-  externalId: fc.option(text.map((t) => t as ExternalId), { nil: null }),
-  givenName: fc.option(text.map((t) => t as UserName), { nil: null }),
-  familyName: fc.option(text.map((t) => t as UserName), { nil: null }),
+  externalId: fc.option(
+    text.map((t) => t as ExternalId),
+    { nil: null },
+  ),
+  givenName: fc.option(
+    text.map((t) => t as UserName),
+    { nil: null },
+  ),
+  familyName: fc.option(
+    text.map((t) => t as UserName),
+    { nil: null },
+  ),
   attributes,
   profile: attributes.map((a) => a as unknown as Profile),
   version: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
@@ -83,7 +92,12 @@ describe('userJson', () => {
     // Spaced as jsonb would write it: the splice is visible.
     const read = withStoredText(
       { ...base },
-      { attributes: '{"b": 1, "a": [true, null]}', profile: '{"title": "Engineer"}', createdAt: '2025-11-02T09:14:07.120Z', updatedAt: '2025-11-20T16:41:55.003Z' },
+      {
+        attributes: '{"b": 1, "a": [true, null]}',
+        profile: '{"title": "Engineer"}',
+        createdAt: '2025-11-02T09:14:07.120Z',
+        updatedAt: '2025-11-20T16:41:55.003Z',
+      },
     );
     assert.equal(
       userJson(read),
