@@ -82,7 +82,14 @@ export function parseEndpointSettings(input: EndpointInput, allowList: AllowList
       errors.add('/event_types', `must be null (every type) or a non-empty list of ${EVENT_TYPES.join(', ')}`);
     } else {
       const unknown = given.filter((t) => typeof t !== 'string' || !isEventType(t));
-      if (unknown.length > 0) errors.add('/event_types', `unknown event type(s): ${unknown.map(String).join(', ').slice(0, 200)}`);
+      if (unknown.length > 0)
+        errors.add(
+          '/event_types',
+          `unknown event type(s): ${unknown
+            .map((t) => (typeof t === 'string' ? t : `(${typeof t})`))
+            .join(', ')
+            .slice(0, 200)}`,
+        );
       else out.eventTypes = [...new Set(given as EventType[])];
     }
   } else if (!partial) out.eventTypes = null;

@@ -112,9 +112,16 @@ describe('roster command line', { concurrency: 4 }, () => {
     try {
       const env = { ROSTER_DATABASE_URL: fresh.url };
       assert.equal((await runCli(['migrate', 'up'], env)).code, 0);
-      assert.equal((await runCli(['migrate', 'down'], env)).stdout, '0010_postgres_uuid_ids\treverted\n');
-      assert.equal((await runCli(['migrate', 'down'], env)).stdout, '0009_search_key_ranges\treverted\n');
-      assert.equal((await runCli(['migrate', 'down'], env)).stdout, '0008_fold_keys\treverted\n');
+      // Down one at a time, whatever came after 0008, until 0008 itself is reverted.
+      const reverted: string[] = [];
+      while (reverted.at(-1) !== '0008_fold_keys\treverted\n' && reverted.length < 50) {
+        reverted.push((await runCli(['migrate', 'down'], env)).stdout);
+      }
+      assert.deepEqual(reverted.slice(-3), [
+        '0010_postgres_uuid_ids\treverted\n',
+        '0009_search_key_ranges\treverted\n',
+        '0008_fold_keys\treverted\n',
+      ]);
       const file = new Database(fresh.url);
       const insert = file.prepare(`insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at)
         values (?, ?, lower(?), 'N', 'n', '{}', 1, ?, ?)`);
@@ -125,7 +132,10 @@ describe('roster command line', { concurrency: 4 }, () => {
         /user\(s\) kept their old email key[^\n]*\nuser u-old <Straße@example\.com>\tfolds to strasse@example\.com, held by user u-new\n$/;
       const up = await runCli(['migrate', 'up'], env);
       assert.equal(up.code, 0, up.stderr);
-      assert.match(up.stdout, /^0008_fold_keys\tapplied\n0009_search_key_ranges\tapplied\n0010_postgres_uuid_ids\tapplied\n\n1 user/);
+      assert.match(
+        up.stdout,
+        /^0008_fold_keys\tapplied\n0009_search_key_ranges\tapplied\n0010_postgres_uuid_ids\tapplied\n(?:\d{4}_\w+\tapplied\n)*\n1 user/,
+      );
       assert.match(up.stdout, expected);
       assert.match((await runCli(['migrate', 'status'], env)).stdout, expected);
     } finally {

@@ -66,6 +66,7 @@ describe('the request deadline reaches PostgreSQL', { skip: await postgresUnavai
     const after = await fetch(`${server.url}/v1/users/${id}`, { headers: server.auth });
     const user = (await after.json()) as { name: string; version: number };
     assert.deepEqual([user.name, user.version], ['Locked', 1], 'the cancelled change left nothing behind');
-    assert.ok(server.logs.some((l) => l.msg === 'request' && l.status === 504));
+    // The request log is written in batches (observability/logger.ts): wait for the line.
+    await server.waitForLog((l) => l.msg === 'request' && l.status === 504, 'the 504 request line');
   });
 });

@@ -150,7 +150,7 @@ describe('traces exported over OTLP/HTTP to a collector on loopback', () => {
     assert.match(exported, /"name":"select users"/);
     assert.ok(exported.includes(traceId), 'the exported spans carry the incoming trace id');
     assert.match(exported, /"service\.name".*?"roster"/);
-    const line = server.logs.find((l) => l.msg === 'request' && l.trace_id === traceId);
-    assert.ok(line, 'the request log line carries the trace id');
+    // The request log is written in batches (observability/logger.ts): wait for the line.
+    await server.waitForLog((l) => l.msg === 'request' && l.trace_id === traceId, 'the request log line carrying the trace id');
   });
 });
