@@ -46,6 +46,13 @@ const LOCK = statement('lock', 'select', 'groups', `select ${GROUP_COLUMNS} from
 const BY_NAME_KEY = statement('by-name-key', 'select', 'groups', `select ${GROUP_COLUMNS} from groups where display_name_key = $1`);
 const BY_EXTERNAL_ID = statement('by-external-id', 'select', 'groups', `select ${GROUP_COLUMNS} from groups where external_id = $1`);
 const LIST = statement('list', 'select', 'groups', `select ${GROUP_COLUMNS} from groups where id > $1 order by id limit $2`);
+/** See GroupStore.skip(); max() over the text form, as users' SKIP. */
+const SKIP = statement(
+  'skip',
+  'select',
+  'groups',
+  'select count(*)::integer as passed, max(id::text) as last from (select id from groups where id > $1 order by id limit $2) walked',
+);
 const SEARCH = [false, true].map((inclusive) =>
   [false, true].map((below) =>
     statement(
@@ -222,6 +229,12 @@ export class PostgresGroupStore implements GroupStore {
 
   async list(afterId: GroupId | undefined, limit: number, signal?: AbortSignal): Promise<Group[]> {
     return this.#groups(signal, LIST, [afterId ?? BEFORE_EVERY_ID, limit]);
+  }
+
+  async skip(afterId: GroupId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: GroupId | undefined }> {
+    const { rows } = await this.#read(signal, (client) => this.#run(client, SKIP, [afterId ?? BEFORE_EVERY_ID, n]));
+    const row = rows[0] as { passed: number; last: string | null };
+    return { passed: row.passed, last: (row.last ?? undefined) as GroupId | undefined };
   }
 
   async search(range: NameKeyRange, limit: number, signal?: AbortSignal): Promise<Group[]> {

@@ -51,6 +51,11 @@ function prepareGroupStatements(connection: SQLite.Database) {
     byNameKey: prepare('select', 'groups', `select ${GROUP_COLUMNS} from groups where display_name_key = ?`),
     byExternalId: prepare('select', 'groups', `select ${GROUP_COLUMNS} from groups where external_id = ?`),
     list: prepare('select', 'groups', `select ${GROUP_COLUMNS} from groups where id > ? order by id limit ?`),
+    skip: prepare(
+      'select',
+      'groups',
+      'select count(*) as passed, max(id) as last from (select id from groups where id > ? order by id limit ?)',
+    ),
     // [inclusive][below]
     search: [
       [search(false, false), search(false, true)],
@@ -194,6 +199,12 @@ export class SqliteGroupStore implements GroupStore {
 
   async list(afterId: GroupId | undefined, limit: number, signal?: AbortSignal): Promise<Group[]> {
     return this.#many(this.#s.list, [afterId ?? '', limit], signal);
+  }
+
+  async skip(afterId: GroupId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: GroupId | undefined }> {
+    signal?.throwIfAborted();
+    const row = await this.#exclusively(() => this.#get<{ passed: number; last: string | null }>(this.#s.skip, afterId ?? '', n), signal);
+    return { passed: row?.passed ?? 0, last: (row?.last ?? undefined) as GroupId | undefined };
   }
 
   async search(range: NameKeyRange, limit: number, signal?: AbortSignal): Promise<Group[]> {

@@ -169,11 +169,19 @@ export function listStatement(shape: ListShape): NamedStatement {
   });
 }
 
+/** See UserStore.skip(): uuid has no max() before PostgreSQL 16, its text form sorts the same (lower-case hex). */
+export const SKIP: NamedStatement = {
+  name: 'roster.users.skip',
+  operation: 'select',
+  table: 'users',
+  text: 'select count(*)::integer as passed, max(id::text) as last from (select id from users where id > $1 order by id limit $2) walked',
+};
+
 /**
  * The first page's lower bound. Ids are uuid (migration 0010), so the store layer's '' (before
  * every text) cannot be bound; the nil UUID sorts before every id Roster hands out (UUIDv7).
  */
-const BEFORE_EVERY_ID = '00000000-0000-0000-0000-000000000000';
+export const BEFORE_EVERY_ID = '00000000-0000-0000-0000-000000000000';
 
 /** The shape of a page query and its parameters in listStatement()'s order. */
 export function listStatementOf(query: UserPageQuery): { statement: NamedStatement; values: unknown[] } {

@@ -21,6 +21,8 @@ import {
   PURGE_IDEMPOTENCY,
   UPDATE,
   UPDATE_IF_UNCHANGED,
+  BEFORE_EVERY_ID,
+  SKIP,
   listStatementOf,
   searchStatementOf,
   type NamedStatement,
@@ -82,6 +84,12 @@ export class PostgresUserStore implements UserStore {
     const { statement, values } = listStatementOf(query);
     const { rows } = await this.#read(signal, (client) => this.#run(client, statement, values));
     return (rows as StoredUserColumns[]).map((row) => fromUserRow(row, postgresDialect));
+  }
+
+  async skip(afterId: UserId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: UserId | undefined }> {
+    const { rows } = await this.#read(signal, (client) => this.#run(client, SKIP, [afterId ?? BEFORE_EVERY_ID, n]));
+    const row = rows[0] as { passed: number; last: string | null };
+    return { passed: row.passed, last: (row.last ?? undefined) as UserId | undefined };
   }
 
   async search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]> {

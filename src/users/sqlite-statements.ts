@@ -107,6 +107,12 @@ export function prepareUserStatements(connection: SQLite.Database) {
     ),
     updateUser: prepare('update', 'users', `update users set ${UPDATE_ASSIGNMENTS} where id = ?`),
     deleteUser: prepare('delete', 'users', 'delete from users where id = ?'),
+    // The inner LIMIT bounds the walk; max(id) of at most `n` ids is the last one passed.
+    skip: prepare(
+      'select',
+      'users',
+      'select count(*) as passed, max(id) as last from (select id from users where id > ? order by id limit ?)',
+    ),
     insertEvent: prepare(
       'insert',
       'events',

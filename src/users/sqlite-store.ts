@@ -120,6 +120,12 @@ export class SqliteUserStore implements UserStore {
     return rows.map((row) => fromUserRow(row, sqliteDialect));
   }
 
+  async skip(afterId: UserId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: UserId | undefined }> {
+    signal?.throwIfAborted();
+    const row = await this.#exclusively(() => this.#get<{ passed: number; last: string | null }>(this.#s.skip, afterId ?? '', n), signal);
+    return { passed: row?.passed ?? 0, last: (row?.last ?? undefined) as UserId | undefined };
+  }
+
   async search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]> {
     signal?.throwIfAborted();
     const { shape, params } = searchStatementOf(query);
