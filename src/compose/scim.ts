@@ -15,6 +15,7 @@ import {
   DirectoryInvalidError,
   DirectoryNotFoundError,
   DirectoryVersionMismatchError,
+  type DirectoryCall,
   type DirectoryGroup,
   type DirectoryGroups,
   type DirectoryUser,
@@ -43,28 +44,28 @@ const GROUPS_OF_PAGE = 500;
 
 function directoryUsers(users: UsersService): DirectoryUsers {
   return {
-    create: (draft, signal) => mapped(async () => toDirectoryUser((await users.create(userInput(draft), undefined, { signal })).user)),
-    get: async (id, signal) => {
-      const user = isUuidV7(id) ? await mapped(() => userById(users, id, signal)) : undefined;
+    create: (draft, call) => mapped(async () => toDirectoryUser((await users.create(userInput(draft), undefined, ctxOf(call))).user)),
+    get: async (id, call) => {
+      const user = isUuidV7(id) ? await mapped(() => userById(users, id, call)) : undefined;
       return user === undefined ? undefined : toDirectoryUser(user);
     },
-    find: (query, page, signal) => mapped(() => findUsers(users, query, page, signal)),
-    replace: (id, draft, expectedVersion, signal) =>
+    find: (query, page, call) => mapped(() => findUsers(users, query, page, call)),
+    replace: (id, draft, expectedVersion, call) =>
       mapped(async () => {
         if (!isUuidV7(id)) throw new DirectoryNotFoundError(`No user has id ${id}.`);
-        return toDirectoryUser(await users.replace(id, userInput(draft), versions(expectedVersion), { signal }));
+        return toDirectoryUser(await users.replace(id, userInput(draft), versions(expectedVersion), ctxOf(call)));
       }),
-    delete: (id, expectedVersion, signal) =>
+    delete: (id, expectedVersion, call) =>
       mapped(async () => {
         if (!isUuidV7(id)) throw new DirectoryNotFoundError(`No user has id ${id}.`);
-        await users.delete(id, versions(expectedVersion), { signal });
+        await users.delete(id, versions(expectedVersion), ctxOf(call));
       }),
   };
 }
 
-async function userById(users: UsersService, id: string, signal: AbortSignal): Promise<User | undefined> {
+async function userById(users: UsersService, id: string, call: DirectoryCall): Promise<User | undefined> {
   try {
-    return await users.get(id, { signal });
+    return await users.get(id, ctxOf(call));
   } catch (error) {
     if (error instanceof UserNotFoundError) return undefined;
     throw error;
@@ -75,20 +76,20 @@ async function userById(users: UsersService, id: string, signal: AbortSignal): P
  * A filtered query is one index lookup (id, email key or external id: 0–1 users), its other
  * terms checked on that user; an unfiltered one is a positional page with the total.
  */
-async function findUsers(users: UsersService, query: UserQuery, page: OffsetPage, signal: AbortSignal): Promise<FoundPage<DirectoryUser>> {
+async function findUsers(users: UsersService, query: UserQuery, page: OffsetPage, call: DirectoryCall): Promise<FoundPage<DirectoryUser>> {
   let candidate: User | undefined;
   if (query.id !== undefined) {
     if (!isUuidV7(query.id)) return { total: 0, items: [] };
-    candidate = await userById(users, query.id, signal);
+    candidate = await userById(users, query.id, call);
   } else if (query.email !== undefined) {
-    candidate = (await users.list({ email: query.email, limit: 1 }, { signal })).users[0];
+    candidate = (await users.list({ email: query.email, limit: 1 }, ctxOf(call))).users[0];
   } else if (query.external_id !== undefined) {
-    candidate = await users.findByExternalId(query.external_id, { signal });
+    candidate = await users.findByExternalId(query.external_id, ctxOf(call));
   } else if (query.modified_after !== undefined) {
     // The planner refuses a lower bound on its own (no index on updated_at); never scan for one.
     throw new DirectoryInvalidError('meta.lastModified needs an eq term beside it.');
   } else {
-    const { total, users: items } = await users.page(page.offset, page.limit, { signal });
+    const { total, users: items } = await users.page(page.offset, page.limit, ctxOf(call));
     return { total, items: items.map(toDirectoryUser) };
   }
   const matches = candidate !== undefined && userMatches(candidate, query);
@@ -106,23 +107,23 @@ function userMatches(user: User, query: UserQuery): boolean {
 
 function directoryGroups(groups: GroupsService): DirectoryGroups {
   return {
-    create: (draft, members, signal) =>
+    create: (draft, members, call) =>
       mapped(async () => {
         const input = { display_name: draft.display_name, external_id: draft.external_id, member_ids: members };
         // No bound on the members: a provider may push a group with all of them at once.
-        return toDirectoryGroup((await groups.create(input, { signal }, null)).group);
+        return toDirectoryGroup((await groups.create(input, ctxOf(call), null)).group);
       }),
-    get: async (id, signal) => {
-      const group = isUuidV7(id) ? await mapped(() => groupById(groups, id, signal)) : undefined;
+    get: async (id, call) => {
+      const group = isUuidV7(id) ? await mapped(() => groupById(groups, id, call)) : undefined;
       return group === undefined ? undefined : toDirectoryGroup(group);
     },
-    find: (query, page, signal) => mapped(() => findGroups(groups, query, page, signal)),
-    members: (id, page, signal) =>
+    find: (query, page, call) => mapped(() => findGroups(groups, query, page, call)),
+    members: (id, page, call) =>
       mapped(async () => {
         if (!isUuidV7(id)) throw new DirectoryNotFoundError(`No group has id ${id}.`);
-        return groups.memberIds(id, page.after, page.limit, { signal });
+        return groups.memberIds(id, page.after, page.limit, ctxOf(call));
       }),
-    update: (id, change, delta, expectedVersion, signal) =>
+    update: (id, change, delta, expectedVersion, call) =>
       mapped(async () => {
         if (!isUuidV7(id)) throw new DirectoryNotFoundError(`No group has id ${id}.`);
         const patch: Record<string, unknown> = {};
@@ -133,22 +134,22 @@ function directoryGroups(groups: GroupsService): DirectoryGroups {
           id,
           { ...(Object.keys(patch).length === 0 ? {} : { patch }), add: delta.add, remove: delta.remove },
           versions(expectedVersion),
-          { signal },
+          ctxOf(call),
           null,
         );
         return toDirectoryGroup(group);
       }),
-    delete: (id, expectedVersion, signal) =>
+    delete: (id, expectedVersion, call) =>
       mapped(async () => {
         if (!isUuidV7(id)) throw new DirectoryNotFoundError(`No group has id ${id}.`);
-        await groups.delete(id, versions(expectedVersion), { signal });
+        await groups.delete(id, versions(expectedVersion), ctxOf(call));
       }),
   };
 }
 
-async function groupById(groups: GroupsService, id: string, signal: AbortSignal): Promise<Group | undefined> {
+async function groupById(groups: GroupsService, id: string, call: DirectoryCall): Promise<Group | undefined> {
   try {
-    return await groups.get(id, { signal });
+    return await groups.get(id, ctxOf(call));
   } catch (error) {
     if (error instanceof GroupNotFoundError) return undefined;
     throw error;
@@ -163,26 +164,26 @@ async function findGroups(
   groups: GroupsService,
   query: GroupQuery,
   page: OffsetPage,
-  signal: AbortSignal,
+  call: DirectoryCall,
 ): Promise<FoundPage<DirectoryGroup>> {
   let candidate: Group | undefined;
   if (query.id !== undefined) {
     if (!isUuidV7(query.id)) return { total: 0, items: [] };
-    candidate = await groupById(groups, query.id, signal);
+    candidate = await groupById(groups, query.id, call);
   } else if (query.display_name !== undefined) {
-    candidate = await groups.findByDisplayName(query.display_name, { signal });
+    candidate = await groups.findByDisplayName(query.display_name, ctxOf(call));
   } else if (query.external_id !== undefined) {
-    candidate = await groups.findByExternalId(query.external_id, { signal });
+    candidate = await groups.findByExternalId(query.external_id, ctxOf(call));
   } else if (query.member !== undefined) {
-    return groupsOfMember(groups, query.member, query, page, signal);
+    return groupsOfMember(groups, query.member, query, page, call);
   } else if (query.modified_after !== undefined) {
     throw new DirectoryInvalidError('meta.lastModified needs an eq term beside it.');
   } else {
-    const { total, groups: items } = await groups.page(page.offset, page.limit, { signal });
+    const { total, groups: items } = await groups.page(page.offset, page.limit, ctxOf(call));
     return { total, items: items.map(toDirectoryGroup) };
   }
   if (candidate === undefined || !groupMatches(candidate, query)) return onePage<DirectoryGroup>(undefined, page);
-  if (query.member !== undefined && !(await isMember(groups, candidate.id, query.member, signal)))
+  if (query.member !== undefined && !(await isMember(groups, candidate.id, query.member, call)))
     return onePage<DirectoryGroup>(undefined, page);
   return onePage(toDirectoryGroup(candidate), page);
 }
@@ -192,7 +193,7 @@ async function groupsOfMember(
   member: string,
   query: GroupQuery,
   page: OffsetPage,
-  signal: AbortSignal,
+  call: DirectoryCall,
 ): Promise<FoundPage<DirectoryGroup>> {
   if (!isUuidV7(member)) return { total: 0, items: [] };
   let total = 0;
@@ -201,7 +202,7 @@ async function groupsOfMember(
   do {
     let result;
     try {
-      result = await groups.groupsOf(member, { limit: GROUPS_OF_PAGE, cursor }, { signal });
+      result = await groups.groupsOf(member, { limit: GROUPS_OF_PAGE, cursor }, ctxOf(call));
     } catch (error) {
       if (error instanceof UserNotFoundError) return { total: 0, items: [] };
       throw error;
@@ -217,9 +218,9 @@ async function groupsOfMember(
 }
 
 /** Whether the user is in the group: a walk of the user's groups (a user is in fewer groups than a group has members). */
-async function isMember(groups: GroupsService, groupId: string, userId: string, signal: AbortSignal): Promise<boolean> {
+async function isMember(groups: GroupsService, groupId: string, userId: string, call: DirectoryCall): Promise<boolean> {
   if (!isUuidV7(userId)) return false;
-  const found = await groupsOfMember(groups, userId, { id: groupId }, { offset: 0, limit: 1 }, signal);
+  const found = await groupsOfMember(groups, userId, { id: groupId }, { offset: 0, limit: 1 }, call);
   return found.total > 0;
 }
 
@@ -241,6 +242,11 @@ function after(at: Date, bound: UserQuery['modified_after']): boolean {
   if (bound === undefined) return true;
   const limit = Date.parse(bound.at);
   return bound.inclusive ? at.getTime() >= limit : at.getTime() > limit;
+}
+
+/** The services' request context: the deadline, and who asked for the events. */
+function ctxOf(call: DirectoryCall): { signal: AbortSignal; actor: string | undefined; requestId: string | undefined } {
+  return { signal: call.signal, actor: call.actor, requestId: call.requestId };
 }
 
 function versions(expected: number | undefined): readonly number[] | undefined {

@@ -35,9 +35,17 @@ async function rest(r: Rest, method: string, path: string, body?: unknown): Prom
   return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
 }
 
+interface FeedEvent {
+  readonly type: string;
+  readonly subject_id: string;
+  readonly actor: string | null;
+  readonly request_id: string | null;
+  readonly data: Json;
+}
+
 /** Every event in the feed (the test databases are fresh: a few thousand at most). */
-async function allEvents(r: Rest): Promise<{ type: string; subject_id: string; data: Json }[]> {
-  const events: { type: string; subject_id: string; data: Json }[] = [];
+async function allEvents(r: Rest): Promise<FeedEvent[]> {
+  const events: FeedEvent[] = [];
   let after = '0';
   for (;;) {
     const page = await rest(r, 'GET', `/v1/events?after=${after}&limit=1000`);
@@ -60,12 +68,14 @@ for (const [name, open, skip] of await dialects()) {
     let app: FastifyInstance;
     let target: ScimTarget;
     let api: Rest;
+    let scimKeyId: string;
 
     before(async () => {
       testDb = await open();
       app = await appOver(testDb.database);
       const auth = await testAuth(testDb.database);
-      const { key } = await auth.keyWith(['scim']);
+      const { key, id } = await auth.keyWith(['scim']);
+      scimKeyId = id;
       await app.listen({ host: '127.0.0.1', port: PORTS[name]! });
       target = { base: `http://127.0.0.1:${PORTS[name]}/scim/v2`, token: key };
       api = { base: `http://127.0.0.1:${PORTS[name]}`, key: auth.adminKey };
@@ -123,6 +133,12 @@ for (const [name, open, skip] of await dialects()) {
         ['user.created', 'user.updated', 'user.updated'],
       );
       assert.equal(events[0]!.data.user.email, email);
+      // Written as REST writes them: by the SCIM key, under the request's id.
+      assert.equal(events[0]!.actor, `key:${scimKeyId}`);
+      assert.equal(events[2]!.actor, `key:${scimKeyId}`);
+      assert.equal(events[1]!.actor?.startsWith('key:'), true);
+      assert.notEqual(events[1]!.actor, `key:${scimKeyId}`, 'the REST change is the admin key’s');
+      assert.ok(events.every((e) => typeof e.request_id === 'string' && e.request_id.length > 0));
     });
 
     test('deactivate then delete leaves the directory and the event stream right; the user leaves every group', async () => {
@@ -199,6 +215,9 @@ for (const [name, open, skip] of await dialects()) {
       assert.equal(read.body.meta.version, 'W/"3"', 'two changes, two versions');
       const viaRest = await rest(api, 'GET', `/v1/groups/${group.body.id}`);
       assert.equal(viaRest.body.member_count, 400);
+      const added = (await allEvents(api)).filter((e) => e.type === 'group.members_added' && e.subject_id === group.body.id);
+      assert.deepEqual(added.flatMap((e) => e.data.user_ids as string[]).sort(), [...ids].sort());
+      assert.ok(added.every((e) => e.actor === `key:${scimKeyId}`));
     });
 
     test('If-Match mismatch is 412; duplicate userName 409 uniqueness; a filter matching nothing 200 with 0', async () => {
