@@ -169,9 +169,19 @@ export function listStatement(shape: ListShape): NamedStatement {
   });
 }
 
-/** See UserStore.skip(): uuid has no max() before PostgreSQL 16, its text form sorts the same (lower-case hex). */
-export const SKIP: NamedStatement = {
-  name: 'roster.users.skip',
+/**
+ * The steps of UserStore.skip(): the n-th id after the position (an index-only walk with nothing
+ * to compute, three times cheaper than counting the same ids), and only for the last, short step
+ * the count of what is left. uuid has no max() before PostgreSQL 16; its text form sorts the same.
+ */
+export const SKIP_TO: NamedStatement = {
+  name: 'roster.users.skip-to',
+  operation: 'select',
+  table: 'users',
+  text: 'select id from users where id > $1 order by id offset $2 limit 1',
+};
+export const SKIP_REST: NamedStatement = {
+  name: 'roster.users.skip-rest',
   operation: 'select',
   table: 'users',
   text: 'select count(*)::integer as passed, max(id::text) as last from (select id from users where id > $1 order by id limit $2) walked',

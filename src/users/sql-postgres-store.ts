@@ -22,7 +22,8 @@ import {
   UPDATE,
   UPDATE_IF_UNCHANGED,
   BEFORE_EVERY_ID,
-  SKIP,
+  SKIP_REST,
+  SKIP_TO,
   listStatementOf,
   searchStatementOf,
   type NamedStatement,
@@ -87,9 +88,12 @@ export class PostgresUserStore implements UserStore {
   }
 
   async skip(afterId: UserId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: UserId | undefined }> {
-    const { rows } = await this.#read(signal, (client) => this.#run(client, SKIP, [afterId ?? BEFORE_EVERY_ID, n]));
-    const row = rows[0] as { passed: number; last: string | null };
-    return { passed: row.passed, last: (row.last ?? undefined) as UserId | undefined };
+    const from = afterId ?? BEFORE_EVERY_ID;
+    const nth = (await this.#read(signal, (client) => this.#run(client, SKIP_TO, [from, n - 1]))).rows[0] as { id: UserId } | undefined;
+    if (nth !== undefined) return { passed: n, last: nth.id };
+    const { rows } = await this.#read(signal, (client) => this.#run(client, SKIP_REST, [from, n]));
+    const rest = rows[0] as { passed: number; last: UserId | null };
+    return { passed: rest.passed, last: rest.last ?? undefined };
   }
 
   async search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]> {

@@ -122,8 +122,12 @@ export class SqliteUserStore implements UserStore {
 
   async skip(afterId: UserId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: UserId | undefined }> {
     signal?.throwIfAborted();
-    const row = await this.#exclusively(() => this.#get<{ passed: number; last: string | null }>(this.#s.skip, afterId ?? '', n), signal);
-    return { passed: row?.passed ?? 0, last: (row?.last ?? undefined) as UserId | undefined };
+    return this.#exclusively(() => {
+      const nth = this.#get<{ id: UserId }>(this.#s.skipTo, afterId ?? '', n - 1);
+      if (nth !== undefined) return { passed: n, last: nth.id };
+      const rest = this.#get<{ passed: number; last: UserId | null }>(this.#s.skipRest, afterId ?? '', n)!;
+      return { passed: rest.passed, last: rest.last ?? undefined };
+    }, signal);
   }
 
   async search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]> {
