@@ -220,6 +220,57 @@ for (const [name, open, skip] of await dialects()) {
       assert.ok(added.every((e) => e.actor === `key:${scimKeyId}`));
     });
 
+    test('concurrent PATCHes of one user, each changing another attribute, both land', async () => {
+      const id = await scimUser(target, `race.${randomUUID().slice(0, 8)}@example.com`);
+      const set = (path: string, value: string) =>
+        call(target, 'PATCH', `/Users/${id}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path, value }] } });
+      const answers = await Promise.all([
+        set('title', 'Chief'),
+        set('nickName', 'Nick'),
+        set('userType', 'Employee'),
+        set('locale', 'fr-FR'),
+      ]);
+      for (const answer of answers) assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      const read = await call(target, 'GET', `/Users/${id}`);
+      assert.equal(read.body.title, 'Chief');
+      assert.equal(read.body.nickName, 'Nick');
+      assert.equal(read.body.userType, 'Employee');
+      assert.equal(read.body.locale, 'fr-FR');
+      assert.equal(read.body.meta.version, 'W/"5"');
+    });
+
+    test('a group PUT applies the difference of members; a group DELETE is one group.deleted event', async () => {
+      const tag = randomUUID().slice(0, 8);
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) ids.push(await scimUser(target, `put${i}.${tag}@example.com`));
+      const group = await call(target, 'POST', '/Groups', {
+        body: { displayName: `Put ${tag}`, externalId: `put-${tag}`, members: ids.slice(0, 2).map((value) => ({ value })) },
+      });
+      assert.equal(group.status, 201);
+      const put = await call(target, 'PUT', `/Groups/${group.body.id}`, {
+        body: { displayName: `Put ${tag} renamed`, members: [ids[1], ids[2], ids[3]].map((value) => ({ value })) },
+      });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      assert.equal(put.body.externalId, undefined, 'PUT without externalId removes it');
+      const viaRest = await rest(api, 'GET', `/v1/groups/${group.body.id}`);
+      assert.equal(viaRest.body.display_name, `Put ${tag} renamed`);
+      assert.equal(viaRest.body.external_id, null);
+      assert.equal(viaRest.body.member_count, 3);
+      assert.equal(viaRest.body.version, 2, 'fields and members in one change');
+      const events = (await allEvents(api)).filter((e) => e.subject_id === group.body.id);
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['group.created', 'group.members_added', 'group.updated', 'group.members_added', 'group.members_removed'],
+      );
+      assert.deepEqual(events[3]!.data.user_ids, [ids[2], ids[3]]);
+      assert.deepEqual(events[4]!.data.user_ids, [ids[0]]);
+      assert.equal((await call(target, 'DELETE', `/Groups/${group.body.id}`)).status, 204);
+      assert.equal((await rest(api, 'GET', `/v1/groups/${group.body.id}`)).status, 404);
+      const last = (await allEvents(api)).filter((e) => e.subject_id === group.body.id).at(-1)!;
+      assert.equal(last.type, 'group.deleted');
+      assert.equal(last.actor, `key:${scimKeyId}`);
+    });
+
     test('If-Match mismatch is 412; duplicate userName 409 uniqueness; a filter matching nothing 200 with 0', async () => {
       const email = `etag.${randomUUID().slice(0, 8)}@example.com`;
       const created = await call(target, 'POST', '/Users', { body: { schemas: [USER], userName: email } });
