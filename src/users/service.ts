@@ -377,7 +377,7 @@ export class UsersService {
   }
 }
 
-/** Ids one step of a positional walk passes: about a millisecond of SQLite's time per step. */
+/** Ids one step of a positional walk passes: about a third of a millisecond of SQLite's time at 1M users. */
 const OFFSET_CHUNK = 10_000;
 
 /** What replace() sets, as the API names the fields. */
