@@ -14,7 +14,7 @@ import { splitMemberOperations } from '../src/scim/patch/members.js';
 import { ScimUsers } from '../src/scim/users.js';
 import { MemoryDirectory } from '../test/scim/memory-directory.js';
 
-const signal = new AbortController().signal;
+const call = { signal: new AbortController().signal };
 const BASE = 'https://roster.example/scim/v2';
 const directory = new MemoryDirectory();
 const users = new ScimUsers(directory.users);
@@ -25,7 +25,7 @@ for (let i = 0; i < 50; i++) {
   await users.create(
     { userName: `user${i}@example.com`, name: { givenName: 'Ann', familyName: `Lee ${i}` }, title: 'Engineer' },
     BASE,
-    signal,
+    call,
   );
 }
 const target = 'user37@example.com';
@@ -33,10 +33,10 @@ const filter = `userName eq "${target}"`;
 const page = readPage('1', '100');
 
 async function scimLookup(): Promise<number> {
-  return JSON.stringify(await users.list(filter, page, BASE, {}, signal)).length;
+  return JSON.stringify(await users.list(filter, page, BASE, {}, call)).length;
 }
 async function baselineLookup(): Promise<number> {
-  const found = await directory.users.find({ email: target }, { offset: 0, limit: 100 }, signal);
+  const found = await directory.users.find({ email: target }, { offset: 0, limit: 100 }, call);
   return JSON.stringify(found.items[0]).length;
 }
 

@@ -28,6 +28,7 @@ import { importServiceOptionsFor } from './imports.js';
 import { groupStoreFor, userStoreFor } from './users.js';
 import { GroupsService } from '../groups/service.js';
 import { consoleFor } from './console.js';
+import { scimDirectory } from './scim.js';
 import { UsersService } from '../users/service.js';
 import { Dispatcher, type Wakeups } from '../webhooks/dispatcher.js';
 import { WebhookHttpClient } from '../webhooks/http-client.js';
@@ -407,6 +408,7 @@ export function httpDependencies(
     imports: importsHttp(config, services),
     authenticator: services.authenticator,
     console: consoleFor(services),
+    scim: scimDirectory(services.users, services.groups),
     bodyLimitBytes: config.http.bodyLimitBytes,
     rateLimits: {
       perCredentialPerMinute: config.http.rateLimitPerMinute,

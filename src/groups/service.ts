@@ -3,6 +3,7 @@ import type { CursorCodec } from '../kit/cursor.js';
 import { InvalidCursorError } from '../kit/cursor.js';
 import { FieldErrors, ValidationError } from '../kit/errors.js';
 import { applyMergePatch } from '../kit/merge-patch.js';
+import { offsetPage } from '../kit/offset-page.js';
 import { inSpan } from '../kit/trace.js';
 import type { EventContext, NewEvent } from '../events/model.js';
 import { compareKeys, prefixRange, type KeyRange } from '../users/search.js';
@@ -92,6 +93,8 @@ export interface GroupStore {
   findByExternalId(externalId: string, signal?: AbortSignal): Promise<Group | undefined>;
   /** Groups with id > afterId in id order, at most `limit`. */
   list(afterId: GroupId | undefined, limit: number, signal?: AbortSignal): Promise<Group[]>;
+  /** Walks at most `n` group ids after `afterId` in id order: how many it passed and the last (kit/offset-page.ts). */
+  skip(afterId: GroupId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: GroupId | undefined }>;
   /** Groups whose name key lies in the range, in key order (the key is unique, so it is the position), at most `limit`. */
   search(range: NameKeyRange, limit: number, signal?: AbortSignal): Promise<Group[]>;
   /**
@@ -322,6 +325,37 @@ export class GroupsService {
     const items = rows.slice(0, limit);
     const last = items.at(-1);
     return { items, nextCursor: rows.length > limit && last ? this.#cursors.encode(position(last)) : null };
+  }
+
+  /** Groups by position in id order and how many there are (SCIM startIndex paging; see UsersService.page()). */
+  async page(offset: number, limit: number, ctx: GroupContext = {}): Promise<{ total: number; groups: Group[] }> {
+    return inSpan('groups.page', async () => {
+      const { total, items } = await offsetPage<GroupId, Group>(
+        {
+          skip: (after, n, signal) => this.#store.skip(after, n, signal),
+          list: (after, n, signal) => this.#store.list(after, n, signal),
+          idOf: (group) => group.id,
+          chunk: 10_000,
+        },
+        offset,
+        limit,
+        ctx.signal,
+      );
+      return { total, groups: items };
+    });
+  }
+
+  /**
+   * Member user ids after `afterUserId`, in id order, at most `limit`: a plain keyset page for
+   * callers that keep their own position (SCIM reads a whole membership this way).
+   * @throws ValidationError (bad ids), GroupNotFoundError
+   */
+  async memberIds(id: string, afterUserId: string | undefined, limit: number, ctx: GroupContext = {}): Promise<UserId[]> {
+    const after = afterUserId === undefined ? undefined : parseUserId(afterUserId);
+    if (after !== undefined && !after.ok) throw new ValidationError([{ pointer: '/after', message: after.message }], 'Bad position.');
+    const rows = await this.#store.members(requireGroupId(id), after?.value, limit, ctx.signal);
+    if (rows === undefined) throw notFound(id);
+    return rows.map((m) => m.userId);
   }
 
   /**

@@ -46,6 +46,14 @@ const LOCK = statement('lock', 'select', 'groups', `select ${GROUP_COLUMNS} from
 const BY_NAME_KEY = statement('by-name-key', 'select', 'groups', `select ${GROUP_COLUMNS} from groups where display_name_key = $1`);
 const BY_EXTERNAL_ID = statement('by-external-id', 'select', 'groups', `select ${GROUP_COLUMNS} from groups where external_id = $1`);
 const LIST = statement('list', 'select', 'groups', `select ${GROUP_COLUMNS} from groups where id > $1 order by id limit $2`);
+/** The steps of GroupStore.skip(), as users' SKIP_TO and SKIP_REST. */
+const SKIP_TO = statement('skip-to', 'select', 'groups', 'select id from groups where id > $1 order by id offset $2 limit 1');
+const SKIP_REST = statement(
+  'skip-rest',
+  'select',
+  'groups',
+  'select count(*)::integer as passed, max(id::text) as last from (select id from groups where id > $1 order by id limit $2) walked',
+);
 const SEARCH = [false, true].map((inclusive) =>
   [false, true].map((below) =>
     statement(
@@ -222,6 +230,15 @@ export class PostgresGroupStore implements GroupStore {
 
   async list(afterId: GroupId | undefined, limit: number, signal?: AbortSignal): Promise<Group[]> {
     return this.#groups(signal, LIST, [afterId ?? BEFORE_EVERY_ID, limit]);
+  }
+
+  async skip(afterId: GroupId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: GroupId | undefined }> {
+    const from = afterId ?? BEFORE_EVERY_ID;
+    const nth = (await this.#read(signal, (client) => this.#run(client, SKIP_TO, [from, n - 1]))).rows[0] as { id: GroupId } | undefined;
+    if (nth !== undefined) return { passed: n, last: nth.id };
+    const { rows } = await this.#read(signal, (client) => this.#run(client, SKIP_REST, [from, n]));
+    const rest = rows[0] as { passed: number; last: GroupId | null };
+    return { passed: rest.passed, last: rest.last ?? undefined };
   }
 
   async search(range: NameKeyRange, limit: number, signal?: AbortSignal): Promise<Group[]> {

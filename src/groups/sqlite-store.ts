@@ -50,6 +50,13 @@ function prepareGroupStatements(connection: SQLite.Database) {
     byNameKey: prepare('select', 'groups', `select ${GROUP_COLUMNS} from groups where display_name_key = ?`),
     byExternalId: prepare('select', 'groups', `select ${GROUP_COLUMNS} from groups where external_id = ?`),
     list: prepare('select', 'groups', `select ${GROUP_COLUMNS} from groups where id > ? order by id limit ?`),
+    // The steps of GroupStore.skip(), as users' skipTo and skipRest.
+    skipTo: prepare('select', 'groups', 'select id from groups where id > ? order by id limit 1 offset ?'),
+    skipRest: prepare(
+      'select',
+      'groups',
+      'select count(*) as passed, max(id) as last from (select id from groups where id > ? order by id limit ?)',
+    ),
     // [inclusive][below]
     search: [
       [search(false, false), search(false, true)],
@@ -193,6 +200,16 @@ export class SqliteGroupStore implements GroupStore {
 
   async list(afterId: GroupId | undefined, limit: number, signal?: AbortSignal): Promise<Group[]> {
     return this.#many(this.#s.list, [afterId ?? '', limit], signal);
+  }
+
+  async skip(afterId: GroupId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: GroupId | undefined }> {
+    signal?.throwIfAborted();
+    return this.#exclusively(() => {
+      const nth = this.#get<{ id: GroupId }>(this.#s.skipTo, afterId ?? '', n - 1);
+      if (nth !== undefined) return { passed: n, last: nth.id };
+      const rest = this.#get<{ passed: number; last: GroupId | null }>(this.#s.skipRest, afterId ?? '', n)!;
+      return { passed: rest.passed, last: rest.last ?? undefined };
+    }, signal);
   }
 
   async search(range: NameKeyRange, limit: number, signal?: AbortSignal): Promise<Group[]> {

@@ -11,7 +11,7 @@ import {
 } from '../scim/discovery.js';
 import { ScimGroups } from '../scim/groups.js';
 import { readPage } from '../scim/paging.js';
-import type { DirectoryGroups, DirectoryUsers } from '../scim/ports.js';
+import type { DirectoryCall, DirectoryGroups, DirectoryUsers } from '../scim/ports.js';
 import { readProjection } from '../scim/projection.js';
 import { versionTag } from '../scim/resources.js';
 import { GROUP_RESOURCE, USER_RESOURCE } from '../scim/schema/definitions.js';
@@ -78,26 +78,26 @@ export function scimRoutes(directory: ScimDirectory) {
         const query = request.query as Query;
         const page = readPage(param(query, 'startIndex'), param(query, 'count'));
         const projection = readProjection(resource, param(query, 'attributes'), param(query, 'excludedAttributes'));
-        return send(reply, 200, await service.list(param(query, 'filter'), page, base(request), projection, request.deadline));
+        return send(reply, 200, await service.list(param(query, 'filter'), page, base(request), projection, callOf(request)));
       });
       route('POST', endpoint, async (request, reply) => {
-        const rendered = await service.create(request.body, base(request), request.deadline);
+        const rendered = await service.create(request.body, base(request), callOf(request));
         const location = (rendered.body.meta as { location: string }).location;
         return sendResource(reply.header('location', location), 201, rendered);
       });
       route('GET', `${endpoint}/:id`, async (request, reply) => {
         const query = request.query as Query;
         const projection = readProjection(resource, param(query, 'attributes'), param(query, 'excludedAttributes'));
-        return sendResource(reply, 200, await service.get(idOf(request), base(request), projection, request.deadline));
+        return sendResource(reply, 200, await service.get(idOf(request), base(request), projection, callOf(request)));
       });
       route('PUT', `${endpoint}/:id`, async (request, reply) =>
-        sendResource(reply, 200, await service.replace(idOf(request), request.body, ifMatch(request), base(request), request.deadline)),
+        sendResource(reply, 200, await service.replace(idOf(request), request.body, ifMatch(request), base(request), callOf(request))),
       );
       route('PATCH', `${endpoint}/:id`, async (request, reply) =>
-        sendResource(reply, 200, await service.patch(idOf(request), request.body, ifMatch(request), base(request), request.deadline)),
+        sendResource(reply, 200, await service.patch(idOf(request), request.body, ifMatch(request), base(request), callOf(request))),
       );
       route('DELETE', `${endpoint}/:id`, async (request, reply) => {
-        await service.delete(idOf(request), ifMatch(request), request.deadline);
+        await service.delete(idOf(request), ifMatch(request), callOf(request));
         return reply.code(204).send();
       });
     }
@@ -131,6 +131,11 @@ function param(query: Query, name: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw invalidValue(`"${name}" may be given once.`);
   return value;
+}
+
+/** The request's deadline, and who made it for the events of its changes (as the REST routes' contexts). */
+function callOf(request: FastifyRequest): DirectoryCall {
+  return { signal: request.deadline, actor: request.principal?.actor, requestId: request.id };
 }
 
 function idOf(request: FastifyRequest): string {

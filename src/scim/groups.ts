@@ -6,7 +6,7 @@ import { splitMemberOperations, type MemberChange } from './patch/members.js';
 import { applyPatch } from './patch/engine.js';
 import { readPatchRequest } from './patch/operations.js';
 import type { ScimPage } from './paging.js';
-import type { DirectoryGroup, DirectoryGroupDraft, DirectoryGroups, MemberDelta } from './ports.js';
+import type { DirectoryCall, DirectoryGroup, DirectoryGroupDraft, DirectoryGroups, MemberDelta } from './ports.js';
 import { keeps, project, type Projection } from './projection.js';
 import { listResponse, renderResource } from './resources.js';
 import { GROUP_RESOURCE } from './schema/definitions.js';
@@ -24,29 +24,29 @@ const MEMBER_PAGE = 1000;
 export class ScimGroups {
   constructor(private readonly groups: DirectoryGroups) {}
 
-  async create(body: unknown, base: string, signal: AbortSignal): Promise<Rendered> {
+  async create(body: unknown, base: string, call: DirectoryCall): Promise<Rendered> {
     const doc = normaliseResource(GROUP_RESOURCE, body);
     const draft = groupDraftFromScim(doc);
     const members = memberIdsOf(doc);
-    const group = await directory(() => this.groups.create(draft, members, signal));
+    const group = await directory(() => this.groups.create(draft, members, call));
     return this.#render(group, members, base, {});
   }
 
-  async get(id: string, base: string, projection: Projection, signal: AbortSignal): Promise<Rendered> {
-    const group = await this.#current(id, signal);
-    const members = keeps(projection, 'members') ? await this.#members(id, signal) : undefined;
+  async get(id: string, base: string, projection: Projection, call: DirectoryCall): Promise<Rendered> {
+    const group = await this.#current(id, call);
+    const members = keeps(projection, 'members') ? await this.#members(id, call) : undefined;
     return this.#render(group, members, base, projection);
   }
 
-  async list(filter: string | undefined, page: ScimPage, base: string, projection: Projection, signal: AbortSignal): Promise<ScimDocument> {
+  async list(filter: string | undefined, page: ScimPage, base: string, projection: Projection, call: DirectoryCall): Promise<ScimDocument> {
     const plan =
       filter === undefined || filter.trim() === '' ? { kind: 'query' as const, query: {} } : planGroupFilter(parseFilter(filter));
     if (plan.kind === 'none') return listResponse(0, page.startIndex, []);
-    const found = await directory(() => this.groups.find(plan.query, { offset: page.startIndex - 1, limit: page.count }, signal));
+    const found = await directory(() => this.groups.find(plan.query, { offset: page.startIndex - 1, limit: page.count }, call));
     const withMembers = keeps(projection, 'members');
     const resources: ScimDocument[] = [];
     for (const group of found.items) {
-      const members = withMembers ? await this.#members(group.id, signal) : undefined;
+      const members = withMembers ? await this.#members(group.id, call) : undefined;
       resources.push(this.#render(group, members, base, projection).body);
     }
     return listResponse(found.total, page.startIndex, resources);
@@ -58,16 +58,16 @@ export class ScimGroups {
     body: unknown,
     ifMatch: readonly number[] | '*' | undefined,
     base: string,
-    signal: AbortSignal,
+    call: DirectoryCall,
   ): Promise<Rendered> {
     const doc = normaliseResource(GROUP_RESOURCE, body);
     const draft = groupDraftFromScim(doc);
     const wanted = memberIdsOf(doc);
-    const current = await this.#current(id, signal);
+    const current = await this.#current(id, call);
     checkIfMatch(ifMatch, current.version);
-    const delta = await this.#delta(id, { clear: true, add: wanted, remove: [] }, signal);
+    const delta = await this.#delta(id, { clear: true, add: wanted, remove: [] }, call);
     const expected = ifMatch === undefined || ifMatch === '*' ? undefined : current.version;
-    const group = await directory(() => this.groups.update(id, draft, delta, expected, signal));
+    const group = await directory(() => this.groups.update(id, draft, delta, expected, call));
     return this.#render(group, wanted, base, {});
   }
 
@@ -81,10 +81,10 @@ export class ScimGroups {
     body: unknown,
     ifMatch: readonly number[] | '*' | undefined,
     base: string,
-    signal: AbortSignal,
+    call: DirectoryCall,
   ): Promise<Rendered> {
     const { members, rest } = splitMemberOperations(readPatchRequest(body));
-    const current = await this.#current(id, signal);
+    const current = await this.#current(id, call);
     checkIfMatch(ifMatch, current.version);
     let change: Partial<DirectoryGroupDraft> = {};
     if (rest.length > 0) {
@@ -95,41 +95,39 @@ export class ScimGroups {
         ...(draft.external_id === current.external_id ? {} : { external_id: draft.external_id }),
       };
     }
-    const delta = await this.#delta(id, members, signal);
+    const delta = await this.#delta(id, members, call);
     const expected = ifMatch === undefined || ifMatch === '*' ? undefined : current.version;
     if (Object.keys(change).length === 0 && delta.add.length === 0 && delta.remove.length === 0) {
       return this.#render(current, undefined, base, {});
     }
-    const group = await directory(() => this.groups.update(id, change, delta, expected, signal));
+    const group = await directory(() => this.groups.update(id, change, delta, expected, call));
     return this.#render(group, undefined, base, {});
   }
 
-  async delete(id: string, ifMatch: readonly number[] | '*' | undefined, signal: AbortSignal): Promise<void> {
+  async delete(id: string, ifMatch: readonly number[] | '*' | undefined, call: DirectoryCall): Promise<void> {
     let expected: number | undefined;
     if (ifMatch !== undefined && ifMatch !== '*') {
-      const current = await this.#current(id, signal);
+      const current = await this.#current(id, call);
       checkIfMatch(ifMatch, current.version);
       expected = current.version;
     }
-    await directory(() => this.groups.delete(id, expected, signal));
+    await directory(() => this.groups.delete(id, expected, call));
   }
 
   /** A change as the delta the directory applies; "clear" reads the current members once to know what to remove. */
-  async #delta(id: string, change: MemberChange, signal: AbortSignal): Promise<MemberDelta> {
+  async #delta(id: string, change: MemberChange, call: DirectoryCall): Promise<MemberDelta> {
     if (!change.clear) return { add: change.add, remove: change.remove };
     const keep = new Set(change.add);
-    const current = await this.#members(id, signal);
+    const current = await this.#members(id, call);
     const present = new Set(current);
     return { add: change.add.filter((m) => !present.has(m)), remove: current.filter((m) => !keep.has(m)) };
   }
 
-  async #members(id: string, signal: AbortSignal): Promise<string[]> {
+  async #members(id: string, call: DirectoryCall): Promise<string[]> {
     const all: string[] = [];
     for (;;) {
       const after = all.at(-1);
-      const page = await directory(() =>
-        this.groups.members(id, { ...(after === undefined ? {} : { after }), limit: MEMBER_PAGE }, signal),
-      );
+      const page = await directory(() => this.groups.members(id, { ...(after === undefined ? {} : { after }), limit: MEMBER_PAGE }, call));
       all.push(...page);
       if (page.length < MEMBER_PAGE) return all;
     }
@@ -143,8 +141,8 @@ export class ScimGroups {
     return { body: project(renderResource(GROUP_RESOURCE, doc, group, base), projection), version: group.version };
   }
 
-  async #current(id: string, signal: AbortSignal): Promise<DirectoryGroup> {
-    const group = await directory(() => this.groups.get(id, signal));
+  async #current(id: string, call: DirectoryCall): Promise<DirectoryGroup> {
+    const group = await directory(() => this.groups.get(id, call));
     if (group === undefined) throw notFound('Group', id);
     return group;
   }

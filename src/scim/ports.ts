@@ -6,6 +6,17 @@ import { AppError } from '../kit/errors.js';
  * so SCIM changes follow the REST API's rules and write the same events.
  */
 
+/**
+ * Who is asking and until when: the request's deadline, and what the directory writes into the
+ * events of a change (the caller's actor, `key:<id>` or `jwt:<sub>`, and the request id), as
+ * the REST API does.
+ */
+export interface DirectoryCall {
+  readonly signal: AbortSignal;
+  readonly actor?: string | undefined;
+  readonly requestId?: string | undefined;
+}
+
 /** One address, phone number or email of a user's profile (snake_case, as Roster stores it). */
 export interface ProfileContact {
   readonly value?: string;
@@ -119,22 +130,22 @@ export interface MemberDelta {
 }
 
 export interface DirectoryUsers {
-  create(draft: DirectoryUserDraft, signal: AbortSignal): Promise<DirectoryUser>;
-  get(id: string, signal: AbortSignal): Promise<DirectoryUser | undefined>;
-  find(query: UserQuery, page: OffsetPage, signal: AbortSignal): Promise<FoundPage<DirectoryUser>>;
+  create(draft: DirectoryUserDraft, call: DirectoryCall): Promise<DirectoryUser>;
+  get(id: string, call: DirectoryCall): Promise<DirectoryUser | undefined>;
+  find(query: UserQuery, page: OffsetPage, call: DirectoryCall): Promise<FoundPage<DirectoryUser>>;
   /** Replaces every SCIM-written field; `expectedVersion` given: only that version (else VersionMismatch). */
-  replace(id: string, draft: DirectoryUserDraft, expectedVersion: number | undefined, signal: AbortSignal): Promise<DirectoryUser>;
+  replace(id: string, draft: DirectoryUserDraft, expectedVersion: number | undefined, call: DirectoryCall): Promise<DirectoryUser>;
   /** Deletes the user and its memberships. */
-  delete(id: string, expectedVersion: number | undefined, signal: AbortSignal): Promise<void>;
+  delete(id: string, expectedVersion: number | undefined, call: DirectoryCall): Promise<void>;
 }
 
 export interface DirectoryGroups {
   /** Creates the group with these members (user ids). */
-  create(draft: DirectoryGroupDraft, members: readonly string[], signal: AbortSignal): Promise<DirectoryGroup>;
-  get(id: string, signal: AbortSignal): Promise<DirectoryGroup | undefined>;
-  find(query: GroupQuery, page: OffsetPage, signal: AbortSignal): Promise<FoundPage<DirectoryGroup>>;
+  create(draft: DirectoryGroupDraft, members: readonly string[], call: DirectoryCall): Promise<DirectoryGroup>;
+  get(id: string, call: DirectoryCall): Promise<DirectoryGroup | undefined>;
+  find(query: GroupQuery, page: OffsetPage, call: DirectoryCall): Promise<FoundPage<DirectoryGroup>>;
   /** One page of member ids in a stable order; `after` is the last id of the previous page. */
-  members(id: string, page: { readonly after?: string; readonly limit: number }, signal: AbortSignal): Promise<readonly string[]>;
+  members(id: string, page: { readonly after?: string; readonly limit: number }, call: DirectoryCall): Promise<readonly string[]>;
   /**
    * Changes the fields given and the membership by `delta`, in one transaction. Without
    * `expectedVersion`, concurrent deltas all apply (none is lost); with it, VersionMismatch
@@ -145,9 +156,9 @@ export interface DirectoryGroups {
     change: Partial<DirectoryGroupDraft>,
     delta: MemberDelta,
     expectedVersion: number | undefined,
-    signal: AbortSignal,
+    call: DirectoryCall,
   ): Promise<DirectoryGroup>;
-  delete(id: string, expectedVersion: number | undefined, signal: AbortSignal): Promise<void>;
+  delete(id: string, expectedVersion: number | undefined, call: DirectoryCall): Promise<void>;
 }
 
 /** The errors an adapter turns its service's errors into; the SCIM layer maps them to SCIM errors. */

@@ -5,7 +5,13 @@ import { userDraftFromScim, userToScim } from './mapping/user.js';
 import { applyPatch } from './patch/engine.js';
 import { readPatchRequest } from './patch/operations.js';
 import type { ScimPage } from './paging.js';
-import { DirectoryVersionMismatchError, type DirectoryUser, type DirectoryUserDraft, type DirectoryUsers } from './ports.js';
+import {
+  DirectoryVersionMismatchError,
+  type DirectoryCall,
+  type DirectoryUser,
+  type DirectoryUserDraft,
+  type DirectoryUsers,
+} from './ports.js';
 import { project, type Projection } from './projection.js';
 import { listResponse, renderResource } from './resources.js';
 import { USER_RESOURCE } from './schema/definitions.js';
@@ -28,19 +34,19 @@ export class ScimUsers {
     return { body: project(renderResource(USER_RESOURCE, userToScim(user), user, base), projection), version: user.version };
   }
 
-  async create(body: unknown, base: string, signal: AbortSignal): Promise<Rendered> {
+  async create(body: unknown, base: string, call: DirectoryCall): Promise<Rendered> {
     const draft = userDraftFromScim(normaliseResource(USER_RESOURCE, body));
-    return this.render(await directory(() => this.users.create(draft, signal)), base);
+    return this.render(await directory(() => this.users.create(draft, call)), base);
   }
 
-  async get(id: string, base: string, projection: Projection, signal: AbortSignal): Promise<Rendered> {
-    return this.render(await this.#current(id, signal), base, projection);
+  async get(id: string, base: string, projection: Projection, call: DirectoryCall): Promise<Rendered> {
+    return this.render(await this.#current(id, call), base, projection);
   }
 
-  async list(filter: string | undefined, page: ScimPage, base: string, projection: Projection, signal: AbortSignal): Promise<ScimDocument> {
+  async list(filter: string | undefined, page: ScimPage, base: string, projection: Projection, call: DirectoryCall): Promise<ScimDocument> {
     const plan = filter === undefined || filter.trim() === '' ? { kind: 'query' as const, query: {} } : planUserFilter(parseFilter(filter));
     if (plan.kind === 'none') return listResponse(0, page.startIndex, []);
-    const found = await directory(() => this.users.find(plan.query, { offset: page.startIndex - 1, limit: page.count }, signal));
+    const found = await directory(() => this.users.find(plan.query, { offset: page.startIndex - 1, limit: page.count }, call));
     return listResponse(
       found.total,
       page.startIndex,
@@ -53,16 +59,16 @@ export class ScimUsers {
     body: unknown,
     ifMatch: readonly number[] | '*' | undefined,
     base: string,
-    signal: AbortSignal,
+    call: DirectoryCall,
   ): Promise<Rendered> {
     const draft = userDraftFromScim(normaliseResource(USER_RESOURCE, body));
     let expected: number | undefined;
     if (ifMatch !== undefined && ifMatch !== '*') {
-      const current = await this.#current(id, signal);
+      const current = await this.#current(id, call);
       checkIfMatch(ifMatch, current.version);
       expected = current.version;
     }
-    return this.render(await directory(() => this.users.replace(id, draft, expected, signal)), base);
+    return this.render(await directory(() => this.users.replace(id, draft, expected, call)), base);
   }
 
   /**
@@ -75,17 +81,17 @@ export class ScimUsers {
     body: unknown,
     ifMatch: readonly number[] | '*' | undefined,
     base: string,
-    signal: AbortSignal,
+    call: DirectoryCall,
   ): Promise<Rendered> {
     const operations = readPatchRequest(body);
     for (let attempt = 1; ; attempt++) {
-      const current = await this.#current(id, signal);
+      const current = await this.#current(id, call);
       checkIfMatch(ifMatch, current.version);
       const patched = applyPatch(USER_RESOURCE, normaliseResource(USER_RESOURCE, userToScim(current)), operations);
       const draft = userDraftFromScim(normaliseResource(USER_RESOURCE, patched));
       if (sameDraft(current, draft)) return this.render(current, base);
       try {
-        return this.render(await directory(() => this.users.replace(id, draft, current.version, signal)), base);
+        return this.render(await directory(() => this.users.replace(id, draft, current.version, call)), base);
       } catch (error) {
         const raced = error instanceof Error && error.cause instanceof DirectoryVersionMismatchError;
         if (!raced || (ifMatch !== undefined && ifMatch !== '*') || attempt >= PATCH_ATTEMPTS) throw error;
@@ -93,18 +99,18 @@ export class ScimUsers {
     }
   }
 
-  async delete(id: string, ifMatch: readonly number[] | '*' | undefined, signal: AbortSignal): Promise<void> {
+  async delete(id: string, ifMatch: readonly number[] | '*' | undefined, call: DirectoryCall): Promise<void> {
     let expected: number | undefined;
     if (ifMatch !== undefined && ifMatch !== '*') {
-      const current = await this.#current(id, signal);
+      const current = await this.#current(id, call);
       checkIfMatch(ifMatch, current.version);
       expected = current.version;
     }
-    await directory(() => this.users.delete(id, expected, signal));
+    await directory(() => this.users.delete(id, expected, call));
   }
 
-  async #current(id: string, signal: AbortSignal): Promise<DirectoryUser> {
-    const user = await directory(() => this.users.get(id, signal));
+  async #current(id: string, call: DirectoryCall): Promise<DirectoryUser> {
+    const user = await directory(() => this.users.get(id, call));
     if (user === undefined) throw notFound('User', id);
     return user;
   }

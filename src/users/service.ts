@@ -3,6 +3,7 @@ import type { CursorCodec } from '../kit/cursor.js';
 import { InvalidCursorError } from '../kit/cursor.js';
 import { inBatches } from '../kit/batches.js';
 import { ValidationError } from '../kit/errors.js';
+import { offsetPage } from '../kit/offset-page.js';
 import { inSpan } from '../kit/trace.js';
 import { IdempotencyKeyReusedError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from './errors.js';
 import { foldKey, parseNewUser, parseUserId, type NewUser, type NewUserInput, type User, type UserId } from './model.js';
@@ -70,6 +71,11 @@ export interface UserStore {
   get(id: UserId, signal?: AbortSignal): Promise<User | undefined>;
   /** One page in id order; the work is bounded by `limit` (an index range scan). */
   list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]>;
+  /**
+   * Walks at most `n` ids after `afterId` (all users when absent) in id order: how many it passed
+   * and the last one. One bounded index range scan, for positional pages (kit/offset-page.ts).
+   */
+  skip(afterId: UserId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: UserId | undefined }>;
   /** One page of one key's index range, in (key, id) order; the work is bounded by `limit`. */
   search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]>;
   /**
@@ -285,6 +291,53 @@ export class UsersService {
   }
 
   /**
+   * Users by position in id order (`offset` skipped, then `limit`) and how many there are: what
+   * SCIM's startIndex paging needs. The whole id index is walked, in chunks with the event loop
+   * turning between them (kit/offset-page.ts), so it costs O(users) however small the page.
+   */
+  async page(offset: number, limit: number, ctx: RequestContext = {}): Promise<{ total: number; users: User[] }> {
+    return inSpan('users.page', async () => {
+      const { total, items } = await offsetPage<UserId, User>(
+        {
+          skip: (after, n, signal) => this.#store.skip(after, n, signal),
+          list: (after, n, signal) => this.#store.list({ ...(after === undefined ? {} : { afterId: after }), limit: n }, signal),
+          idOf: (user) => user.id,
+          chunk: OFFSET_CHUNK,
+        },
+        offset,
+        limit,
+        ctx.signal,
+      );
+      return { total, users: items };
+    });
+  }
+
+  /**
+   * PUT semantics on the fields a provider owns (SCIM): email, name, given and family names,
+   * active, external id and the whole profile become what is given; `attributes` (the API
+   * caller's own data) stay. Same rules, event and transaction as update().
+   * @throws ValidationError, UserNotFoundError, VersionMismatchError, EmailTakenError, ExternalIdTakenError
+   */
+  async replace(id: string, input: ReplaceUserInput, ifMatch: readonly number[] | undefined, ctx: RequestContext = {}): Promise<User> {
+    return inSpan('users.replace', () =>
+      this.#store.update(
+        requireUserId(id),
+        (current) => {
+          checkVersion(current, ifMatch);
+          // A merge patch cannot say "exactly this object": keys the profile loses are removed by null.
+          const profile: Record<string, unknown> = Object.fromEntries(Object.keys(current.profile).map((k) => [k, null]));
+          const replacing = isPlainObjectValue(input.profile) ? { ...profile, ...input.profile } : input.profile;
+          const changes = applyUserPatch(current, { ...input, profile: replacing });
+          if (Object.keys(changes).length === 0) return current;
+          return { ...current, ...changes, version: current.version + 1, updatedAt: this.#now() };
+        },
+        (before, after) => userUpdated(this.#newId(), before, after, ctx),
+        ctx.signal,
+      ),
+    );
+  }
+
+  /**
    * Applies an RFC 7396 merge patch. `ifMatch` lists the versions the caller accepts (from
    * `If-Match`); undefined means any.
    * @throws ValidationError, UserNotFoundError, VersionMismatchError, EmailTakenError
@@ -322,6 +375,24 @@ export class UsersService {
     const now = this.#now();
     return inBatches(batchSize, (limit) => this.#store.purgeIdempotency(now, limit, signal), signal);
   }
+}
+
+/** Ids one step of a positional walk passes: about a third of a millisecond of SQLite's time at 1M users. */
+const OFFSET_CHUNK = 10_000;
+
+/** What replace() sets, as the API names the fields. */
+export interface ReplaceUserInput {
+  readonly email: unknown;
+  readonly name: unknown;
+  readonly given_name: unknown;
+  readonly family_name: unknown;
+  readonly active: unknown;
+  readonly external_id: unknown;
+  readonly profile: unknown;
+}
+
+function isPlainObjectValue(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function checkVersion(current: User, accepted: readonly number[] | undefined): void {

@@ -170,10 +170,28 @@ export function listStatement(shape: ListShape): NamedStatement {
 }
 
 /**
+ * The steps of UserStore.skip(): the n-th id after the position (an index-only walk with nothing
+ * to compute, three times cheaper than counting the same ids), and only for the last, short step
+ * the count of what is left. uuid has no max() before PostgreSQL 16; its text form sorts the same.
+ */
+export const SKIP_TO: NamedStatement = {
+  name: 'roster.users.skip-to',
+  operation: 'select',
+  table: 'users',
+  text: 'select id from users where id > $1 order by id offset $2 limit 1',
+};
+export const SKIP_REST: NamedStatement = {
+  name: 'roster.users.skip-rest',
+  operation: 'select',
+  table: 'users',
+  text: 'select count(*)::integer as passed, max(id::text) as last from (select id from users where id > $1 order by id limit $2) walked',
+};
+
+/**
  * The first page's lower bound. Ids are uuid (migration 0010), so the store layer's '' (before
  * every text) cannot be bound; the nil UUID sorts before every id Roster hands out (UUIDv7).
  */
-const BEFORE_EVERY_ID = '00000000-0000-0000-0000-000000000000';
+export const BEFORE_EVERY_ID = '00000000-0000-0000-0000-000000000000';
 
 /** The shape of a page query and its parameters in listStatement()'s order. */
 export function listStatementOf(query: UserPageQuery): { statement: NamedStatement; values: unknown[] } {

@@ -21,6 +21,9 @@ import {
   PURGE_IDEMPOTENCY,
   UPDATE,
   UPDATE_IF_UNCHANGED,
+  BEFORE_EVERY_ID,
+  SKIP_REST,
+  SKIP_TO,
   listStatementOf,
   searchStatementOf,
   type NamedStatement,
@@ -82,6 +85,15 @@ export class PostgresUserStore implements UserStore {
     const { statement, values } = listStatementOf(query);
     const { rows } = await this.#read(signal, (client) => this.#run(client, statement, values));
     return (rows as StoredUserColumns[]).map((row) => fromUserRow(row, postgresDialect));
+  }
+
+  async skip(afterId: UserId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: UserId | undefined }> {
+    const from = afterId ?? BEFORE_EVERY_ID;
+    const nth = (await this.#read(signal, (client) => this.#run(client, SKIP_TO, [from, n - 1]))).rows[0] as { id: UserId } | undefined;
+    if (nth !== undefined) return { passed: n, last: nth.id };
+    const { rows } = await this.#read(signal, (client) => this.#run(client, SKIP_REST, [from, n]));
+    const rest = rows[0] as { passed: number; last: UserId | null };
+    return { passed: rest.passed, last: rest.last ?? undefined };
   }
 
   async search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]> {

@@ -106,6 +106,16 @@ export function prepareUserStatements(connection: SQLite.Database) {
     ),
     updateUser: prepare('update', 'users', `update users set ${UPDATE_ASSIGNMENTS} where id = ?`),
     deleteUser: prepare('delete', 'users', 'delete from users where id = ?'),
+    // The inner LIMIT bounds the walk; max(id) of at most `n` ids is the last one passed.
+    // The steps of UserStore.skip(): the n-th id after the position (an index walk with nothing
+    // to compute, three times cheaper than counting the same ids), and only for the last, short
+    // step the count of what is left.
+    skipTo: prepare('select', 'users', 'select id from users where id > ? order by id limit 1 offset ?'),
+    skipRest: prepare(
+      'select',
+      'users',
+      'select count(*) as passed, max(id) as last from (select id from users where id > ? order by id limit ?)',
+    ),
     insertEvent: prepare(
       'insert',
       'events',

@@ -121,6 +121,16 @@ export class SqliteUserStore implements UserStore {
     return rows.map((row) => fromUserRow(row, sqliteDialect));
   }
 
+  async skip(afterId: UserId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: UserId | undefined }> {
+    signal?.throwIfAborted();
+    return this.#exclusively(() => {
+      const nth = this.#get<{ id: UserId }>(this.#s.skipTo, afterId ?? '', n - 1);
+      if (nth !== undefined) return { passed: n, last: nth.id };
+      const rest = this.#get<{ passed: number; last: UserId | null }>(this.#s.skipRest, afterId ?? '', n)!;
+      return { passed: rest.passed, last: rest.last ?? undefined };
+    }, signal);
+  }
+
   async search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]> {
     signal?.throwIfAborted();
     const { shape, params } = searchStatementOf(query);

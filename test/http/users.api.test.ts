@@ -1083,6 +1083,7 @@ describe('internal errors', () => {
     findIdempotency: () => Promise.reject(new Error(SECRET)),
     get: () => Promise.reject(new Error(SECRET)),
     list: () => Promise.reject(new Error(SECRET)),
+    skip: () => Promise.reject(new Error(SECRET)),
     search: () => Promise.reject(new Error(SECRET)),
     update: () => Promise.reject(new Error(SECRET)),
     delete: () => Promise.reject(new Error(SECRET)),

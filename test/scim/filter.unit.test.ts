@@ -264,9 +264,9 @@ describe('planner', () => {
     assert.deepStrictEqual(user('emails.value eq "a@x.io"'), { kind: 'query', query: { email: 'a@x.io' } });
     assert.deepStrictEqual(user('emails[value eq "a@x.io"]'), { kind: 'query', query: { email: 'a@x.io' } });
     assert.deepStrictEqual(user('id eq "u1"'), { kind: 'query', query: { id: 'u1' } });
-    assert.deepStrictEqual(user('meta.lastModified gt "2024-01-01T00:00:00Z"'), {
+    assert.deepStrictEqual(user('externalId eq "e1" and meta.lastModified gt "2024-01-01T00:00:00Z"'), {
       kind: 'query',
-      query: { modified_after: { at: '2024-01-01T00:00:00.000Z', inclusive: false } },
+      query: { external_id: 'e1', modified_after: { at: '2024-01-01T00:00:00.000Z', inclusive: false } },
     });
     assert.deepStrictEqual(group('displayName eq "Admins"'), { kind: 'query', query: { display_name: 'Admins' } });
     assert.deepStrictEqual(group('externalId eq "g" and members[value eq "u1"]'), {
@@ -293,6 +293,8 @@ describe('planner', () => {
     'displayName eq "x"',
     'meta.lastModified lt "2024-01-01T00:00:00Z"',
     'meta.lastModified gt "yesterday"',
+    // No index on updated_at: alone it would scan every user.
+    'meta.lastModified gt "2024-01-01T00:00:00Z"',
     'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "x"',
   ]) {
     test(`refuses ${refused} (users) as invalidFilter`, () => assert.throws(() => user(refused), InvalidFilterError));

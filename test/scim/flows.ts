@@ -2,7 +2,7 @@
 // Microsoft Entra ID's provisioning requests and validator checks, Google Workspace's), plus
 // the RFC 7644 error rules. Each flow takes the base URL of /scim/v2 and a bearer token with
 // scope `scim`, and speaks plain HTTP: the same flows run against the in-memory directory
-// (scim.api.test.ts) and, once the lead wires the real adapters, against SQLite and PostgreSQL.
+// (scim.api.test.ts) and over the real directory on SQLite and PostgreSQL (real.api.test.ts).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 

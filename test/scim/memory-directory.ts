@@ -2,7 +2,7 @@
 // keeps the rules the real adapters get from UsersService and GroupsService (unique emails and
 // display names case-insensitively, unique external ids, versions, members must be users,
 // deleting a user leaves its groups). The real adapters are tested on SQLite and PostgreSQL
-// when the lead wires them; the flows in flows.ts run unchanged against them.
+// (real.api.test.ts, over compose/scim.ts); the flows in flows.ts run unchanged against both.
 import { caseFold } from '../../src/kit/case-fold.js';
 import { newUuidV7 as newId } from '../../src/kit/uuid.js';
 import {

@@ -11,7 +11,7 @@ import { ScimUsers } from '../../src/scim/users.js';
 import { hostileParameters } from '../helpers/hostile.js';
 import { MemoryDirectory } from './memory-directory.js';
 
-const signal = new AbortController().signal;
+const call = { signal: new AbortController().signal };
 const BASE = 'https://roster.example/scim/v2';
 const patchBody = (...Operations: unknown[]) => ({ schemas: [PATCH_OP_SCHEMA_ID], Operations });
 const apply = (doc: Record<string, unknown>, ...ops: unknown[]) =>
@@ -169,15 +169,15 @@ describe('PATCH then GET gives what the operations describe', () => {
     let n = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 8 }), async (steps) => {
-        const created = await users.create({ userName: `p${n++}@example.com`, displayName: 'Start' }, BASE, signal);
+        const created = await users.create({ userName: `p${n++}@example.com`, displayName: 'Start' }, BASE, call);
         const id = created.body.id as string;
         const model: Model = { displayName: 'Start', active: true };
         for (const s of steps) {
           if (s.value === undefined) delete model[s.attr];
           else (model as Record<string, unknown>)[s.attr] = s.value;
         }
-        await users.patch(id, patchBody(...steps.map(operationOf)), undefined, BASE, signal);
-        const got = (await users.get(id, BASE, {}, signal)).body as {
+        await users.patch(id, patchBody(...steps.map(operationOf)), undefined, BASE, call);
+        const got = (await users.get(id, BASE, {}, call)).body as {
           title?: string;
           displayName?: string;
           active?: boolean;
@@ -201,12 +201,12 @@ describe('PATCH then GET gives what the operations describe', () => {
     const users = new ScimUsers(directory.users);
     const groups = new ScimGroups(directory.groups);
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push((await users.create({ userName: `m${i}@example.com` }, BASE, signal)).body.id as string);
+    for (let i = 0; i < 6; i++) ids.push((await users.create({ userName: `m${i}@example.com` }, BASE, call)).body.id as string);
     let n = 0;
     const memberStep = fc.record({ kind: fc.nat(5), who: fc.subarray(ids, { minLength: 1, maxLength: 3 }) });
     await fc.assert(
       fc.asyncProperty(fc.subarray(ids), fc.array(memberStep, { minLength: 1, maxLength: 6 }), async (initial, steps) => {
-        const group = await groups.create({ displayName: `G${n++}`, members: initial.map((value) => ({ value })) }, BASE, signal);
+        const group = await groups.create({ displayName: `G${n++}`, members: initial.map((value) => ({ value })) }, BASE, call);
         const model = new Set(initial);
         const operations = steps.map(({ kind, who }) => {
           const values = who.map((value) => ({ value }));
@@ -232,8 +232,8 @@ describe('PATCH then GET gives what the operations describe', () => {
               return { op: 'remove', path: 'members' };
           }
         });
-        await groups.patch(group.body.id as string, patchBody(...operations), undefined, BASE, signal);
-        const got = (await groups.get(group.body.id as string, BASE, {}, signal)).body;
+        await groups.patch(group.body.id as string, patchBody(...operations), undefined, BASE, call);
+        const got = (await groups.get(group.body.id as string, BASE, {}, call)).body;
         const members = ((got.members as { value: string }[] | undefined) ?? []).map((m) => m.value).sort();
         assert.deepStrictEqual(members, [...model].sort());
         for (const delta of directory.deltas) assert.ok(delta.add.length + delta.remove.length <= ids.length);

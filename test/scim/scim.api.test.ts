@@ -1,6 +1,7 @@
 // The SCIM plugin over the in-memory directory (memory-directory.ts), served on a real port
 // (this session's range) with real API keys in a SQLite file: the provider flows of flows.ts,
 // then what only this process can see (deltas, the plugin inert without ports, OpenAPI).
+// The same flows over the real directory on both databases: real.api.test.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -123,7 +124,8 @@ describe('the plugin in the app', () => {
   });
 
   test('without ports, /scim/v2 does not exist (a REST problem, not SCIM)', async () => {
-    const plain = await appOver(testDb.database);
+    // The composition wires the real directory: an app built without the `scim` key is what this is about.
+    const plain = await appOver(testDb.database, { scim: undefined });
     try {
       const answer = await plain.inject({ method: 'GET', url: '/scim/v2/Users', headers: { authorization: `Bearer ${adminKey}` } });
       assert.equal(answer.statusCode, 404);

@@ -62,6 +62,11 @@ function plan(resource: ResourceTypeDefinition, filter: Filter): Plan<Record<str
     const same = CASE_INSENSITIVE.has(field) ? caseFold(existing as string) === caseFold(value as string) : existing === value;
     if (!same) return { kind: 'none' };
   }
+  // No index on updated_at: alone, a lower bound on it would scan every row. Beside a term an
+  // index serves, it only filters that term's few rows.
+  if (Object.hasOwn(query, 'modified_after') && Object.keys(query).length === 1) {
+    throw unsupported('meta.lastModified on its own (only beside an eq term on an attribute above)');
+  }
   return { kind: 'query', query };
 }
 
@@ -114,7 +119,7 @@ function pathText(path: AttrPath): string {
 
 function unsupported(what: string): InvalidFilterError {
   return new InvalidFilterError(
-    `Roster does not support ${what}. Supported: userName, externalId, id, emails (value) for Users; displayName, externalId, id, members (value) for Groups; each with eq, joined by and; meta.lastModified gt/ge.`,
+    `Roster does not support ${what}. Supported: userName, externalId, id, emails (value) for Users; displayName, externalId, id, members (value) for Groups; each with eq, joined by and; meta.lastModified gt/ge beside one of those.`,
   );
 }
 
