@@ -64,8 +64,13 @@ function buildSqlite(modules, version) {
   const gyp = join(npmRoot, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   log(`compiling better-sqlite3 for Node ${version} (node-gyp --nodedir ${nodeDir}); this takes minutes`);
   const started = Date.now();
+  // Without npm's own settings: run under `npm run`, npm exports its config as npm_config_* (here
+  // npm_config_nodedir=/usr from ~/.npmrc), and node-gyp lets that beat --nodedir, building for
+  // the Node.js that npm runs on instead of Node 24.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_config_/i.test(key)));
   run(nodeBin, [gyp, 'rebuild', '--release', `--nodedir=${nodeDir}`, `--jobs=${process.env.NODE24_JOBS ?? '2'}`], {
     cwd: target,
+    env,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   log(`compiled in ${((Date.now() - started) / 1000).toFixed(0)} s`);
