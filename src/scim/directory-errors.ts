@@ -39,3 +39,17 @@ export function checkIfMatch(ifMatch: readonly number[] | '*' | undefined, versi
     throw new ScimError('precondition_failed', undefined, `The resource is at version ${version}, not the one given in If-Match.`);
   }
 }
+
+/**
+ * The version an If-Match pins, checked against the current one (read only when a tag was
+ * given): undefined for no header or `*`, which pin nothing.
+ */
+export async function pinnedVersion(
+  ifMatch: readonly number[] | '*' | undefined,
+  current: () => Promise<{ readonly version: number }>,
+): Promise<number | undefined> {
+  if (ifMatch === undefined || ifMatch === '*') return undefined;
+  const { version } = await current();
+  checkIfMatch(ifMatch, version);
+  return version;
+}

@@ -1,4 +1,4 @@
-import { checkIfMatch, directory, notFound } from './directory-errors.js';
+import { checkIfMatch, directory, notFound, pinnedVersion } from './directory-errors.js';
 import { parseFilter } from './filter/parse.js';
 import { planGroupFilter } from './filter/plan.js';
 import { groupDraftFromScim, groupToScim, memberIdsOf } from './mapping/group.js';
@@ -105,12 +105,7 @@ export class ScimGroups {
   }
 
   async delete(id: string, ifMatch: readonly number[] | '*' | undefined, call: DirectoryCall): Promise<void> {
-    let expected: number | undefined;
-    if (ifMatch !== undefined && ifMatch !== '*') {
-      const current = await this.#current(id, call);
-      checkIfMatch(ifMatch, current.version);
-      expected = current.version;
-    }
+    const expected = await pinnedVersion(ifMatch, () => this.#current(id, call));
     await directory(() => this.groups.delete(id, expected, call));
   }
 

@@ -1,4 +1,4 @@
-import { directory, checkIfMatch, notFound } from './directory-errors.js';
+import { directory, checkIfMatch, notFound, pinnedVersion } from './directory-errors.js';
 import { parseFilter } from './filter/parse.js';
 import { planUserFilter } from './filter/plan.js';
 import { userDraftFromScim, userToScim } from './mapping/user.js';
@@ -62,12 +62,7 @@ export class ScimUsers {
     call: DirectoryCall,
   ): Promise<Rendered> {
     const draft = userDraftFromScim(normaliseResource(USER_RESOURCE, body));
-    let expected: number | undefined;
-    if (ifMatch !== undefined && ifMatch !== '*') {
-      const current = await this.#current(id, call);
-      checkIfMatch(ifMatch, current.version);
-      expected = current.version;
-    }
+    const expected = await pinnedVersion(ifMatch, () => this.#current(id, call));
     return this.render(await directory(() => this.users.replace(id, draft, expected, call)), base);
   }
 
@@ -100,12 +95,7 @@ export class ScimUsers {
   }
 
   async delete(id: string, ifMatch: readonly number[] | '*' | undefined, call: DirectoryCall): Promise<void> {
-    let expected: number | undefined;
-    if (ifMatch !== undefined && ifMatch !== '*') {
-      const current = await this.#current(id, call);
-      checkIfMatch(ifMatch, current.version);
-      expected = current.version;
-    }
+    const expected = await pinnedVersion(ifMatch, () => this.#current(id, call));
     await directory(() => this.users.delete(id, expected, call));
   }
 

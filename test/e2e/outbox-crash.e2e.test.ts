@@ -1,7 +1,7 @@
 // "No change without its event, no event without its change — including when the process dies between."
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ServerProcess } from '../helpers/server.js';
+import { pollFor, ServerProcess } from '../helpers/server.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,11 +73,14 @@ for (const [dialect, open, skip] of await dialects()) {
       // On PostgreSQL an event committed by a writer killed before its numbering pass reaches the
       // feed from the restarted server's safety net (every second, events/sql-sequencer.ts): wait
       // for it rather than read once.
-      let eventSubjects = await createdSubjects();
-      for (const deadline = Date.now() + 30_000; eventSubjects.length < userIds.size && Date.now() < deadline;) {
-        await sleep(200);
-        eventSubjects = await createdSubjects();
-      }
+      const eventSubjects = await pollFor(
+        'a user.created event in the feed for every stored user',
+        async () => {
+          const subjects = await createdSubjects();
+          return subjects.length >= userIds.size && subjects;
+        },
+        { ms: 30_000, everyMs: 200 },
+      );
       assert.ok(userIds.size >= acknowledged, `${userIds.size} users stored, ${acknowledged} acknowledged`);
       assert.equal(eventSubjects.length, userIds.size, 'one user.created event per stored user');
       assert.deepEqual(new Set(eventSubjects), userIds, 'the same users on both sides');
