@@ -6,49 +6,20 @@
 // violation, and a screenshot is written to test-artifacts/console/. One browser for the file.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { postgresUnavailable, postgresTestDatabase, sqliteTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import type { Browser, BrowserContext } from 'playwright-core';
+import type { TestDatabase } from '../helpers/databases.js';
 import { pollFor, ServerProcess } from '../helpers/server.js';
+import { chromiumUnavailable, DIALECTS, launchBrowser, Screens } from './console/harness.js';
 
-const CHROMIUM = process.env.ROSTER_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'console');
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const USERS = 10_000;
 /** Ports of this file's servers (its own range, so no other test's server takes them). */
 const PORTS = { sqlite: 26100, postgres: 26101 } as const;
-
-/** Why the browser tests cannot run here, or undefined. Under CI=true a missing chromium fails. */
-function chromiumUnavailable(): string | undefined {
-  if (existsSync(CHROMIUM)) return undefined;
-  const reason = `chromium is not installed at ${CHROMIUM} (apt-get install chromium)`;
-  if (process.env.CI === 'true') throw new Error(`${reason}; CI=true requires it`);
-  process.stderr.write(`\n*** SKIPPING console browser tests: ${reason}. ***\n\n`);
-  return reason;
-}
 
 const noBrowser = chromiumUnavailable();
 let browser: Browser | undefined;
 
 before(async () => {
-  if (noBrowser !== undefined) return;
-  mkdirSync(ARTIFACTS, { recursive: true });
-  // Playwright gives the browser a fresh temporary profile (--user-data-dir) of its own.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  if (noBrowser === undefined) browser = await launchBrowser();
 });
 after(async () => browser?.close());
 
@@ -59,49 +30,7 @@ function usersCsv(): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** What every screen is held to; problems are collected, not thrown, so all screens are seen. */
-class Screens {
-  readonly cspViolations: string[] = [];
-  readonly problems: string[] = [];
-  constructor(private readonly dialect: string) {}
-
-  watch(page: Page): void {
-    page.on('console', (message) => {
-      if (/Content[- ]Security[- ]Policy/i.test(message.text())) this.cspViolations.push(message.text());
-    });
-    page.on('pageerror', (error) => this.problems.push(`page error: ${error.message}`));
-  }
-
-  /** axe-core on the page as it is, then a full-page screenshot. */
-  async check(page: Page, screen: string): Promise<void> {
-    // Evaluated through the DevTools protocol, which the page's CSP does not govern (it would
-    // refuse an injected <script>): the page is tested under its real policy.
-    await page.evaluate(AXE_SOURCE);
-    const violations = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe;
-      const result = await axe.run();
-      return result.violations
-        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    });
-    for (const v of violations) this.problems.push(`${screen}: ${v}`);
-    await page.screenshot({ path: join(ARTIFACTS, `${this.dialect}-${screen}.png`), fullPage: true });
-  }
-}
-
-interface AxeViolation {
-  id: string;
-  impact?: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
-const dialects: [keyof typeof PORTS, () => Promise<TestDatabase>, () => Promise<string | undefined>][] = [
-  ['sqlite', sqliteTestDatabase, async () => undefined],
-  ['postgres', postgresTestDatabase, postgresUnavailable],
-];
-
-for (const [dialect, open, unavailable] of dialects) {
+for (const [dialect, open, unavailable] of DIALECTS) {
   describe(`the console in chromium on ${dialect}`, { skip: noBrowser ?? (await unavailable()) }, () => {
     let testDb: TestDatabase;
     let server: ServerProcess;
