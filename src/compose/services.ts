@@ -15,7 +15,7 @@ import { Authenticator } from '../auth/authenticator.js';
 import { ApiKeysService } from '../auth/service.js';
 import { SqlApiKeyStore } from '../auth/sql-store.js';
 import { EventCommits } from '../events/commits.js';
-import { hasOrphanedEvents, sequencerForPool } from '../events/sql-sequencer.js';
+import { hasOrphanedEvents, sequencerForPool, shareSequencer } from '../events/sql-sequencer.js';
 import { every } from '../kit/periodic.js';
 import { EventsService } from '../events/service.js';
 import { SqlEventStore } from '../events/sql-store.js';
@@ -101,19 +101,29 @@ export function openConfiguredDatabase(
   options: { command?: CommandDatabase | undefined; registry?: Registry } = {},
 ): Database {
   if (options.command !== undefined) {
-    return openDatabase(config.database.url, {
-      poolSize: options.command.poolSize,
-      sqliteBusyTimeoutMs: config.database.sqliteBusyTimeoutMs,
-      mustExist: options.command.mayCreate !== true,
-    });
+    return sequencedOnItsPool(
+      openDatabase(config.database.url, {
+        poolSize: options.command.poolSize,
+        sqliteBusyTimeoutMs: config.database.sqliteBusyTimeoutMs,
+        mustExist: options.command.mayCreate !== true,
+      }),
+    );
   }
-  return openDatabase(config.database.url, {
-    poolSize: config.database.poolSize,
-    sqliteBusyTimeoutMs: config.database.sqliteBusyTimeoutMs,
-    statementTimeoutMs: config.http.requestTimeoutMs,
-    ...(options.registry === undefined ? {} : { metrics: databaseMetrics(options.registry) }),
-    onIdleError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
-  });
+  return sequencedOnItsPool(
+    openDatabase(config.database.url, {
+      poolSize: config.database.poolSize,
+      sqliteBusyTimeoutMs: config.database.sqliteBusyTimeoutMs,
+      statementTimeoutMs: config.http.requestTimeoutMs,
+      ...(options.registry === undefined ? {} : { metrics: databaseMetrics(options.registry) }),
+      onIdleError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
+    }),
+  );
+}
+
+/** PostgreSQL: the Kysely writers' numbering passes go through the pool's sequencer (one round trip each). */
+function sequencedOnItsPool(database: Database): Database {
+  if (database.driver.kind === 'postgres') shareSequencer(database.db, database.driver.pool);
+  return database;
 }
 
 /**
@@ -178,11 +188,13 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       // On PostgreSQL the dispatcher has connections of its own: a burst of API writes queueing
       // for the pool must not stall deliveries, nor deliveries the API. SQLite has one writer anyway.
       if (database.dialect.name === 'postgres') {
-        deliveryDatabase = openDatabase(config.database.url, {
-          poolSize: Math.min(8, config.webhooks.workers),
-          statementTimeoutMs: config.http.requestTimeoutMs,
-          onIdleError: (error) => logger.warn({ err: error }, 'idle webhook database connection failed'),
-        });
+        deliveryDatabase = sequencedOnItsPool(
+          openDatabase(config.database.url, {
+            poolSize: Math.min(8, config.webhooks.workers),
+            statementTimeoutMs: config.http.requestTimeoutMs,
+            onIdleError: (error) => logger.warn({ err: error }, 'idle webhook database connection failed'),
+          }),
+        );
       }
       const deliveryDb = deliveryDatabase ?? database;
       // An attempt must end well within the lease, or a slow receiver could see a second

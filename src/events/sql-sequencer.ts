@@ -92,7 +92,18 @@ export function sequencerForPool(pool: pg.Pool): EventSequencer {
   return sequencer;
 }
 
-/** The sequencer of the writers through `db` in this process (Kysely: appendEvent()'s callers). */
+/**
+ * Makes `db`'s writers (appendEvent()'s callers) share the sequencer of the pool it runs on:
+ * one coalescing queue per process, and every pass the one-round-trip poolPass().
+ */
+export function shareSequencer(db: Kysely<Schema>, pool: pg.Pool): void {
+  byPool.set(db, sequencerForPool(pool));
+}
+
+/**
+ * The sequencer of the writers through `db` in this process (Kysely: appendEvent()'s callers):
+ * the pool's after shareSequencer(), else one of its own (a Kysely instance a test built).
+ */
 export function sequencerForKysely(db: Kysely<Schema>): EventSequencer {
   let sequencer = byPool.get(db);
   if (sequencer === undefined) {
@@ -115,17 +126,30 @@ export async function hasOrphanedEvents(pool: pg.Pool, ageMs: number): Promise<b
   return (rowCount ?? 0) > 0;
 }
 
+/**
+ * One pass as ONE round trip: the transaction, the lock, the numbering and the commit go to the
+ * server as a single simple-protocol query string, so the lock is held only while the server
+ * executes the UPDATE and the COMMIT. Sent as separate statements, the lock stayed held across
+ * this process's round trips: a starved event loop (a loaded machine, a long GC) in any one
+ * instance then stalled every writer in the cluster, whose requests wait for a pass (CI saw
+ * POST /v1/users reach its 10 s deadline on a surviving instance). Each statement of the string
+ * still takes its own READ COMMITTED snapshot, so the UPDATE sees the previous pass's commit.
+ */
+export function numberingPass(limit: number): string {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`a numbering pass needs a positive limit, got ${limit}`);
+  return `begin; select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK}); ${NUMBER_EVENTS.replace('$1', String(limit))}; commit`;
+}
+
 async function poolPass(pool: pg.Pool, limit: number): Promise<number> {
   const client = await pool.connect();
   let failed: unknown;
   try {
-    await client.query('begin');
-    await client.query('select pg_advisory_xact_lock($1)', [EVENT_SEQUENCE_LOCK]);
-    const { rowCount } = await client.query(NUMBER_EVENTS, [limit]);
-    await client.query('commit');
-    return rowCount ?? 0;
+    // A multi-statement string answers with one result per statement: the UPDATE's is the third.
+    const results = (await client.query(numberingPass(limit))) as unknown as pg.QueryResult[];
+    return results[2]?.rowCount ?? 0;
   } catch (error) {
     failed = error;
+    // The server skipped what followed the failing statement and left the transaction aborted.
     await client.query('rollback').catch(() => undefined);
     throw error;
   } finally {

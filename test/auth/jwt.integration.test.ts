@@ -112,8 +112,10 @@ after(async () => {
   await Promise.all(servers.map((s) => s.close()));
 });
 
+// No test here waits for the JWKS timeout to fire (a dead JWKS is a refused connection or a
+// 500), so it is generous: a CI machine at load 27 took over 5 s to answer the local JWKS.
 const verifierFor = (url: string, options: Partial<JwtOptions> = {}) =>
-  new JwtVerifier({ jwksUrl: url, issuer: ISSUER, audience: AUDIENCE, jwksCooldownMs: 0, jwksTimeoutMs: 5000, ...options });
+  new JwtVerifier({ jwksUrl: url, issuer: ISSUER, audience: AUDIENCE, jwksCooldownMs: 0, jwksTimeoutMs: 60_000, ...options });
 
 describe('JwtVerifier against a local JWKS', () => {
   let keyA: SigningKey;

@@ -26,7 +26,7 @@ import { parseLeaseOwner } from '../../src/kit/lease-owner.js';
 import { newUuidV7 } from '../../src/kit/uuid.js';
 import { foldKey } from '../../src/users/model.js';
 import { POSTGRES_URL, postgresUnavailable, withDatabase } from '../helpers/databases.js';
-import { pollFor, ServerProcess } from '../helpers/server.js';
+import { pollFor, ServerProcess, type LogLine } from '../helpers/server.js';
 import { generatedFile, generatedUser, random } from '../imports/generated-users.js';
 import { startSink, type Sink } from '../webhooks/sink.js';
 import { anonymousBurst, failed, MixedLoad } from './cluster/load.js';
@@ -353,6 +353,19 @@ describe('three instances behind HAProxy', { skip }, () => {
     // --- Failures: only requests in flight to the killed instance, none around the SIGTERM.
     const failures = outcomes.filter(failed);
     const unexplained = failures.filter((o) => !(o.endedAt >= killedAt && o.startedAt <= downAt));
+    if (unexplained.length > 0) {
+      // For whoever reads a failure: when each one ran against the test's milestones, and what
+      // the instances warned about in those seconds.
+      const at = (ms: number) => `${((ms - began) / 1000).toFixed(1)} s`;
+      phase(`milestones: kill -9 ${at(killedAt)}, seen down ${at(downAt)}, SIGTERM ${at(termAt)}`);
+      for (const o of unexplained)
+        phase(`unexplained: ${o.op} on ${o.instance ?? '?'} ${at(o.startedAt)}–${at(o.endedAt)}: ${o.status ?? o.error}`);
+      const loggedAt = (l: LogLine) => Date.parse(String(l.time));
+      const near = (l: LogLine) => unexplained.some((o) => loggedAt(l) >= o.startedAt - 2000 && loggedAt(l) <= o.endedAt + 500);
+      for (const s of [...servers.values(), ...retired])
+        for (const l of s.logs.filter((l) => (l.level === 'warn' || l.level === 'error') && near(l)))
+          phase(`log ${l.level} ${at(loggedAt(l))}: ${JSON.stringify(l).slice(0, 400)}`);
+    }
     assert.deepEqual(unexplained, [], 'requests failed outside the kill -9 window');
     assert.deepEqual(
       failures.filter((o) => o.endedAt >= termAt),
