@@ -157,7 +157,7 @@ function endpointErrors(error: ValidationError): NonNullable<EndpointForm['error
 
 /** "The URL is required…" reads as a sentence; a message that is not a predicate follows a colon. */
 function sentence(subject: string, message: string): string {
-  return /^(is|must|unknown) /.test(message) ? `${subject} ${message}.` : `${subject}: ${message}.`;
+  return /^(is|must) /.test(message) ? `${subject} ${message}.` : `${subject}: ${message}.`;
 }
 
 /** `datetime-local` sends no zone ("2026-12-05T13:00" or with seconds); the form says UTC. */

@@ -11,14 +11,7 @@ import { KeysPage } from '../../src/console/views/keys.js';
 import { ErrorPage, SignInPage } from '../../src/console/views/pages.js';
 import { ConflictPage, UserPage, UsersPage } from '../../src/console/views/users.js';
 import type { Viewer } from '../../src/console/views/layout.js';
-
-const HOSTILE = [
-  '<script>alert(1)</script>',
-  '"><img src=x onerror=alert(1)>',
-  "' onmouseover='alert(1)",
-  '</textarea><script>x</script>',
-  '&lt;already&gt; & <b>bold</b>',
-];
+import { HOSTILE, skeleton } from './markup.js';
 
 const viewer: Viewer = {
   canReadUsers: true,
@@ -53,40 +46,6 @@ function key(name: string): ApiKeyRecord {
     revokedAt: null,
     lastUsedAt: null,
   };
-}
-
-/**
- * The markup's skeleton as a browser's tokenizer sees it: each tag and each attribute name, in
- * order. Text that is escaped right changes only text and attribute values, never this.
- */
-function skeleton(html: string): string[] {
-  const out: string[] = [];
-  let i = 0;
-  while (i < html.length) {
-    const lt = html.indexOf('<', i);
-    if (lt < 0) break;
-    const tag = /^<\/?(?:[a-zA-Z][a-zA-Z0-9-]*|!doctype)/.exec(html.slice(lt, lt + 40));
-    if (tag === null) {
-      i = lt + 1;
-      continue;
-    }
-    out.push(tag[0].toLowerCase());
-    let j = lt + tag[0].length;
-    for (;;) {
-      while (/\s/.test(html[j] ?? '')) j++;
-      if (j >= html.length || html[j] === '>' || html.startsWith('/>', j)) break;
-      const name = /^[^\s=>/]+/.exec(html.slice(j))?.[0] ?? html[j]!;
-      out.push(`@${name}`);
-      j += name.length;
-      if (html[j] === '=') {
-        j++;
-        if (html[j] === '"' || html[j] === "'") j = html.indexOf(html[j]!, j + 1) + 1;
-        else while (j < html.length && !/[\s>]/.test(html[j]!)) j++;
-      }
-    }
-    i = j + 1;
-  }
-  return out;
 }
 
 /** `text` rendered everywhere leaves the same skeleton as a harmless word does: no tag opened, no attribute added. */
