@@ -83,7 +83,7 @@ for (const [dialect, open, unavailable] of DIALECTS) {
 
     /** Reloads the endpoint page until its log has a row of event `sequence` matching `text`. */
     async function logRow(page: Page, sequence: number, text: RegExp) {
-      const row = page.locator('table tbody tr', { hasText: `#${sequence}, attempt` }).filter({ hasText: text });
+      const row = page.locator('#log article', { hasText: `Event #${sequence}, attempt` }).filter({ hasText: text });
       await pollFor(
         `a log row of event ${sequence} matching ${text}`,
         async () => {
@@ -157,7 +157,7 @@ for (const [dialect, open, unavailable] of DIALECTS) {
       await page.getByRole('button', { name: 'Disable' }).click();
       await page.waitForURL(/changed=disabled$/);
       await page.getByText('The endpoint was disabled').waitFor();
-      assert.match(await page.locator('dl').innerText(), /disabled .*\(disabled by an API caller\)/);
+      assert.match(await page.locator('dl').first().innerText(), /disabled .*\(disabled by an API caller\)/);
       await screens.check(page, 'disabled');
       const waiting = await createUser('Hook Three');
       await page.getByRole('button', { name: 'Enable' }).click();

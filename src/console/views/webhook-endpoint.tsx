@@ -140,10 +140,14 @@ function ReplaySinceForm(props: { viewer: Viewer; action: string; form: ReplayFo
   );
 }
 
+/**
+ * The log as one card per attempt rather than a table: seven facts an attempt do not fit 360 px
+ * as columns, and a card reads the same on a phone and, three abreast, on a desktop.
+ */
 function DeliveryLog(props: { viewer: Viewer; base: string; log: DeliveryLogView }): JSX.Element {
   const { log } = props;
   return (
-    <section aria-labelledby="log-heading">
+    <section id="log" aria-labelledby="log-heading">
       <h2 id="log-heading">Delivery log</h2>
       <p class="muted">
         Every attempt, newest first. <a href={props.base}>Reload for new attempts</a>
@@ -151,48 +155,37 @@ function DeliveryLog(props: { viewer: Viewer; base: string; log: DeliveryLogView
       {log.attempts.length === 0 ? (
         <p>No attempts{log.previous === undefined ? ' yet' : ' on this page'}.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <caption class="visually-hidden">Delivery attempts, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Event</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">HTTP status</th>
-                <th scope="col">Latency</th>
-                <th scope="col">Response</th>
-                <th scope="col">Action</th>
-              </tr>
-            </thead>
-            <tbody>
-              {log.attempts.map((attempt) => (
-                <tr>
-                  <td safe>{attempt.attemptedAt.toISOString()}</td>
-                  <td>
-                    <span safe>{`#${attempt.eventSequence}, attempt ${attempt.attempt}${attempt.replay ? ' (replay)' : ''}`}</span>
-                    <br />
-                    <code safe>{attempt.eventId}</code>
-                  </td>
-                  <td safe>{attempt.outcome}</td>
-                  <td safe>{attempt.status === null ? 'none' : String(attempt.status)}</td>
-                  <td safe>{`${attempt.latencyMs} ms`}</td>
-                  <td>
-                    <ResponseExcerpt attempt={attempt} />
-                  </td>
-                  <td>
-                    <form method="post" action={`${props.base}/replay`} class="inline">
-                      <CsrfField token={props.viewer.csrfToken} />
-                      <input type="hidden" name="event_id" value={attempt.eventId} />
-                      <button type="submit" class="secondary" aria-label={`Replay event ${attempt.eventSequence}`}>
-                        Replay
-                      </button>
-                    </form>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+        <div class="columns">
+          {log.attempts.map((attempt) => (
+            <article class="card" aria-labelledby={`attempt-${attempt.id}`}>
+              <h3 id={`attempt-${attempt.id}`} safe>
+                {`Event #${attempt.eventSequence}, attempt ${attempt.attempt}${attempt.replay ? ' (replay)' : ''}`}
+              </h3>
+              <dl>
+                <dt>Time</dt>
+                <dd safe>{attempt.attemptedAt.toISOString().replace('T', ' ')}</dd>
+                <dt>Result</dt>
+                <dd safe>{`${attempt.status === null ? 'no HTTP status' : `HTTP ${attempt.status}`}, ${attempt.outcome}`}</dd>
+                <dt>Latency</dt>
+                <dd safe>{`${attempt.latencyMs} ms`}</dd>
+                <dt>Response</dt>
+                <dd>
+                  <ResponseExcerpt attempt={attempt} />
+                </dd>
+                <dt>Event id</dt>
+                <dd>
+                  <code safe>{attempt.eventId}</code>
+                </dd>
+              </dl>
+              <form method="post" action={`${props.base}/replay`}>
+                <CsrfField token={props.viewer.csrfToken} />
+                <input type="hidden" name="event_id" value={attempt.eventId} />
+                <button type="submit" class="secondary" aria-label={`Replay event ${attempt.eventSequence}`}>
+                  Replay
+                </button>
+              </form>
+            </article>
+          ))}
         </div>
       )}
       <nav class="pager" aria-label="Delivery log pages">
