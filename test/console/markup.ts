@@ -1,5 +1,7 @@
 // Markup checks the console's template tests share: hostile texts, and the tag-and-attribute
-// skeleton that escaping must leave unchanged.
+// skeleton that escaping must leave unchanged, and a viewer whose token is hostile too.
+import assert from 'node:assert/strict';
+import type { Viewer } from '../../src/console/views/layout.js';
 
 /** Texts that would open a tag or an attribute if a template put them in unescaped. */
 export const HOSTILE = [
@@ -42,4 +44,22 @@ export function skeleton(html: string): string[] {
     i = j + 1;
   }
   return out;
+}
+
+/** A viewer every screen is open to, with a CSRF token and actor that must be escaped too. */
+export const viewer: Viewer = {
+  canReadUsers: true,
+  canManageKeys: true,
+  canReadEvents: true,
+  canManageWebhooks: true,
+  csrfToken: 'tok"en<',
+  actor: 'key:<evil>',
+};
+
+/** `text` rendered everywhere leaves the same skeleton as a harmless word does: no tag opened, no attribute added. */
+export function assertInert(render: (text: string) => [where: string, html: string][], text: string): void {
+  const expected = render('PLACEHOLDER');
+  render(text).forEach(([where, html], index) => {
+    assert.deepEqual(skeleton(html), skeleton(expected[index]![1]), `${where}: ${JSON.stringify(text)} changed the markup`);
+  });
 }

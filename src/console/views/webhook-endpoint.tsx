@@ -1,6 +1,7 @@
 import type { WebhookEndpoint } from '../../webhooks/model.js';
 import type { DeliveryAttempt } from '../../webhooks/service.js';
 import { CsrfField, FieldError, Layout, Notice, type Viewer } from './layout.js';
+import { Pager } from './pager.js';
 import { eventTypesText, healthText, SecretCard } from './webhooks.js';
 
 /** Characters of a receiver's response shown in the log; the REST log has the whole (truncated) body. */
@@ -188,22 +189,14 @@ function DeliveryLog(props: { viewer: Viewer; base: string; log: DeliveryLogView
           ))}
         </div>
       )}
-      <nav class="pager" aria-label="Delivery log pages">
-        {log.previous === undefined ? (
-          ''
-        ) : (
-          <a href={`${props.base}?${log.previous}`} rel="prev">
-            Newer attempts
-          </a>
-        )}
-        {log.next === undefined ? (
-          ''
-        ) : (
-          <a href={`${props.base}?${log.next}`} rel="next">
-            Older attempts
-          </a>
-        )}
-      </nav>
+      <Pager
+        path={props.base}
+        previous={log.previous}
+        next={log.next}
+        label="Delivery log pages"
+        previousText="Newer attempts"
+        nextText="Older attempts"
+      />
     </section>
   );
 }

@@ -1,6 +1,7 @@
 import { EVENT_TYPES } from '../../events/model.js';
 import type { WebhookEndpoint } from '../../webhooks/model.js';
 import { CsrfField, FieldError, Layout, Notice, type Viewer } from './layout.js';
+import { Pager } from './pager.js';
 
 /** The create form as it is shown again after a refusal, with each field's message. */
 export interface EndpointForm {
@@ -72,22 +73,7 @@ export function WebhooksPage(props: {
           </table>
         </div>
       )}
-      <nav class="pager" aria-label="Pages">
-        {list.previous === undefined ? (
-          ''
-        ) : (
-          <a href={`/console/webhooks?${list.previous}`} rel="prev">
-            Previous page
-          </a>
-        )}
-        {list.next === undefined ? (
-          ''
-        ) : (
-          <a href={`/console/webhooks?${list.next}`} rel="next">
-            Next page
-          </a>
-        )}
-      </nav>
+      <Pager path="/console/webhooks" previous={list.previous} next={list.next} />
       <CreateForm viewer={viewer} form={props.form ?? EMPTY_FORM} />
     </Layout>
   );
