@@ -11,6 +11,9 @@ import { WebhooksPage, type EndpointForm } from './views/webhooks.js';
 /** Endpoints a page, and attempts a page of the delivery log: one screen of table on a phone. */
 export const WEBHOOKS_PAGE_SIZE = 25;
 
+/** The longest event id a replay form may send. */
+const EVENT_ID_MAX_LENGTH = 100;
+
 /** The REST API's scope for every webhook operation; the console asks for the same. */
 const SCOPE = 'webhooks:manage';
 
@@ -109,6 +112,8 @@ export function webhooksRoutes(webhooks: WebhooksService) {
     app.post('/webhooks/:id/replay', page, async (request, reply) => {
       const state = requireScope(request, SCOPE);
       const eventId = formText(request.body, 'event_id');
+      // As the REST body's maxLength: an id is 36 characters, and the refusal quotes what was sent.
+      if (eventId !== undefined && eventId.length > EVENT_ID_MAX_LENGTH) throw badField('event_id', 'must be the id of an event');
       const sinceField = formText(request.body, 'since');
       const replay: ReplayForm = { since: sinceField ?? '' };
       try {

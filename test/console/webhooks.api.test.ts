@@ -146,6 +146,7 @@ for (const [dialect, open, unavailable] of DIALECTS) {
       const unknown = await post(`/console/webhooks/${id}/replay`, `event_id=${newUuidV7()}`);
       assert.equal(unknown.statusCode, 404);
       assert.match(unknown.body, /role="alert"[^>]*>Not replayed: No event [0-9a-f-]{36} is kept in the feed\./);
+      assert.equal((await post(`/console/webhooks/${id}/replay`, `event_id=${'x'.repeat(101)}`)).statusCode, 400, 'an overlong id');
       const garbled = await post(`/console/webhooks/${id}/replay`, 'since=yesterday');
       assert.equal(garbled.statusCode, 400);
       assert.match(garbled.body, /id="replay-since-error"[^>]*>Give a date and time/);
