@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeysService } from '../auth/service.js';
 import type { UsersService } from '../users/service.js';
 import type { EventsService } from '../events/service.js';
+import type { WebhooksService } from '../webhooks/service.js';
 import { InvalidEncodingError, parseQuery, undecodableQueryParameters } from '../http/encoding.js';
 import { toProblem } from '../http/problem.js';
 import { consoleAssets } from './assets/paths.js';
@@ -10,6 +11,7 @@ import { readCookie, SESSION_COOKIE } from './cookies.js';
 import { csrfMatches, type ConsoleSessions } from './sessions.js';
 import { keysRoutes } from './keys.routes.js';
 import { eventsRoutes } from './events.routes.js';
+import { webhooksRoutes } from './webhooks.routes.js';
 import { sessionRoutes } from './session.routes.js';
 import { usersRoutes } from './users.routes.js';
 import { ErrorPage } from './views/pages.js';
@@ -18,6 +20,7 @@ export interface ConsoleDependencies {
   readonly users: UsersService;
   readonly apiKeys: ApiKeysService;
   readonly events: EventsService;
+  readonly webhooks: WebhooksService;
   readonly sessions: ConsoleSessions;
   /** Sign-in attempts a minute per client IP (default SIGN_IN_PER_MINUTE_DEFAULT, session.routes.ts). */
   readonly signInPerMinute?: number;
@@ -137,6 +140,7 @@ export function consoleRoutes(deps: ConsoleDependencies) {
     await app.register(usersRoutes(deps.users));
     await app.register(keysRoutes(deps.apiKeys));
     await app.register(eventsRoutes(deps.events));
+    await app.register(webhooksRoutes(deps.webhooks));
   };
 }
 

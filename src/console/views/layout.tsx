@@ -7,12 +7,13 @@ export interface Viewer {
   readonly canReadUsers: boolean;
   readonly canManageKeys: boolean;
   readonly canReadEvents: boolean;
+  readonly canManageWebhooks: boolean;
   readonly csrfToken: string;
   /** The key the console acts as, e.g. `key:0123…`. */
   readonly actor: string;
 }
 
-export type Section = 'users' | 'keys' | 'events' | 'home' | 'sign-in' | 'error';
+export type Section = 'users' | 'keys' | 'events' | 'webhooks' | 'home' | 'sign-in' | 'error';
 
 /**
  * htmx with what a strict CSP needs: no inline indicator styles, no eval, no script tags from
@@ -76,6 +77,15 @@ function Nav(props: { viewer: Viewer; section: Section }): JSX.Element {
           <li>
             <a href="/console/events" aria-current={current('events')}>
               Events
+            </a>
+          </li>
+        ) : (
+          ''
+        )}
+        {viewer.canManageWebhooks ? (
+          <li>
+            <a href="/console/webhooks" aria-current={current('webhooks')}>
+              Webhooks
             </a>
           </li>
         ) : (

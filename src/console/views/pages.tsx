@@ -34,7 +34,7 @@ export function HomePage(props: { viewer: Viewer }): JSX.Element {
   return (
     <Layout title="Home" section="home" viewer={viewer}>
       <h1>Roster console</h1>
-      {viewer.canReadUsers || viewer.canManageKeys || viewer.canReadEvents ? (
+      {viewer.canReadUsers || viewer.canManageKeys || viewer.canReadEvents || viewer.canManageWebhooks ? (
         <ul>
           {viewer.canReadUsers ? (
             <li>
@@ -46,6 +46,13 @@ export function HomePage(props: { viewer: Viewer }): JSX.Element {
           {viewer.canReadEvents ? (
             <li>
               <a href="/console/events">Events</a>: the change feed, by type, followed live.
+            </li>
+          ) : (
+            ''
+          )}
+          {viewer.canManageWebhooks ? (
+            <li>
+              <a href="/console/webhooks">Webhooks</a>: endpoints, their delivery log, replays.
             </li>
           ) : (
             ''

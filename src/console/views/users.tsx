@@ -1,5 +1,6 @@
 import type { User } from '../../users/model.js';
 import { CsrfField, FieldError, Layout, Notice, type Viewer } from './layout.js';
+import { Pager } from './pager.js';
 
 export interface UsersListView {
   readonly q: string;
@@ -78,22 +79,7 @@ export function UsersResults(props: { list: UsersListView }): JSX.Element {
           </table>
         </div>
       )}
-      <nav class="pager" aria-label="Pages">
-        {list.previous === undefined ? (
-          ''
-        ) : (
-          <a href={`/console/users?${list.previous}`} rel="prev">
-            Previous page
-          </a>
-        )}
-        {list.next === undefined ? (
-          ''
-        ) : (
-          <a href={`/console/users?${list.next}`} rel="next">
-            Next page
-          </a>
-        )}
-      </nav>
+      <Pager path="/console/users" previous={list.previous} next={list.next} />
     </section>
   );
 }
