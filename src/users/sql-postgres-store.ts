@@ -7,7 +7,15 @@ import { publishPoolEvents, toEventRow } from '../events/sql-outbox.js';
 import { IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import { conflictOf } from './sql-conflicts.js';
 import type { User, UserId } from './model.js';
-import { fromUserRow, fromUserSnapshot, toUserRow, toUserSnapshot, type StoredUserColumns } from './sql-row.js';
+import {
+  fromUserRow,
+  fromUserSnapshot,
+  insertValues,
+  toUserRow,
+  toUserSnapshot,
+  updateValues,
+  type StoredUserColumns,
+} from './sql-row.js';
 import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
 import type { KeyedUser } from './search.js';
 import {
@@ -59,7 +67,7 @@ export class PostgresUserStore implements UserStore {
   ) {}
 
   async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: AbortSignal): Promise<void> {
-    const values: unknown[] = [...newUserValues(user), ...eventValues(event)];
+    const values: unknown[] = [...insertValues(toUserRow(user, postgresDialect)), ...eventValues(event)];
     if (idempotency !== undefined) values.push(...idempotencyValues(idempotency));
     const statement = idempotency === undefined ? CREATE : CREATE_REMEMBERED;
     const result = await this.#write(() => withClient(this.pool, signal, (client) => this.#run(client, statement, values)));
@@ -237,45 +245,9 @@ async function translated<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** $1–$14 of CREATE and CREATE_REMEMBERED. */
-function newUserValues(user: User): unknown[] {
-  const r = toUserRow(user, postgresDialect);
-  return [
-    r.id,
-    r.email,
-    r.email_key,
-    r.name,
-    r.name_key,
-    r.active,
-    r.external_id,
-    r.given_name,
-    r.family_name,
-    r.attributes,
-    r.profile,
-    r.version,
-    r.created_at,
-    r.updated_at,
-  ];
-}
-
-/** $1–$13 of the update statements: the id and the fields a change may set. */
+/** $1 id, $2–$13 of the update statements: the fields a change sets. */
 function changeValues(id: UserId, after: User): unknown[] {
-  const r = toUserRow(after, postgresDialect);
-  return [
-    id,
-    r.email,
-    r.email_key,
-    r.name,
-    r.name_key,
-    r.active,
-    r.external_id,
-    r.given_name,
-    r.family_name,
-    r.attributes,
-    r.profile,
-    r.version,
-    r.updated_at,
-  ];
+  return [id, ...updateValues(toUserRow(after, postgresDialect))];
 }
 
 /** The guard of the *_IF_UNCHANGED statements: the row as it was read. */
