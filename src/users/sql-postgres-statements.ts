@@ -10,6 +10,8 @@ import { INSERT_COLUMNS, USER_COLUMNS, postgresAssignments, postgresInsertParams
  */
 export interface NamedStatement extends RawStatement {
   readonly name: string | undefined;
+  /** Reads users' rows: their times and JSON come as text (db/dialect.ts timesAndJsonAsText()). */
+  readonly readsUsers?: true;
 }
 
 const EVENT_COLUMNS = 'id, type, occurred_at, actor, request_id, subject_id, data';
@@ -67,6 +69,7 @@ export const GET: NamedStatement = {
   name: 'roster.users.get',
   operation: 'select',
   table: 'users',
+  readsUsers: true,
   text: `select ${USER_COLUMNS} from users where id = $1`,
 };
 
@@ -74,6 +77,7 @@ export const LOCK_FOR_CHANGE: NamedStatement = {
   name: 'roster.users.lock-for-change',
   operation: 'select',
   table: 'users',
+  readsUsers: true,
   text: `select ${USER_COLUMNS} from users where id = $1 for update`,
 };
 
@@ -238,13 +242,13 @@ export function searchStatementOf(query: KeyRangeQuery): { statement: NamedState
   return { statement: searchStatement({ key: query.key, below: query.below !== undefined }), values };
 }
 
-/** 28 entries at most: listShapes() and searchShapes() (sqlite-statements.ts). */
+/** The page and search statements, 28 at most: listShapes() and searchShapes() (sqlite-statements.ts). */
 const SHAPES = new Map<string, NamedStatement>();
 
 function cached(key: string, text: () => string): NamedStatement {
   let statement = SHAPES.get(key);
   if (statement === undefined) {
-    statement = { name: `roster.users.${key}`, operation: 'select', table: 'users', text: text() };
+    statement = { name: `roster.users.${key}`, operation: 'select', table: 'users', text: text(), readsUsers: true };
     SHAPES.set(key, statement);
   }
   return statement;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { failOnOutage, postgresDialect } from '../db/dialect.js';
+import { failOnOutage, postgresDialect, timesAndJsonAsText } from '../db/dialect.js';
 import type { StatementObserver } from '../db/instrumentation.js';
 import { inTransaction, withClient } from '../db/postgres-client.js';
 import type { NewEvent } from '../events/model.js';
@@ -53,6 +53,8 @@ type Queryable = pg.Pool | pg.PoolClient;
  * StatementTimeoutError; a read whose connection was lost runs once more, a write never.
  */
 export class PostgresUserStore implements UserStore {
+  readonly #textTypes = timesAndJsonAsText();
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly observe: StatementObserver,
@@ -214,7 +216,8 @@ export class PostgresUserStore implements UserStore {
   async #run(on: Queryable, statement: NamedStatement, values: unknown[]): Promise<pg.QueryResult> {
     const startedAt = performance.now();
     try {
-      const result = await on.query({ name: statement.name, text: statement.text, values });
+      const types = statement.readsUsers === true ? this.#textTypes : undefined;
+      const result = await on.query({ name: statement.name, text: statement.text, values, types });
       this.observe(statement, startedAt);
       return result;
     } catch (error) {

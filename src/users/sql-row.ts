@@ -136,10 +136,13 @@ export function postgresAssignments(first: number): string {
 
 /**
  * The user a row holds (the inverse of toUserRow()). Where the driver gives the attributes and
- * times as the stored text (SQLite), the user keeps that text too, so a read answered as it is
+ * times as the stored text (SQLite; PostgreSQL statements read with timesAndJsonAsText()), the
+ * user keeps that text too, so a read answered as it is
  * writes it straight to the wire (users/document.ts).
  */
 export function fromUserRow(row: StoredUserColumns, dialect: SqlDialect): User {
+  const createdText = dialect.timeText(row.created_at);
+  const updatedText = dialect.timeText(row.updated_at);
   const user: User = {
     id: row.id as UserId,
     email: row.email as Email,
@@ -152,14 +155,14 @@ export function fromUserRow(row: StoredUserColumns, dialect: SqlDialect): User {
     attributes: dialect.fromJson(row.attributes) as Attributes,
     profile: dialect.fromJson(row.profile) as Profile,
     version: row.version,
-    createdAt: dialect.fromTime(row.created_at),
-    updatedAt: dialect.fromTime(row.updated_at),
+    createdAt: createdText === undefined ? dialect.fromTime(row.created_at) : parseIsoTimestamp(createdText),
+    updatedAt: updatedText === undefined ? dialect.fromTime(row.updated_at) : parseIsoTimestamp(updatedText),
   };
-  const { attributes, profile, created_at: createdAt, updated_at: updatedAt } = row;
-  if (typeof attributes !== 'string' || typeof profile !== 'string' || typeof createdAt !== 'string' || typeof updatedAt !== 'string') {
+  const { attributes, profile } = row;
+  if (typeof attributes !== 'string' || typeof profile !== 'string' || createdText === undefined || updatedText === undefined) {
     return user;
   }
-  return withStoredText(user, { attributes, profile, createdAt, updatedAt });
+  return withStoredText(user, { attributes, profile, createdAt: createdText, updatedAt: updatedText });
 }
 
 /** The user an idempotency record keeps (its `result` column): JSON text, times as toISOString(). */

@@ -1,7 +1,17 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { postgresDialect, sqliteDialect } from '../../src/db/dialect.js';
-import type { Attributes, Email, ExternalId, Profile, User, UserId, UserName } from '../../src/users/model.js';
+import { userJson } from '../../src/users/document.js';
+import {
+  toUserDocument,
+  type Attributes,
+  type Email,
+  type ExternalId,
+  type Profile,
+  type User,
+  type UserId,
+  type UserName,
+} from '../../src/users/model.js';
 import {
   INSERT_COLUMNS,
   SQLITE_INSERT_PLACEHOLDERS,
@@ -60,13 +70,26 @@ describe('the users column table', () => {
     test(`the select list reads back the user that was written (${dialect.name})`, () => {
       const row = toUserRow(user, dialect) as unknown as Record<string, unknown>;
       const selected = Object.fromEntries(split(USER_COLUMNS).map((name) => [name, row[name]])) as unknown as StoredUserColumns;
-      const read = fromUserRow(
-        dialect.name === 'postgres' ? { ...selected, attributes: user.attributes, profile: user.profile } : selected,
-        dialect,
-      );
-      assert.deepEqual(read, user);
+      assert.deepEqual(fromUserRow(selected, dialect), user);
     });
   }
+
+  // As pg gives a row by default (Dates, parsed jsonb) and as a statement read with
+  // timesAndJsonAsText() gives it (PostgreSQL's text): the same user, and the same wire document.
+  test('a PostgreSQL row as parsed values or as text is the same user', () => {
+    const parsed = { ...toUserRow(user, postgresDialect), attributes: user.attributes, profile: user.profile };
+    const asText = {
+      ...parsed,
+      attributes: '{"team": "engines", "level": 3}',
+      profile: '{"title": "Analyst"}',
+      created_at: '2025-11-02 09:14:07.12+00',
+      updated_at: '2025-11-20 16:41:55.003+00',
+    };
+    assert.deepEqual(fromUserRow(parsed, postgresDialect), user);
+    assert.deepEqual(fromUserRow(asText, postgresDialect), user);
+    assert.deepEqual(JSON.parse(userJson(fromUserRow(asText, postgresDialect))), JSON.parse(JSON.stringify(toUserDocument(user))));
+    assert.match(userJson(fromUserRow(asText, postgresDialect)), /"attributes":\{"team": "engines", "level": 3\}/);
+  });
 
   test('placeholders and typed parameters match the columns in number and order', () => {
     assert.equal(split(SQLITE_INSERT_PLACEHOLDERS).length, USER_ROW_COLUMNS.length);
