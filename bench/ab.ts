@@ -111,7 +111,9 @@ async function main(): Promise<void> {
         }
       }
     }
-    console.log(`${ROUNDS} interleaved rounds × ${LOAD.durationS} s, ${LOAD.connections} connections, ${USERS} users (${DATABASE === 'sqlite' ? 'SQLite' : 'PostgreSQL'})`);
+    console.log(
+      `${ROUNDS} interleaved rounds × ${LOAD.durationS} s, ${LOAD.connections} connections, ${USERS} users (${DATABASE === 'sqlite' ? 'SQLite' : 'PostgreSQL'})`,
+    );
     for (const route of ROUTES) {
       const [a, b] = builds.map((build) => runs.get(`${route} ${build.label}`)!);
       const cpu = (rs: Run[]) => median(rs.map((r) => r.cpuUsPerRequest)).toFixed(1);

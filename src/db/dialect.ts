@@ -96,7 +96,8 @@ const POSTGRES_TIMESTAMP = /^\d+-\d\d-\d\d /;
 function parsePostgresTimestamp(text: string): Date {
   if (!POSTGRES_TIMESTAMP.test(text)) return new Date(text);
   const { types } = require('pg') as typeof pg;
-  return types.getTypeParser(types.builtins.TIMESTAMPTZ)(text) as Date;
+  const parse = types.getTypeParser(types.builtins.TIMESTAMPTZ) as (value: string) => unknown;
+  return parse(text) as Date;
 }
 
 /**
@@ -112,8 +113,9 @@ export function timesAndJsonAsText(): pg.CustomTypesConfig {
   const { types } = require('pg') as typeof pg;
   const asText = new Set<number>([types.builtins.TIMESTAMPTZ, types.builtins.JSONB]);
   const text = (value: string) => value;
+  const parserOf = types.getTypeParser as (oid: number, format: 'text' | 'binary') => (value: string) => unknown;
   const getTypeParser = ((oid: number, format?: 'text' | 'binary') =>
-    asText.has(oid) && format !== 'binary' ? text : types.getTypeParser(oid, format ?? 'text')) as typeof types.getTypeParser;
+    asText.has(oid) && format !== 'binary' ? text : parserOf(oid, format ?? 'text')) as typeof types.getTypeParser;
   postgresTextTypes = { getTypeParser };
   return postgresTextTypes;
 }

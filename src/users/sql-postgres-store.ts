@@ -7,15 +7,7 @@ import { publishPoolEvents, toEventRow } from '../events/sql-outbox.js';
 import { IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import { conflictOf } from './sql-conflicts.js';
 import type { User, UserId } from './model.js';
-import {
-  fromUserRow,
-  fromUserSnapshot,
-  insertValues,
-  toUserRow,
-  toUserSnapshot,
-  updateValues,
-  type StoredUserColumns,
-} from './sql-row.js';
+import { fromUserRow, fromUserSnapshot, insertValues, toUserRow, toUserSnapshot, updateValues, type StoredUserColumns } from './sql-row.js';
 import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
 import type { KeyedUser } from './search.js';
 import {
