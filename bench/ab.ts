@@ -9,7 +9,9 @@
  *
  * The baseline is another build's dist folder kept where node_modules resolves (e.g. a copy of
  * dist in .tmp/base/dist with package.json in .tmp/base). Settings: AB_ROUNDS (5), AB_DURATION
- * (s, 3), AB_WARMUP (s, 1), AB_USERS (20000), AB_ROUTES (get,list,post), BENCH_CONNECTIONS (50).
+ * (s, 3), AB_WARMUP (s, 1), AB_USERS (20000), AB_ROUTES (get,list,post), BENCH_CONNECTIONS (50),
+ * AB_DATABASE (sqlite; or postgres: a scratch database per build, copied from one seeded template
+ * on BENCH_POSTGRES_URL's server, postgres://postgres@127.0.0.1:5432/postgres, dropped at the end).
  * With AB_STUB=1 the baseline argument is ignored: both sides are this build, "before" with
  * API keys and "stubbed" with authentication stubbed (bench/servers.ts roster-no-auth), each
  * serving the same routes, so the key's cost is read apart from the route mix a server served.
@@ -21,7 +23,16 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RequestSpec } from 'autocannon';
 import { killChildren, measure, startServerChild, stopServerChild, type Run, type ServerChild } from './runner.js';
-import { attributesFor, copySqlite, seedSqlite, seedUsers } from './seed.js';
+import {
+  attributesFor,
+  copySqlite,
+  createPostgresDatabase,
+  dropPostgresDatabase,
+  seedPostgres,
+  seedSqlite,
+  seedUsers,
+  type SeedUsers,
+} from './seed.js';
 
 const env = process.env;
 const ROUNDS = Number(env.AB_ROUNDS ?? 5);
@@ -32,6 +43,8 @@ const LOAD = {
 };
 const USERS = Number(env.AB_USERS ?? 20_000);
 const ROUTES = (env.AB_ROUTES ?? 'get,list,post').split(',').map((r) => r.trim());
+const DATABASE = env.AB_DATABASE ?? 'sqlite';
+const POSTGRES_ADMIN_URL = env.BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -70,18 +83,18 @@ async function main(): Promise<void> {
       : { label: 'before', serversJs: join(resolve(baseline), 'bench', 'servers.js'), appRoot: resolve(baseline, '..') },
     { label: stub ? 'stubbed' : 'after', ...here },
   ];
+  if (DATABASE !== 'sqlite' && DATABASE !== 'postgres') throw new Error(`AB_DATABASE: sqlite or postgres, not ${DATABASE}`);
   const work = await mkdtemp(join(os.tmpdir(), 'roster-ab-'));
+  const databases = scratchDatabases(work, builds.length);
   const servers: ServerChild[] = [];
   try {
     const users = seedUsers(USERS);
-    const seed = join(work, 'seed.db');
-    await seedSqlite(seed, users);
+    await databases.seed(users);
     for (const [i, build] of builds.entries()) {
-      const file = join(work, `roster-${i}.db`);
-      await copySqlite(seed, file);
+      const target = await databases.copy(i);
       const runtime = { execPath: undefined, ...build };
       const kind = stub && i === 1 ? 'roster-no-auth' : 'roster';
-      servers.push(await startServerChild(runtime, kind, build.label, file, join(work, `${build.label}.log`)));
+      servers.push(await startServerChild(runtime, kind, build.label, target, join(work, `${build.label}.log`)));
     }
     const runs = new Map<string, Run[]>();
     for (let round = 0; round < ROUNDS; round++) {
@@ -98,7 +111,9 @@ async function main(): Promise<void> {
         }
       }
     }
-    console.log(`${ROUNDS} interleaved rounds × ${LOAD.durationS} s, ${LOAD.connections} connections, ${USERS} users (SQLite)`);
+    console.log(
+      `${ROUNDS} interleaved rounds × ${LOAD.durationS} s, ${LOAD.connections} connections, ${USERS} users (${DATABASE === 'sqlite' ? 'SQLite' : 'PostgreSQL'})`,
+    );
     for (const route of ROUTES) {
       const [a, b] = builds.map((build) => runs.get(`${route} ${build.label}`)!);
       const cpu = (rs: Run[]) => median(rs.map((r) => r.cpuUsPerRequest)).toFixed(1);
@@ -113,8 +128,37 @@ async function main(): Promise<void> {
   } finally {
     for (const server of servers) await stopServerChild(server).catch(() => undefined);
     killChildren();
+    await databases.drop();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** One seeded database and a copy of it per build: SQLite files in `work`, or PostgreSQL databases. */
+function scratchDatabases(work: string, copies: number) {
+  if (DATABASE === 'sqlite') {
+    const seed = join(work, 'seed.db');
+    return {
+      seed: (users: SeedUsers) => seedSqlite(seed, users),
+      copy: async (i: number) => {
+        const file = join(work, `roster-${i}.db`);
+        await copySqlite(seed, file);
+        return file;
+      },
+      drop: async () => undefined,
+    };
+  }
+  // The benchmark's own names (never input); the pid keeps concurrent runs apart.
+  const prefix = `roster_ab_${process.pid}`;
+  const names = [`${prefix}_seed`, ...Array.from({ length: copies }, (_, i) => `${prefix}_${i}`)];
+  return {
+    seed: async (users: SeedUsers) => seedPostgres(await createPostgresDatabase(POSTGRES_ADMIN_URL, names[0]!), users),
+    copy: (i: number) => createPostgresDatabase(POSTGRES_ADMIN_URL, names[i + 1]!, names[0]),
+    drop: async () => {
+      for (const name of names) {
+        await dropPostgresDatabase(POSTGRES_ADMIN_URL, name).catch((error: unknown) => console.error(`drop ${name}: ${String(error)}`));
+      }
+    },
+  };
 }
 
 main().then(

@@ -27,8 +27,7 @@ import {
   type UserName,
 } from '../src/users/model.js';
 import type { UserStore } from '../src/users/service.js';
-import { USER_COLUMNS, fromUserRow, toUserRow } from '../src/users/sql-row.js';
-import { insertValues, INSERT_COLUMNS } from '../src/users/sqlite-statements.js';
+import { INSERT_COLUMNS, SQLITE_INSERT_PLACEHOLDERS, USER_COLUMNS, fromUserRow, insertValues, toUserRow } from '../src/users/sql-row.js';
 
 const USERS = Number(process.env.ROSTER_BENCH_USERS ?? 100_000);
 const ROUNDS = 5;
@@ -79,11 +78,7 @@ try {
   await migrateToLatest(database.db, 'sqlite');
   if (database.driver.kind !== 'sqlite') throw new Error('SQLite only');
   const connection = database.driver.connection;
-  const insert = connection.prepare(
-    `insert into users (${INSERT_COLUMNS}) values (${INSERT_COLUMNS.split(',')
-      .map(() => '?')
-      .join(', ')})`,
-  );
+  const insert = connection.prepare(`insert into users (${INSERT_COLUMNS}) values (${SQLITE_INSERT_PLACEHOLDERS})`);
   const ids: Record<Kind, UserId[]> = { plain: [], provisioned: [] };
   connection.transaction(() => {
     for (let i = 0; i < USERS; i++) {

@@ -1,4 +1,6 @@
-import { parseIsoTimestamp } from '../kit/iso-time.js';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
+import { isoFromPostgresTimestamp, parseIsoTimestamp } from '../kit/iso-time.js';
 import { DatabaseUnavailableError, StatementTimeoutError, outageRule } from './outage.js';
 
 /**
@@ -12,6 +14,11 @@ export interface SqlDialect {
   /** A Date as the column expects it. */
   toTime(date: Date): Date | string;
   fromTime(value: unknown): Date;
+  /**
+   * A time the driver gave as text, as Date.toISOString() writes it, when it can be had without
+   * a Date; otherwise undefined (a Date, or text of another shape: use fromTime()).
+   */
+  timeText(value: unknown): string | undefined;
   /** A JSON value as the column expects it (always text on the wire: pg would turn arrays into SQL arrays). */
   toJson(value: unknown): string;
   fromJson(value: unknown): unknown;
@@ -45,6 +52,7 @@ export const sqliteDialect: SqlDialect = {
   },
   // Every time column holds toTime()'s text; reading it by hand halves a row's mapping cost.
   fromTime: (value) => (typeof value === 'string' ? parseIsoTimestamp(value) : new Date(value as string)),
+  timeText: (value) => (typeof value === 'string' ? value : undefined),
   toJson: (value) => JSON.stringify(value),
   fromJson: (value) => JSON.parse(value as string) as unknown,
   uniqueViolationTable(error) {
@@ -61,9 +69,15 @@ export const postgresDialect: SqlDialect = {
   name: 'postgres',
   lockRowsForUpdate: true,
   toTime: (date) => date,
-  fromTime: (value) => (value instanceof Date ? value : new Date(value as string)),
+  // A Date from pg's parser, or the text of a statement that asked for text (POSTGRES_TEXT_TYPES).
+  fromTime: (value) => {
+    if (value instanceof Date) return value;
+    const iso = isoFromPostgresTimestamp(value as string);
+    return iso === undefined ? parsePostgresTimestamp(value as string) : parseIsoTimestamp(iso);
+  },
+  timeText: (value) => (typeof value === 'string' ? isoFromPostgresTimestamp(value) : undefined),
   toJson: (value) => JSON.stringify(value),
-  fromJson: (value) => value,
+  fromJson: (value) => (typeof value === 'string' ? JSON.parse(value) : value) as unknown,
   uniqueViolationTable(error) {
     if (!isErrorWithCode(error) || error.code !== '23505') return undefined;
     return (error as { table?: string }).table;
@@ -72,6 +86,39 @@ export const postgresDialect: SqlDialect = {
   // 57014 query_canceled: statement_timeout fired (or an operator cancelled the query).
   isTimeout: (error) => isErrorWithCode(error) && error.code === '57014',
 };
+
+const require = createRequire(import.meta.url);
+
+/** PostgreSQL's own output for a timestamptz (DateStyle ISO), which `new Date()` misreads for years 0–99 and BC. */
+const POSTGRES_TIMESTAMP = /^\d+-\d\d-\d\d /;
+
+/** Text isoFromPostgresTimestamp() leaves: PostgreSQL's output by pg's own parser, anything else (ISO text a query built) as before. */
+function parsePostgresTimestamp(text: string): Date {
+  if (!POSTGRES_TIMESTAMP.test(text)) return new Date(text);
+  const { types } = require('pg') as typeof pg;
+  const parse = types.getTypeParser(types.builtins.TIMESTAMPTZ) as (value: string) => unknown;
+  return parse(text) as Date;
+}
+
+/**
+ * Per-statement type parsers (pg's `types` query option) for reading rows as SQLite gives them:
+ * timestamptz and jsonb as the text PostgreSQL sends, every other type as pg parses it. The
+ * stores turn that text into a user themselves (fromTime(), fromJson()) and keep it, so a read
+ * answered as it is writes the text to the wire instead of formatting a Date and serializing
+ * the parsed JSON again (users/document.ts). Made on first use: only a PostgreSQL store loads pg.
+ */
+let postgresTextTypes: pg.CustomTypesConfig | undefined;
+export function timesAndJsonAsText(): pg.CustomTypesConfig {
+  if (postgresTextTypes !== undefined) return postgresTextTypes;
+  const { types } = require('pg') as typeof pg;
+  const asText = new Set<number>([types.builtins.TIMESTAMPTZ, types.builtins.JSONB]);
+  const text = (value: string) => value;
+  const parserOf = types.getTypeParser as (oid: number, format: 'text' | 'binary') => (value: string) => unknown;
+  const getTypeParser = ((oid: number, format?: 'text' | 'binary') =>
+    asText.has(oid) && format !== 'binary' ? text : parserOf(oid, format ?? 'text')) as typeof types.getTypeParser;
+  postgresTextTypes = { getTypeParser };
+  return postgresTextTypes;
+}
 
 function isErrorWithCode(error: unknown): error is Error & { code: string } {
   return error instanceof Error && typeof (error as { code?: unknown }).code === 'string';

@@ -70,3 +70,21 @@ function daysIn(year: number, month: number): number {
   if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
+
+/**
+ * A PostgreSQL timestamptz as its text output writes it (DateStyle ISO) at UTC offset zero with
+ * at most millisecond digits, `2026-12-05 04:42:29.12+00`, rewritten as Date.toISOString()
+ * writes the same instant (`2026-12-05T04:42:29.120Z`), so a row read as text goes to the wire
+ * without a Date in between. Undefined for every other shape (another offset, microseconds, a
+ * year past 9999, BC, infinity): the caller parses those in full.
+ */
+export function isoFromPostgresTimestamp(text: string): string | undefined {
+  const end = text.length - 3;
+  if (end < 19 || !text.endsWith('+00') || text.charCodeAt(10) !== 32 /* space */) return undefined;
+  let fraction: string;
+  if (end === 19) fraction = '000';
+  else if (end >= 21 && end <= 23 && text.charCodeAt(19) === 46 /* . */) fraction = text.slice(20, end).padEnd(3, '0');
+  else return undefined;
+  const iso = `${text.slice(0, 10)}T${text.slice(11, 19)}.${fraction}Z`;
+  return separatorsAt(iso) ? iso : undefined;
+}

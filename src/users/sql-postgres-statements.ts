@@ -1,7 +1,7 @@
 import type { RawStatement } from '../db/instrumentation.js';
 import type { KeyRangeQuery, UserPageQuery } from './service.js';
 import { ACTIVE_ORDER, activeRange, type ListShape, type SearchShape } from './sqlite-statements.js';
-import { USER_COLUMNS } from './sql-row.js';
+import { INSERT_COLUMNS, USER_COLUMNS, postgresAssignments, postgresInsertParams } from './sql-row.js';
 
 /**
  * The SQL of PostgresUserStore. Each statement has a fixed name: node-postgres parses a named
@@ -10,6 +10,8 @@ import { USER_COLUMNS } from './sql-row.js';
  */
 export interface NamedStatement extends RawStatement {
   readonly name: string | undefined;
+  /** Reads users' rows: their times and JSON come as text (db/dialect.ts timesAndJsonAsText()). */
+  readonly readsUsers?: true;
 }
 
 const EVENT_COLUMNS = 'id, type, occurred_at, actor, request_id, subject_id, data';
@@ -30,20 +32,16 @@ function withEvent(change: string, firstEventParam: number): string {
 }
 
 /**
- * $1–$14 of a create, in newUserValues()'s order (sql-postgres-store.ts). The event follows at
- * $15, the idempotency record at $22; the record's created_at is the user's ($13).
+ * $1–$14 of a create, insertValues()'s columns (sql-row.ts). The event follows at $15, the
+ * idempotency record at $22; the record's created_at is the user's ($13).
  */
-const NEW_USER_COLUMNS =
-  'id, email, email_key, name, name_key, active, external_id, given_name, family_name, attributes, profile, version, created_at, updated_at';
-const NEW_USER =
-  `$1::uuid, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::text, $8::text, $9::text, $10::jsonb, $11::jsonb, ` +
-  `$12::integer, $13::timestamptz, $14::timestamptz`;
+const NEW_USER = postgresInsertParams(1);
 
 export const CREATE: NamedStatement = {
   name: 'roster.users.create',
   operation: 'insert',
   table: 'users',
-  text: `with created as (insert into users (${NEW_USER_COLUMNS})\n` + `  select ${NEW_USER} returning id)` + withEvent('created', 15),
+  text: `with created as (insert into users (${INSERT_COLUMNS})\n` + `  select ${NEW_USER} returning id)` + withEvent('created', 15),
 };
 
 /**
@@ -62,7 +60,7 @@ export const CREATE_REMEMBERED: NamedStatement = {
     `  on conflict (scope, key) do update set fingerprint = excluded.fingerprint, result = excluded.result,\n` +
     `    created_at = excluded.created_at, expires_at = excluded.expires_at where k.expires_at <= excluded.created_at\n` +
     `  returning 1),\n` +
-    `created as (insert into users (${NEW_USER_COLUMNS})\n` +
+    `created as (insert into users (${INSERT_COLUMNS})\n` +
     `  select ${NEW_USER} from remembered returning id)` +
     withEvent('created', 15),
 };
@@ -71,6 +69,7 @@ export const GET: NamedStatement = {
   name: 'roster.users.get',
   operation: 'select',
   table: 'users',
+  readsUsers: true,
   text: `select ${USER_COLUMNS} from users where id = $1`,
 };
 
@@ -78,6 +77,7 @@ export const LOCK_FOR_CHANGE: NamedStatement = {
   name: 'roster.users.lock-for-change',
   operation: 'select',
   table: 'users',
+  readsUsers: true,
   text: `select ${USER_COLUMNS} from users where id = $1 for update`,
 };
 
@@ -89,12 +89,10 @@ export const LOCK_FOR_CHANGE: NamedStatement = {
  */
 const UNCHANGED = (version: number) => ` and version = $${version}::integer and updated_at = $${version + 1}::timestamptz`;
 
-/** $1 id, $2–$13 the new fields (changeValues()), $14–$20 the event; guarded: $21–$22 the row as read (UNCHANGED). */
+/** $1 id, $2–$13 the new fields (updateValues() in sql-row.ts), $14–$20 the event; guarded: $21–$22 the row as read (UNCHANGED). */
 function updateText(guarded: boolean): string {
   return (
-    `with changed as (update users set email = $2::text, email_key = $3::text, name = $4::text, name_key = $5::text,\n` +
-    `  active = $6::boolean, external_id = $7::text, given_name = $8::text, family_name = $9::text, attributes = $10::jsonb,\n` +
-    `  profile = $11::jsonb, version = $12::integer, updated_at = $13::timestamptz where id = $1${guarded ? UNCHANGED(21) : ''} returning id)` +
+    `with changed as (update users set ${postgresAssignments(2)} where id = $1${guarded ? UNCHANGED(21) : ''} returning id)` +
     withEvent('changed', 14)
   );
 }
@@ -244,13 +242,13 @@ export function searchStatementOf(query: KeyRangeQuery): { statement: NamedState
   return { statement: searchStatement({ key: query.key, below: query.below !== undefined }), values };
 }
 
-/** 28 entries at most: listShapes() and searchShapes() (sqlite-statements.ts). */
+/** The page and search statements, 28 at most: listShapes() and searchShapes() (sqlite-statements.ts). */
 const SHAPES = new Map<string, NamedStatement>();
 
 function cached(key: string, text: () => string): NamedStatement {
   let statement = SHAPES.get(key);
   if (statement === undefined) {
-    statement = { name: `roster.users.${key}`, operation: 'select', table: 'users', text: text() };
+    statement = { name: `roster.users.${key}`, operation: 'select', table: 'users', text: text(), readsUsers: true };
     SHAPES.set(key, statement);
   }
   return statement;

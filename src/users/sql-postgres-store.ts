@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { failOnOutage, postgresDialect } from '../db/dialect.js';
+import { failOnOutage, postgresDialect, timesAndJsonAsText } from '../db/dialect.js';
 import type { StatementObserver } from '../db/instrumentation.js';
 import { inTransaction, withClient } from '../db/postgres-client.js';
 import type { NewEvent } from '../events/model.js';
@@ -7,7 +7,7 @@ import { publishPoolEvents, toEventRow } from '../events/sql-outbox.js';
 import { IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import { conflictOf } from './sql-conflicts.js';
 import type { User, UserId } from './model.js';
-import { fromUserRow, fromUserSnapshot, toUserRow, toUserSnapshot, type StoredUserColumns } from './sql-row.js';
+import { fromUserRow, fromUserSnapshot, insertValues, toUserRow, toUserSnapshot, updateValues, type StoredUserColumns } from './sql-row.js';
 import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
 import type { KeyedUser } from './search.js';
 import {
@@ -45,6 +45,8 @@ type Queryable = pg.Pool | pg.PoolClient;
  * StatementTimeoutError; a read whose connection was lost runs once more, a write never.
  */
 export class PostgresUserStore implements UserStore {
+  readonly #textTypes = timesAndJsonAsText();
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly observe: StatementObserver,
@@ -59,7 +61,7 @@ export class PostgresUserStore implements UserStore {
   ) {}
 
   async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: AbortSignal): Promise<void> {
-    const values: unknown[] = [...newUserValues(user), ...eventValues(event)];
+    const values: unknown[] = [...insertValues(toUserRow(user, postgresDialect)), ...eventValues(event)];
     if (idempotency !== undefined) values.push(...idempotencyValues(idempotency));
     const statement = idempotency === undefined ? CREATE : CREATE_REMEMBERED;
     const result = await this.#write(() => withClient(this.pool, signal, (client) => this.#run(client, statement, values)));
@@ -206,7 +208,8 @@ export class PostgresUserStore implements UserStore {
   async #run(on: Queryable, statement: NamedStatement, values: unknown[]): Promise<pg.QueryResult> {
     const startedAt = performance.now();
     try {
-      const result = await on.query({ name: statement.name, text: statement.text, values });
+      const types = statement.readsUsers === true ? this.#textTypes : undefined;
+      const result = await on.query({ name: statement.name, text: statement.text, values, types });
       this.observe(statement, startedAt);
       return result;
     } catch (error) {
@@ -237,45 +240,9 @@ async function translated<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** $1–$14 of CREATE and CREATE_REMEMBERED. */
-function newUserValues(user: User): unknown[] {
-  const r = toUserRow(user, postgresDialect);
-  return [
-    r.id,
-    r.email,
-    r.email_key,
-    r.name,
-    r.name_key,
-    r.active,
-    r.external_id,
-    r.given_name,
-    r.family_name,
-    r.attributes,
-    r.profile,
-    r.version,
-    r.created_at,
-    r.updated_at,
-  ];
-}
-
-/** $1–$13 of the update statements: the id and the fields a change may set. */
+/** $1 id, $2–$13 of the update statements: the fields a change sets. */
 function changeValues(id: UserId, after: User): unknown[] {
-  const r = toUserRow(after, postgresDialect);
-  return [
-    id,
-    r.email,
-    r.email_key,
-    r.name,
-    r.name_key,
-    r.active,
-    r.external_id,
-    r.given_name,
-    r.family_name,
-    r.attributes,
-    r.profile,
-    r.version,
-    r.updated_at,
-  ];
+  return [id, ...updateValues(toUserRow(after, postgresDialect))];
 }
 
 /** The guard of the *_IF_UNCHANGED statements: the row as it was read. */

@@ -72,16 +72,77 @@ export interface StoredUserColumns {
   readonly updated_at: unknown;
 }
 
+/** How a column is declared to PostgreSQL in a statement's parameter casts. */
+type PgType = 'uuid' | 'text' | 'boolean' | 'jsonb' | 'integer' | 'timestamptz';
+
+/**
+ * The columns of a users row, in the order every statement that writes one lists them: the one
+ * place a column is named for SQL. `set` says which statements write it (`insert`: only a new
+ * row; `always`: a change too); `key` marks the fold keys, which are written but never read back
+ * into a user. Each statement's column list, placeholders and value array is made from this.
+ */
+const COLUMNS: readonly { readonly name: keyof UserRow; readonly pg: PgType; readonly set: 'insert' | 'always'; readonly key?: true }[] = [
+  { name: 'id', pg: 'uuid', set: 'insert' },
+  { name: 'email', pg: 'text', set: 'always' },
+  { name: 'email_key', pg: 'text', set: 'always', key: true },
+  { name: 'name', pg: 'text', set: 'always' },
+  { name: 'name_key', pg: 'text', set: 'always', key: true },
+  { name: 'active', pg: 'boolean', set: 'always' },
+  { name: 'external_id', pg: 'text', set: 'always' },
+  { name: 'given_name', pg: 'text', set: 'always' },
+  { name: 'family_name', pg: 'text', set: 'always' },
+  { name: 'attributes', pg: 'jsonb', set: 'always' },
+  { name: 'profile', pg: 'jsonb', set: 'always' },
+  { name: 'version', pg: 'integer', set: 'always' },
+  { name: 'created_at', pg: 'timestamptz', set: 'insert' },
+  { name: 'updated_at', pg: 'timestamptz', set: 'always' },
+];
+const CHANGED_COLUMNS = COLUMNS.filter((c) => c.set === 'always');
+
+/** The names of a row's columns in statement order (for the test that keeps them in step with toUserRow()). */
+export const USER_ROW_COLUMNS: readonly string[] = COLUMNS.map((c) => c.name);
+
 /** The columns of StoredUserColumns, in the stores' select lists. */
-export const USER_COLUMNS =
-  'id, email, name, active, external_id, given_name, family_name, attributes, profile, version, created_at, updated_at';
+export const USER_COLUMNS = COLUMNS.filter((c) => c.key !== true)
+  .map((c) => c.name)
+  .join(', ');
+
+/** The columns a new row is inserted with, in insertValues()'s order. */
+export const INSERT_COLUMNS = COLUMNS.map((c) => c.name).join(', ');
+
+/** A new row's values, in INSERT_COLUMNS order. */
+export function insertValues(r: UserRow): unknown[] {
+  return COLUMNS.map((c) => r[c.name]);
+}
+
+/** A change's values, in the order of the assignments (sqliteAssignments(), postgresAssignments()). */
+export function updateValues(r: UserRow): unknown[] {
+  return CHANGED_COLUMNS.map((c) => r[c.name]);
+}
+
+/** SQLite: `?, ?, …` for INSERT_COLUMNS, and the assignments of a change, `email = ?, …`. */
+export const SQLITE_INSERT_PLACEHOLDERS = COLUMNS.map(() => '?').join(', ');
+export const SQLITE_UPDATE_ASSIGNMENTS = CHANGED_COLUMNS.map((c) => `${c.name} = ?`).join(', ');
+
+/** PostgreSQL: INSERT_COLUMNS' values as typed parameters from `$first` on (`$1::uuid, $2::text, …`). */
+export function postgresInsertParams(first: number): string {
+  return COLUMNS.map((c, i) => `$${first + i}::${c.pg}`).join(', ');
+}
+
+/** PostgreSQL: the assignments of a change, updateValues() as typed parameters from `$first` on. */
+export function postgresAssignments(first: number): string {
+  return CHANGED_COLUMNS.map((c, i) => `${c.name} = $${first + i}::${c.pg}`).join(', ');
+}
 
 /**
  * The user a row holds (the inverse of toUserRow()). Where the driver gives the attributes and
- * times as the stored text (SQLite), the user keeps that text too, so a read answered as it is
+ * times as the stored text (SQLite; PostgreSQL statements read with timesAndJsonAsText()), the
+ * user keeps that text too, so a read answered as it is
  * writes it straight to the wire (users/document.ts).
  */
 export function fromUserRow(row: StoredUserColumns, dialect: SqlDialect): User {
+  const createdText = dialect.timeText(row.created_at);
+  const updatedText = dialect.timeText(row.updated_at);
   const user: User = {
     id: row.id as UserId,
     email: row.email as Email,
@@ -94,14 +155,14 @@ export function fromUserRow(row: StoredUserColumns, dialect: SqlDialect): User {
     attributes: dialect.fromJson(row.attributes) as Attributes,
     profile: dialect.fromJson(row.profile) as Profile,
     version: row.version,
-    createdAt: dialect.fromTime(row.created_at),
-    updatedAt: dialect.fromTime(row.updated_at),
+    createdAt: createdText === undefined ? dialect.fromTime(row.created_at) : parseIsoTimestamp(createdText),
+    updatedAt: updatedText === undefined ? dialect.fromTime(row.updated_at) : parseIsoTimestamp(updatedText),
   };
-  const { attributes, profile, created_at: createdAt, updated_at: updatedAt } = row;
-  if (typeof attributes !== 'string' || typeof profile !== 'string' || typeof createdAt !== 'string' || typeof updatedAt !== 'string') {
+  const { attributes, profile } = row;
+  if (typeof attributes !== 'string' || typeof profile !== 'string' || createdText === undefined || updatedText === undefined) {
     return user;
   }
-  return withStoredText(user, { attributes, profile, createdAt, updatedAt });
+  return withStoredText(user, { attributes, profile, createdAt: createdText, updatedAt: updatedText });
 }
 
 /** The user an idempotency record keeps (its `result` column): JSON text, times as toISOString(). */

@@ -8,8 +8,17 @@ import type { BatchFinding, BatchUser, UserBatchResult, UserBatchRun, UserBatchW
 import { changedFields } from './changes.js';
 import { userCreated, userUpdated } from './events.js';
 import { foldKey, type User, type UserId } from './model.js';
-import { USER_COLUMNS, fromUserRow, toUserRow } from './sql-row.js';
-import { INSERT_COLUMNS, UPDATE_ASSIGNMENTS, insertValues, updateValues, type StoredUser } from './sqlite-statements.js';
+import {
+  INSERT_COLUMNS,
+  SQLITE_INSERT_PLACEHOLDERS,
+  SQLITE_UPDATE_ASSIGNMENTS,
+  USER_COLUMNS,
+  fromUserRow,
+  insertValues,
+  toUserRow,
+  updateValues,
+} from './sql-row.js';
+import type { StoredUser } from './sqlite-statements.js';
 
 interface ExistingRow extends StoredUser {
   imported_by: string | null;
@@ -182,14 +191,11 @@ function prepare(connection: SQLite.Database) {
   return {
     // No conflict target: a taken id, email or external id leaves the row out (changes = 0).
     insertUser: connection.prepare(
-      `insert into users (${INSERT_COLUMNS}, imported_by)
-       values (${INSERT_COLUMNS.split(',')
-         .map(() => '?')
-         .join(', ')}, ?) on conflict do nothing`,
+      `insert into users (${INSERT_COLUMNS}, imported_by) values (${SQLITE_INSERT_PLACEHOLDERS}, ?) on conflict do nothing`,
     ),
     findByEmailKey: connection.prepare(`select ${USER_COLUMNS}, imported_by from users where email_key = ?`),
     findByExternalId: connection.prepare('select id from users where external_id = ?'),
-    updateUser: connection.prepare(`update users set ${UPDATE_ASSIGNMENTS}, imported_by = ? where id = ?`),
+    updateUser: connection.prepare(`update users set ${SQLITE_UPDATE_ASSIGNMENTS}, imported_by = ? where id = ?`),
     // Bookkeeping only (see BatchUser.markIfUnchanged): neither version nor updated_at moves.
     markWritten: connection.prepare('update users set imported_by = ? where id = ?'),
     insertEvent: connection.prepare(

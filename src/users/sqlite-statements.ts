@@ -3,7 +3,7 @@ import type { RawStatement } from '../db/instrumentation.js';
 import type { PreparedStatement } from '../db/sqlite-steps.js';
 import type { SearchKey } from './search.js';
 import type { KeyRangeQuery, UserPageQuery } from './service.js';
-import { USER_COLUMNS, type UserRow } from './sql-row.js';
+import { INSERT_COLUMNS, SQLITE_INSERT_PLACEHOLDERS, SQLITE_UPDATE_ASSIGNMENTS, USER_COLUMNS } from './sql-row.js';
 
 /** A prepared statement with what the metrics and spans say of it. */
 export type Prepared = PreparedStatement;
@@ -38,49 +38,6 @@ export interface StoredIdempotency {
   readonly expires_at: string;
 }
 
-/** The columns a new row is inserted with, in insertValues()'s order. */
-export const INSERT_COLUMNS =
-  'id, email, email_key, name, name_key, active, external_id, given_name, family_name, attributes, profile, version, created_at, updated_at';
-/** The assignments of a change, in updateValues()'s order. */
-export const UPDATE_ASSIGNMENTS =
-  'email = ?, email_key = ?, name = ?, name_key = ?, active = ?, external_id = ?, given_name = ?, family_name = ?, attributes = ?, profile = ?, version = ?, updated_at = ?';
-
-export function insertValues(r: UserRow): unknown[] {
-  return [
-    r.id,
-    r.email,
-    r.email_key,
-    r.name,
-    r.name_key,
-    r.active,
-    r.external_id,
-    r.given_name,
-    r.family_name,
-    r.attributes,
-    r.profile,
-    r.version,
-    r.created_at,
-    r.updated_at,
-  ];
-}
-
-export function updateValues(r: UserRow): unknown[] {
-  return [
-    r.email,
-    r.email_key,
-    r.name,
-    r.name_key,
-    r.active,
-    r.external_id,
-    r.given_name,
-    r.family_name,
-    r.attributes,
-    r.profile,
-    r.version,
-    r.updated_at,
-  ];
-}
-
 /**
  * Every statement SqliteUserStore runs, prepared once per store: parsing and planning SQL cost
  * more than running a primary-key lookup. Lists and searches have one statement per shape
@@ -97,14 +54,8 @@ export function prepareUserStatements(connection: SQLite.Database) {
   const shapes = new Map<string, Prepared>();
   return {
     getUser: prepare('select', 'users', `select ${USER_COLUMNS} from users where id = ?`),
-    insertUser: prepare(
-      'insert',
-      'users',
-      `insert into users (${INSERT_COLUMNS}) values (${INSERT_COLUMNS.split(',')
-        .map(() => '?')
-        .join(', ')})`,
-    ),
-    updateUser: prepare('update', 'users', `update users set ${UPDATE_ASSIGNMENTS} where id = ?`),
+    insertUser: prepare('insert', 'users', `insert into users (${INSERT_COLUMNS}) values (${SQLITE_INSERT_PLACEHOLDERS})`),
+    updateUser: prepare('update', 'users', `update users set ${SQLITE_UPDATE_ASSIGNMENTS} where id = ?`),
     deleteUser: prepare('delete', 'users', 'delete from users where id = ?'),
     // The inner LIMIT bounds the walk; max(id) of at most `n` ids is the last one passed.
     // The steps of UserStore.skip(): the n-th id after the position (an index walk with nothing

@@ -12,9 +12,8 @@ import { conflictOf } from './sql-conflicts.js';
 import type { User, UserId } from './model.js';
 import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
 import type { KeyedUser } from './search.js';
-import { fromUserRow, fromUserSnapshot, toUserRow, toUserSnapshot } from './sql-row.js';
+import { fromUserRow, fromUserSnapshot, insertValues, toUserRow, toUserSnapshot, updateValues } from './sql-row.js';
 import {
-  insertValues,
   listStatementOf,
   prepareUserStatements,
   searchStatementOf,
@@ -23,7 +22,6 @@ import {
   type StoredKeyedUser,
   type StoredUser,
   type UserStatements,
-  updateValues,
 } from './sqlite-statements.js';
 
 export interface SqliteUserStoreOptions {
