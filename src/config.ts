@@ -196,6 +196,9 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 const LOG_FORMATS: readonly LogFormat[] = ['auto', 'json', 'pretty'];
 
 /** Every configuration key; `roster --help` prints them by section, in this order within each. */
+/** A PostgreSQL URL (anything else is SQLite), as db/database.ts's parseDatabaseUrl() tells them apart. */
+const POSTGRES_URL = /^postgres(ql)?:\/\//;
+
 export const CONFIG_KEYS: readonly AnySpec[] = [
   {
     env: 'ROSTER_DATABASE_URL',
@@ -205,7 +208,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     default: './data/roster.db',
     secret: true,
     parse: (raw) => {
-      if (/^postgres(ql)?:\/\//.test(raw)) {
+      if (POSTGRES_URL.test(raw)) {
         let host = '';
         try {
           host = new URL(raw).hostname;
@@ -625,6 +628,26 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
   },
 ];
 
+/**
+ * On PostgreSQL each running import holds one pooled connection for its whole run, and after
+ * every batch it waits for the numbering pass (events/sql-sequencer.ts), which needs a connection
+ * of its own: with no connection left over the imports wait on the pass and the pass on a
+ * connection (each batch then stalls for the pool's 5 s connection timeout, and its events stay
+ * out of the feed). One spare connection is enough: the passes of a pool run one at a time, and
+ * everything else on the pool (requests, job updates) holds one connection and waits for none.
+ */
+function assertPoolFitsImports(raw: RawConfig): void {
+  const { url, poolSize } = raw.database;
+  const least = raw.imports.concurrency + 1;
+  if (POSTGRES_URL.test(url) && poolSize < least) {
+    throw new ConfigError(
+      `ROSTER_DB_POOL_SIZE=${poolSize} is too small for ROSTER_IMPORT_CONCURRENCY=${raw.imports.concurrency} on PostgreSQL: ` +
+        `each running import holds a connection and its events are numbered on another, so at least ${least} are needed ` +
+        '(ROSTER_IMPORT_CONCURRENCY + 1; the default of 10 leaves room for API requests too)',
+    );
+  }
+}
+
 /** Reads and validates every key. @throws ConfigError naming the first bad key. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const sections: Record<string, Record<string, unknown>> = Object.fromEntries(CONFIG_SECTIONS.map((name) => [name, {}]));
@@ -654,6 +677,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         '(e.g. ROSTER_SHUTDOWN_TIMEOUT_MS ≥ the delay + ROSTER_REQUEST_TIMEOUT_MS)',
     );
   }
+  assertPoolFitsImports(raw);
   const jwt = jwtJwksUrl && jwtIssuer && jwtAudience ? { jwksUrl: jwtJwksUrl, issuer: jwtIssuer, audience: jwtAudience } : undefined;
   const tracing: TracingConfig = {
     enabled: !otelSdkDisabled,

@@ -268,6 +268,24 @@ test('imports: upload cap, spool directory and concurrency', () => {
   assert.throws(() => loadConfig({ ROSTER_IMPORT_MAX_BYTES: '12' }), /ROSTER_IMPORT_MAX_BYTES/);
 });
 
+test('PostgreSQL: the pool must leave a connection beside the running imports (their events are numbered on it)', () => {
+  const pg = { ROSTER_DATABASE_URL: 'postgres://roster@db.internal:5432/roster' };
+  const tooSmall = (env: NodeJS.ProcessEnv, least: number) =>
+    assert.throws(
+      () => loadConfig({ ...pg, ...env }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.message.includes(`ROSTER_DB_POOL_SIZE=${env.ROSTER_DB_POOL_SIZE}`) &&
+        error.message.includes(`at least ${least}`),
+    );
+  tooSmall({ ROSTER_DB_POOL_SIZE: '1' }, 2);
+  tooSmall({ ROSTER_DB_POOL_SIZE: '3', ROSTER_IMPORT_CONCURRENCY: '3' }, 4);
+  assert.equal(loadConfig({ ...pg, ROSTER_DB_POOL_SIZE: '2' }).database.poolSize, 2);
+  assert.equal(loadConfig({ ...pg, ROSTER_DB_POOL_SIZE: '4', ROSTER_IMPORT_CONCURRENCY: '3' }).database.poolSize, 4);
+  // SQLite has no pool: the size is not used, so it is not checked against the imports.
+  assert.equal(loadConfig({ ROSTER_DB_POOL_SIZE: '1', ROSTER_IMPORT_CONCURRENCY: '8' }).database.poolSize, 1);
+});
+
 test('imports: lease length and upload timeouts, validated like every key', () => {
   const defaults = loadConfig({});
   assert.equal(defaults.imports.leaseMs, 30_000);

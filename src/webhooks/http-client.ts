@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, propagation, trace, type Context } from '@opentelemetry/api';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
@@ -10,6 +10,7 @@ import { ForbiddenTargetError, InvalidTargetUrlError, TargetDnsUnavailableError,
 import { classifyStatus, honoursRetryAfter, parseRetryAfter, type StatusClass } from './schedule.js';
 import { assertAllowedAddress, guardedLookup, parseTargetUrl, type HostResolver } from './ssrf.js';
 import { AllowList } from '../kit/allow-list.js';
+import { AttemptDeadlines } from './attempt-deadlines.js';
 import { tracingRegistered } from '../kit/trace.js';
 
 // The outbound side of webhook delivery: one undici Agent used only for webhooks, so its
@@ -120,6 +121,7 @@ export class WebhookHttpClient {
   readonly #options: WebhookHttpClientOptions;
   readonly #allowList: AllowList;
   readonly #attemptTimeoutMs: number;
+  readonly #deadlines: AttemptDeadlines;
   readonly #bodyLimit: number;
   readonly #userAgent: string;
   readonly #targets = new Map<string, Target>();
@@ -128,6 +130,7 @@ export class WebhookHttpClient {
     const allowList = options.allowList ?? AllowList.none;
     this.#allowList = allowList;
     this.#attemptTimeoutMs = options.attemptTimeoutMs ?? DEFAULTS.attemptTimeoutMs;
+    this.#deadlines = new AttemptDeadlines(this.#attemptTimeoutMs, () => deadlineError(this.#attemptTimeoutMs));
     this.#bodyLimit = options.responseBodyLimitBytes ?? DEFAULTS.responseBodyLimitBytes;
     this.#userAgent = options.userAgent ?? DEFAULTS.userAgent;
     this.#options = options;
@@ -189,15 +192,11 @@ export class WebhookHttpClient {
   async deliver(request: DeliveryRequest): Promise<AttemptResult> {
     const parent = trace.getActiveSpan();
     if (parent === undefined ? !tracingRegistered() : !parent.isRecording()) {
-      const traceHeaders: Record<string, string> = {};
-      propagation.inject(context.active(), traceHeaders);
-      return this.#deliver({ ...request, headers: { ...traceHeaders, ...request.headers } });
+      return this.#deliver(request, this.#headersOf(request, context.active()));
     }
     const span = tracer.startSpan('POST webhook', { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'POST' } });
-    const traceHeaders: Record<string, string> = {};
-    propagation.inject(trace.setSpan(context.active(), span), traceHeaders);
     try {
-      const result = await this.#deliver({ ...request, headers: { ...traceHeaders, ...request.headers } });
+      const result = await this.#deliver(request, this.#headersOf(request, trace.setSpan(context.active(), span)));
       if (result.status !== undefined) span.setAttribute('http.response.status_code', result.status);
       span.setAttribute('roster.webhook.outcome', result.outcome);
       if (result.error) span.setAttribute('error.type', result.error.code);
@@ -211,7 +210,17 @@ export class WebhookHttpClient {
     }
   }
 
-  async #deliver({ url, headers, body, signal }: DeliveryRequest): Promise<AttemptResult> {
+  /**
+   * The request's headers in one object: the defaults, the trace context of `traceContext`, then
+   * the caller's (which win). One object per attempt, not one per layer.
+   */
+  #headersOf(request: DeliveryRequest, traceContext: Context): Record<string, string> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': this.#userAgent };
+    propagation.inject(traceContext, headers);
+    return Object.assign(headers, request.headers);
+  }
+
+  async #deliver({ url, body, signal }: DeliveryRequest, headers: Record<string, string>): Promise<AttemptResult> {
     signal?.throwIfAborted();
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
@@ -221,27 +230,16 @@ export class WebhookHttpClient {
     } catch (error) {
       return { ...failure(error), latencyMs: elapsed() };
     }
-    // One controller and one plain timer per attempt, the caller's signal linked by a listener:
-    // AbortSignal.timeout() plus AbortSignal.any() cost two signals, a weak timer and a dependant
-    // set per attempt, a measurable share of the dispatcher's CPU at full rate.
-    const attempt = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      attempt.abort(deadlineError(this.#attemptTimeoutMs));
-    }, this.#attemptTimeoutMs);
-    const onAbort = () => attempt.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const attemptSignal = attempt.signal;
+    const deadline = this.#deadlines.begin(signal);
     let status: number | undefined;
     try {
       const response = await this.#agentNow().request({
         origin: target.origin,
         path: target.path,
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': this.#userAgent, ...headers },
+        headers,
         body,
-        signal: attemptSignal,
+        signal: deadline.signal,
       });
       status = response.statusCode;
       // Most receivers answer with no body (204, or a length of 0): drained without a read loop.
@@ -262,15 +260,14 @@ export class WebhookHttpClient {
       };
     } catch (error) {
       if (signal?.aborted === true) throw signal.reason;
-      const failed = failure(timedOut ? deadlineError(this.#attemptTimeoutMs) : error);
+      const failed = failure(deadline.timedOut() ? deadlineError(this.#attemptTimeoutMs) : error);
       // A response cut short: a 2xx that did not arrive whole is retried (what the receiver
       // meant is unknown, and it deduplicates by webhook-id); a refusal (4xx, 410) still stands.
       const statusClass = status === undefined ? failed.outcome : classifyStatus(status);
       const outcome = statusClass === 'permanent' || statusClass === 'gone' ? statusClass : failed.outcome;
       return { ...failed, outcome, ...(status !== undefined ? { status } : {}), latencyMs: elapsed() };
     } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      deadline.end();
     }
   }
 
@@ -293,6 +290,7 @@ export class WebhookHttpClient {
   /** Waits for attempts in flight (each bounded by its deadline), then closes every connection. */
   async close(): Promise<void> {
     await this.#agent?.close();
+    this.#deadlines.close();
   }
 }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { AttemptOutcome } from './http-client.js';
 
 /** What the gauges read at scrape time; set by the dispatcher when it starts. */
 export interface WebhookGaugeSource {
@@ -15,6 +16,9 @@ const DELIVERY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 /** The webhook dispatcher's instruments (see observability/metrics.ts for the conventions). */
 export function webhookMetrics(registry: Registry) {
   let source: WebhookGaugeSource | undefined;
+  // Attempts are counted in plain numbers and added to the counter when it is read: a labelled
+  // inc() hashes its labels on every call, once per attempt at full rate.
+  const uncounted = new Map<AttemptOutcome, number>();
   new Gauge({
     name: 'roster_webhook_workers',
     help: 'Delivery workers of this instance, by state (busy, idle).',
@@ -52,12 +56,7 @@ export function webhookMetrics(registry: Registry) {
     observe(gauges: WebhookGaugeSource): void {
       source = gauges;
     },
-    attempts: new Counter({
-      name: 'roster_webhook_attempts_total',
-      help: 'Delivery attempts by outcome (success, retryable, permanent, gone).',
-      labelNames: ['outcome'],
-      registers: [registry],
-    }),
+    attempts: attemptCounter(registry, uncounted),
     deliveryLatency: new Histogram({
       name: 'roster_webhook_delivery_latency_seconds',
       help: 'From the commit of an event to the start of its first delivery attempt to an endpoint.',
@@ -78,3 +77,21 @@ export function webhookMetrics(registry: Registry) {
   };
 }
 export type WebhookMetrics = ReturnType<typeof webhookMetrics>;
+
+function attemptCounter(registry: Registry, uncounted: Map<AttemptOutcome, number>) {
+  new Counter({
+    name: 'roster_webhook_attempts_total',
+    help: 'Delivery attempts by outcome (success, retryable, permanent, gone).',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      for (const [outcome, n] of uncounted) this.inc({ outcome }, n);
+      uncounted.clear();
+    },
+  });
+  return {
+    inc(outcome: AttemptOutcome): void {
+      uncounted.set(outcome, (uncounted.get(outcome) ?? 0) + 1);
+    },
+  };
+}

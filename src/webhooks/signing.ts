@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { InvalidWebhookSecretError } from './errors.js';
 
 // Standard Webhooks signing (https://www.standardwebhooks.com/): HMAC-SHA256 over
@@ -17,12 +17,12 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 // Ids travel in a header and are part of the signed content: visible ASCII only, bounded.
 const MESSAGE_ID = /^[\x21-\x7e]{1,256}$/;
 
-/** The three headers that authenticate one delivery attempt. */
-export interface WebhookHeaders {
+/** The three headers that authenticate one delivery attempt (a type, not an interface, so it is a header record as it is). */
+export type WebhookHeaders = {
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;
-}
+};
 
 export interface SignInput {
   /** Every secret currently valid for the endpoint; during a rotation both old and new sign. */
@@ -61,15 +61,17 @@ export function parseSecret(secret: string): Buffer {
 
 /**
  * parseSecret() once per secret, not once per attempt (its canonical-base64 check was a tenth
- * of the signing cost). Bounded: emptied when full, so rotated-away secrets do not pile up.
+ * of the signing cost), kept as a KeyObject: createHmac() with a Buffer imports the key bytes
+ * into a new native key on every call, with a KeyObject it reuses the imported one (15–20% of
+ * an HMAC over a 600-byte body). Bounded: emptied when full, so rotated-away secrets do not pile up.
  */
-const KEYS = new Map<string, Buffer>();
+const KEYS = new Map<string, KeyObject>();
 const KEYS_KEPT = 1_024;
 
-function keyOf(secret: string): Buffer {
+function keyOf(secret: string): KeyObject {
   let key = KEYS.get(secret);
   if (key === undefined) {
-    key = parseSecret(secret);
+    key = createSecretKey(parseSecret(secret));
     if (KEYS.size >= KEYS_KEPT) KEYS.clear();
     KEYS.set(secret, key);
   }
