@@ -12,6 +12,10 @@ import { keysRoutes } from './keys.routes.js';
 import { eventsRoutes } from './events.routes.js';
 import { sessionRoutes } from './session.routes.js';
 import { usersRoutes } from './users.routes.js';
+import { importsRoutes } from './imports.routes.js';
+import { statusRoutes } from './status.routes.js';
+import type { StatusSource } from './status.js';
+import type { ImportsHttp } from '../http/imports.routes.js';
 import { ErrorPage } from './views/pages.js';
 
 export interface ConsoleDependencies {
@@ -19,6 +23,10 @@ export interface ConsoleDependencies {
   readonly apiKeys: ApiKeysService;
   readonly events: EventsService;
   readonly sessions: ConsoleSessions;
+  /** The imports screen, over what POST /v1/imports uses; absent, so is the screen. */
+  readonly imports?: ImportsHttp;
+  /** The status screen; absent, so is the screen. */
+  readonly status?: StatusSource;
   /** Sign-in attempts a minute per client IP (default SIGN_IN_PER_MINUTE_DEFAULT, session.routes.ts). */
   readonly signInPerMinute?: number;
 }
@@ -92,7 +100,8 @@ export function consoleRoutes(deps: ConsoleDependencies) {
       if (kind !== 'signed-in') return;
       const state = request.consoleSession;
       if (state === null) return toSignIn(request, reply);
-      if (request.method !== 'GET' && request.method !== 'HEAD') checkCsrf(request, state);
+      const csrfInHandler = request.routeOptions.config.consoleCsrf === 'handler';
+      if (request.method !== 'GET' && request.method !== 'HEAD' && !csrfInHandler) checkCsrf(request, state);
     });
 
     app.setErrorHandler((error, request, reply) => {
@@ -137,6 +146,8 @@ export function consoleRoutes(deps: ConsoleDependencies) {
     await app.register(usersRoutes(deps.users));
     await app.register(keysRoutes(deps.apiKeys));
     await app.register(eventsRoutes(deps.events));
+    if (deps.imports !== undefined) await app.register(importsRoutes(deps.imports));
+    if (deps.status !== undefined) await app.register(statusRoutes(deps.status));
   };
 }
 

@@ -159,4 +159,3 @@ async function* guardedChunks(
     if (ended) return;
   }
 }
-

@@ -20,7 +20,14 @@ const HOSTILE = [
   '&lt;already&gt; & <b>bold</b>',
 ];
 
-const viewer: Viewer = { canReadUsers: true, canManageKeys: true, canReadEvents: true, csrfToken: 'tok"en<', actor: 'key:<evil>' };
+const viewer: Viewer = {
+  canReadUsers: true,
+  canManageKeys: true,
+  canReadEvents: true,
+  canImport: true,
+  csrfToken: 'tok"en<',
+  actor: 'key:<evil>',
+};
 
 function user(name: string, email = 'a@example.com'): User {
   const at = new Date('2026-01-01T00:00:00Z');
