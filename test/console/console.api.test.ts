@@ -4,54 +4,12 @@
 // second instance of the same database.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { appOver, buildTestApp, type TestApp } from '../helpers/app.js';
+import { cookieOf, FORM, session, signIn } from '../helpers/console.js';
 import { sessionId } from '../../src/console/sessions.js';
 import { CONSOLE_CSP } from '../../src/console/plugin.js';
 import { HTMX_PATH, SCRIPT_PATH, STYLES_PATH } from '../../src/console/assets/paths.js';
 import type { Scope } from '../../src/auth/model.js';
-
-const ORIGIN = 'http://localhost:80';
-const FORM = { origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' };
-
-function cookieOf(response: LightMyRequestResponse): string {
-  const header = response.headers['set-cookie'];
-  assert.equal(typeof header, 'string', 'one Set-Cookie');
-  return (header as string).split(';')[0]!;
-}
-
-let addresses = 0;
-
-/**
- * Each sign-in from an address of its own: sign-in is limited per client IP (its own test is
- * the last one), and these tests sign in more often than that budget.
- */
-async function signIn(
-  app: FastifyInstance,
-  key: string,
-  headers: Record<string, string> = {},
-  remoteAddress = `10.0.${Math.floor(++addresses / 250)}.${addresses % 250}`,
-): Promise<LightMyRequestResponse> {
-  return app.inject({
-    method: 'POST',
-    url: '/console/sign-in',
-    headers: { ...FORM, ...headers },
-    payload: `key=${encodeURIComponent(key)}`,
-    remoteAddress,
-  });
-}
-
-/** A signed-in session: its cookie and the CSRF token from a page of it. */
-async function session(app: FastifyInstance, key: string): Promise<{ cookie: string; csrf: string }> {
-  const response = await signIn(app, key);
-  assert.equal(response.statusCode, 303, response.body);
-  const cookie = cookieOf(response);
-  const page = await app.inject({ method: 'GET', url: '/console', headers: { cookie } });
-  assert.equal(page.statusCode, 200);
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
-  assert.ok(csrf, 'the page carries a CSRF token');
-  return { cookie, csrf };
-}
 
 describe('console sessions, CSRF and CSP', () => {
   let t: TestApp;
