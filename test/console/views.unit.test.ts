@@ -276,11 +276,11 @@ test('the status screen shows numbers, the dialect by name, and readiness that i
     viewer,
     view: { version: '1.2.3', commit: 'abc', dialect: 'postgres', readiness: 'database unavailable', metrics: METRICS },
   }) as string;
-  assert.match(html, /<dd>PostgreSQL<\/dd>/);
+  assert.match(html, /<td>PostgreSQL<\/td>/);
   assert.match(html, /<strong class="field-error">database unavailable<\/strong>/);
-  assert.match(html, /<dd>1,234<\/dd>/);
+  assert.match(html, /<td>1,234<\/td>/);
   assert.match(html, /≤ 25 ms/);
-  assert.match(html, /Delivery attempts: retryable<\/dt><dd>2<\/dd>/);
+  assert.match(html, /Delivery attempts: retryable<\/th><td>2<\/td>/);
   const idle = StatusPage({
     viewer,
     view: {

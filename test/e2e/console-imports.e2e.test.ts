@@ -93,7 +93,7 @@ for (const [dialect, open, unavailable] of DIALECTS) {
       await screens.check(page, 'job-running');
       page.once('dialog', (dialog) => void dialog.accept());
       await page.getByRole('button', { name: 'Cancel the import' }).click();
-      await page.waitForURL(/cancelled=1$/);
+      await page.waitForURL(/cancelled=1$/, { timeout: 180_000 });
       await page.getByText('The import was cancelled.').waitFor();
       await page.locator('[data-status="cancelled"]').waitFor();
       await screens.check(page, 'job-cancelled');

@@ -23,59 +23,87 @@ export function StatusPage(props: { viewer: Viewer; view: StatusView }): JSX.Ele
       <div class="columns">
         <section class="card" aria-labelledby="status-instance">
           <h2 id="status-instance">Instance</h2>
-          <dl>
-            <dt>Version</dt>
-            <dd safe>{view.version}</dd>
-            <dt>Commit</dt>
-            <dd>
-              <code safe>{view.commit}</code>
-            </dd>
-            <dt>Database</dt>
-            <dd>{DIALECT_NAMES[view.dialect]}</dd>
-            <dt>Readiness</dt>
-            <dd>
-              <strong class={view.readiness === 'ready' ? '' : 'field-error'}>{view.readiness}</strong>
-            </dd>
-          </dl>
+          <table>
+            <tr>
+              <th scope="row">Version</th>
+              <td safe>{view.version}</td>
+            </tr>
+            <tr>
+              <th scope="row">Commit</th>
+              <td>
+                <code safe>{view.commit}</code>
+              </td>
+            </tr>
+            <tr>
+              <th scope="row">Database</th>
+              <td>{DIALECT_NAMES[view.dialect]}</td>
+            </tr>
+            <tr>
+              <th scope="row">Readiness</th>
+              <td>
+                <strong class={view.readiness === 'ready' ? '' : 'field-error'}>{view.readiness}</strong>
+              </td>
+            </tr>
+          </table>
         </section>
         <section class="card" aria-labelledby="status-requests">
           <h2 id="status-requests">HTTP requests</h2>
-          <dl>
-            <dt>Answered</dt>
-            <dd safe>{count(metrics.requests.total)}</dd>
-            <dt>Client errors (4xx)</dt>
-            <dd safe>{count(metrics.requests.clientErrors)}</dd>
-            <dt>Server errors (5xx)</dt>
-            <dd safe>{count(metrics.requests.serverErrors)}</dd>
-            <dt>Mean latency</dt>
-            <dd safe>{ms(metrics.latency.meanMs)}</dd>
-            <dt>Median latency</dt>
-            <dd safe>{atMost(metrics.latency.p50Ms)}</dd>
-            <dt>99th percentile</dt>
-            <dd safe>{atMost(metrics.latency.p99Ms)}</dd>
-          </dl>
+          <table>
+            <tr>
+              <th scope="row">Answered</th>
+              <td safe>{count(metrics.requests.total)}</td>
+            </tr>
+            <tr>
+              <th scope="row">Client errors (4xx)</th>
+              <td safe>{count(metrics.requests.clientErrors)}</td>
+            </tr>
+            <tr>
+              <th scope="row">Server errors (5xx)</th>
+              <td safe>{count(metrics.requests.serverErrors)}</td>
+            </tr>
+            <tr>
+              <th scope="row">Mean latency</th>
+              <td safe>{ms(metrics.latency.meanMs)}</td>
+            </tr>
+            <tr>
+              <th scope="row">Median latency</th>
+              <td safe>{atMost(metrics.latency.p50Ms)}</td>
+            </tr>
+            <tr>
+              <th scope="row">99th percentile</th>
+              <td safe>{atMost(metrics.latency.p99Ms)}</td>
+            </tr>
+          </table>
         </section>
         <section class="card" aria-labelledby="status-background">
           <h2 id="status-background">Background work</h2>
-          <dl>
-            <dt>Webhook endpoints with deliveries due</dt>
-            <dd safe>{count(metrics.endpointsDue)}</dd>
+          <table>
+            <tr>
+              <th scope="row">Webhook endpoints with deliveries due</th>
+              <td safe>{count(metrics.endpointsDue)}</td>
+            </tr>
             {deliveries.length === 0 ? (
               <>
-                <dt>Delivery attempts</dt>
-                <dd>0</dd>
+                <tr>
+                  <th scope="row">Delivery attempts</th>
+                  <td>0</td>
+                </tr>
               </>
             ) : (
               deliveries.map(([outcome, n]) => (
                 <>
-                  <dt safe>{`Delivery attempts: ${outcome}`}</dt>
-                  <dd safe>{count(n)}</dd>
+                  <tr>
+                    <th scope="row" safe>{`Delivery attempts: ${outcome}`}</th>
+                    <td safe>{count(n)}</td>
+                  </tr>
                 </>
               ))
             )}
-            <dt>Imports running</dt>
-            <dd safe>{count(metrics.importsRunning)}</dd>
-          </dl>
+            <tr>
+              <th scope="row">Imports running</th>
+              <td safe>{count(metrics.importsRunning)}</td>
+            </tr>
+          </table>
         </section>
       </div>
     </Layout>
