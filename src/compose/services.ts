@@ -410,6 +410,7 @@ export function httpDependencies(
   logger: Logger,
   extra: { readonly readiness: Readiness; readonly redis?: Redis | undefined },
 ): AppDependencies {
+  const imports = importsHttp(config, services);
   return {
     logger,
     users: services.users,
@@ -417,9 +418,9 @@ export function httpDependencies(
     apiKeys: services.apiKeys,
     events: services.events,
     webhooks: services.webhooks,
-    imports: importsHttp(config, services),
+    imports,
     authenticator: services.authenticator,
-    console: consoleFor(services),
+    console: consoleFor(services, { imports, readiness: extra.readiness, logger }),
     scim: scimDirectory(services.users, services.groups),
     bodyLimitBytes: config.http.bodyLimitBytes,
     rateLimits: {

@@ -13,6 +13,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Console routes only (src/console/): whether a session is required. */
     console?: ConsoleRouteKind;
+    /**
+     * `handler`: the route checks the CSRF token itself, not the console's preHandler (a
+     * multipart upload: the token is a field read from the stream before the file part).
+     */
+    consoleCsrf?: 'handler';
   }
   interface FastifyRequest {
     /** The console session of this request, once the console's hook found one live. */
@@ -54,6 +59,7 @@ export function viewerOf(state: SignedIn): Viewer {
     canManageKeys: allows(state.principal, 'admin'),
     canReadEvents: allows(state.principal, 'events:read'),
     canManageWebhooks: allows(state.principal, 'webhooks:manage'),
+    canImport: allows(state.principal, 'imports:write'),
     csrfToken: state.session.csrfToken,
     actor: state.principal.actor,
   };

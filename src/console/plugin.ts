@@ -14,6 +14,10 @@ import { eventsRoutes } from './events.routes.js';
 import { webhooksRoutes } from './webhooks.routes.js';
 import { sessionRoutes } from './session.routes.js';
 import { usersRoutes } from './users.routes.js';
+import { importsRoutes } from './imports.routes.js';
+import { statusRoutes } from './status.routes.js';
+import type { StatusSource } from './status.js';
+import type { ImportsHttp } from '../http/imports.routes.js';
 import { ErrorPage } from './views/pages.js';
 
 export interface ConsoleDependencies {
@@ -22,6 +26,10 @@ export interface ConsoleDependencies {
   readonly events: EventsService;
   readonly webhooks: WebhooksService;
   readonly sessions: ConsoleSessions;
+  /** The imports screen, over what POST /v1/imports uses; absent, so is the screen. */
+  readonly imports?: ImportsHttp;
+  /** The status screen; absent, so is the screen. */
+  readonly status?: StatusSource;
   /** Sign-in attempts a minute per client IP (default SIGN_IN_PER_MINUTE_DEFAULT, session.routes.ts). */
   readonly signInPerMinute?: number;
 }
@@ -95,7 +103,8 @@ export function consoleRoutes(deps: ConsoleDependencies) {
       if (kind !== 'signed-in') return;
       const state = request.consoleSession;
       if (state === null) return toSignIn(request, reply);
-      if (request.method !== 'GET' && request.method !== 'HEAD') checkCsrf(request, state);
+      const csrfInHandler = request.routeOptions.config.consoleCsrf === 'handler';
+      if (request.method !== 'GET' && request.method !== 'HEAD' && !csrfInHandler) checkCsrf(request, state);
     });
 
     app.setErrorHandler((error, request, reply) => {
@@ -141,6 +150,8 @@ export function consoleRoutes(deps: ConsoleDependencies) {
     await app.register(keysRoutes(deps.apiKeys));
     await app.register(eventsRoutes(deps.events));
     await app.register(webhooksRoutes(deps.webhooks));
+    if (deps.imports !== undefined) await app.register(importsRoutes(deps.imports));
+    if (deps.status !== undefined) await app.register(statusRoutes(deps.status));
   };
 }
 

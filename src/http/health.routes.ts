@@ -21,6 +21,21 @@ const HealthStatus = component(
 /** The named schemas these routes reference (added to the app's root by buildApp()). */
 export const HEALTH_SCHEMAS = [HealthStatus.schema];
 
+/** The readiness checks (/readyz, the console's status screen): draining, then the database. */
+export async function readinessState(
+  readiness: Readiness,
+  onDatabaseError: (error: unknown) => void,
+): Promise<'ready' | 'draining' | 'database unavailable'> {
+  if (readiness.isDraining()) return 'draining';
+  try {
+    await readiness.ping();
+    return 'ready';
+  } catch (error) {
+    onDatabaseError(error);
+    return 'database unavailable';
+  }
+}
+
 /** Liveness never touches dependencies (a restart would not fix them); readiness does. */
 export function healthRoutes(readiness: Readiness) {
   return async function register(app: FastifyInstance): Promise<void> {
@@ -62,14 +77,10 @@ export function healthRoutes(readiness: Readiness) {
         },
       },
       async (request, reply) => {
-        if (readiness.isDraining()) return reply.code(503).send({ status: 'draining' });
-        try {
-          await readiness.ping();
-          return { status: 'ready' };
-        } catch (error) {
-          request.log.warn({ err: error }, 'readiness check failed: database did not answer');
-          return reply.code(503).send({ status: 'database unavailable' });
-        }
+        const status = await readinessState(readiness, (error) =>
+          request.log.warn({ err: error }, 'readiness check failed: database did not answer'),
+        );
+        return status === 'ready' ? { status } : reply.code(503).send({ status });
       },
     );
   };

@@ -1,16 +1,13 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import Type from 'typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { ImportNotFoundError, ImportQueueFullError, ImportTooLargeError, ImportUploadTimeoutError } from '../imports/errors.js';
-import { UUID_V7_PATTERN, newUuidV7 } from '../kit/uuid.js';
+import { ImportNotFoundError } from '../imports/errors.js';
+import { UUID_V7_PATTERN } from '../kit/uuid.js';
 import { UnsupportedMediaTypeError } from './media-type.js';
+import { acceptUpload, cancelImport } from './import-actions.js';
 import type { ExportOptions } from '../imports/export/export.js';
-import { isFinished, jobDocument, type ImportJob } from '../imports/jobs/job.js';
+import { jobDocument, type ImportJob } from '../imports/jobs/job.js';
 import { formatRowErrors } from '../imports/jobs/report.js';
 import type { ImportRunner } from '../imports/jobs/runner.js';
 import type { ImportService } from '../imports/service.js';
@@ -187,41 +184,20 @@ export function importsRoutes(deps: ImportsHttp) {
       },
       async (request, reply) => {
         if (!(request.body instanceof Readable)) throw new UnsupportedMediaTypeError(`Send the file as ${CSV} or ${NDJSON}.`);
-        if (!deps.runner.hasRoom()) throw new ImportQueueFullError('Too many imports are waiting on this instance; retry later.');
-        const declared = Number(request.headers['content-length'] ?? 0);
-        if (declared > deps.maxBytes) throw new ImportTooLargeError(`The file is larger than ${deps.maxBytes} bytes.`);
-        const format = request.query.format ?? (request.headers['content-type']?.startsWith(NDJSON) ? 'ndjson' : 'csv');
-        await mkdir(deps.spoolDir, { recursive: true });
-        const spoolPath = join(deps.spoolDir, `${newUuidV7()}.${format}`);
-        let bytes: number;
-        try {
-          bytes = await spool(request.body, spoolPath, { ...deps, signal: request.deadline });
-        } catch (error) {
-          // The rest of the body is not read: the connection cannot carry another request.
-          if (error instanceof ImportUploadTimeoutError || error instanceof ImportTooLargeError) reply.header('connection', 'close');
-          throw error;
-        }
-        let job: ImportJob;
-        try {
-          job = await deps.service.create(
-            {
-              format,
-              mode: request.query.mode ?? 'create',
-              events: request.query.events ?? 'per-user',
-              dryRun: request.query.dry_run ?? false,
-              options: { ignoreUnknown: request.query.ignore_unknown ?? false },
-              source: 'upload',
-              spoolPath,
-              totalBytes: bytes,
-              actor: request.principal?.actor,
-            },
-            request.deadline,
-          );
-          deps.runner.submit(job);
-        } catch (error) {
-          await rm(spoolPath, { force: true });
-          throw error;
-        }
+        const job = await acceptUpload(
+          deps,
+          request.body,
+          {
+            format: request.query.format ?? (request.headers['content-type']?.startsWith(NDJSON) ? 'ndjson' : 'csv'),
+            mode: request.query.mode ?? 'create',
+            events: request.query.events ?? 'per-user',
+            dryRun: request.query.dry_run ?? false,
+            ignoreUnknown: request.query.ignore_unknown ?? false,
+            actor: request.principal?.actor,
+            declaredBytes: Number(request.headers['content-length'] ?? 0),
+          },
+          { signal: request.deadline, reply },
+        );
         return reply.code(202).header('location', `/v1/imports/${job.id}`).send(document(job));
       },
     );
@@ -267,10 +243,7 @@ export function importsRoutes(deps: ImportsHttp) {
       },
       async (request) => {
         const job = await find(request.params.id, request.deadline);
-        // Not queued or running here: a job nobody runs (left by a crash, or queued on an
-        // instance that has not started it) is cancelled through its lease; one that another
-        // live process runs is a 409 `import-job-leased` naming it.
-        if (!(await deps.runner.cancel(job.id)) && !isFinished(job.status)) await deps.service.cancelPending(job.id, request.deadline);
+        await cancelImport(deps, job, request.deadline);
         return document(await find(job.id, request.deadline));
       },
     );
@@ -364,89 +337,6 @@ export function importsRoutes(deps: ImportsHttp) {
       },
     );
   };
-}
-
-/**
- * Copies the upload to `path`, counting bytes. Past `maxBytes`, when the body stalls for
- * `uploadIdleMs`, when it has not all arrived after `uploadTimeoutMs`, or when `signal` aborts
- * (the client went away), it stops reading and removes the partial file.
- */
-async function spool(
-  body: Readable,
-  path: string,
-  limits: { maxBytes: number; uploadTimeoutMs: number; uploadIdleMs: number; signal: AbortSignal },
-): Promise<number> {
-  let bytes = 0;
-  const { maxBytes } = limits;
-  try {
-    await pipeline(
-      guardedChunks(body, limits),
-      async function* limit(chunks: AsyncIterable<Buffer>) {
-        for await (const chunk of chunks) {
-          bytes += chunk.length;
-          if (bytes > maxBytes) throw new ImportTooLargeError(`The file is larger than ${maxBytes} bytes.`);
-          yield chunk;
-        }
-      },
-      createWriteStream(path),
-    );
-    return bytes;
-  } catch (error) {
-    await rm(path, { force: true });
-    throw error;
-  }
-}
-
-/**
- * The body's chunks, read with `read()` rather than by piping the body itself: an error or a
- * timeout then ends this generator without destroying the request, so its socket survives to
- * carry the 408/413 problem (with `Connection: close`) instead of a reset. Each wait for more
- * bytes is bounded by the idle timeout and by what is left of the overall one.
- */
-async function* guardedChunks(
-  body: Readable,
-  limits: { uploadTimeoutMs: number; uploadIdleMs: number; signal: AbortSignal },
-): AsyncGenerator<Buffer, void, undefined> {
-  const endsAt = Date.now() + limits.uploadTimeoutMs;
-  for (;;) {
-    let chunk: Buffer | null;
-    while ((chunk = body.read() as Buffer | null) !== null) yield chunk;
-    if (body.readableEnded) return;
-    limits.signal.throwIfAborted();
-    if (body.errored) throw body.errored;
-    const left = endsAt - Date.now();
-    if (left <= 0) throw new ImportUploadTimeoutError(`The upload did not arrive whole within ${limits.uploadTimeoutMs} ms.`);
-    const idle = left < limits.uploadIdleMs ? undefined : limits.uploadIdleMs;
-    const ended = await new Promise<boolean>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          finish(() =>
-            reject(
-              new ImportUploadTimeoutError(
-                idle === undefined
-                  ? `The upload did not arrive whole within ${limits.uploadTimeoutMs} ms.`
-                  : `The upload sent nothing for ${idle} ms; it was stopped.`,
-              ),
-            ),
-          ),
-        idle ?? left,
-      );
-      const onReadable = () => finish(() => resolve(false));
-      const onEnd = () => finish(() => resolve(true));
-      const onError = (error: Error) => finish(() => reject(error));
-      const onClose = () => finish(() => (body.readableEnded ? resolve(true) : reject(new Error('the upload connection closed'))));
-      const onAbort = () => finish(() => reject(limits.signal.reason instanceof Error ? limits.signal.reason : new Error('aborted')));
-      function finish(settle: () => void) {
-        clearTimeout(timer);
-        body.off('readable', onReadable).off('end', onEnd).off('error', onError).off('close', onClose);
-        limits.signal.removeEventListener('abort', onAbort);
-        settle();
-      }
-      body.on('readable', onReadable).once('end', onEnd).once('error', onError).once('close', onClose);
-      limits.signal.addEventListener('abort', onAbort, { once: true });
-    });
-    if (ended) return;
-  }
 }
 
 /** Aborts when the response is finished or the client goes away, so a streamed body stops reading. */

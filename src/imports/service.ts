@@ -132,8 +132,15 @@ export class ImportService {
     }
   }
 
-  rowErrors(id: string, signal?: AbortSignal): AsyncIterable<RowError> {
-    return this.#options.jobs.rowErrors(id, signal);
+  /** Row errors in line order; from the line after `afterLine` when given (a page of a screen). */
+  rowErrors(id: string, signal?: AbortSignal, afterLine?: number): AsyncIterable<RowError> {
+    return this.#options.jobs.rowErrors(id, signal, afterLine);
+  }
+
+  /** Up to `limit` jobs, newest first; `before` (a job id) continues a previous page. */
+  list(page: { readonly limit: number; readonly before?: string | undefined }, signal?: AbortSignal): Promise<ImportJob[]> {
+    if (page.before !== undefined && !isUuid(page.before)) return Promise.resolve([]);
+    return this.#options.jobs.listRecent(page.limit, page.before, signal);
   }
 
   /**

@@ -10,7 +10,31 @@ import type { User } from '../../src/users/model.js';
 import { KeysPage } from '../../src/console/views/keys.js';
 import { ErrorPage, SignInPage } from '../../src/console/views/pages.js';
 import { ConflictPage, UserPage, UsersPage } from '../../src/console/views/users.js';
+<<<<<<< HEAD
 import { assertInert, HOSTILE, skeleton, viewer } from './markup.js';
+=======
+import type { Viewer } from '../../src/console/views/layout.js';
+import { ImportsPage, JobPage } from '../../src/console/views/imports.js';
+import { StatusPage } from '../../src/console/views/status.js';
+import type { ImportJob } from '../../src/imports/jobs/job.js';
+
+const HOSTILE = [
+  '<script>alert(1)</script>',
+  '"><img src=x onerror=alert(1)>',
+  "' onmouseover='alert(1)",
+  '</textarea><script>x</script>',
+  '&lt;already&gt; & <b>bold</b>',
+];
+
+const viewer: Viewer = {
+  canReadUsers: true,
+  canManageKeys: true,
+  canReadEvents: true,
+  canImport: true,
+  csrfToken: 'tok"en<',
+  actor: 'key:<evil>',
+};
+>>>>>>> conimports
 
 function user(name: string, email = 'a@example.com'): User {
   const at = new Date('2026-01-01T00:00:00Z');
@@ -38,6 +62,81 @@ function key(name: string): ApiKeyRecord {
   };
 }
 
+<<<<<<< HEAD
+=======
+function job(text: string, status: ImportJob['status'] = 'running'): ImportJob {
+  const at = new Date('2026-01-01T00:00:00Z');
+  return {
+    id: '0190a0a0-0000-7000-8000-000000000001',
+    status,
+    format: 'csv',
+    mode: 'create',
+    events: 'per-user',
+    dryRun: false,
+    options: {},
+    source: 'upload',
+    totalBytes: 1000,
+    actor: text,
+    counts: { read: 10, created: 8, updated: 0, skipped: 0, failed: 2 },
+    errorsKept: 2,
+    committedLine: 11,
+    error: text,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+const METRICS = {
+  requests: { total: 1234, clientErrors: 5, serverErrors: 1 },
+  latency: { count: 1234, meanMs: 2.5, p50Ms: 1, p99Ms: 25 },
+  endpointsDue: 3,
+  deliveries: { success: 40, retryable: 2 },
+  importsRunning: 1,
+};
+
+/**
+ * The markup's skeleton as a browser's tokenizer sees it: each tag and each attribute name, in
+ * order. Text that is escaped right changes only text and attribute values, never this.
+ */
+function skeleton(html: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < html.length) {
+    const lt = html.indexOf('<', i);
+    if (lt < 0) break;
+    const tag = /^<\/?(?:[a-zA-Z][a-zA-Z0-9-]*|!doctype)/.exec(html.slice(lt, lt + 40));
+    if (tag === null) {
+      i = lt + 1;
+      continue;
+    }
+    out.push(tag[0].toLowerCase());
+    let j = lt + tag[0].length;
+    for (;;) {
+      while (/\s/.test(html[j] ?? '')) j++;
+      if (j >= html.length || html[j] === '>' || html.startsWith('/>', j)) break;
+      const name = /^[^\s=>/]+/.exec(html.slice(j))?.[0] ?? html[j]!;
+      out.push(`@${name}`);
+      j += name.length;
+      if (html[j] === '=') {
+        j++;
+        if (html[j] === '"' || html[j] === "'") j = html.indexOf(html[j]!, j + 1) + 1;
+        else while (j < html.length && !/[\s>]/.test(html[j]!)) j++;
+      }
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+/** `text` rendered everywhere leaves the same skeleton as a harmless word does: no tag opened, no attribute added. */
+function assertInert(text: string): void {
+  const expected = render('PLACEHOLDER');
+  render(text).forEach(([where, html], index) => {
+    assert.deepEqual(skeleton(html), skeleton(expected[index]![1]), `${where}: ${JSON.stringify(text)} changed the markup`);
+  });
+}
+
+>>>>>>> conimports
 const render = (name: string): [string, string][] => [
   ['users list', UsersPage({ viewer, list: { q: name, users: [user(name, `${name.length}@example.com`)] } }) as string],
   ['user page', UserPage({ viewer, user: user(name), canWrite: true, notice: name, error: name }) as string],
@@ -52,6 +151,40 @@ const render = (name: string): [string, string][] => [
   ],
   ['error', ErrorPage({ status: 400, title: name, detail: name, requestId: name, viewer }) as string],
   ['sign-in', SignInPage({ error: name }) as string],
+  [
+    'imports',
+    ImportsPage({ viewer, view: { jobs: [job(name)], olderBefore: job(name).id, paged: true, error: name, maxBytes: 1 } }) as string,
+  ],
+  [
+    'import job',
+    JobPage({
+      viewer,
+      view: {
+        job: job(name),
+        live: { bytes: 500, read: 10, failed: 2 },
+        errors: [
+          { line: 3, field: 'email', reason: name },
+          { line: 4, reason: name },
+        ],
+        errorsAfter: 2,
+        nextErrorsAfter: 4,
+        notice: name,
+      },
+    }) as string,
+  ],
+  [
+    'status',
+    StatusPage({
+      viewer,
+      view: {
+        version: name,
+        commit: name,
+        dialect: 'sqlite',
+        readiness: 'ready',
+        metrics: { ...METRICS, deliveries: { [name.length > 3 ? 'a' : 'b']: 1 } },
+      },
+    }) as string,
+  ],
 ];
 
 test('hostile names, emails, queries and messages are escaped in text and in attributes', () => {
@@ -82,6 +215,8 @@ test('every input of every form has a label, and errors are tied to their fields
     UsersPage({ viewer, list: { q: '', users: [] } }) as string,
     UserPage({ viewer, user: user('x'), canWrite: true, form: { name: '', email: '', errors: { name: 'required' } } }) as string,
     KeysPage({ viewer, keys: [key('k')], created: { record: key('k'), plaintext: 'rk_x' } }) as string,
+    ImportsPage({ viewer, view: { jobs: [job('x')], paged: false, maxBytes: 1024 } }) as string,
+    JobPage({ viewer, view: { job: job('x'), live: { bytes: 1, read: 1, failed: 0 }, errors: [], errorsAfter: 0 } }) as string,
   ];
   for (const html of pages) {
     const labelled = new Set([...html.matchAll(/<label for="([^"]+)"/g)].map((m) => m[1]));
@@ -126,4 +261,42 @@ test('no inline script or style: scripts and the stylesheet are files from the c
     assert.equal(m[2], '', 'a script element carries no inline code');
   }
   assert.ok(!/<style|\sstyle="|\son[a-z]+="/.test(html), 'no style element, style attribute or event handler attribute');
+});
+
+test('the imports screens: the token precedes the file, a running job polls its fragment and offers cancel, a finished one neither', () => {
+  const list = ImportsPage({ viewer, view: { jobs: [], paged: false, maxBytes: 64 * 1024 * 1024 } }) as string;
+  assert.match(list, /enctype="multipart\/form-data"/);
+  assert.ok(list.indexOf('name="_csrf"') < list.indexOf('type="file"'), 'the CSRF field comes before the file part');
+  assert.match(list, /At most 64\.0 MiB/);
+  const running = JobPage({ viewer, view: { job: job('x'), errors: [], errorsAfter: 0 } }) as string;
+  assert.match(running, /hx-get="\/console\/imports\/0190a0a0-0000-7000-8000-000000000001\/progress"/);
+  assert.match(running, /hx-trigger="every 1s"/);
+  assert.match(running, /Cancel the import/);
+  const done = JobPage({ viewer, view: { job: job('x', 'succeeded'), errors: [], errorsAfter: 0 } }) as string;
+  assert.ok(!done.includes('hx-trigger'), 'a finished job is not polled');
+  assert.ok(!done.includes('Cancel the import'));
+  assert.match(done, /No row errors\./);
+});
+
+test('the status screen shows numbers, the dialect by name, and readiness that is not ready stands out', () => {
+  const html = StatusPage({
+    viewer,
+    view: { version: '1.2.3', commit: 'abc', dialect: 'postgres', readiness: 'database unavailable', metrics: METRICS },
+  }) as string;
+  assert.match(html, /<td>PostgreSQL<\/td>/);
+  assert.match(html, /<strong class="field-error">database unavailable<\/strong>/);
+  assert.match(html, /<td>1,234<\/td>/);
+  assert.match(html, /≤ 25 ms/);
+  assert.match(html, /Delivery attempts: retryable<\/th><td>2<\/td>/);
+  const idle = StatusPage({
+    viewer,
+    view: {
+      version: '1',
+      commit: 'c',
+      dialect: 'sqlite',
+      readiness: 'ready',
+      metrics: { ...METRICS, latency: { count: 0, meanMs: null, p50Ms: null, p99Ms: null }, deliveries: {} },
+    },
+  }) as string;
+  assert.match(idle, /no requests yet/);
 });

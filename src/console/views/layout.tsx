@@ -8,12 +8,13 @@ export interface Viewer {
   readonly canManageKeys: boolean;
   readonly canReadEvents: boolean;
   readonly canManageWebhooks: boolean;
+  readonly canImport: boolean;
   readonly csrfToken: string;
   /** The key the console acts as, e.g. `key:0123…`. */
   readonly actor: string;
 }
 
-export type Section = 'users' | 'keys' | 'events' | 'webhooks' | 'home' | 'sign-in' | 'error';
+export type Section = 'users' | 'keys' | 'events' | 'webhooks' | 'imports' | 'status' | 'home' | 'sign-in' | 'error';
 
 /**
  * htmx with what a strict CSP needs: no inline indicator styles, no eval, no script tags from
@@ -100,6 +101,20 @@ function Nav(props: { viewer: Viewer; section: Section }): JSX.Element {
         ) : (
           ''
         )}
+        {viewer.canImport ? (
+          <li>
+            <a href="/console/imports" aria-current={current('imports')}>
+              Imports
+            </a>
+          </li>
+        ) : (
+          ''
+        )}
+        <li>
+          <a href="/console/status" aria-current={current('status')}>
+            Status
+          </a>
+        </li>
         <li>
           <form method="post" action="/console/sign-out" class="inline">
             <CsrfField token={viewer.csrfToken} />

@@ -10,6 +10,8 @@ export interface ImportJobStore {
   create(id: string, spec: ImportSpec, now: Date, signal?: AbortSignal): Promise<ImportJob>;
   get(id: string, signal?: AbortSignal): Promise<ImportJob | undefined>;
   listByStatus(statuses: readonly JobStatus[], signal?: AbortSignal): Promise<ImportJob[]>;
+  /** At most `limit` jobs, newest first, created before the job `before` when given (keyset on the UUIDv7 id). */
+  listRecent(limit: number, before?: string, signal?: AbortSignal): Promise<ImportJob[]>;
   /** Pending or running jobs that have a spooled file. */
   listUnfinishedUploads(signal?: AbortSignal): Promise<ImportJob[]>;
   /** One conditional update: the lease if free, expired, `owner`'s or `takeOverFrom`'s; undefined when refused. */
@@ -35,5 +37,6 @@ export interface ImportJobStore {
     signal?: AbortSignal,
   ): Promise<ImportJob>;
   suspend(id: string, owner: string, now: Date, event?: NewEvent, signal?: AbortSignal): Promise<ImportJob>;
-  rowErrors(id: string, signal?: AbortSignal): AsyncIterable<RowError>;
+  /** The stored row errors in line order, from the line after `afterLine` (default: the first). */
+  rowErrors(id: string, signal?: AbortSignal, afterLine?: number): AsyncIterable<RowError>;
 }

@@ -67,6 +67,17 @@ export class SqlImportJobStore implements ImportJobStore {
     return rows.map((row) => this.#toJob(row));
   }
 
+  /** Newest first by id (a UUIDv7 orders by creation), over the primary key: no scan, no count. */
+  async listRecent(limit: number, before?: string, signal?: AbortSignal): Promise<ImportJob[]> {
+    signal?.throwIfAborted();
+    const rows = await failOnOutage(this.dialect, () => {
+      let query = this.db.selectFrom('import_jobs').selectAll();
+      if (before !== undefined) query = query.where('id', '<', before);
+      return query.orderBy('id', 'desc').limit(limit).execute();
+    });
+    return rows.map((row) => this.#toJob(row));
+  }
+
   /**
    * Takes the job's lease for `owner` until `until` in one conditional UPDATE, so of two
    * processes claiming at once exactly one wins (the row count decides): the lease must be
@@ -208,9 +219,9 @@ export class SqlImportJobStore implements ImportJobStore {
     return rows.map((row) => this.#toJob(row));
   }
 
-  /** The stored row errors of a job in line order, read in pages (constant memory). */
-  async *rowErrors(id: string, signal?: AbortSignal): AsyncGenerator<RowError, void, undefined> {
-    let after = 0;
+  /** The stored row errors of a job in line order after `afterLine`, read in pages (constant memory). */
+  async *rowErrors(id: string, signal?: AbortSignal, afterLine = 0): AsyncGenerator<RowError, void, undefined> {
+    let after = afterLine;
     for (;;) {
       signal?.throwIfAborted();
       const rows = await failOnOutage(this.dialect, () =>
