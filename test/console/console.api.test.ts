@@ -5,11 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appOver, buildTestApp, type TestApp } from '../helpers/app.js';
-<<<<<<< HEAD
 import { cookieOf, FORM, session, signIn } from './session.js';
-=======
-import { cookieOf, FORM, session, signIn } from '../helpers/console.js';
->>>>>>> conimports
 import { sessionId } from '../../src/console/sessions.js';
 import { CONSOLE_CSP } from '../../src/console/plugin.js';
 import { HTMX_PATH, SCRIPT_PATH, STYLES_PATH } from '../../src/console/assets/paths.js';

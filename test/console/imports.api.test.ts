@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { dialects } from '../helpers/databases.js';
-import { FORM, ORIGIN, session } from '../helpers/console.js';
+import { FORM, ORIGIN, session } from './session.js';
 import { pollFor } from '../helpers/server.js';
 import { ROW_ERRORS_PAGE_SIZE } from '../../src/console/imports.routes.js';
 

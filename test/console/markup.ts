@@ -52,6 +52,7 @@ export const viewer: Viewer = {
   canManageKeys: true,
   canReadEvents: true,
   canManageWebhooks: true,
+  canImport: true,
   csrfToken: 'tok"en<',
   actor: 'key:<evil>',
 };

@@ -10,31 +10,10 @@ import type { User } from '../../src/users/model.js';
 import { KeysPage } from '../../src/console/views/keys.js';
 import { ErrorPage, SignInPage } from '../../src/console/views/pages.js';
 import { ConflictPage, UserPage, UsersPage } from '../../src/console/views/users.js';
-<<<<<<< HEAD
 import { assertInert, HOSTILE, skeleton, viewer } from './markup.js';
-=======
-import type { Viewer } from '../../src/console/views/layout.js';
 import { ImportsPage, JobPage } from '../../src/console/views/imports.js';
 import { StatusPage } from '../../src/console/views/status.js';
 import type { ImportJob } from '../../src/imports/jobs/job.js';
-
-const HOSTILE = [
-  '<script>alert(1)</script>',
-  '"><img src=x onerror=alert(1)>',
-  "' onmouseover='alert(1)",
-  '</textarea><script>x</script>',
-  '&lt;already&gt; & <b>bold</b>',
-];
-
-const viewer: Viewer = {
-  canReadUsers: true,
-  canManageKeys: true,
-  canReadEvents: true,
-  canImport: true,
-  csrfToken: 'tok"en<',
-  actor: 'key:<evil>',
-};
->>>>>>> conimports
 
 function user(name: string, email = 'a@example.com'): User {
   const at = new Date('2026-01-01T00:00:00Z');
@@ -62,8 +41,6 @@ function key(name: string): ApiKeyRecord {
   };
 }
 
-<<<<<<< HEAD
-=======
 function job(text: string, status: ImportJob['status'] = 'running'): ImportJob {
   const at = new Date('2026-01-01T00:00:00Z');
   return {
@@ -94,49 +71,6 @@ const METRICS = {
   importsRunning: 1,
 };
 
-/**
- * The markup's skeleton as a browser's tokenizer sees it: each tag and each attribute name, in
- * order. Text that is escaped right changes only text and attribute values, never this.
- */
-function skeleton(html: string): string[] {
-  const out: string[] = [];
-  let i = 0;
-  while (i < html.length) {
-    const lt = html.indexOf('<', i);
-    if (lt < 0) break;
-    const tag = /^<\/?(?:[a-zA-Z][a-zA-Z0-9-]*|!doctype)/.exec(html.slice(lt, lt + 40));
-    if (tag === null) {
-      i = lt + 1;
-      continue;
-    }
-    out.push(tag[0].toLowerCase());
-    let j = lt + tag[0].length;
-    for (;;) {
-      while (/\s/.test(html[j] ?? '')) j++;
-      if (j >= html.length || html[j] === '>' || html.startsWith('/>', j)) break;
-      const name = /^[^\s=>/]+/.exec(html.slice(j))?.[0] ?? html[j]!;
-      out.push(`@${name}`);
-      j += name.length;
-      if (html[j] === '=') {
-        j++;
-        if (html[j] === '"' || html[j] === "'") j = html.indexOf(html[j]!, j + 1) + 1;
-        else while (j < html.length && !/[\s>]/.test(html[j]!)) j++;
-      }
-    }
-    i = j + 1;
-  }
-  return out;
-}
-
-/** `text` rendered everywhere leaves the same skeleton as a harmless word does: no tag opened, no attribute added. */
-function assertInert(text: string): void {
-  const expected = render('PLACEHOLDER');
-  render(text).forEach(([where, html], index) => {
-    assert.deepEqual(skeleton(html), skeleton(expected[index]![1]), `${where}: ${JSON.stringify(text)} changed the markup`);
-  });
-}
-
->>>>>>> conimports
 const render = (name: string): [string, string][] => [
   ['users list', UsersPage({ viewer, list: { q: name, users: [user(name, `${name.length}@example.com`)] } }) as string],
   ['user page', UserPage({ viewer, user: user(name), canWrite: true, notice: name, error: name }) as string],
