@@ -431,23 +431,22 @@ export class GroupsService {
   }
 
   /**
-   * Several changes in one transaction, one version more (a SCIM PATCH with several operations):
-   * a merge patch of the fields, users to add (all must exist) and users to remove; removals
-   * apply before additions. Nothing changed: same version, no event.
+   * Several changes in one transaction, one version more (a SCIM PATCH with several operations,
+   * a SCIM PUT): a merge patch of the fields, and either users to add (all must exist) and users
+   * to remove, removals before additions, or `members`, the exact list the members become (its
+   * difference computed under the group's lock). Nothing changed: same version, no event.
    * @throws ValidationError, GroupNotFoundError, MembersNotFoundError, GroupVersionMismatchError, GroupNameTakenError, GroupExternalIdTakenError
    */
   async modify(
     id: string,
-    change: { readonly patch?: unknown; readonly add?: unknown; readonly remove?: unknown },
+    change: { readonly patch?: unknown; readonly add?: unknown; readonly remove?: unknown; readonly members?: unknown },
     ifMatch: readonly number[] | undefined,
     ctx: GroupContext = {},
     maxMembers: number | null = null,
   ): Promise<{ group: Group; added: readonly UserId[]; removed: readonly UserId[] }> {
     return inSpan('groups.modify', async () => {
-      const add = change.add === undefined ? [] : requireMemberIds(change.add, maxMembers ?? undefined);
-      const remove = change.remove === undefined ? [] : requireMemberIds(change.remove, maxMembers ?? undefined);
       const edit = (current: Group) => (change.patch === undefined ? current : applyGroupPatch(current, change.patch));
-      const { group, outcome } = await this.#change(id, { add, remove }, ifMatch, edit, ctx);
+      const { group, outcome } = await this.#change(id, membersChangeOf(change, maxMembers ?? undefined), ifMatch, edit, ctx);
       return { group, added: outcome.added, removed: outcome.removed };
     });
   }
@@ -576,6 +575,28 @@ export function applyGroupPatch(current: Group, patch: unknown): Group {
   }
   errors.throwIfAny();
   return changedGroupFields(current, next).length === 0 ? current : next;
+}
+
+/** modify()'s member fields as one store change; `members` (a whole list) excludes `add` and `remove`. */
+function membersChangeOf(
+  change: { readonly add?: unknown; readonly remove?: unknown; readonly members?: unknown },
+  max: number | undefined,
+) {
+  if (change.members === undefined) {
+    const add = change.add === undefined ? [] : requireMemberIds(change.add, max);
+    const remove = change.remove === undefined ? [] : requireMemberIds(change.remove, max);
+    return { add, remove };
+  }
+  if (change.add !== undefined || change.remove !== undefined) {
+    throw new ValidationError(
+      [{ pointer: '/members', message: 'excludes add and remove' }],
+      'A whole member list cannot be combined with a delta.',
+    );
+  }
+  const errors = new FieldErrors();
+  const replace = parseMemberIds(errors, 'members', change.members, undefined);
+  errors.throwIfAny();
+  return { replace };
 }
 
 function requireMemberIds(input: unknown, max: number | undefined): UserId[] {
