@@ -51,6 +51,7 @@ export interface UserProfile {
   readonly locale?: string;
   readonly timezone?: string;
   readonly profile_url?: string;
+  readonly formatted_name?: string;
   readonly middle_name?: string;
   readonly honorific_prefix?: string;
   readonly honorific_suffix?: string;

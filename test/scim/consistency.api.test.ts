@@ -76,6 +76,34 @@ for (const [name, open, skip] of await dialects()) {
       return created.body.id as string;
     }
 
+    test('name.formatted reads back as sent, through SCIM and through REST (profile.formatted_name)', async () => {
+      const email = `formatted.${randomUUID().slice(0, 8)}@example.com`;
+      const name = { formatted: 'Ms. Barbara J Jensen, III', givenName: 'Barbara', familyName: 'Jensen' };
+      const id = await newUser(email, { name, displayName: 'Babs' });
+      const viaScim = await call(target, 'GET', `/Users/${id}`);
+      assert.deepEqual(viaScim.body.name, name);
+      assert.equal(viaScim.body.displayName, 'Babs', 'the display name stays apart');
+      const viaRest = await rest(api, 'GET', `/v1/users/${id}`);
+      assert.equal(viaRest.body.profile.formatted_name, name.formatted);
+      assert.equal(viaRest.body.name, 'Babs');
+
+      // Entra's cycle: the same PUT again is no change; a REST change is what SCIM reads next.
+      const put = await call(target, 'PUT', `/Users/${id}`, { body: { schemas: [USER], userName: email, name, displayName: 'Babs' } });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      assert.deepEqual(put.body.name, name);
+      const patched = await rest(api, 'PATCH', `/v1/users/${id}`, { profile: { formatted_name: 'Barbara Jensen' } });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      assert.equal((await call(target, 'GET', `/Users/${id}`)).body.name.formatted, 'Barbara Jensen');
+      const cleared = await call(target, 'PATCH', `/Users/${id}`, {
+        body: { schemas: [PATCH_OP], Operations: [{ op: 'remove', path: 'name.formatted' }] },
+      });
+      assert.equal(cleared.status, 200, JSON.stringify(cleared.body));
+      assert.equal(cleared.body.name.formatted, undefined);
+      assert.equal((await rest(api, 'GET', `/v1/users/${id}`)).body.profile.formatted_name, undefined);
+      const tooLong = await rest(api, 'PATCH', `/v1/users/${id}`, { profile: { formatted_name: 'x'.repeat(1025) } });
+      assert.equal(tooLong.status, 400, 'validated like the rest of the profile');
+    });
+
     test('a group PUT racing a member PATCH: the final members are the two applied in commit order, with matching events', async () => {
       const tag = randomUUID().slice(0, 8);
       const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map((n) => newUser(`${n}.race.${tag}@example.com`)));

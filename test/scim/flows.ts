@@ -180,6 +180,8 @@ export async function entraFlow(t: ScimTarget): Promise<void> {
   const id = created.body.id;
   assert.deepEqual(created.body.schemas, [USER, ENTERPRISE]);
   assert.equal(created.body[ENTERPRISE].department, 'Research');
+  // Entra sends name.formatted on every cycle and compares what it reads back.
+  assert.deepEqual(created.body.name, { formatted: 'Test User', familyName: 'User', givenName: 'Test' });
 
   const manager = await call(t, 'POST', '/Users', {
     body: { schemas: [USER], userName: `boss.${externalId}@contoso.example`, externalId: `boss-${externalId}` },
@@ -206,6 +208,7 @@ export async function entraFlow(t: ScimTarget): Promise<void> {
   assert.equal(u.displayName, 'Updated User');
   assert.equal(u.name.givenName, 'Updated');
   assert.equal(u.name.familyName, 'User');
+  assert.equal(u.name.formatted, 'Test User', 'a PATCH of other name parts keeps name.formatted');
   assert.deepEqual(u.emails, [{ primary: true, type: 'work', value: `updated.${email}` }]);
   assert.deepEqual(u.phoneNumbers, [{ type: 'mobile', value: '+1 555 0100' }]);
   assert.equal(u[ENTERPRISE].department, 'Engineering');
