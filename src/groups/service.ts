@@ -4,6 +4,7 @@ import { InvalidCursorError } from '../kit/cursor.js';
 import { FieldErrors, ValidationError } from '../kit/errors.js';
 import { applyMergePatch } from '../kit/merge-patch.js';
 import { offsetPage } from '../kit/offset-page.js';
+import { DEFAULT_PAGE_POSITIONS, PagePositions } from '../kit/page-positions.js';
 import { inSpan } from '../kit/trace.js';
 import type { EventContext, NewEvent } from '../events/model.js';
 import { compareKeys, prefixRange, type KeyRange } from '../users/search.js';
@@ -129,6 +130,8 @@ export interface GroupsServiceOptions {
   readonly now?: () => Date;
   /** How long an Idempotency-Key is remembered (users' setting). */
   readonly idempotencyTtlMs?: number;
+  /** Where page() calls ended (default: DEFAULT_PAGE_POSITIONS); tests give their own. */
+  readonly pagePositions?: PagePositions<GroupId>;
 }
 
 export interface ListGroupsInput {
@@ -167,6 +170,7 @@ export class GroupsService {
   readonly #newId: () => string;
   readonly #now: () => Date;
   readonly #idempotencyTtlMs: number;
+  readonly #positions: PagePositions<GroupId>;
 
   constructor(options: GroupsServiceOptions) {
     this.#store = options.store;
@@ -174,6 +178,7 @@ export class GroupsService {
     this.#newId = options.newId;
     this.#now = options.now ?? (() => new Date());
     this.#idempotencyTtlMs = options.idempotencyTtlMs ?? 24 * 3_600_000;
+    this.#positions = options.pagePositions ?? new PagePositions(DEFAULT_PAGE_POSITIONS);
   }
 
   /**
@@ -327,7 +332,7 @@ export class GroupsService {
     return { items, nextCursor: rows.length > limit && last ? this.#cursors.encode(position(last)) : null };
   }
 
-  /** Groups by position in id order and how many there are (SCIM startIndex paging; see UsersService.page()). */
+  /** Groups by position in id order and how many there are (SCIM startIndex paging; positions remembered as UsersService.page() does). */
   async page(offset: number, limit: number, ctx: GroupContext = {}): Promise<{ total: number; groups: Group[] }> {
     return inSpan('groups.page', async () => {
       const { total, items } = await offsetPage<GroupId, Group>(
@@ -340,6 +345,7 @@ export class GroupsService {
         offset,
         limit,
         ctx.signal,
+        { positions: this.#positions, scope: 'groups by id', rememberTotalAbove: 10_000 },
       );
       return { total, groups: items };
     });

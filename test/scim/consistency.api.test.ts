@@ -164,5 +164,48 @@ for (const [name, open, skip] of await dialects()) {
         }
       }
     });
+
+    test('a full sync by startIndex while users are created and deleted between pages: every user present throughout, once', async () => {
+      const tag = randomUUID().slice(0, 8);
+      for (let i = 0; i < 30; i++) await newUser(`sync${i}.${tag}@example.com`);
+      const present = await call(target, 'GET', '/Users?count=200&attributes=userName');
+      assert.ok(present.body.totalResults < 200, 'one page holds them all');
+      const seen: string[] = [];
+      const deleted = new Set<string>();
+      const count = 7;
+      for (let start = 1; ; start += count) {
+        const page = await call(target, 'GET', `/Users?startIndex=${start}&count=${count}&attributes=userName`);
+        assert.equal(page.status, 200, JSON.stringify(page.body));
+        const ids = (page.body.Resources as { id: string }[]).map((u) => u.id);
+        seen.push(...ids);
+        if (ids.length < count) break;
+        // Between pages: a user already read leaves (offsets shift by one) and a new one arrives.
+        const gone = seen[seen.length - 3]!;
+        if (!deleted.has(gone)) {
+          assert.equal((await call(target, 'DELETE', `/Users/${gone}`)).status, 204);
+          deleted.add(gone);
+        }
+        await newUser(`late${start}.${tag}@example.com`);
+      }
+      assert.equal(new Set(seen).size, seen.length, 'no user twice');
+      assert.deepEqual([...seen].sort(), seen, 'in id order');
+      // Offsets alone would skip one user per deletion before the position; seeking by id skips none.
+      for (const { id } of present.body.Resources as { id: string }[]) assert.ok(deleted.has(id) || seen.includes(id), `${id} was missed`);
+      // A page nobody ended at (a cache miss) still gives the page by position.
+      const total = (await call(target, 'GET', '/Users?count=0')).body.totalResults as number;
+      const everyone: string[] = [];
+      for (let start = 1; start <= total; start += 50) {
+        everyone.push(
+          ...(
+            (await call(target, 'GET', `/Users?startIndex=${start}&count=50&attributes=userName`)).body.Resources as { id: string }[]
+          ).map((u) => u.id),
+        );
+      }
+      const odd = await call(target, 'GET', `/Users?startIndex=4&count=3&attributes=userName`);
+      assert.deepEqual(
+        (odd.body.Resources as { id: string }[]).map((u) => u.id),
+        everyone.slice(3, 6),
+      );
+    });
   });
 }
