@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { appOver, testAuth } from '../helpers/app.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
-import { call, type Answer, type ScimTarget } from './flows.js';
+import { call, type Answer, type ScimTarget, rest, type Rest } from './flows.js';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -16,21 +16,6 @@ const PORTS: Record<string, number> = { sqlite: 26140, postgres: 26141 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bodies are checked field by field, as a client reads them
 type Json = any;
-
-interface Rest {
-  readonly base: string;
-  readonly key: string;
-}
-
-async function rest(r: Rest, method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
-  const response = await fetch(`${r.base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${r.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
 
 /** The events of one subject, in feed order (the feed is read whole: the test databases are small). */
 async function eventsOf(r: Rest, subject: string): Promise<Json[]> {

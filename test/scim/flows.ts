@@ -55,6 +55,22 @@ export async function call(
   return { status: response.status, headers: response.headers, body: parsed };
 }
 
+/** Roster's REST API beside SCIM, with a key of its own (admin in the tests). */
+export interface Rest {
+  readonly base: string;
+  readonly key: string;
+}
+
+export async function rest(r: Rest, method: string, path: string, body?: unknown): Promise<{ status: number; body: Answer['body'] }> {
+  const response = await fetch(`${r.base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${r.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+}
+
 /** Asserts a SCIM Error (RFC 7644 §3.12) with this status and, when given, scimType. */
 export function assertScimError(answer: Answer, status: number, scimType?: string): void {
   assert.equal(answer.status, status, JSON.stringify(answer.body));

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { appOver, testAuth } from '../helpers/app.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
-import { assertScimError, call, entraFlow, errorFlow, googleFlow, oktaFlow, type ScimTarget } from './flows.js';
+import { assertScimError, call, entraFlow, errorFlow, googleFlow, oktaFlow, type ScimTarget, rest, type Rest } from './flows.js';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -15,21 +15,6 @@ const q = (filter: string) => encodeURIComponent(filter);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bodies are checked field by field, as a client reads them
 type Json = any;
-
-interface Rest {
-  readonly base: string;
-  readonly key: string;
-}
-
-async function rest(r: Rest, method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
-  const response = await fetch(`${r.base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${r.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
 
 interface FeedEvent {
   readonly type: string;
