@@ -123,16 +123,21 @@ function directoryGroups(groups: GroupsService): DirectoryGroups {
         if (!isUuidV7(id)) throw new DirectoryNotFoundError(`No group has id ${id}.`);
         return groups.memberIds(id, page.after, page.limit, ctxOf(call));
       }),
-    update: (id, change, delta, expectedVersion, call) =>
+    update: (id, change, members, expectedVersion, call) =>
       mapped(async () => {
         if (!isUuidV7(id)) throw new DirectoryNotFoundError(`No group has id ${id}.`);
         const patch: Record<string, unknown> = {};
         if (change.display_name !== undefined) patch.display_name = change.display_name;
         if (change.external_id !== undefined) patch.external_id = change.external_id;
-        // One call, one transaction, one version: the fields, removals, then additions.
+        // One call, one transaction, one version: the fields, then the members (removals before
+        // additions, or the whole list's difference, computed under the group's lock). Not
+        // replace(): it would also reset `attributes`, the REST caller's data SCIM never sends.
         const { group } = await groups.modify(
           id,
-          { ...(Object.keys(patch).length === 0 ? {} : { patch }), add: delta.add, remove: delta.remove },
+          {
+            ...(Object.keys(patch).length === 0 ? {} : { patch }),
+            ...('exactly' in members ? { members: members.exactly } : { add: members.add, remove: members.remove }),
+          },
           versions(expectedVersion),
           ctxOf(call),
           null,

@@ -4,6 +4,7 @@ import { InvalidCursorError } from '../kit/cursor.js';
 import { FieldErrors, ValidationError } from '../kit/errors.js';
 import { applyMergePatch } from '../kit/merge-patch.js';
 import { offsetPage } from '../kit/offset-page.js';
+import { DEFAULT_PAGE_POSITIONS, PagePositions } from '../kit/page-positions.js';
 import { inSpan } from '../kit/trace.js';
 import type { EventContext, NewEvent } from '../events/model.js';
 import { compareKeys, prefixRange, type KeyRange } from '../users/search.js';
@@ -129,6 +130,8 @@ export interface GroupsServiceOptions {
   readonly now?: () => Date;
   /** How long an Idempotency-Key is remembered (users' setting). */
   readonly idempotencyTtlMs?: number;
+  /** Where page() calls ended (default: DEFAULT_PAGE_POSITIONS); tests give their own. */
+  readonly pagePositions?: PagePositions<GroupId>;
 }
 
 export interface ListGroupsInput {
@@ -167,6 +170,7 @@ export class GroupsService {
   readonly #newId: () => string;
   readonly #now: () => Date;
   readonly #idempotencyTtlMs: number;
+  readonly #positions: PagePositions<GroupId>;
 
   constructor(options: GroupsServiceOptions) {
     this.#store = options.store;
@@ -174,6 +178,7 @@ export class GroupsService {
     this.#newId = options.newId;
     this.#now = options.now ?? (() => new Date());
     this.#idempotencyTtlMs = options.idempotencyTtlMs ?? 24 * 3_600_000;
+    this.#positions = options.pagePositions ?? new PagePositions(DEFAULT_PAGE_POSITIONS);
   }
 
   /**
@@ -327,7 +332,7 @@ export class GroupsService {
     return { items, nextCursor: rows.length > limit && last ? this.#cursors.encode(position(last)) : null };
   }
 
-  /** Groups by position in id order and how many there are (SCIM startIndex paging; see UsersService.page()). */
+  /** Groups by position in id order and how many there are (SCIM startIndex paging; positions remembered as UsersService.page() does). */
   async page(offset: number, limit: number, ctx: GroupContext = {}): Promise<{ total: number; groups: Group[] }> {
     return inSpan('groups.page', async () => {
       const { total, items } = await offsetPage<GroupId, Group>(
@@ -340,6 +345,7 @@ export class GroupsService {
         offset,
         limit,
         ctx.signal,
+        { positions: this.#positions, scope: 'groups by id', rememberTotalAbove: 10_000 },
       );
       return { total, groups: items };
     });
@@ -431,23 +437,22 @@ export class GroupsService {
   }
 
   /**
-   * Several changes in one transaction, one version more (a SCIM PATCH with several operations):
-   * a merge patch of the fields, users to add (all must exist) and users to remove; removals
-   * apply before additions. Nothing changed: same version, no event.
+   * Several changes in one transaction, one version more (a SCIM PATCH with several operations,
+   * a SCIM PUT): a merge patch of the fields, and either users to add (all must exist) and users
+   * to remove, removals before additions, or `members`, the exact list the members become (its
+   * difference computed under the group's lock). Nothing changed: same version, no event.
    * @throws ValidationError, GroupNotFoundError, MembersNotFoundError, GroupVersionMismatchError, GroupNameTakenError, GroupExternalIdTakenError
    */
   async modify(
     id: string,
-    change: { readonly patch?: unknown; readonly add?: unknown; readonly remove?: unknown },
+    change: { readonly patch?: unknown; readonly add?: unknown; readonly remove?: unknown; readonly members?: unknown },
     ifMatch: readonly number[] | undefined,
     ctx: GroupContext = {},
     maxMembers: number | null = null,
   ): Promise<{ group: Group; added: readonly UserId[]; removed: readonly UserId[] }> {
     return inSpan('groups.modify', async () => {
-      const add = change.add === undefined ? [] : requireMemberIds(change.add, maxMembers ?? undefined);
-      const remove = change.remove === undefined ? [] : requireMemberIds(change.remove, maxMembers ?? undefined);
       const edit = (current: Group) => (change.patch === undefined ? current : applyGroupPatch(current, change.patch));
-      const { group, outcome } = await this.#change(id, { add, remove }, ifMatch, edit, ctx);
+      const { group, outcome } = await this.#change(id, membersChangeOf(change, maxMembers ?? undefined), ifMatch, edit, ctx);
       return { group, added: outcome.added, removed: outcome.removed };
     });
   }
@@ -576,6 +581,28 @@ export function applyGroupPatch(current: Group, patch: unknown): Group {
   }
   errors.throwIfAny();
   return changedGroupFields(current, next).length === 0 ? current : next;
+}
+
+/** modify()'s member fields as one store change; `members` (a whole list) excludes `add` and `remove`. */
+function membersChangeOf(
+  change: { readonly add?: unknown; readonly remove?: unknown; readonly members?: unknown },
+  max: number | undefined,
+) {
+  if (change.members === undefined) {
+    const add = change.add === undefined ? [] : requireMemberIds(change.add, max);
+    const remove = change.remove === undefined ? [] : requireMemberIds(change.remove, max);
+    return { add, remove };
+  }
+  if (change.add !== undefined || change.remove !== undefined) {
+    throw new ValidationError(
+      [{ pointer: '/members', message: 'excludes add and remove' }],
+      'A whole member list cannot be combined with a delta.',
+    );
+  }
+  const errors = new FieldErrors();
+  const replace = parseMemberIds(errors, 'members', change.members, undefined);
+  errors.throwIfAny();
+  return { replace };
 }
 
 function requireMemberIds(input: unknown, max: number | undefined): UserId[] {

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../kit/errors.js';
 import { RequestBodyTimeoutError } from './deadline.js';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
+import { SCIM_CONTENT_TYPE, isScimUrl, scimErrorBody } from './scim-errors.js';
 import type { ServerTimeouts } from './tracing.js';
 
 /** The request line and headers exceed Node's limit (`--max-http-header-size`, 16 KiB). */
@@ -71,11 +72,29 @@ const SMUGGLING =
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** A request line's method and target, read loosely: enough to tell where a refused request was going. */
+const REQUEST_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ +([^\s]+)/;
+
+/**
+ * The target of the refused request, when it can be read: the dispatched request's URL, else
+ * the request line at the start of the bytes the parser refused (Node hands them over as
+ * `rawPacket`: the chunk it was parsing). An absolute-form target is reduced to its path.
+ */
+export function refusedTarget(rawPacket: unknown, inFlight: ServerResponse | undefined): string | undefined {
+  const url = inFlight?.req?.url;
+  if (typeof url === 'string') return url;
+  if (!Buffer.isBuffer(rawPacket)) return undefined;
+  // Only the line's start matters: a request line longer than this is not one SCIM would send.
+  const line = REQUEST_LINE.exec(rawPacket.subarray(0, 8192).toString('latin1'));
+  return line?.[1]?.replace(/^https?:\/\/[^/?#]*/i, '');
+}
+
 /**
  * Fastify's `clientErrorHandler`, for the node server's 'clientError' event: the parser refused
  * the bytes (431 headers too large, 400 smuggling attempts, bad chunk sizes, characters HTTP
  * does not allow) or a timeout fired (408). Fastify's default answers those in its own JSON;
- * this writes a catalogued problem+json, the one shape every other answer has. The socket is raw
+ * this writes a catalogued problem+json, the one shape every other answer has — or, for a
+ * request whose target is under /scim/v2, the same status and detail as a SCIM error. The socket is raw
  * here, so the whole HTTP/1.1 response is written by hand (Content-Length, Connection: close,
  * a request id: the in-flight request's when there is one, else a new one), and, as Node does,
  * only if no response has started on the connection; then the connection is closed.
@@ -90,16 +109,21 @@ export function clientErrorHandler(timeouts: ServerTimeouts) {
     const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
     const given = inFlight?.getHeader('x-request-id');
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    const body = toProblem(clientErrorFor(error, inFlight !== undefined, timeouts), requestId);
+    const problem = toProblem(clientErrorFor(error, inFlight !== undefined, timeouts), requestId);
+    // Under /scim/v2 every error is a SCIM error (RFC 7644 §3.12), these included, when the
+    // request line says where the request was going.
+    const target = refusedTarget((error as { rawPacket?: unknown }).rawPacket, inFlight);
+    const scim = target !== undefined && isScimUrl(target);
+    const status = problem.status;
     this.log.info(
-      { request_id: requestId, status: body.status, parser_error: error.code, remote_address: socket.remoteAddress },
+      { request_id: requestId, status, parser_error: error.code, remote_address: socket.remoteAddress, scim },
       'request refused before routing',
     );
     if (socket.writable && (inFlight === undefined || !inFlight.headersSent)) {
-      const json = JSON.stringify(body);
+      const json = JSON.stringify(scim ? scimErrorBody(status, problem.detail, status === 400 ? 'invalidSyntax' : undefined) : problem);
       socket.write(
-        `HTTP/1.1 ${body.status} ${STATUS_CODES[body.status] ?? ''}\r\n` +
-          `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+          `Content-Type: ${scim ? SCIM_CONTENT_TYPE : PROBLEM_CONTENT_TYPE}\r\n` +
           `Content-Length: ${Buffer.byteLength(json)}\r\n` +
           'Connection: close\r\n' +
           `X-Request-Id: ${requestId}\r\n` +

@@ -16,6 +16,7 @@ const TEXT_DESCRIPTIONS: Partial<Record<(typeof PROFILE_TEXT_KEYS)[number], stri
   preferred_language: 'an RFC 9110 language tag, such as en-GB',
   locale: 'such as en-US',
   timezone: 'an IANA time zone, such as Europe/London',
+  formatted_name: 'the whole name as the identity provider formats it (SCIM name.formatted); `name` stays the display name',
 };
 
 const Contact = (what: string) =>

@@ -2,11 +2,11 @@ import { checkIfMatch, directory, notFound, pinnedVersion } from './directory-er
 import { parseFilter } from './filter/parse.js';
 import { planGroupFilter } from './filter/plan.js';
 import { groupDraftFromScim, groupToScim, memberIdsOf } from './mapping/group.js';
-import { splitMemberOperations, type MemberChange } from './patch/members.js';
+import { splitMemberOperations } from './patch/members.js';
 import { applyPatch } from './patch/engine.js';
 import { readPatchRequest } from './patch/operations.js';
 import type { ScimPage } from './paging.js';
-import type { DirectoryCall, DirectoryGroup, DirectoryGroupDraft, DirectoryGroups, MemberDelta } from './ports.js';
+import type { DirectoryCall, DirectoryGroup, DirectoryGroupDraft, DirectoryGroups, MemberDelta, MemberList } from './ports.js';
 import { keeps, project, type Projection } from './projection.js';
 import { listResponse, renderResource } from './resources.js';
 import { GROUP_RESOURCE } from './schema/definitions.js';
@@ -17,9 +17,11 @@ import type { Rendered } from './users.js';
 const MEMBER_PAGE = 1000;
 
 /**
- * The /Groups endpoint's use cases. Members never travel as a rewritten list: PATCH, PUT and
- * POST hand the directory a delta (ids to add, ids to remove), so concurrent member changes
- * of one group all apply, and a 100,000-member group is never rewritten for one change.
+ * The /Groups endpoint's use cases. Members never travel as a list read here and written back:
+ * a PATCH hands the directory a delta (ids to add, ids to remove), a PUT or a cleared member
+ * list the list wanted, whose difference the directory computes in the change's transaction;
+ * so concurrent member changes of one group are serialised and none is partly undone, and a
+ * 100,000-member group is never rewritten for one change.
  */
 export class ScimGroups {
   constructor(private readonly groups: DirectoryGroups) {}
@@ -52,7 +54,11 @@ export class ScimGroups {
     return listResponse(found.total, page.startIndex, resources);
   }
 
-  /** PUT: the group becomes the body; its members too, applied as the difference from the current ones. */
+  /**
+   * PUT: the group becomes the body, members included. The whole desired state goes to the
+   * directory, which computes the member difference inside its transaction: a member PATCH
+   * that commits while this PUT is in flight is either wholly before it or wholly after it.
+   */
   async replace(
     id: string,
     body: unknown,
@@ -63,11 +69,8 @@ export class ScimGroups {
     const doc = normaliseResource(GROUP_RESOURCE, body);
     const draft = groupDraftFromScim(doc);
     const wanted = memberIdsOf(doc);
-    const current = await this.#current(id, call);
-    checkIfMatch(ifMatch, current.version);
-    const delta = await this.#delta(id, { clear: true, add: wanted, remove: [] }, call);
-    const expected = ifMatch === undefined || ifMatch === '*' ? undefined : current.version;
-    const group = await directory(() => this.groups.update(id, draft, delta, expected, call));
+    const expected = await pinnedVersion(ifMatch, () => this.#current(id, call));
+    const group = await directory(() => this.groups.update(id, draft, { exactly: wanted }, expected, call));
     return this.#render(group, wanted, base, {});
   }
 
@@ -95,27 +98,20 @@ export class ScimGroups {
         ...(draft.external_id === current.external_id ? {} : { external_id: draft.external_id }),
       };
     }
-    const delta = await this.#delta(id, members, call);
+    // "Clear" (remove or replace `members`) becomes the list the members end as, its difference
+    // computed by the directory under the group's lock, as for a PUT.
+    const update: MemberDelta | MemberList = members.clear ? { exactly: members.add } : { add: members.add, remove: members.remove };
     const expected = ifMatch === undefined || ifMatch === '*' ? undefined : current.version;
-    if (Object.keys(change).length === 0 && delta.add.length === 0 && delta.remove.length === 0) {
+    if (Object.keys(change).length === 0 && !members.clear && members.add.length === 0 && members.remove.length === 0) {
       return this.#render(current, undefined, base, {});
     }
-    const group = await directory(() => this.groups.update(id, change, delta, expected, call));
+    const group = await directory(() => this.groups.update(id, change, update, expected, call));
     return this.#render(group, undefined, base, {});
   }
 
   async delete(id: string, ifMatch: readonly number[] | '*' | undefined, call: DirectoryCall): Promise<void> {
     const expected = await pinnedVersion(ifMatch, () => this.#current(id, call));
     await directory(() => this.groups.delete(id, expected, call));
-  }
-
-  /** A change as the delta the directory applies; "clear" reads the current members once to know what to remove. */
-  async #delta(id: string, change: MemberChange, call: DirectoryCall): Promise<MemberDelta> {
-    if (!change.clear) return { add: change.add, remove: change.remove };
-    const keep = new Set(change.add);
-    const current = await this.#members(id, call);
-    const present = new Set(current);
-    return { add: change.add.filter((m) => !present.has(m)), remove: current.filter((m) => !keep.has(m)) };
   }
 
   async #members(id: string, call: DirectoryCall): Promise<string[]> {

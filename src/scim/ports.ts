@@ -51,6 +51,7 @@ export interface UserProfile {
   readonly locale?: string;
   readonly timezone?: string;
   readonly profile_url?: string;
+  readonly formatted_name?: string;
   readonly middle_name?: string;
   readonly honorific_prefix?: string;
   readonly honorific_suffix?: string;
@@ -129,6 +130,15 @@ export interface MemberDelta {
   readonly remove: readonly string[];
 }
 
+/**
+ * The members a group must have after the change (PUT, PATCH `replace members`): the directory
+ * computes the difference inside the change's transaction, under the group's lock, so a member
+ * change committed just before is never partly undone by a list read outside it.
+ */
+export interface MemberList {
+  readonly exactly: readonly string[];
+}
+
 export interface DirectoryUsers {
   create(draft: DirectoryUserDraft, call: DirectoryCall): Promise<DirectoryUser>;
   get(id: string, call: DirectoryCall): Promise<DirectoryUser | undefined>;
@@ -147,14 +157,14 @@ export interface DirectoryGroups {
   /** One page of member ids in a stable order; `after` is the last id of the previous page. */
   members(id: string, page: { readonly after?: string; readonly limit: number }, call: DirectoryCall): Promise<readonly string[]>;
   /**
-   * Changes the fields given and the membership by `delta`, in one transaction. Without
-   * `expectedVersion`, concurrent deltas all apply (none is lost); with it, VersionMismatch
-   * unless the group is at that version.
+   * Changes the fields given and the membership (by a delta, or to exactly a list), in one
+   * transaction. Without `expectedVersion`, concurrent changes are serialised and none is lost;
+   * with it, VersionMismatch unless the group is at that version.
    */
   update(
     id: string,
     change: Partial<DirectoryGroupDraft>,
-    delta: MemberDelta,
+    members: MemberDelta | MemberList,
     expectedVersion: number | undefined,
     call: DirectoryCall,
   ): Promise<DirectoryGroup>;

@@ -26,6 +26,8 @@ export type ProfileFields = {
   locale?: string;
   timezone?: string;
   profile_url?: string;
+  /** The whole name as the provider formats it (SCIM name.formatted), kept apart from `name`, the display name. */
+  formatted_name?: string;
   middle_name?: string;
   honorific_prefix?: string;
   honorific_suffix?: string;
@@ -67,6 +69,7 @@ export const PROFILE_TEXT_KEYS = [
   'locale',
   'timezone',
   'profile_url',
+  'formatted_name',
   'middle_name',
   'honorific_prefix',
   'honorific_suffix',

@@ -369,5 +369,33 @@ for (const [dialect, open, skip] of await dialects()) {
       await assert.rejects(services.groups.modify(group.id, { add: [uuidv7()], remove: [a] }, undefined), MembersNotFoundError);
       assert.equal((await services.groups.get(group.id)).memberCount, 2, 'nothing of a failed change applied');
     });
+
+    test('modify with a whole member list: the difference is applied, attributes kept; a list beside a delta is refused', async () => {
+      const [a, b, c] = await newUsers(3);
+      const group = await newGroup({ member_ids: [a, b], attributes: { team: 'core' } });
+      const seq = await lastSeq();
+      const {
+        group: after,
+        added,
+        removed,
+      } = await services.groups.modify(group.id, { patch: { external_id: null }, members: [b, c] }, undefined);
+      assert.deepEqual([added, removed], [[c], [a]]);
+      assert.equal(after.version, group.version + 1);
+      assert.equal(after.memberCount, 2);
+      assert.deepEqual(after.attributes, { team: 'core' });
+      assert.deepEqual(await services.groups.memberIds(group.id, undefined, 10), [b, c].sort());
+      assert.deepEqual(
+        (await eventsOf(group.id, seq)).map((e) => [e.type, e.data.user_ids]),
+        [
+          ['group.members_added', [c]],
+          ['group.members_removed', [a]],
+        ],
+      );
+      const same = await services.groups.modify(group.id, { members: [c, b] }, undefined);
+      assert.equal(same.group.version, after.version, 'the same list: no change, no version');
+      await assert.rejects(services.groups.modify(group.id, { members: [a], add: [c] }, undefined), ValidationError);
+      await assert.rejects(services.groups.modify(group.id, { members: [uuidv7()] }, undefined), MembersNotFoundError);
+      assert.equal((await services.groups.get(group.id)).memberCount, 2, 'nothing of a failed change applied');
+    });
   });
 }

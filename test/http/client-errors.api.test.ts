@@ -167,6 +167,40 @@ for (const [dialect, open, skip] of await dialects()) {
       });
     }
 
+    // Under /scim/v2 every error is a SCIM error (RFC 7644 §3.12), these too, whenever the
+    // request line says where the request was going; elsewhere, and when it cannot be read, problem+json.
+    for (const [name, request, status] of [
+      ['headers over 16 KiB', `GET /scim/v2/Users?filter=x HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+      ['a control character in the request target', 'GET /scim/v2/Us\u0001ers HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+      ['an HTTP version that is not one', 'GET /scim/v2/Groups HTTP/7.1\r\nHost: x\r\n\r\n', 400],
+      ['a space in a header name', 'PATCH /scim/v2/Groups/1 HTTP/1.1\r\nHost: x\r\nX Test: a\r\n\r\n', 400],
+      ['an absolute-form target', `GET http://x/scim/v2/Users HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+    ] as const) {
+      test(`under /scim/v2, ${name}: ${status} as a SCIM error, connection closed`, async () => {
+        const res = parseResponse((await exchange(port, request)).bytes);
+        assert.equal(res.status, status, res.body);
+        assert.match(res.header('content-type') ?? '', /^application\/scim\+json/);
+        assert.equal(res.header('connection'), 'close');
+        assert.equal(res.rest, '');
+        const body = JSON.parse(res.body) as Record<string, unknown>;
+        assert.deepEqual(body.schemas, ['urn:ietf:params:scim:api:messages:2.0:Error']);
+        assert.equal(body.status, String(status));
+        assert.equal(typeof body.detail, 'string');
+        assert.equal(body.scimType, status === 400 ? 'invalidSyntax' : undefined);
+        assert.equal(body.type, undefined, 'not problem+json');
+      });
+    }
+
+    for (const [name, request, code] of [
+      ['the same bad target outside /scim/v2', 'GET /v1/us\u0001ers HTTP/1.1\r\nHost: x\r\n\r\n', 'bad-request'],
+      ['a path that only starts like it', `GET /scim/v2x HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 'headers-too-large'],
+      ['a request line that cannot be read', '\u0000\u0001/scim/v2/Users HTTP/1.1\r\n\r\n', 'bad-request'],
+    ] as const) {
+      test(`${name}: problem+json`, async () => {
+        assertClosingProblem(await exchange(port, request), code);
+      });
+    }
+
     test('the server still answers ordinary requests on new connections', async () => {
       const answer = await exchange(port, `GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       assert.equal(parseResponse(answer.bytes).status, 200);

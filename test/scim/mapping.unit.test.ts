@@ -19,7 +19,14 @@ const asUser = (body: Record<string, unknown>): DirectoryUser => ({
 const FULL = {
   externalId: 'ext-1',
   userName: 'bjensen@example.com',
-  name: { familyName: 'Jensen', givenName: 'Barbara', middleName: 'Jane', honorificPrefix: 'Ms.', honorificSuffix: 'III' },
+  name: {
+    formatted: 'Ms. Barbara J Jensen, III',
+    familyName: 'Jensen',
+    givenName: 'Barbara',
+    middleName: 'Jane',
+    honorificPrefix: 'Ms.',
+    honorificSuffix: 'III',
+  },
   displayName: 'Babs Jensen',
   nickName: 'Babs',
   profileUrl: 'https://login.example.com/bjensen',
@@ -70,6 +77,7 @@ describe('SCIM User ⇄ Roster user', () => {
     assert.equal(draft.external_id, 'ext-1');
     assert.equal(draft.profile.manager_id, '0190c0de-0000-7000-8000-000000000002');
     assert.equal(draft.profile.cost_center, '4130');
+    assert.equal(draft.profile.formatted_name, 'Ms. Barbara J Jensen, III', 'name.formatted is kept, apart from the display name');
     assert.deepStrictEqual(draft.profile.addresses?.[0]?.street_address, '100 Universal City Plaza');
   });
 

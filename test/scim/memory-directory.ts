@@ -29,7 +29,7 @@ export class MemoryDirectory {
   readonly usersById = new Map<string, DirectoryUser>();
   readonly groupsById = new Map<string, DirectoryGroup>();
   readonly membersOf = new Map<string, Set<string>>();
-  /** Every delta handed to groups.update, for tests that check members travel as deltas. */
+  /** Every delta groups.update applied (a whole list as its difference), for tests that check members travel as deltas. */
   readonly deltas: MemberDelta[] = [];
 
   readonly users: DirectoryUsers = {
@@ -85,15 +85,20 @@ export class MemoryDirectory {
       const from = page.after === undefined ? 0 : ids.findIndex((m) => m > page.after!);
       return from < 0 ? [] : ids.slice(from, from + page.limit);
     },
-    update: async (id, change, delta, expectedVersion) => {
+    update: async (id, change, wanted, expectedVersion) => {
       const current = this.groupsById.get(id);
       if (current === undefined) throw new DirectoryNotFoundError(`group ${id}`);
       if (expectedVersion !== undefined && current.version !== expectedVersion) throw new DirectoryVersionMismatchError(`group ${id}`);
       const next = { ...current, ...change };
       this.#checkGroup(next, id);
+      const members = this.membersOf.get(id)!;
+      // A whole list becomes its difference here, as the real directory computes it in its transaction.
+      const delta =
+        'exactly' in wanted
+          ? { add: wanted.exactly.filter((m) => !members.has(m)), remove: [...members].filter((m) => !wanted.exactly.includes(m)) }
+          : wanted;
       this.#checkMembers(delta.add);
       this.deltas.push(delta);
-      const members = this.membersOf.get(id)!;
       for (const m of delta.remove) members.delete(m);
       for (const m of delta.add) members.add(m);
       const group: DirectoryGroup = { ...next, version: current.version + 1, updated_at: now() };

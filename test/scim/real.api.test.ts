@@ -1,6 +1,5 @@
 // SCIM over the real directory (compose/scim.ts over UsersService and GroupsService), served on
-// a real port (this session's range, 27000–27999) on a SQLite file and on PostgreSQL: the
-// provider flows of flows.ts unchanged, then what only the real directory can show (the same
+// a real port on a SQLite file and on PostgreSQL: the provider flows of flows.ts unchanged, then what only the real directory can show (the same
 // user through REST, the event stream, memberships after a deletion, concurrent member PATCHes).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -8,32 +7,14 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { appOver, testAuth } from '../helpers/app.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
-import { assertScimError, call, entraFlow, errorFlow, googleFlow, oktaFlow, type ScimTarget } from './flows.js';
+import { assertScimError, call, entraFlow, errorFlow, googleFlow, oktaFlow, type ScimTarget, rest, type Rest } from './flows.js';
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const q = (filter: string) => encodeURIComponent(filter);
 
-/** One port per dialect, so both suites may run at once. */
-const PORTS: Record<string, number> = { sqlite: 27011, postgres: 27012 };
-
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bodies are checked field by field, as a client reads them
 type Json = any;
-
-interface Rest {
-  readonly base: string;
-  readonly key: string;
-}
-
-async function rest(r: Rest, method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
-  const response = await fetch(`${r.base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${r.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
 
 interface FeedEvent {
   readonly type: string;
@@ -76,9 +57,10 @@ for (const [name, open, skip] of await dialects()) {
       const auth = await testAuth(testDb.database);
       const { key, id } = await auth.keyWith(['scim']);
       scimKeyId = id;
-      await app.listen({ host: '127.0.0.1', port: PORTS[name]! });
-      target = { base: `http://127.0.0.1:${PORTS[name]}/scim/v2`, token: key };
-      api = { base: `http://127.0.0.1:${PORTS[name]}`, key: auth.adminKey };
+      // A port the kernel picks: free, so suites (and sessions) running at once never collide.
+      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+      target = { base: `${address}/scim/v2`, token: key };
+      api = { base: address, key: auth.adminKey };
     });
 
     after(async () => {

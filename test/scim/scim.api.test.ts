@@ -1,5 +1,5 @@
 // The SCIM plugin over the in-memory directory (memory-directory.ts), served on a real port
-// (this session's range) with real API keys in a SQLite file: the provider flows of flows.ts,
+// (one the kernel picks) with real API keys in a SQLite file: the provider flows of flows.ts,
 // then what only this process can see (deltas, the plugin inert without ports, OpenAPI).
 // The same flows over the real directory on both databases: real.api.test.ts.
 import assert from 'node:assert/strict';
@@ -9,8 +9,6 @@ import { appOver, testAuth } from '../helpers/app.js';
 import { sqliteTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { MemoryDirectory } from './memory-directory.js';
 import { assertScimError, call, entraFlow, errorFlow, googleFlow, oktaFlow, type ScimTarget } from './flows.js';
-
-const PORT = 25011;
 
 let testDb: TestDatabase;
 let app: FastifyInstance;
@@ -27,8 +25,9 @@ before(async () => {
   const { key } = await auth.keyWith(['scim']);
   readOnlyKey = (await auth.keyWith(['users:read'])).key;
   adminKey = auth.adminKey;
-  await app.listen({ host: '127.0.0.1', port: PORT });
-  target = { base: `http://127.0.0.1:${PORT}/scim/v2`, token: key };
+  // A port the kernel picks: free, so suites (and sessions) running at once never collide.
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  target = { base: `${address}/scim/v2`, token: key };
 });
 
 after(async () => {

@@ -7,7 +7,8 @@ import type { DirectoryUser, DirectoryUserDraft, ProfileAddress, ProfileContact,
  * SCIM User ⇄ Roster user. userName is Roster's email (so it must be one); displayName its
  * name; name.givenName/familyName its given and family names; externalId and active their
  * columns; every other core and enterprise attribute lives in `profile` under a snake_case key.
- * name.formatted is not stored: it only supplies the display name when displayName is absent.
+ * name.formatted is stored as it came (profile.formatted_name: Entra sends it on every cycle and
+ * compares what it reads back); it also supplies the display name when displayName is absent.
  */
 
 /** Simple SCIM attributes and their profile keys. */
@@ -21,6 +22,7 @@ const CORE_TEXT: readonly (readonly [string, keyof UserProfile])[] = [
   ['timezone', 'timezone'],
 ];
 const NAME_TEXT: readonly (readonly [string, keyof UserProfile])[] = [
+  ['formatted', 'formatted_name'],
   ['middleName', 'middle_name'],
   ['honorificPrefix', 'honorific_prefix'],
   ['honorificSuffix', 'honorific_suffix'],
