@@ -98,7 +98,8 @@ export class EventsService {
    */
   async latest(input: LatestInput, signal?: AbortSignal): Promise<LatestPage> {
     const errors = new FieldErrors();
-    if (input.before !== undefined && !SEQUENCE.test(input.before)) errors.add('before', 'must be an event sequence: a whole number from 0');
+    if (input.before !== undefined && !SEQUENCE.test(input.before))
+      errors.add('before', 'must be an event sequence: a whole number from 0');
     const filters = readFilters(input, errors);
     errors.throwIfAny();
     const beforeSequence = input.before === undefined ? undefined : Number(input.before);

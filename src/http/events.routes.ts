@@ -72,7 +72,9 @@ const eventProperties = {
   occurred_at: Type.String({ format: 'date-time' }),
   actor: Type.Union([Type.String(), Type.Null()], { description: 'who made the change: key:<id>, jwt:<sub> or system:<part>' }),
   request_id: Type.Union([Type.String(), Type.Null()]),
-  subject_id: Type.String({ description: 'the id of the user, group, webhook endpoint or import that changed (filter by it with `subject_id`)' }),
+  subject_id: Type.String({
+    description: 'the id of the user, group, webhook endpoint or import that changed (filter by it with `subject_id`)',
+  }),
   data: Type.Record(Type.String(), Type.Unknown(), { description: 'user.*: { user, changed?, previous? } with the user’s version' }),
 };
 

@@ -35,7 +35,10 @@ for (const [dialect, open, skip] of await dialects()) {
         [['user.created', a], ...Array.from({ length: 3 }, () => ['user.updated', a])],
       );
       const sequences = page.events.map((e) => e.sequence);
-      assert.deepEqual(sequences, [...sequences].sort((x, y) => x - y));
+      assert.deepEqual(
+        sequences,
+        [...sequences].sort((x, y) => x - y),
+      );
       const rest = await events.feed({ subjectId: a, after: String(sequences[1]), limit: 1 });
       assert.deepEqual(
         rest.events.map((e) => e.sequence),
