@@ -9,6 +9,7 @@ export function consoleFor(services: Services): ConsoleDependencies {
     users: services.users,
     apiKeys: services.apiKeys,
     events: services.events,
+    groups: services.groups,
     sessions: new ConsoleSessions({ store: new SqlSessionStore(services.database.db, services.database.dialect) }),
   };
 }

@@ -53,6 +53,7 @@ export function viewerOf(state: SignedIn): Viewer {
     canReadUsers: allows(state.principal, 'users:read'),
     canManageKeys: allows(state.principal, 'admin'),
     canReadEvents: allows(state.principal, 'events:read'),
+    canReadGroups: allows(state.principal, 'groups:read'),
     csrfToken: state.session.csrfToken,
     actor: state.principal.actor,
   };

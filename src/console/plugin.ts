@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeysService } from '../auth/service.js';
 import type { UsersService } from '../users/service.js';
 import type { EventsService } from '../events/service.js';
+import type { GroupsService } from '../groups/service.js';
 import { InvalidEncodingError, parseQuery, undecodableQueryParameters } from '../http/encoding.js';
 import { toProblem } from '../http/problem.js';
 import { consoleAssets } from './assets/paths.js';
@@ -12,12 +13,14 @@ import { keysRoutes } from './keys.routes.js';
 import { eventsRoutes } from './events.routes.js';
 import { sessionRoutes } from './session.routes.js';
 import { usersRoutes } from './users.routes.js';
+import { groupsRoutes } from './groups.routes.js';
 import { ErrorPage } from './views/pages.js';
 
 export interface ConsoleDependencies {
   readonly users: UsersService;
   readonly apiKeys: ApiKeysService;
   readonly events: EventsService;
+  readonly groups: GroupsService;
   readonly sessions: ConsoleSessions;
   /** Sign-in attempts a minute per client IP (default SIGN_IN_PER_MINUTE_DEFAULT, session.routes.ts). */
   readonly signInPerMinute?: number;
@@ -134,7 +137,8 @@ export function consoleRoutes(deps: ConsoleDependencies) {
       );
     }
     await app.register(sessionRoutes(deps));
-    await app.register(usersRoutes(deps.users));
+    await app.register(usersRoutes(deps));
+    await app.register(groupsRoutes(deps.groups, deps.users));
     await app.register(keysRoutes(deps.apiKeys));
     await app.register(eventsRoutes(deps.events));
   };

@@ -7,12 +7,14 @@ export interface Viewer {
   readonly canReadUsers: boolean;
   readonly canManageKeys: boolean;
   readonly canReadEvents: boolean;
+  /** groups:read (optional: absent reads as false). */
+  readonly canReadGroups?: boolean;
   readonly csrfToken: string;
   /** The key the console acts as, e.g. `key:0123…`. */
   readonly actor: string;
 }
 
-export type Section = 'users' | 'keys' | 'events' | 'home' | 'sign-in' | 'error';
+export type Section = 'users' | 'groups' | 'keys' | 'events' | 'home' | 'sign-in' | 'error';
 
 /**
  * htmx with what a strict CSP needs: no inline indicator styles, no eval, no script tags from
@@ -67,6 +69,15 @@ function Nav(props: { viewer: Viewer; section: Section }): JSX.Element {
           <li>
             <a href="/console/users" aria-current={current('users')}>
               Users
+            </a>
+          </li>
+        ) : (
+          ''
+        )}
+        {viewer.canReadGroups ? (
+          <li>
+            <a href="/console/groups" aria-current={current('groups')}>
+              Groups
             </a>
           </li>
         ) : (
