@@ -64,6 +64,10 @@ export interface DatabaseConfig {
 
 export interface AuthConfig {
   readonly bootstrapKey: boolean;
+  /** A console session unused this long ends (ROSTER_CONSOLE_SESSION_IDLE_MINUTES). */
+  readonly consoleSessionIdleMinutes: number;
+  /** A console session ends this long after sign-in, however busy (ROSTER_CONSOLE_SESSION_MAX_HOURS). */
+  readonly consoleSessionMaxHours: number;
   readonly cacheTtlMs: number;
   readonly jwt: JwtConfig | undefined;
 }
@@ -311,6 +315,22 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     doc: 'how long SQLite waits for another process holding the write lock',
     default: '5000',
     parse: (raw) => integer(raw, 0, 60_000),
+  },
+  {
+    env: 'ROSTER_CONSOLE_SESSION_IDLE_MINUTES',
+    section: 'auth',
+    field: 'consoleSessionIdleMinutes',
+    doc: 'a console session unused this long ends (at most the session’s maximum age)',
+    default: '30',
+    parse: (raw) => integer(raw, 1, 24 * 60),
+  },
+  {
+    env: 'ROSTER_CONSOLE_SESSION_MAX_HOURS',
+    section: 'auth',
+    field: 'consoleSessionMaxHours',
+    doc: 'a console session ends this long after sign-in, however busy',
+    default: '12',
+    parse: (raw) => integer(raw, 1, 7 * 24),
   },
   {
     env: 'ROSTER_IDEMPOTENCY_TTL_HOURS',
@@ -652,6 +672,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `ROSTER_SHUTDOWN_DRAIN_DELAY_MS=${shutdownDrainDelayMs} must be less than ROSTER_SHUTDOWN_TIMEOUT_MS=${shutdownTimeoutMs}: ` +
         'the shutdown timeout counts from SIGTERM and includes the drain delay, so leave it room for requests in flight ' +
         '(e.g. ROSTER_SHUTDOWN_TIMEOUT_MS ≥ the delay + ROSTER_REQUEST_TIMEOUT_MS)',
+    );
+  }
+  if (auth.consoleSessionIdleMinutes > auth.consoleSessionMaxHours * 60) {
+    throw new ConfigError(
+      `ROSTER_CONSOLE_SESSION_IDLE_MINUTES=${auth.consoleSessionIdleMinutes} must not exceed ROSTER_CONSOLE_SESSION_MAX_HOURS=${auth.consoleSessionMaxHours} ` +
+        '(in minutes): a session never outlives its maximum age',
     );
   }
   const jwt = jwtJwksUrl && jwtIssuer && jwtAudience ? { jwksUrl: jwtJwksUrl, issuer: jwtIssuer, audience: jwtAudience } : undefined;

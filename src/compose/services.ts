@@ -407,7 +407,7 @@ export function httpDependencies(
     webhooks: services.webhooks,
     imports: importsHttp(config, services),
     authenticator: services.authenticator,
-    console: consoleFor(services),
+    console: consoleFor(services, config.auth),
     scim: scimDirectory(services.users, services.groups),
     bodyLimitBytes: config.http.bodyLimitBytes,
     rateLimits: {
