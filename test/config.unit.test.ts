@@ -71,10 +71,7 @@ test('the drain delay counts inside the shutdown timeout: a delay that leaves no
 });
 
 test('console session expiry: 30 minutes idle and 12 hours by default, bounded, the idle time within the maximum age', () => {
-  assert.deepEqual(
-    [loadConfig({}).auth.consoleSessionIdleMinutes, loadConfig({}).auth.consoleSessionMaxHours],
-    [30, 12],
-  );
+  assert.deepEqual([loadConfig({}).auth.consoleSessionIdleMinutes, loadConfig({}).auth.consoleSessionMaxHours], [30, 12]);
   const set = loadConfig({ ROSTER_CONSOLE_SESSION_IDLE_MINUTES: '60', ROSTER_CONSOLE_SESSION_MAX_HOURS: '1' }).auth;
   assert.deepEqual([set.consoleSessionIdleMinutes, set.consoleSessionMaxHours], [60, 1]);
   for (const [env, start] of [

@@ -34,7 +34,7 @@ export function groupsRoutes(groups: GroupsService, users: UsersService) {
       const state = requireScope(request, 'groups:read');
       const query = request.query as Record<string, unknown>;
       const q = typeof query.q === 'string' ? query.q.trim().slice(0, QUERY_MAX) : '';
-      return sendPage(reply, (await listPage(request, state, q, readPaging(query))) as string);
+      return sendPage(reply, await listPage(request, state, q, readPaging(query)));
     });
 
     app.post('/groups', page, async (request, reply) => {
@@ -46,7 +46,7 @@ export function groupsRoutes(groups: GroupsService, users: UsersService) {
       } catch (error) {
         const message = nameError(error);
         if (message === undefined) throw error;
-        return sendPage(reply, (await listPage(request, state, '', {}, { displayName, error: message })) as string, 400);
+        return sendPage(reply, await listPage(request, state, '', {}, { displayName, error: message }), 400);
       }
     });
 
@@ -54,7 +54,7 @@ export function groupsRoutes(groups: GroupsService, users: UsersService) {
       const state = requireScope(request, 'groups:read');
       const done = (request.query as Record<string, unknown>).done;
       const notice = typeof done === 'string' ? NOTICES[done] : undefined;
-      return sendPage(reply, (await groupPage(request, state, { notice })) as string);
+      return sendPage(reply, await groupPage(request, state, { notice }));
     });
 
     app.post('/groups/:id', page, async (request, reply) => {
@@ -73,7 +73,7 @@ export function groupsRoutes(groups: GroupsService, users: UsersService) {
         const message = nameError(error);
         if (message === undefined) throw error;
         const forms = { displayName, nameError: message };
-        return sendPage(reply, (await groupPage(request, state, { forms, error: 'The group was not saved.' })) as string, 400);
+        return sendPage(reply, await groupPage(request, state, { forms, error: 'The group was not saved.' }), 400);
       }
     });
 
@@ -84,7 +84,7 @@ export function groupsRoutes(groups: GroupsService, users: UsersService) {
       } catch (error) {
         if (!(error instanceof GroupVersionMismatchError)) throw error;
         const message = 'Not deleted: someone changed this group since you opened it. Review it and delete again if you still mean to.';
-        return sendPage(reply, (await groupPage(request, state, { error: message })) as string, 409);
+        return sendPage(reply, await groupPage(request, state, { error: message }), 409);
       }
       return seeOther(reply, '/console/groups');
     });
@@ -95,7 +95,7 @@ export function groupsRoutes(groups: GroupsService, users: UsersService) {
       const add = formText(request.body, 'add') ?? '';
       const ctx = contextOf(request, state);
       const refuse = async (addError: string) =>
-        sendPage(reply, (await groupPage(request, state, { forms: { add, addError }, error: 'No member was added.' })) as string, 400);
+        sendPage(reply, await groupPage(request, state, { forms: { add, addError }, error: 'No member was added.' }), 400);
       const lines = [...new Set(add.split(/\r?\n/).map((line) => line.trim()))].filter((line) => line !== '');
       if (lines.length === 0) return refuse('Give at least one email or user id.');
       if (lines.length > ADD_MEMBERS_MAX) return refuse(`Give at most ${ADD_MEMBERS_MAX} a time (there were ${lines.length}).`);

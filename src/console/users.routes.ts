@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ValidationError } from '../kit/errors.js';
 import { EmailTakenError, VersionMismatchError } from '../users/errors.js';
-import type { UsersService } from '../users/service.js';
 import type { User } from '../users/model.js';
 import type { ConsoleDependencies } from './plugin.js';
 import { contextOf, formText, requireScope, seeOther, sendPage, viewerOf, type SignedIn } from './context.js';
@@ -63,7 +62,7 @@ export function usersRoutes(deps: Pick<ConsoleDependencies, 'users' | 'groups' |
       const query = request.query as Record<string, unknown>;
       // `saved=1` is the older form of `done=saved`.
       const done = query.saved === '1' ? 'saved' : typeof query.done === 'string' ? query.done : '';
-      return sendPage(reply, (await userPage(request, state, user, { notice: NOTICES[done] })) as string);
+      return sendPage(reply, await userPage(request, state, user, { notice: NOTICES[done] }));
     });
 
     app.post('/users/:id/active', page, async (request, reply) => {
@@ -78,7 +77,7 @@ export function usersRoutes(deps: Pick<ConsoleDependencies, 'users' | 'groups' |
         if (!(error instanceof VersionMismatchError)) throw error;
         const user = await users.get(id, ctx);
         const message = `Not ${active ? 'reactivated' : 'deactivated'}: someone changed this user since you opened it. Review it and try again.`;
-        return sendPage(reply, (await userPage(request, state, user, { error: message })) as string, 409);
+        return sendPage(reply, await userPage(request, state, user, { error: message }), 409);
       }
       return seeOther(reply, `/console/users/${encodeURIComponent(id)}?done=${active ? 'reactivated' : 'deactivated'}`);
     });
@@ -101,11 +100,7 @@ export function usersRoutes(deps: Pick<ConsoleDependencies, 'users' | 'groups' |
         const form = formErrors(error, mine);
         if (form === undefined) throw error;
         const user = await users.get(id, ctx);
-        return sendPage(
-          reply,
-          (await userPage(request, state, user, { form, error: 'The user was not saved; see the fields below.' })) as string,
-          400,
-        );
+        return sendPage(reply, await userPage(request, state, user, { form, error: 'The user was not saved; see the fields below.' }), 400);
       }
     });
 
@@ -120,7 +115,7 @@ export function usersRoutes(deps: Pick<ConsoleDependencies, 'users' | 'groups' |
         if (!(error instanceof VersionMismatchError)) throw error;
         const user = await users.get(id, ctx);
         const message = 'Not deleted: someone changed this user since you opened it. Review it and delete again if you still mean to.';
-        return sendPage(reply, (await userPage(request, state, user, { error: message })) as string, 409);
+        return sendPage(reply, await userPage(request, state, user, { error: message }), 409);
       }
       return seeOther(reply, '/console/users');
     });
