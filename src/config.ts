@@ -64,6 +64,10 @@ export interface DatabaseConfig {
 
 export interface AuthConfig {
   readonly bootstrapKey: boolean;
+  /** A console session unused this long ends (ROSTER_CONSOLE_SESSION_IDLE_MINUTES). */
+  readonly consoleSessionIdleMinutes: number;
+  /** A console session ends this long after sign-in, however busy (ROSTER_CONSOLE_SESSION_MAX_HOURS). */
+  readonly consoleSessionMaxHours: number;
   readonly cacheTtlMs: number;
   readonly jwt: JwtConfig | undefined;
 }
@@ -314,6 +318,22 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     doc: 'how long SQLite waits for another process holding the write lock',
     default: '5000',
     parse: (raw) => integer(raw, 0, 60_000),
+  },
+  {
+    env: 'ROSTER_CONSOLE_SESSION_IDLE_MINUTES',
+    section: 'auth',
+    field: 'consoleSessionIdleMinutes',
+    doc: 'a console session unused this long ends (at most the session’s maximum age)',
+    default: '30',
+    parse: (raw) => integer(raw, 1, 24 * 60),
+  },
+  {
+    env: 'ROSTER_CONSOLE_SESSION_MAX_HOURS',
+    section: 'auth',
+    field: 'consoleSessionMaxHours',
+    doc: 'a console session ends this long after sign-in, however busy',
+    default: '12',
+    parse: (raw) => integer(raw, 1, 7 * 24),
   },
   {
     env: 'ROSTER_IDEMPOTENCY_TTL_HOURS',
@@ -678,6 +698,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   assertPoolFitsImports(raw);
+  if (auth.consoleSessionIdleMinutes > auth.consoleSessionMaxHours * 60) {
+    throw new ConfigError(
+      `ROSTER_CONSOLE_SESSION_IDLE_MINUTES=${auth.consoleSessionIdleMinutes} must not exceed ROSTER_CONSOLE_SESSION_MAX_HOURS=${auth.consoleSessionMaxHours} ` +
+        '(in minutes): a session never outlives its maximum age',
+    );
+  }
   const jwt = jwtJwksUrl && jwtIssuer && jwtAudience ? { jwksUrl: jwtJwksUrl, issuer: jwtIssuer, audience: jwtAudience } : undefined;
   const tracing: TracingConfig = {
     enabled: !otelSdkDisabled,

@@ -70,6 +70,28 @@ test('the drain delay counts inside the shutdown timeout: a delay that leaves no
   }
 });
 
+test('console session expiry: 30 minutes idle and 12 hours by default, bounded, the idle time within the maximum age', () => {
+  assert.deepEqual([loadConfig({}).auth.consoleSessionIdleMinutes, loadConfig({}).auth.consoleSessionMaxHours], [30, 12]);
+  const set = loadConfig({ ROSTER_CONSOLE_SESSION_IDLE_MINUTES: '60', ROSTER_CONSOLE_SESSION_MAX_HOURS: '1' }).auth;
+  assert.deepEqual([set.consoleSessionIdleMinutes, set.consoleSessionMaxHours], [60, 1]);
+  for (const [env, start] of [
+    [{ ROSTER_CONSOLE_SESSION_IDLE_MINUTES: '0' }, 'ROSTER_CONSOLE_SESSION_IDLE_MINUTES="0"'],
+    [{ ROSTER_CONSOLE_SESSION_IDLE_MINUTES: '1441' }, 'ROSTER_CONSOLE_SESSION_IDLE_MINUTES="1441"'],
+    [{ ROSTER_CONSOLE_SESSION_MAX_HOURS: '1.5' }, 'ROSTER_CONSOLE_SESSION_MAX_HOURS="1.5"'],
+    [{ ROSTER_CONSOLE_SESSION_MAX_HOURS: '169' }, 'ROSTER_CONSOLE_SESSION_MAX_HOURS="169"'],
+    [
+      { ROSTER_CONSOLE_SESSION_IDLE_MINUTES: '61', ROSTER_CONSOLE_SESSION_MAX_HOURS: '1' },
+      'ROSTER_CONSOLE_SESSION_IDLE_MINUTES=61 must not exceed ROSTER_CONSOLE_SESSION_MAX_HOURS=1',
+    ],
+  ] as const) {
+    assert.throws(
+      () => loadConfig(env),
+      (error: unknown) => error instanceof ConfigError && error.message.startsWith(start),
+      JSON.stringify(env),
+    );
+  }
+});
+
 test('secrets can come from a *_FILE and are masked when described', () => {
   const dir = mkdtempSync(join(tmpdir(), 'roster-config-'));
   const file = join(dir, 'db-url');
@@ -118,7 +140,7 @@ test('every field of Config is read from the environment (a field without a key 
       shutdownDrainDelayMs: true,
     },
     database: { url: true, poolSize: true, sqliteBusyTimeoutMs: true, migrateOnStart: true },
-    auth: { bootstrapKey: true, cacheTtlMs: true },
+    auth: { bootstrapKey: true, consoleSessionIdleMinutes: true, consoleSessionMaxHours: true, cacheTtlMs: true },
     users: { idempotencyTtlHours: true },
     events: { retentionDays: true },
     webhooks: { allowedHosts: true, secretGraceHours: true, workers: true, pollIntervalMs: true, leaseMs: true },

@@ -420,7 +420,7 @@ export function httpDependencies(
     webhooks: services.webhooks,
     imports,
     authenticator: services.authenticator,
-    console: consoleFor(services, { imports, readiness: extra.readiness, logger }),
+    console: consoleFor(services, config.auth, { imports, readiness: extra.readiness, logger }),
     scim: scimDirectory(services.users, services.groups),
     bodyLimitBytes: config.http.bodyLimitBytes,
     rateLimits: {

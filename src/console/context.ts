@@ -60,6 +60,7 @@ export function viewerOf(state: SignedIn): Viewer {
     canReadEvents: allows(state.principal, 'events:read'),
     canManageWebhooks: allows(state.principal, 'webhooks:manage'),
     canImport: allows(state.principal, 'imports:write'),
+    canReadGroups: allows(state.principal, 'groups:read'),
     csrfToken: state.session.csrfToken,
     actor: state.principal.actor,
   };

@@ -1,3 +1,5 @@
+import { AppError } from '../kit/errors.js';
+
 /**
  * Keyset paging both ways with forward-only cursors: the URL carries the cursor of this page and
  * the trail of cursors that led here, so "previous" is the trail's last entry. The trail is cut
@@ -44,3 +46,22 @@ function query(q: string, cursor: string | undefined, trail: readonly string[]):
   if (trail.length > 0) params.set('trail', trail.join(SEPARATOR));
   return params.toString();
 }
+
+/**
+ * Reads the page at `paging`; a cursor from another search (or tampered with) reads the first
+ * page instead, rather than failing the screen. `restarted` says which happened.
+ */
+export async function readPage<T>(
+  paging: Paging,
+  read: (cursor: string | undefined) => Promise<T>,
+): Promise<{ page: T; paging: Paging; restarted: boolean }> {
+  try {
+    return { page: await read(paging.cursor), paging, restarted: false };
+  } catch (error) {
+    if (!(error instanceof AppError && error.code === 'invalid-cursor') || paging.cursor === undefined) throw error;
+    return { page: await read(undefined), paging: {}, restarted: true };
+  }
+}
+
+/** What a screen says when readPage() restarted. */
+export const RESTARTED_NOTICE = 'That page link is no longer valid; this is the first page.';

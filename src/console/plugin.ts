@@ -3,6 +3,7 @@ import type { ApiKeysService } from '../auth/service.js';
 import type { UsersService } from '../users/service.js';
 import type { EventsService } from '../events/service.js';
 import type { WebhooksService } from '../webhooks/service.js';
+import type { GroupsService } from '../groups/service.js';
 import { InvalidEncodingError, parseQuery, undecodableQueryParameters } from '../http/encoding.js';
 import { toProblem } from '../http/problem.js';
 import { consoleAssets } from './assets/paths.js';
@@ -18,6 +19,7 @@ import { importsRoutes } from './imports.routes.js';
 import { statusRoutes } from './status.routes.js';
 import type { StatusSource } from './status.js';
 import type { ImportsHttp } from '../http/imports.routes.js';
+import { groupsRoutes } from './groups.routes.js';
 import { ErrorPage } from './views/pages.js';
 
 export interface ConsoleDependencies {
@@ -25,6 +27,7 @@ export interface ConsoleDependencies {
   readonly apiKeys: ApiKeysService;
   readonly events: EventsService;
   readonly webhooks: WebhooksService;
+  readonly groups: GroupsService;
   readonly sessions: ConsoleSessions;
   /** The imports screen, over what POST /v1/imports uses; absent, so is the screen. */
   readonly imports?: ImportsHttp;
@@ -146,7 +149,8 @@ export function consoleRoutes(deps: ConsoleDependencies) {
       );
     }
     await app.register(sessionRoutes(deps));
-    await app.register(usersRoutes(deps.users));
+    await app.register(usersRoutes(deps));
+    await app.register(groupsRoutes(deps.groups, deps.users));
     await app.register(keysRoutes(deps.apiKeys));
     await app.register(eventsRoutes(deps.events));
     await app.register(webhooksRoutes(deps.webhooks));

@@ -1,18 +1,34 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError, ValidationError } from '../kit/errors.js';
+import { ValidationError } from '../kit/errors.js';
 import { EmailTakenError, VersionMismatchError } from '../users/errors.js';
-import type { UsersService } from '../users/service.js';
-import { contextOf, formText, requireScope, seeOther, sendPage, viewerOf } from './context.js';
+import type { User } from '../users/model.js';
+import type { ConsoleDependencies } from './plugin.js';
+import { contextOf, formText, requireScope, seeOther, sendPage, viewerOf, type SignedIn } from './context.js';
 import { allows } from '../auth/model.js';
-import { ConflictPage, UserPage, UsersPage, type UserForm, type UsersListView } from './views/users.js';
-import { pageLinks, readPaging } from './paging.js';
+import { ConflictPage, UserPage, UsersPage, type UserForm, type UserPageProps, type UsersListView } from './views/users.js';
+import { pageLinks, readPage, readPaging, RESTARTED_NOTICE } from './paging.js';
 
 /** Users a page: enough to scan, few enough that the page stays one screen of table on a phone. */
 export const USERS_PAGE_SIZE = 25;
 const QUERY_MAX = 200;
 
-/** The users screens: search and page, one user with edit (by version) and delete. */
-export function usersRoutes(users: UsersService) {
+/** A user's groups a page on its page. */
+export const USER_GROUPS_PAGE_SIZE = 25;
+/** A user's latest events on its page; the events screen has the rest. */
+export const USER_EVENTS_SHOWN = 20;
+
+const NOTICES: Record<string, string> = {
+  saved: 'Saved.',
+  deactivated: 'The user was deactivated.',
+  reactivated: 'The user was reactivated.',
+};
+
+/**
+ * The users screens: search and page, one user with edit (by version), deactivate and
+ * reactivate, delete, its groups (groups:read) and its latest events (events:read).
+ */
+export function usersRoutes(deps: Pick<ConsoleDependencies, 'users' | 'groups' | 'events'>) {
+  const { users } = deps;
   return async function routes(app: FastifyInstance): Promise<void> {
     const page = { config: { access: 'public' as const, console: 'signed-in' as const }, schema: { hide: true } };
 
@@ -21,40 +37,49 @@ export function usersRoutes(users: UsersService) {
       const query = request.query as Record<string, unknown>;
       const q = typeof query.q === 'string' ? query.q.trim().slice(0, QUERY_MAX) : '';
       const paging = readPaging(query);
-      let list: UsersListView;
-      try {
-        const result = await users.list(
-          { limit: USERS_PAGE_SIZE, ...(q === '' ? {} : { q }), ...(paging.cursor === undefined ? {} : { cursor: paging.cursor }) },
+      const {
+        page: result,
+        paging: shown,
+        restarted,
+      } = await readPage(paging, (cursor) =>
+        users.list(
+          { limit: USERS_PAGE_SIZE, ...(q === '' ? {} : { q }), ...(cursor === undefined ? {} : { cursor }) },
           contextOf(request, state),
-        );
-        list = { q, users: result.users, ...pageLinks(q, paging, result.nextCursor) };
-      } catch (error) {
-        // A cursor from another search (or tampered with) starts the search over rather than failing the page.
-        if (!(error instanceof AppError && error.code === 'invalid-cursor')) throw error;
-        const first = await users.list({ limit: USERS_PAGE_SIZE, ...(q === '' ? {} : { q }) }, contextOf(request, state));
-        list = {
-          q,
-          users: first.users,
-          error: 'That page link is no longer valid; this is the first page.',
-          ...pageLinks(q, {}, first.nextCursor),
-        };
-      }
+        ),
+      );
+      const list: UsersListView = {
+        q,
+        users: result.users,
+        ...pageLinks(q, shown, result.nextCursor),
+        ...(restarted ? { error: RESTARTED_NOTICE } : {}),
+      };
       return sendPage(reply, UsersPage({ viewer: viewerOf(state), list }) as string);
     });
 
     app.get('/users/:id', page, async (request, reply) => {
       const state = requireScope(request, 'users:read');
       const user = await users.get(idOf(request), contextOf(request, state));
-      const saved = (request.query as Record<string, unknown>).saved === '1';
-      return sendPage(
-        reply,
-        UserPage({
-          viewer: viewerOf(state),
-          user,
-          canWrite: allows(state.principal, 'users:write'),
-          notice: saved ? 'Saved.' : undefined,
-        }) as string,
-      );
+      const query = request.query as Record<string, unknown>;
+      // `saved=1` is the older form of `done=saved`.
+      const done = query.saved === '1' ? 'saved' : typeof query.done === 'string' ? query.done : '';
+      return sendPage(reply, await userPage(request, state, user, { notice: NOTICES[done] }));
+    });
+
+    app.post('/users/:id/active', page, async (request, reply) => {
+      const state = requireScope(request, 'users:write');
+      const id = idOf(request);
+      const active = formText(request.body, 'active') === 'true';
+      const version = Number(formText(request.body, 'version'));
+      const ctx = contextOf(request, state);
+      try {
+        await users.update(id, { active }, Number.isSafeInteger(version) ? [version] : [], ctx);
+      } catch (error) {
+        if (!(error instanceof VersionMismatchError)) throw error;
+        const user = await users.get(id, ctx);
+        const message = `Not ${active ? 'reactivated' : 'deactivated'}: someone changed this user since you opened it. Review it and try again.`;
+        return sendPage(reply, await userPage(request, state, user, { error: message }), 409);
+      }
+      return seeOther(reply, `/console/users/${encodeURIComponent(id)}?done=${active ? 'reactivated' : 'deactivated'}`);
     });
 
     app.post('/users/:id', page, async (request, reply) => {
@@ -75,11 +100,7 @@ export function usersRoutes(users: UsersService) {
         const form = formErrors(error, mine);
         if (form === undefined) throw error;
         const user = await users.get(id, ctx);
-        return sendPage(
-          reply,
-          UserPage({ viewer, user, canWrite: true, form, error: 'The user was not saved; see the fields below.' }) as string,
-          400,
-        );
+        return sendPage(reply, await userPage(request, state, user, { form, error: 'The user was not saved; see the fields below.' }), 400);
       }
     });
 
@@ -94,10 +115,35 @@ export function usersRoutes(users: UsersService) {
         if (!(error instanceof VersionMismatchError)) throw error;
         const user = await users.get(id, ctx);
         const message = 'Not deleted: someone changed this user since you opened it. Review it and delete again if you still mean to.';
-        return sendPage(reply, UserPage({ viewer: viewerOf(state), user, canWrite: true, error: message }) as string, 409);
+        return sendPage(reply, await userPage(request, state, user, { error: message }), 409);
       }
       return seeOther(reply, '/console/users');
     });
+
+    /** A user's page: its groups at the URL's page and its latest events, each only when the key may read them. */
+    async function userPage(
+      request: FastifyRequest,
+      state: SignedIn,
+      user: User,
+      says: Pick<UserPageProps, 'form' | 'notice' | 'error'>,
+    ): Promise<JSX.Element> {
+      const ctx = contextOf(request, state);
+      let groups: UserPageProps['groups'];
+      if (allows(state.principal, 'groups:read')) {
+        const {
+          page: found,
+          paging,
+          restarted,
+        } = await readPage(readPaging(request.query as Record<string, unknown>), (cursor) =>
+          deps.groups.groupsOf(user.id, { limit: USER_GROUPS_PAGE_SIZE, ...(cursor === undefined ? {} : { cursor }) }, ctx),
+        );
+        groups = { groups: found.items, ...pageLinks('', paging, found.nextCursor), ...(restarted ? { error: RESTARTED_NOTICE } : {}) };
+      }
+      const events = allows(state.principal, 'events:read')
+        ? (await deps.events.latest({ subjectId: user.id, limit: USER_EVENTS_SHOWN }, request.deadline)).events
+        : undefined;
+      return UserPage({ viewer: viewerOf(state), user, canWrite: allows(state.principal, 'users:write'), groups, events, ...says });
+    }
   };
 }
 

@@ -13,6 +13,7 @@ import { userProvisioningFieldsMigration } from './migrations/0011_user_provisio
 import { groupsMigration } from './migrations/0012_groups.js';
 import { eventSequencerMigration } from './migrations/0014_event_sequencer.js';
 import { consoleSessionsMigration } from './migrations/0015_console_sessions.js';
+import { eventsSubjectIndexMigration } from './migrations/0016_events_subject_index.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -36,6 +37,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0012_groups': groupsMigration(dialect),
     '0014_event_sequencer': eventSequencerMigration(dialect),
     '0015_console_sessions': consoleSessionsMigration(dialect),
+    '0016_events_subject_index': eventsSubjectIndexMigration(dialect),
   };
 }
 

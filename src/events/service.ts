@@ -1,6 +1,7 @@
 import { inBatches } from '../kit/batches.js';
 import { FieldErrors } from '../kit/errors.js';
 import { inSpan } from '../kit/trace.js';
+import { isUuid } from '../kit/uuid.js';
 import { isEventType, type EventType, type StoredEvent } from './model.js';
 
 export interface EventPageQuery {
@@ -9,11 +10,23 @@ export interface EventPageQuery {
   readonly limit: number;
   /** Only these types; undefined means all. */
   readonly types?: readonly EventType[] | undefined;
+  /** Only the events of this subject (a user, group, endpoint or import id); an index range (subject_id, seq). */
+  readonly subjectId?: string | undefined;
+}
+
+/** The newest events first: sequences below `beforeSequence` (undefined: from the newest), descending. */
+export interface LatestEventsQuery {
+  readonly beforeSequence?: number | undefined;
+  readonly limit: number;
+  readonly types?: readonly EventType[] | undefined;
+  readonly subjectId?: string | undefined;
 }
 
 /** The storage port of the events capability. Adapter: SqlEventStore. */
 export interface EventStore {
   list(query: EventPageQuery, signal?: AbortSignal): Promise<StoredEvent[]>;
+  /** Numbered events in descending sequence order (the same indexes read backwards). */
+  latest(query: LatestEventsQuery, signal?: AbortSignal): Promise<StoredEvent[]>;
   /** Deletes events that occurred before `before`, oldest first, at most `limit`; returns how many. */
   prune(before: Date, limit: number, signal?: AbortSignal): Promise<number>;
 }
@@ -29,6 +42,23 @@ export interface FeedInput {
   readonly limit: number;
   /** Comma-separated event types. */
   readonly type?: string | undefined;
+  /** Only this subject's events: a UUID. */
+  readonly subjectId?: string | undefined;
+}
+
+export interface LatestInput {
+  /** Only events older than this sequence; absent: from the newest. */
+  readonly before?: string | undefined;
+  readonly limit: number;
+  readonly type?: string | undefined;
+  readonly subjectId?: string | undefined;
+}
+
+export interface LatestPage {
+  /** Newest first. */
+  readonly events: StoredEvent[];
+  /** Pass as `before` for the older page; undefined when this page was not full (nothing older). */
+  readonly nextBefore: number | undefined;
 }
 
 const SEQUENCE = /^(0|[1-9][0-9]{0,15})$/;
@@ -52,18 +82,30 @@ export class EventsService {
     const errors = new FieldErrors();
     const after = input.after ?? '0';
     if (!SEQUENCE.test(after)) errors.add('after', 'must be an event sequence: a whole number from 0');
-    let types: EventType[] | undefined;
-    if (input.type !== undefined) {
-      const given = input.type.split(',').map((t) => t.trim());
-      const unknown = given.filter((t) => !isEventType(t));
-      if (unknown.length > 0 || given.length === 0) errors.add('type', `unknown event type(s): ${unknown.join(', ').slice(0, 200)}`);
-      types = given.filter(isEventType);
-    }
+    const filters = readFilters(input, errors);
     errors.throwIfAny();
     const afterSequence = Number(after);
     return inSpan('events.feed', async () => {
-      const events = await this.#store.list({ afterSequence, limit: input.limit, types }, signal);
+      const events = await this.#store.list({ afterSequence, limit: input.limit, ...filters }, signal);
       return { events, nextAfter: events.at(-1)?.sequence ?? afterSequence };
+    });
+  }
+
+  /**
+   * The newest events first, page by page towards older ones (the console's live view and a
+   * user's history). Not a consumer's feed: events committing meanwhile appear only on a re-read.
+   * @throws ValidationError (bad `before`, `type` or `subjectId`)
+   */
+  async latest(input: LatestInput, signal?: AbortSignal): Promise<LatestPage> {
+    const errors = new FieldErrors();
+    if (input.before !== undefined && !SEQUENCE.test(input.before))
+      errors.add('before', 'must be an event sequence: a whole number from 0');
+    const filters = readFilters(input, errors);
+    errors.throwIfAny();
+    const beforeSequence = input.before === undefined ? undefined : Number(input.before);
+    return inSpan('events.latest', async () => {
+      const events = await this.#store.latest({ beforeSequence, limit: input.limit, ...filters }, signal);
+      return { events, nextBefore: events.length === input.limit ? events.at(-1)?.sequence : undefined };
     });
   }
 
@@ -72,4 +114,24 @@ export class EventsService {
     const before = new Date(this.#now().getTime() - retentionMs);
     return inBatches(batchSize, (limit) => this.#store.prune(before, limit, signal), signal);
   }
+}
+
+/** The type and subject filters both reads share, checked into `errors`. */
+function readFilters(
+  input: { readonly type?: string | undefined; readonly subjectId?: string | undefined },
+  errors: FieldErrors,
+): { types?: EventType[]; subjectId?: string } {
+  const filters: { types?: EventType[]; subjectId?: string } = {};
+  if (input.type !== undefined) {
+    const given = input.type.split(',').map((t) => t.trim());
+    const unknown = given.filter((t) => !isEventType(t));
+    if (unknown.length > 0 || given.length === 0) errors.add('type', `unknown event type(s): ${unknown.join(', ').slice(0, 200)}`);
+    filters.types = given.filter(isEventType);
+  }
+  if (input.subjectId !== undefined) {
+    // Every subject is a UUID (users, groups, endpoints, imports); PostgreSQL's column is uuid.
+    if (!isUuid(input.subjectId)) errors.add('subject_id', 'must be a lower-case UUID');
+    else filters.subjectId = input.subjectId;
+  }
+  return filters;
 }

@@ -5,6 +5,7 @@ import { EVENT_TYPES, toEventDocument } from '../events/model.js';
 import type { EventsService } from '../events/service.js';
 import { problemResponses } from './schemas.js';
 import { component } from './openapi.js';
+import { UUID_PATTERN } from '../kit/uuid.js';
 
 const DEFAULT_PAGE_SIZE = 100;
 const TYPE = `(${EVENT_TYPES.map((t) => t.replace('.', '\\.')).join('|')})`;
@@ -28,6 +29,13 @@ const FeedQuery = Type.Object(
         maxLength: 500,
         description: `comma-separated event types (${EVENT_TYPES.join(', ')})`,
         examples: ['user.created,user.updated'],
+      }),
+    ),
+    subject_id: Type.Optional(
+      Type.String({
+        pattern: UUID_PATTERN,
+        description: 'only the events of this subject (a user, group, webhook endpoint or import), still in feed order',
+        examples: ['01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21'],
       }),
     ),
   },
@@ -64,7 +72,9 @@ const eventProperties = {
   occurred_at: Type.String({ format: 'date-time' }),
   actor: Type.Union([Type.String(), Type.Null()], { description: 'who made the change: key:<id>, jwt:<sub> or system:<part>' }),
   request_id: Type.Union([Type.String(), Type.Null()]),
-  subject_id: Type.String({ description: 'the id of the user (or endpoint) that changed' }),
+  subject_id: Type.String({
+    description: 'the id of the user, group, webhook endpoint or import that changed (filter by it with `subject_id`)',
+  }),
   data: Type.Record(Type.String(), Type.Unknown(), { description: 'user.*: { user, changed?, previous? } with the user’s version' }),
 };
 
@@ -112,7 +122,8 @@ export function eventsRoutes(events: EventsService) {
         },
       },
       async (request) => {
-        const page = await events.feed({ ...request.query, limit: request.query.limit ?? DEFAULT_PAGE_SIZE }, request.deadline);
+        const { subject_id: subjectId, ...query } = request.query;
+        const page = await events.feed({ ...query, subjectId, limit: query.limit ?? DEFAULT_PAGE_SIZE }, request.deadline);
         return { data: page.events.map(toEventDocument), next_after: String(page.nextAfter) };
       },
     );

@@ -53,6 +53,7 @@ export const viewer: Viewer = {
   canReadEvents: true,
   canManageWebhooks: true,
   canImport: true,
+  canReadGroups: true,
   csrfToken: 'tok"en<',
   actor: 'key:<evil>',
 };

@@ -14,6 +14,10 @@ import { assertInert, HOSTILE, skeleton, viewer } from './markup.js';
 import { ImportsPage, JobPage } from '../../src/console/views/imports.js';
 import { StatusPage } from '../../src/console/views/status.js';
 import type { ImportJob } from '../../src/imports/jobs/job.js';
+import { GroupConflictPage, GroupPage, GroupsPage } from '../../src/console/views/groups.js';
+import { EventsPage } from '../../src/console/views/events.js';
+import type { Group } from '../../src/groups/model.js';
+import type { StoredEvent } from '../../src/events/model.js';
 
 function user(name: string, email = 'a@example.com'): User {
   const at = new Date('2026-01-01T00:00:00Z');
@@ -26,6 +30,33 @@ function user(name: string, email = 'a@example.com'): User {
     createdAt: at,
     updatedAt: at,
   } as unknown as User;
+}
+
+function group(name: string): Group {
+  const at = new Date('2026-01-01T00:00:00Z');
+  return {
+    id: '0190a000-0000-7000-8000-0000000000aa',
+    displayName: name,
+    externalId: name,
+    attributes: {},
+    memberCount: 1,
+    version: 3,
+    createdAt: at,
+    updatedAt: at,
+  } as Group;
+}
+
+function event(text: string): StoredEvent {
+  return {
+    id: 'e',
+    type: 'user.updated',
+    sequence: 7,
+    occurredAt: new Date('2026-01-01T00:00:00Z'),
+    actor: text,
+    requestId: text,
+    subjectId: '0190a000-0000-7000-8000-0000000000bb',
+    data: { changed: [text] },
+  };
 }
 
 function key(name: string): ApiKeyRecord {
@@ -84,6 +115,33 @@ const render = (name: string): [string, string][] => [
     KeysPage({ viewer, keys: [key(name)], created: { record: key(name), plaintext: 'rk_x' }, form: { name, scopes: [name] } }) as string,
   ],
   ['error', ErrorPage({ status: 400, title: name, detail: name, requestId: name, viewer }) as string],
+  [
+    'user page with groups and events',
+    UserPage({ viewer, user: user(name), canWrite: true, groups: { groups: [group(name)], error: name }, events: [event(name)] }) as string,
+  ],
+  [
+    'groups list',
+    GroupsPage({
+      viewer,
+      canWrite: true,
+      list: { q: name, groups: [group(name)], error: name },
+      form: { displayName: name, error: name },
+    }) as string,
+  ],
+  [
+    'group page',
+    GroupPage({
+      viewer,
+      group: group(name),
+      canWrite: true,
+      members: { members: [{ userId: '0190a000-0000-7000-8000-0000000000bb' as never, email: name, name, addedAt: new Date(0) }] },
+      forms: { displayName: name, nameError: name, add: name, addError: name },
+      notice: name,
+      error: name,
+    }) as string,
+  ],
+  ['group conflict', GroupConflictPage({ viewer, current: group(name), mine: { displayName: name } }) as string],
+  ['events following', EventsPage({ viewer, view: { after: 0, type: '', follow: true, events: [event(name)] } }) as string],
   ['sign-in', SignInPage({ error: name }) as string],
   [
     'imports',

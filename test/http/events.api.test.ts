@@ -67,8 +67,56 @@ describe('GET /v1/events', () => {
     );
   });
 
+  test('subject_id keeps one subject’s events, in feed order, resumable by after', async () => {
+    const ids: string[] = [];
+    for (const email of ['subject-a@example.com', 'subject-b@example.com']) {
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/v1/users',
+        headers: { authorization: `Bearer ${writer.key}` },
+        payload: { email, name: 'Subject' },
+      });
+      assert.equal(created.statusCode, 201);
+      ids.push(created.json<{ id: string }>().id);
+    }
+    const [a, b] = ids as [string, string];
+    for (const name of ['A1', 'A2']) {
+      const patched = await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/users/${a}`,
+        headers: { authorization: `Bearer ${writer.key}`, 'content-type': 'application/merge-patch+json' },
+        payload: { name },
+      });
+      assert.equal(patched.statusCode, 200);
+    }
+    const ofA = await feed(`?subject_id=${a}`);
+    assert.deepEqual(
+      ofA.body!.data.map((e) => [e.type, e.subject_id]),
+      [
+        ['user.created', a],
+        ['user.updated', a],
+        ['user.updated', a],
+      ],
+    );
+    const rest = await feed(`?subject_id=${a}&after=${ofA.body!.data[0]!.sequence}&type=user.updated&limit=1`);
+    assert.deepEqual(
+      rest.body!.data.map((e) => e.sequence),
+      [ofA.body!.data[1]!.sequence],
+    );
+    const ofB = await feed(`?subject_id=${b}`);
+    assert.deepEqual(
+      ofB.body!.data.map((e) => [e.type, e.subject_id]),
+      [['user.created', b]],
+    );
+    const nobody = await feed('?subject_id=00000000-0000-4000-8000-000000000000');
+    assert.deepEqual(nobody.body!.data, []);
+  });
+
   test('bad parameters are named in a 400 problem', async () => {
     for (const [query, parameter] of [
+      ['?subject_id=nope', 'subject_id'],
+      ['?subject_id=0193A1C2-6A0F-7B3C-9D4E-5F60718293A4', 'subject_id'],
+      [`?subject_id=${encodeURIComponent("x' or 1=1 --")}`, 'subject_id'],
       ['?after=-1', 'after'],
       ['?after=abc', 'after'],
       ['?type=user.exploded', 'type'],

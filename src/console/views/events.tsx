@@ -4,16 +4,20 @@ import { Layout, Notice, type Viewer } from './layout.js';
 export interface EventsView {
   readonly after: number;
   readonly type: string;
+  /** A subject's id, or '' for every subject. */
+  readonly subject?: string | undefined;
+  /** Following: the newest events first (`after` unused), re-read every 2 s. */
   readonly follow: boolean;
   readonly events: readonly StoredEvent[];
-  /** Sequence to continue from when this page is full; undefined while it still has room. */
+  /** Sequence to continue from when this page is full; undefined while it still has room (never while following). */
   readonly nextAfter?: number | undefined;
   readonly error?: string | undefined;
 }
 
 /**
- * The event feed from a sequence, oldest first (the feed's own order), filtered by type. While
- * following, the results re-read this same window every 2 s (htmx polling) until it fills.
+ * The event feed from a sequence, oldest first (the feed's own order), filtered by type and
+ * subject. While following, the newest events first, re-read every 2 s (htmx polling): what
+ * just happened is at the top.
  */
 export function EventsPage(props: { viewer: Viewer; view: EventsView }): JSX.Element {
   const { view } = props;
@@ -33,7 +37,18 @@ export function EventsPage(props: { viewer: Viewer; view: EventsView }): JSX.Ele
           ))}
         </select>
         <label for="after">After sequence</label>
-        <input id="after" name="after" type="number" min="0" value={String(view.after)} />
+        <input id="after" name="after" type="number" min="0" value={String(view.after)} aria-describedby="after-hint" />
+        <p id="after-hint" class="muted">
+          Not used while following: that shows the newest events.
+        </p>
+        {view.subject ? (
+          <>
+            <label for="subject">Subject id</label>
+            <input id="subject" name="subject" type="text" value={view.subject} spellcheck="false" />
+          </>
+        ) : (
+          ''
+        )}
         <fieldset>
           <legend>Live</legend>
           <label>
@@ -50,8 +65,8 @@ export function EventsPage(props: { viewer: Viewer; view: EventsView }): JSX.Ele
 
 function EventsResults(props: { view: EventsView }): JSX.Element {
   const { view } = props;
-  const here = query(view.after, view.type, view.follow);
-  const polling = view.follow && view.nextAfter === undefined;
+  const here = query(view.after, view.type, view.subject ?? '', view.follow);
+  const polling = view.follow;
   return (
     <section
       id="events"
@@ -61,14 +76,18 @@ function EventsResults(props: { view: EventsView }): JSX.Element {
       hx-select={polling ? '#events' : undefined}
       hx-swap={polling ? 'outerHTML' : undefined}
     >
-      <h2 id="events-heading">{polling ? 'Events (following: new ones appear here)' : 'Events'}</h2>
+      <h2 id="events-heading">{polling ? 'Newest events first (following: new ones appear at the top)' : 'Events, oldest first'}</h2>
       <Notice kind="error" message={view.error} />
       {view.events.length === 0 ? (
-        <p>No events after this sequence{view.type === '' ? '' : ' of this type'} yet.</p>
+        <p>
+          {view.follow ? 'No events' : 'No events after this sequence'}
+          {view.type === '' ? '' : ' of this type'}
+          {view.subject ? ' of this subject' : ''} yet.
+        </p>
       ) : (
         <div class="table-wrap">
           <table>
-            <caption class="visually-hidden">Events, oldest first</caption>
+            <caption class="visually-hidden">{view.follow ? 'Events, newest first' : 'Events, oldest first'}</caption>
             <thead>
               <tr>
                 <th scope="col">Sequence</th>
@@ -84,8 +103,8 @@ function EventsResults(props: { view: EventsView }): JSX.Element {
                   <td>{event.sequence}</td>
                   <td>{event.type}</td>
                   <td>
-                    {event.type.startsWith('user.') ? (
-                      <a href={`/console/users/${event.subjectId}`} safe>
+                    {event.type.startsWith('user.') || event.type.startsWith('group.') ? (
+                      <a href={`/console/${event.type.startsWith('user.') ? 'users' : 'groups'}/${event.subjectId}`} safe>
                         {event.subjectId}
                       </a>
                     ) : (
@@ -101,15 +120,20 @@ function EventsResults(props: { view: EventsView }): JSX.Element {
         </div>
       )}
       <nav class="pager" aria-label="Pages">
-        {view.nextAfter === undefined ? '' : <a href={`/console/events?${query(view.nextAfter, view.type, view.follow)}`}>Next page</a>}
+        {view.nextAfter === undefined ? (
+          ''
+        ) : (
+          <a href={`/console/events?${query(view.nextAfter, view.type, view.subject ?? '', view.follow)}`}>Next page</a>
+        )}
       </nav>
     </section>
   );
 }
 
-function query(after: number, type: string, follow: boolean): string {
+function query(after: number, type: string, subject: string, follow: boolean): string {
   const params = new URLSearchParams({ after: String(after) });
   if (type !== '') params.set('type', type);
+  if (subject !== '') params.set('subject', subject);
   if (follow) params.set('follow', '1');
   return params.toString();
 }

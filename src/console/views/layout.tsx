@@ -9,12 +9,14 @@ export interface Viewer {
   readonly canReadEvents: boolean;
   readonly canManageWebhooks: boolean;
   readonly canImport: boolean;
+  /** groups:read (optional: absent reads as false). */
+  readonly canReadGroups?: boolean;
   readonly csrfToken: string;
   /** The key the console acts as, e.g. `key:0123…`. */
   readonly actor: string;
 }
 
-export type Section = 'users' | 'keys' | 'events' | 'webhooks' | 'imports' | 'status' | 'home' | 'sign-in' | 'error';
+export type Section = 'users' | 'groups' | 'keys' | 'events' | 'webhooks' | 'imports' | 'status' | 'home' | 'sign-in' | 'error';
 
 /**
  * htmx with what a strict CSP needs: no inline indicator styles, no eval, no script tags from
@@ -69,6 +71,15 @@ function Nav(props: { viewer: Viewer; section: Section }): JSX.Element {
           <li>
             <a href="/console/users" aria-current={current('users')}>
               Users
+            </a>
+          </li>
+        ) : (
+          ''
+        )}
+        {viewer.canReadGroups ? (
+          <li>
+            <a href="/console/groups" aria-current={current('groups')}>
+              Groups
             </a>
           </li>
         ) : (

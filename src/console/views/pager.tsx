@@ -4,8 +4,8 @@
  */
 export function Pager(props: {
   path: string;
-  previous: string | undefined;
-  next: string | undefined;
+  previous?: string | undefined;
+  next?: string | undefined;
   label?: string;
   previousText?: string;
   nextText?: string;

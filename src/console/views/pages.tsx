@@ -34,11 +34,23 @@ export function HomePage(props: { viewer: Viewer }): JSX.Element {
   return (
     <Layout title="Home" section="home" viewer={viewer}>
       <h1>Roster console</h1>
-      {viewer.canReadUsers || viewer.canManageKeys || viewer.canReadEvents || viewer.canManageWebhooks ? (
+      {viewer.canReadUsers ||
+      viewer.canReadGroups ||
+      viewer.canManageKeys ||
+      viewer.canReadEvents ||
+      viewer.canManageWebhooks ||
+      viewer.canImport ? (
         <ul>
           {viewer.canReadUsers ? (
             <li>
               <a href="/console/users">Users</a>: search, view, edit and delete.
+            </li>
+          ) : (
+            ''
+          )}
+          {viewer.canReadGroups ? (
+            <li>
+              <a href="/console/groups">Groups</a>: search, create, rename, members.
             </li>
           ) : (
             ''

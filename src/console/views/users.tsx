@@ -1,3 +1,5 @@
+import type { StoredEvent } from '../../events/model.js';
+import type { Group } from '../../groups/model.js';
 import type { User } from '../../users/model.js';
 import { CsrfField, FieldError, Layout, Notice, type Viewer } from './layout.js';
 import { Pager } from './pager.js';
@@ -91,14 +93,28 @@ export interface UserForm {
   readonly errors?: Readonly<Partial<Record<'name' | 'email', string>>>;
 }
 
-export function UserPage(props: {
+/** A user's groups, one keyset page (query strings of the pages around it). */
+export interface UserGroupsView {
+  readonly groups: readonly Group[];
+  readonly next?: string | undefined;
+  readonly previous?: string | undefined;
+  readonly error?: string | undefined;
+}
+
+export interface UserPageProps {
   viewer: Viewer;
   user: User;
   canWrite: boolean;
+  /** Undefined: the key may not read groups, and the section is left out. */
+  groups?: UserGroupsView | undefined;
+  /** The user's latest events, newest first; undefined: the key may not read events. */
+  events?: readonly StoredEvent[] | undefined;
   form?: UserForm | undefined;
   notice?: string | undefined;
   error?: string | undefined;
-}): JSX.Element {
+}
+
+export function UserPage(props: UserPageProps): JSX.Element {
   const { user, viewer } = props;
   const form = props.form ?? { name: user.name, email: user.email };
   const errors = form.errors ?? {};
@@ -117,6 +133,8 @@ export function UserPage(props: {
         <dd>
           <code safe>{user.id}</code>
         </dd>
+        <dt>State</dt>
+        <dd>{user.active ? 'Active' : 'Deactivated'}</dd>
         <dt>Version</dt>
         <dd>{user.version}</dd>
         <dt>Created</dt>
@@ -159,6 +177,20 @@ export function UserPage(props: {
             <FieldError id="email-error" message={errors.email} />
             <button type="submit">Save</button>
           </form>
+          <h2>{user.active ? 'Deactivate' : 'Reactivate'}</h2>
+          <form method="post" action={`/console/users/${user.id}/active`}>
+            <CsrfField token={viewer.csrfToken} />
+            <input type="hidden" name="version" value={String(user.version)} />
+            <input type="hidden" name="active" value={user.active ? 'false' : 'true'} />
+            <p class="muted">
+              {user.active
+                ? 'A deactivated user stays readable and keeps its groups; identity providers see it as inactive.'
+                : 'The user becomes active again.'}
+            </p>
+            <button type="submit" class={user.active ? 'secondary' : undefined}>
+              {user.active ? 'Deactivate user' : 'Reactivate user'}
+            </button>
+          </form>
           <h2>Delete</h2>
           <form method="post" action={`/console/users/${user.id}/delete`} data-confirm="Delete this user? This cannot be undone.">
             <CsrfField token={viewer.csrfToken} />
@@ -171,12 +203,80 @@ export function UserPage(props: {
       ) : (
         <p class="muted">This key may read users but not change them (it lacks users:write).</p>
       )}
-      <h2>Events</h2>
-      <p class="muted">
-        A user's own events are not listed here yet: the event feed cannot be filtered by user. The feed is at <code>GET /v1/events</code>.
-      </p>
+      {props.groups === undefined ? '' : <UserGroups userId={user.id} view={props.groups} />}
+      {props.events === undefined ? '' : <UserEvents userId={user.id} events={props.events} />}
     </Layout>
   );
+}
+
+function UserGroups(props: { userId: string; view: UserGroupsView }): JSX.Element {
+  const { view } = props;
+  return (
+    <section aria-labelledby="groups-heading">
+      <h2 id="groups-heading">Groups</h2>
+      <Notice kind="error" message={view.error} />
+      {view.groups.length === 0 ? (
+        <p>{view.previous === undefined ? 'In no group.' : 'No more groups.'}</p>
+      ) : (
+        <ul>
+          {view.groups.map((group) => (
+            <li>
+              <a href={`/console/groups/${group.id}`} safe>
+                {group.displayName}
+              </a>
+            </li>
+          ))}
+        </ul>
+      )}
+      <Pager path={`/console/users/${props.userId}`} previous={view.previous} next={view.next} label="Group pages" />
+    </section>
+  );
+}
+
+function UserEvents(props: { userId: string; events: readonly StoredEvent[] }): JSX.Element {
+  return (
+    <section aria-labelledby="events-heading">
+      <h2 id="events-heading">Latest events</h2>
+      {props.events.length === 0 ? (
+        <p>No events are kept for this user.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <caption class="visually-hidden">This user's events, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Sequence</th>
+                <th scope="col">Type</th>
+                <th scope="col">Changed</th>
+                <th scope="col">Actor</th>
+                <th scope="col">When</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.events.map((event) => (
+                <tr>
+                  <td>{event.sequence}</td>
+                  <td>{event.type}</td>
+                  <td safe>{changedOf(event)}</td>
+                  <td safe>{event.actor ?? ''}</td>
+                  <td safe>{event.occurredAt.toISOString()}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <p>
+        <a href={`/console/events?${new URLSearchParams({ subject: props.userId, after: '0' }).toString()}`}>All of this user's events</a>
+      </p>
+    </section>
+  );
+}
+
+/** The fields a user.updated event names as changed, e.g. "name, active". */
+function changedOf(event: StoredEvent): string {
+  const changed = event.data.changed;
+  return Array.isArray(changed) ? changed.filter((c) => typeof c === 'string').join(', ') : '';
 }
 
 /**
