@@ -6,7 +6,9 @@
 //           the same 1,000 ids, on a group of ROSTER_BENCH_GROUP members; each timed add is undone
 //           (untimed) so both sides always add to the same group.
 //   lists   an unfiltered SCIM page at startIndex 1 and at the last page (exact totalResults: the
-//           id index walked in 10,000-id steps) vs REST's first keyset page, a few rounds.
+//           id index walked in 10,000-id steps) vs REST's first keyset page, a few rounds; and a
+//           provider's full sync: from a page in the middle, each next page (startIndex + count),
+//           whose start this instance remembers (kit/page-positions.ts), so it seeks by id.
 // Figures: per request wall p50/p99 and CPU µs: this process's (process.cpuUsage) plus, on
 // PostgreSQL, the bench database's server backends' (utime + stime from /proc, 10 ms ticks, so
 // summed over a round and divided by its requests).
@@ -143,6 +145,7 @@ const scimPatch = side('SCIM PATCH 1,000 members');
 const restBatch = side('REST batch add 1,000');
 const scimFirstPage = side('SCIM list startIndex=1');
 const scimLastPage = side('SCIM list startIndex=N-99');
+const scimNextPage = side('SCIM sync: the next page');
 const restFirstPage = side('REST list first page');
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
@@ -207,10 +210,16 @@ const pages = {
     expect((await inject('GET', `/scim/v2/Users?startIndex=${Math.max(1, total - 99)}&count=100`)).statusCode, 200, 'scim last page', ''),
   rest: async () => expect((await inject('GET', '/v1/users?limit=100')).statusCode, 200, 'rest page', ''),
 };
+const pageAt = async (startIndex: number) =>
+  expect((await inject('GET', `/scim/v2/Users?startIndex=${startIndex}&count=100`)).statusCode, 200, 'scim page', '');
 for (let r = 0; r < Math.min(ROUNDS, 3); r++) {
   await round(restFirstPage, 1, pages.rest);
   await round(scimFirstPage, 1, pages.first);
   await round(scimLastPage, 1, pages.last);
+  // A sync from the middle: its first page walks (untimed), the next ten start where one ended.
+  const from = Math.floor(total / 2 / 100) * 100 + 1 + r * 2_000;
+  await pageAt(from);
+  for (let k = 1; k <= 10; k++) await round(scimNextPage, 1, () => pageAt(from + k * 100));
 }
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -218,7 +227,7 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 console.log(`rounds ${ROUNDS} (order flipped each round), ${LOOKUPS} lookups per side per round; group ${GROUP} members`);
 console.log('side                         requests   CPU µs/req   wall p50 ms   wall p99 ms');
-for (const s of [scimLookup, restLookup, scimPatch, restBatch, restFirstPage, scimFirstPage, scimLastPage]) {
+for (const s of [scimLookup, restLookup, scimPatch, restBatch, restFirstPage, scimFirstPage, scimLastPage, scimNextPage]) {
   const walls = [...s.walls].sort((a, b) => a - b);
   console.log(
     `${s.name.padEnd(28)} ${String(s.requests).padStart(8)} ${String(Math.round(s.cpuUs / s.requests)).padStart(12)} ${quantile(walls, 0.5)
