@@ -5,6 +5,8 @@
  * figures are Roster's own work (routing, hooks, session or key check, query, render). Rounds
  * alternate A and B; CPU time per request from process.cpuUsage() and latency percentiles.
  * Usage: npm run build && node dist/bench/console.js [users=100000] [rounds=20] [perRound=50]
+ * With ROSTER_BENCH_POSTGRES=postgres://…/test (an admin URL), the same on PostgreSQL: a database
+ * of its own is created, filled and dropped.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,15 +17,22 @@ import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/database.js';
 import { buildApp } from '../src/http/app.js';
 import { createLogger } from '../src/observability/logger.js';
-import { seedSqlite, seedUsers } from './seed.js';
+import { createPostgresDatabase, dropPostgresDatabase, seedPostgres, seedSqlite, seedUsers } from './seed.js';
 
 const [users = 100_000, rounds = 20, perRound = 50] = process.argv.slice(2).map(Number);
+const postgresAdmin = process.env.ROSTER_BENCH_POSTGRES;
+const pgName = `roster_bench_console_${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'roster-bench-console-'));
-const file = join(dir, 'roster.db');
-await seedSqlite(file, seedUsers(users));
-const config = loadConfig({ ROSTER_DATABASE_URL: file, ROSTER_WEBHOOK_WORKERS: '0', ROSTER_MIGRATE_ON_START: 'false' });
+let url = join(dir, 'roster.db');
+if (postgresAdmin === undefined) await seedSqlite(url, seedUsers(users));
+else {
+  url = await createPostgresDatabase(postgresAdmin, pgName);
+  await seedPostgres(url, seedUsers(users));
+}
+console.log(`database: ${postgresAdmin === undefined ? 'SQLite' : 'PostgreSQL'}`);
+const config = loadConfig({ ROSTER_DATABASE_URL: url, ROSTER_WEBHOOK_WORKERS: '0', ROSTER_MIGRATE_ON_START: 'false' });
 const logger = createLogger('silent');
-const database = openDatabase(file);
+const database = openDatabase(url);
 const services = await buildServices(config, logger, { database, registry: new Registry() });
 const app = await buildApp({
   ...httpDependencies(config, services, logger, {
@@ -99,3 +108,4 @@ await app.close();
 await services.close();
 await database.close();
 rmSync(dir, { recursive: true, force: true });
+if (postgresAdmin !== undefined) await dropPostgresDatabase(postgresAdmin, pgName);
