@@ -467,9 +467,10 @@ describe('three instances behind HAProxy', { skip }, () => {
       if (sub.ordered) assert.deepEqual(firsts, expected, `${sub.name}: first deliveries in sequence order`);
       const duplicates = sub.receipts.filter((r) => r.ok).length - delivered.size;
       const retries = sub.receipts.filter((r) => !r.ok).length;
-      // At least once: a crash re-sends what the killed instance had sent but not settled (a
-      // group of up to 20 per endpoint, and its attempts in flight); nothing else repeats.
-      assert.ok(duplicates <= 50, `${sub.name}: ${duplicates} duplicate deliveries`);
+      // At least once: a crash re-sends what the killed instance had sent but not settled (at
+      // most a settlement group, 100 per endpoint — Dispatcher settleEvery — and its attempts in
+      // flight); nothing else repeats.
+      assert.ok(duplicates <= 110, `${sub.name}: ${duplicates} duplicate deliveries`);
       phase(`${sub.name}: ${expected.length} events, ${duplicates} duplicates, ${retries} failed attempts retried`);
     }
     // Nothing crashed; what the instances warned about, for whoever reads a failure.

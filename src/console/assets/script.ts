@@ -1,7 +1,8 @@
 /**
  * The console's own browser script, served as /console/assets/console-<hash>.js (never inline:
  * the CSP allows scripts from 'self' only). Everything works without it; it adds the copy
- * buttons, confirmations before destructive forms, and focus on swapped-in results. Kept as
+ * buttons, confirmations before destructive forms, focus on swapped-in results, and no polling
+ * once a form is leaving the page. Kept as
  * text here so the build ships it in dist/ with no bundler; the browser tests exercise it.
  */
 export const CONSOLE_SCRIPT = String.raw`
@@ -26,11 +27,27 @@ document.addEventListener('click', async (event) => {
   }
 });
 
+// A page that is leaving by a form's submission stops its polling: a poll answered meanwhile
+// with HX-Refresh (a job that the cancel just finished) would reload the old address and cut the
+// form's navigation short, so the answer to the form would never be shown.
+let leaving = false;
 document.addEventListener('submit', (event) => {
   const form = event.target;
   if (!(form instanceof HTMLFormElement)) return;
   const question = form.getAttribute('data-confirm');
-  if (question && !window.confirm(question)) event.preventDefault();
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+    return;
+  }
+  if (!form.hasAttribute('hx-get') && !form.hasAttribute('hx-post')) leaving = true;
+});
+for (const name of ['htmx:beforeRequest', 'htmx:beforeOnLoad']) {
+  document.addEventListener(name, (event) => {
+    if (leaving) event.preventDefault();
+  });
+}
+window.addEventListener('pageshow', () => {
+  leaving = false;
 });
 
 // Copy buttons only make sense with this script, so they start hidden and are shown here.
