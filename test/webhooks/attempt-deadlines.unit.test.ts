@@ -20,14 +20,16 @@ async function aborted(signal: AbortSignal): Promise<void> {
 
 describe('AttemptDeadlines', () => {
   test('attempts begun together share a signal, aborted at the deadline with the deadline error', async () => {
-    const deadlines = new AttemptDeadlines(200, deadlineError);
+    // 3 s: a slice is 1/30 of it (100 ms), wide enough that two calls in a row share it on a
+    // busy machine (with 200 ms, a 7 ms slice split them once on Node 24 in CI).
+    const deadlines = new AttemptDeadlines(3000, deadlineError);
     const started = performance.now();
     const first = deadlines.begin(undefined);
     const second = deadlines.begin(undefined);
     assert.equal(first.signal, second.signal);
     await aborted(first.signal);
     // Never later than the deadline of the first attempt of the slice (a timer fires no earlier than asked).
-    assert.ok(performance.now() - started >= 199, `aborted after ${performance.now() - started} ms`);
+    assert.ok(performance.now() - started >= 2999, `aborted after ${performance.now() - started} ms`);
     assert.equal(first.timedOut(), true);
     assert.equal((first.signal.reason as { code?: string }).code, 'DEADLINE_EXCEEDED');
     // A new attempt never joins a slice whose deadline has passed.
