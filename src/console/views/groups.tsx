@@ -1,6 +1,7 @@
 import type { Group } from '../../groups/model.js';
 import type { Member } from '../../groups/service.js';
 import { CsrfField, FieldError, Layout, Notice, type Viewer } from './layout.js';
+import { VersionConflictPage } from './conflict.js';
 import { Pager } from './pager.js';
 
 export interface GroupsListView {
@@ -278,45 +279,22 @@ export function GroupPage(props: {
 /** Lines one add-members form may hold: each email is one lookup, made while the person waits. */
 export const ADD_MEMBERS_MAX = 100;
 
-/**
- * Someone changed the group between reading and saving: both names side by side, as the
- * user page's conflict does. Keeping mine saves over the current version (checked again).
- */
+/** A rename that met a newer version of the group: both names side by side, as the user page's conflict does. */
 export function GroupConflictPage(props: { viewer: Viewer; current: Group; mine: { displayName: string } }): JSX.Element {
-  const { current, mine, viewer } = props;
-  return (
-    <Layout title={`Conflict: ${current.displayName}`} section="groups" viewer={viewer}>
-      <h1>Someone else changed this group</h1>
-      <p role="alert">The group changed after you opened it (it is now at version {current.version}). Choose which version to keep.</p>
-      <div class="columns">
-        <section class="card" aria-labelledby="mine-heading">
-          <h2 id="mine-heading">Your edit</h2>
-          <dl>
-            <dt>Name</dt>
-            <dd safe>{mine.displayName}</dd>
-          </dl>
-          <form method="post" action={`/console/groups/${current.id}`}>
-            <CsrfField token={viewer.csrfToken} />
-            <input type="hidden" name="version" value={String(current.version)} />
-            <input type="hidden" name="display_name" value={mine.displayName} />
-            <button type="submit">Keep my edit</button>
-          </form>
-        </section>
-        <section class="card" aria-labelledby="theirs-heading">
-          <h2 id="theirs-heading">Current version</h2>
-          <dl>
-            <dt>Name</dt>
-            <dd safe>{current.displayName}</dd>
-            <dt>Members</dt>
-            <dd>{current.memberCount}</dd>
-          </dl>
-          <a class="button secondary" href={`/console/groups/${current.id}`}>
-            Keep the current version
-          </a>
-        </section>
-      </div>
-    </Layout>
-  );
+  const { current } = props;
+  return VersionConflictPage({
+    viewer: props.viewer,
+    section: 'groups',
+    noun: 'group',
+    name: current.displayName,
+    href: `/console/groups/${current.id}`,
+    version: current.version,
+    edited: [{ label: 'Name', name: 'display_name', mine: props.mine.displayName }],
+    current: [
+      { label: 'Name', value: current.displayName },
+      { label: 'Members', value: String(current.memberCount) },
+    ],
+  });
 }
 
 function shortTime(date: Date): string {

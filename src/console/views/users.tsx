@@ -2,6 +2,7 @@ import type { StoredEvent } from '../../events/model.js';
 import type { Group } from '../../groups/model.js';
 import type { User } from '../../users/model.js';
 import { CsrfField, FieldError, Layout, Notice, type Viewer } from './layout.js';
+import { VersionConflictPage } from './conflict.js';
 import { Pager } from './pager.js';
 
 export interface UsersListView {
@@ -279,47 +280,23 @@ function changedOf(event: StoredEvent): string {
   return Array.isArray(changed) ? changed.filter((c) => typeof c === 'string').join(', ') : '';
 }
 
-/**
- * Someone changed the user between reading and saving: both versions side by side, and the
- * person chooses. Keeping theirs discards the edit; keeping mine saves it over the current
- * version (a fresh version check: a third change in between comes back here).
- */
+/** A save that met a newer version of the user: the edit and the current version side by side. */
 export function ConflictPage(props: { viewer: Viewer; current: User; mine: { name: string; email: string } }): JSX.Element {
-  const { current, mine, viewer } = props;
-  return (
-    <Layout title={`Conflict: ${current.name}`} section="users" viewer={viewer}>
-      <h1>Someone else changed this user</h1>
-      <p role="alert">The user changed after you opened it (it is now at version {current.version}). Choose which version to keep.</p>
-      <div class="columns">
-        <section class="card" aria-labelledby="mine-heading">
-          <h2 id="mine-heading">Your edit</h2>
-          <dl>
-            <dt>Name</dt>
-            <dd safe>{mine.name}</dd>
-            <dt>Email</dt>
-            <dd safe>{mine.email}</dd>
-          </dl>
-          <form method="post" action={`/console/users/${current.id}`}>
-            <CsrfField token={viewer.csrfToken} />
-            <input type="hidden" name="version" value={String(current.version)} />
-            <input type="hidden" name="name" value={mine.name} />
-            <input type="hidden" name="email" value={mine.email} />
-            <button type="submit">Keep my edit</button>
-          </form>
-        </section>
-        <section class="card" aria-labelledby="theirs-heading">
-          <h2 id="theirs-heading">Current version</h2>
-          <dl>
-            <dt>Name</dt>
-            <dd safe>{current.name}</dd>
-            <dt>Email</dt>
-            <dd safe>{current.email}</dd>
-          </dl>
-          <a class="button secondary" href={`/console/users/${current.id}`}>
-            Keep the current version
-          </a>
-        </section>
-      </div>
-    </Layout>
-  );
+  const { current, mine } = props;
+  return VersionConflictPage({
+    viewer: props.viewer,
+    section: 'users',
+    noun: 'user',
+    name: current.name,
+    href: `/console/users/${current.id}`,
+    version: current.version,
+    edited: [
+      { label: 'Name', name: 'name', mine: mine.name },
+      { label: 'Email', name: 'email', mine: mine.email },
+    ],
+    current: [
+      { label: 'Name', value: current.name },
+      { label: 'Email', value: current.email },
+    ],
+  });
 }
