@@ -10,6 +10,7 @@ import type { Compilable } from 'kysely';
 import { SqlEventStore } from '../../src/events/sql-store.js';
 import type { EventPageQuery, LatestEventsQuery } from '../../src/events/service.js';
 import { postgresTestDatabase, postgresUnavailable, sqliteTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { executedPlan, planNodes, sqlitePlan, type PlanNode } from '../helpers/plans.js';
 
 const EVENTS = 100_000;
 /** About 5 events each, and one busy subject with 5,000. */
@@ -86,9 +87,7 @@ describe(`a subject's events and the newest first at ${EVENTS.toLocaleString('en
 
   function plan(c: Case): string[] {
     const compiled = (c.list ? store.listQuery(c.list) : store.latestQuery(c.latest!)).compile();
-    return (
-      connection.prepare(`explain query plan ${compiled.sql}`).all(...(compiled.parameters as unknown[])) as { detail: string }[]
-    ).map((r) => r.detail);
+    return sqlitePlan(connection, compiled.sql, compiled.parameters);
   }
 
   function assertRangeScans(): void {
@@ -152,26 +151,9 @@ describe(`a subject's events and the newest first at ${EVENTS.toLocaleString('en
     await t?.cleanup();
   });
 
-  interface PlanNode {
-    'Node Type': string;
-    'Relation Name'?: string;
-    'Index Name'?: string;
-    'Index Cond'?: string;
-    'Actual Rows': number;
-    'Actual Loops': number;
-    'Rows Removed by Filter'?: number;
-    Plans?: PlanNode[];
-  }
-
-  const nodes = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodes)];
-
   async function executed(query: Compilable): Promise<PlanNode> {
     const compiled = query.compile();
-    const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
-      `explain (analyze, costs off, timing off, format json) ${compiled.sql}`,
-      compiled.parameters as unknown[],
-    );
-    return rows[0]!['QUERY PLAN'][0].Plan;
+    return executedPlan(client, compiled.sql, compiled.parameters);
   }
 
   test('every read is one index scan of events, reading at most its page', async () => {
@@ -180,7 +162,7 @@ describe(`a subject's events and the newest first at ${EVENTS.toLocaleString('en
       try {
         const plan = await executed(c.list ? store.listQuery(c.list) : store.latestQuery(c.latest!));
         const shown = JSON.stringify(plan);
-        const all = nodes(plan);
+        const all = planNodes(plan);
         assert.ok(!all.some((n) => n['Node Type'] === 'Seq Scan'), `${c.label}: no Seq Scan: ${shown}`);
         const scans = all.filter((n) => n['Relation Name'] === 'events');
         assert.equal(scans.length, 1, `${c.label}: one scan of events: ${shown}`);
@@ -190,7 +172,7 @@ describe(`a subject's events and the newest first at ${EVENTS.toLocaleString('en
         if (scan['Node Type'] === 'Bitmap Heap Scan') {
           // Chosen for a range the statistics say holds a few rows (a quiet subject): the bitmap
           // reads the whole range and a Sort orders it, so the range itself must be that small.
-          const bitmap = nodes(scan).find((n) => n['Node Type'] === 'Bitmap Index Scan');
+          const bitmap = planNodes(scan).find((n) => n['Node Type'] === 'Bitmap Index Scan');
           assert.ok(bitmap?.['Index Cond'], `${c.label}: a bitmap built from an index range: ${shown}`);
           read = bitmap['Actual Rows'];
           index = bitmap['Index Name'];

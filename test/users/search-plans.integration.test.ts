@@ -15,6 +15,7 @@ import type { KeyRangeQuery, UserPageQuery } from '../../src/users/service.js';
 import * as postgres from '../../src/users/sql-postgres-statements.js';
 import * as sqlite from '../../src/users/sqlite-statements.js';
 import { postgresTestDatabase, postgresUnavailable, sqliteTestDatabase, type TestDatabase } from '../helpers/databases.js';
+import { executedPlan, planNodes, sqlitePlan, type PlanNode } from '../helpers/plans.js';
 
 const USERS = 100_000;
 /** Names shared by 100 users each, so a name scan meets long runs of equal keys. */
@@ -144,13 +145,13 @@ describe(`list and search plans at ${USERS.toLocaleString('en')} users on SQLite
   });
   after(async () => t?.cleanup());
 
-  /** The plan's lines, e.g. `SEARCH users USING INDEX users_name_key_id ((name_key,id)>(?,?) AND name_key<?)`. */
+  /** The plan's lines (helpers/plans.ts sqlitePlan()). */
   function plan(c: Case): string[] {
     const { text, params } =
       c.list !== undefined
         ? (({ shape, params }) => ({ text: sqlite.listText(shape), params }))(sqlite.listStatementOf(c.list))
         : (({ shape, params }) => ({ text: sqlite.searchText(shape), params }))(sqlite.searchStatementOf(c.search!));
-    return (connection.prepare(`explain query plan ${text}`).all(...params) as { detail: string }[]).map((r) => r.detail);
+    return sqlitePlan(connection, text, params);
   }
 
   function assertRangeScans(): void {
@@ -216,21 +217,6 @@ describe(`list and search plans at ${USERS.toLocaleString('en')} users on Postgr
     await t?.cleanup();
   });
 
-  interface PlanNode {
-    'Node Type': string;
-    'Relation Name'?: string;
-    'Index Name'?: string;
-    'Index Cond'?: string;
-    'Actual Rows': number;
-    'Actual Loops': number;
-    'Rows Removed by Filter'?: number;
-    Plans?: PlanNode[];
-  }
-
-  function nodes(node: PlanNode): PlanNode[] {
-    return [node, ...(node.Plans ?? []).flatMap(nodes)];
-  }
-
   /** Runs the statement as the store does (prepared), under a generic or a custom plan, and returns its executed plan. */
   async function executed(c: Case, mode: 'force_generic_plan' | 'force_custom_plan'): Promise<PlanNode> {
     const { statement, values } = c.list !== undefined ? postgres.listStatementOf(c.list) : postgres.searchStatementOf(c.search!);
@@ -241,10 +227,7 @@ describe(`list and search plans at ${USERS.toLocaleString('en')} users on Postgr
       const args = values
         .map((v) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : client.escapeLiteral(String(v))))
         .join(', ');
-      const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
-        `explain (analyze, costs off, timing off, format json) execute probe(${args})`,
-      );
-      return rows[0]!['QUERY PLAN'][0].Plan;
+      return await executedPlan(client, `execute probe(${args})`);
     } finally {
       await client.query('deallocate probe');
     }
@@ -256,7 +239,7 @@ describe(`list and search plans at ${USERS.toLocaleString('en')} users on Postgr
       for (const c of every) {
         const plan = await executed(c, mode);
         const shown = JSON.stringify(plan);
-        const all = nodes(plan);
+        const all = planNodes(plan);
         assert.ok(!all.some((n) => n['Node Type'] === 'Seq Scan'), `${c.label}: no Seq Scan: ${shown}`);
         const scans = all.filter((n) => n['Relation Name'] === 'users');
         assert.equal(scans.length, 1, `${c.label}: one scan of users: ${shown}`);
@@ -265,7 +248,7 @@ describe(`list and search plans at ${USERS.toLocaleString('en')} users on Postgr
         if (scan['Node Type'] === 'Bitmap Heap Scan') {
           // Chosen (custom plans only) for a range the statistics say holds a few rows: the
           // bitmap reads every row of the range, so the range itself must be that small.
-          const index = nodes(scan).find((n) => n['Node Type'] === 'Bitmap Index Scan');
+          const index = planNodes(scan).find((n) => n['Node Type'] === 'Bitmap Index Scan');
           assert.ok(index?.['Index Cond'], `${c.label}: a bitmap built from an index range: ${shown}`);
           read = index['Actual Rows'];
         } else {
