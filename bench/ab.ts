@@ -28,8 +28,8 @@ import {
   createPostgresDatabase,
   dropPostgresDatabase,
   seedPostgres,
-  seedSqlite,
   seedUsers,
+  type seedSqlite,
   type SeedUsers,
 } from './seed.js';
 

@@ -118,9 +118,9 @@ async function main(): Promise<void> {
     };
     const names = Object.keys(operations).filter((name) => ONLY === undefined || ONLY.includes(name));
     const time = async (b: Build, name: string, n: number) => {
-      const { run } = operations[name]!;
+      const operation = operations[name]!;
       const started = process.cpuUsage();
-      for (let i = 0; i < n; i++) await run(b);
+      for (let i = 0; i < n; i++) await operation.run(b);
       const used = process.cpuUsage(started);
       return (used.user + used.system) / n;
     };
