@@ -10,7 +10,7 @@
  * The baseline is another build's dist folder kept where node_modules resolves (e.g. a copy of
  * dist in .tmp/base/dist with package.json in .tmp/base). Settings: AB_ROUNDS (5), AB_DURATION
  * (s, 3), AB_WARMUP (s, 1), AB_USERS (20000), AB_ROUTES (get,list,post), BENCH_CONNECTIONS (50),
- * AB_DATABASE (sqlite; or postgres: a scratch database per build, copied from one seeded template
+ * AB_DATABASE (sqlite: a file per build, seeded with the same users by that build's own bench/seed.js; or postgres: a scratch database per build, copied from one seeded template
  * on BENCH_POSTGRES_URL's server, postgres://postgres@127.0.0.1:5432/postgres, dropped at the end).
  * With AB_STUB=1 the baseline argument is ignored: both sides are this build, "before" with
  * API keys and "stubbed" with authentication stubbed (bench/servers.ts roster-no-auth), each
@@ -19,18 +19,17 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RequestSpec } from 'autocannon';
 import { killChildren, measure, startServerChild, stopServerChild, type Run, type ServerChild } from './runner.js';
 import {
   attributesFor,
-  copySqlite,
   createPostgresDatabase,
   dropPostgresDatabase,
   seedPostgres,
-  seedSqlite,
   seedUsers,
+  type seedSqlite,
   type SeedUsers,
 } from './seed.js';
 
@@ -85,7 +84,10 @@ async function main(): Promise<void> {
   ];
   if (DATABASE !== 'sqlite' && DATABASE !== 'postgres') throw new Error(`AB_DATABASE: sqlite or postgres, not ${DATABASE}`);
   const work = await mkdtemp(join(os.tmpdir(), 'roster-ab-'));
-  const databases = scratchDatabases(work, builds.length);
+  const databases = scratchDatabases(
+    work,
+    builds.map((build) => join(dirname(build.serversJs), 'seed.js')),
+  );
   const servers: ServerChild[] = [];
   try {
     const users = seedUsers(USERS);
@@ -133,20 +135,29 @@ async function main(): Promise<void> {
   }
 }
 
-/** One seeded database and a copy of it per build: SQLite files in `work`, or PostgreSQL databases. */
-function scratchDatabases(work: string, copies: number) {
+/**
+ * A seeded database per build. SQLite: a file in `work` per build, seeded with the same users
+ * by that build's own bench/seed.js, so each has that build's migrations (an older build's
+ * migrator refuses a file migrated by a newer one). PostgreSQL: one seeded template, copied.
+ */
+function scratchDatabases(work: string, seedModules: readonly string[]) {
   if (DATABASE === 'sqlite') {
-    const seed = join(work, 'seed.db');
+    let seeded: SeedUsers | undefined;
     return {
-      seed: (users: SeedUsers) => seedSqlite(seed, users),
+      seed: (users: SeedUsers) => {
+        seeded = users;
+        return Promise.resolve();
+      },
       copy: async (i: number) => {
         const file = join(work, `roster-${i}.db`);
-        await copySqlite(seed, file);
+        const own = (await import(pathToFileURL(seedModules[i]!).href)) as { seedSqlite: typeof seedSqlite };
+        await own.seedSqlite(file, seeded!);
         return file;
       },
       drop: async () => undefined,
     };
   }
+  const copies = seedModules.length;
   // The benchmark's own names (never input); the pid keeps concurrent runs apart.
   const prefix = `roster_ab_${process.pid}`;
   const names = [`${prefix}_seed`, ...Array.from({ length: copies }, (_, i) => `${prefix}_${i}`)];

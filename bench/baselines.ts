@@ -3,8 +3,10 @@
  * logger, no schemas, no hooks, the raw driver, and exactly the database work Roster's three
  * measured routes do:
  *
- *   GET  /v1/users/:id     one primary-key select, the row returned as JSON
- *   GET  /v1/users?limit=  the first `limit` users in id order, returned as `{data: rows}`
+ *   GET  /v1/users/:id     one primary-key select of Roster's columns (USER_COLUMNS), the row
+ *                          returned as JSON
+ *   GET  /v1/users?limit=  the first `limit` users in id order (the same columns), returned as
+ *                          `{data: rows}`
  *   POST /v1/users         the user and its `user.created` event inserted in one transaction with
  *                          prepared statements, the same columns as Roster's rows
  *                          (src/users/sql-row.ts toUserRow, src/events/sql-outbox.ts toEventRow);
@@ -17,8 +19,9 @@
 import type { FastifyInstance } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import { EVENT_SEQUENCE_LOCK } from '../src/events/sql-outbox.js';
-
-const USER_COLUMNS = 'id, email, name, attributes, version, created_at, updated_at';
+// The columns Roster's stores read a user from: B's selects read the same row (a narrower list
+// left out the five provisioning columns of migration 0011, work Roster's reads do).
+import { USER_COLUMNS } from '../src/users/sql-row.js';
 const INSERT_USER =
   'insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, 1, $7, $7)';
 const INSERT_EVENT = 'insert into events (id, type, occurred_at, actor, request_id, subject_id, data) values ($1, $2, $3, $4, $5, $6, $7)';

@@ -102,10 +102,35 @@ const CHANGED_COLUMNS = COLUMNS.filter((c) => c.set === 'always');
 /** The names of a row's columns in statement order (for the test that keeps them in step with toUserRow()). */
 export const USER_ROW_COLUMNS: readonly string[] = COLUMNS.map((c) => c.name);
 
+/** The names of StoredUserColumns, in the order of the stores' select lists. */
+export const USER_READ_COLUMNS: readonly string[] = COLUMNS.filter((c) => c.key !== true).map((c) => c.name);
+
 /** The columns of StoredUserColumns, in the stores' select lists. */
-export const USER_COLUMNS = COLUMNS.filter((c) => c.key !== true)
-  .map((c) => c.name)
-  .join(', ');
+export const USER_COLUMNS = USER_READ_COLUMNS.join(', ');
+
+/**
+ * The columns of a row read as an array of values in USER_COLUMNS order (better-sqlite3's raw
+ * mode), as the object fromUserRow() takes. SQLite reads rows so because better-sqlite3 makes a
+ * row object by setting its properties one at a time through V8's API: on a 12-column row that
+ * cost ~1.3 µs a row more than the array and this literal (bench/RESULTS.md, issue 14 fifth
+ * pass). test/users/sql-row.unit.test.ts keeps the positions in step with USER_READ_COLUMNS.
+ */
+export function storedUserColumnsOf(v: readonly unknown[]): StoredUserColumns {
+  return {
+    id: v[0] as string,
+    email: v[1] as string,
+    name: v[2] as string,
+    active: v[3],
+    external_id: v[4] as string | null,
+    given_name: v[5] as string | null,
+    family_name: v[6] as string | null,
+    attributes: v[7],
+    profile: v[8],
+    version: v[9] as number,
+    created_at: v[10],
+    updated_at: v[11],
+  };
+}
 
 /** The columns a new row is inserted with, in insertValues()'s order. */
 export const INSERT_COLUMNS = COLUMNS.map((c) => c.name).join(', ');

@@ -3,12 +3,22 @@ import type { RawStatement } from '../db/instrumentation.js';
 import type { PreparedStatement } from '../db/sqlite-steps.js';
 import type { SearchKey } from './search.js';
 import type { KeyRangeQuery, UserPageQuery } from './service.js';
-import { INSERT_COLUMNS, SQLITE_INSERT_PLACEHOLDERS, SQLITE_UPDATE_ASSIGNMENTS, USER_COLUMNS } from './sql-row.js';
+import { INSERT_COLUMNS, SQLITE_INSERT_PLACEHOLDERS, SQLITE_UPDATE_ASSIGNMENTS, USER_COLUMNS, USER_READ_COLUMNS } from './sql-row.js';
 
 /** A prepared statement with what the metrics and spans say of it. */
 export type Prepared = PreparedStatement;
 
-/** A row of `users` as SqliteUserStore reads it (sql-row.ts fromUserRow() takes it). */
+/**
+ * A row of `users` as SqliteUserStore reads it: the values of USER_COLUMNS in order (raw mode),
+ * which sql-row.ts storedUserColumnsOf() names for fromUserRow(). A search scan's row has the
+ * email and name keys after them (SEARCH_KEYS_AT).
+ */
+export type StoredUserValues = readonly unknown[];
+
+/** Where a search scan's row (searchText()) has `email_key`; `name_key` follows it. */
+export const SEARCH_KEYS_AT = USER_READ_COLUMNS.length;
+
+/** A row of `users` read as an object (the batch writer's lookups). */
 export interface StoredUser {
   readonly id: string;
   readonly email: string;
@@ -22,12 +32,6 @@ export interface StoredUser {
   readonly version: number;
   readonly created_at: string;
   readonly updated_at: string;
-}
-
-/** A row of a search scan: the user and its keys. */
-export interface StoredKeyedUser extends StoredUser {
-  readonly email_key: string;
-  readonly name_key: string;
 }
 
 export interface StoredIdempotency {
@@ -50,10 +54,16 @@ export function prepareUserStatements(connection: SQLite.Database) {
     text,
     statement: connection.prepare(text),
   });
+  /** A statement whose rows are users: read as values (StoredUserValues), not objects. */
+  const prepareUsers = (text: string): Prepared => {
+    const prepared = prepare('select', 'users', text);
+    prepared.statement.raw(true);
+    return prepared;
+  };
   // 28 shapes at most (listShapes(), searchShapes()).
   const shapes = new Map<string, Prepared>();
   return {
-    getUser: prepare('select', 'users', `select ${USER_COLUMNS} from users where id = ?`),
+    getUser: prepareUsers(`select ${USER_COLUMNS} from users where id = ?`),
     insertUser: prepare('insert', 'users', `insert into users (${INSERT_COLUMNS}) values (${SQLITE_INSERT_PLACEHOLDERS})`),
     updateUser: prepare('update', 'users', `update users set ${SQLITE_UPDATE_ASSIGNMENTS} where id = ?`),
     deleteUser: prepare('delete', 'users', 'delete from users where id = ?'),
@@ -96,12 +106,12 @@ export function prepareUserStatements(connection: SQLite.Database) {
     /** The statement of listText() for this shape, prepared on first use. */
     list(shape: ListShape): Prepared {
       const key = `list:${shape.emailKey}:${shape.externalId}:${shape.active}:${shape.prefix}:${shape.below}`;
-      return shapes.get(key) ?? shapes.set(key, prepare('select', 'users', listText(shape))).get(key)!;
+      return shapes.get(key) ?? shapes.set(key, prepareUsers(listText(shape))).get(key)!;
     },
     /** The statement of searchText() for this shape, prepared on first use. */
     search(shape: SearchShape): Prepared {
       const key = `search:${shape.key}:${shape.below}`;
-      return shapes.get(key) ?? shapes.set(key, prepare('select', 'users', searchText(shape))).get(key)!;
+      return shapes.get(key) ?? shapes.set(key, prepareUsers(searchText(shape))).get(key)!;
     },
   };
 }

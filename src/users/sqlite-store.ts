@@ -12,15 +12,15 @@ import { conflictOf } from './sql-conflicts.js';
 import type { User, UserId } from './model.js';
 import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
 import type { KeyedUser } from './search.js';
-import { fromUserRow, fromUserSnapshot, insertValues, toUserRow, toUserSnapshot, updateValues } from './sql-row.js';
+import { fromUserRow, fromUserSnapshot, insertValues, storedUserColumnsOf, toUserRow, toUserSnapshot, updateValues } from './sql-row.js';
 import {
   listStatementOf,
   prepareUserStatements,
   searchStatementOf,
   type Prepared,
   type StoredIdempotency,
-  type StoredKeyedUser,
-  type StoredUser,
+  SEARCH_KEYS_AT,
+  type StoredUserValues,
   type UserStatements,
 } from './sqlite-statements.js';
 
@@ -108,15 +108,15 @@ export class SqliteUserStore implements UserStore {
 
   async get(id: UserId, signal?: AbortSignal): Promise<User | undefined> {
     signal?.throwIfAborted();
-    const row = await this.#exclusively(() => this.#get<StoredUser>(this.#s.getUser, id), signal);
-    return row === undefined ? undefined : fromUserRow(row, sqliteDialect);
+    const row = await this.#exclusively(() => this.#get<StoredUserValues>(this.#s.getUser, id), signal);
+    return row === undefined ? undefined : fromUserRow(storedUserColumnsOf(row), sqliteDialect);
   }
 
   async list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]> {
     signal?.throwIfAborted();
     const { shape, params } = listStatementOf(query);
-    const rows = await this.#exclusively(() => this.#all<StoredUser>(this.#s.list(shape), params), signal);
-    return rows.map((row) => fromUserRow(row, sqliteDialect));
+    const rows = await this.#exclusively(() => this.#all<StoredUserValues>(this.#s.list(shape), params), signal);
+    return rows.map((row) => fromUserRow(storedUserColumnsOf(row), sqliteDialect));
   }
 
   async skip(afterId: UserId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: UserId | undefined }> {
@@ -132,8 +132,12 @@ export class SqliteUserStore implements UserStore {
   async search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]> {
     signal?.throwIfAborted();
     const { shape, params } = searchStatementOf(query);
-    const rows = await this.#exclusively(() => this.#all<StoredKeyedUser>(this.#s.search(shape), params), signal);
-    return rows.map((row) => ({ user: fromUserRow(row, sqliteDialect), emailKey: row.email_key, nameKey: row.name_key }));
+    const rows = await this.#exclusively(() => this.#all<StoredUserValues>(this.#s.search(shape), params), signal);
+    return rows.map((row) => ({
+      user: fromUserRow(storedUserColumnsOf(row), sqliteDialect),
+      emailKey: row[SEARCH_KEYS_AT] as string,
+      nameKey: row[SEARCH_KEYS_AT + 1] as string,
+    }));
   }
 
   async update(
@@ -201,9 +205,9 @@ export class SqliteUserStore implements UserStore {
   }
 
   #current(id: UserId): User {
-    const row = this.#get<StoredUser>(this.#s.getUser, id);
+    const row = this.#get<StoredUserValues>(this.#s.getUser, id);
     if (row === undefined) throw new UserNotFoundError(`No user has id ${id}.`);
-    return fromUserRow(row, sqliteDialect);
+    return fromUserRow(storedUserColumnsOf(row), sqliteDialect);
   }
 
   /** The outbox row (events/sql-outbox.ts toEventRow()), in the change's own transaction. */

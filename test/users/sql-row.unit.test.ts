@@ -17,11 +17,13 @@ import {
   SQLITE_INSERT_PLACEHOLDERS,
   SQLITE_UPDATE_ASSIGNMENTS,
   USER_COLUMNS,
+  USER_READ_COLUMNS,
   USER_ROW_COLUMNS,
   fromUserRow,
   insertValues,
   postgresAssignments,
   postgresInsertParams,
+  storedUserColumnsOf,
   toUserRow,
   updateValues,
   type StoredUserColumns,
@@ -73,6 +75,22 @@ describe('the users column table', () => {
       assert.deepEqual(fromUserRow(selected, dialect), user);
     });
   }
+
+  test('storedUserColumnsOf() reads each column at its place in USER_COLUMNS', () => {
+    assert.deepEqual(USER_READ_COLUMNS, split(USER_COLUMNS));
+    // Each column's own name as its value: every property must hold the name it is called by.
+    const named = storedUserColumnsOf(USER_READ_COLUMNS) as unknown as Record<string, unknown>;
+    assert.deepEqual(Object.keys(named), [...USER_READ_COLUMNS]);
+    for (const [name, value] of Object.entries(named)) assert.equal(value, name);
+  });
+
+  test('a SQLite row read as values (raw mode) is the same user as read as an object', () => {
+    const row = toUserRow(user, sqliteDialect) as unknown as Record<string, unknown>;
+    const values = USER_READ_COLUMNS.map((name) => row[name]);
+    const fromValues = fromUserRow(storedUserColumnsOf(values), sqliteDialect);
+    assert.deepEqual(fromValues, user);
+    assert.equal(userJson(fromValues), JSON.stringify(toUserDocument(user)));
+  });
 
   // As pg gives a row by default (Dates, parsed jsonb) and as a statement read with
   // timesAndJsonAsText() gives it (PostgreSQL's text): the same user, and the same wire document.
