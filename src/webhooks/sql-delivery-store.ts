@@ -21,6 +21,8 @@ export class SqlDeliveryStore implements DeliveryStore {
   /** Decoded events by sequence, oldest first (see eventsAfter()). */
   readonly #decoded = new Map<number, StoredEvent>();
   readonly #dueSequences: string;
+  /** eventsAfter() reads in flight, by their arguments (at most one per worker reading at once). */
+  readonly #reading = new Map<string, Promise<StoredEvent[]>>();
   /** Stream settlements waiting to be written together (see #writeStreams()). */
   readonly #streams: GroupCommit<StreamSettlement, boolean>;
 
@@ -88,11 +90,14 @@ export class SqlDeliveryStore implements DeliveryStore {
   }
 
   /**
-   * In two steps, so that the endpoints fanning out one event share its decoding: the sequences
-   * due (an index-only read), then the rows of those not already decoded by this store (a bounded
-   * cache: events never change once numbered). With 8 endpoints, 7 of 8 reads skip the rows.
+   * The same read asked for again while it is in flight (endpoints at the same cursor, reading up
+   * to the same newest sequence, as workers sharing that read are) is answered by the read in
+   * flight: what lies up to `upTo` is final, so both would get the same events. Otherwise in two
+   * steps, so that the endpoints fanning out one event share its decoding: the sequences due (an
+   * index-only read), then the rows of those not already decoded by this store (a bounded cache:
+   * events never change once numbered). With 8 endpoints, 7 of 8 reads skip the rows.
    */
-  async eventsAfter(
+  eventsAfter(
     after: number,
     upTo: number,
     types: readonly EventType[] | null,
@@ -100,6 +105,17 @@ export class SqlDeliveryStore implements DeliveryStore {
     signal?: AbortSignal,
   ): Promise<StoredEvent[]> {
     signal?.throwIfAborted();
+    const key = `${after} ${upTo} ${limit} ${types === null ? '*' : types.join(',')}`;
+    const inFlight = this.#reading.get(key);
+    if (inFlight !== undefined) return inFlight;
+    const read = this.#readEventsAfter(after, upTo, types, limit);
+    this.#reading.set(key, read);
+    const forget = () => this.#reading.delete(key);
+    read.then(forget, forget);
+    return read;
+  }
+
+  async #readEventsAfter(after: number, upTo: number, types: readonly EventType[] | null, limit: number): Promise<StoredEvent[]> {
     const seqRows = await failOnOutage(this.dialect, () => {
       if (types === null)
         return this.db.executeQuery<{ seq: number | string }>(CompiledQuery.raw(this.#dueSequences, [after, upTo, limit]));

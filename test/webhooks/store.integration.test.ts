@@ -179,6 +179,27 @@ for (const [dialect, open, skip] of await dialects()) {
       for (const endpoint of endpoints) await b.webhooks.delete(endpoint.id);
     });
 
+    test('the same read of events asked for while it is in flight is answered by that read; other ranges by their own', async () => {
+      const before = await b.deliveries.maxSequence();
+      await b.createUsers(3, 'shared');
+      const upTo = await b.deliveries.maxSequence();
+      const [first, again, narrower] = await Promise.all([
+        b.deliveries.eventsAfter(before, upTo, null, 100),
+        b.deliveries.eventsAfter(before, upTo, null, 100),
+        b.deliveries.eventsAfter(before, upTo - 1, null, 100),
+      ]);
+      assert.equal(again, first, 'one read served both');
+      assert.equal(first.length, 3);
+      assert.ok(first.every((e) => e.sequence > before && e.sequence <= upTo));
+      assert.notEqual(narrower, first);
+      assert.deepEqual(
+        narrower.map((e) => e.sequence),
+        first.map((e) => e.sequence).filter((seq) => seq <= upTo - 1),
+      );
+      // Finished reads are not kept: a later read is a new one (its events may have been pruned meanwhile).
+      assert.notEqual(await b.deliveries.eventsAfter(before, upTo, null, 100), first);
+    });
+
     test('a replay asked for while the same event is in flight is neither lost nor postponed by settling the old one', async () => {
       const { endpoint } = await b.webhooks.create({ url: 'https://example.com/again', event_types: ['user.created'] });
       const since = new Date();
