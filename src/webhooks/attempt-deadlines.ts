@@ -7,7 +7,8 @@ import { performance } from 'node:perf_hooks';
  * the same AbortSignal, aborted when the slice's first attempt reaches its deadline. Each attempt
  * thus ends within its deadline and at most a slice before it. At full rate an AbortController,
  * a timer and a listener on the caller's signal per attempt were a twentieth of the dispatcher's
- * CPU; per slice they cost nothing measurable. A slice's timer is cleared once its last attempt
+ * CPU; per slice they cost nothing measurable. An attempt that watch()es its deadline adds no
+ * listener to the signal either (undici's request() added one per attempt). A slice's timer is cleared once its last attempt
  * has ended and a newer slice exists (or at close()); it never keeps the process alive.
  */
 export class AttemptDeadlines {
@@ -37,10 +38,16 @@ export class AttemptDeadlines {
     }
     slice.active++;
     const owner = slice;
+    let watcher: ((reason: unknown) => void) | undefined;
     return {
       signal: slice.controller.signal,
       timedOut: () => owner.timedOut,
+      watch: (abort) => {
+        watcher = abort;
+        owner.watchers.add(abort);
+      },
       end: () => {
+        if (watcher !== undefined) owner.watchers.delete(watcher);
         owner.active--;
         if (owner.active === 0 && owner !== this.#current) owner.dispose();
       },
@@ -59,6 +66,11 @@ export interface Deadline {
   readonly signal: AbortSignal;
   /** Whether the signal was aborted by the deadline (not by the caller). */
   timedOut(): boolean;
+  /**
+   * Calls `abort` with the signal's reason when it aborts: one listener per slice runs them all,
+   * rather than one listener per attempt on the signal. At most one per deadline; end() drops it.
+   */
+  watch(abort: (reason: unknown) => void): void;
   end(): void;
 }
 
@@ -68,14 +80,23 @@ class Slice {
   readonly startedAt: number;
   active = 0;
   timedOut = false;
+  /** The attempts' own abort functions (see Deadline.watch()). */
+  readonly watchers = new Set<(reason: unknown) => void>();
   readonly #timer: NodeJS.Timeout;
   readonly #onCallerAbort: () => void;
 
   constructor(caller: AbortSignal | undefined, startedAt: number, deadlineMs: number, deadlineError: () => Error) {
     this.caller = caller;
     this.startedAt = startedAt;
-    // One listener per attempt in flight (undici's), bounded by the caller's concurrency.
+    // Listeners of callers that pass the signal on (watch() needs none), bounded by their concurrency.
     setMaxListeners(0, this.controller.signal);
+    this.controller.signal.addEventListener(
+      'abort',
+      () => {
+        for (const abort of this.watchers) abort(this.controller.signal.reason);
+      },
+      { once: true },
+    );
     this.#timer = setTimeout(() => {
       this.timedOut = true;
       this.controller.abort(deadlineError());

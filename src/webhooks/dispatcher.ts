@@ -140,6 +140,14 @@ export class Dispatcher {
   #earliestDue = Infinity;
   /** Commits announced so far: a worker that sees it move knows its endpoint may have more events. */
   #announced = 0;
+  /**
+   * Moves with every announced commit and every claim that leased endpoints: a read of the newest
+   * sequence started at or after a value of it has seen every commit announced, and every claim
+   * made, before that value (see #newestSequence()).
+   */
+  #epoch = 0;
+  /** The read of the newest sequence in flight, shared by the workers it can serve, and #epoch when it started. */
+  #newest: { readonly epoch: number; readonly sequence: Promise<number> } | undefined;
   #lastPollError = 0;
   /** Claims that failed in a row (the database is down): the poll backs off while it grows. */
   #pollFailures = 0;
@@ -193,6 +201,7 @@ export class Dispatcher {
    */
   wake(): void {
     this.#announced++;
+    this.#epoch++;
     this.#claimAgain();
   }
 
@@ -248,6 +257,8 @@ export class Dispatcher {
           const now = this.#now();
           const endpoints = await this.#store.claim(this.owner, now, new Date(now.getTime() + this.#leaseMs), free);
           claimed = endpoints.length;
+          // A worker of these must not take a newest sequence read before the claim saw its events.
+          if (claimed > 0) this.#epoch++;
           for (const endpoint of endpoints) this.#spawn(endpoint);
           if (this.#pollFailures > 0) this.#log.info({ failed_polls: this.#pollFailures }, 'webhook dispatcher claims endpoints again');
           this.#pollFailures = 0;
@@ -377,7 +388,7 @@ export class Dispatcher {
       if (sinceRead < CLAIM_SPACING_MS) await sleep(CLAIM_SPACING_MS - sinceRead);
       readAt = performance.now();
       const announced = this.#announced;
-      const upTo = await this.#store.maxSequence(this.#abort.signal);
+      const upTo = await this.#newestSequence(this.#epoch);
       const events = await this.#store.eventsAfter(state.cursor, upTo, endpoint.eventTypes, this.#batch, this.#abort.signal);
       for (const event of events) {
         const gate: GateDecision = this.#stopping
@@ -420,6 +431,26 @@ export class Dispatcher {
       if (!(await settle())) return LEASE_GONE;
     }
     return release();
+  }
+
+  /**
+   * The newest event sequence, read by a read that started at or after `epoch` (a worker's
+   * snapshot of #epoch, taken before it asks): every commit announced, and every claim made,
+   * before the snapshot is in what it returns, so a worker that then finds no new announcement
+   * may stop reading. Workers asking while such a read is in flight share it: with 8 endpoints
+   * read in step, one read instead of 8. A read that started before the snapshot is not shared
+   * (it may have missed a commit announced since): a new one starts.
+   */
+  #newestSequence(epoch: number): Promise<number> {
+    const current = this.#newest;
+    if (current !== undefined && current.epoch >= epoch) return current.sequence;
+    const started = { epoch: this.#epoch, sequence: this.#store.maxSequence(this.#abort.signal) };
+    this.#newest = started;
+    const forget = () => {
+      if (this.#newest === started) this.#newest = undefined;
+    };
+    started.sequence.then(forget, forget);
+    return started.sequence;
   }
 
   /**

@@ -1,11 +1,11 @@
 import { SpanKind, SpanStatusCode, context, propagation, trace, type Context } from '@opentelemetry/api';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Readable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
 import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
-import type { Agent } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { ForbiddenTargetError, InvalidTargetUrlError, TargetDnsUnavailableError, TargetNotFoundError } from './errors.js';
 import { classifyStatus, honoursRetryAfter, parseRetryAfter, type StatusClass } from './schedule.js';
 import { assertAllowedAddress, guardedLookup, parseTargetUrl, type HostResolver } from './ssrf.js';
@@ -98,7 +98,6 @@ const DEFAULTS = {
 } as const;
 
 const MESSAGE_MAX_LENGTH = 500;
-const NOTHING_READ = { text: '', truncated: false } as const;
 
 /** Endpoint URLs whose checked form is kept (see #targetOf()). */
 const TARGETS_KEPT = 1_024;
@@ -231,21 +230,12 @@ export class WebhookHttpClient {
       return { ...failure(error), latencyMs: elapsed() };
     }
     const deadline = this.#deadlines.begin(signal);
-    let status: number | undefined;
+    const response = new AttemptResponse(this.#bodyLimit);
+    deadline.watch(response.abort);
     try {
-      const response = await this.#agentNow().request({
-        origin: target.origin,
-        path: target.path,
-        method: 'POST',
-        headers,
-        body,
-        signal: deadline.signal,
-      });
-      status = response.statusCode;
-      // Most receivers answer with no body (204, or a length of 0): drained without a read loop.
-      const empty = status === 204 || response.headers['content-length'] === '0';
-      // (undici's dump() reads a bounded amount and then drops the connection.)
-      const { text, truncated } = empty ? (await response.body.dump(), NOTHING_READ) : await readCapped(response.body, this.#bodyLimit);
+      this.#agentNow().dispatch({ origin: target.origin, path: target.path, method: 'POST', headers, body }, response);
+      await response.done;
+      const status = response.status!;
       const outcome = classifyStatus(status);
       const retryAfterMs = honoursRetryAfter(status) ? parseRetryAfter(response.headers['retry-after'], new Date()) : undefined;
       const redirect = status >= 300 && status <= 399 ? redirectError(response.headers.location) : undefined;
@@ -253,13 +243,14 @@ export class WebhookHttpClient {
         outcome,
         status,
         latencyMs: elapsed(),
-        responseBody: text,
-        responseTruncated: truncated,
+        responseBody: response.text(),
+        responseTruncated: response.truncated,
         ...(redirect ? { error: redirect } : {}),
         ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       };
     } catch (error) {
       if (signal?.aborted === true) throw signal.reason;
+      const status = response.status;
       const failed = failure(deadline.timedOut() ? deadlineError(this.#attemptTimeoutMs) : error);
       // A response cut short: a 2xx that did not arrive whole is retried (what the receiver
       // meant is unknown, and it deduplicates by webhook-id); a refusal (4xx, 410) still stands.
@@ -295,28 +286,98 @@ export class WebhookHttpClient {
 }
 
 /**
- * The first `limit` bytes of a body as text, and whether there was more. Past the limit the
- * stream is destroyed, so a 10 MB answer costs 64 KiB and the connection is dropped.
+ * One attempt's undici dispatch handler: keeps the status, the response headers and the first
+ * `limit` bytes of the body, and settles `done` once (at the end of the response, at the limit, or
+ * with the error: a timeout, a reset, an abort). In place of undici's request(), which makes an
+ * AsyncResource, an abort listener on the signal and a Readable stream for every response: the
+ * body here is at most a few bytes, read as it comes. Past the limit the request is aborted, so a
+ * 10 MB answer costs 64 KiB and the connection is dropped.
  */
-async function readCapped(body: Readable, limit: number): Promise<{ text: string; truncated: boolean }> {
-  const decoder = new StringDecoder('utf8');
-  let text = '';
-  let kept = 0;
-  let truncated = false;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    const room = limit - kept;
-    if (chunk.length > room) {
-      text += decoder.write(chunk.subarray(0, room));
-      truncated = true;
-      break; // leaving the loop destroys the stream
-    }
-    text += decoder.write(chunk);
-    kept += chunk.length;
+class AttemptResponse implements Dispatcher.DispatchHandler {
+  /** The final status, once the response's headers came (1xx are not kept). */
+  status: number | undefined;
+  headers: IncomingHttpHeaders = {};
+  /** Whether the body was longer than what was kept. */
+  truncated = false;
+  readonly done: Promise<void>;
+  readonly #limit: number;
+  readonly #chunks: Buffer[] = [];
+  #kept = 0;
+  #controller: Dispatcher.DispatchController | undefined;
+  /** Why the attempt was ended before undici started it (aborted once it does). */
+  #abortedWith: Error | undefined;
+  #settled = false;
+  #resolve!: () => void;
+  #reject!: (error: unknown) => void;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+    this.done = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
   }
-  // A character cut by the limit is dropped rather than shown as U+FFFD; NUL is replaced because
-  // PostgreSQL cannot store it in text.
-  if (!truncated) text += decoder.end();
-  return { text: text.replaceAll('\u0000', '\ufffd'), truncated };
+
+  /** Ends the attempt now with `reason` (its deadline, or the caller's abort). */
+  readonly abort = (reason: unknown): void => {
+    const error = reason instanceof Error ? reason : new Error(String(reason));
+    if (this.#controller === undefined) this.#abortedWith = error;
+    else this.#controller.abort(error);
+    this.#settle(error);
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abortedWith !== undefined) controller.abort(this.#abortedWith);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return;
+    this.status = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#settled) return;
+    const room = this.#limit - this.#kept;
+    if (chunk.length > room) {
+      this.#chunks.push(chunk.subarray(0, room));
+      this.#kept = this.#limit;
+      this.truncated = true;
+      this.#settle();
+      controller.abort(new Error('the rest of the response is not read'));
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#kept += chunk.length;
+  }
+
+  onResponseEnd(): void {
+    this.#settle();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#settle(error);
+  }
+
+  /**
+   * The kept body as UTF-8 text: a character cut by the limit is dropped rather than shown as
+   * U+FFFD; NUL is replaced because PostgreSQL cannot store it in text.
+   */
+  text(): string {
+    if (this.#kept === 0) return '';
+    const decoder = new StringDecoder('utf8');
+    let text = decoder.write(this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks));
+    if (!this.truncated) text += decoder.end();
+    return text.replaceAll('\u0000', '\ufffd');
+  }
+
+  #settle(error?: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (error === undefined) this.#resolve();
+    else this.#reject(error);
+  }
 }
 
 function redirectError(location: string | string[] | undefined): AttemptResult['error'] {

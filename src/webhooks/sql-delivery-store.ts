@@ -7,6 +7,7 @@ import type { DeliveryStore, PendingReplay, Settlement } from './delivery-store.
 import type { WebhookEndpoint } from './model.js';
 import type { DeliveryAttempt } from './service.js';
 import { sqlBool, toAttemptRow, toEndpoint } from './sql-rows.js';
+import { GroupCommit } from '../kit/group-commit.js';
 
 /** The DeliveryStore adapter (the dispatcher's claims, settlements and releases) for SQLite and PostgreSQL. */
 export class SqlDeliveryStore implements DeliveryStore {
@@ -20,6 +21,10 @@ export class SqlDeliveryStore implements DeliveryStore {
   /** Decoded events by sequence, oldest first (see eventsAfter()). */
   readonly #decoded = new Map<number, StoredEvent>();
   readonly #dueSequences: string;
+  /** eventsAfter() reads in flight, by their arguments (at most one per worker reading at once). */
+  readonly #reading = new Map<string, Promise<StoredEvent[]>>();
+  /** Stream settlements waiting to be written together (see #writeStreams()). */
+  readonly #streams: GroupCommit<StreamSettlement, boolean>;
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -29,6 +34,7 @@ export class SqlDeliveryStore implements DeliveryStore {
     this.#settleUpdate = settleUpdateText(dialect);
     const p = placeholders(dialect);
     this.#dueSequences = `select seq from events where seq > ${p(1)} and seq <= ${p(2)} order by seq limit ${p(3)}`;
+    this.#streams = new GroupCommit({ write: (group) => this.#writeStreams(group), maxGroup: SETTLEMENTS_PER_TRANSACTION });
   }
 
   async claim(owner: string, now: Date, leaseUntil: Date, limit: number, signal?: AbortSignal): Promise<WebhookEndpoint[]> {
@@ -84,11 +90,14 @@ export class SqlDeliveryStore implements DeliveryStore {
   }
 
   /**
-   * In two steps, so that the endpoints fanning out one event share its decoding: the sequences
-   * due (an index-only read), then the rows of those not already decoded by this store (a bounded
-   * cache: events never change once numbered). With 8 endpoints, 7 of 8 reads skip the rows.
+   * The same read asked for again while it is in flight (endpoints at the same cursor, reading up
+   * to the same newest sequence, as workers sharing that read are) is answered by the read in
+   * flight: what lies up to `upTo` is final, so both would get the same events. Otherwise in two
+   * steps, so that the endpoints fanning out one event share its decoding: the sequences due (an
+   * index-only read), then the rows of those not already decoded by this store (a bounded cache:
+   * events never change once numbered). With 8 endpoints, 7 of 8 reads skip the rows.
    */
-  async eventsAfter(
+  eventsAfter(
     after: number,
     upTo: number,
     types: readonly EventType[] | null,
@@ -96,6 +105,17 @@ export class SqlDeliveryStore implements DeliveryStore {
     signal?: AbortSignal,
   ): Promise<StoredEvent[]> {
     signal?.throwIfAborted();
+    const key = `${after} ${upTo} ${limit} ${types === null ? '*' : types.join(',')}`;
+    const inFlight = this.#reading.get(key);
+    if (inFlight !== undefined) return inFlight;
+    const read = this.#readEventsAfter(after, upTo, types, limit);
+    this.#reading.set(key, read);
+    const forget = () => this.#reading.delete(key);
+    read.then(forget, forget);
+    return read;
+  }
+
+  async #readEventsAfter(after: number, upTo: number, types: readonly EventType[] | null, limit: number): Promise<StoredEvent[]> {
     const seqRows = await failOnOutage(this.dialect, () => {
       if (types === null)
         return this.db.executeQuery<{ seq: number | string }>(CompiledQuery.raw(this.#dueSequences, [after, upTo, limit]));
@@ -247,9 +267,10 @@ export class SqlDeliveryStore implements DeliveryStore {
   /**
    * The settlement of a stream at full rate (the log rows of a group of deliveries and where the
    * stream stands), in statements written once per group size, not built by Kysely per call: at
-   * full rate the query building was most of the settlements' cost.
+   * full rate the query building was most of the settlements' cost. Settlements of several
+   * endpoints that come together share one transaction (see #writeStreams()).
    */
-  async #settleStream(
+  #settleStream(
     owner: string,
     endpointId: string,
     state: { cursor: number; attempt: number; failingSince: Date | null },
@@ -265,37 +286,33 @@ export class SqlDeliveryStore implements DeliveryStore {
       endpointId,
       owner,
     ];
-    const values: unknown[] = [];
-    for (const a of attempts) {
-      values.push(
-        a.id,
-        a.endpointId,
-        a.eventId,
-        a.eventSequence,
-        a.attempt,
-        d.toTime(a.attemptedAt),
-        a.outcome,
-        a.status,
-        a.latencyMs,
-        a.errorCode,
-        a.errorMessage,
-        a.responseBody,
-        sqlBool(d, a.replay),
-      );
-    }
-    return failOnOutage(d, async () => {
-      try {
-        await this.db.transaction().execute(async (trx) => {
-          const updated = await trx.executeQuery(CompiledQuery.raw(this.#settleUpdate, update));
-          if (Number(updated.numAffectedRows ?? 0) === 0) throw new LeaseLost();
-          if (attempts.length > 0) await trx.executeQuery(CompiledQuery.raw(this.#insertAttempts(attempts.length), values));
-        });
-        return true;
-      } catch (error) {
-        if (error instanceof LeaseLost) return false;
-        throw error;
-      }
-    });
+    return this.#streams.submit({ update, attempts });
+  }
+
+  /**
+   * Stream settlements of several endpoints in one transaction: each endpoint's update is guarded
+   * by its own lease, and only the endpoints whose lease held get their log rows; the answer says,
+   * per settlement, whether its lease held. A failure rolls back every one of them.
+   */
+  async #writeStreams(group: readonly StreamSettlement[]): Promise<boolean[]> {
+    const d = this.dialect;
+    return failOnOutage(d, () =>
+      this.db.transaction().execute(async (trx) => {
+        const held: boolean[] = [];
+        const rows: DeliveryAttempt[] = [];
+        for (const settlement of group) {
+          const updated = await trx.executeQuery(CompiledQuery.raw(this.#settleUpdate, settlement.update));
+          const ok = Number(updated.numAffectedRows ?? 0) > 0;
+          held.push(ok);
+          if (ok) rows.push(...settlement.attempts);
+        }
+        for (let from = 0; from < rows.length; from += ATTEMPTS_PER_INSERT) {
+          const chunk = rows.slice(from, from + ATTEMPTS_PER_INSERT);
+          await trx.executeQuery(CompiledQuery.raw(this.#insertAttempts(chunk.length), attemptValues(chunk, d)));
+        }
+        return held;
+      }),
+    );
   }
 
   /** The multi-row insert of `rows` log rows, by row count (at most the dispatcher's group size, 100 by default). */
@@ -350,6 +367,40 @@ function candidatesText(dialect: SqlDialect): string {
     ` or exists (select 1 from webhook_replays r where r.endpoint_id = e.id and r.next_attempt_at <= ${at}))` +
     ` order by e.next_attempt_at limit ${limit}`
   );
+}
+
+/** A stream settlement as #writeStreams() takes it: the update's parameters (settleUpdateText()) and the log rows. */
+interface StreamSettlement {
+  readonly update: unknown[];
+  readonly attempts: readonly DeliveryAttempt[];
+}
+
+/** Endpoints' stream settlements written in one transaction at most (a dispatcher has 16 workers by default). */
+const SETTLEMENTS_PER_TRANSACTION = 16;
+/** Log rows per insert statement at most: 13 parameters each, well under SQLite's and PostgreSQL's limits. */
+const ATTEMPTS_PER_INSERT = 100;
+
+/** The parameters of insertAttemptsText() for `attempts`. */
+function attemptValues(attempts: readonly DeliveryAttempt[], d: SqlDialect): unknown[] {
+  const values: unknown[] = [];
+  for (const a of attempts) {
+    values.push(
+      a.id,
+      a.endpointId,
+      a.eventId,
+      a.eventSequence,
+      a.attempt,
+      d.toTime(a.attemptedAt),
+      a.outcome,
+      a.status,
+      a.latencyMs,
+      a.errorCode,
+      a.errorMessage,
+      a.responseBody,
+      sqlBool(d, a.replay),
+    );
+  }
+  return values;
 }
 
 /** Decoded events kept: several batches of 100 for every endpoint reading at once. */

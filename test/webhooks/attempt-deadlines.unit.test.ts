@@ -70,4 +70,19 @@ describe('AttemptDeadlines', () => {
     other.end();
     deadlines.close();
   });
+
+  test('watch(): each watching attempt still running is called with the reason; one that ended is not', () => {
+    const deadlines = new AttemptDeadlines(30_000, deadlineError);
+    const caller = new AbortController();
+    const heard: string[] = [];
+    const running = deadlines.begin(caller.signal);
+    running.watch((reason) => heard.push(`running: ${(reason as Error).message}`));
+    const ended = deadlines.begin(caller.signal);
+    ended.watch(() => heard.push('ended'));
+    ended.end();
+    caller.abort(new Error('stopping'));
+    assert.deepEqual(heard, ['running: stopping']);
+    running.end();
+    deadlines.close();
+  });
 });

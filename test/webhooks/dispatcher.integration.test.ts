@@ -11,10 +11,59 @@ import { webhookMetrics } from '../../src/webhooks/metrics.js';
 import { Registry } from 'prom-client';
 import { RetryBudget } from '../../src/webhooks/retry-budget.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
-import { bench, eventually, resolver, verifyAll, type Bench } from './harness.js';
+import { bench, eventually, LOOPBACK, resolver, verifyAll, type Bench } from './harness.js';
+import type { DeliveryStore } from '../../src/webhooks/delivery-store.js';
+import { WebhookHttpClient, type DeliveryRequest } from '../../src/webhooks/http-client.js';
 import { startSink, type Sink, type SinkHandler } from './sink.js';
 
 const ok: SinkHandler = (_req, res) => res.writeHead(204).end();
+
+/**
+ * `inner` with its reads of the newest sequence counted, and one of them held on demand: after
+ * holdNext(), the next maxSequence() reads the database at once but answers only at release().
+ * Also counts the due-replay reads that returned (each worker's first read of a claim).
+ */
+function heldReads(inner: DeliveryStore) {
+  let reads = 0;
+  let replays = 0;
+  let holdNext = false;
+  let held = false;
+  let open: () => void = () => undefined;
+  const store: DeliveryStore = {
+    claim: (...args) => inner.claim(...args),
+    countDue: (...args) => inner.countDue(...args),
+    eventsAfter: (...args) => inner.eventsAfter(...args),
+    settle: (...args) => inner.settle(...args),
+    release: (...args) => inner.release(...args),
+    releaseAll: (...args) => inner.releaseAll(...args),
+    async dueReplays(...args) {
+      const due = await inner.dueReplays(...args);
+      replays++;
+      return due;
+    },
+    async maxSequence(signal) {
+      reads++;
+      const hold = holdNext;
+      holdNext = false;
+      const gate = hold ? new Promise<void>((resolve) => (open = resolve)) : undefined;
+      const value = await inner.maxSequence(signal);
+      if (gate !== undefined) {
+        held = true;
+        await gate;
+        held = false;
+      }
+      return value;
+    },
+  };
+  return {
+    store,
+    count: () => reads,
+    replaysRead: () => replays,
+    holdNext: () => void (holdNext = true),
+    holding: () => held,
+    release: () => open(),
+  };
+}
 
 for (const [dialect, open, skip] of await dialects()) {
   describe(`the webhook dispatcher on ${dialect}`, { skip }, () => {
@@ -327,6 +376,68 @@ for (const [dialect, open, skip] of await dialects()) {
       // The dead one was tried until its breaker opened, then left alone.
       assert.ok(dead.sink.requests.length <= 3, `dead endpoint got ${dead.sink.requests.length} attempts`);
       for (const { sink, secret } of healthy) assert.equal(new Set(sequences(sink, secret)).size, 20);
+    });
+
+    test('workers that ask for the newest sequence together, with no commit announced between, share one read', async (t) => {
+      const reads = heldReads(b.deliveries);
+      const endpoints = await Promise.all([1, 2, 3].map(() => endpointTo(t, ok)));
+      await b.createUsers(1);
+      reads.holdNext();
+      run(t, { store: reads.store, leaseMs: 60_000 });
+      // Each worker reads its due replays, then (with no I/O between) asks for the newest sequence.
+      await eventually('three workers past their replays', () => reads.replaysRead() >= 3);
+      assert.equal(reads.count(), 1, 'one read serves the three workers');
+      reads.release();
+      for (const { sink } of endpoints) await eventually('the event at each endpoint', () => sink.requests.length === 1);
+      assert.equal(reads.count(), 1);
+    });
+
+    test('a read of the newest sequence started before a commit was announced never serves a worker that asks after it', async (t) => {
+      const reads = heldReads(b.deliveries);
+      const fast = await endpointTo(t, ok);
+      const slow = await endpointTo(t, ok);
+      const client = new WebhookHttpClient({ allowList: LOOPBACK });
+      t.after(() => client.close());
+      // The slow endpoint's first attempt waits (before it is sent) until the test lets it go.
+      let slowStarted = false;
+      let letSlowGo!: () => void;
+      const slowGate = new Promise<void>((resolve) => (letSlowGo = resolve));
+      const gated = {
+        async deliver(request: DeliveryRequest) {
+          if (String(request.url) === slow.sink.url() && !slowStarted) {
+            slowStarted = true;
+            await slowGate;
+          }
+          return client.deliver(request);
+        },
+      };
+      run(t, { store: reads.store, client: gated, leaseMs: 60_000 });
+      await b.createUsers(1);
+      await eventually(
+        'the first event at the fast endpoint, the slow one holding it',
+        () => fast.sink.requests.length === 1 && slowStarted,
+      );
+      // The next read (the fast endpoint's, for the second event) is held...
+      reads.holdNext();
+      await b.createUsers(1);
+      await eventually('a read held', () => reads.holding());
+      // ...and a third commit is announced while it is in flight.
+      await b.createUsers(1);
+      letSlowGo();
+      // The slow endpoint's worker saw the announcement: its next round must not take the held
+      // read (which may predate the third event); it reads for itself and delivers both.
+      await eventually('three events at the slow endpoint while the older read is held', () => slow.sink.requests.length === 3);
+      assert.equal(fast.sink.requests.length, 1);
+      reads.release();
+      await eventually('three events at the fast endpoint', () => fast.sink.requests.length === 3);
+      for (const { sink, secret } of [fast, slow]) {
+        const seqs = sequences(sink, secret);
+        assert.deepEqual(
+          seqs,
+          [...seqs].sort((x, y) => x - y),
+        );
+        assert.equal(new Set(seqs).size, 3);
+      }
     });
 
     test('stop: attempts in flight finish, nothing stays leased, and a new dispatcher carries on', async (t) => {

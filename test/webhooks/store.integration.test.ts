@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import { ValidationError } from '../../src/kit/errors.js';
 import { ReplayTooLargeError, WebhookEndpointNotFoundError } from '../../src/webhooks/errors.js';
-import { activeSecrets } from '../../src/webhooks/model.js';
-import { REPLAY_MAX_EVENTS } from '../../src/webhooks/service.js';
+import { activeSecrets, type WebhookEndpoint } from '../../src/webhooks/model.js';
+import { REPLAY_MAX_EVENTS, type DeliveryAttempt } from '../../src/webhooks/service.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { bench, type Bench } from './harness.js';
 
@@ -116,6 +116,88 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.ok(!caughtUp.some((e) => e.id === endpoint.id), 'an endpoint at the newest event has nothing due');
       await b.deliveries.releaseAll('c');
       await b.webhooks.delete(endpoint.id);
+    });
+
+    test('stream settlements made together: a lost lease fails only its own endpoint; the others are settled with their log rows', async () => {
+      const urls = ['https://example.com/group-1', 'https://example.com/group-2', 'https://example.com/group-3'];
+      const endpoints = [];
+      for (const url of urls) endpoints.push((await b.webhooks.create({ url })).endpoint);
+      await b.createUsers(2, 'group');
+      const max = await b.deliveries.maxSequence();
+      const now = new Date();
+      const soon = new Date(now.getTime() + 60_000);
+      const claimed = await b.deliveries.claim('grouper', now, soon, 1000);
+      for (const endpoint of endpoints) assert.ok(claimed.some((e) => e.id === endpoint.id));
+      // The second endpoint's lease was taken over meanwhile.
+      const [first, stolen, third] = endpoints as [WebhookEndpoint, WebhookEndpoint, WebhookEndpoint];
+      await testDb.database.db.updateTable('webhook_endpoints').set({ lease_owner: 'thief' }).where('id', '=', stolen.id).execute();
+      const attemptOf = (endpoint: WebhookEndpoint): DeliveryAttempt => ({
+        id: uuidv7(),
+        endpointId: endpoint.id,
+        eventId: uuidv7(),
+        eventSequence: max,
+        attempt: 1,
+        attemptedAt: now,
+        outcome: 'success',
+        status: 204,
+        latencyMs: 3,
+        errorCode: null,
+        errorMessage: null,
+        responseBody: '',
+        replay: false,
+      });
+      // Settled in the same turn, as workers whose groups fall due together: written in one transaction.
+      const held = await Promise.all(
+        endpoints.map((endpoint) =>
+          b.deliveries.settle(
+            'grouper',
+            endpoint.id,
+            { attempts: [attemptOf(endpoint)], endpoint: { cursor: max, attempt: 1, failingSince: null } },
+            soon,
+          ),
+        ),
+      );
+      assert.deepEqual(held, [true, false, true]);
+      const rows = await testDb.database.db
+        .selectFrom('webhook_endpoints')
+        .select(['id', 'cursor'])
+        .where(
+          'id',
+          'in',
+          endpoints.map((e) => e.id),
+        )
+        .execute();
+      const cursorOf = (endpoint: WebhookEndpoint) => Number(rows.find((r) => r.id === endpoint.id)!.cursor);
+      assert.equal(cursorOf(first), max);
+      assert.equal(cursorOf(third), max);
+      assert.equal(cursorOf(stolen), stolen.cursor, 'nothing is written for the endpoint whose lease was lost');
+      assert.equal((await b.webhooks.deliveries(first.id, undefined, 10)).length, 1);
+      assert.equal((await b.webhooks.deliveries(stolen.id, undefined, 10)).length, 0);
+      assert.equal((await b.webhooks.deliveries(third.id, undefined, 10)).length, 1);
+      await b.deliveries.releaseAll('grouper');
+      await b.deliveries.releaseAll('thief');
+      for (const endpoint of endpoints) await b.webhooks.delete(endpoint.id);
+    });
+
+    test('the same read of events asked for while it is in flight is answered by that read; other ranges by their own', async () => {
+      const before = await b.deliveries.maxSequence();
+      await b.createUsers(3, 'shared');
+      const upTo = await b.deliveries.maxSequence();
+      const [first, again, narrower] = await Promise.all([
+        b.deliveries.eventsAfter(before, upTo, null, 100),
+        b.deliveries.eventsAfter(before, upTo, null, 100),
+        b.deliveries.eventsAfter(before, upTo - 1, null, 100),
+      ]);
+      assert.equal(again, first, 'one read served both');
+      assert.equal(first.length, 3);
+      assert.ok(first.every((e) => e.sequence > before && e.sequence <= upTo));
+      assert.notEqual(narrower, first);
+      assert.deepEqual(
+        narrower.map((e) => e.sequence),
+        first.map((e) => e.sequence).filter((seq) => seq <= upTo - 1),
+      );
+      // Finished reads are not kept: a later read is a new one (its events may have been pruned meanwhile).
+      assert.notEqual(await b.deliveries.eventsAfter(before, upTo, null, 100), first);
     });
 
     test('a replay asked for while the same event is in flight is neither lost nor postponed by settling the old one', async () => {

@@ -1,0 +1,86 @@
+/**
+ * The drain alone (`node dist/bench/webhooks-drain.js`): what bench/webhooks.ts measures as
+ * "throughput", without the dead endpoint, the writers and the latency runs, so that one change
+ * to the dispatcher can be measured by itself, against the same run's ceiling (16 undici workers
+ * posting the same ~600-byte body to the same sinks), in a minute rather than ten. Each round is
+ * a ceiling then a drain; it prints CPU µs per post, per delivery and their ratio (the × that
+ * issue 16's 70% target reads as ≤ ~1.43×). Reports, never asserts.
+ *
+ *   --database sqlite|postgres   (sqlite)
+ *   --rounds N                   (3; a warm-up drain and ceiling run first)
+ *   --profile FILE               a CPU profile (inspector, 200 µs sampling) of the last round's
+ *                                drain only, written to FILE and summarised (bench/profile.ts)
+ *   --profile-ceiling FILE       the same for the last round's ceiling
+ * Settings (environment): BENCH_EVENTS (2000), BENCH_ENDPOINTS (8), BENCH_POSTGRES_URL.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { summariseProfile } from './profile.js';
+import { ceiling, postgresTarget, sqliteTarget, throughput, type DrainHooks } from './webhooks-setup.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+const SIZE = { events: Number(process.env.BENCH_EVENTS ?? 2000), endpoints: Number(process.env.BENCH_ENDPOINTS ?? 8) };
+
+const { values } = parseArgs({
+  options: {
+    database: { type: 'string', default: 'sqlite' },
+    rounds: { type: 'string', default: '3' },
+    profile: { type: 'string' },
+    'profile-ceiling': { type: 'string' },
+  },
+});
+const target = values.database === 'postgres' ? postgresTarget : sqliteTarget;
+const rounds = Number(values.rounds);
+
+/** Starts the inspector's profiler when the drain starts and writes the profile when it ends. */
+function profiler(file: string): DrainHooks {
+  const session = new Session();
+  return {
+    async started() {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 200 });
+      await session.post('Profiler.start');
+    },
+    async finished() {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      await writeFile(file, JSON.stringify(profile));
+    },
+  };
+}
+
+const fixed = (x: number) => x.toFixed(1);
+// Warm-up, as bench/webhooks.ts does: JIT, connection pools, page cache.
+await throughput(target, false, SIZE);
+await ceiling(SIZE);
+const ratios: number[] = [];
+for (let round = 1; round <= rounds; round++) {
+  const last = round === rounds;
+  const ceilingProfile = values['profile-ceiling'];
+  const roof = await ceiling(SIZE, last && ceilingProfile !== undefined ? profiler(ceilingProfile) : {});
+  const profiled = values.profile !== undefined && last;
+  const drain = await throughput(target, false, SIZE, profiled ? profiler(values.profile!) : {});
+  ratios.push(drain.cpuUs / roof.cpuUs);
+  console.log(
+    `${target.name} round ${round}: CPU µs per post ${fixed(roof.cpuUs)}, per delivery ${fixed(drain.cpuUs)} ` +
+      `(${(drain.cpuUs / roof.cpuUs).toFixed(2)}×); posts/s ${Math.round(roof.perSecond)}, deliveries/s ${Math.round(drain.perSecond)} ` +
+      `(${((100 * drain.perSecond) / roof.perSecond).toFixed(0)}% of ceiling)`,
+  );
+}
+const sorted = [...ratios].sort((a, b) => a - b);
+console.log(`${target.name}: median × ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)} over ${rounds} rounds`);
+if (values.profile !== undefined) {
+  const summary = await summariseProfile(values.profile, REPO_ROOT, 40);
+  const show = (title: string, frames: { frame: string; percent: number }[]) => {
+    console.log(`\n${title}`);
+    for (const f of frames) console.log(`  ${f.percent.toFixed(1).padStart(5)}%  ${f.frame}`);
+  };
+  console.log(`\nprofile: ${summary.samples} samples over ${Math.round(summary.durationMs)} ms`);
+  show('by origin (self)', summary.byOrigin);
+  show('top frames (self)', summary.topSelf);
+  show("Roster's functions (total)", summary.rosterTotal);
+  show('libraries (total)', summary.libraryTotal);
+}
