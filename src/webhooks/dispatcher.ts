@@ -288,6 +288,9 @@ export class Dispatcher {
       const idleMs = Math.min(this.#wakeups?.live === true ? this.#idlePollMs : this.#pollMs, Math.max(1, this.#earliestDue - nowMs));
       const waitMs =
         this.#pollFailures === 0 ? idleMs : Math.min(POLL_BACKOFF_MAX_MS, this.#pollMs * 2 ** Math.min(this.#pollFailures, 16));
+      // stop() during the claim or the spacing sleep found no #wake to call: without this check
+      // the loop would sleep a whole idle poll (an hour in some tests) before it saw the stop.
+      if (this.#stopping) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, waitMs);
         this.#wake = () => {

@@ -62,6 +62,36 @@ for (const [dialect, open, skip] of await dialects()) {
     const subjects = (sink: { requests: { body: Buffer }[] }) =>
       sink.requests.map((r) => (JSON.parse(r.body.toString()) as { data: { user: { email: string } } }).data.user.email);
 
+    // A regression bound, not a duration check: before the fix, stop() during a claim waited out the hour-long poll.
+    test('stop() while a claim is in flight ends the loop, with the poll an hour away', { timeout: 120_000 }, async () => {
+      let entered!: () => void;
+      const claimEntered = new Promise<void>((resolve) => (entered = resolve));
+      let release!: () => void;
+      const claimReleased = new Promise<void>((resolve) => (release = resolve));
+      let claims = 0;
+      const store = new Proxy(b.deliveries, {
+        get(target, key, receiver) {
+          const value = Reflect.get(target, key, receiver) as unknown;
+          if (typeof value !== 'function') return value;
+          if (key !== 'claim') return (value as (...a: unknown[]) => unknown).bind(target);
+          return async (...args: Parameters<DeliveryStore['claim']>) => {
+            claims++;
+            entered();
+            await claimReleased;
+            return target.claim(...args);
+          };
+        },
+      });
+      const dispatcher = b.dispatcher({ store, pollIntervalMs: HOUR, idlePollIntervalMs: HOUR });
+      dispatcher.start();
+      await claimEntered;
+      // stop() finds the loop inside the claim, with no wait to cut short yet.
+      const stopped = dispatcher.stop(1_000);
+      release();
+      await stopped;
+      assert.equal(claims, 1, 'the loop made no second claim after the stop');
+    });
+
     test('a committed event is delivered at once, with the poll an hour away', async (t) => {
       const sink = await endpoint(t);
       const counting = countingClaims(b.deliveries);
