@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First, so that `roster import` sizes V8's heap before any other module is loaded (see there).
+import './cli/import-heap.js';
 import { parseArgs } from 'node:util';
 import { CONFIG_KEYS, ConfigError, loadConfig, unknownVariables, type Config } from './config.js';
 import { MigrationError } from './db/migrator.js';
