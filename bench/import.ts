@@ -42,6 +42,7 @@ import { generatedFile } from '../test/imports/generated-users.js';
 import { POSTGRES_URL, withDatabase } from '../test/helpers/databases.js';
 import { usersServiceOver } from '../test/helpers/app.js';
 import { writeResultsSection } from './results-file.js';
+import { boundImportHeap } from '../src/cli/import-heap.js';
 
 const run = promisify(execFile);
 const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000);
@@ -72,6 +73,8 @@ const cpuSeconds = () => {
  * importTransactionFor), `rows:N` with fixed N-row batches, `budget:MS` with an MS time budget.
  */
 async function childImport(url: string, file: string, events: EventsMode, sizing: string): Promise<ChildResult> {
+  // The heap sizing `roster import` sets for itself (after this child's modules loaded, where the CLI sets it before).
+  boundImportHeap();
   const database = openDatabase(url, { poolSize: 2 });
   try {
     const [kind, value] = sizing.split(':');

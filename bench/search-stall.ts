@@ -17,7 +17,7 @@ import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import { userStoreFor } from '../src/compose/users.js';
 import { openDatabase } from '../src/db/database.js';
-import { databaseMetrics } from '../src/db/instrumentation.js';
+import { databaseMetrics } from '../src/db/metrics.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { exportUsers } from '../src/imports/export/export.js';
 import { formatUsers, type ExportedUser } from '../src/imports/export/export-format.js';

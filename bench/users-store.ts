@@ -13,7 +13,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { userStoreFor } from '../src/compose/users.js';
 import { openDatabase } from '../src/db/database.js';
 import { sqliteDialect } from '../src/db/dialect.js';
-import { databaseMetrics } from '../src/db/instrumentation.js';
+import { databaseMetrics } from '../src/db/metrics.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { userCreated } from '../src/users/events.js';
 import {

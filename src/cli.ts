@@ -1,13 +1,14 @@
 #!/usr/bin/env node
+// First, so that `roster import` sizes V8's heap before any other module is loaded (see there).
+import './cli/import-heap.js';
 import { parseArgs } from 'node:util';
 import { CONFIG_KEYS, ConfigError, loadConfig, unknownVariables, type Config } from './config.js';
 import { MigrationError } from './db/migrator.js';
-import { describeUnknown, print, UsageError } from './cli/output.js';
+import { CommandUsageError, describeUnknown, EXIT_TEMPFAIL, isClosedPipe, print, UsageError } from './cli/output.js';
 import { COMMANDS, isCommand, usage, type CommandName } from './cli/commands.js';
 import { packageVersion } from './version.js';
 import { ApiKeyNotFoundError } from './auth/errors.js';
 import { ValidationError } from './kit/errors.js';
-import { CommandUsageError, EXIT_TEMPFAIL, isClosedPipe } from './cli/import-export.js';
 import { describeOutage } from './db/outage.js';
 import { DatabaseNotFoundError, describeDatabaseUrl } from './db/database.js';
 

@@ -2,9 +2,8 @@ import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { buildServices } from '../compose/services.js';
+import { buildImportCommand, openCommandDatabase } from '../compose/import-command.js';
 import type { Config } from '../config.js';
-import { createLogger } from '../observability/logger.js';
 import { exportUsers, type ExportTally } from '../imports/export/export.js';
 import type { ExportFormat } from '../imports/export/export-format.js';
 import { EVENTS_MODES, IMPORT_MODES, jobDocument, type EventsMode, type ImportJob, type ImportMode } from '../imports/jobs/job.js';
@@ -13,11 +12,7 @@ import { startProgress } from './progress.js';
 import { ImportCounters, RowErrorReport } from '../imports/jobs/report.js';
 import { ImportLeaseHeldError, LeaseLostError } from '../imports/errors.js';
 import type { ImportService } from '../imports/service.js';
-
-/** A mistake on the command line (exit 2). */
-export class CommandUsageError extends Error {
-  override readonly name = 'CommandUsageError';
-}
+import { CommandUsageError, EXIT_TEMPFAIL, isClosedPipe } from './output.js';
 
 export interface ImportArgs {
   readonly format?: string | undefined;
@@ -31,11 +26,6 @@ export interface ImportArgs {
 }
 
 export const EXIT_CANCELLED = 130;
-/**
- * sysexits' EX_TEMPFAIL: try again later. Every command exits with it when the database is
- * unavailable (src/db/outage.ts), and `import` when another process is running the job.
- */
-export const EXIT_TEMPFAIL = 75;
 /** Another process is running the job (EX_TEMPFAIL: try again once it is done). */
 export const EXIT_LEASED = EXIT_TEMPFAIL;
 
@@ -47,11 +37,7 @@ export const EXIT_LEASED = EXIT_TEMPFAIL;
  * lease refused this run, or took the job over from it mid-run (nothing of the open batch committed).
  */
 export async function importCommand(file: string, args: ImportArgs, config: Config): Promise<number> {
-  const services = await buildServices(config, createLogger('silent'), {
-    command: { poolSize: 2 },
-    onImportRetry: (error, attempt, delayMs) =>
-      process.stderr.write(`batch failed (${(error as Error).message}); retry ${attempt} in ${delayMs} ms\n`),
-  });
+  const services = await buildImportCommand(config, (line) => process.stderr.write(`${line}\n`));
   const service = services.imports;
   const cancel = new AbortController();
   const onSignal = () => {
@@ -154,11 +140,11 @@ export async function exportCommand(
   const format = oneOf<ExportFormat>('--format', args.format ?? 'csv', ['csv', 'ndjson']);
   const since = args.since === undefined ? undefined : new Date(args.since);
   if (since !== undefined && Number.isNaN(since.getTime())) throw new CommandUsageError(`--since "${args.since}" is not an ISO 8601 time`);
-  const services = await buildServices(config, createLogger('silent'), { command: { poolSize: 2 } });
+  const database = await openCommandDatabase(config);
   try {
     const started = performance.now();
     const tally: ExportTally = { users: 0 };
-    const text = Readable.from(exportUsers(services.database, { format, since, tally }));
+    const text = Readable.from(exportUsers(database, { format, since, tally }));
     if (args.out === undefined) {
       try {
         await pipeline(text, process.stdout);
@@ -174,14 +160,8 @@ export async function exportCommand(
     );
     return 0;
   } finally {
-    await services.close();
+    await database.close();
   }
-}
-
-/** The reader of stdout went away (`| head`): EPIPE from the write, or the stream already torn down by it. */
-export function isClosedPipe(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED';
 }
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });

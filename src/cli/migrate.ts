@@ -11,7 +11,7 @@ export async function migrate(args: string[], config: Config): Promise<number> {
     throw new UsageError('migrate takes one of: up, down, status');
   }
   // Loaded here, like the server, so `--help` and config errors do not pay for every capability.
-  const { openConfiguredDatabase } = await import('../compose/services.js');
+  const { openConfiguredDatabase } = await import('../compose/database.js');
   const database = openConfiguredDatabase(config, createLogger('silent'), { command: { poolSize: 1, mayCreate: true } });
   try {
     if (direction === 'status') {

@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.js';
 import type { BatchOptions } from '../imports/read/batch.js';
 import { newUuidV7 } from '../kit/uuid.js';
-import { DEFAULT_IMPORT_BATCH, SQLITE_IMPORT_BATCH, SQLITE_IMPORT_TRANSACTION } from '../imports/service.js';
+import { DEFAULT_IMPORT_BATCH, ImportService, SQLITE_IMPORT_BATCH, SQLITE_IMPORT_TRANSACTION } from '../imports/service.js';
 import type { TransactionBudget } from '../imports/write/transaction-size.js';
 import { ConnectionLostError } from '../users/errors.js';
 import { PostgresUserBatchWriter } from '../users/postgres-batch-writer.js';
@@ -11,6 +11,29 @@ import { SqliteBatchWriter } from '../imports/write/sqlite-writer.js';
 import { SqlImportJobStore } from '../imports/jobs/sql-job-store.js';
 import { sequencerForPool } from '../events/sql-sequencer.js';
 import type { BatchWriter, WriterJob } from '../imports/write/writer.js';
+import type { ImportMetrics } from '../imports/metrics.js';
+import type { JobLeaseOptions } from '../imports/jobs/job-leases.js';
+
+/** What the server and `roster import` choose of their ImportService; the rest comes from the database. */
+export interface ImportServiceWiring {
+  readonly newId: () => string;
+  /** Hears of every committed batch that wrote events (the dispatcher's wake-up, the notifier). */
+  readonly onEventsCommitted: () => void;
+  readonly onRetry: (error: unknown, attempt: number, delayMs: number) => void;
+  readonly leases: Omit<JobLeaseOptions, 'now'>;
+  /** The server's instruments; a command has nobody to read them, and leaves prom-client unloaded. */
+  readonly metrics?: ImportMetrics;
+}
+
+/** The ImportService over `database`, wired the same way in `serve` (compose/services.ts) and `roster import` (compose/import-command.ts). */
+export function importServiceFor(database: Database, wiring: ImportServiceWiring): ImportService {
+  const { onEventsCommitted, metrics, ...rest } = wiring;
+  return new ImportService({
+    ...importServiceOptionsFor(database, { onEventsCommitted }),
+    ...rest,
+    ...(metrics === undefined ? {} : { metrics }),
+  });
+}
 
 /** What an ImportService needs from the database: job store, batch writer, transaction sizing, transient errors. */
 export function importServiceOptionsFor(database: Database, options: { onEventsCommitted?: () => void } = {}) {

@@ -2,8 +2,7 @@ import { Registry } from 'prom-client';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { openDatabase, sharedSecret, type Database } from '../db/database.js';
-import { databaseMetrics } from '../db/instrumentation.js';
-import { migrateToLatest } from '../db/migrator.js';
+import { databaseMetrics } from '../db/metrics.js';
 import type { AppDependencies } from '../http/app.js';
 import type { Readiness } from '../http/health.routes.js';
 import type { ImportsHttp } from '../http/imports.routes.js';
@@ -15,7 +14,7 @@ import { Authenticator } from '../auth/authenticator.js';
 import { ApiKeysService } from '../auth/service.js';
 import { SqlApiKeyStore } from '../auth/sql-store.js';
 import { EventCommits } from '../events/commits.js';
-import { hasOrphanedEvents, sequencerForPool, shareSequencer } from '../events/sql-sequencer.js';
+import { hasOrphanedEvents, sequencerForPool } from '../events/sql-sequencer.js';
 import { every } from '../kit/periodic.js';
 import { EventsService } from '../events/service.js';
 import { SqlEventStore } from '../events/sql-store.js';
@@ -23,9 +22,10 @@ import { exportUsers } from '../imports/export/export.js';
 import { ImportLeaseHeldError, LeaseLostError } from '../imports/errors.js';
 import { importMetrics } from '../imports/metrics.js';
 import { ImportRunner } from '../imports/jobs/runner.js';
-import { ImportService } from '../imports/service.js';
-import { importServiceOptionsFor } from './imports.js';
+import type { ImportService } from '../imports/service.js';
+import { importServiceFor } from './imports.js';
 import { groupStoreFor, userStoreFor } from './users.js';
+import { commitNotifier, migrateIfConfigured, openConfiguredDatabase, sequencedOnItsPool, type CommandDatabase } from './database.js';
 import { GroupsService } from '../groups/service.js';
 import { consoleFor } from './console.js';
 import { scimDirectory } from './scim.js';
@@ -42,9 +42,10 @@ import { packageVersion, buildCommit } from '../version.js';
 export const IMPORT_QUEUE_LIMIT = 16;
 
 /**
- * Everything `serve`, the CLI commands and the tests share: the database, the stores and the
- * services over it, wired from one config. Nothing here listens or runs in the background:
- * main.ts starts the listeners and loops; a command uses what it needs and calls close().
+ * Everything `serve`, the `keys` and groups file commands and the tests share: the database, the
+ * stores and the services over it, wired from one config. Nothing here listens or runs in the
+ * background: main.ts starts the listeners and loops; a command uses what it needs and calls
+ * close(). `roster import` and `roster export` load none of it (compose/import-command.ts).
  */
 export interface Services {
   readonly database: Database;
@@ -87,45 +88,6 @@ export interface ServicesOptions {
   readonly onImportRetry?: (error: unknown, attempt: number, delayMs: number) => void;
 }
 
-/** How a one-off command opens the database. */
-export interface CommandDatabase {
-  readonly poolSize: number;
-  /** `migrate` only: create the SQLite file when it does not exist. */
-  readonly mayCreate?: boolean;
-}
-
-/** Opens the configured database: the server's pool, or a command's few connections. */
-export function openConfiguredDatabase(
-  config: Config,
-  logger: Logger,
-  options: { command?: CommandDatabase | undefined; registry?: Registry } = {},
-): Database {
-  if (options.command !== undefined) {
-    return sequencedOnItsPool(
-      openDatabase(config.database.url, {
-        poolSize: options.command.poolSize,
-        sqliteBusyTimeoutMs: config.database.sqliteBusyTimeoutMs,
-        mustExist: options.command.mayCreate !== true,
-      }),
-    );
-  }
-  return sequencedOnItsPool(
-    openDatabase(config.database.url, {
-      poolSize: config.database.poolSize,
-      sqliteBusyTimeoutMs: config.database.sqliteBusyTimeoutMs,
-      statementTimeoutMs: config.http.requestTimeoutMs,
-      ...(options.registry === undefined ? {} : { metrics: databaseMetrics(options.registry) }),
-      onIdleError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
-    }),
-  );
-}
-
-/** PostgreSQL: the Kysely writers' numbering passes go through the pool's sequencer (one round trip each). */
-function sequencedOnItsPool(database: Database): Database {
-  if (database.driver.kind === 'postgres') shareSequencer(database.db, database.driver.pool);
-  return database;
-}
-
 /**
  * Opens the database (unless given), applies pending migrations when ROSTER_MIGRATE_ON_START
  * is on, and builds every store and service over it. On failure, whatever it opened is closed.
@@ -135,14 +97,16 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
     options.registry ??
     (options.command === undefined ? createMetricsRegistry({ version: packageVersion(), commit: buildCommit() }) : new Registry());
   const owned = options.database === undefined;
-  const database = options.database ?? openConfiguredDatabase(config, logger, { command: options.command, registry });
+  const database =
+    options.database ??
+    openConfiguredDatabase(config, logger, {
+      command: options.command,
+      ...(options.command === undefined ? { metrics: databaseMetrics(registry) } : {}),
+    });
   let deliveryDatabase: Database | undefined;
   let numbering: { stop(): Promise<void> } | undefined;
   try {
-    if (config.database.migrateOnStart) {
-      const { results } = await migrateToLatest(database.db, database.dialect.name);
-      for (const r of results ?? []) logger.info({ migration: r.migrationName, status: r.status }, 'migration applied');
-    }
+    await migrateIfConfigured(config, database, (migration, status) => logger.info({ migration, status }, 'migration applied'));
     const newId = options.newId ?? newUuidV7;
     const cursorKey = await sharedSecret(database.db, 'cursor_hmac_key');
 
@@ -220,9 +184,9 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
       });
     }
 
-    const imports = new ImportService({
-      ...importServiceOptionsFor(database, { onEventsCommitted: eventCommits.announce }),
+    const imports = importServiceFor(database, {
       newId,
+      onEventsCommitted: eventCommits.announce,
       onRetry:
         options.onImportRetry ??
         ((error, attempt, delayMs) => logger.warn({ err: error, attempt, delay_ms: delayMs }, 'import batch failed; retrying')),
@@ -333,20 +297,6 @@ function eventNumberingNet(database: Database, commits: EventCommits, logger: Lo
   return {
     stop: () => net.stop(),
   };
-}
-
-/**
- * On PostgreSQL, every process that writes events (the server, `roster import`) tells the other
- * instances after each commit, coalesced (events/sql-commit-notifier.ts); SQLite has one
- * machine and nothing to listen with.
- */
-async function commitNotifier(database: Database, commits: EventCommits, logger: Logger) {
-  if (database.dialect.name !== 'postgres') return undefined;
-  const { PostgresCommitNotifier } = await import('../events/sql-commit-notifier.js');
-  const { notifyEventCommits } = await import('../events/sql-commit-listener.js');
-  const notifier = new PostgresCommitNotifier(() => notifyEventCommits(database.db), logger);
-  commits.subscribe(notifier.notify);
-  return notifier;
 }
 
 /**

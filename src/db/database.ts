@@ -18,7 +18,8 @@ import type pg from 'pg';
 import { withDeadline } from '../kit/deadline.js';
 import { postgresDialect, sqliteDialect, type SqlDialect } from './dialect.js';
 import type { Schema } from './schema.js';
-import { observeQueries, observeStatements, type DatabaseMetrics, type StatementObserver } from './instrumentation.js';
+import { observeQueries, observeStatements, type StatementObserver } from './instrumentation.js';
+import type { DatabaseMetrics } from './metrics.js';
 
 /** An open database: the Kysely handle plus what differs by dialect. */
 export interface Database {

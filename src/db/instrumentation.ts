@@ -1,52 +1,10 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { LogEvent } from 'kysely';
-import { Gauge, Histogram, type Registry } from 'prom-client';
 import { inRecordedTrace } from '../kit/trace.js';
-import { LATENCY_BUCKETS } from '../observability/metrics.js';
+import type { DatabaseMetrics } from './metrics.js';
 
 /** What Kysely hands its `log` hook after every query: duration, SQL text (never values), error. */
 export type QueryObserver = (event: LogEvent) => void;
-
-export interface PoolStats {
-  readonly total: number;
-  readonly idle: number;
-  readonly waiting: number;
-}
-
-export function databaseMetrics(registry: Registry) {
-  const duration = new Histogram({
-    name: 'roster_db_query_duration_seconds',
-    help: 'Database query duration by operation (select, insert, update, delete, other) and outcome (ok, error).',
-    labelNames: ['operation', 'outcome'],
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
-  /** Registers the pool gauges; only a pooled database (PostgreSQL) calls it. */
-  function watchPool(read: () => PoolStats): void {
-    const gauge = (name: string, help: string, pick: (s: PoolStats) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          this.set(pick(read()));
-        },
-      });
-    gauge(
-      'roster_db_pool_connections_in_use',
-      'PostgreSQL pool connections checked out by queries or transactions.',
-      (s) => s.total - s.idle,
-    );
-    gauge('roster_db_pool_connections_idle', 'PostgreSQL pool connections open and idle.', (s) => s.idle);
-    gauge(
-      'roster_db_pool_waiting',
-      'Callers waiting for a PostgreSQL pool connection (sustained > 0: pool too small or queries too slow).',
-      (s) => s.waiting,
-    );
-  }
-  return { duration, watchPool };
-}
-export type DatabaseMetrics = ReturnType<typeof databaseMetrics>;
 
 const OPERATIONS: Record<string, string> = {
   SelectQueryNode: 'select',

@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { COMMANDS, isCommand, usage, type CommandSpec } from '../../src/cli/commands.js';
-import { exportSummary, formatBytes, isClosedPipe } from '../../src/cli/import-export.js';
-import { describeUnknown } from '../../src/cli/output.js';
+import { exportSummary, formatBytes } from '../../src/cli/import-export.js';
+import { describeUnknown, isClosedPipe } from '../../src/cli/output.js';
 
 describe('roster <command> --help', () => {
   for (const [name, spec] of Object.entries(COMMANDS) as [string, CommandSpec][]) {

@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { sqliteDialect } from '../../src/db/dialect.js';
-import { databaseMetrics } from '../../src/db/instrumentation.js';
+import { databaseMetrics } from '../../src/db/metrics.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { EmailTakenError } from '../../src/users/errors.js';
 import type { Attributes, Email, User, UserId, UserName } from '../../src/users/model.js';

@@ -1,4 +1,5 @@
-import SQLite from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type SQLite from 'better-sqlite3';
 import type { Database } from '../../db/database.js';
 import type { Attributes, Email, ExternalId, Profile, UserId, UserName } from '../../users/model.js';
 import { formatUsers, type ExportedUser, type ExportFormat } from './export-format.js';
@@ -67,8 +68,13 @@ function exported(row: ExportRow, active: boolean, attributes: Attributes, profi
   };
 }
 
+// The SQLite addon is loaded by the export that reads with it, as db/database.ts loads it: an
+// import or export on PostgreSQL (which loads this module) never holds it in memory.
+const require = createRequire(import.meta.url);
+
 async function* sqliteUsers(file: string, options: ExportOptions): AsyncGenerator<ExportedUser, void, undefined> {
-  const connection = new SQLite(file, { readonly: true, fileMustExist: true });
+  const SQLiteDatabase = require('better-sqlite3') as typeof SQLite;
+  const connection = new SQLiteDatabase(file, { readonly: true, fileMustExist: true });
   try {
     // better-sqlite3 reads synchronously: a page is one bounded read (a primary-key range of SQLITE_PAGE
     // rows), and the event loop runs between pages. `since` is checked here, not in the WHERE: a

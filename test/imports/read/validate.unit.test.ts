@@ -33,6 +33,20 @@ describe('validateRow', () => {
       assert.deepEqual(result.user, { email: 'a@example.com', name: 'A', attributes: {}, ...PROVISIONING_DEFAULTS });
   });
 
+  test('rows without attributes or a profile share one frozen empty object each: nothing per row for the GC to collect', () => {
+    const [first, second] = [
+      validateRow(row({ email: 'a@example.com', name: 'A' })),
+      validateRow(row({ email: 'b@example.com', name: 'B' })),
+    ];
+    assert.ok(first.kind === 'valid' && second.kind === 'valid');
+    assert.equal(first.user.attributes, second.user.attributes);
+    assert.equal(first.user.profile, second.user.profile);
+    assert.ok(Object.isFrozen(first.user.attributes) && Object.isFrozen(first.user.profile));
+    const given = validateRow(row({ email: 'c@example.com', name: 'C', attributes: { a: 1 } }));
+    assert.ok(given.kind === 'valid');
+    assert.notEqual(given.user.attributes, first.user.attributes);
+  });
+
   test('the provisioning fields are read by the API rules: names normalised, external id exact', () => {
     const result = validateRow(
       row({
