@@ -67,8 +67,8 @@ export function viewerOf(state: SignedIn): Viewer {
 }
 
 /** The use-case context of a console request: events record the key's actor and this request id. */
-export function contextOf(request: FastifyRequest, state: SignedIn): RequestContext {
-  return { signal: request.deadline, actor: state.principal.actor, requestId: request.id };
+export function contextOf(request: FastifyRequest, state: SignedIn): RequestContext & { readonly signal: AbortSignal } {
+  return { signal: request.deadline.signal, actor: state.principal.actor, requestId: request.id };
 }
 
 /** Sends a rendered page (never cached: it may hold a secret or a CSRF token). */

@@ -25,10 +25,10 @@ export function eventsRoutes(events: EventsService) {
       const filters = { ...(type === '' ? {} : { type }), ...(subject === '' ? {} : { subjectId: subject }) };
       const view = { after, type, subject, follow };
       if (follow) {
-        const latest = await events.latest({ limit: EVENTS_PAGE_SIZE, ...filters }, request.deadline);
+        const latest = await events.latest({ limit: EVENTS_PAGE_SIZE, ...filters }, request.deadline.signal);
         return sendPage(reply, EventsPage({ viewer: viewerOf(state), view: { ...view, events: latest.events } }) as string);
       }
-      const feed = await events.feed({ after: String(after), limit: EVENTS_PAGE_SIZE, ...filters }, request.deadline);
+      const feed = await events.feed({ after: String(after), limit: EVENTS_PAGE_SIZE, ...filters }, request.deadline.signal);
       const nextAfter = feed.events.length === EVENTS_PAGE_SIZE ? feed.nextAfter : undefined;
       return sendPage(reply, EventsPage({ viewer: viewerOf(state), view: { ...view, events: feed.events, nextAfter } }) as string);
     });

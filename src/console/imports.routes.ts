@@ -33,7 +33,7 @@ export function importsRoutes(deps: ImportsHttp) {
     app.get('/imports', page, async (request, reply) => {
       const state = requireScope(request, 'imports:write');
       const before = (request.query as Record<string, unknown>).before;
-      const view = await listView(deps, typeof before === 'string' ? before : undefined, request.deadline);
+      const view = await listView(deps, typeof before === 'string' ? before : undefined, request.deadline.signal);
       return sendPage(reply, ImportsPage({ viewer: viewerOf(state), view }) as string);
     });
 
@@ -52,7 +52,7 @@ export function importsRoutes(deps: ImportsHttp) {
           // The file was not read to its end: the connection cannot carry another request.
           reply.header('connection', 'close');
           if (!(error instanceof UploadFormError)) throw error;
-          const view = await listView(deps, undefined, request.deadline);
+          const view = await listView(deps, undefined, request.deadline.signal);
           return sendPage(reply, ImportsPage({ viewer: viewerOf(state), view: { ...view, error: error.message } }) as string, 400);
         }
       },
@@ -63,7 +63,7 @@ export function importsRoutes(deps: ImportsHttp) {
       const job = await find(deps, request);
       const query = request.query as Record<string, unknown>;
       const errorsAfter = typeof query.errors_after === 'string' && LINE.test(query.errors_after) ? Number(query.errors_after) : 0;
-      const errors = await rowErrorsPage(deps, job.id, errorsAfter, request.deadline);
+      const errors = await rowErrorsPage(deps, job.id, errorsAfter, request.deadline.signal);
       const notice = query.cancelled === '1' ? 'The import was cancelled.' : undefined;
       return sendPage(
         reply,
@@ -83,7 +83,7 @@ export function importsRoutes(deps: ImportsHttp) {
     app.post('/imports/:id/cancel', page, async (request, reply) => {
       requireScope(request, 'imports:write');
       const job = await find(deps, request);
-      await cancelImport(deps, job, request.deadline);
+      await cancelImport(deps, job, request.deadline.signal);
       return seeOther(reply, `/console/imports/${job.id}?cancelled=1`);
     });
   };
@@ -113,7 +113,7 @@ async function receiveUpload(deps: ImportsHttp, request: FastifyRequest, reply: 
       deps,
       part.file,
       { ...options, actor: state.principal.actor, declaredBytes: 0 },
-      { signal: request.deadline, reply },
+      { signal: request.deadline.signal, reply },
     );
   }
   throw formError('/file', 'Choose a file to import.');
@@ -147,7 +147,7 @@ function formError(pointer: string, message: string): UploadFormError {
 
 async function find(deps: ImportsHttp, request: FastifyRequest): Promise<ImportJob> {
   const { id } = request.params as { id: string };
-  const job = await deps.service.get(id, request.deadline);
+  const job = await deps.service.get(id, request.deadline.signal);
   if (job === undefined) throw new ImportNotFoundError(`No import job has id ${id}.`);
   return job;
 }

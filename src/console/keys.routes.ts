@@ -11,7 +11,7 @@ export function keysRoutes(apiKeys: ApiKeysService) {
 
     app.get('/keys', page, async (request, reply) => {
       const state = requireScope(request, 'admin');
-      const keys = await apiKeys.list(request.deadline);
+      const keys = await apiKeys.list(request.deadline.signal);
       const revoked = (request.query as Record<string, unknown>).revoked;
       const notice = typeof revoked === 'string' ? 'The key was revoked.' : undefined;
       return sendPage(reply, KeysPage({ viewer: viewerOf(state), keys, notice }) as string);
@@ -25,15 +25,15 @@ export function keysRoutes(apiKeys: ApiKeysService) {
       const viewer = viewerOf(state);
       if (days !== '' && !/^[1-9][0-9]{0,3}$/.test(days)) {
         const form: KeyForm = { name, scopes, errors: { expires: 'Give a whole number of days from 1 to 9999, or leave it empty.' } };
-        return sendPage(reply, KeysPage({ viewer, keys: await apiKeys.list(request.deadline), form }) as string, 400);
+        return sendPage(reply, KeysPage({ viewer, keys: await apiKeys.list(request.deadline.signal), form }) as string, 400);
       }
       try {
         const created = await apiKeys.create(
           { name, scopes, ...(days === '' ? {} : { expiresInSeconds: Number(days) * 86_400 }) },
-          request.deadline,
+          request.deadline.signal,
         );
         // Answered here, not redirected: the secret exists only in this response.
-        return sendPage(reply, KeysPage({ viewer, keys: await apiKeys.list(request.deadline), created }) as string, 201);
+        return sendPage(reply, KeysPage({ viewer, keys: await apiKeys.list(request.deadline.signal), created }) as string, 201);
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
         const errors: { name?: string; scopes?: string } = {};
@@ -43,7 +43,7 @@ export function keysRoutes(apiKeys: ApiKeysService) {
         }
         return sendPage(
           reply,
-          KeysPage({ viewer, keys: await apiKeys.list(request.deadline), form: { name, scopes, errors } }) as string,
+          KeysPage({ viewer, keys: await apiKeys.list(request.deadline.signal), form: { name, scopes, errors } }) as string,
           400,
         );
       }
@@ -52,7 +52,7 @@ export function keysRoutes(apiKeys: ApiKeysService) {
     app.post('/keys/:id/revoke', page, async (request, reply) => {
       requireScope(request, 'admin');
       const { id } = request.params as { id: string };
-      await apiKeys.revoke(id, request.deadline);
+      await apiKeys.revoke(id, request.deadline.signal);
       return seeOther(reply, `/console/keys?revoked=${encodeURIComponent(id)}`);
     });
   };

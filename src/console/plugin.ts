@@ -86,12 +86,14 @@ export function consoleRoutes(deps: ConsoleDependencies) {
       reply.header('referrer-policy', 'same-origin');
       if (kind !== 'signed-in') return;
       const token = readCookie(request.headers.cookie, SESSION_COOKIE);
-      const session = await deps.sessions.resume(token, request.deadline);
+      // An onRequest hook runs before the route's deadline exists (http/deadline.ts wraps the
+      // handler): these two lookups are bounded by the database's own timeouts instead.
+      const session = await deps.sessions.resume(token, undefined);
       if (session === undefined || token === undefined) return;
       const principal = await deps.apiKeys.principalOf(session.record.keyId);
       // A revoked or expired key ends its sessions: this one goes now, the request is signed out.
       if (principal === undefined) {
-        await deps.sessions.end(token, request.deadline);
+        await deps.sessions.end(token, undefined);
         return;
       }
       request.consoleSession = { token, session, principal };

@@ -46,8 +46,8 @@ export function sessionRoutes(deps: ConsoleDependencies) {
           );
         }
         // A sign-in over an existing session replaces it rather than leaving it live behind a lost cookie.
-        await deps.sessions.end(readCookie(request.headers.cookie, SESSION_COOKIE), request.deadline);
-        const { token } = await deps.sessions.start(parsed.id, request.deadline);
+        await deps.sessions.end(readCookie(request.headers.cookie, SESSION_COOKIE), request.deadline.signal);
+        const { token } = await deps.sessions.start(parsed.id, request.deadline.signal);
         const secure = request.protocol === 'https';
         reply.header('set-cookie', sessionCookie(token, { maxAgeSeconds: deps.sessions.policy.absoluteMs / 1000, secure }));
         return seeOther(reply, '/console');
@@ -55,7 +55,7 @@ export function sessionRoutes(deps: ConsoleDependencies) {
     );
 
     app.post('/sign-out', { config: { access: 'public', console: 'signed-in' }, schema: { hide: true } }, async (request, reply) => {
-      await deps.sessions.end(signedIn(request).token, request.deadline);
+      await deps.sessions.end(signedIn(request).token, request.deadline.signal);
       reply.header('set-cookie', clearedSessionCookie(request.protocol === 'https'));
       return seeOther(reply, '/console/sign-in');
     });

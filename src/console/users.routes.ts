@@ -140,7 +140,7 @@ export function usersRoutes(deps: Pick<ConsoleDependencies, 'users' | 'groups' |
         groups = { groups: found.items, ...pageLinks('', paging, found.nextCursor), ...(restarted ? { error: RESTARTED_NOTICE } : {}) };
       }
       const events = allows(state.principal, 'events:read')
-        ? (await deps.events.latest({ subjectId: user.id, limit: USER_EVENTS_SHOWN }, request.deadline)).events
+        ? (await deps.events.latest({ subjectId: user.id, limit: USER_EVENTS_SHOWN }, request.deadline.signal)).events
         : undefined;
       return UserPage({ viewer: viewerOf(state), user, canWrite: allows(state.principal, 'users:write'), groups, events, ...says });
     }

@@ -29,7 +29,7 @@ export function webhooksRoutes(webhooks: WebhooksService) {
     /** The list page around an optional created endpoint or refused form. */
     async function listPage(request: FastifyRequest, state: SignedIn, extra: Omit<Parameters<typeof WebhooksPage>[0], 'viewer' | 'list'>) {
       const paging = readPaging(request.query as Record<string, unknown>);
-      const endpoints = await webhooks.list(paging.cursor, WEBHOOKS_PAGE_SIZE, request.deadline);
+      const endpoints = await webhooks.list(paging.cursor, WEBHOOKS_PAGE_SIZE, request.deadline.signal);
       const next = endpoints.length === WEBHOOKS_PAGE_SIZE ? endpoints.at(-1)!.id : null;
       return WebhooksPage({ viewer: viewerOf(state), list: { endpoints, ...pageLinks('', paging, next) }, ...extra }) as string;
     }
@@ -41,9 +41,9 @@ export function webhooksRoutes(webhooks: WebhooksService) {
       extra: Omit<Parameters<typeof WebhookEndpointPage>[0], 'viewer' | 'endpoint' | 'log'> = {},
     ) {
       const id = idOf(request);
-      const endpoint = await webhooks.get(id, request.deadline);
+      const endpoint = await webhooks.get(id, request.deadline.signal);
       const paging = readPaging(request.query as Record<string, unknown>);
-      const attempts = await webhooks.deliveries(id, paging.cursor, WEBHOOKS_PAGE_SIZE, request.deadline);
+      const attempts = await webhooks.deliveries(id, paging.cursor, WEBHOOKS_PAGE_SIZE, request.deadline.signal);
       const next = attempts.length === WEBHOOKS_PAGE_SIZE ? attempts.at(-1)!.id : null;
       return WebhookEndpointPage({
         viewer: viewerOf(state),
@@ -70,7 +70,7 @@ export function webhooksRoutes(webhooks: WebhooksService) {
             event_types: form.eventTypes.length === 0 ? null : form.eventTypes,
             ordered: form.ordered,
           },
-          request.deadline,
+          request.deadline.signal,
         );
         request.log.info({ endpoint_id: created.endpoint.id }, 'webhook endpoint created');
         // Answered here, not redirected: the secret exists only in this response.
@@ -90,13 +90,13 @@ export function webhooksRoutes(webhooks: WebhooksService) {
       requireScope(request, SCOPE);
       const enabled = formText(request.body, 'enabled');
       if (enabled !== 'true' && enabled !== 'false') throw badField('enabled', 'must be true or false');
-      await webhooks.update(idOf(request), { enabled: enabled === 'true' }, request.deadline);
+      await webhooks.update(idOf(request), { enabled: enabled === 'true' }, request.deadline.signal);
       return seeOther(reply, `/console/webhooks/${idOf(request)}?changed=${enabled === 'true' ? 'enabled' : 'disabled'}`);
     });
 
     app.post('/webhooks/:id/rotate-secret', page, async (request, reply) => {
       const state = requireScope(request, SCOPE);
-      const { secret } = await webhooks.rotateSecret(idOf(request), request.deadline);
+      const { secret } = await webhooks.rotateSecret(idOf(request), request.deadline.signal);
       request.log.info({ endpoint_id: idOf(request) }, 'webhook secret rotated');
       // Answered here, not redirected: the new secret exists only in this response.
       return sendPage(reply, await endpointPage(request, state, { rotated: secret }));
@@ -104,7 +104,7 @@ export function webhooksRoutes(webhooks: WebhooksService) {
 
     app.post('/webhooks/:id/delete', page, async (request, reply) => {
       requireScope(request, SCOPE);
-      await webhooks.delete(idOf(request), request.deadline);
+      await webhooks.delete(idOf(request), request.deadline.signal);
       request.log.info({ endpoint_id: idOf(request) }, 'webhook endpoint deleted');
       return seeOther(reply, '/console/webhooks?deleted=1');
     });
@@ -120,7 +120,7 @@ export function webhooksRoutes(webhooks: WebhooksService) {
         const { enqueued } = await webhooks.replay(
           idOf(request),
           eventId !== undefined ? { eventId } : { since: sinceField === undefined ? undefined : asUtc(sinceField) },
-          request.deadline,
+          request.deadline.signal,
         );
         request.log.info({ endpoint_id: idOf(request), enqueued }, 'webhook replay enqueued');
         return seeOther(reply, `/console/webhooks/${idOf(request)}?replayed=${enqueued}`);

@@ -112,7 +112,7 @@ export function apiKeysRoutes(keys: ApiKeysService) {
             scopes: request.body.scopes,
             expiresInSeconds: request.body.expires_in_seconds,
           },
-          request.deadline,
+          request.deadline.signal,
         );
         request.log.info({ key_id: record.id, scopes: record.scopes }, 'api key created');
         return reply
@@ -134,7 +134,7 @@ export function apiKeysRoutes(keys: ApiKeysService) {
           response: { 200: ApiKeyList.ref, ...problemResponses },
         },
       },
-      async (request) => ({ data: (await keys.list(request.deadline)).map(toApiKeyResponse) }),
+      async (request) => ({ data: (await keys.list(request.deadline.signal)).map(toApiKeyResponse) }),
     );
 
     r.delete(
@@ -155,7 +155,7 @@ export function apiKeysRoutes(keys: ApiKeysService) {
         },
       },
       async (request) => {
-        const record = await keys.revoke(request.params.id, request.deadline);
+        const record = await keys.revoke(request.params.id, request.deadline.signal);
         request.log.info({ key_id: record.id }, 'api key revoked');
         return toApiKeyResponse(record);
       },

@@ -37,9 +37,12 @@ declare module 'fastify' {
   interface FastifyRequest {
     /**
      * Aborts when the request passes its deadline or the client goes away. Handlers pass it to
-     * the services, which pass it to the stores: work stops at the next step.
+     * the services, which pass it to the stores: work stops at the next step. It is a
+     * Cancellation (kit/deadline.ts): its AbortSignal (`.signal`) is made only when read, so a
+     * request whose work only checks `aborted` never pays for one. Set when the route's handler
+     * starts: hooks that run before it (onRequest, preHandler) have none.
      */
-    deadline: AbortSignal;
+    deadline: Deadline;
   }
 }
 
@@ -55,7 +58,7 @@ export function enforceDeadlines(
   onExceeded: (route: string) => void,
   onClientGone: (request: FastifyRequest, reply: FastifyReply, outcome: ClientGoneOutcome) => void,
 ): void {
-  app.decorateRequest('deadline', null as unknown as AbortSignal);
+  app.decorateRequest('deadline', null as unknown as Deadline);
   app.addHook('onRoute', (route) => {
     const handler = route.handler;
     const what = `${route.method.toString()} ${route.url}`;
@@ -93,7 +96,7 @@ export function enforceDeadlines(
       reply.raw.on('close', onClose);
       // Gone before the handler started (a hook or the body parser waited long enough).
       if (request.raw.socket?.destroyed === true) onClose();
-      request.deadline = deadline.signal;
+      request.deadline = deadline;
       try {
         const result: unknown = await deadline.race(Promise.resolve(handler.call(this, request, reply)));
         settled = { completed: true, status: 0 };

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { MAX_CURSOR_LENGTH } from '../kit/cursor.js';
 import { UUID_V7_PATTERN } from '../kit/uuid.js';
@@ -9,7 +9,7 @@ import { etagOf, ifNoneMatchHits, parseIfMatch } from './etag.js';
 import { problemResponses } from './schemas.js';
 import { requireMediaType } from './media-type.js';
 import { component } from './openapi.js';
-import { CacheHeaders, ConditionalHeaders, CreateHeaders, NO_NUL, changeContext, rejectInvalidBody } from './users.routes.js';
+import { CacheHeaders, ConditionalHeaders, CreateHeaders, NO_NUL, rejectInvalidBody } from './users.routes.js';
 
 const GROUP_EXAMPLE_ID = '01933b5f-0a4c-7d2e-8b61-4e5f6a7b8c9d';
 const USER_EXAMPLE_ID = '01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21';
@@ -155,6 +155,11 @@ const ListQuery = Type.Object(
 const PageQuery = (what: string) => Type.Object({ limit: Limit(1000, what), cursor: Cursor }, { additionalProperties: false });
 const IfMatchOnly = ConditionalHeaders;
 
+/** What a group change records on its event (who, which request) and the deadline's signal it runs under. */
+function groupChangeContext(request: FastifyRequest) {
+  return { signal: request.deadline.signal, actor: request.principal?.actor, requestId: request.id };
+}
+
 function sendGroup(reply: FastifyReply, status: number, group: Group) {
   return reply.code(status).header('etag', etagOf(group.version)).send(toGroupDocument(group));
 }
@@ -213,7 +218,7 @@ export function groupsRoutes(groups: GroupsService) {
       async (request, reply) => {
         rejectInvalidBody(request, newGroupFieldErrors);
         const { group, replayed } = await groups.create(request.body, {
-          ...changeContext(request),
+          ...groupChangeContext(request),
           idempotencyKey: request.headers['idempotency-key'],
           idempotencyScope: request.principal?.actor,
         });
@@ -247,7 +252,7 @@ export function groupsRoutes(groups: GroupsService) {
         },
       },
       async (request, reply) => {
-        const group = await groups.get(request.params.id, { signal: request.deadline });
+        const group = await groups.get(request.params.id, { signal: request.deadline.signal });
         if (ifNoneMatchHits(request.headers['if-none-match'], group.version)) {
           return reply.code(304).header('etag', etagOf(group.version)).send(null);
         }
@@ -279,7 +284,7 @@ export function groupsRoutes(groups: GroupsService) {
         const q = request.query;
         const page = await groups.list(
           { limit: q.limit ?? DEFAULT_PAGE_SIZE, cursor: q.cursor, q: q.q, displayName: q.display_name, externalId: q.external_id },
-          { signal: request.deadline },
+          { signal: request.deadline.signal },
         );
         return { data: page.items.map(toGroupDocument), next_cursor: page.nextCursor };
       },
@@ -325,7 +330,7 @@ export function groupsRoutes(groups: GroupsService) {
           request.params.id,
           request.body,
           parseIfMatch(request.headers['if-match']),
-          changeContext(request),
+          groupChangeContext(request),
         );
         return sendGroup(reply, 200, group);
       },
@@ -352,7 +357,7 @@ export function groupsRoutes(groups: GroupsService) {
         },
       },
       async (request, reply) => {
-        await groups.delete(request.params.id, parseIfMatch(request.headers['if-match']), changeContext(request));
+        await groups.delete(request.params.id, parseIfMatch(request.headers['if-match']), groupChangeContext(request));
         return reply.code(204).send(null);
       },
     );
@@ -381,7 +386,7 @@ export function groupsRoutes(groups: GroupsService) {
         const page = await groups.members(
           request.params.id,
           { limit: request.query.limit ?? DEFAULT_PAGE_SIZE, cursor: request.query.cursor },
-          { signal: request.deadline },
+          { signal: request.deadline.signal },
         );
         return { data: page.items.map(memberDocument), next_cursor: page.nextCursor };
       },
@@ -426,7 +431,7 @@ export function groupsRoutes(groups: GroupsService) {
           request.params.id,
           request.body.user_ids,
           parseIfMatch(request.headers['if-match']),
-          changeContext(request),
+          groupChangeContext(request),
         );
         return sendGroup(reply, 200, group);
       },
@@ -455,7 +460,7 @@ export function groupsRoutes(groups: GroupsService) {
           request.params.id,
           request.body.user_ids,
           parseIfMatch(request.headers['if-match']),
-          changeContext(request),
+          groupChangeContext(request),
         );
         return sendGroup(reply, 200, group);
       },
@@ -486,7 +491,7 @@ export function groupsRoutes(groups: GroupsService) {
           request.params.id,
           request.params.userId,
           parseIfMatch(request.headers['if-match']),
-          changeContext(request),
+          groupChangeContext(request),
         );
         return reply.code(204).send(null);
       },
@@ -515,7 +520,7 @@ export function groupsRoutes(groups: GroupsService) {
         const page = await groups.groupsOf(
           request.params.id,
           { limit: request.query.limit ?? DEFAULT_PAGE_SIZE, cursor: request.query.cursor },
-          { signal: request.deadline },
+          { signal: request.deadline.signal },
         );
         return { data: page.items.map(toGroupDocument), next_cursor: page.nextCursor };
       },

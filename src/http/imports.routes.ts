@@ -196,7 +196,7 @@ export function importsRoutes(deps: ImportsHttp) {
             actor: request.principal?.actor,
             declaredBytes: Number(request.headers['content-length'] ?? 0),
           },
-          { signal: request.deadline, reply },
+          { signal: request.deadline.signal, reply },
         );
         return reply.code(202).header('location', `/v1/imports/${job.id}`).send(document(job));
       },
@@ -218,7 +218,7 @@ export function importsRoutes(deps: ImportsHttp) {
           response: { 200: ImportJobSchema.ref, ...problemResponses },
         },
       },
-      async (request) => document(await find(request.params.id, request.deadline)),
+      async (request) => document(await find(request.params.id, request.deadline.signal)),
     );
 
     r.delete(
@@ -242,9 +242,9 @@ export function importsRoutes(deps: ImportsHttp) {
         },
       },
       async (request) => {
-        const job = await find(request.params.id, request.deadline);
-        await cancelImport(deps, job, request.deadline);
-        return document(await find(job.id, request.deadline));
+        const job = await find(request.params.id, request.deadline.signal);
+        await cancelImport(deps, job, request.deadline.signal);
+        return document(await find(job.id, request.deadline.signal));
       },
     );
 
@@ -279,7 +279,7 @@ export function importsRoutes(deps: ImportsHttp) {
         },
       },
       async (request, reply) => {
-        const job = await find(request.params.id, request.deadline);
+        const job = await find(request.params.id, request.deadline.signal);
         const format = request.headers.accept?.includes(NDJSON) ? 'ndjson' : 'csv';
         const stop = closeSignal(reply);
         const text = formatRowErrors(format)(deps.service.rowErrors(job.id, stop));

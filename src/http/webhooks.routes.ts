@@ -265,7 +265,7 @@ export function webhooksRoutes(webhooks: WebhooksService) {
         preValidation: json,
       },
       async (request, reply) => {
-        const { endpoint, secret } = await webhooks.create(request.body, request.deadline);
+        const { endpoint, secret } = await webhooks.create(request.body, request.deadline.signal);
         request.log.info({ endpoint_id: endpoint.id }, 'webhook endpoint created');
         return reply
           .code(201)
@@ -290,7 +290,7 @@ export function webhooksRoutes(webhooks: WebhooksService) {
       },
       async (request) => {
         const limit = request.query.limit ?? DEFAULT_PAGE_SIZE;
-        const page = await webhooks.list(request.query.after, limit, request.deadline);
+        const page = await webhooks.list(request.query.after, limit, request.deadline.signal);
         return { data: page.map(toEndpointResponse), next_after: page.length === limit ? page.at(-1)!.id : null };
       },
     );
@@ -311,7 +311,7 @@ export function webhooksRoutes(webhooks: WebhooksService) {
           response: { 200: WebhookEndpointSchema.ref, ...problemResponses },
         },
       },
-      async (request) => toEndpointResponse(await webhooks.get(request.params.id, request.deadline)),
+      async (request) => toEndpointResponse(await webhooks.get(request.params.id, request.deadline.signal)),
     );
 
     r.patch(
@@ -334,7 +334,7 @@ export function webhooksRoutes(webhooks: WebhooksService) {
           response: { 200: WebhookEndpointSchema.ref, ...problemResponses },
         },
       },
-      async (request) => toEndpointResponse(await webhooks.update(request.params.id, request.body, request.deadline)),
+      async (request) => toEndpointResponse(await webhooks.update(request.params.id, request.body, request.deadline.signal)),
     );
 
     r.delete(
@@ -354,7 +354,7 @@ export function webhooksRoutes(webhooks: WebhooksService) {
         },
       },
       async (request, reply) => {
-        await webhooks.delete(request.params.id, request.deadline);
+        await webhooks.delete(request.params.id, request.deadline.signal);
         return reply.code(204).send(null);
       },
     );
@@ -380,7 +380,7 @@ export function webhooksRoutes(webhooks: WebhooksService) {
         },
       },
       async (request, reply) => {
-        const { endpoint, secret } = await webhooks.rotateSecret(request.params.id, request.deadline);
+        const { endpoint, secret } = await webhooks.rotateSecret(request.params.id, request.deadline.signal);
         request.log.info({ endpoint_id: endpoint.id }, 'webhook secret rotated');
         return reply.header('cache-control', 'no-store').send({ ...toEndpointResponse(endpoint), secret });
       },
@@ -405,7 +405,7 @@ export function webhooksRoutes(webhooks: WebhooksService) {
       },
       async (request) => {
         const limit = request.query.limit ?? DEFAULT_PAGE_SIZE;
-        const page = await webhooks.deliveries(request.params.id, request.query.before, limit, request.deadline);
+        const page = await webhooks.deliveries(request.params.id, request.query.before, limit, request.deadline.signal);
         return { data: page.map(toAttemptResponse), next_before: page.length === limit ? page.at(-1)!.id : null };
       },
     );
@@ -442,7 +442,7 @@ export function webhooksRoutes(webhooks: WebhooksService) {
         const result = await webhooks.replay(
           request.params.id,
           { eventId: request.body.event_id, since: request.body.since },
-          request.deadline,
+          request.deadline.signal,
         );
         request.log.info({ endpoint_id: request.params.id, enqueued: result.enqueued }, 'webhook replay enqueued');
         return reply.code(202).send(result);

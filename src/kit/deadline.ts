@@ -28,9 +28,27 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, what: string
 }
 
 /**
- * One deadline for one piece of work: a signal that aborts when the time is up or when someone
- * cancels it, and `race()`, which settles a promise no later than that moment even if the
- * work ignores the signal. `dispose()` clears the timer; call it when the work is done.
+ * What work is handed to learn that it should stop: an AbortSignal, or a Deadline, which is
+ * read the same way (`aborted`, `reason`, `throwIfAborted()`) without making an AbortSignal.
+ * Work that must be *told* when it stops (a wait, an I/O, a listener) takes the signal with
+ * abortSignalOf(). On Node 20 a request's AbortSignal, made and read on the hot path, was
+ * about a sixth of the CPU of a GET by id on SQLite (bench/RESULTS.md, issue 14, sixth pass),
+ * and nearly every request finishes without anyone listening for its abort.
+ */
+export type Cancellation = AbortSignal | Deadline;
+
+/** The AbortSignal behind a cancellation: a Deadline makes its signal now if it has none yet. */
+export function abortSignalOf(cancellation: Cancellation): AbortSignal;
+export function abortSignalOf(cancellation: Cancellation | undefined): AbortSignal | undefined;
+export function abortSignalOf(cancellation: Cancellation | undefined): AbortSignal | undefined {
+  return cancellation instanceof Deadline ? cancellation.signal : cancellation;
+}
+
+/**
+ * One deadline for one piece of work: it aborts when the time is up or when someone cancels it,
+ * and `race()` settles a promise no later than that moment even if the work ignores it. Its
+ * AbortSignal is made only when read (`signal`); `aborted`, `reason` and `throwIfAborted()`
+ * answer without one. `dispose()` clears the timer; call it when the work is done.
  */
 export class Deadline {
   readonly #controller = new AbortController();
@@ -38,21 +56,38 @@ export class Deadline {
   /** Settles the pending race()s with the reason once stopped; none pending: undefined. */
   #stop: ((reason: Error) => void) | undefined;
   #stoppedWith: Error | undefined;
+  #aborted = false;
+  #reason: unknown;
 
   // No promise is made up front: a request that finishes in time (nearly all) costs the
-  // controller, the timer and the one promise race() returns.
+  // controller, the timer and the one promise race() returns. AbortController makes its
+  // signal only when asked for it (Node's own laziness), and nothing here asks unless a caller does.
   constructor(ms: number, onExpiry: () => Error) {
     this.#timer = setTimeout(() => this.cancel(onExpiry()), ms);
   }
 
+  /** The AbortSignal, made on first read: for work that listens for the abort. */
   get signal(): AbortSignal {
     return this.#controller.signal;
   }
 
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  /** Throws the reason once aborted, as AbortSignal's method does. */
+  throwIfAborted(): void {
+    if (this.#aborted) throw this.#reason;
+  }
+
   /** Stops the work now with `reason` (a shutdown, a client that went away). */
   cancel(reason: unknown): void {
-    if (this.#controller.signal.aborted) return;
-    this.#controller.abort(reason);
+    if (this.#aborted) return;
+    this.#abort(reason);
     this.#stoppedWith = reason instanceof Error ? reason : new DeadlineExceededError('cancelled');
     this.#stop?.(this.#stoppedWith);
     this.#stop = undefined;
@@ -64,7 +99,14 @@ export class Deadline {
    * has to be known.
    */
   abort(reason: unknown): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+    if (!this.#aborted) this.#abort(reason);
+  }
+
+  #abort(reason: unknown): void {
+    this.#aborted = true;
+    this.#reason = reason;
+    // Listeners of a signal already handed out hear it now; one made later is born aborted.
+    this.#controller.abort(reason);
   }
 
   race<T>(work: Promise<T>): Promise<T> {

@@ -6,6 +6,7 @@ import { ValidationError } from '../kit/errors.js';
 import { offsetPage } from '../kit/offset-page.js';
 import { DEFAULT_PAGE_POSITIONS, PagePositions } from '../kit/page-positions.js';
 import { inSpan } from '../kit/trace.js';
+import { abortSignalOf, type Cancellation } from '../kit/deadline.js';
 import { IdempotencyKeyReusedError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from './errors.js';
 import { foldKey, parseNewUser, parseUserId, type NewUser, type NewUserInput, type User, type UserId } from './model.js';
 import { applyUserPatch } from './patch.js';
@@ -66,19 +67,19 @@ export interface UserStore {
    * Inserts the user, its event and, when given, its idempotency record in one transaction.
    * @throws EmailTakenError, IdempotencyKeyTakenError
    */
-  create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: AbortSignal): Promise<void>;
+  create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: Cancellation): Promise<void>;
   /** The unexpired record for a key, if any. */
-  findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<IdempotencyRecord | undefined>;
-  get(id: UserId, signal?: AbortSignal): Promise<User | undefined>;
+  findIdempotency(scope: string, key: string, now: Date, signal?: Cancellation): Promise<IdempotencyRecord | undefined>;
+  get(id: UserId, signal?: Cancellation): Promise<User | undefined>;
   /** One page in id order; the work is bounded by `limit` (an index range scan). */
-  list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]>;
+  list(query: UserPageQuery, signal?: Cancellation): Promise<User[]>;
   /**
    * Walks at most `n` ids after `afterId` (all users when absent) in id order: how many it passed
    * and the last one. One bounded index range scan, for positional pages (kit/offset-page.ts).
    */
-  skip(afterId: UserId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: UserId | undefined }>;
+  skip(afterId: UserId | undefined, n: number, signal?: Cancellation): Promise<{ passed: number; last: UserId | undefined }>;
   /** One page of one key's index range, in (key, id) order; the work is bounded by `limit`. */
-  search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]>;
+  search(query: KeyRangeQuery, signal?: Cancellation): Promise<KeyedUser[]>;
   /**
    * Reads the user, passes it to `change` and writes what it returns with the event `describe`
    * makes of the change (nothing, and no event, if it returns the same object), all in one
@@ -91,16 +92,16 @@ export interface UserStore {
     id: UserId,
     change: (current: User) => User,
     describe: (before: User, after: User) => NewEvent,
-    signal?: AbortSignal,
+    signal?: Cancellation,
   ): Promise<User>;
   /**
    * Reads the user, lets `check` veto, then deletes it and writes the event `describe` makes,
    * in one transaction (the callbacks may run more than once, as in update()).
    * @throws UserNotFoundError, or whatever `check` throws
    */
-  delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: AbortSignal): Promise<void>;
+  delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: Cancellation): Promise<void>;
   /** Removes expired idempotency records, at most `limit`; returns how many. */
-  purgeIdempotency(now: Date, limit: number, signal?: AbortSignal): Promise<number>;
+  purgeIdempotency(now: Date, limit: number, signal?: Cancellation): Promise<number>;
 }
 
 export interface UsersServiceOptions {
@@ -138,7 +139,8 @@ export interface CreateResult {
 
 /** Who is asking, for which request, and under which deadline. */
 export interface RequestContext extends EventContext {
-  readonly signal?: AbortSignal;
+  /** A request's Deadline or any AbortSignal (kit/deadline.ts): read without making a signal where nothing listens. */
+  readonly signal?: Cancellation;
   /** Partition for idempotency keys, so two callers cannot collide: the caller's actor (http/users.routes.ts). */
   readonly idempotencyScope?: string;
 }
@@ -201,7 +203,7 @@ export class UsersService {
     }
   }
 
-  async #replay(scope: string, key: string, fingerprint: string, now: Date, signal?: AbortSignal): Promise<CreateResult | undefined> {
+  async #replay(scope: string, key: string, fingerprint: string, now: Date, signal?: Cancellation): Promise<CreateResult | undefined> {
     const record = await this.#store.findIdempotency(scope, key, now, signal);
     if (!record) return undefined;
     if (record.fingerprint !== fingerprint) {
@@ -313,7 +315,7 @@ export class UsersService {
         },
         offset,
         limit,
-        ctx.signal,
+        abortSignalOf(ctx.signal),
         { positions: this.#positions, scope: 'users by id', rememberTotalAbove: OFFSET_CHUNK },
       );
       return { total, users: items };

@@ -3,6 +3,7 @@ import { failOnOutage, postgresDialect, timesAndJsonAsText } from '../db/dialect
 import type { StatementObserver } from '../db/instrumentation.js';
 import { inTransaction, withClient } from '../db/postgres-client.js';
 import type { NewEvent } from '../events/model.js';
+import { abortSignalOf, type Cancellation } from '../kit/deadline.js';
 import { publishPoolEvents, toEventRow } from '../events/sql-outbox.js';
 import { IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import { conflictOf } from './sql-conflicts.js';
@@ -60,36 +61,36 @@ export class PostgresUserStore implements UserStore {
     private readonly onDelete?: (client: pg.PoolClient, userId: UserId, deleted: NewEvent) => Promise<void>,
   ) {}
 
-  async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: AbortSignal): Promise<void> {
+  async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: Cancellation): Promise<void> {
     const values: unknown[] = [...insertValues(toUserRow(user, postgresDialect)), ...eventValues(event)];
     if (idempotency !== undefined) values.push(...idempotencyValues(idempotency));
     const statement = idempotency === undefined ? CREATE : CREATE_REMEMBERED;
-    const result = await this.#write(() => withClient(this.pool, signal, (client) => this.#run(client, statement, values)));
+    const result = await this.#write(() => withClient(this.pool, abortSignalOf(signal), (client) => this.#run(client, statement, values)));
     // No row: an unexpired record holds the key, so nothing was written (see CREATE_REMEMBERED).
     if (result.rowCount === 0) throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.');
     await this.#published();
   }
 
-  async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<IdempotencyRecord | undefined> {
+  async findIdempotency(scope: string, key: string, now: Date, signal?: Cancellation): Promise<IdempotencyRecord | undefined> {
     const { rows } = await this.#read(signal, (client) => this.#run(client, FIND_IDEMPOTENCY, [scope, key, now]));
     const row = rows[0] as { fingerprint: string; result: unknown; expires_at: Date } | undefined;
     if (row === undefined) return undefined;
     return { scope, key, fingerprint: row.fingerprint, user: fromUserSnapshot(row.result), expiresAt: row.expires_at };
   }
 
-  async get(id: UserId, signal?: AbortSignal): Promise<User | undefined> {
+  async get(id: UserId, signal?: Cancellation): Promise<User | undefined> {
     const { rows } = await this.#read(signal, (client) => this.#run(client, GET, [id]));
     const row = rows[0] as StoredUserColumns | undefined;
     return row === undefined ? undefined : fromUserRow(row, postgresDialect);
   }
 
-  async list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]> {
+  async list(query: UserPageQuery, signal?: Cancellation): Promise<User[]> {
     const { statement, values } = listStatementOf(query);
     const { rows } = await this.#read(signal, (client) => this.#run(client, statement, values));
     return (rows as StoredUserColumns[]).map((row) => fromUserRow(row, postgresDialect));
   }
 
-  async skip(afterId: UserId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: UserId | undefined }> {
+  async skip(afterId: UserId | undefined, n: number, signal?: Cancellation): Promise<{ passed: number; last: UserId | undefined }> {
     const from = afterId ?? BEFORE_EVERY_ID;
     const nth = (await this.#read(signal, (client) => this.#run(client, SKIP_TO, [from, n - 1]))).rows[0] as { id: UserId } | undefined;
     if (nth !== undefined) return { passed: n, last: nth.id };
@@ -98,7 +99,7 @@ export class PostgresUserStore implements UserStore {
     return { passed: rest.passed, last: rest.last ?? undefined };
   }
 
-  async search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]> {
+  async search(query: KeyRangeQuery, signal?: Cancellation): Promise<KeyedUser[]> {
     const { statement, values } = searchStatementOf(query);
     const { rows } = await this.#read(signal, (client) => this.#run(client, statement, values));
     return (rows as (StoredUserColumns & { email_key: string; name_key: string })[]).map((row) => ({
@@ -119,11 +120,11 @@ export class PostgresUserStore implements UserStore {
     id: UserId,
     change: (current: User) => User,
     describe: (before: User, after: User) => NewEvent,
-    signal?: AbortSignal,
+    signal?: Cancellation,
   ): Promise<User> {
     let wrote = false;
     const user = await this.#write(async () => {
-      const optimistic = await withClient(this.pool, signal, async (client) => {
+      const optimistic = await withClient(this.pool, abortSignalOf(signal), async (client) => {
         const before = await this.#current(client, GET, id);
         const after = change(before);
         if (after === before) return before;
@@ -133,7 +134,7 @@ export class PostgresUserStore implements UserStore {
         return wrote ? after : undefined;
       });
       if (optimistic !== undefined) return optimistic;
-      return inTransaction(this.pool, signal, async (client) => {
+      return inTransaction(this.pool, abortSignalOf(signal), async (client) => {
         const before = await this.#current(client, LOCK_FOR_CHANGE, id);
         const after = change(before);
         if (after === before) return before;
@@ -148,12 +149,12 @@ export class PostgresUserStore implements UserStore {
   }
 
   /** As update(): optimistically first, then under the row lock if the user changed in between. */
-  async delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: AbortSignal): Promise<void> {
+  async delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: Cancellation): Promise<void> {
     const onDelete = this.onDelete;
     if (onDelete !== undefined) {
       // The dependents' statements need the transaction (and the user locked first: see groups' lock order).
       await this.#write(() =>
-        inTransaction(this.pool, signal, async (client) => {
+        inTransaction(this.pool, abortSignalOf(signal), async (client) => {
           const current = await this.#current(client, LOCK_FOR_CHANGE, id);
           check(current);
           const event = describe(current);
@@ -165,14 +166,14 @@ export class PostgresUserStore implements UserStore {
       return;
     }
     await this.#write(async () => {
-      const deleted = await withClient(this.pool, signal, async (client) => {
+      const deleted = await withClient(this.pool, abortSignalOf(signal), async (client) => {
         const current = await this.#current(client, GET, id);
         check(current);
         const { rowCount } = await this.#run(client, DELETE_IF_UNCHANGED, [id, ...eventValues(describe(current)), ...asRead(current)]);
         return rowCount === 1;
       });
       if (deleted) return;
-      await inTransaction(this.pool, signal, async (client) => {
+      await inTransaction(this.pool, abortSignalOf(signal), async (client) => {
         const current = await this.#current(client, LOCK_FOR_CHANGE, id);
         check(current);
         await this.#run(client, DELETE, [id, ...eventValues(describe(current))]);
@@ -191,8 +192,10 @@ export class PostgresUserStore implements UserStore {
     this.onEventsCommitted();
   }
 
-  async purgeIdempotency(now: Date, limit: number, signal?: AbortSignal): Promise<number> {
-    const result = await this.#write(() => withClient(this.pool, signal, (client) => this.#run(client, PURGE_IDEMPOTENCY, [now, limit])));
+  async purgeIdempotency(now: Date, limit: number, signal?: Cancellation): Promise<number> {
+    const result = await this.#write(() =>
+      withClient(this.pool, abortSignalOf(signal), (client) => this.#run(client, PURGE_IDEMPOTENCY, [now, limit])),
+    );
     return result.rowCount ?? 0;
   }
 
@@ -219,7 +222,9 @@ export class PostgresUserStore implements UserStore {
   }
 
   /** A read on its own client: run once more on a fresh connection when the first one died under it. */
-  #read(signal: AbortSignal | undefined, work: (client: pg.PoolClient) => Promise<pg.QueryResult>): Promise<pg.QueryResult> {
+  #read(cancellation: Cancellation | undefined, work: (client: pg.PoolClient) => Promise<pg.QueryResult>): Promise<pg.QueryResult> {
+    // The pool's checkout listens for the abort, so this store needs the signal itself.
+    const signal = abortSignalOf(cancellation);
     return translated(() =>
       failOnOutage(postgresDialect, () => withClient(this.pool, signal, work), { retryLostConnection: true, signal }),
     );

@@ -5,6 +5,7 @@ import type { RawStatement, StatementObserver } from '../db/instrumentation.js';
 import type { Schema } from '../db/schema.js';
 import { allObserved, getObserved, runObserved } from '../db/sqlite-steps.js';
 import type { NewEvent } from '../events/model.js';
+import type { Cancellation } from '../kit/deadline.js';
 import { parseIsoTimestamp } from '../kit/iso-time.js';
 import { toEventRow } from '../events/sql-outbox.js';
 import { UserNotFoundError } from './errors.js';
@@ -88,12 +89,12 @@ export class SqliteUserStore implements UserStore {
   // before the read of a read-modify-write, so another process (an import CLI) committing in
   // between cannot make the upgrade fail with SQLITE_BUSY_SNAPSHOT.
 
-  async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: AbortSignal): Promise<void> {
+  async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: Cancellation): Promise<void> {
     signal?.throwIfAborted();
     return this.#exclusively(() => this.#committed(() => this.#createTx.immediate(user, idempotency, event)), signal);
   }
 
-  async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<IdempotencyRecord | undefined> {
+  async findIdempotency(scope: string, key: string, now: Date, signal?: Cancellation): Promise<IdempotencyRecord | undefined> {
     signal?.throwIfAborted();
     const row = await this.#exclusively(() => this.#get<StoredIdempotency>(this.#s.findIdempotency, scope, key, now.toISOString()), signal);
     if (row === undefined) return undefined;
@@ -106,20 +107,20 @@ export class SqliteUserStore implements UserStore {
     };
   }
 
-  async get(id: UserId, signal?: AbortSignal): Promise<User | undefined> {
+  async get(id: UserId, signal?: Cancellation): Promise<User | undefined> {
     signal?.throwIfAborted();
     const row = await this.#exclusively(() => this.#get<StoredUserValues>(this.#s.getUser, id), signal);
     return row === undefined ? undefined : fromUserRow(storedUserColumnsOf(row), sqliteDialect);
   }
 
-  async list(query: UserPageQuery, signal?: AbortSignal): Promise<User[]> {
+  async list(query: UserPageQuery, signal?: Cancellation): Promise<User[]> {
     signal?.throwIfAborted();
     const { shape, params } = listStatementOf(query);
     const rows = await this.#exclusively(() => this.#all<StoredUserValues>(this.#s.list(shape), params), signal);
     return rows.map((row) => fromUserRow(storedUserColumnsOf(row), sqliteDialect));
   }
 
-  async skip(afterId: UserId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: UserId | undefined }> {
+  async skip(afterId: UserId | undefined, n: number, signal?: Cancellation): Promise<{ passed: number; last: UserId | undefined }> {
     signal?.throwIfAborted();
     return this.#exclusively(() => {
       const nth = this.#get<{ id: UserId }>(this.#s.skipTo, afterId ?? '', n - 1);
@@ -129,7 +130,7 @@ export class SqliteUserStore implements UserStore {
     }, signal);
   }
 
-  async search(query: KeyRangeQuery, signal?: AbortSignal): Promise<KeyedUser[]> {
+  async search(query: KeyRangeQuery, signal?: Cancellation): Promise<KeyedUser[]> {
     signal?.throwIfAborted();
     const { shape, params } = searchStatementOf(query);
     const rows = await this.#exclusively(() => this.#all<StoredUserValues>(this.#s.search(shape), params), signal);
@@ -144,18 +145,18 @@ export class SqliteUserStore implements UserStore {
     id: UserId,
     change: (current: User) => User,
     describe: (before: User, after: User) => NewEvent,
-    signal?: AbortSignal,
+    signal?: Cancellation,
   ): Promise<User> {
     signal?.throwIfAborted();
     return this.#exclusively(() => this.#committed(() => this.#updateTx.immediate(id, change, describe)), signal);
   }
 
-  async delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: AbortSignal): Promise<void> {
+  async delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: Cancellation): Promise<void> {
     signal?.throwIfAborted();
     return this.#exclusively(() => this.#committed(() => this.#deleteTx.immediate(id, check, describe)), signal);
   }
 
-  async purgeIdempotency(now: Date, limit: number, signal?: AbortSignal): Promise<number> {
+  async purgeIdempotency(now: Date, limit: number, signal?: Cancellation): Promise<number> {
     signal?.throwIfAborted();
     return this.#exclusively(() => this.#run(this.#s.purgeIdempotency, now.toISOString(), limit).changes, signal);
   }
@@ -240,7 +241,7 @@ export class SqliteUserStore implements UserStore {
    * and turns driver errors into the domain's (unique violations into conflicts, outages into
    * DatabaseUnavailableError, as db/dialect.ts failOnOutage() does for Kysely's).
    */
-  async #exclusively<T>(work: () => T, signal: AbortSignal | undefined): Promise<T> {
+  async #exclusively<T>(work: () => T, signal: Cancellation | undefined): Promise<T> {
     try {
       // Synchronous work cannot interleave with anything: with no transaction open, run it now.
       if (!this.#connection.inTransaction) return work();

@@ -25,9 +25,9 @@ describe('one deadline per request', () => {
     t.app.get('/test/ignores-deadline', TEST_ONLY, () => new Promise(() => undefined));
     t.app.get('/test/honours-deadline', TEST_ONLY, (request) => {
       return new Promise((_, reject) =>
-        request.deadline.addEventListener('abort', () => {
-          seenReason = request.deadline.reason;
-          reject(request.deadline.reason as Error);
+        request.deadline.signal.addEventListener('abort', () => {
+          seenReason = request.deadline.signal.reason;
+          reject(request.deadline.signal.reason as Error);
         }),
       );
     });
@@ -75,9 +75,9 @@ describe('a client that goes away', () => {
     t.app.get('/test/waits', TEST_ONLY, (request) => {
       entered.resolve();
       return new Promise((_, reject) =>
-        request.deadline.addEventListener('abort', () => {
+        request.deadline.signal.addEventListener('abort', () => {
           resolveReason(request.deadline.reason);
-          reject(request.deadline.reason as Error);
+          reject(request.deadline.signal.reason as Error);
         }),
       );
     });
@@ -109,16 +109,16 @@ describe('a client that hangs up during a write', () => {
     // transaction commits anyway), and one that honours the signal (the transaction rolls back).
     t.app.post('/test/commits', TEST_ONLY, async (request, reply) => {
       entered.resolve();
-      await new Promise((resolve) => request.deadline.addEventListener('abort', resolve));
+      await new Promise((resolve) => request.deadline.signal.addEventListener('abort', resolve));
       settled.resolve();
       return reply.code(201).send({ committed: true });
     });
     t.app.post('/test/rolls-back', TEST_ONLY, (request) => {
       entered.resolve();
       return new Promise((_, reject) =>
-        request.deadline.addEventListener('abort', () => {
+        request.deadline.signal.addEventListener('abort', () => {
           settled.resolve();
-          reject(request.deadline.reason as Error);
+          reject(request.deadline.signal.reason as Error);
         }),
       );
     });

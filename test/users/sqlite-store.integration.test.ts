@@ -11,6 +11,7 @@ import { openDatabase, type Database } from '../../src/db/database.js';
 import { sqliteDialect } from '../../src/db/dialect.js';
 import { databaseMetrics } from '../../src/db/metrics.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
+import { Deadline } from '../../src/kit/deadline.js';
 import { EmailTakenError } from '../../src/users/errors.js';
 import type { Attributes, Email, User, UserId, UserName } from '../../src/users/model.js';
 import { toUserRow } from '../../src/users/sql-row.js';
@@ -115,6 +116,19 @@ describe('SqliteUserStore on the shared connection', () => {
     });
     await assert.rejects(pending!, /client gone/);
     assert.equal(rowOf(user.id), undefined);
+  });
+
+  test('a request whose Deadline aborts while it waits for the lock does not run', async () => {
+    const user = makeUser();
+    await store.create(user, undefined, created(user));
+    const deadline = new Deadline(60_000, () => new Error('expired'));
+    let pending: Promise<User | undefined> | undefined;
+    await database.db.transaction().execute(async () => {
+      pending = store.get(user.id, deadline);
+      deadline.abort(new Error('client gone'));
+    });
+    deadline.dispose();
+    await assert.rejects(pending!, /client gone/);
   });
 
   test('a transaction left open outside Kysely is refused, never joined', async () => {

@@ -6,6 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from '../../src/users/errors.js';
 import type { Attributes, Email, User, UserId, UserName } from '../../src/users/model.js';
 import { userStoreFor } from '../../src/compose/users.js';
+import { Deadline } from '../../src/kit/deadline.js';
 import type { IdempotencyRecord, UserStore } from '../../src/users/service.js';
 import { prefixRange } from '../../src/users/search.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
@@ -301,6 +302,30 @@ for (const [dialect, open, skip] of await dialects()) {
       const user = makeUser();
       await assert.rejects(store.create(user, undefined, created(user), controller.signal), /gone/);
       assert.equal(await store.get(user.id), undefined);
+    });
+
+    test("a request's aborted Deadline stops reads and writes alike, though no AbortSignal was ever made for it", async () => {
+      const user = makeUser();
+      await store.create(user, undefined, created(user));
+      const deadline = new Deadline(60_000, () => new Error('expired'));
+      deadline.abort(new Error('client gone'));
+      deadline.dispose();
+      await assert.rejects(store.get(user.id, deadline), /client gone/);
+      await assert.rejects(store.list({ limit: 10 }, deadline), /client gone/);
+      const other = makeUser();
+      await assert.rejects(store.create(other, undefined, created(other), deadline), /client gone/);
+      assert.equal(await store.get(other.id), undefined);
+    });
+
+    test('a live Deadline reads like no cancellation at all', async () => {
+      const user = makeUser();
+      await store.create(user, undefined, created(user));
+      const deadline = new Deadline(60_000, () => new Error('expired'));
+      try {
+        assert.deepEqual(await store.get(user.id, deadline), user);
+      } finally {
+        deadline.dispose();
+      }
     });
   });
 }

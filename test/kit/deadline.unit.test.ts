@@ -1,0 +1,93 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { abortSignalOf, Deadline, DeadlineExceededError } from '../../src/kit/deadline.js';
+
+const LONG_MS = 60_000;
+const never = () => new Error('the deadline expired in a test that never lets it');
+
+describe('Deadline as a cancellation', () => {
+  test('reads as not aborted, and throwIfAborted() passes, until something stops it', () => {
+    const deadline = new Deadline(LONG_MS, never);
+    try {
+      assert.equal(deadline.aborted, false);
+      assert.equal(deadline.reason, undefined);
+      deadline.throwIfAborted();
+    } finally {
+      deadline.dispose();
+    }
+  });
+
+  test('abort() is read through aborted, reason and throwIfAborted(), and a signal made afterwards is born aborted', () => {
+    const deadline = new Deadline(LONG_MS, never);
+    const reason = new Error('client gone');
+    deadline.abort(reason);
+    deadline.dispose();
+    assert.equal(deadline.aborted, true);
+    assert.equal(deadline.reason, reason);
+    assert.throws(
+      () => deadline.throwIfAborted(),
+      (error) => error === reason,
+    );
+    assert.equal(deadline.signal.aborted, true);
+    assert.equal(deadline.signal.reason, reason);
+  });
+
+  test('a signal read before the abort hears it, once, with the first reason', () => {
+    const deadline = new Deadline(LONG_MS, never);
+    const heard: unknown[] = [];
+    deadline.signal.addEventListener('abort', () => heard.push(deadline.signal.reason));
+    const first = new Error('first');
+    deadline.cancel(first);
+    deadline.cancel(new Error('second'));
+    deadline.abort(new Error('third'));
+    deadline.dispose();
+    assert.deepEqual(heard, [first]);
+    assert.equal(deadline.reason, first);
+  });
+
+  test('cancel() settles a pending race() with the reason; abort() leaves it to the work', async () => {
+    const cancelled = new Deadline(LONG_MS, never);
+    const reason = new Error('shutting down');
+    const raced = cancelled.race(new Promise<never>(() => undefined));
+    cancelled.cancel(reason);
+    cancelled.dispose();
+    await assert.rejects(raced, (error) => error === reason);
+
+    const aborted = new Deadline(LONG_MS, never);
+    let finish!: (value: string) => void;
+    const work = aborted.race(new Promise<string>((resolve) => (finish = resolve)));
+    aborted.abort(new Error('client gone'));
+    finish('committed');
+    aborted.dispose();
+    assert.equal(await work, 'committed');
+  });
+
+  test('at expiry it aborts with the error onExpiry makes, and throwIfAborted() throws it', async () => {
+    const expired = new DeadlineExceededError('too slow');
+    const deadline = new Deadline(1, () => expired);
+    await assert.rejects(deadline.race(new Promise<never>(() => undefined)), (error) => error === expired);
+    deadline.dispose();
+    assert.equal(deadline.aborted, true);
+    assert.throws(
+      () => deadline.throwIfAborted(),
+      (error) => error === expired,
+    );
+  });
+});
+
+describe('abortSignalOf', () => {
+  test("gives a Deadline's own signal, the same one each time", () => {
+    const deadline = new Deadline(LONG_MS, never);
+    deadline.dispose();
+    const signal = abortSignalOf(deadline);
+    assert.ok(signal instanceof AbortSignal);
+    assert.equal(abortSignalOf(deadline), signal);
+    assert.equal(signal, deadline.signal);
+  });
+
+  test('gives an AbortSignal back as it is, and undefined as undefined', () => {
+    const signal = new AbortController().signal;
+    assert.equal(abortSignalOf(signal), signal);
+    assert.equal(abortSignalOf(undefined), undefined);
+  });
+});
