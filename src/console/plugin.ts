@@ -6,6 +6,7 @@ import type { WebhooksService } from '../webhooks/service.js';
 import type { GroupsService } from '../groups/service.js';
 import { InvalidEncodingError, parseQuery, undecodableQueryParameters } from '../http/encoding.js';
 import { toProblem } from '../http/problem.js';
+import { DOCUMENT_SECURITY_HEADERS } from '../http/security-headers.js';
 import { consoleAssets } from './assets/paths.js';
 import { CrossSiteRequestError, sendPage, viewerOf, type SignedIn } from './context.js';
 import { readCookie, SESSION_COOKIE } from './cookies.js';
@@ -80,6 +81,8 @@ export function consoleRoutes(deps: ConsoleDependencies) {
     app.addHook('onRequest', async (request, reply) => {
       const kind = request.routeOptions.config.console;
       if (kind === 'asset') return;
+      // A page: the headers only an HTML document heeds, on top of the API's (http/security-headers.ts).
+      reply.headers(DOCUMENT_SECURITY_HEADERS);
       reply.header('content-security-policy', CONSOLE_CSP);
       // The API's no-referrer makes a browser send `Origin: null` on a form post, which the
       // Origin check must refuse; same-origin keeps it for our own posts and tells no other site.

@@ -25,7 +25,7 @@ import type { ApiKeysService } from '../auth/service.js';
 import { strictValidatorCompiler } from './validation.js';
 import { parseQuery, rejectUndecodableQuery, undecodablePathError, utf8JsonParser } from './encoding.js';
 import { clientErrorHandler } from './client-error.js';
-import { securityHeaders } from './security-headers.js';
+import { API_SECURITY_HEADERS } from './security-headers.js';
 import { DEFAULT_RATE_LIMITS, registerRateLimit, type RateLimits } from './rate-limit.js';
 import type { TrustProxy } from '../config.js';
 import type { HttpMetrics } from '../observability/metrics.js';
@@ -111,16 +111,12 @@ function trustProxy(given: TrustProxy | undefined): boolean | string[] | ((addre
 }
 
 /**
- * Security headers on every response (helmet's defaults). The API serves JSON only, so its CSP
+ * Security headers on every response (http/security-headers.ts: helmet's, less those only an
+ * HTML document heeds, which the console and /docs add). The API serves JSON only, so its CSP
  * forbids everything; the docs page replaces it with swagger-ui's own CSP (scripts and styles
  * from 'self' plus the hashes of its inline bits), set by swagger-ui on its routes (http/docs-page.ts).
  */
-const SECURITY_HEADERS = securityHeaders({
-  contentSecurityPolicy: {
-    useDefaults: false,
-    directives: { defaultSrc: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"], frameAncestors: ["'none'"] },
-  },
-});
+const SECURITY_HEADERS = API_SECURITY_HEADERS;
 
 const STATUS_CLASSES = ['other', '1xx', '2xx', '3xx', '4xx', '5xx'];
 

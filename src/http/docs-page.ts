@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import swaggerUi from '@fastify/swagger-ui';
+import { DOCUMENT_SECURITY_HEADERS } from './security-headers.js';
 
 /** The wordmark in the page's top bar and its favicon: self-contained, so the page works offline. */
 const LOGO_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="150" height="40" viewBox="0 0 150 40">
@@ -48,7 +49,11 @@ export async function registerDocsPage(app: FastifyInstance): Promise<void> {
     uiHooks: {
       onRequest: (request, reply, done) => {
         if (request.url.split('?')[0] === '/docs/json') void reply.redirect(OPENAPI_PATH, 308);
-        else done();
+        else {
+          // The page is an HTML document: the headers only a document heeds (http/security-headers.ts).
+          void reply.headers(DOCUMENT_SECURITY_HEADERS);
+          done();
+        }
       },
     },
     logo: { type: 'image/svg+xml', content: Buffer.from(LOGO_SVG), href: '/docs', target: '_self' },

@@ -10,6 +10,7 @@ import { sessionId } from '../../src/console/sessions.js';
 import { CONSOLE_CSP } from '../../src/console/plugin.js';
 import { HTMX_PATH, SCRIPT_PATH, STYLES_PATH } from '../../src/console/assets/paths.js';
 import type { Scope } from '../../src/auth/model.js';
+import { DOCUMENT_SECURITY_HEADERS } from '../../src/http/security-headers.js';
 
 describe('console sessions, CSRF and CSP', () => {
   let t: TestApp;
@@ -27,6 +28,10 @@ describe('console sessions, CSRF and CSP', () => {
     assert.ok(!CONSOLE_CSP.includes('unsafe'), 'no unsafe-inline or unsafe-eval');
     assert.equal(page.headers['cache-control'], 'no-store');
     assert.equal(page.headers['x-frame-options'], 'SAMEORIGIN');
+    // A page is an HTML document: it gets the headers the JSON API leaves out; its own referrer policy wins.
+    for (const [name, value] of Object.entries(DOCUMENT_SECURITY_HEADERS)) {
+      assert.equal(page.headers[name], name === 'referrer-policy' ? 'same-origin' : value, name);
+    }
     for (const [path, type] of [
       [HTMX_PATH, 'text/javascript'],
       [SCRIPT_PATH, 'text/javascript'],

@@ -15,6 +15,7 @@ import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { capturedLogs } from '../helpers/logs.js';
 import type { TestDatabase } from '../helpers/databases.js';
 import { deleteNamespace, ready, REDIS_URL, redisUnavailable, uniqueNamespace } from '../helpers/redis.js';
+import { API_SECURITY_HEADERS, DOCUMENT_SECURITY_HEADERS } from '../../src/http/security-headers.js';
 
 const LIST = '/v1/users?limit=1';
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -395,7 +396,23 @@ describe('security headers and CORS', () => {
       assert.match(String(res.headers['content-security-policy']), /default-src 'none'/);
       assert.match(String(res.headers['content-security-policy']), /frame-ancestors 'none'/);
       assert.equal(res.headers['x-powered-by'], undefined);
+      for (const name of Object.keys(DOCUMENT_SECURITY_HEADERS)) {
+        assert.equal(res.headers[name], undefined, `${name} is for HTML documents, not a JSON answer`);
+      }
     }
+  });
+
+  test('the headers only an HTML document heeds are the seven of helmet that the API leaves out', () => {
+    assert.deepEqual(Object.keys(DOCUMENT_SECURITY_HEADERS).sort(), [
+      'cross-origin-opener-policy',
+      'origin-agent-cluster',
+      'referrer-policy',
+      'x-dns-prefetch-control',
+      'x-download-options',
+      'x-permitted-cross-domain-policies',
+      'x-xss-protection',
+    ]);
+    for (const name of Object.keys(DOCUMENT_SECURITY_HEADERS)) assert.equal(API_SECURITY_HEADERS[name], undefined, name);
   });
 
   test('the /docs page gets a CSP that lets swagger-ui load its own scripts and styles', async () => {
@@ -406,6 +423,7 @@ describe('security headers and CORS', () => {
     assert.match(csp, /style-src 'self'/);
     assert.doesNotMatch(csp, /default-src 'none'/);
     assert.doesNotMatch(csp, /upgrade-insecure-requests/, 'the docs must work on a plain-HTTP port');
+    for (const [name, value] of Object.entries(DOCUMENT_SECURITY_HEADERS)) assert.equal(res.headers[name], value, name);
     const asset = await off.app.inject({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js' });
     assert.equal(asset.statusCode, 200);
   });
