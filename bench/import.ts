@@ -36,14 +36,8 @@ import { exportUsers } from '../src/imports/export/export.js';
 import type { EventsMode } from '../src/imports/jobs/job.js';
 import { ImportService, SQLITE_IMPORT_TRANSACTION } from '../src/imports/service.js';
 import { SqlImportJobStore } from '../src/imports/jobs/sql-job-store.js';
-import {
-  batchWriterFor,
-  importBatchFor,
-  importFrontHalfFor,
-  importTransactionFor,
-  isTransientImportError,
-} from '../src/compose/imports.js';
-import { importBatches } from '../src/imports/read/front-half.js';
+import { batchWriterFor, importBatchFor, importTransactionFor, isTransientImportError } from '../src/compose/imports.js';
+import { importBatchesInWorker } from '../src/imports/read/front-half-worker.js';
 import { foldKey } from '../src/users/model.js';
 import { generatedFile } from '../test/imports/generated-users.js';
 import { POSTGRES_URL, withDatabase } from '../test/helpers/databases.js';
@@ -56,7 +50,7 @@ const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000);
 /** `sqlite` or `postgres`: run only that database's rows (the baselines always run). */
 const ONLY = process.env.BENCH_IMPORT_ONLY;
 const BIG = process.env.BENCH_IMPORT_BIG === undefined ? undefined : Number(process.env.BENCH_IMPORT_BIG);
-/** Rounds of the SQLite comparison (front half in a worker, on the main thread, the floor), interleaved. */
+/** Rounds of the SQLite comparison (the import, its front half in a worker thread, the floor), interleaved. */
 const ROUNDS = Number(process.env.BENCH_IMPORT_ROUNDS ?? 1);
 /** `0`: skip the SQLite transaction-size variants. */
 const SIZING = process.env.BENCH_IMPORT_SIZING !== '0';
@@ -116,8 +110,8 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
       isTransient: isTransientImportError(database),
       newId: uuidv7,
       batch,
-      // `thread`: the front half on the main thread, as before it ran in a worker on SQLite.
-      frontHalf: kind === 'thread' ? importBatches : importFrontHalfFor(database),
+      // `worker`: the front half in a worker thread (importBatchesInWorker), not what `roster import` runs.
+      ...(kind === 'worker' ? { frontHalf: importBatchesInWorker } : {}),
       ...(transaction === undefined ? {} : { transaction }),
     });
     const job = await service.create({ format: 'csv', mode: 'create', events, dryRun: false, options: {}, source: file });
@@ -398,8 +392,8 @@ async function main(): Promise<void> {
       );
     // SQLite: the settings `roster import` uses, then the same file with other transaction sizes
     // (summary events, so the transaction size is what differs).
-    // Per mode, interleaved: the import as `roster import` runs it (front half in a worker), the
-    // front half on the main thread (the design before), and the floor, each in a fresh database.
+    // Per mode, interleaved: the import as `roster import` runs it, with its front half in a worker
+    // thread (importBatchesInWorker), and the floor, each in a fresh database.
     const sqliteRuns: [string, EventsMode, string][] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const tag = ROUNDS > 1 ? ` (round ${round})` : '';
@@ -407,7 +401,7 @@ async function main(): Promise<void> {
         const what = events === 'summary' ? 'summary event' : 'per-user events';
         sqliteRuns.push(
           [`Roster → SQLite, ${what}${tag}`, events, 'default'],
-          [`Roster → SQLite, ${what}, front half on the main thread${tag}`, events, 'thread'],
+          [`Roster → SQLite, ${what}, front half in a worker thread${tag}`, events, 'worker'],
           [
             `Floor: SQLite alone into Roster’s ${events === 'summary' ? 'users table' : 'users and events tables'} (rows pre-parsed, 20,000-row transactions, same pragmas)${tag}`,
             events,

@@ -1,8 +1,5 @@
 import type { Database } from '../db/database.js';
-import type { Batch, BatchOptions } from '../imports/read/batch.js';
-import { importBatches, type FrontHalfOptions } from '../imports/read/front-half.js';
-import { importBatchesInWorker } from '../imports/read/front-half-worker.js';
-import type { Stage } from '../imports/read/rows.js';
+import type { BatchOptions } from '../imports/read/batch.js';
 import { newUuidV7 } from '../kit/uuid.js';
 import { DEFAULT_IMPORT_BATCH, ImportService, SQLITE_IMPORT_BATCH, SQLITE_IMPORT_TRANSACTION } from '../imports/service.js';
 import type { TransactionBudget } from '../imports/write/transaction-size.js';
@@ -47,7 +44,6 @@ export function importServiceOptionsFor(database: Database, options: { onEventsC
     jobs: new SqlImportJobStore(database.db, database.dialect),
     writerFor: announce === undefined ? writerFor : announcingCommits(writerFor, announce),
     batch: importBatchFor(database),
-    frontHalf: importFrontHalfFor(database),
     isTransient: isTransientImportError(database),
     ...(transaction === undefined ? {} : { transaction }),
   };
@@ -120,15 +116,4 @@ export function importTransactionFor(database: Database): TransactionBudget | un
 /** Errors worth retrying a batch for: the dialect's outages, and a writer connection lost mid-batch. */
 export function isTransientImportError(database: Database): (error: unknown) => boolean {
   return (error) => error instanceof ConnectionLostError || database.dialect.isUnavailable(error);
-}
-
-/**
- * Where the front half runs. SQLite: in a worker thread (importBatchesInWorker), since the
- * writer steps its statements synchronously on this thread and the reading, parsing and checking
- * would otherwise take turns with it on one core (bench/RESULTS.md, "Import front half in a
- * worker thread"). PostgreSQL: on this thread, where it already overlaps the server's work
- * (BatchWriter.overlapsReading) and this process is not the limit.
- */
-export function importFrontHalfFor(database: Database): (options: FrontHalfOptions) => Stage<Uint8Array, Batch> {
-  return database.driver.kind === 'sqlite' ? (options) => importBatchesInWorker(options) : importBatches;
 }

@@ -36,8 +36,9 @@ export interface ImportServiceOptions {
   /** Lease owner, length, dead-holder check and renewal errors (see JobLeaseOptions). */
   readonly leases?: Omit<JobLeaseOptions, 'now'>;
   /**
-   * The front half (bytes → batches): importBatches() on this thread by default, or
-   * importBatchesInWorker() where the writer keeps this thread busy (SQLite; see compose/imports.ts).
+   * The front half (bytes → batches): importBatches() on this thread by default. importBatchesInWorker()
+   * runs it in a worker thread; measured no faster on SQLite (bench/RESULTS.md, "Import front half in
+   * a worker thread"), so nothing wires it but the bench.
    */
   readonly frontHalf?: (options: FrontHalfOptions) => Stage<Uint8Array, Batch>;
 }

@@ -7,14 +7,12 @@ import type { Database } from '../../src/db/database.js';
 import type { ImportJob, ImportSpec } from '../../src/imports/jobs/job.js';
 import { ImportService, type ImportServiceOptions, type RunOptions, type RunResult } from '../../src/imports/service.js';
 import { SqlImportJobStore } from '../../src/imports/jobs/sql-job-store.js';
-import { batchWriterFor, importFrontHalfFor, isTransientImportError } from '../../src/compose/imports.js';
+import { batchWriterFor, isTransientImportError } from '../../src/compose/imports.js';
 
 export function importService(database: Database, options: Partial<ImportServiceOptions> = {}): ImportService {
   return new ImportService({
     jobs: new SqlImportJobStore(database.db, database.dialect),
     writerFor: batchWriterFor(database),
-    // As the server and `roster import` run it: in a worker thread on SQLite.
-    frontHalf: importFrontHalfFor(database),
     isTransient: isTransientImportError(database),
     newId: uuidv7,
     retry: { attempts: 5, baseDelayMs: 10, maxDelayMs: 50 },
