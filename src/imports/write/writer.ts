@@ -28,6 +28,8 @@ export interface BatchOutcome {
   readonly failed: number;
   /** Row errors found by the database (an email taken, a duplicate), on top of the batch's rejected rows. */
   readonly errors: readonly RowError[];
+  /** How long the transaction held the write lock, when the writer knows (UserBatchResult.transactionMs). */
+  readonly transactionMs?: number;
 }
 
 /**
@@ -135,7 +137,7 @@ export class JobBatchWriter<Tx, Done extends void | Promise<void>> implements Ba
     let outcome: BatchOutcome | undefined;
     let kept = 0;
     const rows = this.#job.dryRun ? [] : batch.rows;
-    await this.#users.write(
+    const result = await this.#users.write(
       rows,
       (tx: Tx, result: UserBatchResult) => {
         const found = result.findings.map(rowErrorOf);
@@ -154,7 +156,7 @@ export class JobBatchWriter<Tx, Done extends void | Promise<void>> implements Ba
       signal,
     );
     this.#errorsKept += kept;
-    return outcome!;
+    return result.transactionMs === undefined ? outcome! : { ...outcome!, transactionMs: result.transactionMs };
   }
 
   close(): Promise<void> {
