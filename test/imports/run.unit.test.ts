@@ -2,7 +2,6 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Batch } from '../../src/imports/read/batch.js';
 import { ImportFileError, ImportInterruptedError, LeaseLostError } from '../../src/imports/errors.js';
-import { TransactionSizer } from '../../src/imports/write/transaction-size.js';
 import { ImportCounters } from '../../src/imports/jobs/report.js';
 import { BatchSink, decideRunEnd, type RunEndInput } from '../../src/imports/run.js';
 import type { BatchOutcome, BatchWriter } from '../../src/imports/write/writer.js';
@@ -118,26 +117,6 @@ describe('BatchSink', () => {
     assert.deepEqual(sink.written, { created: 4, updated: 0 });
     assert.equal(counters.created, 4);
     assert.equal(closed, true);
-  });
-
-  test('sizes batches by the time the transaction held the lock when the writer reports it, else by the whole write', async () => {
-    const observed = (transactionMs: number | undefined) => {
-      const writer: BatchWriter = {
-        overlapsReading: false,
-        write: async (b) => (transactionMs === undefined ? outcome(b.rows.length) : { ...outcome(b.rows.length), transactionMs }),
-        close: async () => undefined,
-      };
-      const sizer = new TransactionSizer({ targetMs: 250, initialRows: 1_000, minRows: 1, maxRows: 1_000_000 });
-      return { sink: new BatchSink({ writer, signal: live(), counters: new ImportCounters(), isTransient: () => false, sizer }), sizer };
-    };
-    // 3 rows in 1 ms of lock: 250 ms holds 750 rows.
-    const reported = observed(1);
-    await reported.sink.consume(batches(batch(1, 3)), 0);
-    assert.equal(reported.sizer.rows, 750);
-    // Without a report, the write's own (much shorter than 250 ms per row) time: far more rows.
-    const unreported = observed(undefined);
-    await unreported.sink.consume(batches(batch(1, 3)), 0);
-    assert.ok(unreported.sizer.rows > 750, String(unreported.sizer.rows));
   });
 
   test('retries a transient failure of a batch', async () => {
