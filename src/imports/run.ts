@@ -144,8 +144,7 @@ export class BatchSink {
   async #timed(batch: Batch): Promise<BatchOutcome> {
     const startedAt = performance.now();
     const outcome = await this.#options.writer.write(batch, this.#options.signal);
-    // The lock's time when the writer reports it: the budget bounds how long others wait, not the rows' building.
-    this.#options.sizer?.observe(batch.rows.length, outcome.transactionMs ?? performance.now() - startedAt);
+    this.#options.sizer?.observe(batch.rows.length, performance.now() - startedAt);
     return outcome;
   }
 

@@ -39,12 +39,6 @@ export interface UserBatchResult {
   readonly updated: number;
   readonly skipped: number;
   readonly findings: readonly BatchFinding[];
-  /**
-   * How long the batch's transaction held the database's write lock, where that is what others
-   * wait for (SQLite): the caller sizes batches by it, not by the whole call, which also builds
-   * rows before the transaction begins.
-   */
-  readonly transactionMs?: number;
 }
 
 /** One run of batches (an import job). */

@@ -24,13 +24,6 @@ interface ExistingRow extends StoredUser {
   imported_by: string | null;
 }
 
-interface BuiltCreates {
-  readonly users: readonly BatchUser[];
-  readonly values: readonly unknown[][];
-  readonly emailKeys: readonly string[];
-  readonly events: readonly unknown[][] | undefined;
-}
-
 /**
  * While a batch run writes, the connection's page cache is 32 MiB instead of SQLite's 2 MiB, and
  * the WAL is checkpointed every 10,000 pages (~40 MB) instead of 1,000. A batch inserts emails
@@ -82,20 +75,16 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     signal: AbortSignal,
   ): Promise<UserBatchResult> {
     signal.throwIfAborted();
-    // Creates depend on nothing the database holds until the insert: built before BEGIN, they
-    // leave the transaction (the write lock every other writer waits for) only the inserts.
-    const creates = this.#run.mode === 'create' ? this.#buildCreates(users) : undefined;
     return this.#db.connection().execute(() => {
       // The lock may have been awaited: a cancel that came meanwhile must not start the batch.
       signal.throwIfAborted();
-      const startedAt = performance.now();
       const result = this.#connection.transaction(() => {
-        const written = creates === undefined ? this.#writeUsers(users) : this.#insertCreates(creates);
+        const written = this.#writeUsers(users);
         const done: unknown = alongside(this.#connection, written);
         if (done instanceof Promise) throw new TypeError('alongside must be synchronous on SQLite: the transaction would commit first');
         return written;
       })();
-      return Promise.resolve({ ...result, transactionMs: performance.now() - startedAt });
+      return Promise.resolve(result);
     });
   }
 
@@ -123,45 +112,8 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     return { created, updated, skipped, findings };
   }
 
-  /** Each create's statement values (and its event's, with events on), in the order of `users`. */
-  #buildCreates(users: readonly BatchUser[]): BuiltCreates {
-    const now = this.#now();
-    const values: unknown[][] = [];
-    const emailKeys: string[] = [];
-    const events: unknown[][] | undefined = this.#run.events ? [] : undefined;
-    for (const row of users) {
-      const user = this.#newUser(row, now);
-      const r = toUserRow(user, sqliteDialect);
-      const v = insertValues(r);
-      v.push(this.#run.id);
-      values.push(v);
-      emailKeys.push(r.email_key);
-      if (events !== undefined) {
-        const e = toEventRow(userCreated(this.#newId(), user, this.#run.context), sqliteDialect);
-        events.push([e.id, e.type, e.occurred_at, e.actor, e.request_id, e.subject_id, e.data]);
-      }
-    }
-    return { users, values, emailKeys, events };
-  }
-
-  /** The inserts of #buildCreates(), inside the transaction; a user left out (changes = 0) is a finding, its event dropped. */
-  #insertCreates(creates: BuiltCreates): UserBatchResult {
-    const { insertUser, insertEvent } = this.#statements;
-    const findings: BatchFinding[] = [];
-    let created = 0;
-    for (let i = 0; i < creates.users.length; i++) {
-      if (insertUser.run(...creates.values[i]!).changes === 0) {
-        findings.push(this.#conflict(creates.users[i]!, creates.emailKeys[i]!));
-        continue;
-      }
-      created++;
-      if (creates.events !== undefined) insertEvent.run(...creates.events[i]!);
-    }
-    return { created, updated: 0, skipped: 0, findings };
-  }
-
-  #newUser(row: BatchUser, now: Date): User {
-    return {
+  #create(row: BatchUser, now: Date): 'created' | BatchFinding {
+    const user: User = {
       id: row.user.id ?? (this.#newId() as UserId),
       email: row.user.email,
       name: row.user.name,
@@ -175,11 +127,6 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
       createdAt: now,
       updatedAt: now,
     };
-  }
-
-  /** An upsert's create: built and inserted inside the transaction, after its lookup found no user. */
-  #create(row: BatchUser, now: Date): 'created' | BatchFinding {
-    const user = this.#newUser(row, now);
     const r = toUserRow(user, sqliteDialect);
     const result = this.#statements.insertUser.run(...insertValues(r), this.#run.id);
     if (result.changes === 0) return this.#conflict(row, r.email_key);

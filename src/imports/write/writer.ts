@@ -28,8 +28,6 @@ export interface BatchOutcome {
   readonly failed: number;
   /** Row errors found by the database (an email taken, a duplicate), on top of the batch's rejected rows. */
   readonly errors: readonly RowError[];
-  /** How long the transaction held the write lock, when the writer knows (UserBatchResult.transactionMs). */
-  readonly transactionMs?: number;
 }
 
 /**
@@ -137,7 +135,7 @@ export class JobBatchWriter<Tx, Done extends void | Promise<void>> implements Ba
     let outcome: BatchOutcome | undefined;
     let kept = 0;
     const rows = this.#job.dryRun ? [] : batch.rows;
-    const result = await this.#users.write(
+    await this.#users.write(
       rows,
       (tx: Tx, result: UserBatchResult) => {
         const found = result.findings.map(rowErrorOf);
@@ -156,7 +154,7 @@ export class JobBatchWriter<Tx, Done extends void | Promise<void>> implements Ba
       signal,
     );
     this.#errorsKept += kept;
-    return result.transactionMs === undefined ? outcome! : { ...outcome!, transactionMs: result.transactionMs };
+    return outcome!;
   }
 
   close(): Promise<void> {
