@@ -65,6 +65,8 @@ interface ChildResult {
   readonly cpuSeconds: number;
   /** User + system CPU of the child's main thread alone (Linux /proc), where the SQLite writes run. */
   readonly mainCpuSeconds?: number;
+  /** The longest batch write (on SQLite: how long one transaction held the write lock, plus Kysely's lock wait). */
+  readonly longestBatchMs?: number;
   readonly status?: string;
 }
 
@@ -104,9 +106,25 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
         : kind === 'rows'
           ? undefined
           : importTransactionFor(database);
+    let longestBatchMs = 0;
+    const writerFor = batchWriterFor(database);
     const service = new ImportService({
       jobs: new SqlImportJobStore(database.db, database.dialect),
-      writerFor: batchWriterFor(database),
+      writerFor: (job) => {
+        const writer = writerFor(job);
+        return {
+          overlapsReading: writer.overlapsReading,
+          async write(batch, signal) {
+            const startedAt = performance.now();
+            try {
+              return await writer.write(batch, signal);
+            } finally {
+              longestBatchMs = Math.max(longestBatchMs, performance.now() - startedAt);
+            }
+          },
+          close: () => writer.close(),
+        };
+      },
       isTransient: isTransientImportError(database),
       newId: uuidv7,
       batch,
@@ -127,6 +145,7 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
       peakRssMb: process.resourceUsage().maxRSS / 1024,
       cpuSeconds: cpuSeconds(),
       ...optional('mainCpuSeconds', mainThreadCpuSeconds()),
+      longestBatchMs,
       status: done.status,
     };
   } finally {
@@ -378,17 +397,21 @@ async function main(): Promise<void> {
     log('');
     const sqliteSeconds = await sqliteBaseline(dir, file);
     const psqlSeconds = await postgresBaseline(admin, file);
-    log('| Run | rows/s | wall | vs baseline | process CPU | main-thread CPU | peak RSS | worst API write while importing | load |');
-    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    log(`| \`sqlite3 .import\` (baseline) | ${rate(ROWS, sqliteSeconds)} | ${sqliteSeconds.toFixed(1)} s | 1.00× | — | — | — | — | — |`);
-    log(`| \`psql \\copy\` (baseline) | ${rate(ROWS, psqlSeconds)} | ${psqlSeconds.toFixed(1)} s | 1.00× | — | — | — | — | — |`);
+    log(
+      '| Run | rows/s | wall | vs baseline | process CPU | main-thread CPU | peak RSS | worst API write while importing | longest batch write | load |',
+    );
+    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    log(
+      `| \`sqlite3 .import\` (baseline) | ${rate(ROWS, sqliteSeconds)} | ${sqliteSeconds.toFixed(1)} s | 1.00× | — | — | — | — | — | — |`,
+    );
+    log(`| \`psql \\copy\` (baseline) | ${rate(ROWS, psqlSeconds)} | ${psqlSeconds.toFixed(1)} s | 1.00× | — | — | — | — | — | — |`);
     const row = (label: string, r: ChildResult & { worstWriteMs?: number; writes?: number }, baseline: number) =>
       log(
         `| ${label} | ${rate(r.rows, r.seconds)} | ${r.seconds.toFixed(1)} s | ${(baseline / r.seconds).toFixed(2)}× | ${r.cpuSeconds.toFixed(1)} s | ${
           r.mainCpuSeconds === undefined ? '—' : `${r.mainCpuSeconds.toFixed(1)} s`
-        } | ${mb(r.peakRssMb)} | ${r.worstWriteMs === undefined ? '—' : `${Math.round(r.worstWriteMs)} ms (${r.writes} writes)`} | ${os
-          .loadavg()[0]!
-          .toFixed(1)} |`,
+        } | ${mb(r.peakRssMb)} | ${r.worstWriteMs === undefined ? '—' : `${Math.round(r.worstWriteMs)} ms (${r.writes} writes)`} | ${
+          r.longestBatchMs === undefined ? '—' : `${Math.round(r.longestBatchMs)} ms`
+        } | ${os.loadavg()[0]!.toFixed(1)} |`,
       );
     // SQLite: the settings `roster import` uses, then the same file with other transaction sizes
     // (summary events, so the transaction size is what differs).
@@ -445,7 +468,7 @@ async function main(): Promise<void> {
       if (events === 'summary') {
         const e = await inChild(['export', url], []);
         log(
-          `| Export from PostgreSQL (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | ${mb(e.peakRssMb)} | — |`,
+          `| Export from PostgreSQL (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | — | ${mb(e.peakRssMb)} | — | — | — |`,
         );
       }
       await admin.query(`drop database roster_bench_${events.replace('-', '_')} with (force)`);
@@ -463,7 +486,7 @@ async function main(): Promise<void> {
     if (exportSource !== undefined) {
       const e = await inChild(['export', exportSource], []);
       log(
-        `| Export from SQLite (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | ${mb(e.peakRssMb)} | — |`,
+        `| Export from SQLite (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | — | ${mb(e.peakRssMb)} | — | — | — |`,
       );
     }
     if (BIG !== undefined) {
@@ -472,7 +495,7 @@ async function main(): Promise<void> {
       const url = await freshSqlite(dir, 'roster-big');
       const r = await inChild(['import', url, big, 'summary', 'default'], []);
       log(
-        `| Roster → SQLite, summary event, ${BIG.toLocaleString('en-US')} rows | ${rate(r.rows, r.seconds)} | ${r.seconds.toFixed(1)} s | — | ${r.cpuSeconds.toFixed(1)} s | ${mb(r.peakRssMb)} | — |`,
+        `| Roster → SQLite, summary event, ${BIG.toLocaleString('en-US')} rows | ${rate(r.rows, r.seconds)} | ${r.seconds.toFixed(1)} s | — | ${r.cpuSeconds.toFixed(1)} s | — | ${mb(r.peakRssMb)} | — | — | — |`,
       );
     }
   } finally {
