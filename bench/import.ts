@@ -16,8 +16,8 @@
  * pre-parsed rows into Roster's users table, what no import into that schema can beat.
  * Usage: npm run bench:import  (BENCH_IMPORT_ROWS=… to change the size, BENCH_IMPORT_ONLY=sqlite|postgres for one database's rows, BENCH_IMPORT_BIG=10000000 for the RSS-flatness run)
  */
-import { execFile, fork } from 'node:child_process';
-import { createWriteStream, createReadStream } from 'node:fs';
+import { execFile, execFileSync, fork } from 'node:child_process';
+import { createWriteStream, createReadStream, readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,7 @@ import type { EventsMode } from '../src/imports/jobs/job.js';
 import { ImportService, SQLITE_IMPORT_TRANSACTION } from '../src/imports/service.js';
 import { SqlImportJobStore } from '../src/imports/jobs/sql-job-store.js';
 import { batchWriterFor, importBatchFor, importTransactionFor, isTransientImportError } from '../src/compose/imports.js';
+import { importBatchesInWorker } from '../src/imports/read/front-half-worker.js';
 import { foldKey } from '../src/users/model.js';
 import { generatedFile } from '../test/imports/generated-users.js';
 import { POSTGRES_URL, withDatabase } from '../test/helpers/databases.js';
@@ -49,6 +50,10 @@ const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000);
 /** `sqlite` or `postgres`: run only that database's rows (the baselines always run). */
 const ONLY = process.env.BENCH_IMPORT_ONLY;
 const BIG = process.env.BENCH_IMPORT_BIG === undefined ? undefined : Number(process.env.BENCH_IMPORT_BIG);
+/** Rounds of the SQLite comparison (the import, its front half in a worker thread, the floor), interleaved. */
+const ROUNDS = Number(process.env.BENCH_IMPORT_ROUNDS ?? 1);
+/** `0`: skip the SQLite transaction-size variants. */
+const SIZING = process.env.BENCH_IMPORT_SIZING !== '0';
 const RESULTS = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
 
 interface ChildResult {
@@ -58,6 +63,10 @@ interface ChildResult {
   readonly peakRssMb: number;
   /** User + system CPU of the child: steadier than wall time on a shared machine. */
   readonly cpuSeconds: number;
+  /** User + system CPU of the child's main thread alone (Linux /proc), where the SQLite writes run. */
+  readonly mainCpuSeconds?: number;
+  /** The longest batch write (on SQLite: how long one transaction held the write lock, plus Kysely's lock wait). */
+  readonly longestBatchMs?: number;
   readonly status?: string;
 }
 
@@ -65,6 +74,18 @@ const cpuSeconds = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
 };
+
+/** The main thread's user + system CPU (its task in /proc: utime and stime, in clock ticks); undefined off Linux. */
+function mainThreadCpuSeconds(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return (Number(fields[11]) + Number(fields[12])) / ticks;
+  } catch {
+    return undefined;
+  }
+}
 
 // ---- child side ---------------------------------------------------------------------------
 
@@ -85,12 +106,30 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
         : kind === 'rows'
           ? undefined
           : importTransactionFor(database);
+    let longestBatchMs = 0;
+    const writerFor = batchWriterFor(database);
     const service = new ImportService({
       jobs: new SqlImportJobStore(database.db, database.dialect),
-      writerFor: batchWriterFor(database),
+      writerFor: (job) => {
+        const writer = writerFor(job);
+        return {
+          overlapsReading: writer.overlapsReading,
+          async write(batch, signal) {
+            const startedAt = performance.now();
+            try {
+              return await writer.write(batch, signal);
+            } finally {
+              longestBatchMs = Math.max(longestBatchMs, performance.now() - startedAt);
+            }
+          },
+          close: () => writer.close(),
+        };
+      },
       isTransient: isTransientImportError(database),
       newId: uuidv7,
       batch,
+      // `worker`: the front half in a worker thread (importBatchesInWorker), not what `roster import` runs.
+      ...(kind === 'worker' ? { frontHalf: importBatchesInWorker } : {}),
       ...(transaction === undefined ? {} : { transaction }),
     });
     const job = await service.create({ format: 'csv', mode: 'create', events, dryRun: false, options: {}, source: file });
@@ -105,6 +144,8 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
       seconds,
       peakRssMb: process.resourceUsage().maxRSS / 1024,
       cpuSeconds: cpuSeconds(),
+      ...optional('mainCpuSeconds', mainThreadCpuSeconds()),
+      longestBatchMs,
       status: done.status,
     };
   } finally {
@@ -194,17 +235,22 @@ async function childFloor(url: string, file: string, events: EventsMode, method:
       }
     }
     const used = process.cpuUsage(cpu);
+    const mainCpu = mainThreadCpuSeconds();
     return {
       kind: 'import',
       rows: rows.users.length,
       seconds: (performance.now() - started) / 1000,
       peakRssMb: -1, // the parsed rows are held in memory on purpose: not an import's RSS
       cpuSeconds: (used.user + used.system) / 1e6,
+      // The floor's rows are parsed before it starts: its main-thread CPU is its insert time only.
+      ...optional('mainCpuSeconds', mainCpu === undefined ? undefined : (used.user + used.system) / 1e6),
     };
   } finally {
     await database.close();
   }
 }
+
+const optional = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));
 
 const columnsOf = (rows: unknown[][], width: number) => Array.from({ length: width }, (_, c) => rows.map((row) => row[c]));
 
@@ -351,28 +397,56 @@ async function main(): Promise<void> {
     log('');
     const sqliteSeconds = await sqliteBaseline(dir, file);
     const psqlSeconds = await postgresBaseline(admin, file);
-    log('| Run | rows/s | wall | vs baseline | process CPU | peak RSS | worst API write while importing |');
-    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-    log(`| \`sqlite3 .import\` (baseline) | ${rate(ROWS, sqliteSeconds)} | ${sqliteSeconds.toFixed(1)} s | 1.00× | — | — | — |`);
-    log(`| \`psql \\copy\` (baseline) | ${rate(ROWS, psqlSeconds)} | ${psqlSeconds.toFixed(1)} s | 1.00× | — | — | — |`);
+    log(
+      '| Run | rows/s | wall | vs baseline | process CPU | main-thread CPU | peak RSS | worst API write while importing | longest batch write | load |',
+    );
+    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    log(
+      `| \`sqlite3 .import\` (baseline) | ${rate(ROWS, sqliteSeconds)} | ${sqliteSeconds.toFixed(1)} s | 1.00× | — | — | — | — | — | — |`,
+    );
+    log(`| \`psql \\copy\` (baseline) | ${rate(ROWS, psqlSeconds)} | ${psqlSeconds.toFixed(1)} s | 1.00× | — | — | — | — | — | — |`);
     const row = (label: string, r: ChildResult & { worstWriteMs?: number; writes?: number }, baseline: number) =>
       log(
-        `| ${label} | ${rate(r.rows, r.seconds)} | ${r.seconds.toFixed(1)} s | ${(baseline / r.seconds).toFixed(2)}× | ${r.cpuSeconds.toFixed(1)} s | ${mb(r.peakRssMb)} | ${
-          r.worstWriteMs === undefined ? '—' : `${Math.round(r.worstWriteMs)} ms (${r.writes} writes)`
-        } |`,
+        `| ${label} | ${rate(r.rows, r.seconds)} | ${r.seconds.toFixed(1)} s | ${(baseline / r.seconds).toFixed(2)}× | ${r.cpuSeconds.toFixed(1)} s | ${
+          r.mainCpuSeconds === undefined ? '—' : `${r.mainCpuSeconds.toFixed(1)} s`
+        } | ${mb(r.peakRssMb)} | ${r.worstWriteMs === undefined ? '—' : `${Math.round(r.worstWriteMs)} ms (${r.writes} writes)`} | ${
+          r.longestBatchMs === undefined ? '—' : `${Math.round(r.longestBatchMs)} ms`
+        } | ${os.loadavg()[0]!.toFixed(1)} |`,
       );
     // SQLite: the settings `roster import` uses, then the same file with other transaction sizes
     // (summary events, so the transaction size is what differs).
-    const sqliteRuns: [string, EventsMode, string][] = [
-      ['Roster → SQLite, per-user events', 'per-user', 'default'],
-      ['Roster → SQLite, summary event', 'summary', 'default'],
-      ['Roster → SQLite, summary, fixed 2,000-row batches (the previous setting)', 'summary', 'rows:2000'],
-      ['Roster → SQLite, summary, 100 ms transactions', 'summary', 'budget:100'],
-      ['Roster → SQLite, summary, 500 ms transactions', 'summary', 'budget:500'],
-    ];
+    // Per mode, interleaved: the import as `roster import` runs it, with its front half in a worker
+    // thread (importBatchesInWorker), and the floor, each in a fresh database.
+    const sqliteRuns: [string, EventsMode, string][] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const tag = ROUNDS > 1 ? ` (round ${round})` : '';
+      for (const events of ['per-user', 'summary'] as const) {
+        const what = events === 'summary' ? 'summary event' : 'per-user events';
+        sqliteRuns.push(
+          [`Roster → SQLite, ${what}${tag}`, events, 'default'],
+          [`Roster → SQLite, ${what}, front half in a worker thread${tag}`, events, 'worker'],
+          [
+            `Floor: SQLite alone into Roster’s ${events === 'summary' ? 'users table' : 'users and events tables'} (rows pre-parsed, 20,000-row transactions, same pragmas)${tag}`,
+            events,
+            'floor',
+          ],
+        );
+      }
+    }
+    if (SIZING)
+      sqliteRuns.push(
+        ['Roster → SQLite, summary, fixed 2,000-row batches (the previous setting)', 'summary', 'rows:2000'],
+        ['Roster → SQLite, summary, 100 ms transactions', 'summary', 'budget:100'],
+        ['Roster → SQLite, summary, 500 ms transactions', 'summary', 'budget:500'],
+      );
     let exportSource: string | undefined;
+    let n = 0;
     for (const [label, events, sizing] of ONLY === 'postgres' ? [] : sqliteRuns) {
-      const url = await freshSqlite(dir, `roster-${events}-${sizing.replace(':', '-')}`);
+      const url = await freshSqlite(dir, `roster-${events}-${sizing.replace(':', '-')}-${n++}`);
+      if (sizing === 'floor') {
+        row(label, await inChild(['floor', url, file, events, 'insert'], []), sqliteSeconds);
+        continue;
+      }
       const api = openDatabase(url);
       try {
         const r = await inChild(['import', url, file, events, sizing], [], api);
@@ -381,15 +455,6 @@ async function main(): Promise<void> {
         await api.close();
       }
       exportSource ??= url;
-    }
-    for (const events of ONLY === 'postgres' ? [] : (['per-user', 'summary'] as const)) {
-      const floorUrl = await freshSqlite(dir, `roster-floor-${events}`);
-      const floor = await inChild(['floor', floorUrl, file, events, 'insert'], []);
-      row(
-        `Floor: SQLite alone into Roster’s ${events === 'summary' ? 'users table' : 'users and events tables'} (rows pre-parsed, 20,000-row transactions, same pragmas)`,
-        floor,
-        sqliteSeconds,
-      );
     }
     for (const events of ONLY === 'sqlite' ? [] : (['per-user', 'summary'] as const)) {
       const url = await freshPostgres(admin, `roster_bench_${events.replace('-', '_')}`);
@@ -403,7 +468,7 @@ async function main(): Promise<void> {
       if (events === 'summary') {
         const e = await inChild(['export', url], []);
         log(
-          `| Export from PostgreSQL (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | ${mb(e.peakRssMb)} | — |`,
+          `| Export from PostgreSQL (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | — | ${mb(e.peakRssMb)} | — | — | — |`,
         );
       }
       await admin.query(`drop database roster_bench_${events.replace('-', '_')} with (force)`);
@@ -421,7 +486,7 @@ async function main(): Promise<void> {
     if (exportSource !== undefined) {
       const e = await inChild(['export', exportSource], []);
       log(
-        `| Export from SQLite (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | ${mb(e.peakRssMb)} | — |`,
+        `| Export from SQLite (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | — | ${mb(e.peakRssMb)} | — | — | — |`,
       );
     }
     if (BIG !== undefined) {
@@ -430,7 +495,7 @@ async function main(): Promise<void> {
       const url = await freshSqlite(dir, 'roster-big');
       const r = await inChild(['import', url, big, 'summary', 'default'], []);
       log(
-        `| Roster → SQLite, summary event, ${BIG.toLocaleString('en-US')} rows | ${rate(r.rows, r.seconds)} | ${r.seconds.toFixed(1)} s | — | ${r.cpuSeconds.toFixed(1)} s | ${mb(r.peakRssMb)} | — |`,
+        `| Roster → SQLite, summary event, ${BIG.toLocaleString('en-US')} rows | ${rate(r.rows, r.seconds)} | ${r.seconds.toFixed(1)} s | — | ${r.cpuSeconds.toFixed(1)} s | — | ${mb(r.peakRssMb)} | — | — | — |`,
       );
     }
   } finally {

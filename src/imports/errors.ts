@@ -94,3 +94,12 @@ export class ImportUploadTimeoutError extends AppError {
 export class ImportInterruptedError extends Error {
   override readonly name = 'ImportInterruptedError';
 }
+
+/**
+ * The import's front half (reading, parsing, checking the file in a worker thread) stopped
+ * without an answer: the worker crashed, ran out of memory or exited. The import fails with it
+ * (the batches committed before it stay); `cause` is the worker's error or exit code.
+ */
+export class ImportWorkerError extends Error {
+  override readonly name = 'ImportWorkerError';
+}

@@ -4,7 +4,8 @@ import { isUuid } from '../kit/uuid.js';
 import type { Batch, BatchOptions } from './read/batch.js';
 import { LeaseLostError } from './errors.js';
 import type { DedupeOptions } from './read/dedupe.js';
-import { importBatches } from './read/front-half.js';
+import { importBatches, type FrontHalfOptions } from './read/front-half.js';
+import type { Stage } from './read/rows.js';
 import type { ImportMetrics } from './metrics.js';
 import { isFinished, type ImportJob, type ImportSpec, type JobStatus } from './jobs/job.js';
 import { JobLeases, type JobLeaseOptions } from './jobs/job-leases.js';
@@ -34,6 +35,12 @@ export interface ImportServiceOptions {
   readonly metrics?: ImportMetrics;
   /** Lease owner, length, dead-holder check and renewal errors (see JobLeaseOptions). */
   readonly leases?: Omit<JobLeaseOptions, 'now'>;
+  /**
+   * The front half (bytes → batches): importBatches() on this thread by default. importBatchesInWorker()
+   * runs it in a worker thread; measured no faster on SQLite (bench/RESULTS.md, "Import front half in
+   * a worker thread"), so nothing wires it but the bench.
+   */
+  readonly frontHalf?: (options: FrontHalfOptions) => Stage<Uint8Array, Batch>;
 }
 
 /**
@@ -237,7 +244,7 @@ export class ImportService {
     try {
       await pipeline(
         source,
-        importBatches({
+        (this.#options.frontHalf ?? importBatches)({
           format: job.format,
           ...job.options,
           counters,
