@@ -3,11 +3,13 @@
  * fresh SQLite and PostgreSQL databases, the services and the dispatcher wired as src/compose
  * wires them, the undici ceiling, and the drain of a backlog. Nothing here asserts.
  */
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { Agent, request } from 'undici';
 import { EventCommits } from '../src/events/commits.js';
@@ -238,9 +240,50 @@ export async function createUsers(users: UsersService, n: number, concurrency: n
   );
 }
 
-export function dispatcherFor(opened: { database: Database; url: string }, wakeups?: Wakeups) {
+/**
+ * Statements the dispatcher's PostgreSQL pool sent, by kind (the text's opening words, numbers
+ * and placeholders removed): each is one round trip, BEGIN and COMMIT included.
+ */
+export class StatementCounts {
+  readonly byKind = new Map<string, number>();
+  total = 0;
+
+  /** Counts every query sent by `pool`'s clients from now on (clients connected later included). */
+  watch(pool: pg.Pool): void {
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        const first = args[0];
+        const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '?');
+        this.count(text);
+        return query(...args);
+      };
+    });
+  }
+
+  count(text: string): void {
+    const kind = text
+      .replace(/\$\d+|\?/g, '')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .split(' ')
+      .slice(0, 7)
+      .join(' ')
+      .toLowerCase();
+    this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
+    this.total++;
+  }
+
+  reset(): void {
+    this.byKind.clear();
+    this.total = 0;
+  }
+}
+
+export function dispatcherFor(opened: { database: Database; url: string }, wakeups?: Wakeups, counts?: StatementCounts) {
   // As in src/main.ts: on PostgreSQL, deliveries use a pool of their own.
   const own = opened.database.dialect.name === 'postgres' ? openDatabase(opened.url, { poolSize: 8 }) : undefined;
+  if (own?.driver.kind === 'postgres' && counts !== undefined) counts.watch(own.driver.pool);
   const db = own ?? opened.database;
   const store = new SqlDeliveryStore(db.db, db.dialect);
   // Production settings: 16 workers, default client timeouts (a dead endpoint costs 10 s per attempt).
@@ -262,16 +305,53 @@ export interface DrainHooks {
   finished?(): Promise<void>;
 }
 
+let ticksPerSecond: number | undefined;
+
+/**
+ * CPU time (user + system, µs) of each PostgreSQL backend connected to `opened`'s database, by
+ * pid, from /proc (the server runs on this machine): the share of a delivery's cost that this
+ * process's cpuUsage() does not see. undefined on SQLite, or when /proc cannot be read.
+ */
+async function backendCpu(opened: OpenedTarget): Promise<Map<number, number> | undefined> {
+  if (opened.database.dialect.name !== 'postgres') return undefined;
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+  const name = new URL(opened.url).pathname.slice(1);
+  const { rows } = await sql<{ pid: number }>`select pid from pg_stat_activity where datname = ${name}`.execute(opened.database.db);
+  const cpu = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpu.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond);
+    } catch {
+      return undefined; // not this machine's server, or not readable
+    }
+  }
+  return cpu;
+}
+
+/** What the drain cost PostgreSQL's backends, in µs (a backend that started during it counts from 0). */
+function backendCpuSpent(before: Map<number, number> | undefined, after: Map<number, number> | undefined): number | undefined {
+  if (before === undefined || after === undefined) return undefined;
+  let spent = 0;
+  for (const [pid, us] of after) spent += us - (before.get(pid) ?? 0);
+  return spent;
+}
+
 /**
  * N events first, then the dispatcher drains them to every endpoint (plus a dead one with
- * `withDead`): healthy deliveries/s, and this process's CPU µs per delivery.
+ * `withDead`): healthy deliveries/s, this process's CPU µs per delivery, on PostgreSQL also the
+ * database's backends' CPU µs per delivery (`serverCpuUs`; backends that exited during the drain
+ * are missed) and, with `counts`, the dispatcher's statements.
  */
 export async function throughput(
   target: Target,
   withDead: boolean,
   { events, endpoints }: RunSize,
   hooks: DrainHooks = {},
-): Promise<{ perSecond: number; seconds: number; cpuUs: number }> {
+  counts?: StatementCounts,
+): Promise<{ perSecond: number; seconds: number; cpuUs: number; serverCpuUs: number | undefined }> {
   const opened = await target.open();
   const { database } = opened;
   const sinks: Sink[] = [];
@@ -288,10 +368,12 @@ export async function throughput(
       await webhooks.create({ url: dead.url });
     }
     await createUsers(users, events, 8);
-    const running = dispatcherFor(opened, wakeupsFor(opened, commits));
+    const running = dispatcherFor(opened, wakeupsFor(opened, commits), counts);
     const { dispatcher } = running;
     const healthy = sinks.slice(0, endpoints);
     const total = events * endpoints;
+    counts?.reset();
+    const serverBefore = await backendCpu(opened);
     await hooks.started?.();
     const started = performance.now();
     const cpu = process.cpuUsage();
@@ -300,8 +382,15 @@ export async function throughput(
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
     await hooks.finished?.();
+    // Before stop(): its pool's backends exit with it. The last settlements may still be in flight.
+    const serverSpent = backendCpuSpent(serverBefore, await backendCpu(opened));
     await running.stop();
-    return { perSecond: total / seconds, seconds, cpuUs: (used.user + used.system) / total };
+    return {
+      perSecond: total / seconds,
+      seconds,
+      cpuUs: (used.user + used.system) / total,
+      serverCpuUs: serverSpent === undefined ? undefined : serverSpent / total,
+    };
   } finally {
     for (const s of sinks) await s.close();
     await opened.cleanup();
