@@ -80,6 +80,8 @@ for (let round = 1; round <= rounds; round++) {
       `; posts/s ${Math.round(roof.perSecond)}, deliveries/s ${Math.round(drain.perSecond)} ` +
       `(${((100 * drain.perSecond) / roof.perSecond).toFixed(0)}% of ceiling)`,
   );
+  if (drain.serverByKind.size > 0)
+    console.log(`  server µs per delivery by backend: ${[...drain.serverByKind].map(([kind, us]) => `${kind} ${fixed(us)}`).join(', ')}`);
   if (counts.total > 0) {
     const deliveries = SIZE.events * SIZE.endpoints;
     const per100 = (n: number) => ((100 * n) / deliveries).toFixed(2);

@@ -307,23 +307,30 @@ export interface DrainHooks {
 
 let ticksPerSecond: number | undefined;
 
+/** A backend's CPU time (user + system, µs) and its kind (pg_stat_activity's backend_type). */
+interface BackendCpu {
+  readonly us: number;
+  readonly kind: string;
+}
+
 /**
- * CPU time (user + system, µs) of each PostgreSQL backend connected to `opened`'s database, by
- * pid, from /proc (the server runs on this machine): the share of a delivery's cost that this
- * process's cpuUsage() does not see. undefined on SQLite, or when /proc cannot be read.
+ * CPU time of each PostgreSQL backend connected to `opened`'s database, by pid, from /proc (the
+ * server runs on this machine): the share of a delivery's cost that this process's cpuUsage()
+ * does not see. undefined on SQLite, or when /proc cannot be read.
  */
-async function backendCpu(opened: OpenedTarget): Promise<Map<number, number> | undefined> {
+async function backendCpu(opened: OpenedTarget): Promise<Map<number, BackendCpu> | undefined> {
   if (opened.database.dialect.name !== 'postgres') return undefined;
   ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
   const name = new URL(opened.url).pathname.slice(1);
-  const { rows } = await sql<{ pid: number }>`select pid from pg_stat_activity where datname = ${name}`.execute(opened.database.db);
-  const cpu = new Map<number, number>();
-  for (const { pid } of rows) {
+  const { rows } = await sql<{ pid: number; kind: string }>`select pid, backend_type as kind from pg_stat_activity
+    where datname = ${name}`.execute(opened.database.db);
+  const cpu = new Map<number, BackendCpu>();
+  for (const { pid, kind } of rows) {
     try {
       // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
       const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      cpu.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond);
+      cpu.set(pid, { us: ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond, kind });
     } catch {
       return undefined; // not this machine's server, or not readable
     }
@@ -331,19 +338,27 @@ async function backendCpu(opened: OpenedTarget): Promise<Map<number, number> | u
   return cpu;
 }
 
-/** What the drain cost PostgreSQL's backends, in µs (a backend that started during it counts from 0). */
-function backendCpuSpent(before: Map<number, number> | undefined, after: Map<number, number> | undefined): number | undefined {
+/** What the drain cost PostgreSQL's backends, in µs by kind (a backend that started during it counts from 0). */
+function backendCpuSpent(
+  before: Map<number, BackendCpu> | undefined,
+  after: Map<number, BackendCpu> | undefined,
+): Map<string, number> | undefined {
   if (before === undefined || after === undefined) return undefined;
-  let spent = 0;
-  for (const [pid, us] of after) spent += us - (before.get(pid) ?? 0);
+  const spent = new Map<string, number>();
+  for (const [pid, { us, kind }] of after) {
+    const earlier = before.get(pid);
+    // Backends opened during the drain: the dispatcher's pool and its LISTEN connection.
+    const key = `${kind}${earlier === undefined ? ' (opened during the drain)' : ''}`;
+    spent.set(key, (spent.get(key) ?? 0) + us - (earlier?.us ?? 0));
+  }
   return spent;
 }
 
 /**
  * N events first, then the dispatcher drains them to every endpoint (plus a dead one with
  * `withDead`): healthy deliveries/s, this process's CPU µs per delivery, on PostgreSQL also the
- * database's backends' CPU µs per delivery (`serverCpuUs`; backends that exited during the drain
- * are missed) and, with `counts`, the dispatcher's statements.
+ * database's backends' CPU µs per delivery (`serverCpuUs`, and by backend type; backends that
+ * exited during the drain are missed; autovacuum workers are counted: the drain's writes cause them) and, with `counts`, the dispatcher's statements.
  */
 export async function throughput(
   target: Target,
@@ -351,7 +366,7 @@ export async function throughput(
   { events, endpoints }: RunSize,
   hooks: DrainHooks = {},
   counts?: StatementCounts,
-): Promise<{ perSecond: number; seconds: number; cpuUs: number; serverCpuUs: number | undefined }> {
+): Promise<{ perSecond: number; seconds: number; cpuUs: number; serverCpuUs: number | undefined; serverByKind: Map<string, number> }> {
   const opened = await target.open();
   const { database } = opened;
   const sinks: Sink[] = [];
@@ -389,7 +404,8 @@ export async function throughput(
       perSecond: total / seconds,
       seconds,
       cpuUs: (used.user + used.system) / total,
-      serverCpuUs: serverSpent === undefined ? undefined : serverSpent / total,
+      serverCpuUs: serverSpent === undefined ? undefined : [...serverSpent.values()].reduce((a, b) => a + b, 0) / total,
+      serverByKind: new Map([...(serverSpent ?? [])].map(([kind, us]) => [kind, us / total])),
     };
   } finally {
     for (const s of sinks) await s.close();
