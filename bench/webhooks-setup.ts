@@ -284,6 +284,10 @@ export function dispatcherFor(opened: { database: Database; url: string }, wakeu
   // As in src/main.ts: on PostgreSQL, deliveries use a pool of their own.
   const own = opened.database.dialect.name === 'postgres' ? openDatabase(opened.url, { poolSize: 8 }) : undefined;
   if (own?.driver.kind === 'postgres' && counts !== undefined) counts.watch(own.driver.pool);
+  // An experiment, not production's setting (bench/RESULTS.md, issue 16 fifth pass): the
+  // dispatcher's commits stop waiting for their WAL flush, which they share with the writers'.
+  if (own?.driver.kind === 'postgres' && process.env.BENCH_DISPATCHER_ASYNC_COMMIT === '1')
+    own.driver.pool.on('connect', (client) => void client.query('set synchronous_commit = off').catch(() => undefined));
   const db = own ?? opened.database;
   const store = new SqlDeliveryStore(db.db, db.dialect);
   // Production settings: 16 workers, default client timeouts (a dead endpoint costs 10 s per attempt).
@@ -318,7 +322,7 @@ interface BackendCpu {
  * server runs on this machine): the share of a delivery's cost that this process's cpuUsage()
  * does not see. undefined on SQLite, or when /proc cannot be read.
  */
-async function backendCpu(opened: OpenedTarget): Promise<Map<number, BackendCpu> | undefined> {
+export async function backendCpu(opened: OpenedTarget): Promise<Map<number, BackendCpu> | undefined> {
   if (opened.database.dialect.name !== 'postgres') return undefined;
   ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
   const name = new URL(opened.url).pathname.slice(1);
@@ -339,7 +343,7 @@ async function backendCpu(opened: OpenedTarget): Promise<Map<number, BackendCpu>
 }
 
 /** What the drain cost PostgreSQL's backends, in µs by kind (a backend that started during it counts from 0). */
-function backendCpuSpent(
+export function backendCpuSpent(
   before: Map<number, BackendCpu> | undefined,
   after: Map<number, BackendCpu> | undefined,
 ): Map<string, number> | undefined {
