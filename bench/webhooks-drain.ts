@@ -14,7 +14,8 @@
  *   --profile FILE               a CPU profile (inspector, 200 µs sampling) of the last round's
  *                                drain only, written to FILE and summarised (bench/profile.ts)
  *   --profile-ceiling FILE       the same for the last round's ceiling
- * Settings (environment): BENCH_EVENTS (2000), BENCH_ENDPOINTS (8), BENCH_POSTGRES_URL.
+ * Settings (environment): BENCH_EVENTS (2000), BENCH_ENDPOINTS (8), BENCH_POSTGRES_URL, BENCH_COLD_POOL=1
+ * (the dispatcher's pool not warmed before the drain: its backends' start counted as server CPU).
  */
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
