@@ -3,11 +3,13 @@
  * fresh SQLite and PostgreSQL databases, the services and the dispatcher wired as src/compose
  * wires them, the undici ceiling, and the drain of a backlog. Nothing here asserts.
  */
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { Agent, request } from 'undici';
 import { EventCommits } from '../src/events/commits.js';
@@ -238,9 +240,54 @@ export async function createUsers(users: UsersService, n: number, concurrency: n
   );
 }
 
-export function dispatcherFor(opened: { database: Database; url: string }, wakeups?: Wakeups) {
+/**
+ * Statements the dispatcher's PostgreSQL pool sent, by kind (the text's opening words, numbers
+ * and placeholders removed): each is one round trip, BEGIN and COMMIT included.
+ */
+export class StatementCounts {
+  readonly byKind = new Map<string, number>();
+  total = 0;
+
+  /** Counts every query sent by `pool`'s clients from now on (clients connected later included). */
+  watch(pool: pg.Pool): void {
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+        const first = args[0];
+        const text = typeof first === 'string' ? first : ((first as { text?: string } | undefined)?.text ?? '?');
+        this.count(text);
+        return query(...args);
+      };
+    });
+  }
+
+  count(text: string): void {
+    const kind = text
+      .replace(/\$\d+|\?/g, '')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .split(' ')
+      .slice(0, 7)
+      .join(' ')
+      .toLowerCase();
+    this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
+    this.total++;
+  }
+
+  reset(): void {
+    this.byKind.clear();
+    this.total = 0;
+  }
+}
+
+export function dispatcherFor(opened: { database: Database; url: string }, wakeups?: Wakeups, counts?: StatementCounts) {
   // As in src/main.ts: on PostgreSQL, deliveries use a pool of their own.
   const own = opened.database.dialect.name === 'postgres' ? openDatabase(opened.url, { poolSize: 8 }) : undefined;
+  if (own?.driver.kind === 'postgres' && counts !== undefined) counts.watch(own.driver.pool);
+  // An experiment, not production's setting (bench/RESULTS.md, issue 16 fifth pass): the
+  // dispatcher's commits stop waiting for their WAL flush, which they share with the writers'.
+  if (own?.driver.kind === 'postgres' && process.env.BENCH_DISPATCHER_ASYNC_COMMIT === '1')
+    own.driver.pool.on('connect', (client) => void client.query('set synchronous_commit = off').catch(() => undefined));
   const db = own ?? opened.database;
   const store = new SqlDeliveryStore(db.db, db.dialect);
   // Production settings: 16 workers, default client timeouts (a dead endpoint costs 10 s per attempt).
@@ -248,6 +295,8 @@ export function dispatcherFor(opened: { database: Database; url: string }, wakeu
   const dispatcher = new Dispatcher({ store, client, logger: createLogger('silent'), newId: newUuidV7, ...(wakeups ? { wakeups } : {}) });
   return {
     dispatcher,
+    /** The dispatcher's own PostgreSQL pool (undefined on SQLite). */
+    pool: own?.driver.kind === 'postgres' ? own.driver.pool : undefined,
     async stop() {
       await dispatcher.stop(500);
       await client.close();
@@ -262,16 +311,91 @@ export interface DrainHooks {
   finished?(): Promise<void>;
 }
 
+let ticksPerSecond: number | undefined;
+
+/** A backend's CPU time (user + system, µs) and its kind (pg_stat_activity's backend_type). */
+interface BackendCpu {
+  readonly us: number;
+  readonly kind: string;
+}
+
+/**
+ * CPU time of each PostgreSQL backend connected to `opened`'s database, by pid, from /proc (the
+ * server runs on this machine): the share of a delivery's cost that this process's cpuUsage()
+ * does not see. undefined on SQLite, or when /proc cannot be read.
+ */
+export async function backendCpu(opened: OpenedTarget): Promise<Map<number, BackendCpu> | undefined> {
+  if (opened.database.dialect.name !== 'postgres') return undefined;
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+  const name = new URL(opened.url).pathname.slice(1);
+  const { rows } = await sql<{ pid: number; kind: string }>`select pid, backend_type as kind from pg_stat_activity
+    where datname = ${name}`.execute(opened.database.db);
+  const cpu = new Map<number, BackendCpu>();
+  for (const { pid, kind } of rows) {
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpu.set(pid, { us: ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond, kind });
+    } catch {
+      return undefined; // not this machine's server, or not readable
+    }
+  }
+  return cpu;
+}
+
+/** What the drain cost PostgreSQL's backends, in µs by kind (a backend that started during it counts from 0). */
+export function backendCpuSpent(
+  before: Map<number, BackendCpu> | undefined,
+  after: Map<number, BackendCpu> | undefined,
+): Map<string, number> | undefined {
+  if (before === undefined || after === undefined) return undefined;
+  const spent = new Map<string, number>();
+  for (const [pid, { us, kind }] of after) {
+    const earlier = before.get(pid);
+    // Backends opened during the drain: the dispatcher's pool and its LISTEN connection.
+    const key = `${kind}${earlier === undefined ? ' (opened during the drain)' : ''}`;
+    spent.set(key, (spent.get(key) ?? 0) + us - (earlier?.us ?? 0));
+  }
+  return spent;
+}
+
+/**
+ * Opens the dispatcher pool's 8 connections and has each plan the tables the dispatcher reads and
+ * writes, as a running service's pool would have: otherwise the drain's server CPU includes nine
+ * backends starting on a database created a second before and building their catalog caches
+ * (10–20 ms each, a third of the server's share of a 2,000-event drain).
+ */
+async function warmPool(pool: pg.Pool): Promise<void> {
+  const clients = await Promise.all(Array.from({ length: 8 }, () => pool.connect()));
+  try {
+    await Promise.all(
+      clients.map(async (client) => {
+        await client.query('select max(seq) from events');
+        await client.query('select seq from events where seq > $1 and seq <= $2 order by seq limit $3', [0, 0, 1]);
+        await client.query('select * from events where seq in ($1)', [0]);
+        await client.query('select e.id from webhook_endpoints e join webhook_replays r on r.endpoint_id = e.id limit 0');
+        await client.query('select * from webhook_attempts where endpoint_id = $1 limit 0', ['00000000-0000-0000-0000-000000000000']);
+      }),
+    );
+  } finally {
+    for (const client of clients) client.release();
+  }
+}
+
 /**
  * N events first, then the dispatcher drains them to every endpoint (plus a dead one with
- * `withDead`): healthy deliveries/s, and this process's CPU µs per delivery.
+ * `withDead`): healthy deliveries/s, this process's CPU µs per delivery, on PostgreSQL also the
+ * database's backends' CPU µs per delivery (`serverCpuUs`, and by backend type; backends that
+ * exited during the drain are missed; autovacuum workers are counted: the drain's writes cause them) and, with `counts`, the dispatcher's statements.
  */
 export async function throughput(
   target: Target,
   withDead: boolean,
   { events, endpoints }: RunSize,
   hooks: DrainHooks = {},
-): Promise<{ perSecond: number; seconds: number; cpuUs: number }> {
+  counts?: StatementCounts,
+): Promise<{ perSecond: number; seconds: number; cpuUs: number; serverCpuUs: number | undefined; serverByKind: Map<string, number> }> {
   const opened = await target.open();
   const { database } = opened;
   const sinks: Sink[] = [];
@@ -288,10 +412,13 @@ export async function throughput(
       await webhooks.create({ url: dead.url });
     }
     await createUsers(users, events, 8);
-    const running = dispatcherFor(opened, wakeupsFor(opened, commits));
+    const running = dispatcherFor(opened, wakeupsFor(opened, commits), counts);
     const { dispatcher } = running;
     const healthy = sinks.slice(0, endpoints);
     const total = events * endpoints;
+    if (running.pool !== undefined && process.env.BENCH_COLD_POOL !== '1') await warmPool(running.pool);
+    counts?.reset();
+    const serverBefore = await backendCpu(opened);
     await hooks.started?.();
     const started = performance.now();
     const cpu = process.cpuUsage();
@@ -300,8 +427,16 @@ export async function throughput(
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
     await hooks.finished?.();
+    // Before stop(): its pool's backends exit with it. The last settlements may still be in flight.
+    const serverSpent = backendCpuSpent(serverBefore, await backendCpu(opened));
     await running.stop();
-    return { perSecond: total / seconds, seconds, cpuUs: (used.user + used.system) / total };
+    return {
+      perSecond: total / seconds,
+      seconds,
+      cpuUs: (used.user + used.system) / total,
+      serverCpuUs: serverSpent === undefined ? undefined : [...serverSpent.values()].reduce((a, b) => a + b, 0) / total,
+      serverByKind: new Map([...(serverSpent ?? [])].map(([kind, us]) => [kind, us / total])),
+    };
   } finally {
     for (const s of sinks) await s.close();
     await opened.cleanup();

@@ -2,11 +2,15 @@
 // replays and the delivery log.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
+import type { Schema } from '../../src/db/schema.js';
 import { ValidationError } from '../../src/kit/errors.js';
 import { ReplayTooLargeError, WebhookEndpointNotFoundError } from '../../src/webhooks/errors.js';
 import { activeSecrets, type WebhookEndpoint } from '../../src/webhooks/model.js';
 import { REPLAY_MAX_EVENTS, type DeliveryAttempt } from '../../src/webhooks/service.js';
+import { SqlDeliveryStore } from '../../src/webhooks/sql-delivery-store.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { bench, type Bench } from './harness.js';
 
@@ -178,6 +182,185 @@ for (const [dialect, open, skip] of await dialects()) {
       await b.deliveries.releaseAll('thief');
       for (const endpoint of endpoints) await b.webhooks.delete(endpoint.id);
     });
+
+    test('a stream settlement keeps every field of its log rows and of the endpoint state, awkward text included', async () => {
+      const { endpoint } = await b.webhooks.create({ url: 'https://example.com/fields' });
+      await b.createUsers(2, 'fields');
+      const max = await b.deliveries.maxSequence();
+      const now = new Date();
+      const soon = new Date(now.getTime() + 60_000);
+      const claimed = await b.deliveries.claim('fields', now, soon, 1000);
+      assert.ok(claimed.some((e) => e.id === endpoint.id));
+      // Text that an array literal must quote or escape (PostgreSQL sends the rows as arrays).
+      const awkward = ['{"a": [1, 2]}, \\ "quoted" \'single\'', 'NULL', '', ' spaced ', 'ünïcödé ✓ \n new line'];
+      const failingSince = new Date(now.getTime() - 5_000);
+      const attempts: DeliveryAttempt[] = awkward.map((text, i) => ({
+        id: uuidv7(),
+        endpointId: endpoint.id,
+        eventId: uuidv7(),
+        eventSequence: max - (i % 2),
+        attempt: i + 1,
+        attemptedAt: new Date(now.getTime() + i),
+        outcome: i % 2 === 0 ? 'success' : 'permanent',
+        status: i === 1 ? null : 200 + i,
+        latencyMs: 10 * i,
+        errorCode: i % 2 === 0 ? null : text,
+        errorMessage: i % 2 === 0 ? null : text,
+        responseBody: text,
+        replay: i === 3,
+      }));
+      const held = await b.deliveries.settle(
+        'fields',
+        endpoint.id,
+        { attempts, endpoint: { cursor: max, attempt: 4, failingSince } },
+        soon,
+      );
+      assert.equal(held, true);
+      const logged = await b.webhooks.deliveries(endpoint.id, undefined, 10);
+      assert.deepEqual(
+        [...logged].sort((x, y) => x.attempt - y.attempt),
+        attempts,
+      );
+      const row = await testDb.database.db
+        .selectFrom('webhook_endpoints')
+        .select(['cursor', 'attempt', 'failing_since', 'lease_until', 'lease_owner'])
+        .where('id', '=', endpoint.id)
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(row.cursor), max);
+      assert.equal(row.attempt, 4);
+      assert.equal(testDb.database.dialect.fromTime(row.failing_since).getTime(), failingSince.getTime());
+      assert.equal(testDb.database.dialect.fromTime(row.lease_until).getTime(), soon.getTime());
+      assert.equal(row.lease_owner, 'fields');
+      // failing_since back to null (a success after failures).
+      assert.equal(
+        await b.deliveries.settle('fields', endpoint.id, { attempts: [], endpoint: { cursor: max, attempt: 1, failingSince: null } }, soon),
+        true,
+      );
+      const cleared = await testDb.database.db
+        .selectFrom('webhook_endpoints')
+        .select('failing_since')
+        .where('id', '=', endpoint.id)
+        .executeTakeFirstOrThrow();
+      assert.equal(cleared.failing_since, null);
+      await b.deliveries.releaseAll('fields');
+      await b.webhooks.delete(endpoint.id);
+    });
+
+    test('two stream settlements of one endpoint written together: both groups of log rows, the later state', async () => {
+      const { endpoint } = await b.webhooks.create({ url: 'https://example.com/twice' });
+      await b.createUsers(2, 'twice');
+      const max = await b.deliveries.maxSequence();
+      const now = new Date();
+      const soon = new Date(now.getTime() + 60_000);
+      assert.ok((await b.deliveries.claim('twice', now, soon, 1000)).some((e) => e.id === endpoint.id));
+      const attemptAt = (sequence: number): DeliveryAttempt => ({
+        id: uuidv7(),
+        endpointId: endpoint.id,
+        eventId: uuidv7(),
+        eventSequence: sequence,
+        attempt: 1,
+        attemptedAt: now,
+        outcome: 'success',
+        status: 204,
+        latencyMs: 1,
+        errorCode: null,
+        errorMessage: null,
+        responseBody: '',
+        replay: false,
+      });
+      // The dispatcher never does this (a worker waits for its settlement), but the store must not
+      // lose either: one statement joining both to the endpoint's row would apply only one of them.
+      const held = await Promise.all([
+        b.deliveries.settle(
+          'twice',
+          endpoint.id,
+          { attempts: [attemptAt(max - 1)], endpoint: { cursor: max - 1, attempt: 1, failingSince: null } },
+          soon,
+        ),
+        b.deliveries.settle(
+          'twice',
+          endpoint.id,
+          { attempts: [attemptAt(max)], endpoint: { cursor: max, attempt: 1, failingSince: null } },
+          soon,
+        ),
+      ]);
+      assert.deepEqual(held, [true, true]);
+      assert.equal((await b.webhooks.deliveries(endpoint.id, undefined, 10)).length, 2);
+      const row = await testDb.database.db
+        .selectFrom('webhook_endpoints')
+        .select('cursor')
+        .where('id', '=', endpoint.id)
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(row.cursor), max);
+      await b.deliveries.releaseAll('twice');
+      await b.webhooks.delete(endpoint.id);
+    });
+
+    test(
+      'stream settlements made together are one statement (one round trip) on PostgreSQL',
+      { skip: dialect !== 'postgres' },
+      async () => {
+        const { driver } = testDb.database;
+        assert.equal(driver.kind, 'postgres');
+        // A store on a pool of its own whose clients count what they send, BEGIN and COMMIT included.
+        const pool = new pg.Pool({ connectionString: testDb.url, max: 2 });
+        const sent: string[] = [];
+        pool.on('connect', (client) => {
+          const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+          (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+            sent.push(typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string }).text));
+            return query(...args);
+          };
+        });
+        const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+        try {
+          const store = new SqlDeliveryStore(db, testDb.database.dialect);
+          const endpoints = [];
+          for (const n of [1, 2, 3]) endpoints.push((await b.webhooks.create({ url: `https://example.com/one-${n}` })).endpoint);
+          await b.createUsers(1, 'one');
+          const max = await store.maxSequence();
+          const now = new Date();
+          const soon = new Date(now.getTime() + 60_000);
+          const claimed = await store.claim('one', now, soon, 1000);
+          for (const endpoint of endpoints) assert.ok(claimed.some((e) => e.id === endpoint.id));
+          sent.length = 0;
+          const held = await Promise.all(
+            endpoints.map((endpoint) =>
+              store.settle(
+                'one',
+                endpoint.id,
+                {
+                  attempts: [0, 1].map((i) => ({
+                    id: uuidv7(),
+                    endpointId: endpoint.id,
+                    eventId: uuidv7(),
+                    eventSequence: max,
+                    attempt: 1 + i,
+                    attemptedAt: now,
+                    outcome: 'success',
+                    status: 204,
+                    latencyMs: 1,
+                    errorCode: null,
+                    errorMessage: null,
+                    responseBody: '',
+                    replay: false,
+                  })),
+                  endpoint: { cursor: max, attempt: 1, failingSince: null },
+                },
+                soon,
+              ),
+            ),
+          );
+          assert.deepEqual(held, [true, true, true]);
+          assert.equal(sent.length, 1, `sent: ${sent.map((text) => text.slice(0, 40)).join(' | ')}`);
+          for (const endpoint of endpoints) assert.equal((await b.webhooks.deliveries(endpoint.id, undefined, 10)).length, 2);
+          await store.releaseAll('one');
+          for (const endpoint of endpoints) await b.webhooks.delete(endpoint.id);
+        } finally {
+          await db.destroy();
+        }
+      },
+    );
 
     test('the same read of events asked for while it is in flight is answered by that read; other ranges by their own', async () => {
       const before = await b.deliveries.maxSequence();
