@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { outageError, sqliteDialect } from '../db/dialect.js';
+import { DatabaseUnavailableError } from '../db/outage.js';
 import type { RawStatement, StatementObserver } from '../db/instrumentation.js';
 import type { Schema } from '../db/schema.js';
 import { allObserved, getObserved, runObserved } from '../db/sqlite-steps.js';
@@ -66,6 +68,9 @@ export class SqliteUserStore implements UserStore {
   readonly #onDelete: ((userId: UserId, deleted: NewEvent) => void) | undefined;
   /** Set by the last line of each transaction's body: what the wrapper does after it is the COMMIT. */
   #commitStartedAt = 0;
+  /** The connection's busy timeout: how long a write may wait for another process's lock in all. */
+  readonly #busyTimeoutMs: number;
+  readonly #restoreBusyWait: string;
   // Wrapped once: better-sqlite3 runs each as BEGIN … COMMIT, or ROLLBACK when the body throws.
   readonly #createTx: SQLite.Transaction<(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent) => void>;
   readonly #updateTx: SQLite.Transaction<
@@ -80,6 +85,8 @@ export class SqliteUserStore implements UserStore {
     this.#onEventsCommitted = options.onEventsCommitted;
     this.#onDelete = options.onDelete;
     this.#s = prepareUserStatements(options.connection);
+    this.#busyTimeoutMs = Number(options.connection.pragma('busy_timeout', { simple: true }));
+    this.#restoreBusyWait = `PRAGMA busy_timeout = ${Math.trunc(this.#busyTimeoutMs)}`;
     this.#createTx = options.connection.transaction(this.#createIn.bind(this));
     this.#updateTx = options.connection.transaction(this.#updateIn.bind(this));
     this.#deleteTx = options.connection.transaction(this.#deleteIn.bind(this));
@@ -91,7 +98,7 @@ export class SqliteUserStore implements UserStore {
 
   async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: Cancellation): Promise<void> {
     signal?.throwIfAborted();
-    return this.#exclusively(() => this.#committed(() => this.#createTx.immediate(user, idempotency, event)), signal);
+    return this.#writing(() => this.#committed(() => this.#createTx.immediate(user, idempotency, event)), signal);
   }
 
   async findIdempotency(scope: string, key: string, now: Date, signal?: Cancellation): Promise<IdempotencyRecord | undefined> {
@@ -148,17 +155,17 @@ export class SqliteUserStore implements UserStore {
     signal?: Cancellation,
   ): Promise<User> {
     signal?.throwIfAborted();
-    return this.#exclusively(() => this.#committed(() => this.#updateTx.immediate(id, change, describe)), signal);
+    return this.#writing(() => this.#committed(() => this.#updateTx.immediate(id, change, describe)), signal);
   }
 
   async delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: Cancellation): Promise<void> {
     signal?.throwIfAborted();
-    return this.#exclusively(() => this.#committed(() => this.#deleteTx.immediate(id, check, describe)), signal);
+    return this.#writing(() => this.#committed(() => this.#deleteTx.immediate(id, check, describe)), signal);
   }
 
   async purgeIdempotency(now: Date, limit: number, signal?: Cancellation): Promise<number> {
     signal?.throwIfAborted();
-    return this.#exclusively(() => this.#run(this.#s.purgeIdempotency, now.toISOString(), limit).changes, signal);
+    return this.#writing(() => this.#run(this.#s.purgeIdempotency, now.toISOString(), limit).changes, signal);
   }
 
   #createIn(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent): void {
@@ -256,6 +263,39 @@ export class SqliteUserStore implements UserStore {
     }
   }
 
+  /**
+   * Runs a write without letting SQLite's busy handler sleep on the event loop. better-sqlite3 is
+   * synchronous, so a write waiting there for another process's lock (a `roster import` beside
+   * the server) held every request of this instance, reads included (bench/RESULTS.md, "SQLite: a
+   * write waiting for another process's lock"). The lock is tried without waiting; while another
+   * process holds it, the whole write is tried again after short asynchronous pauses (it never
+   * began: BEGIN IMMEDIATE is what failed), until the busy timeout has passed, then refused as
+   * SQLite's own wait would have been (DatabaseUnavailableError, 503).
+   */
+  async #writing<T>(write: () => T, cancellation: Cancellation | undefined): Promise<T> {
+    const giveUpAt = performance.now() + this.#busyTimeoutMs;
+    for (let pauseMs = LOCK_RETRY_FIRST_MS; ; pauseMs = Math.min(pauseMs * 2, LOCK_RETRY_MAX_MS)) {
+      try {
+        return await this.#exclusively(() => this.#withoutBusyWait(write), cancellation);
+      } catch (error) {
+        if (!lockedByAnother(error) || performance.now() + pauseMs > giveUpAt) throw error;
+      }
+      await sleep(pauseMs);
+      cancellation?.throwIfAborted();
+    }
+  }
+
+  // exec(), not a prepared statement: SQLite applies `PRAGMA busy_timeout = N` when the statement
+  // is prepared, so running a prepared one again changes nothing. About 3 µs a write.
+  #withoutBusyWait<T>(write: () => T): T {
+    this.#connection.exec('PRAGMA busy_timeout = 0');
+    try {
+      return write();
+    } finally {
+      this.#connection.exec(this.#restoreBusyWait);
+    }
+  }
+
   #run(p: Prepared, ...params: unknown[]): SQLite.RunResult {
     return runObserved(this.#observe, p, params);
   }
@@ -267,6 +307,17 @@ export class SqliteUserStore implements UserStore {
   #all<T>(p: Prepared, params: unknown[]): T[] {
     return allObserved<T>(this.#observe, p, params);
   }
+}
+
+/** The first pause before the write lock is tried again, and the longest: a gap between another process's transactions is short. */
+const LOCK_RETRY_FIRST_MS = 1;
+const LOCK_RETRY_MAX_MS = 8;
+
+/** SQLite refused the write lock at once because another connection holds it (SQLITE_BUSY and its extended codes). */
+function lockedByAnother(error: unknown): boolean {
+  const cause = error instanceof DatabaseUnavailableError ? error.cause : error;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 /**

@@ -4,7 +4,10 @@
 import { PROVISIONING_DEFAULTS } from '../../src/users/model.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import BetterSqlite3 from 'better-sqlite3';
 import type SQLite from 'better-sqlite3';
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
+import { DatabaseUnavailableError } from '../../src/db/outage.js';
 import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import { openDatabase, type Database } from '../../src/db/database.js';
@@ -129,6 +132,66 @@ describe('SqliteUserStore on the shared connection', () => {
     });
     deadline.dispose();
     await assert.rejects(pending!, /client gone/);
+  });
+
+  test("a write waiting for another connection's lock leaves the event loop free, and goes in once the lock is released", async () => {
+    const other = new BetterSqlite3(connection.name);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const user = makeUser();
+      let settled = false;
+      const pending = store.create(user, undefined, created(user)).finally(() => (settled = true));
+      // SQLite's own busy handler would have slept inside create() for the whole busy timeout,
+      // on this thread, and refused the write before this line ran.
+      await setImmediatePromise();
+      await setImmediatePromise();
+      assert.equal(settled, false, 'the write is still waiting for the lock');
+      assert.equal(rowOf(user.id), undefined);
+      other.exec('COMMIT');
+      await pending;
+      assert.ok(rowOf(user.id), 'written once the lock was free');
+      assert.equal(eventsOf(user.id).n, 1);
+      assert.equal(connection.pragma('busy_timeout', { simple: true }), 5000, "the connection's busy timeout is back");
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+    }
+  });
+
+  test('a write still locked out after the busy timeout is refused as unavailable, and a cancelled one stops waiting', async () => {
+    const shortWait = openDatabase(testDb.url, { metrics: databaseMetrics(new Registry()), sqliteBusyTimeoutMs: 50 });
+    const other = new BetterSqlite3(connection.name);
+    try {
+      assert.equal(shortWait.driver.kind, 'sqlite');
+      const impatient = new SqliteUserStore({
+        db: shortWait.db,
+        connection: shortWait.driver.connection,
+        observe: shortWait.observeStatement,
+      });
+      other.exec('BEGIN IMMEDIATE');
+      const user = makeUser();
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 1);
+      try {
+        await assert.rejects(impatient.create(user, undefined, created(user)), DatabaseUnavailableError);
+      } finally {
+        clearInterval(ticker);
+      }
+      assert.ok(ticks > 0, 'timers ran while the write waited');
+
+      const deadline = new Deadline(60_000, () => new Error('expired'));
+      const another = makeUser();
+      const cancelled = impatient.create(another, undefined, created(another), deadline);
+      deadline.abort(new Error('client gone'));
+      deadline.dispose();
+      await assert.rejects(cancelled, /client gone/);
+      other.exec('ROLLBACK');
+      assert.equal(rowOf(user.id), undefined);
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      await shortWait.close();
+    }
   });
 
   test('a transaction left open outside Kysely is refused, never joined', async () => {
