@@ -14,6 +14,31 @@ import { SqlDeliveryStore } from '../../src/webhooks/sql-delivery-store.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { bench, type Bench } from './harness.js';
 
+/** A successful first attempt of `eventSequence` at `endpointId`, as the dispatcher logs one; `overrides` for the rest. */
+function successfulAttempt(
+  endpointId: string,
+  eventSequence: number,
+  attemptedAt: Date,
+  overrides: Partial<DeliveryAttempt> = {},
+): DeliveryAttempt {
+  return {
+    id: uuidv7(),
+    endpointId,
+    eventId: uuidv7(),
+    eventSequence,
+    attempt: 1,
+    attemptedAt,
+    outcome: 'success',
+    status: 204,
+    latencyMs: 1,
+    errorCode: null,
+    errorMessage: null,
+    responseBody: '',
+    replay: false,
+    ...overrides,
+  };
+}
+
 for (const [dialect, open, skip] of await dialects()) {
   describe(`the webhook store on ${dialect}`, { skip }, () => {
     let testDb: TestDatabase;
@@ -135,21 +160,7 @@ for (const [dialect, open, skip] of await dialects()) {
       // The second endpoint's lease was taken over meanwhile.
       const [first, stolen, third] = endpoints as [WebhookEndpoint, WebhookEndpoint, WebhookEndpoint];
       await testDb.database.db.updateTable('webhook_endpoints').set({ lease_owner: 'thief' }).where('id', '=', stolen.id).execute();
-      const attemptOf = (endpoint: WebhookEndpoint): DeliveryAttempt => ({
-        id: uuidv7(),
-        endpointId: endpoint.id,
-        eventId: uuidv7(),
-        eventSequence: max,
-        attempt: 1,
-        attemptedAt: now,
-        outcome: 'success',
-        status: 204,
-        latencyMs: 3,
-        errorCode: null,
-        errorMessage: null,
-        responseBody: '',
-        replay: false,
-      });
+      const attemptOf = (endpoint: WebhookEndpoint) => successfulAttempt(endpoint.id, max, now, { latencyMs: 3 });
       // Settled in the same turn, as workers whose groups fall due together: written in one transaction.
       const held = await Promise.all(
         endpoints.map((endpoint) =>
@@ -253,21 +264,7 @@ for (const [dialect, open, skip] of await dialects()) {
       const now = new Date();
       const soon = new Date(now.getTime() + 60_000);
       assert.ok((await b.deliveries.claim('twice', now, soon, 1000)).some((e) => e.id === endpoint.id));
-      const attemptAt = (sequence: number): DeliveryAttempt => ({
-        id: uuidv7(),
-        endpointId: endpoint.id,
-        eventId: uuidv7(),
-        eventSequence: sequence,
-        attempt: 1,
-        attemptedAt: now,
-        outcome: 'success',
-        status: 204,
-        latencyMs: 1,
-        errorCode: null,
-        errorMessage: null,
-        responseBody: '',
-        replay: false,
-      });
+      const attemptAt = (sequence: number) => successfulAttempt(endpoint.id, sequence, now);
       // The dispatcher never does this (a worker waits for its settlement), but the store must not
       // lose either: one statement joining both to the endpoint's row would apply only one of them.
       const held = await Promise.all([
@@ -330,21 +327,7 @@ for (const [dialect, open, skip] of await dialects()) {
                 'one',
                 endpoint.id,
                 {
-                  attempts: [0, 1].map((i) => ({
-                    id: uuidv7(),
-                    endpointId: endpoint.id,
-                    eventId: uuidv7(),
-                    eventSequence: max,
-                    attempt: 1 + i,
-                    attemptedAt: now,
-                    outcome: 'success',
-                    status: 204,
-                    latencyMs: 1,
-                    errorCode: null,
-                    errorMessage: null,
-                    responseBody: '',
-                    replay: false,
-                  })),
+                  attempts: [0, 1].map((i) => successfulAttempt(endpoint.id, max, now, { attempt: 1 + i })),
                   endpoint: { cursor: max, attempt: 1, failingSince: null },
                 },
                 soon,
