@@ -3,21 +3,12 @@ import { dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type SQLite from 'better-sqlite3';
-import {
-  Kysely,
-  PostgresDialect,
-  SqliteDialect,
-  SqliteDriver,
-  sql,
-  type DatabaseConnection,
-  type Driver,
-  type SqliteDatabase,
-  type SqliteDialectConfig,
-} from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import type pg from 'pg';
 import { withDeadline } from '../kit/deadline.js';
 import { postgresDialect, sqliteDialect, type SqlDialect } from './dialect.js';
 import type { Schema } from './schema.js';
+import { RosterSqliteDialect } from './sqlite-dialect.js';
 import { observeQueries, observeStatements, type StatementObserver } from './instrumentation.js';
 import type { DatabaseMetrics } from './metrics.js';
 
@@ -120,7 +111,7 @@ function openSqlite(file: string, options: DatabaseOptions): Database {
   connection.pragma(`busy_timeout = ${Math.trunc(options.sqliteBusyTimeoutMs ?? 5000)}`);
   connection.pragma('foreign_keys = ON');
   const db = new Kysely<Schema>({
-    dialect: new OpenTransactionsRollbackDialect({ database: reusingStatements(connection) }, connection),
+    dialect: new RosterSqliteDialect(connection),
     log: observeQueries('sqlite', options.metrics),
   });
   return {
@@ -133,56 +124,6 @@ function openSqlite(file: string, options: DatabaseOptions): Database {
       await withDeadline(sql`select 1`.execute(db), timeoutMs, 'database ping', signal);
     },
     close: () => db.destroy(),
-  };
-}
-
-/**
- * SQLite rolls a whole transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR,
- * SQLITE_BUSY, SQLITE_NOMEM). Kysely then sends ROLLBACK anyway, which fails with "cannot
- * rollback - no transaction is active" and replaces the error that said what happened: a full
- * disk became a 500 instead of a 503. This dialect rolls back only a transaction still open.
- */
-class OpenTransactionsRollbackDialect extends SqliteDialect {
-  readonly #config: SqliteDialectConfig;
-  readonly #connection: SQLite.Database;
-
-  constructor(config: SqliteDialectConfig, connection: SQLite.Database) {
-    super(config);
-    this.#config = config;
-    this.#connection = connection;
-  }
-
-  override createDriver(): Driver {
-    const connection = this.#connection;
-    return new (class extends SqliteDriver {
-      override async rollbackTransaction(kyselyConnection: DatabaseConnection): Promise<void> {
-        if (connection.inTransaction) await super.rollbackTransaction(kyselyConnection);
-      }
-    })(this.#config);
-  }
-}
-
-const STATEMENT_CACHE_SIZE = 256;
-
-/**
- * Kysely's SQLite driver prepares every query anew, and preparing (parsing and planning SQL)
- * cost more than running a primary-key lookup in the GET-by-id profile. Queries built by the
- * stores have a small, fixed set of SQL texts, so a bounded cache of prepared statements keyed
- * by SQL text removes that cost. Safe because Kysely runs one query at a time per connection.
- */
-function reusingStatements(connection: SQLite.Database): SqliteDatabase {
-  const statements = new Map<string, SQLite.Statement>();
-  return {
-    close: () => connection.close(),
-    prepare(text: string) {
-      let statement = statements.get(text);
-      if (statement === undefined) {
-        statement = connection.prepare(text);
-        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value!);
-        statements.set(text, statement);
-      }
-      return statement;
-    },
   };
 }
 

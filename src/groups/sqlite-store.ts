@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { outageError, sqliteDialect } from '../db/dialect.js';
 import type { RawStatement, StatementObserver } from '../db/instrumentation.js';
 import type { Schema } from '../db/schema.js';
+import { SqliteLockWait } from '../db/sqlite-lock.js';
 import { allObserved, getObserved, runObserved, type PreparedStatement } from '../db/sqlite-steps.js';
 import type { NewEvent } from '../events/model.js';
 import { toEventRow } from '../events/sql-outbox.js';
@@ -141,6 +142,7 @@ export class SqliteGroupStore implements GroupStore {
   readonly #observe: StatementObserver;
   readonly #s: GroupStatements;
   readonly #onEventsCommitted: (() => void) | undefined;
+  readonly #locks: SqliteLockWait;
   readonly #createTx: SQLite.Transaction<
     (group: Group, memberIds: readonly UserId[], events: readonly NewEvent[], idempotency: GroupIdempotency | undefined) => void
   >;
@@ -160,6 +162,7 @@ export class SqliteGroupStore implements GroupStore {
     this.#observe = options.observe;
     this.#onEventsCommitted = options.onEventsCommitted;
     this.#s = prepareGroupStatements(options.connection);
+    this.#locks = new SqliteLockWait(options.connection);
     this.#createTx = options.connection.transaction(this.#createIn.bind(this));
     this.#changeTx = options.connection.transaction(this.#changeIn.bind(this));
     this.#deleteTx = options.connection.transaction(this.#deleteIn.bind(this));
@@ -173,7 +176,7 @@ export class SqliteGroupStore implements GroupStore {
     signal?: AbortSignal,
   ): Promise<void> {
     signal?.throwIfAborted();
-    await this.#exclusively(() => this.#committed(() => this.#createTx.immediate(group, memberIds, events, idempotency)), signal);
+    await this.#writing(() => this.#committed(() => this.#createTx.immediate(group, memberIds, events, idempotency)), signal);
   }
 
   async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<GroupIdempotency | undefined> {
@@ -226,7 +229,7 @@ export class SqliteGroupStore implements GroupStore {
     signal?: AbortSignal,
   ): Promise<{ group: Group; outcome: MembersOutcome }> {
     signal?.throwIfAborted();
-    const { group, outcome } = await this.#exclusively(
+    const { group, outcome } = await this.#writing(
       () => this.#committed(() => this.#changeTx.immediate(id, members, edit, finish)),
       signal,
     );
@@ -235,7 +238,7 @@ export class SqliteGroupStore implements GroupStore {
 
   async delete(id: GroupId, check: (current: Group) => void, describe: (deleted: Group) => NewEvent, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    await this.#exclusively(() => this.#committed(() => this.#deleteTx.immediate(id, check, describe)), signal);
+    await this.#writing(() => this.#committed(() => this.#deleteTx.immediate(id, check, describe)), signal);
   }
 
   async members(id: GroupId, afterUserId: UserId | undefined, limit: number, signal?: AbortSignal): Promise<Member[] | undefined> {
@@ -387,6 +390,11 @@ export class SqliteGroupStore implements GroupStore {
     } catch (error) {
       throw translated(error);
     }
+  }
+
+  /** As SqliteUserStore's: the write lock is waited for asynchronously, never in SQLite's busy handler (db/sqlite-lock.ts). */
+  async #writing<T>(write: () => T, signal: AbortSignal | undefined): Promise<T> {
+    return this.#locks.retrying(() => this.#exclusively(() => this.#locks.withoutWaiting(write), signal), signal);
   }
 
   #run(p: Prepared, ...params: unknown[]): SQLite.RunResult {

@@ -2,6 +2,7 @@ import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { sqliteDialect } from '../db/dialect.js';
 import type { Schema } from '../db/schema.js';
+import { SqliteLockWait } from '../db/sqlite-lock.js';
 import type { NewEvent } from '../events/model.js';
 import { toEventRow } from '../events/sql-outbox.js';
 import type { BatchFinding, BatchUser, UserBatchResult, UserBatchRun, UserBatchWriter } from './batch-store.js';
@@ -51,6 +52,7 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
   readonly #now: () => Date;
   readonly #statements: ReturnType<typeof prepare>;
   readonly #connection: SQLite.Database;
+  readonly #locks: SqliteLockWait;
   readonly #restore: { cacheSize: number; autocheckpoint: number };
   readonly overlapsReading = false;
 
@@ -61,6 +63,7 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     this.#newId = options.newId;
     this.#now = options.now ?? (() => new Date());
     this.#statements = prepare(options.connection);
+    this.#locks = new SqliteLockWait(options.connection);
     this.#restore = {
       cacheSize: options.connection.pragma('cache_size', { simple: true }) as number,
       autocheckpoint: options.connection.pragma('wal_autocheckpoint', { simple: true }) as number,
@@ -75,17 +78,23 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     signal: AbortSignal,
   ): Promise<UserBatchResult> {
     signal.throwIfAborted();
-    return this.#db.connection().execute(() => {
-      // The lock may have been awaited: a cancel that came meanwhile must not start the batch.
-      signal.throwIfAborted();
-      const result = this.#connection.transaction(() => {
-        const written = this.#writeUsers(users);
-        const done: unknown = alongside(this.#connection, written);
-        if (done instanceof Promise) throw new TypeError('alongside must be synchronous on SQLite: the transaction would commit first');
-        return written;
-      })();
-      return Promise.resolve(result);
-    });
+    // Another process's write lock (the server beside a `roster import`, or the reverse) is
+    // waited for asynchronously, each attempt under Kysely's lock (db/sqlite-lock.ts).
+    return this.#locks.retrying(
+      () =>
+        this.#db.connection().execute(() => {
+          // The lock may have been awaited: a cancel that came meanwhile must not start the batch.
+          signal.throwIfAborted();
+          const transaction = this.#connection.transaction(() => {
+            const written = this.#writeUsers(users);
+            const done: unknown = alongside(this.#connection, written);
+            if (done instanceof Promise) throw new TypeError('alongside must be synchronous on SQLite: the transaction would commit first');
+            return written;
+          });
+          return Promise.resolve(this.#locks.withoutWaiting(() => transaction.immediate()));
+        }),
+      signal,
+    );
   }
 
   close(): Promise<void> {

@@ -1,10 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { outageError, sqliteDialect } from '../db/dialect.js';
-import { DatabaseUnavailableError } from '../db/outage.js';
 import type { RawStatement, StatementObserver } from '../db/instrumentation.js';
 import type { Schema } from '../db/schema.js';
+import { SqliteLockWait } from '../db/sqlite-lock.js';
 import { allObserved, getObserved, runObserved } from '../db/sqlite-steps.js';
 import type { NewEvent } from '../events/model.js';
 import type { Cancellation } from '../kit/deadline.js';
@@ -68,9 +67,7 @@ export class SqliteUserStore implements UserStore {
   readonly #onDelete: ((userId: UserId, deleted: NewEvent) => void) | undefined;
   /** Set by the last line of each transaction's body: what the wrapper does after it is the COMMIT. */
   #commitStartedAt = 0;
-  /** The connection's busy timeout: how long a write may wait for another process's lock in all. */
-  readonly #busyTimeoutMs: number;
-  readonly #restoreBusyWait: string;
+  readonly #locks: SqliteLockWait;
   // Wrapped once: better-sqlite3 runs each as BEGIN … COMMIT, or ROLLBACK when the body throws.
   readonly #createTx: SQLite.Transaction<(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent) => void>;
   readonly #updateTx: SQLite.Transaction<
@@ -85,8 +82,7 @@ export class SqliteUserStore implements UserStore {
     this.#onEventsCommitted = options.onEventsCommitted;
     this.#onDelete = options.onDelete;
     this.#s = prepareUserStatements(options.connection);
-    this.#busyTimeoutMs = Number(options.connection.pragma('busy_timeout', { simple: true }));
-    this.#restoreBusyWait = `PRAGMA busy_timeout = ${Math.trunc(this.#busyTimeoutMs)}`;
+    this.#locks = new SqliteLockWait(options.connection);
     this.#createTx = options.connection.transaction(this.#createIn.bind(this));
     this.#updateTx = options.connection.transaction(this.#updateIn.bind(this));
     this.#deleteTx = options.connection.transaction(this.#deleteIn.bind(this));
@@ -264,36 +260,13 @@ export class SqliteUserStore implements UserStore {
   }
 
   /**
-   * Runs a write without letting SQLite's busy handler sleep on the event loop. better-sqlite3 is
-   * synchronous, so a write waiting there for another process's lock (a `roster import` beside
-   * the server) held every request of this instance, reads included (bench/RESULTS.md, "SQLite: a
-   * write waiting for another process's lock"). The lock is tried without waiting; while another
-   * process holds it, the whole write is tried again after short asynchronous pauses (it never
-   * began: BEGIN IMMEDIATE is what failed), until the busy timeout has passed, then refused as
-   * SQLite's own wait would have been (DatabaseUnavailableError, 503).
+   * Runs a write without letting SQLite's busy handler sleep on the event loop (db/sqlite-lock.ts):
+   * while another process holds the write lock, the whole write is tried again after short
+   * asynchronous pauses (it never began: BEGIN IMMEDIATE is what failed), each time under
+   * Kysely's lock, up to the busy timeout (then DatabaseUnavailableError, 503) or the cancellation.
    */
   async #writing<T>(write: () => T, cancellation: Cancellation | undefined): Promise<T> {
-    const giveUpAt = performance.now() + this.#busyTimeoutMs;
-    for (let pauseMs = LOCK_RETRY_FIRST_MS; ; pauseMs = Math.min(pauseMs * 2, LOCK_RETRY_MAX_MS)) {
-      try {
-        return await this.#exclusively(() => this.#withoutBusyWait(write), cancellation);
-      } catch (error) {
-        if (!lockedByAnother(error) || performance.now() + pauseMs > giveUpAt) throw error;
-      }
-      await sleep(pauseMs);
-      cancellation?.throwIfAborted();
-    }
-  }
-
-  // exec(), not a prepared statement: SQLite applies `PRAGMA busy_timeout = N` when the statement
-  // is prepared, so running a prepared one again changes nothing. About 3 µs a write.
-  #withoutBusyWait<T>(write: () => T): T {
-    this.#connection.exec('PRAGMA busy_timeout = 0');
-    try {
-      return write();
-    } finally {
-      this.#connection.exec(this.#restoreBusyWait);
-    }
+    return this.#locks.retrying(() => this.#exclusively(() => this.#locks.withoutWaiting(write), cancellation), cancellation);
   }
 
   #run(p: Prepared, ...params: unknown[]): SQLite.RunResult {
@@ -307,17 +280,6 @@ export class SqliteUserStore implements UserStore {
   #all<T>(p: Prepared, params: unknown[]): T[] {
     return allObserved<T>(this.#observe, p, params);
   }
-}
-
-/** The first pause before the write lock is tried again, and the longest: a gap between another process's transactions is short. */
-const LOCK_RETRY_FIRST_MS = 1;
-const LOCK_RETRY_MAX_MS = 8;
-
-/** SQLite refused the write lock at once because another connection holds it (SQLITE_BUSY and its extended codes). */
-function lockedByAnother(error: unknown): boolean {
-  const cause = error instanceof DatabaseUnavailableError ? error.cause : error;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 /**
