@@ -67,6 +67,8 @@ interface ChildResult {
   readonly mainCpuSeconds?: number;
   /** The longest batch write (on SQLite: how long one transaction held the write lock, plus Kysely's lock wait). */
   readonly longestBatchMs?: number;
+  /** The rows of each batch the import committed, in order: on SQLite its transactions' sizes, which a floor can repeat. */
+  readonly transactionRows?: readonly number[];
   readonly status?: string;
 }
 
@@ -107,6 +109,7 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
           ? undefined
           : importTransactionFor(database);
     let longestBatchMs = 0;
+    const transactionRows: number[] = [];
     const writerFor = batchWriterFor(database);
     const service = new ImportService({
       jobs: new SqlImportJobStore(database.db, database.dialect),
@@ -117,7 +120,9 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
           async write(batch, signal) {
             const startedAt = performance.now();
             try {
-              return await writer.write(batch, signal);
+              const written = await writer.write(batch, signal);
+              transactionRows.push(batch.rows.length);
+              return written;
             } finally {
               longestBatchMs = Math.max(longestBatchMs, performance.now() - startedAt);
             }
@@ -146,6 +151,7 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
       cpuSeconds: cpuSeconds(),
       ...optional('mainCpuSeconds', mainThreadCpuSeconds()),
       longestBatchMs,
+      transactionRows,
       status: done.status,
     };
   } finally {
@@ -176,13 +182,17 @@ const FLOOR_EVENT_COLUMNS = 'id, type, occurred_at, actor, request_id, subject_i
 /**
  * The floor of issue 15, item 5: the database alone inserting the file's pre-parsed rows into
  * Roster's own tables (users, and events when `events` is per-user) in the import's transaction
- * sizes (20,000 rows on SQLite under the pragmas an import sets; 10,000 on PostgreSQL). No
+ * sizes: on SQLite (under the pragmas an import sets) both 20,000 rows, the import's largest, and
+ * the sizes the `roster import` run just before committed (its time budget makes them smaller,
+ * and each transaction rewrites the index pages it dirtied); 10,000 rows on PostgreSQL. No
  * validation, dedupe, job bookkeeping or progress. SQLite: prepared statements with the
  * import's `on conflict do nothing`. PostgreSQL: `copy` straight into the tables (no conflict
  * handling, which an import cannot do without: a floor no import can reach), or with
  * `insert … select from unnest(…) on conflict do nothing`, one statement per table and transaction.
  */
 async function childFloor(url: string, file: string, events: EventsMode, method: string): Promise<ChildResult> {
+  // `sizes:N,N,…`: SQLite transactions of those sizes in turn (the import's own), else 20,000 rows each.
+  const sizes = method.startsWith('sizes:') ? method.slice('sizes:'.length).split(',').map(Number) : [];
   const database = openDatabase(url, { poolSize: 1 });
   try {
     const rows = await parsedRows(file);
@@ -197,13 +207,15 @@ async function childFloor(url: string, file: string, events: EventsMode, method:
         `insert into users (${FLOOR_USER_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing`,
       );
       const insertEvent = connection.prepare(`insert into events (${FLOOR_EVENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?)`);
-      for (let from = 0; from < rows.users.length; from += 20_000) {
+      for (let from = 0, t = 0; from < rows.users.length; t++) {
+        const to = Math.min(rows.users.length, from + (sizes[t] ?? 20_000));
         connection.transaction(() => {
-          for (let i = from; i < Math.min(rows.users.length, from + 20_000); i++) {
+          for (let i = from; i < to; i++) {
             insertUser.run(...rows.users[i]!);
             if (withEvents) insertEvent.run(...rows.events[i]!);
           }
         })();
+        from = to;
       }
     } else {
       const client = await database.driver.pool.connect();
@@ -430,6 +442,11 @@ async function main(): Promise<void> {
             events,
             'floor',
           ],
+          [
+            `Floor: the same, in the transaction sizes the import above committed${tag}`,
+            events,
+            'floor:same-sizes',
+          ],
         );
       }
     }
@@ -441,16 +458,20 @@ async function main(): Promise<void> {
       );
     let exportSource: string | undefined;
     let n = 0;
+    /** The transaction sizes of the last `roster import`-settings run, for the floor that repeats them. */
+    let importSizes: readonly number[] = [];
     for (const [label, events, sizing] of ONLY === 'postgres' ? [] : sqliteRuns) {
       const url = await freshSqlite(dir, `roster-${events}-${sizing.replace(':', '-')}-${n++}`);
-      if (sizing === 'floor') {
-        row(label, await inChild(['floor', url, file, events, 'insert'], []), sqliteSeconds);
+      if (sizing.startsWith('floor')) {
+        const method = sizing === 'floor:same-sizes' ? `sizes:${importSizes.join(',')}` : 'insert';
+        row(label, await inChild(['floor', url, file, events, method], []), sqliteSeconds);
         continue;
       }
       const api = openDatabase(url);
       try {
         const r = await inChild(['import', url, file, events, sizing], [], api);
         row(label, r, sqliteSeconds);
+        if (sizing === 'default') importSizes = r.transactionRows ?? [];
       } finally {
         await api.close();
       }
