@@ -67,10 +67,12 @@ export class MixedLoad {
   }
 
   /**
-   * Idempotent requests (GET, DELETE) whose connection closed before any answer, sent once more
-   * as RFC 9110 §9.2.2 lets a client do: the balancer closes the client's connection when a
-   * reused connection fails under it (a keep-alive race), which CI met at random moments, away
-   * from any kill or drain. Each one is kept here and counted by the test; writes are never retried.
+   * Requests safe to repeat whose connection closed before any answer, sent once more as RFC 9110
+   * §9.2.2 lets a client do: GET, DELETE, and a create carrying an Idempotency-Key (a repeat gets
+   * the first outcome, so it cannot create twice). The balancer closes the client's connection
+   * when a reused connection fails under it (a keep-alive race), which CI met at random moments,
+   * away from any kill or drain: reads before, one create on 2026-12-05. Each one is kept here and
+   * counted by the test; a write without a key is never sent again.
    */
   readonly closedAndRetried: Outcome[] = [];
 
@@ -111,7 +113,8 @@ export class MixedLoad {
     } catch (error) {
       const cause = (error as Error).cause;
       outcome = { client, op, startedAt, endedAt: Date.now(), status: undefined, error: String(cause ?? error), instance: undefined };
-      if (!retry && (method === 'GET' || method === 'DELETE') && /other side closed/.test(outcome.error ?? '')) {
+      const repeatable = method === 'GET' || method === 'DELETE' || headers['idempotency-key'] !== undefined;
+      if (!retry && repeatable && /other side closed/.test(outcome.error ?? '')) {
         this.closedAndRetried.push(outcome);
         const again = await this.#send(client, op, method, path, body, headers, true);
         return again;
