@@ -85,7 +85,10 @@ export async function startServer(config: Config, logger: Logger, options: Start
     // collection; an idle server on Node 24 would keep it (kit/heap.ts).
     await app.ready();
     const settled = settleHeap();
-    logger.debug({ heap_before: settled.heapBefore, heap_after: settled.heapAfter, ms: Math.round(settled.ms) }, 'heap settled after start');
+    logger.debug(
+      { heap_before: settled.heapBefore, heap_after: settled.heapAfter, ms: Math.round(settled.ms), young_follow_up: settled.followUp },
+      'heap settled after start',
+    );
     const url = await app.listen({ host: config.http.host, port: config.http.port });
     logger.info({ url, database: database.description }, 'listening');
     dispatcher?.start();

@@ -17,26 +17,41 @@ describe('settleHeap', () => {
     assert.equal(runInNewContext('typeof gc'), 'undefined');
   });
 
-  test('shrinks the young generation that surviving allocations grew', { skip: v8Major < 13 && `V8 ${process.versions.v8}` }, () => {
-    // Objects that survive scavenges make V8 grow the young generation, as loading modules does.
-    const kept: { readonly n: number; readonly s: string }[] = [];
-    for (let n = 0; n < 1_500_000; n++) kept.push({ n, s: `item ${n}` });
+  test('shrinks the young generation that surviving allocations grew, at once', { skip: v8Major < 13 && `V8 ${process.versions.v8}` }, () => {
+    assert.equal(growYoungGeneration(), 1_500_000);
     const grown = youngGeneration();
-    assert.equal(kept.length, 1_500_000);
-    kept.length = 0;
     const settled = settleHeap();
     assert.ok(youngGeneration() < grown, `young generation ${youngGeneration()} after, ${grown} before`);
     assert.ok(settled.heapAfter < settled.heapBefore);
+    assert.equal(settled.followUp, false);
   });
 
-  test('uses the gc a process started with --expose-gc already has', () => {
+  test('uses the gc a process started with --expose-gc already has; young collections follow while the young generation keeps its size', async () => {
+    growYoungGeneration();
     const calls: unknown[] = [];
-    (globalThis as { gc?: unknown }).gc = (options: unknown) => calls.push(options);
+    let minorCalls: () => void = () => undefined;
+    const twoMinor = new Promise<void>((resolve) => (minorCalls = resolve));
+    (globalThis as { gc?: unknown }).gc = (options: { type: string }) => {
+      calls.push(options);
+      if (calls.filter((call) => (call as { type: string }).type === 'minor').length === 2) minorCalls();
+    };
     try {
-      settleHeap();
+      // This gc collects nothing, so the young generation stays grown and every follow-up runs.
+      const settled = settleHeap({ followUpMs: 0, followUps: 2 });
+      assert.equal(settled.followUp, true);
+      // The follow-ups' timer is unref'd (it never keeps a process alive); this one keeps the test's.
+      const keepAlive = setInterval(() => undefined, 60_000);
+      await twoMinor.finally(() => clearInterval(keepAlive));
     } finally {
       delete (globalThis as { gc?: unknown }).gc;
     }
-    assert.deepEqual(calls, [{ type: 'major', execution: 'sync', flavor: 'last-resort' }]);
+    assert.deepEqual(calls, [{ type: 'major', execution: 'sync', flavor: 'last-resort' }, { type: 'minor' }, { type: 'minor' }]);
   });
 });
+
+/** Objects that survive scavenges make V8 grow the young generation, as loading modules does. */
+function growYoungGeneration(): number {
+  const kept: { readonly n: number; readonly s: string }[] = [];
+  for (let n = 0; n < 1_500_000; n++) kept.push({ n, s: `item ${n}` });
+  return kept.length;
+}
