@@ -7,6 +7,7 @@ import type { Database } from './db/database.js';
 import { buildApp } from './http/app.js';
 import { drainingServer, stopKeepAlive } from './http/drain.js';
 import { Shutdown } from './kit/lifecycle.js';
+import { settleHeap } from './kit/heap.js';
 import { every } from './kit/periodic.js';
 import type { Logger } from './observability/logger.js';
 import type { Registry } from './observability/metrics.js';
@@ -79,6 +80,15 @@ export async function startServer(config: Config, logger: Logger, options: Start
       admin = await startAdminServer({ host: config.observability.adminHost, port: config.observability.adminPort, registry, logger });
       logger.info({ url: admin.url }, 'admin listener serving /metrics');
     }
+    // Routes compiled (ready), nothing accepted yet: what loading and compiling grew and no longer
+    // needs (the young generation above all) goes back before any request can wait behind the
+    // collection; an idle server on Node 24 would keep it (kit/heap.ts).
+    await app.ready();
+    const settled = settleHeap();
+    logger.debug(
+      { heap_before: settled.heapBefore, heap_after: settled.heapAfter, ms: Math.round(settled.ms), young_follow_up: settled.followUp },
+      'heap settled after start',
+    );
     const url = await app.listen({ host: config.http.host, port: config.http.port });
     logger.info({ url, database: database.description }, 'listening');
     dispatcher?.start();
