@@ -487,16 +487,17 @@ function settleUpdateText(dialect: SqlDialect): string {
  * setting is read when it commits. An uncorrelated subquery, so the planner evaluates it once per
  * statement, before any row is read (a one-time filter), whether or not a row matches.
  *
- * Why the dispatcher's bookkeeping may skip the flush (docs/operations.md, "Webhook delivery and
- * crashes"): every commit waits for its WAL flush otherwise, and the dispatcher's commits queued
- * behind the writers' (this disk: ~860 flushes a second) were the tail of commit → first
- * attempt. A commit that skips it is visible at once and on disk within 3 × wal_writer_delay;
- * a server crash before that forgets it and every later one (WAL is replayed in order), so what
- * survives is the state at an earlier moment: a forgotten settlement or release moves an
- * endpoint's cursor back (those deliveries are sent again, same webhook-id, in order) or leaves
- * its lease to expire. Claims keep waiting: a forgotten claim would free an endpoint whose worker
- * is still sending, and a second instance claiming it could send out of order. Events, the
- * writers' and a disabling settlement's, keep waiting too.
+ * Why the dispatcher's bookkeeping may skip the flush (docs/operations.md, "Database outages"):
+ * every commit waits for its WAL flush otherwise, queued behind the writers' (the benchmark
+ * machine's disk: ~860 flushes a second), and a worker waits for its settlement before it sends
+ * on (bench/RESULTS.md, issue 16 seventh pass: settlements and releases half as long). A
+ * commit that skips it is visible at once and on disk within 3 × wal_writer_delay; a server
+ * crash before that forgets it and every later one (WAL is replayed in order), so what survives
+ * is the state at an earlier moment: a forgotten settlement or release moves an endpoint's
+ * cursor back (those deliveries are sent again, same webhook-id, in order) or leaves its lease
+ * to expire. Claims keep waiting: a forgotten claim would free an endpoint whose worker is still
+ * sending, and a second instance claiming it could send out of order. Events, the writers' and
+ * a disabling settlement's, keep waiting too.
  */
 function flushWaitSkipped(skip: string): string {
   return `(select set_config('synchronous_commit', case when ${skip} then 'off' else current_setting('synchronous_commit') end, true)) is not null`;
