@@ -16,7 +16,8 @@
  *
  * Settings (environment): BENCH_ROUNDS (3), BENCH_EVENTS (2000), BENCH_ENDPOINTS (8), BENCH_RATE (500), BENCH_SECONDS (10),
  * BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres; "off" skips PostgreSQL),
- * BENCH_RESULTS (default bench/RESULTS.md; "none" prints only). Reports, never asserts.
+ * BENCH_DATABASES (sqlite,postgres: which to run), BENCH_RESULTS (default bench/RESULTS.md; "none" prints only).
+ * Reports, never asserts.
  */
 import { writeResultsSection } from './results-file.js';
 import { execFileSync } from 'node:child_process';
@@ -124,7 +125,11 @@ async function latency(target: Target, woken: boolean): Promise<{ p50: number; p
 
 async function main(): Promise<void> {
   const began = Date.now();
-  const targets = [sqliteTarget, ...((await postgresAvailable()) ? [postgresTarget] : [])];
+  const wanted = (process.env.BENCH_DATABASES ?? 'sqlite,postgres').split(',');
+  const targets = [
+    ...(wanted.includes('sqlite') ? [sqliteTarget] : []),
+    ...(wanted.includes('postgres') && (await postgresAvailable()) ? [postgresTarget] : []),
+  ];
   const rows: string[] = [];
   for (const target of targets) {
     await throughput(target, false, SIZE); // warm-up: JIT, connection pools, page cache

@@ -39,6 +39,14 @@ export interface Settlement {
    * delivery (`generation` given) only if no newer request arrived meanwhile.
    */
   readonly replayScheduled?: Omit<PendingReplay, 'event' | 'generation'> & { readonly nextAttemptAt: Date; readonly generation?: number };
+  /**
+   * The commit need not wait until it is on disk (PostgreSQL: synchronous_commit off for this
+   * transaction alone; SQLite: no effect). A server crash may then forget it, which only sends
+   * its deliveries again: the caller says so only while the lease it last made durable still
+   * covers its next settlement (see Dispatcher #settle()). Ignored with `disable`, which appends
+   * an event: events are always durable.
+   */
+  readonly skipFlushWait?: boolean;
 }
 
 /** The dispatcher's storage port. Adapter: SqlDeliveryStore (sql-delivery-store.ts). */
@@ -58,7 +66,11 @@ export interface DeliveryStore {
   dueReplays(endpointId: string, now: Date, limit: number, signal?: AbortSignal): Promise<PendingReplay[]>;
   /** Applies `settlement` and extends the lease to `leaseUntil`; false (nothing written) if the lease is no longer ours. */
   settle(owner: string, endpointId: string, settlement: Settlement, leaseUntil: Date): Promise<boolean>;
-  /** Gives the lease back; with `nextAttemptAt`, the endpoint is not due before then. */
+  /**
+   * Gives the lease back; with `nextAttemptAt`, the endpoint is not due before then. On
+   * PostgreSQL the commit does not wait for its WAL flush: a release a crash forgets leaves the
+   * lease to expire (the endpoint waits up to a lease) and an earlier retry; nothing is lost.
+   */
   release(owner: string, endpointId: string, nextAttemptAt?: Date): Promise<void>;
   /** Gives back every lease `owner` holds; returns how many. */
   releaseAll(owner: string): Promise<number>;

@@ -319,8 +319,10 @@ export class Dispatcher {
   /** Everything due for one claimed endpoint, then the lease goes back (unless it is gone). */
   async #serve(endpoint: WebhookEndpoint): Promise<void> {
     let end: ServeEnd | undefined;
+    // The claim made the lease durable (claims wait for their flush) just before.
+    const clock: ServeClock = { lastSettled: performance.now() };
     try {
-      end = (await this.#serveReplays(endpoint)) ?? (await this.#serveStream(endpoint));
+      end = (await this.#serveReplays(endpoint, clock)) ?? (await this.#serveStream(endpoint, clock));
     } finally {
       // Thrown (end undefined): released with no time, as a finished serve.
       if (end?.kind !== 'lease-gone') {
@@ -333,21 +335,21 @@ export class Dispatcher {
   }
 
   /** One-off deliveries first. Returns how serving ends, or undefined to go on with the stream. */
-  async #serveReplays(endpoint: WebhookEndpoint): Promise<ServeEnd | undefined> {
+  async #serveReplays(endpoint: WebhookEndpoint, clock: ServeClock): Promise<ServeEnd | undefined> {
     const replays = await this.#store.dueReplays(endpoint.id, this.#now(), this.#batch, this.#abort.signal);
     for (const pending of replays) {
       if (this.#stopping) return undefined;
-      const end = await this.#deliverReplay(endpoint, pending);
+      const end = await this.#deliverReplay(endpoint, pending, clock);
       if (end !== undefined) return end;
     }
     return undefined;
   }
 
   /** One one-off delivery. Returns how serving ends, or undefined to go on with the next. */
-  async #deliverReplay(endpoint: WebhookEndpoint, pending: PendingReplay): Promise<ServeEnd | undefined> {
+  async #deliverReplay(endpoint: WebhookEndpoint, pending: PendingReplay, clock: ServeClock): Promise<ServeEnd | undefined> {
     if (pending.event === undefined) {
       // Pruned by retention since it was enqueued: nothing left to send.
-      return (await this.#settle(endpoint, { replayDone: { sequence: pending.sequence, generation: pending.generation } }))
+      return (await this.#settle(endpoint, { replayDone: { sequence: pending.sequence, generation: pending.generation } }, clock))
         ? undefined
         : LEASE_GONE;
     }
@@ -359,7 +361,7 @@ export class Dispatcher {
       await this.#disable(endpoint, decision.reason, [attempt], at);
       return LEASE_GONE;
     }
-    if (!(await this.#settle(endpoint, decision.settlement))) return LEASE_GONE;
+    if (!(await this.#settle(endpoint, decision.settlement, clock))) return LEASE_GONE;
     // A failing endpoint: stop here; the breaker and the schedule decide when to come back.
     return decision.kind === 'retry' || decision.kind === 'give-up' ? release(this.#now()) : undefined;
   }
@@ -369,17 +371,15 @@ export class Dispatcher {
    * small groups (every `settleEvery` deliveries or `settleIntervalMs`), one transaction each,
    * instead of one per delivery: after a crash, at most that group is delivered again.
    */
-  async #serveStream(endpoint: WebhookEndpoint): Promise<ServeEnd> {
+  async #serveStream(endpoint: WebhookEndpoint, clock: ServeClock): Promise<ServeEnd> {
     if (endpoint.nextAttemptAt.getTime() > this.#now().getTime()) return release();
     let state: StreamState = { cursor: endpoint.cursor, attempt: endpoint.attempt, failingSince: endpoint.failingSince };
     let pending: DeliveryAttempt[] = [];
-    let lastSettled = performance.now();
     /** Writes the pending log rows and the state with `extra`; false when the lease was lost. */
     const settle = async (extra: Settlement = {}): Promise<boolean> => {
       const attempts = [...pending, ...(extra.attempts ?? [])];
       pending = [];
-      lastSettled = performance.now();
-      return this.#settle(endpoint, { ...extra, attempts, endpoint: { ...state, ...extra.endpoint } });
+      return this.#settle(endpoint, { ...extra, attempts, endpoint: { ...state, ...extra.endpoint } }, clock);
     };
     // Round after round while the stream grows (a full batch, or a commit announced meanwhile):
     // events committed while this endpoint is being served go out without a release and a claim.
@@ -420,7 +420,7 @@ export class Dispatcher {
           case 'refused':
             state = decision.state;
             pending.push(attempt);
-            if (pending.length >= this.#settleEvery || performance.now() - lastSettled >= this.#settleIntervalMs) {
+            if (pending.length >= this.#settleEvery || performance.now() - clock.lastSettled >= this.#settleIntervalMs) {
               if (!(await settle())) return LEASE_GONE;
             }
             break;
@@ -535,9 +535,23 @@ export class Dispatcher {
     });
   }
 
-  async #settle(endpoint: WebhookEndpoint, settlement: Settlement): Promise<boolean> {
+  /**
+   * Writes `settlement` under the lease and extends it. With `clock` (a serve's), the commit may
+   * skip its flush wait (Settlement.skipFlushWait) when the serve's previous settlement, or its
+   * claim, started less than a quarter of a lease ago. Why that bound: a crash forgets only the
+   * newest commits that skipped the wait, so the lease left on disk is at worst the one of the
+   * settlement before the forgotten ones (under a quarter of a lease older), and this worker's
+   * next contact with the database, where a lost lease stops it, comes within one attempt's
+   * deadline (half a lease at most, src/compose) plus the settle interval: the endpoint cannot
+   * be claimed by another instance while this worker still sends. After a longer gap (a slow
+   * attempt) the settlement waits for its flush, as the claim does.
+   */
+  async #settle(endpoint: WebhookEndpoint, settlement: Settlement, clock?: ServeClock): Promise<boolean> {
     const leaseUntil = new Date(this.#now().getTime() + this.#leaseMs);
-    const held = await this.#store.settle(this.owner, endpoint.id, settlement, leaseUntil);
+    const startedAt = performance.now();
+    const skipFlushWait = clock !== undefined && startedAt - clock.lastSettled < this.#leaseMs / 4;
+    if (clock !== undefined) clock.lastSettled = startedAt;
+    const held = await this.#store.settle(this.owner, endpoint.id, { ...settlement, skipFlushWait }, leaseUntil);
     if (!held) this.#log.warn({ endpoint_id: endpoint.id }, 'webhook lease was lost (expired and taken over, or endpoint deleted)');
     return held;
   }
@@ -551,6 +565,11 @@ type ServeEnd =
   | { readonly kind: 'lease-gone' };
 
 const LEASE_GONE: ServeEnd = { kind: 'lease-gone' };
+
+/** One serve of a claimed endpoint: when its latest settlement (at first, its claim) started, performance.now(). */
+interface ServeClock {
+  lastSettled: number;
+}
 
 function release(notBefore?: Date): ServeEnd {
   return { kind: 'release', notBefore };

@@ -196,8 +196,11 @@ export class SqlDeliveryStore implements DeliveryStore {
         { cursor: state.cursor, attempt: state.attempt, failingSince: state.failingSince },
         settlement.attempts ?? [],
         leaseUntil,
+        settlement.skipFlushWait === true,
       );
     const t = (date: Date) => this.dialect.toTime(date);
+    // Never with `disable`: it appends an event, and a reader may see an event only once it is durable.
+    const skipFlushWait = this.dialect.name === 'postgres' && settlement.skipFlushWait === true && settlement.disable === undefined;
     return failOnOutage(this.dialect, async () => {
       try {
         await this.db.transaction().execute(async (trx) => {
@@ -223,6 +226,8 @@ export class SqlDeliveryStore implements DeliveryStore {
             })
             .where('id', '=', endpointId)
             .where('lease_owner', '=', owner)
+            // The transaction's first statement: the setting holds for the rest of it.
+            .$if(skipFlushWait, (qb) => qb.where(sql.raw<boolean>(flushWaitSkipped('true'))))
             .executeTakeFirst();
           if (Number(updated.numUpdatedRows) === 0) throw new LeaseLost();
           const attempts = settlement.attempts ?? [];
@@ -279,6 +284,7 @@ export class SqlDeliveryStore implements DeliveryStore {
     state: { cursor: number; attempt: number; failingSince: Date | null },
     attempts: readonly DeliveryAttempt[],
     leaseUntil: Date,
+    skipFlushWait: boolean,
   ): Promise<boolean> {
     const d = this.dialect;
     const update = [
@@ -289,7 +295,7 @@ export class SqlDeliveryStore implements DeliveryStore {
       endpointId,
       owner,
     ];
-    return this.#streams.submit({ update, attempts });
+    return this.#streams.submit({ update, attempts, skipFlushWait });
   }
 
   /**
@@ -304,8 +310,10 @@ export class SqlDeliveryStore implements DeliveryStore {
       this.db.transaction().execute(async (trx) => {
         const held: boolean[] = [];
         const rows: DeliveryAttempt[] = [];
+        // PostgreSQL's update text takes one more parameter (settleUpdateText()); the first update sets it for the transaction.
+        const extra = d.name === 'postgres' ? [group.every((settlement) => settlement.skipFlushWait)] : [];
         for (const settlement of group) {
-          const updated = await trx.executeQuery(CompiledQuery.raw(this.#settleUpdate, settlement.update));
+          const updated = await trx.executeQuery(CompiledQuery.raw(this.#settleUpdate, [...settlement.update, ...extra]));
           const ok = Number(updated.numAffectedRows ?? 0) > 0;
           held.push(ok);
           if (ok) rows.push(...settlement.attempts);
@@ -343,7 +351,9 @@ export class SqlDeliveryStore implements DeliveryStore {
       const values = attemptValues(settlement.attempts, d);
       for (let v = 0; v < values.length; v++) columns[SETTLEMENT_COLUMNS + 1 + (v % ATTEMPT_COLUMNS.length)]!.push(values[v]);
     });
-    const result = await failOnOutage(d, () => this.db.executeQuery<{ n: number }>(CompiledQuery.raw(this.#settlementsText, columns)));
+    // The group's commit waits for its flush unless every settlement in it may skip the wait.
+    const params = [...columns, group.every((settlement) => settlement.skipFlushWait)];
+    const result = await failOnOutage(d, () => this.db.executeQuery<{ n: number }>(CompiledQuery.raw(this.#settlementsText, params)));
     const held = group.map(() => false);
     for (const row of result.rows) held[Number(row.n)] = true;
     return held;
@@ -371,6 +381,8 @@ export class SqlDeliveryStore implements DeliveryStore {
         })
         .where('id', '=', endpointId)
         .where('lease_owner', '=', owner)
+        // A release a crash forgets only leaves the lease to expire: no need to wait for the flush.
+        .$if(this.dialect.name === 'postgres', (qb) => qb.where(sql.raw<boolean>(flushWaitSkipped('true'))))
         .execute(),
     );
   }
@@ -407,6 +419,8 @@ function candidatesText(dialect: SqlDialect): string {
 interface StreamSettlement {
   readonly update: unknown[];
   readonly attempts: readonly DeliveryAttempt[];
+  /** Settlement.skipFlushWait. */
+  readonly skipFlushWait: boolean;
 }
 
 /** Endpoints' stream settlements written in one transaction at most (a dispatcher has 16 workers by default). */
@@ -456,13 +470,37 @@ const ATTEMPT_COLUMNS = [
   'replay',
 ] as const;
 
-/** Parameters: cursor, attempt, failing_since, lease_until, id, lease_owner. */
+/** Parameters: cursor, attempt, failing_since, lease_until, id, lease_owner; on PostgreSQL also skip the flush wait (boolean). */
 function settleUpdateText(dialect: SqlDialect): string {
   const p = placeholders(dialect);
   return (
     `update webhook_endpoints set "cursor" = ${p(1)}, attempt = ${p(2)}, failing_since = ${p(3)}, lease_until = ${p(4)}` +
-    ` where id = ${p(5)} and lease_owner = ${p(6)}`
+    ` where id = ${p(5)} and lease_owner = ${p(6)}` +
+    (dialect.name === 'postgres' ? ` and ${flushWaitSkipped('$7::boolean')}` : '')
   );
+}
+
+/**
+ * PostgreSQL: a condition, always true, that sets synchronous_commit to off for the statement's
+ * transaction alone when `skip` (an SQL boolean) is true, and leaves it as it is otherwise.
+ * set_config(…, true) is SET LOCAL; an autocommit statement is its own transaction, and the
+ * setting is read when it commits. An uncorrelated subquery, so the planner evaluates it once per
+ * statement, before any row is read (a one-time filter), whether or not a row matches.
+ *
+ * Why the dispatcher's bookkeeping may skip the flush (docs/operations.md, "Database outages"):
+ * every commit waits for its WAL flush otherwise, queued behind the writers' (the benchmark
+ * machine's disk: ~860 flushes a second), and a worker waits for its settlement before it sends
+ * on (bench/RESULTS.md, issue 16 seventh pass: settlements and releases half as long). A
+ * commit that skips it is visible at once and on disk within 3 × wal_writer_delay; a server
+ * crash before that forgets it and every later one (WAL is replayed in order), so what survives
+ * is the state at an earlier moment: a forgotten settlement or release moves an endpoint's
+ * cursor back (those deliveries are sent again, same webhook-id, in order) or leaves its lease
+ * to expire. Claims keep waiting: a forgotten claim would free an endpoint whose worker is still
+ * sending, and a second instance claiming it could send out of order. Events, the writers' and
+ * a disabling settlement's, keep waiting too.
+ */
+function flushWaitSkipped(skip: string): string {
+  return `(select set_config('synchronous_commit', case when ${skip} then 'off' else current_setting('synchronous_commit') end, true)) is not null`;
 }
 
 /** The settlements' own columns in settlementsText(): index in the group, id, owner, cursor, attempt, failing_since, lease_until. */
@@ -504,7 +542,8 @@ function settlementsText(): string {
     ` select ${ATTEMPT_COLUMNS.map((c) => `a.${c}`).join(', ')}` +
     ` from unnest(${arrays(['integer', ...ATTEMPT_TYPES], SETTLEMENT_COLUMNS + 1)}) as a(settlement, ${ATTEMPT_COLUMNS.join(', ')})` +
     ` where a.settlement in (select n from u))` +
-    ` select n from u`
+    // The last parameter: skip the flush wait (flushWaitSkipped()).
+    ` select n from u where ${flushWaitSkipped(`$${SETTLEMENT_COLUMNS + 2 + ATTEMPT_COLUMNS.length}::boolean`)}`
   );
 }
 

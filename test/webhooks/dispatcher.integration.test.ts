@@ -440,6 +440,33 @@ for (const [dialect, open, skip] of await dialects()) {
       }
     });
 
+    test('a settlement may skip its flush wait only within a quarter of a lease of the claim or the previous settlement', async (t) => {
+      // The first attempt is slow (longer than a quarter of the 2 s lease), the others answer at once.
+      let answered = 0;
+      const { sink } = await endpointTo(t, (_req, res) => {
+        if (answered++ === 0) setTimeout(() => res.writeHead(204).end(), 700);
+        else res.writeHead(204).end();
+      });
+      await b.createUsers(3);
+      const skipped: boolean[] = [];
+      const store = new Proxy(b.deliveries, {
+        get(target, key) {
+          if (key === 'settle')
+            return ((owner, id, settlement, leaseUntil) => {
+              skipped.push(settlement.skipFlushWait === true);
+              return target.settle(owner, id, settlement, leaseUntil);
+            }) satisfies DeliveryStore['settle'];
+          const value: unknown = Reflect.get(target, key);
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      run(t, { store, leaseMs: 2_000 });
+      await eventually('3 deliveries', () => sink.requests.length >= 3);
+      await eventually('settled', () => skipped.length >= 2);
+      assert.equal(skipped[0], false, 'the settlement after the slow attempt waits for its flush');
+      assert.equal(skipped.at(-1), true, 'the next one, soon after it, need not');
+    });
+
     test('stop: attempts in flight finish, nothing stays leased, and a new dispatcher carries on', async (t) => {
       const { sink, endpoint, secret } = await endpointTo(t, (_req, res) => {
         setTimeout(() => res.writeHead(200).end(), 200);

@@ -2,7 +2,7 @@
 // replays and the delivery log.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import type { Schema } from '../../src/db/schema.js';
@@ -341,6 +341,96 @@ for (const [dialect, open, skip] of await dialects()) {
           for (const endpoint of endpoints) await b.webhooks.delete(endpoint.id);
         } finally {
           await db.destroy();
+        }
+      },
+    );
+
+    test(
+      'on PostgreSQL, settlements and releases may commit without waiting for the WAL flush; claims, disabling settlements and events wait',
+      { skip: dialect !== 'postgres' },
+      async () => {
+        const { db } = testDb.database;
+        // A deferred trigger runs at commit: it sees the synchronous_commit that commit uses.
+        await sql`create table sync_seen (n bigserial primary key, tbl text not null, setting text not null)`.execute(db);
+        await sql`create function sync_seen() returns trigger language plpgsql as $$ begin
+          insert into sync_seen (tbl, setting) values (tg_table_name, current_setting('synchronous_commit')); return null; end $$`.execute(
+          db,
+        );
+        for (const [table, on] of [
+          ['webhook_endpoints', 'update'],
+          ['events', 'insert'],
+        ] as const)
+          await sql`create constraint trigger ${sql.raw(`sync_seen_${table}`)} after ${sql.raw(on)} on ${sql.table(table)}
+            deferrable initially deferred for each row execute function sync_seen()`.execute(db);
+        /** What the commits made by `work` used, as "table setting" per row changed. */
+        const seen = async (work: () => Promise<unknown>): Promise<string[]> => {
+          await sql`truncate sync_seen`.execute(db);
+          await work();
+          const { rows } = await sql<{ tbl: string; setting: string }>`select tbl, setting from sync_seen order by n`.execute(db);
+          return [...new Set(rows.map((row) => `${row.tbl} ${row.setting}`))];
+        };
+        try {
+          const { endpoint } = await b.webhooks.create({ url: 'https://example.com/flush' });
+          await b.createUsers(1, 'flush');
+          const max = await b.deliveries.maxSequence();
+          const now = new Date();
+          const soon = new Date(now.getTime() + 60_000);
+          const stream = (skipFlushWait: boolean) =>
+            b.deliveries.settle(
+              'flush',
+              endpoint.id,
+              {
+                attempts: [successfulAttempt(endpoint.id, max, now)],
+                endpoint: { cursor: max, attempt: 1, failingSince: null },
+                skipFlushWait,
+              },
+              soon,
+            );
+          assert.deepEqual(await seen(() => b.createUsers(1, 'flush-writer')), ['events on'], "the writers' commits wait");
+          assert.deepEqual(await seen(() => b.deliveries.claim('flush', now, soon, 1000)), ['webhook_endpoints on'], 'a claim waits');
+          assert.deepEqual(await seen(() => stream(true)), ['webhook_endpoints off']);
+          assert.deepEqual(await seen(() => stream(false)), ['webhook_endpoints on']);
+          const retry = { endpoint: { attempt: 2, nextAttemptAt: soon }, skipFlushWait: true };
+          assert.deepEqual(await seen(() => b.deliveries.settle('flush', endpoint.id, retry, soon)), ['webhook_endpoints off']);
+          assert.deepEqual(
+            await seen(() => b.deliveries.release('flush', endpoint.id)),
+            ['webhook_endpoints off'],
+            'a release does not wait',
+          );
+          await testDb.database.db
+            .updateTable('webhook_endpoints')
+            .set({ next_attempt_at: now.toISOString() })
+            .where('id', '=', endpoint.id)
+            .execute();
+          assert.equal((await b.deliveries.claim('flush', now, soon, 1000)).length, 1);
+          const at = new Date();
+          const disable = {
+            skipFlushWait: true,
+            disable: {
+              at,
+              reason: 'test',
+              event: {
+                id: uuidv7(),
+                type: 'webhook_endpoint.disabled' as const,
+                occurredAt: at,
+                actor: 'system:webhooks',
+                requestId: null,
+                subjectId: endpoint.id,
+                data: { endpoint_id: endpoint.id },
+              },
+            },
+          };
+          assert.deepEqual(
+            await seen(() => b.deliveries.settle('flush', endpoint.id, disable, soon)),
+            ['webhook_endpoints on', 'events on'],
+            'a settlement that appends an event waits, skipFlushWait or not',
+          );
+          await b.webhooks.delete(endpoint.id);
+        } finally {
+          for (const table of ['webhook_endpoints', 'events'])
+            await sql`drop trigger if exists ${sql.raw(`sync_seen_${table}`)} on ${sql.table(table)}`.execute(db);
+          await sql`drop function if exists sync_seen()`.execute(db);
+          await sql`drop table if exists sync_seen`.execute(db);
         }
       },
     );
