@@ -442,11 +442,7 @@ async function main(): Promise<void> {
             events,
             'floor',
           ],
-          [
-            `Floor: the same, in the transaction sizes the import above committed${tag}`,
-            events,
-            'floor:same-sizes',
-          ],
+          [`Floor: the same, in the transaction sizes the import above committed${tag}`, events, 'floor:same-sizes'],
         );
       }
     }

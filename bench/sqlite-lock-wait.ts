@@ -48,7 +48,8 @@ await setup.close();
 const config = loadConfig({ ROSTER_DATABASE_URL: `sqlite:${file}`, ROSTER_MIGRATE_ON_START: 'false', ROSTER_WEBHOOK_WORKERS: '0' });
 const services = await buildServices(config, createLogger('silent'), { registry: new Registry() });
 const ids: string[] = [];
-for (let i = 0; i < USERS; i++) ids.push((await services.users.create({ email: `u${i}@example.com`, name: `User ${i}` }, undefined)).user.id);
+for (let i = 0; i < USERS; i++)
+  ids.push((await services.users.create({ email: `u${i}@example.com`, name: `User ${i}` }, undefined)).user.id);
 
 const holder = new Worker(HOLDER, {
   eval: true,

@@ -95,7 +95,10 @@ describe("SQLite writes waiting for another process's lock", () => {
     try {
       await testDb.database.db.transaction().execute(async (trx) => {
         await sql`select count(*) from lock_probe`.execute(trx);
-        assert.throws(() => other.exec('BEGIN IMMEDIATE'), (error: unknown) => lockedByAnother(error));
+        assert.throws(
+          () => other.exec('BEGIN IMMEDIATE'),
+          (error: unknown) => lockedByAnother(error),
+        );
         await sql`insert into lock_probe (n) values (2)`.execute(trx);
       });
       other.exec('BEGIN IMMEDIATE');
@@ -132,7 +135,17 @@ describe("SQLite writes waiting for another process's lock", () => {
     try {
       let settled = false;
       const written = writer
-        .write([{ line: 2, user: { email, name: 'Batch' as UserName, attributes: {} as Attributes, ...PROVISIONING_DEFAULTS }, maybeDuplicate: false }], () => undefined, new AbortController().signal)
+        .write(
+          [
+            {
+              line: 2,
+              user: { email, name: 'Batch' as UserName, attributes: {} as Attributes, ...PROVISIONING_DEFAULTS },
+              maybeDuplicate: false,
+            },
+          ],
+          () => undefined,
+          new AbortController().signal,
+        )
         .finally(() => (settled = true));
       await turnsOfTheLoop();
       assert.equal(settled, false, 'the batch is still waiting for the lock');

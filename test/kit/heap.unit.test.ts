@@ -17,14 +17,18 @@ describe('settleHeap', () => {
     assert.equal(runInNewContext('typeof gc'), 'undefined');
   });
 
-  test('shrinks the young generation that surviving allocations grew, at once', { skip: v8Major < 13 && `V8 ${process.versions.v8}` }, () => {
-    assert.equal(growYoungGeneration(), 1_500_000);
-    const grown = youngGeneration();
-    const settled = settleHeap();
-    assert.ok(youngGeneration() < grown, `young generation ${youngGeneration()} after, ${grown} before`);
-    assert.ok(settled.heapAfter < settled.heapBefore);
-    assert.equal(settled.followUp, false);
-  });
+  test(
+    'shrinks the young generation that surviving allocations grew, at once',
+    { skip: v8Major < 13 && `V8 ${process.versions.v8}` },
+    () => {
+      assert.equal(growYoungGeneration(), 1_500_000);
+      const grown = youngGeneration();
+      const settled = settleHeap();
+      assert.ok(youngGeneration() < grown, `young generation ${youngGeneration()} after, ${grown} before`);
+      assert.ok(settled.heapAfter < settled.heapBefore);
+      assert.equal(settled.followUp, false);
+    },
+  );
 
   test('uses the gc a process started with --expose-gc already has; young collections follow while the young generation keeps its size', async () => {
     growYoungGeneration();
