@@ -91,6 +91,13 @@ const SYSTEM_ACTOR = 'system:webhooks';
  * that, with more endpoints than workers, a busy one cannot keep a worker for ever.
  */
 const STREAM_ROUNDS_PER_CLAIM = 10;
+/**
+ * How long a busy endpoint is kept past STREAM_ROUNDS_PER_CLAIM while this instance has a free
+ * worker (no endpoint can be waiting for one here). Each give-back costs a release and a claim
+ * that waits for its WAL flush, on the path of the events committed meanwhile; the bound is how
+ * soon a change to the endpoint's settings (URL, secrets, filter) reaches its worker.
+ */
+const CLAIM_HOLD_MS = 1_000;
 /** The shortest time between two claims that wake-ups asked for (see #run()), and between two short reads of one endpoint's stream. */
 const CLAIM_SPACING_MS = 5;
 
@@ -320,7 +327,8 @@ export class Dispatcher {
   async #serve(endpoint: WebhookEndpoint): Promise<void> {
     let end: ServeEnd | undefined;
     // The claim made the lease durable (claims wait for their flush) just before.
-    const clock: ServeClock = { lastSettled: performance.now() };
+    const claimedAt = performance.now();
+    const clock: ServeClock = { claimedAt, lastSettled: claimedAt, confirmed: claimedAt };
     try {
       end = (await this.#serveReplays(endpoint, clock)) ?? (await this.#serveStream(endpoint, clock));
     } finally {
@@ -369,22 +377,47 @@ export class Dispatcher {
   /**
    * The endpoint's own stream: events after its cursor, in order. Successes are settled in
    * small groups (every `settleEvery` deliveries or `settleIntervalMs`), one transaction each,
-   * instead of one per delivery: after a crash, at most that group is delivered again.
+   * instead of one per delivery: after a crash, at most that group is delivered again. A group's
+   * settlement runs behind the deliveries that follow it (see SettlementBehind): its answer is
+   * awaited before the next settlement, not before the next attempt.
    */
   async #serveStream(endpoint: WebhookEndpoint, clock: ServeClock): Promise<ServeEnd> {
+    const behind = new SettlementBehind(this.#leaseMs);
+    try {
+      return await this.#streamRounds(endpoint, clock, behind);
+    } finally {
+      // Thrown (an abort at stop, a failed read): the settlement still lands before the release.
+      await behind.confirm().catch(() => false);
+    }
+  }
+
+  async #streamRounds(endpoint: WebhookEndpoint, clock: ServeClock, behind: SettlementBehind): Promise<ServeEnd> {
     if (endpoint.nextAttemptAt.getTime() > this.#now().getTime()) return release();
     let state: StreamState = { cursor: endpoint.cursor, attempt: endpoint.attempt, failingSince: endpoint.failingSince };
     let pending: DeliveryAttempt[] = [];
-    /** Writes the pending log rows and the state with `extra`; false when the lease was lost. */
+    /** The state the latest settlement wrote (at first, the claimed one). */
+    let settled = state;
+    /** Writes the pending log rows and the state with `extra`, after the one behind; false when the lease was lost. */
     const settle = async (extra: Settlement = {}): Promise<boolean> => {
+      if (!(await behind.confirm())) return false;
       const attempts = [...pending, ...(extra.attempts ?? [])];
       pending = [];
+      settled = state;
       return this.#settle(endpoint, { ...extra, attempts, endpoint: { ...state, ...extra.endpoint } }, clock);
+    };
+    /** Starts the settlement of the pending successes and goes on delivering; false when the previous one lost the lease. */
+    const settleBehind = async (): Promise<boolean> => {
+      if (!(await behind.confirm())) return false;
+      const attempts = pending;
+      pending = [];
+      settled = state;
+      behind.start(this.#settle(endpoint, { attempts, endpoint: { ...state } }, clock));
+      return true;
     };
     // Round after round while the stream grows (a full batch, or a commit announced meanwhile):
     // events committed while this endpoint is being served go out without a release and a claim.
     let readAt = -Infinity;
-    for (let round = 0; round < STREAM_ROUNDS_PER_CLAIM && !this.#stopping; round++) {
+    for (let round = 0; !this.#stopping && this.#keepsClaim(round, clock.claimedAt); round++) {
       // After a short round (the stream caught up), the next read waits for the spacing: at a
       // steady rate a read brings several events, not one read (and one wake) per event.
       const sinceRead = performance.now() - readAt;
@@ -398,6 +431,8 @@ export class Dispatcher {
           ? { kind: 'wait', until: this.#now(), why: 'stopping' }
           : this.#gate(endpoint, state.attempt);
         if (gate.kind === 'wait') return (await settle()) ? release(gate.until) : LEASE_GONE;
+        // An attempt starts only within the lease the last confirmed settlement (or the claim) wrote.
+        if (!behind.covers(performance.now(), clock) && !(await behind.confirm())) return LEASE_GONE;
         // The endpoint as claimed: an attempt reads only its id, URL and secrets, which `state` does not change.
         const { result, attempt, at } = await this.#attempt(endpoint, event, state.attempt, false);
         const decision = decideStreamEvent(
@@ -406,6 +441,7 @@ export class Dispatcher {
         );
         switch (decision.kind) {
           case 'disable':
+            if (!(await behind.confirm())) return LEASE_GONE;
             await this.#disable(endpoint, decision.reason, [...pending, attempt], at, { cursor: state.cursor });
             return LEASE_GONE;
           case 'retry':
@@ -421,7 +457,7 @@ export class Dispatcher {
             state = decision.state;
             pending.push(attempt);
             if (pending.length >= this.#settleEvery || performance.now() - clock.lastSettled >= this.#settleIntervalMs) {
-              if (!(await settle())) return LEASE_GONE;
+              if (!(await settleBehind())) return LEASE_GONE;
             }
             break;
         }
@@ -430,10 +466,14 @@ export class Dispatcher {
       if (events.length < this.#batch && upTo > state.cursor) state = { ...state, cursor: upTo };
       if (events.length < this.#batch && this.#announced === announced) break;
     }
-    if (pending.length > 0 || state.cursor !== endpoint.cursor) {
-      if (!(await settle())) return LEASE_GONE;
-    }
-    return release();
+    if (pending.length > 0 || state !== settled) return (await settle()) ? release() : LEASE_GONE;
+    return (await behind.confirm()) ? release() : LEASE_GONE;
+  }
+
+  /** Whether a worker serving a stream reads another round under its claim. */
+  #keepsClaim(round: number, claimedAt: number): boolean {
+    if (round < STREAM_ROUNDS_PER_CLAIM) return true;
+    return this.#inFlight.size < this.#size && performance.now() - claimedAt < CLAIM_HOLD_MS;
   }
 
   /**
@@ -552,6 +592,7 @@ export class Dispatcher {
     const skipFlushWait = clock !== undefined && startedAt - clock.lastSettled < this.#leaseMs / 4;
     if (clock !== undefined) clock.lastSettled = startedAt;
     const held = await this.#store.settle(this.owner, endpoint.id, { ...settlement, skipFlushWait }, leaseUntil);
+    if (held && clock !== undefined) clock.confirmed = startedAt;
     if (!held) this.#log.warn({ endpoint_id: endpoint.id }, 'webhook lease was lost (expired and taken over, or endpoint deleted)');
     return held;
   }
@@ -566,9 +607,56 @@ type ServeEnd =
 
 const LEASE_GONE: ServeEnd = { kind: 'lease-gone' };
 
-/** One serve of a claimed endpoint: when its latest settlement (at first, its claim) started, performance.now(). */
+/** One serve of a claimed endpoint. */
 interface ServeClock {
+  /** When the endpoint was claimed, performance.now(). */
+  readonly claimedAt: number;
+  /** When its latest settlement (at first, its claim) started, performance.now(). */
   lastSettled: number;
+  /** When the latest settlement known to have held the lease (at first, the claim) started, performance.now(). */
+  confirmed: number;
+}
+
+/**
+ * A stream's settlement left to run while the worker goes on delivering. Awaiting each group's
+ * transaction before the next attempt stalled every endpoint for a commit per group: a sixth of
+ * each worker's time in the PostgreSQL drain (bench/RESULTS.md, issue 16 ninth pass). At most
+ * one is in flight per serve, so an endpoint's settlements still land in order, one at a time.
+ *
+ * Why the lease still covers every attempt: an attempt starts behind a settlement only while the
+ * latest confirmed one (or the claim) started less than a quarter of a lease ago (covers()), so
+ * it ends, an attempt lasting at most half a lease, within the lease that confirmed commit wrote,
+ * with a quarter of a lease to spare for a commit that skipped its flush wait and was lost in a
+ * crash (Dispatcher.#settle()). Past that the worker waits for the answer, where a lost lease
+ * stops it. A lost lease found late costs the attempts made meanwhile their log rows; they are
+ * delivered again by whoever holds the endpoint next (at least once).
+ */
+class SettlementBehind {
+  #running: Promise<boolean> | undefined;
+  readonly #quarterLease: number;
+
+  constructor(leaseMs: number) {
+    this.#quarterLease = leaseMs / 4;
+  }
+
+  start(held: Promise<boolean>): void {
+    // Observed now so that a serve ending by a throw leaves no unhandled rejection; confirm() rethrows.
+    held.catch(() => undefined);
+    this.#running = held;
+  }
+
+  /** Whether an attempt may start at `now` without the running settlement's answer. */
+  covers(now: number, clock: ServeClock): boolean {
+    return this.#running === undefined || now - clock.confirmed < this.#quarterLease;
+  }
+
+  /** Waits for the running settlement: false when it found the lease lost. */
+  async confirm(): Promise<boolean> {
+    const running = this.#running;
+    if (running === undefined) return true;
+    this.#running = undefined;
+    return running;
+  }
 }
 
 function release(notBefore?: Date): ServeEnd {

@@ -467,6 +467,89 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.equal(skipped.at(-1), true, 'the next one, soon after it, need not');
     });
 
+    /** b.deliveries with its settlements counted and the first one held until `release()` (or `fallbackMs`). */
+    function firstSettlementHeld(fallbackMs = 10_000) {
+      let calls = 0;
+      let running = 0;
+      let mostAtOnce = 0;
+      let held = false;
+      let releasedAt = Infinity;
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const timer = setTimeout(() => release(), fallbackMs);
+      const release = () => {
+        if (releasedAt === Infinity) releasedAt = performance.now();
+        clearTimeout(timer);
+        open();
+      };
+      const store = new Proxy(b.deliveries, {
+        get(target, key) {
+          if (key === 'settle')
+            return (async (owner, id, settlement, leaseUntil) => {
+              mostAtOnce = Math.max(mostAtOnce, ++running);
+              try {
+                if (calls++ === 0) {
+                  held = true;
+                  await gate;
+                  held = false;
+                }
+                return await target.settle(owner, id, settlement, leaseUntil);
+              } finally {
+                running--;
+              }
+            }) satisfies DeliveryStore['settle'];
+          const value: unknown = Reflect.get(target, key);
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      return { store, release, holding: () => held, releasedAt: () => releasedAt, mostAtOnce: () => mostAtOnce };
+    }
+
+    test("a group's settlement runs behind the next deliveries; the one after it waits for its answer", async (t) => {
+      const { sink, endpoint, secret } = await endpointTo(t, ok);
+      const settlements = firstSettlementHeld();
+      t.after(() => settlements.release());
+      await b.createUsers(6);
+      run(t, { store: settlements.store, settleEvery: 2, settleIntervalMs: 60_000 });
+      // Events 1–2 are settled behind; 3–4 go out meanwhile; the settlement of 3–4 waits for the first.
+      await eventually('4 deliveries while the first settlement is held', () => sink.requests.length === 4 && settlements.holding());
+      settlements.release();
+      await eventually('6 deliveries', () => sink.requests.length === 6);
+      const seqs = sequences(sink, secret);
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((x, y) => x - y),
+      );
+      assert.equal(new Set(seqs).size, 6);
+      await eventually('6 log rows', async () => (await log(endpoint)).length === 6);
+      await eventually('the cursor', async () => (await b.webhooks.get(endpoint.id)).cursor === Math.max(...seqs));
+      assert.equal(settlements.mostAtOnce(), 1, "an endpoint's settlements never overlap");
+    });
+
+    test('behind a settlement, no attempt starts once a quarter of the lease has passed since the last confirmed one', async (t) => {
+      const { sink } = await endpointTo(t, ok);
+      const client = new WebhookHttpClient({ allowList: LOOPBACK });
+      t.after(() => client.close());
+      const settlements = firstSettlementHeld();
+      t.after(() => settlements.release());
+      const started: number[] = [];
+      const slow = {
+        async deliver(request: DeliveryRequest) {
+          started.push(performance.now());
+          // The third attempt outlasts a quarter of the 2 s lease (counted from the claim).
+          if (started.length === 3) await new Promise((resolve) => setTimeout(resolve, 700));
+          const result = await client.deliver(request);
+          // Held for a while after the slow attempt: a fourth attempt started behind it would show.
+          if (started.length === 3) setTimeout(() => settlements.release(), 300);
+          return result;
+        },
+      };
+      await b.createUsers(4);
+      run(t, { store: settlements.store, client: slow, leaseMs: 2_000, settleEvery: 2, settleIntervalMs: 60_000 });
+      await eventually('4 deliveries', () => sink.requests.length === 4);
+      assert.ok(started[3]! >= settlements.releasedAt(), "the fourth attempt started before the first settlement's answer");
+    });
+
     test('stop: attempts in flight finish, nothing stays leased, and a new dispatcher carries on', async (t) => {
       const { sink, endpoint, secret } = await endpointTo(t, (_req, res) => {
         setTimeout(() => res.writeHead(200).end(), 200);
