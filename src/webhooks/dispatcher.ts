@@ -417,15 +417,30 @@ export class Dispatcher {
     // Round after round while the stream grows (a full batch, or a commit announced meanwhile):
     // events committed while this endpoint is being served go out without a release and a claim.
     let readAt = -Infinity;
+    /**
+     * The next round's read, started when a round brought a full batch: what lies after it up to
+     * the same newest sequence is read while the batch is delivered, not after. That round then
+     * stands for one that read the newest sequence when this one did.
+     */
+    let next: ReadAhead | undefined;
     for (let round = 0; !this.#stopping && this.#keepsClaim(round, clock.claimedAt); round++) {
-      // After a short round (the stream caught up), the next read waits for the spacing: at a
-      // steady rate a read brings several events, not one read (and one wake) per event.
-      const sinceRead = performance.now() - readAt;
-      if (sinceRead < CLAIM_SPACING_MS) await sleep(CLAIM_SPACING_MS - sinceRead);
-      readAt = performance.now();
-      const announced = this.#announced;
-      const upTo = await this.#newestSequence(this.#epoch);
-      const events = await this.#store.eventsAfter(state.cursor, upTo, endpoint.eventTypes, this.#batch, this.#abort.signal);
+      let announced: number;
+      let upTo: number;
+      let events: StoredEvent[];
+      if (next !== undefined && next.after === state.cursor) {
+        ({ announced, upTo } = next);
+        events = await next.events;
+      } else {
+        // After a short round (the stream caught up), the next read waits for the spacing: at a
+        // steady rate a read brings several events, not one read (and one wake) per event.
+        const sinceRead = performance.now() - readAt;
+        if (sinceRead < CLAIM_SPACING_MS) await sleep(CLAIM_SPACING_MS - sinceRead);
+        readAt = performance.now();
+        announced = this.#announced;
+        upTo = await this.#newestSequence(this.#epoch);
+        events = await this.#store.eventsAfter(state.cursor, upTo, endpoint.eventTypes, this.#batch, this.#abort.signal);
+      }
+      next = events.length === this.#batch ? this.#readAhead(endpoint, events.at(-1)!.sequence, upTo, announced) : undefined;
       for (const event of events) {
         const gate: GateDecision = this.#stopping
           ? { kind: 'wait', until: this.#now(), why: 'stopping' }
@@ -468,6 +483,14 @@ export class Dispatcher {
     }
     if (pending.length > 0 || state !== settled) return (await settle()) ? release() : LEASE_GONE;
     return (await behind.confirm()) ? release() : LEASE_GONE;
+  }
+
+  /** Starts reading the events after `after` up to `upTo` (see #streamRounds()); a failed read is thrown where it is awaited. */
+  #readAhead(endpoint: WebhookEndpoint, after: number, upTo: number, announced: number): ReadAhead {
+    const events = this.#store.eventsAfter(after, upTo, endpoint.eventTypes, this.#batch, this.#abort.signal);
+    // Left unread when the round ends early (a retry, a lost lease): no unhandled rejection.
+    events.catch(() => undefined);
+    return { after, upTo, announced, events };
   }
 
   /** Whether a worker serving a stream reads another round under its claim. */
@@ -606,6 +629,16 @@ type ServeEnd =
   | { readonly kind: 'lease-gone' };
 
 const LEASE_GONE: ServeEnd = { kind: 'lease-gone' };
+
+/** A stream round's read started before the round (Dispatcher.#readAhead()). */
+interface ReadAhead {
+  /** The cursor it reads after. */
+  readonly after: number;
+  readonly upTo: number;
+  /** Dispatcher.#announced when `upTo` was asked for. */
+  readonly announced: number;
+  readonly events: Promise<StoredEvent[]>;
+}
 
 /** One serve of a claimed endpoint. */
 interface ServeClock {

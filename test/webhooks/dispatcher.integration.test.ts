@@ -550,6 +550,49 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.ok(started[3]! >= settlements.releasedAt(), "the fourth attempt started before the first settlement's answer");
     });
 
+    test('after a full batch the next one is read while it is delivered; a retry drops that read and order holds', async (t) => {
+      let failures = 1;
+      const { sink, secret } = await endpointTo(t, (_req, res) => {
+        if (failures-- > 0) res.writeHead(500).end();
+        else res.writeHead(204).end();
+      });
+      await b.createUsers(5);
+      const steps: string[] = [];
+      const store = new Proxy(b.deliveries, {
+        get(target, key) {
+          if (key === 'eventsAfter')
+            return ((after, ...rest) => {
+              steps.push(`read after ${after}`);
+              return target.eventsAfter(after, ...rest);
+            }) satisfies DeliveryStore['eventsAfter'];
+          const value: unknown = Reflect.get(target, key);
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const client = new WebhookHttpClient({ allowList: LOOPBACK });
+      t.after(() => client.close());
+      const logged = {
+        async deliver(request: DeliveryRequest) {
+          const result = await client.deliver(request);
+          steps.push(`delivered ${(JSON.parse(String(request.body)) as { sequence: number }).sequence} ${result.outcome}`);
+          return result;
+        },
+      };
+      run(t, { store, client: logged, batchSize: 2 });
+      await eventually('5 events delivered', () => new Set(sequences(sink, secret)).size === 5);
+      const delivered = sequences(sink, secret).filter((seq, i, all) => all.indexOf(seq) === i);
+      assert.deepEqual(
+        delivered,
+        [...delivered].sort((x, y) => x - y),
+        'in order, the retried first event before the rest',
+      );
+      // A serve that brought a full batch read the next one before its first attempt answered.
+      const [first, second] = [delivered[1]!, delivered[3]!];
+      const readAhead = steps.indexOf(`read after ${second}`);
+      assert.ok(readAhead >= 0 && readAhead < steps.indexOf(`delivered ${second - 1} success`), steps.join('\n'));
+      assert.ok(steps.indexOf(`read after ${first}`) >= 0, steps.join('\n'));
+    });
+
     test('stop: attempts in flight finish, nothing stays leased, and a new dispatcher carries on', async (t) => {
       const { sink, endpoint, secret } = await endpointTo(t, (_req, res) => {
         setTimeout(() => res.writeHead(200).end(), 200);
