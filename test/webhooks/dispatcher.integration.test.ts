@@ -65,6 +65,18 @@ function heldReads(inner: DeliveryStore) {
   };
 }
 
+/** `inner` with some of its methods replaced (each replacement may call `inner`'s own). */
+function overriding(inner: DeliveryStore, overrides: Partial<DeliveryStore>): DeliveryStore {
+  return new Proxy(inner, {
+    get(target, key) {
+      const replaced: unknown = Reflect.get(overrides, key);
+      if (replaced !== undefined) return replaced;
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 for (const [dialect, open, skip] of await dialects()) {
   describe(`the webhook dispatcher on ${dialect}`, { skip }, () => {
     let testDb: TestDatabase;
@@ -449,15 +461,10 @@ for (const [dialect, open, skip] of await dialects()) {
       });
       await b.createUsers(3);
       const skipped: boolean[] = [];
-      const store = new Proxy(b.deliveries, {
-        get(target, key) {
-          if (key === 'settle')
-            return ((owner, id, settlement, leaseUntil) => {
-              skipped.push(settlement.skipFlushWait === true);
-              return target.settle(owner, id, settlement, leaseUntil);
-            }) satisfies DeliveryStore['settle'];
-          const value: unknown = Reflect.get(target, key);
-          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      const store = overriding(b.deliveries, {
+        settle: (owner, id, settlement, leaseUntil) => {
+          skipped.push(settlement.skipFlushWait === true);
+          return b.deliveries.settle(owner, id, settlement, leaseUntil);
         },
       });
       run(t, { store, leaseMs: 2_000 });
@@ -482,24 +489,19 @@ for (const [dialect, open, skip] of await dialects()) {
         clearTimeout(timer);
         open();
       };
-      const store = new Proxy(b.deliveries, {
-        get(target, key) {
-          if (key === 'settle')
-            return (async (owner, id, settlement, leaseUntil) => {
-              mostAtOnce = Math.max(mostAtOnce, ++running);
-              try {
-                if (calls++ === 0) {
-                  held = true;
-                  await gate;
-                  held = false;
-                }
-                return await target.settle(owner, id, settlement, leaseUntil);
-              } finally {
-                running--;
-              }
-            }) satisfies DeliveryStore['settle'];
-          const value: unknown = Reflect.get(target, key);
-          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      const store = overriding(b.deliveries, {
+        async settle(owner, id, settlement, leaseUntil) {
+          mostAtOnce = Math.max(mostAtOnce, ++running);
+          try {
+            if (calls++ === 0) {
+              held = true;
+              await gate;
+              held = false;
+            }
+            return await b.deliveries.settle(owner, id, settlement, leaseUntil);
+          } finally {
+            running--;
+          }
         },
       });
       return { store, release, holding: () => held, releasedAt: () => releasedAt, mostAtOnce: () => mostAtOnce };
@@ -558,15 +560,10 @@ for (const [dialect, open, skip] of await dialects()) {
       });
       await b.createUsers(5);
       const steps: string[] = [];
-      const store = new Proxy(b.deliveries, {
-        get(target, key) {
-          if (key === 'eventsAfter')
-            return ((after, ...rest) => {
-              steps.push(`read after ${after}`);
-              return target.eventsAfter(after, ...rest);
-            }) satisfies DeliveryStore['eventsAfter'];
-          const value: unknown = Reflect.get(target, key);
-          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      const store = overriding(b.deliveries, {
+        eventsAfter: (after, ...rest) => {
+          steps.push(`read after ${after}`);
+          return b.deliveries.eventsAfter(after, ...rest);
         },
       });
       const client = new WebhookHttpClient({ allowList: LOOPBACK });
