@@ -657,19 +657,20 @@ interface ServeClock {
  * one is in flight per serve, so an endpoint's settlements still land in order, one at a time.
  *
  * Why the lease still covers every attempt: an attempt starts behind a settlement only while the
- * latest confirmed one (or the claim) started less than a quarter of a lease ago (covers()), so
- * it ends, an attempt lasting at most half a lease, within the lease that confirmed commit wrote,
- * with a quarter of a lease to spare for a commit that skipped its flush wait and was lost in a
- * crash (Dispatcher.#settle()). Past that the worker waits for the answer, where a lost lease
- * stops it. A lost lease found late costs the attempts made meanwhile their log rows; they are
- * delivered again by whoever holds the endpoint next (at least once).
+ * latest confirmed one (or the claim) started less than an eighth of a lease ago (covers()).
+ * Should a crash forget that confirmed commit (it may skip its flush wait, Dispatcher.#settle()),
+ * the lease on disk is the one before it, written less than a quarter of a lease earlier; so an
+ * attempt (half a lease at most) ends within 7/8 of that lease, an eighth to spare. Past that the
+ * worker waits for the answer, where a lost lease stops it. A lost lease found late costs the
+ * attempts made meanwhile their log rows; they are delivered again by whoever holds the endpoint
+ * next (at least once).
  */
 class SettlementBehind {
   #running: Promise<boolean> | undefined;
-  readonly #quarterLease: number;
+  readonly #eighthLease: number;
 
   constructor(leaseMs: number) {
-    this.#quarterLease = leaseMs / 4;
+    this.#eighthLease = leaseMs / 8;
   }
 
   start(held: Promise<boolean>): void {
@@ -680,7 +681,7 @@ class SettlementBehind {
 
   /** Whether an attempt may start at `now` without the running settlement's answer. */
   covers(now: number, clock: ServeClock): boolean {
-    return this.#running === undefined || now - clock.confirmed < this.#quarterLease;
+    return this.#running === undefined || now - clock.confirmed < this.#eighthLease;
   }
 
   /** Waits for the running settlement: false when it found the lease lost. */

@@ -475,7 +475,7 @@ for (const [dialect, open, skip] of await dialects()) {
     });
 
     /** b.deliveries with its settlements counted and the first one held until `release()` (or `fallbackMs`). */
-    function firstSettlementHeld(fallbackMs = 10_000) {
+    function firstSettlementHeld(fallbackMs = 5_000) {
       let calls = 0;
       let running = 0;
       let mostAtOnce = 0;
@@ -528,7 +528,7 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.equal(settlements.mostAtOnce(), 1, "an endpoint's settlements never overlap");
     });
 
-    test('behind a settlement, no attempt starts once a quarter of the lease has passed since the last confirmed one', async (t) => {
+    test('behind a settlement, no attempt starts once an eighth of the lease has passed since the last confirmed one', async (t) => {
       const { sink } = await endpointTo(t, ok);
       const client = new WebhookHttpClient({ allowList: LOOPBACK });
       t.after(() => client.close());
@@ -538,8 +538,8 @@ for (const [dialect, open, skip] of await dialects()) {
       const slow = {
         async deliver(request: DeliveryRequest) {
           started.push(performance.now());
-          // The third attempt outlasts a quarter of the 2 s lease (counted from the claim).
-          if (started.length === 3) await new Promise((resolve) => setTimeout(resolve, 700));
+          // The third attempt outlasts an eighth of the 4 s lease (counted from the claim).
+          if (started.length === 3) await new Promise((resolve) => setTimeout(resolve, 1_000));
           const result = await client.deliver(request);
           // Held for a while after the slow attempt: a fourth attempt started behind it would show.
           if (started.length === 3) setTimeout(() => settlements.release(), 300);
@@ -547,7 +547,7 @@ for (const [dialect, open, skip] of await dialects()) {
         },
       };
       await b.createUsers(4);
-      run(t, { store: settlements.store, client: slow, leaseMs: 2_000, settleEvery: 2, settleIntervalMs: 60_000 });
+      run(t, { store: settlements.store, client: slow, leaseMs: 4_000, settleEvery: 2, settleIntervalMs: 60_000 });
       await eventually('4 deliveries', () => sink.requests.length === 4);
       assert.ok(started[3]! >= settlements.releasedAt(), "the fourth attempt started before the first settlement's answer");
     });
