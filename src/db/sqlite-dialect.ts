@@ -42,7 +42,7 @@ class RosterSqliteDriver extends SqliteDriver {
     super({ database: statements });
     this.#connection = connection;
     this.#statements = statements;
-    this.#locks = new SqliteLockWait(connection);
+    this.#locks = SqliteLockWait.of(connection);
   }
 
   override async acquireConnection(): Promise<DatabaseConnection> {

@@ -24,7 +24,21 @@ export class SqliteLockWait {
   readonly #busyTimeoutMs: number;
   readonly #restoreBusyWait: string;
 
-  constructor(connection: SQLite.Database) {
+  /**
+   * The one of `connection`, shared by everything that writes through it (the Kysely dialect, the
+   * users and groups stores, the import's batch writer). Its busy timeout is read once, by the
+   * first caller: db/database.ts sets it when it opens the connection, and nothing changes it later.
+   */
+  static of(connection: SQLite.Database): SqliteLockWait {
+    let locks = byConnection.get(connection);
+    if (locks === undefined) {
+      locks = new SqliteLockWait(connection);
+      byConnection.set(connection, locks);
+    }
+    return locks;
+  }
+
+  private constructor(connection: SQLite.Database) {
     this.#connection = connection;
     this.#busyTimeoutMs = Number(connection.pragma('busy_timeout', { simple: true }));
     this.#restoreBusyWait = `PRAGMA busy_timeout = ${Math.trunc(this.#busyTimeoutMs)}`;
@@ -63,6 +77,8 @@ export class SqliteLockWait {
     }
   }
 }
+
+const byConnection = new WeakMap<SQLite.Database, SqliteLockWait>();
 
 /** SQLite refused a lock because another connection holds it (SQLITE_BUSY and its extended codes), however the error was wrapped. */
 export function lockedByAnother(error: unknown): boolean {

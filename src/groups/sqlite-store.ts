@@ -162,7 +162,7 @@ export class SqliteGroupStore implements GroupStore {
     this.#observe = options.observe;
     this.#onEventsCommitted = options.onEventsCommitted;
     this.#s = prepareGroupStatements(options.connection);
-    this.#locks = new SqliteLockWait(options.connection);
+    this.#locks = SqliteLockWait.of(options.connection);
     this.#createTx = options.connection.transaction(this.#createIn.bind(this));
     this.#changeTx = options.connection.transaction(this.#changeIn.bind(this));
     this.#deleteTx = options.connection.transaction(this.#deleteIn.bind(this));

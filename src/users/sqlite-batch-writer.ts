@@ -63,7 +63,7 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     this.#newId = options.newId;
     this.#now = options.now ?? (() => new Date());
     this.#statements = prepare(options.connection);
-    this.#locks = new SqliteLockWait(options.connection);
+    this.#locks = SqliteLockWait.of(options.connection);
     this.#restore = {
       cacheSize: options.connection.pragma('cache_size', { simple: true }) as number,
       autocheckpoint: options.connection.pragma('wal_autocheckpoint', { simple: true }) as number,

@@ -82,7 +82,7 @@ export class SqliteUserStore implements UserStore {
     this.#onEventsCommitted = options.onEventsCommitted;
     this.#onDelete = options.onDelete;
     this.#s = prepareUserStatements(options.connection);
-    this.#locks = new SqliteLockWait(options.connection);
+    this.#locks = SqliteLockWait.of(options.connection);
     this.#createTx = options.connection.transaction(this.#createIn.bind(this));
     this.#updateTx = options.connection.transaction(this.#updateIn.bind(this));
     this.#deleteTx = options.connection.transaction(this.#deleteIn.bind(this));
