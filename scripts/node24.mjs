@@ -21,9 +21,10 @@
  * tests and repository files the test suite reads, for `npm run test:node24`.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { linkModules } from './link-modules.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const cache = process.env.ROSTER_NODE24_CACHE || join(repo, '.cache', 'node24');
@@ -50,15 +51,21 @@ function fetchNode() {
     throw new Error(`${nodeDir} has no include/node/node.h: cannot compile native modules for it`);
 }
 
-/** A real copy of better-sqlite3 built for `version`, kept while the version is unchanged. */
+/**
+ * A real copy of better-sqlite3 built for `version`, kept while both the Node version and the
+ * checkout's better-sqlite3 version are unchanged (the cache outlives checkouts, and a lock file
+ * may move better-sqlite3 on).
+ */
 function buildSqlite(modules, version) {
   const target = join(app, 'node_modules', 'better-sqlite3');
+  const source = realpathSync(join(modules, 'better-sqlite3'));
+  const built = `node ${version}, better-sqlite3 ${JSON.parse(readFileSync(join(source, 'package.json'), 'utf8')).version}`;
   const marker = join(target, '.built-for-node');
-  if (existsSync(marker) && readFileSync(marker, 'utf8') === version) return;
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === built) return;
   rmSync(target, { recursive: true, force: true });
-  cpSync(realpathSync(join(modules, 'better-sqlite3')), target, {
+  cpSync(source, target, {
     recursive: true,
-    filter: (source) => !source.includes(`${'/better-sqlite3/'}build`),
+    filter: (path) => !path.includes(`${'/better-sqlite3/'}build`),
   });
   const npmRoot = dirname(dirname(realpathSync(run('which', ['npm']).trim())));
   const gyp = join(npmRoot, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
@@ -75,18 +82,13 @@ function buildSqlite(modules, version) {
   });
   log(`compiled in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   run(nodeBin, ['-e', `new (require(${JSON.stringify(target)}))(':memory:').prepare('select 1').get()`]);
-  writeFileSync(marker, version);
+  writeFileSync(marker, built);
 }
 
 function prepareApp(version) {
   const modules = join(repo, 'node_modules');
   if (!existsSync(join(repo, 'dist', 'bench', 'servers.js'))) throw new Error('no dist/: run `npx tsc -p tsconfig.json` first');
-  mkdirSync(join(app, 'node_modules'), { recursive: true });
-  for (const name of readdirSync(modules)) {
-    if (name === 'better-sqlite3' || name.startsWith('.package-lock')) continue;
-    const link = join(app, 'node_modules', name);
-    if (!existsSync(link)) symlinkSync(realpathSync(join(modules, name)), link);
-  }
+  linkModules(modules, join(app, 'node_modules'), new Set(['better-sqlite3']));
   buildSqlite(modules, version);
   rmSync(join(app, 'dist'), { recursive: true, force: true });
   cpSync(join(repo, 'dist'), join(app, 'dist'), { recursive: true });
