@@ -11,7 +11,7 @@ import pg from 'pg';
 import { openDatabase, type Database } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import type { BatchUser, UserBatchRun } from '../src/users/batch-store.js';
-import type { NewUser, UserId } from '../src/users/model.js';
+import { PROVISIONING_DEFAULTS, type Attributes, type Email, type NewUser, type UserId, type UserName } from '../src/users/model.js';
 import { PostgresUserBatchWriter } from '../src/users/postgres-batch-writer.js';
 import { SqliteUserBatchWriter } from '../src/users/sqlite-batch-writer.js';
 import { newUuidV7 } from '../src/kit/uuid.js';
@@ -33,7 +33,15 @@ export function batchOf(seed: number, from: number, to: number): BatchUser[] {
   const batch: BatchUser[] = [];
   for (let i = from; i < to; i++) {
     const u = scaleUser(seed, i);
-    const user = { id: u.id as UserId, email: u.email, name: u.name, attributes: u.attributes } as unknown as NewUser & { id: UserId };
+    // Typed as the writers take it, with no cast over the whole object: a field added to NewUser
+    // (the provisioning ones were) must be given here, or the load writes "undefined" for it.
+    const user: NewUser & { id: UserId } = {
+      ...PROVISIONING_DEFAULTS,
+      id: u.id as UserId,
+      email: u.email as Email,
+      name: u.name as UserName,
+      attributes: u.attributes as Attributes,
+    };
     batch.push({ line: i + 1, user, maybeDuplicate: false });
   }
   return batch;
