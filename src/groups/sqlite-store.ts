@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { outageError, sqliteDialect } from '../db/dialect.js';
 import type { RawStatement, StatementObserver } from '../db/instrumentation.js';
 import type { Schema } from '../db/schema.js';
-import { SqliteLockWait } from '../db/sqlite-lock.js';
+import { SqliteTurns } from '../db/sqlite-turns.js';
 import { allObserved, getObserved, runObserved, type PreparedStatement } from '../db/sqlite-steps.js';
 import type { NewEvent } from '../events/model.js';
 import { toEventRow } from '../events/sql-outbox.js';
@@ -137,12 +137,10 @@ const COMMIT: RawStatement = { operation: 'other', table: 'groups', text: 'commi
  * by the database itself.
  */
 export class SqliteGroupStore implements GroupStore {
-  readonly #db: Kysely<Schema>;
-  readonly #connection: SQLite.Database;
   readonly #observe: StatementObserver;
   readonly #s: GroupStatements;
   readonly #onEventsCommitted: (() => void) | undefined;
-  readonly #locks: SqliteLockWait;
+  readonly #turns: SqliteTurns;
   readonly #createTx: SQLite.Transaction<
     (group: Group, memberIds: readonly UserId[], events: readonly NewEvent[], idempotency: GroupIdempotency | undefined) => void
   >;
@@ -157,12 +155,10 @@ export class SqliteGroupStore implements GroupStore {
   readonly #deleteTx: SQLite.Transaction<(id: GroupId, check: (current: Group) => void, describe: (deleted: Group) => NewEvent) => void>;
 
   constructor(options: SqliteGroupStoreOptions) {
-    this.#db = options.db;
-    this.#connection = options.connection;
     this.#observe = options.observe;
     this.#onEventsCommitted = options.onEventsCommitted;
     this.#s = prepareGroupStatements(options.connection);
-    this.#locks = SqliteLockWait.of(options.connection);
+    this.#turns = new SqliteTurns(options.db, options.connection, translated);
     this.#createTx = options.connection.transaction(this.#createIn.bind(this));
     this.#changeTx = options.connection.transaction(this.#changeIn.bind(this));
     this.#deleteTx = options.connection.transaction(this.#deleteIn.bind(this));
@@ -176,12 +172,12 @@ export class SqliteGroupStore implements GroupStore {
     signal?: AbortSignal,
   ): Promise<void> {
     signal?.throwIfAborted();
-    await this.#writing(() => this.#committed(() => this.#createTx.immediate(group, memberIds, events, idempotency)), signal);
+    await this.#turns.write(() => this.#committed(() => this.#createTx.immediate(group, memberIds, events, idempotency)), signal);
   }
 
   async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<GroupIdempotency | undefined> {
     signal?.throwIfAborted();
-    const row = await this.#exclusively(
+    const row = await this.#turns.run(
       () => this.#get<{ fingerprint: string; result: string; expires_at: string }>(this.#s.findIdempotency, scope, key, now.toISOString()),
       signal,
     );
@@ -207,7 +203,7 @@ export class SqliteGroupStore implements GroupStore {
 
   async skip(afterId: GroupId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: GroupId | undefined }> {
     signal?.throwIfAborted();
-    return this.#exclusively(() => {
+    return this.#turns.run(() => {
       const nth = this.#get<{ id: GroupId }>(this.#s.skipTo, afterId ?? '', n - 1);
       if (nth !== undefined) return { passed: n, last: nth.id };
       const rest = this.#get<{ passed: number; last: GroupId | null }>(this.#s.skipRest, afterId ?? '', n)!;
@@ -229,7 +225,7 @@ export class SqliteGroupStore implements GroupStore {
     signal?: AbortSignal,
   ): Promise<{ group: Group; outcome: MembersOutcome }> {
     signal?.throwIfAborted();
-    const { group, outcome } = await this.#writing(
+    const { group, outcome } = await this.#turns.write(
       () => this.#committed(() => this.#changeTx.immediate(id, members, edit, finish)),
       signal,
     );
@@ -238,12 +234,12 @@ export class SqliteGroupStore implements GroupStore {
 
   async delete(id: GroupId, check: (current: Group) => void, describe: (deleted: Group) => NewEvent, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    await this.#writing(() => this.#committed(() => this.#deleteTx.immediate(id, check, describe)), signal);
+    await this.#turns.write(() => this.#committed(() => this.#deleteTx.immediate(id, check, describe)), signal);
   }
 
   async members(id: GroupId, afterUserId: UserId | undefined, limit: number, signal?: AbortSignal): Promise<Member[] | undefined> {
     signal?.throwIfAborted();
-    return this.#exclusively(() => {
+    return this.#turns.run(() => {
       const rows = this.#all<StoredMember>(this.#s.members, [id, afterUserId ?? '', limit]);
       if (rows.length === 0 && this.#get(this.#s.get, id) === undefined) return undefined;
       return rows.map((row) => fromMemberRow(row, sqliteDialect));
@@ -252,7 +248,7 @@ export class SqliteGroupStore implements GroupStore {
 
   async groupsOf(userId: UserId, afterGroupId: GroupId | undefined, limit: number, signal?: AbortSignal): Promise<Group[] | undefined> {
     signal?.throwIfAborted();
-    return this.#exclusively(() => {
+    return this.#turns.run(() => {
       const rows = this.#all<StoredGroup>(this.#s.groupsOf, [userId, afterGroupId ?? '', limit]);
       if (rows.length === 0 && this.#get(this.#s.userExists, userId) === undefined) return undefined;
       return rows.map((row) => fromGroupRow(row, sqliteDialect));
@@ -368,33 +364,14 @@ export class SqliteGroupStore implements GroupStore {
 
   async #one(p: Prepared, params: unknown[], signal: AbortSignal | undefined): Promise<Group | undefined> {
     signal?.throwIfAborted();
-    const row = await this.#exclusively(() => this.#get<StoredGroup>(p, ...params), signal);
+    const row = await this.#turns.run(() => this.#get<StoredGroup>(p, ...params), signal);
     return row === undefined ? undefined : fromGroupRow(row, sqliteDialect);
   }
 
   async #many(p: Prepared, params: unknown[], signal: AbortSignal | undefined): Promise<Group[]> {
     signal?.throwIfAborted();
-    const rows = await this.#exclusively(() => this.#all<StoredGroup>(p, params), signal);
+    const rows = await this.#turns.run(() => this.#all<StoredGroup>(p, params), signal);
     return rows.map((row) => fromGroupRow(row, sqliteDialect));
-  }
-
-  /** As SqliteUserStore's: run now when no transaction is open on the shared connection, else under Kysely's lock. */
-  async #exclusively<T>(work: () => T, signal: AbortSignal | undefined): Promise<T> {
-    try {
-      if (!this.#connection.inTransaction) return work();
-      return await this.#db.connection().execute(async () => {
-        signal?.throwIfAborted();
-        if (this.#connection.inTransaction) throw new Error('A transaction is open on the SQLite connection outside Kysely.');
-        return work();
-      });
-    } catch (error) {
-      throw translated(error);
-    }
-  }
-
-  /** As SqliteUserStore's: the write lock is waited for asynchronously, never in SQLite's busy handler (db/sqlite-lock.ts). */
-  async #writing<T>(write: () => T, signal: AbortSignal | undefined): Promise<T> {
-    return this.#locks.retrying(() => this.#exclusively(() => this.#locks.withoutWaiting(write), signal), signal);
   }
 
   #run(p: Prepared, ...params: unknown[]): SQLite.RunResult {

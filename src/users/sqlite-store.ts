@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { outageError, sqliteDialect } from '../db/dialect.js';
 import type { RawStatement, StatementObserver } from '../db/instrumentation.js';
 import type { Schema } from '../db/schema.js';
-import { SqliteLockWait } from '../db/sqlite-lock.js';
+import { SqliteTurns } from '../db/sqlite-turns.js';
 import { allObserved, getObserved, runObserved } from '../db/sqlite-steps.js';
 import type { NewEvent } from '../events/model.js';
 import type { Cancellation } from '../kit/deadline.js';
@@ -56,18 +56,16 @@ const COMMIT: RawStatement = { operation: 'other', table: 'users', text: 'commit
  * holds transactions open across awaits. A statement run while one is open would run inside it:
  * read its uncommitted rows, commit or roll back with it. So the work runs directly only when
  * no transaction is open, and otherwise waits for Kysely's lock, which such a transaction holds
- * until it ends.
+ * until it ends (db/sqlite-turns.ts, shared with the groups store).
  */
 export class SqliteUserStore implements UserStore {
-  readonly #db: Kysely<Schema>;
-  readonly #connection: SQLite.Database;
   readonly #observe: StatementObserver;
   readonly #s: UserStatements;
   readonly #onEventsCommitted: (() => void) | undefined;
   readonly #onDelete: ((userId: UserId, deleted: NewEvent) => void) | undefined;
   /** Set by the last line of each transaction's body: what the wrapper does after it is the COMMIT. */
   #commitStartedAt = 0;
-  readonly #locks: SqliteLockWait;
+  readonly #turns: SqliteTurns;
   // Wrapped once: better-sqlite3 runs each as BEGIN … COMMIT, or ROLLBACK when the body throws.
   readonly #createTx: SQLite.Transaction<(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent) => void>;
   readonly #updateTx: SQLite.Transaction<
@@ -76,13 +74,15 @@ export class SqliteUserStore implements UserStore {
   readonly #deleteTx: SQLite.Transaction<(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent) => void>;
 
   constructor(options: SqliteUserStoreOptions) {
-    this.#db = options.db;
-    this.#connection = options.connection;
     this.#observe = options.observe;
     this.#onEventsCommitted = options.onEventsCommitted;
     this.#onDelete = options.onDelete;
     this.#s = prepareUserStatements(options.connection);
-    this.#locks = SqliteLockWait.of(options.connection);
+    this.#turns = new SqliteTurns(
+      options.db,
+      options.connection,
+      (error) => conflictOf(sqliteDialect, error) ?? outageError(sqliteDialect, error),
+    );
     this.#createTx = options.connection.transaction(this.#createIn.bind(this));
     this.#updateTx = options.connection.transaction(this.#updateIn.bind(this));
     this.#deleteTx = options.connection.transaction(this.#deleteIn.bind(this));
@@ -94,12 +94,12 @@ export class SqliteUserStore implements UserStore {
 
   async create(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent, signal?: Cancellation): Promise<void> {
     signal?.throwIfAborted();
-    return this.#writing(() => this.#committed(() => this.#createTx.immediate(user, idempotency, event)), signal);
+    return this.#turns.write(() => this.#committed(() => this.#createTx.immediate(user, idempotency, event)), signal);
   }
 
   async findIdempotency(scope: string, key: string, now: Date, signal?: Cancellation): Promise<IdempotencyRecord | undefined> {
     signal?.throwIfAborted();
-    const row = await this.#exclusively(() => this.#get<StoredIdempotency>(this.#s.findIdempotency, scope, key, now.toISOString()), signal);
+    const row = await this.#turns.run(() => this.#get<StoredIdempotency>(this.#s.findIdempotency, scope, key, now.toISOString()), signal);
     if (row === undefined) return undefined;
     return {
       scope: row.scope,
@@ -112,20 +112,20 @@ export class SqliteUserStore implements UserStore {
 
   async get(id: UserId, signal?: Cancellation): Promise<User | undefined> {
     signal?.throwIfAborted();
-    const row = await this.#exclusively(() => this.#get<StoredUserValues>(this.#s.getUser, id), signal);
+    const row = await this.#turns.run(() => this.#get<StoredUserValues>(this.#s.getUser, id), signal);
     return row === undefined ? undefined : fromUserRow(storedUserColumnsOf(row), sqliteDialect);
   }
 
   async list(query: UserPageQuery, signal?: Cancellation): Promise<User[]> {
     signal?.throwIfAborted();
     const { shape, params } = listStatementOf(query);
-    const rows = await this.#exclusively(() => this.#all<StoredUserValues>(this.#s.list(shape), params), signal);
+    const rows = await this.#turns.run(() => this.#all<StoredUserValues>(this.#s.list(shape), params), signal);
     return rows.map((row) => fromUserRow(storedUserColumnsOf(row), sqliteDialect));
   }
 
   async skip(afterId: UserId | undefined, n: number, signal?: Cancellation): Promise<{ passed: number; last: UserId | undefined }> {
     signal?.throwIfAborted();
-    return this.#exclusively(() => {
+    return this.#turns.run(() => {
       const nth = this.#get<{ id: UserId }>(this.#s.skipTo, afterId ?? '', n - 1);
       if (nth !== undefined) return { passed: n, last: nth.id };
       const rest = this.#get<{ passed: number; last: UserId | null }>(this.#s.skipRest, afterId ?? '', n)!;
@@ -136,7 +136,7 @@ export class SqliteUserStore implements UserStore {
   async search(query: KeyRangeQuery, signal?: Cancellation): Promise<KeyedUser[]> {
     signal?.throwIfAborted();
     const { shape, params } = searchStatementOf(query);
-    const rows = await this.#exclusively(() => this.#all<StoredUserValues>(this.#s.search(shape), params), signal);
+    const rows = await this.#turns.run(() => this.#all<StoredUserValues>(this.#s.search(shape), params), signal);
     return rows.map((row) => ({
       user: fromUserRow(storedUserColumnsOf(row), sqliteDialect),
       emailKey: row[SEARCH_KEYS_AT] as string,
@@ -151,17 +151,17 @@ export class SqliteUserStore implements UserStore {
     signal?: Cancellation,
   ): Promise<User> {
     signal?.throwIfAborted();
-    return this.#writing(() => this.#committed(() => this.#updateTx.immediate(id, change, describe)), signal);
+    return this.#turns.write(() => this.#committed(() => this.#updateTx.immediate(id, change, describe)), signal);
   }
 
   async delete(id: UserId, check: (current: User) => void, describe: (deleted: User) => NewEvent, signal?: Cancellation): Promise<void> {
     signal?.throwIfAborted();
-    return this.#writing(() => this.#committed(() => this.#deleteTx.immediate(id, check, describe)), signal);
+    return this.#turns.write(() => this.#committed(() => this.#deleteTx.immediate(id, check, describe)), signal);
   }
 
   async purgeIdempotency(now: Date, limit: number, signal?: Cancellation): Promise<number> {
     signal?.throwIfAborted();
-    return this.#writing(() => this.#run(this.#s.purgeIdempotency, now.toISOString(), limit).changes, signal);
+    return this.#turns.write(() => this.#run(this.#s.purgeIdempotency, now.toISOString(), limit).changes, signal);
   }
 
   #createIn(user: User, idempotency: IdempotencyRecord | undefined, event: NewEvent): void {
@@ -239,36 +239,6 @@ export class SqliteUserStore implements UserStore {
     return result;
   }
 
-  /**
-   * Runs synchronous `work` when nothing else can be inside a transaction on the connection,
-   * and turns driver errors into the domain's (unique violations into conflicts, outages into
-   * DatabaseUnavailableError, as db/dialect.ts failOnOutage() does for Kysely's).
-   */
-  async #exclusively<T>(work: () => T, signal: Cancellation | undefined): Promise<T> {
-    try {
-      // Synchronous work cannot interleave with anything: with no transaction open, run it now.
-      if (!this.#connection.inTransaction) return work();
-      return await this.#db.connection().execute(async () => {
-        // The lock may have been awaited: a request that gave up meanwhile must not start.
-        signal?.throwIfAborted();
-        if (this.#connection.inTransaction) throw new OpenTransactionError();
-        return work();
-      });
-    } catch (error) {
-      throw conflictOf(sqliteDialect, error) ?? outageError(sqliteDialect, error);
-    }
-  }
-
-  /**
-   * Runs a write without letting SQLite's busy handler sleep on the event loop (db/sqlite-lock.ts):
-   * while another process holds the write lock, the whole write is tried again after short
-   * asynchronous pauses (it never began: BEGIN IMMEDIATE is what failed), each time under
-   * Kysely's lock, up to the busy timeout (then DatabaseUnavailableError, 503) or the cancellation.
-   */
-  async #writing<T>(write: () => T, cancellation: Cancellation | undefined): Promise<T> {
-    return this.#locks.retrying(() => this.#exclusively(() => this.#locks.withoutWaiting(write), cancellation), cancellation);
-  }
-
   #run(p: Prepared, ...params: unknown[]): SQLite.RunResult {
     return runObserved(this.#observe, p, params);
   }
@@ -279,16 +249,5 @@ export class SqliteUserStore implements UserStore {
 
   #all<T>(p: Prepared, params: unknown[]): T[] {
     return allObserved<T>(this.#observe, p, params);
-  }
-}
-
-/**
- * A transaction was open on the connection while this store held Kysely's lock: someone began
- * one outside Kysely and left it open. Running inside it would tie our change to theirs.
- */
-export class OpenTransactionError extends Error {
-  override readonly name = 'OpenTransactionError';
-  constructor() {
-    super('A transaction is open on the SQLite connection outside Kysely; the users store will not run inside it.');
   }
 }

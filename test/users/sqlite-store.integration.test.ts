@@ -18,7 +18,8 @@ import { Deadline } from '../../src/kit/deadline.js';
 import { EmailTakenError } from '../../src/users/errors.js';
 import type { Attributes, Email, User, UserId, UserName } from '../../src/users/model.js';
 import { toUserRow } from '../../src/users/sql-row.js';
-import { OpenTransactionError, SqliteUserStore } from '../../src/users/sqlite-store.js';
+import { OpenTransactionError } from '../../src/db/sqlite-turns.js';
+import { SqliteUserStore } from '../../src/users/sqlite-store.js';
 import { sqliteTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { created } from '../helpers/events.js';
 
