@@ -11,6 +11,7 @@
  *
  * Rows go out as the driver returns them (no document mapping, no cursor), as bench/baselines.ts.
  */
+import type { Statement as SQLiteStatement } from 'better-sqlite3';
 import type { Baseline } from './baselines.js';
 import { foldKey, type UserId } from '../src/users/model.js';
 import { compareKeys, prefixRange } from '../src/users/search.js';
@@ -60,9 +61,12 @@ export async function scaleSqlite(file: string): Promise<Baseline> {
   connection.pragma('busy_timeout = 5000');
   connection.pragma('foreign_keys = ON');
   const statements = sqliteStatements.prepareUserStatements(connection);
+  // The store reads users' rows as arrays of values (raw mode); the driver's own shape is an
+  // object per row, as pg gives the PostgreSQL handler, and what the routes' answers compare by.
+  const objects = (prepared: { statement: SQLiteStatement }) => prepared.statement.raw(false);
   const app = Fastify({ logger: false });
   app.get<{ Params: { id: string } }>('/v1/users/:id', async (request, reply) => {
-    const row = statements.getUser.statement.get(request.params.id);
+    const row = objects(statements.getUser).get(request.params.id);
     if (row === undefined) return reply.code(404).send({ error: 'not found' });
     return row;
   });
@@ -71,12 +75,12 @@ export async function scaleSqlite(file: string): Promise<Baseline> {
     if (q !== undefined) {
       const [byEmail, byName] = scans(q).map((scan) => {
         const { shape, params } = sqliteStatements.searchStatementOf(scan);
-        return statements.search(shape).statement.all(...params) as Row[];
+        return objects(statements.search(shape)).all(...params) as Row[];
       });
       return { data: merged(q, byEmail!, byName!) };
     }
     const { shape, params } = sqliteStatements.listStatementOf(pageQueryOf(request.query));
-    return { data: (statements.list(shape).statement.all(...params) as Row[]).slice(0, LIMIT) };
+    return { data: (objects(statements.list(shape)).all(...params) as Row[]).slice(0, LIMIT) };
   });
   return {
     app,
