@@ -22,6 +22,7 @@ import { EVENT_SEQUENCE_LOCK } from '../src/events/sql-outbox.js';
 // The columns Roster's stores read a user from: B's selects read the same row (a narrower list
 // left out the five provisioning columns of migration 0011, work Roster's reads do).
 import { USER_COLUMNS } from '../src/users/sql-row.js';
+import { SQLITE_LIMIT } from '../src/db/sqlite-steps.js';
 const INSERT_USER =
   'insert into users (id, email, email_key, name, name_key, attributes, version, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, 1, $7, $7)';
 const INSERT_EVENT = 'insert into events (id, type, occurred_at, actor, request_id, subject_id, data) values ($1, $2, $3, $4, $5, $6, $7)';
@@ -65,7 +66,7 @@ export async function fastifySqlite(file: string): Promise<Baseline> {
   connection.pragma('busy_timeout = 5000');
   connection.pragma('foreign_keys = ON');
   const byId = connection.prepare<[string], Record<string, unknown>>(`select ${USER_COLUMNS} from users where id = ?`);
-  const firstPage = connection.prepare<[number], Record<string, unknown>>(`select ${USER_COLUMNS} from users order by id limit ?`);
+  const firstPage = connection.prepare<[number], Record<string, unknown>>(`select ${USER_COLUMNS} from users order by id ${SQLITE_LIMIT}`);
   const insertUser = connection.prepare(INSERT_USER.replace(/\$\d/g, '?'));
   const insertEvent = connection.prepare(INSERT_EVENT.replace(/\$\d/g, '?'));
   const create = connection.transaction((user: ReturnType<typeof newUser>, requestId: string) => {

@@ -15,6 +15,7 @@ import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { groupStoreFor } from '../src/compose/users.js';
 import { openDatabase, type Database } from '../src/db/database.js';
+import { SQLITE_LIMIT } from '../src/db/sqlite-steps.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { GroupsService } from '../src/groups/service.js';
 import { CursorCodec } from '../src/kit/cursor.js';
@@ -82,7 +83,7 @@ function rawFor(database: Database): Raw {
     );
     const member = c.prepare('insert into group_members (group_id, user_id, added_at) values (?, ?, ?)');
     const page = c.prepare(
-      'select u.id, u.email, u.name, m.added_at from group_members m join users u on u.id = m.user_id where m.group_id = ? and m.user_id > ? order by m.user_id limit ?',
+      `select u.id, u.email, u.name, m.added_at from group_members m join users u on u.id = m.user_id where m.group_id = ? and m.user_id > ? order by m.user_id ${SQLITE_LIMIT}`,
     );
     const insertMembers = c.transaction((groupId: string, ids: readonly string[]) => {
       for (const id of ids) member.run(groupId, id, now);

@@ -66,7 +66,8 @@ async function openBuild(dist: string, file: string, users: SeedModuleNs.SeedUse
     store: userStoreFor(database),
     connection,
     driverGet: connection.prepare(`select ${USER_COLUMNS} from users where id = ?`),
-    driverPage: connection.prepare(`select ${USER_COLUMNS} from users where id > ? order by id limit ?`),
+    // `limit +?`, as the store writes it (db/sqlite-steps.ts SQLITE_LIMIT): `limit ?` is prepared anew on every run.
+    driverPage: connection.prepare(`select ${USER_COLUMNS} from users where id > ? order by id limit +?`),
     userCreated,
     created: 0,
     close: () => database.close(),

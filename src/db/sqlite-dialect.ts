@@ -3,6 +3,9 @@ import {
   CompiledQuery,
   SqliteDialect,
   SqliteDriver,
+  SqliteQueryCompiler,
+  type LimitNode,
+  type QueryCompiler,
   type DatabaseConnection,
   type Driver,
   type QueryResult,
@@ -29,6 +32,22 @@ export class RosterSqliteDialect extends SqliteDialect {
 
   override createDriver(): Driver {
     return new RosterSqliteDriver(this.#connection, this.#statements);
+  }
+
+  override createQueryCompiler(): QueryCompiler {
+    return new RosterSqliteQueryCompiler();
+  }
+}
+
+/**
+ * Writes LIMIT as `limit +?` (db/sqlite-steps.ts SQLITE_LIMIT says why: with `limit ?` SQLite
+ * prepares the statement anew on every run, and the statement cache below would save nothing
+ * for every query with a limit). `+` before any expression is that expression's value.
+ */
+class RosterSqliteQueryCompiler extends SqliteQueryCompiler {
+  protected override visitLimit(node: LimitNode): void {
+    this.append('limit +');
+    this.visitNode(node.limit);
   }
 }
 

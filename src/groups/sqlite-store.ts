@@ -4,7 +4,7 @@ import { outageError, sqliteDialect } from '../db/dialect.js';
 import type { RawStatement, StatementObserver } from '../db/instrumentation.js';
 import type { Schema } from '../db/schema.js';
 import { SqliteTurns } from '../db/sqlite-turns.js';
-import { allObserved, getObserved, runObserved, type PreparedStatement } from '../db/sqlite-steps.js';
+import { allObserved, getObserved, runObserved, SQLITE_LIMIT, type PreparedStatement } from '../db/sqlite-steps.js';
 import type { NewEvent } from '../events/model.js';
 import { toEventRow } from '../events/sql-outbox.js';
 import type { UserId } from '../users/model.js';
@@ -44,19 +44,19 @@ function prepareGroupStatements(connection: SQLite.Database) {
     prepare(
       'select',
       'groups',
-      `select ${GROUP_COLUMNS} from groups where display_name_key ${inclusive ? '>=' : '>'} ?${below ? ' and display_name_key < ?' : ''} order by display_name_key limit ?`,
+      `select ${GROUP_COLUMNS} from groups where display_name_key ${inclusive ? '>=' : '>'} ?${below ? ' and display_name_key < ?' : ''} order by display_name_key ${SQLITE_LIMIT}`,
     );
   return {
     get: prepare('select', 'groups', `select ${GROUP_COLUMNS} from groups where id = ?`),
     byNameKey: prepare('select', 'groups', `select ${GROUP_COLUMNS} from groups where display_name_key = ?`),
     byExternalId: prepare('select', 'groups', `select ${GROUP_COLUMNS} from groups where external_id = ?`),
-    list: prepare('select', 'groups', `select ${GROUP_COLUMNS} from groups where id > ? order by id limit ?`),
+    list: prepare('select', 'groups', `select ${GROUP_COLUMNS} from groups where id > ? order by id ${SQLITE_LIMIT}`),
     // The steps of GroupStore.skip(), as users' skipTo and skipRest.
     skipTo: prepare('select', 'groups', 'select id from groups where id > ? order by id limit 1 offset ?'),
     skipRest: prepare(
       'select',
       'groups',
-      'select count(*) as passed, max(id) as last from (select id from groups where id > ? order by id limit ?)',
+      `select count(*) as passed, max(id) as last from (select id from groups where id > ? order by id ${SQLITE_LIMIT})`,
     ),
     // [inclusive][below]
     search: [
@@ -83,12 +83,12 @@ function prepareGroupStatements(connection: SQLite.Database) {
       'select',
       'group_members',
       `select u.id, u.email, u.name, m.added_at from group_members m join users u on u.id = m.user_id
-       where m.group_id = ? and m.user_id > ? order by m.user_id limit ?`,
+       where m.group_id = ? and m.user_id > ? order by m.user_id ${SQLITE_LIMIT}`,
     ),
     groupsOf: prepare(
       'select',
       'group_members',
-      `select ${G_COLUMNS} from group_members m join groups g on g.id = m.group_id where m.user_id = ? and m.group_id > ? order by m.group_id limit ?`,
+      `select ${G_COLUMNS} from group_members m join groups g on g.id = m.group_id where m.user_id = ? and m.group_id > ? order by m.group_id ${SQLITE_LIMIT}`,
     ),
     groupIdsOfUser: prepare('select', 'group_members', 'select group_id from group_members where user_id = ? order by group_id'),
     afterUserLeft: prepare(

@@ -1,6 +1,6 @@
 import type SQLite from 'better-sqlite3';
 import type { RawStatement } from '../db/instrumentation.js';
-import type { PreparedStatement } from '../db/sqlite-steps.js';
+import { SQLITE_LIMIT, type PreparedStatement } from '../db/sqlite-steps.js';
 import type { SearchKey } from './search.js';
 import type { KeyRangeQuery, UserPageQuery } from './service.js';
 import { INSERT_COLUMNS, SQLITE_INSERT_PLACEHOLDERS, SQLITE_UPDATE_ASSIGNMENTS, USER_COLUMNS, USER_READ_COLUMNS } from './sql-row.js';
@@ -75,7 +75,7 @@ export function prepareUserStatements(connection: SQLite.Database) {
     skipRest: prepare(
       'select',
       'users',
-      'select count(*) as passed, max(id) as last from (select id from users where id > ? order by id limit ?)',
+      `select count(*) as passed, max(id) as last from (select id from users where id > ? order by id ${SQLITE_LIMIT})`,
     ),
     insertEvent: prepare(
       'insert',
@@ -101,7 +101,7 @@ export function prepareUserStatements(connection: SQLite.Database) {
       'delete',
       'idempotency_keys',
       `delete from idempotency_keys where (scope, "key") in
-         (select scope, "key" from idempotency_keys where expires_at <= ? limit ?)`,
+         (select scope, "key" from idempotency_keys where expires_at <= ? ${SQLITE_LIMIT})`,
     ),
     /** The statement of listText() for this shape, prepared on first use. */
     list(shape: ListShape): Prepared {
@@ -171,7 +171,7 @@ export function listText(shape: ListShape): string {
     const range = (key: string) => `(${key} >= ?${shape.below ? ` and ${key} < ?` : ''})`;
     conditions.push(`(${range('email_key')} or ${range('name_key')})`);
   }
-  return `select ${USER_COLUMNS} from users where ${conditions.join(' and ')} order by ${ACTIVE_ORDER(shape)} limit ?`;
+  return `select ${USER_COLUMNS} from users where ${conditions.join(' and ')} order by ${ACTIVE_ORDER(shape)} ${SQLITE_LIMIT}`;
 }
 
 /** Whether a page is a range of the (active, id) index: `active` is its only filter that finds few rows. */
@@ -220,9 +220,9 @@ export function listStatementOf(query: UserPageQuery): { shape: ListShape; param
 export function searchText(shape: SearchShape): string {
   const below = shape.below ? ` and ${shape.key}_key < ?` : '';
   if (shape.key === 'email') {
-    return `select ${USER_COLUMNS}, email_key, name_key from users where email_key >= ? and (email_key <> ? or id > ?)${below} order by email_key limit ?`;
+    return `select ${USER_COLUMNS}, email_key, name_key from users where email_key >= ? and (email_key <> ? or id > ?)${below} order by email_key ${SQLITE_LIMIT}`;
   }
-  return `select ${USER_COLUMNS}, email_key, name_key from users where (name_key, id) > (?, ?)${below} order by name_key, id limit ?`;
+  return `select ${USER_COLUMNS}, email_key, name_key from users where (name_key, id) > (?, ?)${below} order by name_key, id ${SQLITE_LIMIT}`;
 }
 
 /** The shape of a scan and its parameters in searchText()'s order. */

@@ -1,5 +1,6 @@
 import { CompiledQuery, sql, type Kysely, type Transaction } from 'kysely';
 import { failOnOutage, type SqlDialect } from '../db/dialect.js';
+import { SQLITE_LIMIT } from '../db/sqlite-steps.js';
 import type { Schema } from '../db/schema.js';
 import { toStoredEvent, type EventRow, type EventType, type StoredEvent } from '../events/model.js';
 import { appendEvent, publishEvents } from '../events/sql-outbox.js';
@@ -36,7 +37,8 @@ export class SqlDeliveryStore implements DeliveryStore {
     this.#settleUpdate = settleUpdateText(dialect);
     this.#settlementsText = settlementsText();
     const p = placeholders(dialect);
-    this.#dueSequences = `select seq from events where seq > ${p(1)} and seq <= ${p(2)} order by seq limit ${p(3)}`;
+    const limit = dialect.name === 'postgres' ? `limit ${p(3)}` : SQLITE_LIMIT;
+    this.#dueSequences = `select seq from events where seq > ${p(1)} and seq <= ${p(2)} order by seq ${limit}`;
     this.#streams = new GroupCommit({ write: (group) => this.#writeStreams(group), maxGroup: SETTLEMENTS_PER_TRANSACTION });
   }
 
@@ -402,16 +404,16 @@ export class SqlDeliveryStore implements DeliveryStore {
 /**
  * The claim's `due` read as text: the same conditions as `due` in claim() and hasWorkDue(),
  * which the claiming statement re-checks anyway. Parameters: enabled, now, limit on PostgreSQL
- * ($2 used thrice); enabled, now, now, now, limit on SQLite (plain `?`, one value each).
+ * ($2 used thrice); enabled, now, now, now, limit on SQLite (plain `?`, one value each; the limit as SQLITE_LIMIT).
  */
 function candidatesText(dialect: SqlDialect): string {
-  const [enabled, at, limit] = dialect.name === 'postgres' ? ['$1', '$2', '$3'] : ['?', '?', '?'];
+  const [enabled, at, limit] = dialect.name === 'postgres' ? ['$1', '$2', 'limit $3'] : ['?', '?', SQLITE_LIMIT];
   return (
     `select e.id from webhook_endpoints as e where e.enabled = ${enabled} and e.next_attempt_at <= ${at}` +
     ` and (e.lease_until is null or e.lease_until < ${at})` +
     ` and (e."cursor" < (select coalesce(max(seq), 0) from events)` +
     ` or exists (select 1 from webhook_replays r where r.endpoint_id = e.id and r.next_attempt_at <= ${at}))` +
-    ` order by e.next_attempt_at limit ${limit}`
+    ` order by e.next_attempt_at ${limit}`
   );
 }
 

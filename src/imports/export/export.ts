@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type SQLite from 'better-sqlite3';
 import type { Database } from '../../db/database.js';
+import { SQLITE_LIMIT } from '../../db/sqlite-steps.js';
 import type { Attributes, Email, ExternalId, Profile, UserId, UserName } from '../../users/model.js';
 import { formatUsers, type ExportedUser, type ExportFormat } from './export-format.js';
 
@@ -81,7 +82,7 @@ async function* sqliteUsers(file: string, options: ExportOptions): AsyncGenerato
     // filter that matched rarely would make one read walk the table. The read transaction keeps
     // one snapshot across the pages.
     connection.exec('begin');
-    const page = connection.prepare(`select ${EXPORT_COLUMNS}, updated_at from users where id > ? order by id limit ?`);
+    const page = connection.prepare(`select ${EXPORT_COLUMNS}, updated_at from users where id > ? order by id ${SQLITE_LIMIT}`);
     const since = options.since?.toISOString();
     for (let after = ''; ;) {
       options.signal?.throwIfAborted();
