@@ -26,7 +26,7 @@ describe('SQLite statements with a bound LIMIT', () => {
     connection.prepare = ((text: string) => {
       texts.push(text);
       return prepare(text);
-    }) as typeof connection.prepare;
+    });
     services = await servicesOver(testDb.database);
     const statements = prepareUserStatements(connection);
     for (const shape of listShapes()) statements.list(shape);
