@@ -23,10 +23,10 @@ describe('SQLite statements with a bound LIMIT', () => {
     if (driver.kind !== 'sqlite') throw new Error('a SQLite database was expected');
     const connection: SQLite.Database = driver.connection;
     const prepare = connection.prepare.bind(connection);
-    connection.prepare = ((text: string) => {
+    connection.prepare = (text: string) => {
       texts.push(text);
       return prepare(text);
-    });
+    };
     services = await servicesOver(testDb.database);
     const statements = prepareUserStatements(connection);
     for (const shape of listShapes()) statements.list(shape);
