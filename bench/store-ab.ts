@@ -109,6 +109,14 @@ async function main(): Promise<void> {
       'driver page(50)': { share: 20, run: (b) => b.driverPage.all('', 50) },
       'store get': { share: 1, run: (b) => b.store.get(randomId() as User['id']) },
       'store list(50)': { share: 20, run: (b) => b.store.list({ limit: 50 }) },
+      // Both scans of `?q=zq`, as the service makes them: a prefix no seeded user has (two index seeks).
+      'store search rare': {
+        share: 1,
+        run: (b) =>
+          Promise.all(
+            (['email', 'name'] as const).map((key) => b.store.search({ key, after: { key: 'zq', id: '' }, below: 'zr', limit: 51 })),
+          ),
+      },
       'store create': {
         share: 20,
         run: (b) => {
