@@ -254,9 +254,11 @@ export class UsersService {
       );
     }
     // An unchanged tag for the filters that existed before `active` and `external_id`, so their cursors stay valid.
-    const filterTag = fingerprintOf({ emailKey, prefix, active, externalId }).slice(0, 16);
+    // Made only when a cursor comes in or goes out (a hash per request otherwise: ~3 µs on the hot path).
+    let tag: string | undefined;
+    const filterTag = () => (tag ??= fingerprintOf({ emailKey, prefix, active, externalId }).slice(0, 16));
     const cursor = input.cursor === undefined ? undefined : this.#cursors.decode(input.cursor);
-    if (cursor !== undefined && cursor.filter !== filterTag) throw invalidCursor();
+    if (cursor !== undefined && cursor.filter !== filterTag()) throw invalidCursor();
     // No stored key is ill-formed text (names are checked, emails are ASCII), so none starts with it.
     if (prefix !== undefined && !prefix.isWellFormed()) return { users: [], nextCursor: null };
     if (prefix !== undefined && !single) return this.#search(prefixRange(prefix), input.limit, cursor, filterTag, ctx);
@@ -272,7 +274,7 @@ export class UsersService {
     const rows = await this.#store.list(query, ctx.signal);
     const users = rows.slice(0, input.limit);
     const last = users.at(-1);
-    const nextCursor = rows.length > input.limit && last ? this.#cursors.encode({ after: last.id, filter: filterTag }) : null;
+    const nextCursor = rows.length > input.limit && last ? this.#cursors.encode({ after: last.id, filter: filterTag() }) : null;
     return { users, nextCursor };
   }
 
@@ -281,7 +283,7 @@ export class UsersService {
     range: KeyRange,
     limit: number,
     cursor: Record<string, string> | undefined,
-    filterTag: string,
+    filterTag: () => string,
     ctx: RequestContext,
   ): Promise<UserPage> {
     let after: KeyPosition = { key: range.from, id: '' };
@@ -293,7 +295,7 @@ export class UsersService {
     const [byEmail, byName] = await Promise.all([scan('email'), scan('name')]);
     const page = mergeSearchPage(range, byEmail, byName, limit);
     const nextCursor =
-      page.next === undefined ? null : this.#cursors.encode({ key: page.next.key, after: page.next.id, filter: filterTag });
+      page.next === undefined ? null : this.#cursors.encode({ key: page.next.key, after: page.next.id, filter: filterTag() });
     return { users: page.users, nextCursor };
   }
 
