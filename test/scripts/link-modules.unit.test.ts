@@ -3,7 +3,7 @@
 // EEXIST: these tests build such leftovers in a temporary folder and check they are mended.
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,7 +17,8 @@ let modules = '';
 let into = '';
 
 beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), 'roster-link-modules-'));
+  // Real paths, as the links are written (a temporary folder may itself be reached through a link).
+  root = realpathSync(mkdtempSync(join(tmpdir(), 'roster-link-modules-')));
   modules = join(root, 'checkout', 'node_modules');
   into = join(root, 'cache', 'node_modules');
   for (const name of ['.bin', 'kysely', 'better-sqlite3']) mkdirSync(join(modules, name), { recursive: true });
@@ -66,6 +67,14 @@ describe('linkModules', () => {
     assert.equal(linkOf('kysely'), join(modules, 'kysely'));
     assert.equal(lstatSync(join(into, 'removed-dependency'), { throwIfNoEntry: false }), undefined);
     assert.equal(existsSync(join(into, 'old-real-folder')), false);
+  });
+
+  test('refuses a folder that is, holds or sits in the checkout’s node_modules, or a link, and removes nothing there', () => {
+    symlinkSync(modules, join(root, 'link-to-modules'));
+    for (const wrong of [modules, join(modules, 'nested'), join(root, 'checkout'), join(root, 'link-to-modules')])
+      assert.throws(() => linkModules(modules, wrong), /not linking modules into it/, wrong);
+    assert.equal(existsSync(join(modules, 'kysely')), true);
+    assert.equal(existsSync(join(modules, '.package-lock.json')), true);
   });
 
   test('a second run changes nothing', () => {
