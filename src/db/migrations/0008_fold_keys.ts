@@ -111,7 +111,9 @@ async function rekey(db: Kysely<unknown>, key: (text: string) => string): Promis
   const moves: Move[] = [];
   for (let after = ''; ;) {
     const { rows } = await sql<{ id: string; email: string; email_key: string; name: string; name_key: string; created_at: Date | string }>`
-      select id, email, email_key, name, name_key, created_at from users where id > ${after} order by id limit ${sql.lit(BATCH)}`.execute(db);
+      select id, email, email_key, name, name_key, created_at from users where id > ${after} order by id limit ${sql.lit(BATCH)}`.execute(
+      db,
+    );
     if (rows.length === 0) break;
     const names: [string, string][] = [];
     for (const row of rows) {
