@@ -289,9 +289,9 @@ export class GroupsService {
     return inSpan('groups.list', async () => {
       const nameKey = input.displayName === undefined ? undefined : displayNameKey(input.displayName);
       const prefix = input.q === undefined ? undefined : displayNameKey(input.q);
-      const filterTag = tagOf({ nameKey, prefix, externalId: input.externalId });
+      const filterTag = lazyTag({ nameKey, prefix, externalId: input.externalId });
       const cursor = input.cursor === undefined ? undefined : this.#cursors.decode(input.cursor);
-      if (cursor !== undefined && cursor.filter !== filterTag) throw invalidCursor();
+      if (cursor !== undefined && cursor.filter !== filterTag()) throw invalidCursor();
       if (nameKey !== undefined || input.externalId !== undefined) {
         if (cursor !== undefined) throw invalidCursor();
         const found =
@@ -310,11 +310,11 @@ export class GroupsService {
       }
       const afterId = cursor === undefined ? undefined : cursorGroupId(cursor);
       const rows = await this.#store.list(afterId, input.limit + 1, ctx.signal);
-      return this.#page(rows, input.limit, (last) => ({ after: last.id, filter: filterTag }));
+      return this.#page(rows, input.limit, (last) => ({ after: last.id, filter: filterTag() }));
     });
   }
 
-  async #search(range: KeyRange, limit: number, cursor: Record<string, string> | undefined, filterTag: string, ctx: GroupContext) {
+  async #search(range: KeyRange, limit: number, cursor: Record<string, string> | undefined, filterTag: () => string, ctx: GroupContext) {
     let after = '';
     if (cursor !== undefined) {
       after = cursor.key ?? '';
@@ -323,7 +323,7 @@ export class GroupsService {
     // A first page includes a name equal to the prefix; a later one starts after the last key it showed.
     const from = cursor === undefined ? { from: range.from, inclusive: true } : { from: after, inclusive: false };
     const rows = await this.#store.search({ ...from, below: range.below }, limit + 1, ctx.signal);
-    return this.#page(rows, limit, (last) => ({ key: displayNameKey(last.displayName), filter: filterTag }));
+    return this.#page(rows, limit, (last) => ({ key: displayNameKey(last.displayName), filter: filterTag() }));
   }
 
   #page(rows: Group[], limit: number, position: (last: Group) => Record<string, string>): Page<Group> {
@@ -482,9 +482,9 @@ export class GroupsService {
   async members(id: string, input: { limit: number; cursor?: string | undefined }, ctx: GroupContext = {}): Promise<Page<Member>> {
     return inSpan('groups.members', async () => {
       const groupId = requireGroupId(id);
-      const filterTag = tagOf({ members: groupId });
+      const filterTag = lazyTag({ members: groupId });
       const cursor = input.cursor === undefined ? undefined : this.#cursors.decode(input.cursor);
-      if (cursor !== undefined && cursor.filter !== filterTag) throw invalidCursor();
+      if (cursor !== undefined && cursor.filter !== filterTag()) throw invalidCursor();
       const after = cursor === undefined ? undefined : cursorUserId(cursor);
       const rows = await this.#store.members(groupId, after, input.limit + 1, ctx.signal);
       if (rows === undefined) throw notFound(id);
@@ -492,7 +492,7 @@ export class GroupsService {
       const last = items.at(-1);
       return {
         items,
-        nextCursor: rows.length > input.limit && last ? this.#cursors.encode({ after: last.userId, filter: filterTag }) : null,
+        nextCursor: rows.length > input.limit && last ? this.#cursors.encode({ after: last.userId, filter: filterTag() }) : null,
       };
     });
   }
@@ -502,13 +502,13 @@ export class GroupsService {
     return inSpan('groups.groups_of', async () => {
       const parsed = parseUserId(userId);
       if (!parsed.ok) throw new ValidationError([{ pointer: '/id', message: parsed.message }], 'The user id is malformed.');
-      const filterTag = tagOf({ groupsOf: parsed.value });
+      const filterTag = lazyTag({ groupsOf: parsed.value });
       const cursor = input.cursor === undefined ? undefined : this.#cursors.decode(input.cursor);
-      if (cursor !== undefined && cursor.filter !== filterTag) throw invalidCursor();
+      if (cursor !== undefined && cursor.filter !== filterTag()) throw invalidCursor();
       const after = cursor === undefined ? undefined : cursorGroupId(cursor);
       const rows = await this.#store.groupsOf(parsed.value, after, input.limit + 1, ctx.signal);
       if (rows === undefined) throw new UserNotFoundError(`No user has id ${userId}.`);
-      return this.#page(rows, input.limit, (last) => ({ after: last.id, filter: filterTag }));
+      return this.#page(rows, input.limit, (last) => ({ after: last.id, filter: filterTag() }));
     });
   }
 
@@ -661,6 +661,12 @@ function canonicalJson(value: unknown): string {
 }
 
 /** A cursor's filter tag: which query it belongs to, so a cursor cannot move to another. */
+/** tagOf(), made on first use: only a page with a cursor coming in or going out needs it (a hash per request otherwise). */
+function lazyTag(filters: Record<string, string | undefined>): () => string {
+  let tag: string | undefined;
+  return () => (tag ??= tagOf(filters));
+}
+
 function tagOf(filters: Record<string, string | undefined>): string {
   const canonical = JSON.stringify(
     Object.entries(filters)
