@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CursorCodec } from '../kit/cursor.js';
 import { InvalidCursorError } from '../kit/cursor.js';
 import { FieldErrors, ValidationError } from '../kit/errors.js';
+import { lazy } from '../kit/lazy.js';
 import { applyMergePatch } from '../kit/merge-patch.js';
 import { offsetPage } from '../kit/offset-page.js';
 import { DEFAULT_PAGE_POSITIONS, PagePositions } from '../kit/page-positions.js';
@@ -289,7 +290,7 @@ export class GroupsService {
     return inSpan('groups.list', async () => {
       const nameKey = input.displayName === undefined ? undefined : displayNameKey(input.displayName);
       const prefix = input.q === undefined ? undefined : displayNameKey(input.q);
-      const filterTag = lazyTag({ nameKey, prefix, externalId: input.externalId });
+      const filterTag = lazy(() => tagOf({ nameKey, prefix, externalId: input.externalId }));
       const cursor = input.cursor === undefined ? undefined : this.#cursors.decode(input.cursor);
       if (cursor !== undefined && cursor.filter !== filterTag()) throw invalidCursor();
       if (nameKey !== undefined || input.externalId !== undefined) {
@@ -482,7 +483,7 @@ export class GroupsService {
   async members(id: string, input: { limit: number; cursor?: string | undefined }, ctx: GroupContext = {}): Promise<Page<Member>> {
     return inSpan('groups.members', async () => {
       const groupId = requireGroupId(id);
-      const filterTag = lazyTag({ members: groupId });
+      const filterTag = lazy(() => tagOf({ members: groupId }));
       const cursor = input.cursor === undefined ? undefined : this.#cursors.decode(input.cursor);
       if (cursor !== undefined && cursor.filter !== filterTag()) throw invalidCursor();
       const after = cursor === undefined ? undefined : cursorUserId(cursor);
@@ -502,7 +503,7 @@ export class GroupsService {
     return inSpan('groups.groups_of', async () => {
       const parsed = parseUserId(userId);
       if (!parsed.ok) throw new ValidationError([{ pointer: '/id', message: parsed.message }], 'The user id is malformed.');
-      const filterTag = lazyTag({ groupsOf: parsed.value });
+      const filterTag = lazy(() => tagOf({ groupsOf: parsed.value }));
       const cursor = input.cursor === undefined ? undefined : this.#cursors.decode(input.cursor);
       if (cursor !== undefined && cursor.filter !== filterTag()) throw invalidCursor();
       const after = cursor === undefined ? undefined : cursorGroupId(cursor);
@@ -660,13 +661,10 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** A cursor's filter tag: which query it belongs to, so a cursor cannot move to another. */
-/** tagOf(), made on first use: only a page with a cursor coming in or going out needs it (a hash per request otherwise). */
-function lazyTag(filters: Record<string, string | undefined>): () => string {
-  let tag: string | undefined;
-  return () => (tag ??= tagOf(filters));
-}
-
+/**
+ * A cursor's filter tag: which query it belongs to, so a cursor cannot move to another. Lists
+ * make it lazily (kit/lazy.ts): only a page with a cursor coming in or going out needs it.
+ */
 function tagOf(filters: Record<string, string | undefined>): string {
   const canonical = JSON.stringify(
     Object.entries(filters)

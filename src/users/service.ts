@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CursorCodec } from '../kit/cursor.js';
 import { InvalidCursorError } from '../kit/cursor.js';
 import { inBatches } from '../kit/batches.js';
+import { lazy } from '../kit/lazy.js';
 import { ValidationError } from '../kit/errors.js';
 import { offsetPage } from '../kit/offset-page.js';
 import { DEFAULT_PAGE_POSITIONS, PagePositions } from '../kit/page-positions.js';
@@ -255,8 +256,7 @@ export class UsersService {
     }
     // An unchanged tag for the filters that existed before `active` and `external_id`, so their cursors stay valid.
     // Made only when a cursor comes in or goes out (a hash per request otherwise: ~3 µs on the hot path).
-    let tag: string | undefined;
-    const filterTag = () => (tag ??= fingerprintOf({ emailKey, prefix, active, externalId }).slice(0, 16));
+    const filterTag = lazy(() => fingerprintOf({ emailKey, prefix, active, externalId }).slice(0, 16));
     const cursor = input.cursor === undefined ? undefined : this.#cursors.decode(input.cursor);
     if (cursor !== undefined && cursor.filter !== filterTag()) throw invalidCursor();
     // No stored key is ill-formed text (names are checked, emails are ASCII), so none starts with it.

@@ -53,10 +53,8 @@ const COMMIT: RawStatement = { operation: 'other', table: 'users', text: 'commit
  * lock the whole time; here it is one call that nothing can interleave with.
  *
  * The connection is shared with Kysely (the other stores, the import's job bookkeeping), which
- * holds transactions open across awaits. A statement run while one is open would run inside it:
- * read its uncommitted rows, commit or roll back with it. So the work runs directly only when
- * no transaction is open, and otherwise waits for Kysely's lock, which such a transaction holds
- * until it ends (db/sqlite-turns.ts, shared with the groups store).
+ * holds transactions open across awaits: every step takes its turn through SqliteTurns
+ * (db/sqlite-turns.ts says how), as the groups store's do.
  */
 export class SqliteUserStore implements UserStore {
   readonly #observe: StatementObserver;
