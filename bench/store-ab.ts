@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type SQLite from 'better-sqlite3';
 import { v7 as uuidv7 } from 'uuid';
+import { SQLITE_LIMIT } from '../src/db/sqlite-steps.js';
 import type * as SeedModuleNs from './seed.js';
 import type * as DatabaseModuleNs from '../src/db/database.js';
 import type * as UsersComposeNs from '../src/compose/users.js';
@@ -66,8 +67,7 @@ async function openBuild(dist: string, file: string, users: SeedModuleNs.SeedUse
     store: userStoreFor(database),
     connection,
     driverGet: connection.prepare(`select ${USER_COLUMNS} from users where id = ?`),
-    // `limit +?`, as the store writes it (db/sqlite-steps.ts SQLITE_LIMIT): `limit ?` is prepared anew on every run.
-    driverPage: connection.prepare(`select ${USER_COLUMNS} from users where id > ? order by id limit +?`),
+    driverPage: connection.prepare(`select ${USER_COLUMNS} from users where id > ? order by id ${SQLITE_LIMIT}`),
     userCreated,
     created: 0,
     close: () => database.close(),
