@@ -85,6 +85,7 @@ describe('event sequencing on PostgreSQL', { skip }, () => {
 
   test('concurrent writers and a slow committer: no sequence appears below one already seen', async () => {
     const watcher = feedWatcher(pool);
+    let stopWriters = async () => {};
     const slow = new pg.Client({ connectionString: t.url });
     await slow.connect();
     try {
@@ -96,21 +97,30 @@ describe('event sequencing on PostgreSQL', { skip }, () => {
       const writers = Array.from({ length: 16 }, async () => {
         while (!stop) await create();
       });
+      stopWriters = async () => {
+        stop = true;
+        await Promise.all(writers);
+      };
       await until('writers numbered past the open transaction', () => watcher.highest() >= 200);
       assert.equal(await numbered(slowId), null, 'not numbered while uncommitted');
+      // The writers finish (each create answers once its event is numbered) before the commit: a
+      // writer's pass running after the commit could number the slow event and others above it
+      // before the highest seen is read, and the comparison below would race it.
+      await stopWriters();
+      assert.equal(await numbered(slowId), null, 'not numbered while uncommitted, the writers done');
       await slow.query('commit');
       const highestAtCommit = watcher.highest();
       // Its number comes from a pass after its commit: above everything numbered before.
       assert.equal(await sequencerForPool(pool).sequence(), undefined);
       const slowSeq = Number(await numbered(slowId));
       assert.ok(slowSeq > highestAtCommit, `the slow event got ${slowSeq}, above ${highestAtCommit}`);
-      stop = true;
-      await Promise.all(writers);
       await until('the watcher saw everything', async () => {
         const { rows } = await pool.query<{ n: string }>('select count(*) as n from events where seq is not null');
         return watcher.seen.size >= Number(rows[0]!.n);
       });
     } finally {
+      // Writers left running after a failure would write into the next tests.
+      await stopWriters();
       await slow.end();
       await watcher.stop();
     }
