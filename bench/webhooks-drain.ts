@@ -58,7 +58,7 @@ function profiler(file: string): DrainHooks {
 
 const fixed = (x: number) => x.toFixed(1);
 // Warm-up, as bench/webhooks.ts does: JIT, connection pools, page cache.
-await throughput(target, false, SIZE);
+await throughput(target, undefined, SIZE);
 await ceiling(SIZE);
 const ratios: number[] = [];
 const withServer: number[] = [];
@@ -68,7 +68,7 @@ for (let round = 1; round <= rounds; round++) {
   const ceilingProfile = values['profile-ceiling'];
   const roof = await ceiling(SIZE, last && ceilingProfile !== undefined ? profiler(ceilingProfile) : {});
   const profiled = values.profile !== undefined && last;
-  const drain = await throughput(target, false, SIZE, profiled ? profiler(values.profile!) : {}, counts);
+  const drain = await throughput(target, undefined, SIZE, profiled ? profiler(values.profile!) : {}, counts);
   ratios.push(drain.cpuUs / roof.cpuUs);
   const server = drain.serverCpuUs;
   if (server !== undefined) withServer.push((drain.cpuUs + server) / roof.cpuUs);

@@ -40,13 +40,25 @@ export interface Sink {
   close(): Promise<void>;
 }
 
-export async function startSink(answer = true, raw = false): Promise<Sink> {
+/** How a sink answers: at once, never (a dead endpoint), or after this many milliseconds (a slow one). */
+export type SinkAnswer = 'now' | 'never' | number;
+
+export async function startSink(answer: SinkAnswer = 'now', raw = false): Promise<Sink> {
   const sink: Sink = { url: '', received: 0, arrivals: new Map(), close: async () => undefined };
+  const late = new Set<NodeJS.Timeout>();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (!answer) return; // a dead endpoint: never answers
+      if (answer === 'never') return;
+      if (typeof answer === 'number') {
+        const timer = setTimeout(() => {
+          late.delete(timer);
+          res.writeHead(204).end();
+        }, answer);
+        late.add(timer);
+        return;
+      }
       if (raw) {
         // The ceiling's sinks parse the body as the dispatcher's do, and count it.
         JSON.parse(Buffer.concat(chunks).toString());
@@ -63,6 +75,7 @@ export async function startSink(answer = true, raw = false): Promise<Sink> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   sink.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
   sink.close = async () => {
+    for (const timer of late) clearTimeout(timer);
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
@@ -119,6 +132,9 @@ export const postgresTarget: Target = {
     };
   },
 };
+
+/** A slow endpoint's answer time: well inside the client's 10 s timeout, so its breaker never opens. */
+export const SLOW_ENDPOINT_MS = 2_000;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -194,7 +210,7 @@ export interface RunSize {
 /** The ceiling: 16 undici workers POSTing SAMPLE_BODY to the sinks, events × endpoints posts in all; posts/s and CPU µs per post. */
 export async function ceiling({ events, endpoints }: RunSize, hooks: DrainHooks = {}): Promise<{ perSecond: number; cpuUs: number }> {
   const sinks: Sink[] = [];
-  for (let i = 0; i < endpoints; i++) sinks.push(await startSink(true, true));
+  for (let i = 0; i < endpoints; i++) sinks.push(await startSink('now', true));
   const agent = new Agent({ connections: 16 });
   try {
     const total = events * endpoints;
@@ -384,14 +400,14 @@ async function warmPool(pool: pg.Pool): Promise<void> {
 }
 
 /**
- * N events first, then the dispatcher drains them to every endpoint (plus a dead one with
- * `withDead`): healthy deliveries/s, this process's CPU µs per delivery, on PostgreSQL also the
+ * N events first, then the dispatcher drains them to every endpoint (plus, with `unhealthy`, one
+ * that never answers or answers each delivery only after SLOW_ENDPOINT_MS): healthy deliveries/s, this process's CPU µs per delivery, on PostgreSQL also the
  * database's backends' CPU µs per delivery (`serverCpuUs`, and by backend type; backends that
  * exited during the drain are missed; autovacuum workers are counted: the drain's writes cause them) and, with `counts`, the dispatcher's statements.
  */
 export async function throughput(
   target: Target,
-  withDead: boolean,
+  unhealthy: 'dead' | 'slow' | undefined,
   { events, endpoints }: RunSize,
   hooks: DrainHooks = {},
   counts?: StatementCounts,
@@ -406,10 +422,10 @@ export async function throughput(
       sinks.push(sink);
       await webhooks.create({ url: sink.url });
     }
-    if (withDead) {
-      const dead = await startSink(false);
-      sinks.push(dead);
-      await webhooks.create({ url: dead.url });
+    if (unhealthy !== undefined) {
+      const bad = await startSink(unhealthy === 'dead' ? 'never' : SLOW_ENDPOINT_MS);
+      sinks.push(bad);
+      await webhooks.create({ url: bad.url });
     }
     await createUsers(users, events, 8);
     const running = dispatcherFor(opened, wakeupsFor(opened, commits), counts);
