@@ -19,6 +19,7 @@ import { userStoreFor } from '../src/compose/users.js';
 import { openDatabase } from '../src/db/database.js';
 import { databaseMetrics } from '../src/db/metrics.js';
 import { migrateToLatest } from '../src/db/migrator.js';
+import { SQLITE_LIMIT } from '../src/db/sqlite-steps.js';
 import { exportUsers } from '../src/imports/export/export.js';
 import { formatUsers, type ExportedUser } from '../src/imports/export/export-format.js';
 import { CursorCodec } from '../src/kit/cursor.js';
@@ -48,7 +49,7 @@ const LAST = [
 ];
 const COLUMNS = 'id, email, name, attributes, version, created_at, updated_at';
 /** The list statement before issue 15 (its shape with a prefix and no cursor). */
-const LIKE_SEARCH = `select ${COLUMNS} from users where (name_key like ? escape '\\' or email_key like ? escape '\\') order by id limit ?`;
+const LIKE_SEARCH = `select ${COLUMNS} from users where (name_key like ? escape '\\' or email_key like ? escape '\\') order by id ${SQLITE_LIMIT}`;
 
 /**
  * The longest the event loop went without a turn: a setImmediate chain notes the CPU time (this

@@ -29,6 +29,7 @@ export function openConfiguredDatabase(
         poolSize: options.command.poolSize,
         sqliteBusyTimeoutMs: config.database.sqliteBusyTimeoutMs,
         mustExist: options.command.mayCreate !== true,
+        warn: (fields, message) => logger.warn(fields, message),
       }),
     );
   }
@@ -39,6 +40,7 @@ export function openConfiguredDatabase(
       statementTimeoutMs: config.http.requestTimeoutMs,
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       onIdleError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
+      warn: (fields, message) => logger.warn(fields, message),
     }),
   );
 }

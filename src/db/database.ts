@@ -51,6 +51,8 @@ export interface DatabaseOptions {
    * new, empty directory and report nothing wrong.
    */
   readonly mustExist?: boolean;
+  /** Hears what opening the database repaired or could not repair, worth an operator's attention (SQLite statistics). */
+  readonly warn?: (fields: Record<string, unknown>, message: string) => void;
 }
 
 /** The SQLite file to open does not exist, and the caller may not create it. */
@@ -110,6 +112,7 @@ function openSqlite(file: string, options: DatabaseOptions): Database {
   connection.pragma('synchronous = NORMAL');
   connection.pragma(`busy_timeout = ${Math.trunc(options.sqliteBusyTimeoutMs ?? 5000)}`);
   connection.pragma('foreign_keys = ON');
+  dropSampleStatistics(connection, options.warn);
   const db = new Kysely<Schema>({
     dialect: new RosterSqliteDialect(connection),
     log: observeQueries('sqlite', options.metrics),
@@ -125,6 +128,26 @@ function openSqlite(file: string, options: DatabaseOptions): Database {
     },
     close: () => db.destroy(),
   };
+}
+
+/**
+ * better-sqlite3's SQLite is built with STAT4. Once `ANALYZE` (or `PRAGMA optimize`) has written
+ * `sqlite_stat4`, every statement whose plan consults its samples (pages, searches, any range
+ * with a bound value) is prepared anew on every run: a search cost 23 µs instead of 2 on a
+ * 1M-user file (bench/RESULTS.md, "SQLite re-prepared every statement with a bound LIMIT").
+ * Roster's queries are index searches that need no statistics, so the samples go at every open;
+ * `sqlite_stat1` stays, it does no harm. A failure (the file locked past the busy timeout, a
+ * read-only file) leaves the samples and a warning, never a refusal to start.
+ */
+function dropSampleStatistics(connection: SQLite.Database, warn: DatabaseOptions['warn']): void {
+  const analyzed = connection.prepare("select 1 from sqlite_schema where type = 'table' and name = 'sqlite_stat4'").get();
+  if (analyzed === undefined) return;
+  try {
+    connection.exec('drop table sqlite_stat4');
+    warn?.({}, 'dropped sqlite_stat4 (ANALYZE samples make statements re-prepare on every run; see docs/operations.md)');
+  } catch (error) {
+    warn?.({ err: error }, 'could not drop sqlite_stat4: statements with a bound range re-prepare on every run until it is dropped');
+  }
 }
 
 function openPostgres(url: string, options: DatabaseOptions): Database {
