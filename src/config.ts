@@ -649,12 +649,12 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
 ];
 
 /**
- * On PostgreSQL each running import holds one pooled connection for its whole run, and after
- * every batch it waits for the numbering pass (events/sql-sequencer.ts), which needs a connection
- * of its own: with no connection left over the imports wait on the pass and the pass on a
- * connection (each batch then stalls for the pool's 5 s connection timeout, and its events stay
- * out of the feed). One spare connection is enough: the passes of a pool run one at a time, and
- * everything else on the pool (requests, job updates) holds one connection and waits for none.
+ * On PostgreSQL each running import holds one pooled connection for its whole run, and its job
+ * needs another beside it: the lease renewals (a renewal that waits for a connection past the
+ * lease loses the job to another instance) and, at the end, the job's record and its summary
+ * event with that event's numbering pass (events/sql-sequencer.ts). One spare connection is
+ * enough: those are short, and everything else on the pool (requests, job updates) holds one
+ * connection and waits for none.
  */
 function assertPoolFitsImports(raw: RawConfig): void {
   const { url, poolSize } = raw.database;
@@ -662,7 +662,7 @@ function assertPoolFitsImports(raw: RawConfig): void {
   if (POSTGRES_URL.test(url) && poolSize < least) {
     throw new ConfigError(
       `ROSTER_DB_POOL_SIZE=${poolSize} is too small for ROSTER_IMPORT_CONCURRENCY=${raw.imports.concurrency} on PostgreSQL: ` +
-        `each running import holds a connection and its events are numbered on another, so at least ${least} are needed ` +
+        `each running import holds a connection and its job's lease renewals need another, so at least ${least} are needed ` +
         '(ROSTER_IMPORT_CONCURRENCY + 1; the default of 10 leaves room for API requests too)',
     );
   }

@@ -20,7 +20,7 @@ export interface ImportCommandServices {
   close(): Promise<void>;
 }
 
-/** A one-off command's connections: an import holds one for its batches, and its events are numbered on another (PostgreSQL). */
+/** A one-off command's connections: an import holds one for its batches, and its job's lease renewals and record use another (PostgreSQL). */
 const COMMAND_POOL_SIZE = 2;
 
 /**

@@ -9,7 +9,6 @@ import { SqliteUserBatchWriter } from '../users/sqlite-batch-writer.js';
 import { PostgresBatchWriter } from '../imports/write/postgres-writer.js';
 import { SqliteBatchWriter } from '../imports/write/sqlite-writer.js';
 import { SqlImportJobStore } from '../imports/jobs/sql-job-store.js';
-import { sequencerForPool } from '../events/sql-sequencer.js';
 import type { BatchWriter, WriterJob } from '../imports/write/writer.js';
 import type { ImportMetrics } from '../imports/metrics.js';
 import type { JobLeaseOptions } from '../imports/jobs/job-leases.js';
@@ -79,28 +78,8 @@ export function batchWriterFor(database: Database, newId: () => string = newUuid
           job,
           users: (run) => new SqliteUserBatchWriter({ db: database.db, connection: driver.connection, run, newId }),
         })
-    : (job) =>
-        publishingEvents(
-          new PostgresBatchWriter({ job, users: (run) => new PostgresUserBatchWriter({ pool: driver.pool, run, newId }) }),
-          () => sequencerForPool(driver.pool).sequence(),
-        );
-}
-
-/**
- * PostgreSQL: a batch's events are numbered after its commit (events/sql-sequencer.ts); the write
- * resolves once they are, so the batch's progress is reported when its events are in the feed.
- * A failed pass does not fail the committed batch: a later pass numbers its events.
- */
-function publishingEvents(writer: BatchWriter, publish: () => Promise<unknown>): BatchWriter {
-  return {
-    overlapsReading: writer.overlapsReading,
-    async write(batch, signal) {
-      const outcome = await writer.write(batch, signal);
-      if (outcome.created + outcome.updated > 0) await publish();
-      return outcome;
-    },
-    close: () => writer.close(),
-  };
+    : // A batch's events are numbered in the round trip that commits it (users/postgres-batch-writer.ts): no pass to wait for.
+      (job) => new PostgresBatchWriter({ job, users: (run) => new PostgresUserBatchWriter({ pool: driver.pool, run, newId }) });
 }
 
 /** The transaction size for the database (see SQLITE_IMPORT_BATCH and DEFAULT_IMPORT_BATCH). */

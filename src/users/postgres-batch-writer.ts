@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { postgresDialect } from '../db/dialect.js';
+import { EVENT_SEQUENCE_LOCK } from '../events/sql-outbox.js';
 import type { BatchFinding, BatchUser, UserBatchResult, UserBatchRun, UserBatchWriter } from './batch-store.js';
 import { CHANGEABLE_FIELDS } from './changes.js';
 import { foldKey, type User, type UserId } from './model.js';
@@ -65,7 +66,8 @@ const DOCUMENT_FIELDS = CHANGEABLE_FIELDS.map((f) => `'${f}', s.${f}`).join(', '
  * The PostgreSQL UserBatchWriter, on one dedicated pooled connection: per batch, in one
  * transaction, COPY the rows into a temporary staging table, then set-based statements insert
  * (`on conflict do nothing`), or match by email and update, every row at once; `alongside`
- * follows, and the events last, unnumbered (numbered after the commit: events/sql-sequencer.ts).
+ * follows, and the events last, numbered as they are inserted, in the round trip that commits
+ * (NUMBERED_EVENTS_AND_COMMIT).
  * A row per statement would cost a round trip each; COPY and
  * one statement per step keep the batch to a handful. The events are built in SQL: the same
  * documents as users/events.ts makes (toUserDocument(), `changed`, `previous`).
@@ -100,10 +102,11 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
       const now = this.#now();
       const result = await this.#writeUsers(client, users, now, signal);
       await alongside(client, result);
-      if (this.#run.events && result.created + result.updated > 0) await this.#events(client, now);
+      const withEvents = this.#run.events && result.created + result.updated > 0;
+      if (withEvents) await this.#eventContext(client, now);
       // The last moment a cancel can still undo the batch.
       signal.throwIfAborted();
-      await client.query('commit');
+      await client.query(withEvents ? NUMBERED_EVENTS_AND_COMMIT : 'commit');
       return result;
     } catch (error) {
       try {
@@ -288,28 +291,48 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
   }
 
   /**
-   * The per-user events, in line order, unnumbered: they get their sequences after the batch
-   * commits, from a numbering pass (events/sql-sequencer.ts; compose/imports.ts waits for it).
+   * What every event of the batch shares, for NUMBERED_EVENTS_AND_COMMIT: a transaction-local
+   * setting, so that string needs no parameters (the simple protocol that sends it as one round
+   * trip has none), and nothing from the import is written into SQL text.
    */
-  async #events(client: pg.PoolClient, now: Date): Promise<void> {
-    const iso = now.toISOString();
-    await client.query(
-      `insert into events (id, type, occurred_at, actor, request_id, subject_id, data)
-       select s.event_id, case when s.outcome = 'created' then 'user.created' else 'user.updated' end, $1, $2, $4,
-         coalesce(s.existing_id, s.id),
-         case when s.outcome = 'created' then jsonb_build_object('user', jsonb_build_object('id', s.id, ${DOCUMENT_FIELDS},
-           'version', 1, 'created_at', $3::text, 'updated_at', $3::text))
-         else jsonb_build_object(
-           'user', jsonb_build_object('id', s.existing_id, ${DOCUMENT_FIELDS},
-             'version', s.old_version + 1, 'created_at', ${ISO('s.old_created_at')}, 'updated_at', $3::text),
-           'changed', ${CHANGED},
-           'previous', ${PREVIOUS})
-         end
-       from user_batch_staging s where s.outcome in ('created', 'updated') order by s.line`,
-      [now, this.#run.context.actor ?? null, iso, this.#run.context.requestId ?? null],
-    );
+  async #eventContext(client: pg.PoolClient, now: Date): Promise<void> {
+    const context = { at: now.toISOString(), actor: this.#run.context.actor ?? null, request_id: this.#run.context.requestId ?? null };
+    await client.query(`select set_config('${EVENT_CONTEXT}', $1, true)`, [JSON.stringify(context)]);
   }
 }
+
+/** The transaction-local setting that carries the batch's event context (#eventContext). */
+const EVENT_CONTEXT = 'roster.import_events';
+
+/**
+ * The per-user events, in line order, inserted already numbered, and the commit, as ONE
+ * simple-protocol round trip that is itself a numbering pass (events/sql-sequencer.ts): it takes
+ * the sequence lock, draws its numbers from `events_seq_numbers` in line order (the OFFSET 0
+ * subquery is sorted before the outer select draws nextval() row by row), and commits, which
+ * releases the lock, so all of them become visible together, above every number visible before.
+ * Inserting them unnumbered for a pass to number after the commit wrote each event twice (the
+ * insert, then an update that is never HOT, since `seq` is indexed): the passes were 27% of a
+ * 200,000-row per-user import's time (bench/RESULTS.md). The lock is held while the server
+ * inserts the batch's events and commits, never across a round trip of this process. The events
+ * are the documents users/events.ts makes (toUserDocument(), `changed`, `previous`).
+ */
+const NUMBERED_EVENTS_AND_COMMIT = `select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK});
+insert into events (id, type, occurred_at, actor, request_id, subject_id, data, seq)
+select b.id, b.type, b.occurred_at, b.actor, b.request_id, b.subject_id, b.data, nextval('events_seq_numbers') from (
+  select s.event_id as id, case when s.outcome = 'created' then 'user.created' else 'user.updated' end as type,
+    (c.v->>'at')::timestamptz as occurred_at, c.v->>'actor' as actor, c.v->>'request_id' as request_id,
+    coalesce(s.existing_id, s.id) as subject_id,
+    case when s.outcome = 'created' then jsonb_build_object('user', jsonb_build_object('id', s.id, ${DOCUMENT_FIELDS},
+      'version', 1, 'created_at', c.v->>'at', 'updated_at', c.v->>'at'))
+    else jsonb_build_object(
+      'user', jsonb_build_object('id', s.existing_id, ${DOCUMENT_FIELDS},
+        'version', s.old_version + 1, 'created_at', ${ISO('s.old_created_at')}, 'updated_at', c.v->>'at'),
+      'changed', ${CHANGED},
+      'previous', ${PREVIOUS})
+    end as data
+  from user_batch_staging s cross join (select current_setting('${EVENT_CONTEXT}')::jsonb as v) c
+  where s.outcome in ('created', 'updated') order by s.line offset 0) b;
+commit`;
 
 /**
  * The rows as COPY text format, in pieces: the columns of toUserRow() (sql-row.ts), as a

@@ -7,6 +7,7 @@ import { EVENT_SEQUENCE_LOCK, hasOrphanedEvents, NUMBER_EVENTS, sequencerForPool
 import { newUuidV7 } from '../../src/kit/uuid.js';
 import type { UsersService } from '../../src/users/service.js';
 import { usersServiceOver } from '../helpers/app.js';
+import { feedWatcher } from '../helpers/feed-watcher.js';
 import { postgresTestDatabase, postgresUnavailable, type TestDatabase } from '../helpers/databases.js';
 
 const skip = await postgresUnavailable();
@@ -18,42 +19,6 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setImmediate(resolve));
   }
-}
-
-/**
- * Polls the numbered sequences as fast as it can and records every one that appeared below the
- * highest it had already seen (what the feed must never show).
- */
-function feedWatcher(pool: pg.Pool) {
-  const seen = new Set<number>();
-  let highest = 0;
-  const late: number[] = [];
-  let polls = 0;
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const { rows } = await pool.query<{ seq: string }>('select seq from events where seq is not null order by seq');
-      const highestBefore = highest;
-      for (const { seq } of rows) {
-        const n = Number(seq);
-        if (seen.has(n)) continue;
-        seen.add(n);
-        if (n < highestBefore) late.push(n);
-        highest = Math.max(highest, n);
-      }
-      polls++;
-    }
-  })();
-  return {
-    seen,
-    late,
-    polls: () => polls,
-    highest: () => highest,
-    async stop() {
-      stopped = true;
-      await loop;
-    },
-  };
 }
 
 const INSERT_EVENT = `insert into events (id, type, occurred_at, actor, request_id, subject_id, data)
