@@ -50,8 +50,10 @@ export function importServiceOptionsFor(database: Database, options: { onEventsC
 
 /**
  * Each batch's write resolves after its COMMIT (a failed one throws, having written nothing):
- * a batch that wrote users wrote their events too (or none, with events off; then the
- * announcement is only spurious), so the webhook dispatcher hears of it then.
+ * with per-user events, a batch that wrote users wrote their events too, so the webhook
+ * dispatchers hear of it then. A summary import's batches write no event: announcing them woke
+ * every instance's dispatcher, through a NOTIFY on PostgreSQL, for nothing to deliver. (Its one
+ * event, appended with the job's end, is found by the dispatchers' idle poll.)
  */
 function announcingCommits(writerFor: (job: WriterJob) => BatchWriter, announce: () => void): (job: WriterJob) => BatchWriter {
   return (job) => {
@@ -60,7 +62,7 @@ function announcingCommits(writerFor: (job: WriterJob) => BatchWriter, announce:
       overlapsReading: writer.overlapsReading,
       async write(batch, signal) {
         const outcome = await writer.write(batch, signal);
-        if (!job.dryRun && outcome.created + outcome.updated > 0) announce();
+        if (!job.dryRun && job.events === 'per-user' && outcome.created + outcome.updated > 0) announce();
         return outcome;
       },
       close: () => writer.close(),
