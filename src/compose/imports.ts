@@ -40,7 +40,7 @@ export function importServiceOptionsFor(database: Database, options: { onEventsC
   const writerFor = batchWriterFor(database);
   const announce = options.onEventsCommitted;
   return {
-    jobs: new SqlImportJobStore(database.db, database.dialect),
+    jobs: new SqlImportJobStore(database.db, database.dialect, announce),
     writerFor: announce === undefined ? writerFor : announcingCommits(writerFor, announce),
     batch: importBatchFor(database),
     isTransient: isTransientImportError(database),
@@ -52,8 +52,8 @@ export function importServiceOptionsFor(database: Database, options: { onEventsC
  * Each batch's write resolves after its COMMIT (a failed one throws, having written nothing):
  * with per-user events, a batch that wrote users wrote their events too, so the webhook
  * dispatchers hear of it then. A summary import's batches write no event: announcing them woke
- * every instance's dispatcher, through a NOTIFY on PostgreSQL, for nothing to deliver. (Its one
- * event, appended with the job's end, is found by the dispatchers' idle poll.)
+ * every instance's dispatcher, through a NOTIFY on PostgreSQL, for nothing to deliver. Its one
+ * event, appended with the run's end, is announced by the job store after that commit.
  */
 function announcingCommits(writerFor: (job: WriterJob) => BatchWriter, announce: () => void): (job: WriterJob) => BatchWriter {
   return (job) => {

@@ -1,6 +1,6 @@
-// The webhook dispatchers hear of an import's committed batches only when those batches wrote
-// events (compose/imports.ts announcingCommits): every batch of a per-user import, none of a
-// summary import or a dry run.
+// The webhook dispatchers hear of an import's commits only when they wrote events
+// (compose/imports.ts): every batch of a per-user import; of a summary import, only the end of the
+// run that appends its summary event; nothing of a dry run.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { importServiceOptionsFor } from '../../src/compose/imports.js';
@@ -21,8 +21,8 @@ describe('announcing an import’s commits', () => {
 
   const announced = async (prefix: string, overrides: Parameters<typeof runImport>[2]) => {
     let heard = 0;
-    const { writerFor } = importServiceOptionsFor(t.database, { onEventsCommitted: () => heard++ });
-    const result = await runImport(importService(t.database, { writerFor, batch: { maxRows: 10 } }), csv(prefix, 35), overrides);
+    const { jobs, writerFor } = importServiceOptionsFor(t.database, { onEventsCommitted: () => heard++ });
+    const result = await runImport(importService(t.database, { jobs, writerFor, batch: { maxRows: 10 } }), csv(prefix, 35), overrides);
     return { heard, result };
   };
 
@@ -32,10 +32,10 @@ describe('announcing an import’s commits', () => {
     assert.equal(heard, 4, '35 rows in batches of 10');
   });
 
-  test('a summary import and a dry run announce no batch', async () => {
+  test('a summary import announces its summary event only; a dry run announces nothing', async () => {
     const summary = await announced('summary', { events: 'summary' });
     assert.equal(summary.result.job.counts.created, 35);
-    assert.equal(summary.heard, 0);
+    assert.equal(summary.heard, 1, 'the commit that appended the users.imported event, no batch');
     const dry = await announced('dry', { events: 'per-user', dryRun: true });
     assert.equal(dry.heard, 0);
   });

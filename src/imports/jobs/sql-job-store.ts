@@ -19,6 +19,8 @@ export class SqlImportJobStore implements ImportJobStore {
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly dialect: SqlDialect,
+    /** Hears of the commit that appended a run's summary event (the webhook dispatchers' wake-up). */
+    private readonly onEventsCommitted: () => void = () => undefined,
   ) {}
 
   async create(id: string, spec: ImportSpec, now: Date, signal?: AbortSignal): Promise<ImportJob> {
@@ -200,7 +202,10 @@ export class SqlImportJobStore implements ImportJobStore {
         if (event !== undefined) await appendEvent(trx, this.dialect, event);
       }),
     );
-    if (event !== undefined) await publishEvents(this.db, this.dialect);
+    if (event !== undefined) {
+      await publishEvents(this.db, this.dialect);
+      this.onEventsCommitted();
+    }
     return this.#require(id);
   }
 
