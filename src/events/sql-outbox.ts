@@ -5,7 +5,7 @@ import type { NewEvent } from './model.js';
 import type pg from 'pg';
 import { sequencerForKysely, sequencerForPool } from './sql-sequencer.js';
 
-export { EVENT_SEQUENCE_LOCK } from './sql-sequencer.js';
+export { EVENT_SEQUENCE_LOCK, NEXT_SEQUENCE, underSequenceLock } from './sql-sequencer.js';
 
 /**
  * Appends `event` inside the caller's transaction: the change and its event commit together or

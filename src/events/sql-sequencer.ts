@@ -8,6 +8,9 @@ import type { Schema } from '../db/schema.js';
  */
 export const EVENT_SEQUENCE_LOCK = 7_265_301;
 
+/** The next feed sequence. Drawn only inside a pass (underSequenceLock()), in the order the numbers are to be seen. */
+export const NEXT_SEQUENCE = "nextval('events_seq_numbers')";
+
 /** Events numbered by one pass at most; a bigger backlog takes several passes. */
 export const SEQUENCING_BATCH = 5_000;
 
@@ -17,7 +20,7 @@ export const SEQUENCING_BATCH = 5_000;
  * the outer select draws nextval() row by row in that order.
  */
 export const NUMBER_EVENTS =
-  `update events e set seq = n.seq from (select ord, nextval('events_seq_numbers') as seq from ` +
+  `update events e set seq = n.seq from (select ord, ${NEXT_SEQUENCE} as seq from ` +
   `(select ord from events where seq is null order by ord limit $1) o) n where e.ord = n.ord and e.seq is null`;
 
 /**
@@ -137,7 +140,18 @@ export async function hasOrphanedEvents(pool: pg.Pool, ageMs: number): Promise<b
  */
 export function numberingPass(limit: number): string {
   if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`a numbering pass needs a positive limit, got ${limit}`);
-  return `begin; select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK}); ${NUMBER_EVENTS.replace('$1', String(limit))}; commit`;
+  return `begin; ${underSequenceLock(NUMBER_EVENTS.replace('$1', String(limit)))}`;
+}
+
+/**
+ * The end of a transaction that is a pass, as one simple-protocol string: the lock, `statements`
+ * (which draw their numbers with NEXT_SEQUENCE, in order), and the commit, so the lock is held
+ * only while the server executes them and every number drawn becomes visible at once, above all
+ * visible before. numberingPass() numbers rows committed unnumbered; a writer that inserts its
+ * events numbered in here needs no pass after it (users/postgres-batch-writer.ts).
+ */
+export function underSequenceLock(statements: string): string {
+  return `select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK}); ${statements}; commit`;
 }
 
 async function poolPass(pool: pg.Pool, limit: number): Promise<number> {
@@ -161,7 +175,7 @@ async function poolPass(pool: pg.Pool, limit: number): Promise<number> {
 async function kyselyPass(db: Kysely<Schema>, limit: number): Promise<number> {
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK})`.execute(trx);
-    const result = await sql`update events e set seq = n.seq from (select ord, nextval('events_seq_numbers') as seq from
+    const result = await sql`update events e set seq = n.seq from (select ord, ${sql.raw(NEXT_SEQUENCE)} as seq from
       (select ord from events where seq is null order by ord limit ${limit}) o) n where e.ord = n.ord and e.seq is null`.execute(trx);
     return Number(result.numAffectedRows ?? 0);
   });

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { postgresDialect } from '../db/dialect.js';
-import { EVENT_SEQUENCE_LOCK } from '../events/sql-outbox.js';
+import { NEXT_SEQUENCE, underSequenceLock } from '../events/sql-outbox.js';
 import type { BatchFinding, BatchUser, UserBatchResult, UserBatchRun, UserBatchWriter } from './batch-store.js';
 import { CHANGEABLE_FIELDS } from './changes.js';
 import { foldKey, type User, type UserId } from './model.js';
@@ -311,9 +311,9 @@ const EVENT_CONTEXT = 'roster.import_events';
 
 /**
  * The per-user events, in line order, inserted already numbered, and the commit, as ONE
- * simple-protocol round trip that is itself a numbering pass (events/sql-sequencer.ts): it takes
- * the sequence lock, draws its numbers from `events_seq_numbers` in line order (the OFFSET 0
- * subquery is sorted before the outer select draws nextval() row by row), and commits, which
+ * simple-protocol round trip that is itself a numbering pass (underSequenceLock(),
+ * events/sql-sequencer.ts): it takes the sequence lock, draws its numbers in line order (the
+ * OFFSET 0 subquery is sorted before the outer select draws them row by row), and commits, which
  * releases the lock, so all of them become visible together, above every number visible before.
  * Inserting them unnumbered for a pass to number after the commit wrote each event twice (the
  * insert, then an update that is never HOT, since `seq` is indexed): the passes were 27% of a
@@ -321,9 +321,8 @@ const EVENT_CONTEXT = 'roster.import_events';
  * inserts the batch's events and commits, never across a round trip of this process. The events
  * are the documents users/events.ts makes (toUserDocument(), `changed`, `previous`).
  */
-const NUMBERED_EVENTS_AND_COMMIT = `select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK});
-insert into events (id, type, occurred_at, actor, request_id, subject_id, data, seq)
-select b.id, b.type, b.occurred_at, b.actor, b.request_id, b.subject_id, b.data, nextval('events_seq_numbers') from (
+const NUMBERED_EVENTS_AND_COMMIT = underSequenceLock(`insert into events (id, type, occurred_at, actor, request_id, subject_id, data, seq)
+select b.id, b.type, b.occurred_at, b.actor, b.request_id, b.subject_id, b.data, ${NEXT_SEQUENCE} from (
   select s.event_id as id, case when s.outcome = 'created' then 'user.created' else 'user.updated' end as type,
     (c.v->>'at')::timestamptz as occurred_at, c.v->>'actor' as actor, c.v->>'request_id' as request_id,
     coalesce(s.existing_id, s.id) as subject_id,
@@ -336,8 +335,7 @@ select b.id, b.type, b.occurred_at, b.actor, b.request_id, b.subject_id, b.data,
       'previous', ${PREVIOUS})
     end as data
   from user_batch_staging s cross join (select current_setting('${EVENT_CONTEXT}')::jsonb as v) c
-  where s.outcome in ('created', 'updated') order by s.line offset 0) b;
-commit`;
+  where s.outcome in ('created', 'updated') order by s.line offset 0) b`);
 
 /**
  * The rows as COPY text format, in pieces: the columns of toUserRow() (sql-row.ts), as a
