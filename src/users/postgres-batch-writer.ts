@@ -31,7 +31,10 @@ const FIELD_TYPES: Record<Field, string> = {
 /**
  * Ids are uuid as in `users` and `events` (migration 0010): COPY parses them once, and no
  * statement casts. The changeable fields (changes.ts) are columns of the same names, and each
- * has its `old_` twin for the user an upsert matched.
+ * has its `old_` twin for the user an upsert matched. A row's `outcome` stays null while it is
+ * to be inserted as a new user, and after the insert (#insertNew) for the rows that went in:
+ * marking 10,000 created rows cost a fifth of the insert (bench/RESULTS.md), while the rows that
+ * did not go in, which are few, are marked NOT_INSERTED.
  */
 const STAGING = `create temp table user_batch_staging (
   line integer not null, id uuid not null, given_id boolean not null, email_key text not null, name_key text not null,
@@ -50,17 +53,26 @@ update user_batch_staging s set outcome = 'external-id-taken', holder_id = coale
   from user_batch_staging e where s.external_id is not null and ${writable('s')} and e.external_id = s.external_id
     and e.line < s.line and ${writable('e')}`;
 
+/**
+ * The rows #insertNew offered that did not go in (a unique index said no: the email, the id or
+ * the external id is held). A row this transaction inserted has its `xmin`; the batch takes no
+ * savepoint, so that is every row it inserted, and an existing user never has it.
+ */
+const NOT_INSERTED = `update user_batch_staging s set outcome = 'not-inserted'
+  where s.existing_id is null and s.outcome is null and not exists (select 1 from users u
+    where u.id = s.id and u.email_key = s.email_key and u.xmin = pg_current_xact_id()::xid)`;
 /** The rows that did not go in, with what holds their email or external id (#finding); sent with OUTCOMES in one round trip. */
 const FAILURES = `select s.line, s.outcome, s.existing_id, s.maybe, u.id as holder, u.imported_by as holder_job,
     coalesce(s.holder_id, x.id) as external_holder
   from user_batch_staging s left join users u on u.email_key = s.email_key
     left join users x on s.external_id is not null and x.external_id = s.external_id
-  where s.outcome is null or s.outcome in ('duplicate', 'id-mismatch', 'external-id-taken') order by s.line`;
-const OUTCOMES = 'select outcome, count(*) as n from user_batch_staging group by outcome';
+  where s.outcome in ('not-inserted', 'duplicate', 'id-mismatch', 'external-id-taken') order by s.line`;
+/** After the insert, a null outcome is a created user (STAGING). */
+const OUTCOMES = `select coalesce(outcome, 'created') as outcome, count(*) as n from user_batch_staging group by 1`;
 
 interface FailureRow {
   line: number;
-  outcome: string | null;
+  outcome: 'not-inserted' | 'duplicate' | 'id-mismatch' | 'external-id-taken';
   existing_id: string | null;
   maybe: boolean;
   holder: string | null;
@@ -196,10 +208,16 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
       client.query(copyFrom(`copy user_batch_staging (${COPY_COLUMNS}) from stdin`)),
     );
     signal.throwIfAborted();
-    if (this.#run.mode === 'upsert') await this.#match(client);
-    if (staged.some((row) => row.user.externalId !== null)) await this.#externalIdConflicts(client);
-    if (this.#run.mode === 'upsert') await this.#update(client, now);
-    await this.#insertNew(client, now);
+    const upsert = this.#run.mode === 'upsert';
+    const externalIds = staged.some((row) => row.user.externalId !== null);
+    if (upsert) await this.#match(client);
+    if (externalIds) await this.#externalIdConflicts(client);
+    if (upsert) await this.#update(client, now);
+    const { offered, inserted } = await this.#insertNew(client, now);
+    if (inserted < offered) await client.query(NOT_INSERTED);
+    // A create without external ids whose every row went in has nothing else to look up: the
+    // common first sync saves the round trip.
+    else if (!upsert && !externalIds) return { ...counts, created: inserted, findings };
     const [failures, outcomes] = (await client.query(`${FAILURES}; ${OUTCOMES}`)) as unknown as [
       pg.QueryResult<FailureRow>,
       pg.QueryResult<{ outcome: string | null; n: string }>,
@@ -272,17 +290,20 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
     );
   }
 
-  async #insertNew(client: pg.PoolClient, now: Date): Promise<void> {
-    await client.query(
+  /** Inserts the rows still to be created; how many it offered and how many went in (NOT_INSERTED marks the rest). */
+  async #insertNew(client: pg.PoolClient, now: Date): Promise<{ offered: number; inserted: number }> {
+    const { rows } = await client.query<{ offered: number; inserted: number }>(
       `with inserted as (
          insert into users (id, email_key, name_key, ${FIELDS}, version, created_at, updated_at, imported_by)
          select id, email_key, name_key, ${FIELDS}, 1, $1, $1, $2 from user_batch_staging
          where existing_id is null and outcome is null order by line
          on conflict do nothing
-         returning id, email_key)
-       update user_batch_staging s set outcome = 'created' from inserted i where i.id = s.id and i.email_key = s.email_key`,
+         returning 1)
+       select (select count(*) from user_batch_staging where existing_id is null and outcome is null)::integer as offered,
+         (select count(*) from inserted)::integer as inserted`,
       [now, this.#run.id],
     );
+    return rows[0]!;
   }
 
   #finding(row: FailureRow): BatchFinding {
@@ -308,6 +329,13 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
 
 /** The transaction-local setting that carries the batch's event context (#eventContext). */
 const EVENT_CONTEXT = 'roster.import_events';
+/**
+ * The context's fields, read once per batch: OFFSET 0 keeps the planner from pulling the
+ * subquery up into the join, which evaluated the setting, its jsonb and the timestamp cast on
+ * every row (50 of 135 ms building a 10,000-row batch's events, bench/RESULTS.md).
+ */
+const EVENT_CONTEXT_ONCE = `select v->>'at' as at, (v->>'at')::timestamptz as occurred_at, v->>'actor' as actor, v->>'request_id' as request_id
+  from (select current_setting('${EVENT_CONTEXT}')::jsonb as v) setting offset 0`;
 
 /**
  * The per-user events, in line order, inserted already numbered, and the commit, as ONE
@@ -323,19 +351,19 @@ const EVENT_CONTEXT = 'roster.import_events';
  */
 const NUMBERED_EVENTS_AND_COMMIT = underSequenceLock(`insert into events (id, type, occurred_at, actor, request_id, subject_id, data, seq)
 select b.id, b.type, b.occurred_at, b.actor, b.request_id, b.subject_id, b.data, ${NEXT_SEQUENCE} from (
-  select s.event_id as id, case when s.outcome = 'created' then 'user.created' else 'user.updated' end as type,
-    (c.v->>'at')::timestamptz as occurred_at, c.v->>'actor' as actor, c.v->>'request_id' as request_id,
+  select s.event_id as id, case when s.outcome is null then 'user.created' else 'user.updated' end as type,
+    c.occurred_at, c.actor, c.request_id,
     coalesce(s.existing_id, s.id) as subject_id,
-    case when s.outcome = 'created' then jsonb_build_object('user', jsonb_build_object('id', s.id, ${DOCUMENT_FIELDS},
-      'version', 1, 'created_at', c.v->>'at', 'updated_at', c.v->>'at'))
+    case when s.outcome is null then jsonb_build_object('user', jsonb_build_object('id', s.id, ${DOCUMENT_FIELDS},
+      'version', 1, 'created_at', c.at, 'updated_at', c.at))
     else jsonb_build_object(
       'user', jsonb_build_object('id', s.existing_id, ${DOCUMENT_FIELDS},
-        'version', s.old_version + 1, 'created_at', ${ISO('s.old_created_at')}, 'updated_at', c.v->>'at'),
+        'version', s.old_version + 1, 'created_at', ${ISO('s.old_created_at')}, 'updated_at', c.at),
       'changed', ${CHANGED},
       'previous', ${PREVIOUS})
     end as data
-  from user_batch_staging s cross join (select current_setting('${EVENT_CONTEXT}')::jsonb as v) c
-  where s.outcome in ('created', 'updated') order by s.line offset 0) b`);
+  from user_batch_staging s cross join (${EVENT_CONTEXT_ONCE}) c
+  where s.outcome is null or s.outcome = 'updated' order by s.line offset 0) b`);
 
 /**
  * The rows as COPY text format, in pieces: the columns of toUserRow() (sql-row.ts), as a

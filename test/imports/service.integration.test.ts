@@ -84,6 +84,25 @@ for (const [name, open, skip] of await dialects()) {
       assert.deepEqual(ada?.attributes, { team: 'eng' });
     });
 
+    it('create mode: a row carrying an existing user id and email is refused, not counted as created', async () => {
+      // The PostgreSQL writer tells the rows its insert wrote from those an existing user holds
+      // by more than id and email (NOT_INSERTED): this row matches an existing user on both.
+      await reset();
+      const service = importService(t.database);
+      await runImport(service, 'email,name\nold@example.com,Old\n');
+      const [old] = await users(t.database);
+      const { job } = await runImport(service, `id,email,name\n${old!.id},old@example.com,Old again\n,new@example.com,New\n`);
+      assert.deepEqual(job.counts, { read: 2, created: 1, updated: 0, skipped: 0, failed: 1 });
+      assert.equal(await count(t.database, 'events', sql`type = 'user.created'`), 2);
+      const errors = [];
+      for await (const e of service.rowErrors(job.id)) errors.push(e);
+      assert.deepEqual(
+        errors.map((e) => [e.line, e.field]),
+        [[2, 'email']],
+      );
+      assert.equal((await users(t.database)).find((u) => u.id === old!.id)?.name, 'Old');
+    });
+
     it('upsert mode updates changed users (version and event), skips unchanged ones, creates new ones', async () => {
       await reset();
       const service = importService(t.database);
