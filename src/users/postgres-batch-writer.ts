@@ -38,7 +38,7 @@ const FIELD_TYPES: Record<Field, string> = {
  */
 const STAGING = `create temp table user_batch_staging (
   line integer not null, id uuid not null, given_id boolean not null, email_key text not null, name_key text not null,
-  maybe boolean not null, mark boolean not null, event_id uuid not null,
+  maybe boolean not null, mark boolean not null, event_id uuid,
   ${CHANGEABLE_FIELDS.map((f) => `${f} ${FIELD_TYPES[f]}`).join(', ')},
   existing_id uuid, ${CHANGEABLE_FIELDS.map((f) => `old_${f} ${FIELD_TYPES[f].replace(' not null', '')}`).join(', ')},
   old_version integer, old_created_at timestamptz, old_imported_by uuid, outcome text, holder_id uuid
@@ -204,7 +204,7 @@ export class PostgresUserBatchWriter implements UserBatchWriter<pg.PoolClient, P
     if (users.length === 0) return { ...counts, findings };
     const staged = this.#stageable(users, findings);
     await pipeline(
-      Readable.from(copyText(staged, now, this.#newId)),
+      Readable.from(copyText(staged, now, this.#newId, this.#run.events)),
       client.query(copyFrom(`copy user_batch_staging (${COPY_COLUMNS}) from stdin`)),
     );
     signal.throwIfAborted();
@@ -367,9 +367,10 @@ select b.id, b.type, b.occurred_at, b.actor, b.request_id, b.subject_id, b.data,
 
 /**
  * The rows as COPY text format, in pieces: the columns of toUserRow() (sql-row.ts), as a
- * new user would have them, and the ids of the user (when the row has none) and of its event.
+ * new user would have them, and the ids of the user (when the row has none) and of its event
+ * (with per-user events only).
  */
-function* copyText(rows: readonly BatchUser[], now: Date, newId: () => string): Generator<string, void, undefined> {
+function* copyText(rows: readonly BatchUser[], now: Date, newId: () => string, events: boolean): Generator<string, void, undefined> {
   let text = '';
   for (const row of rows) {
     const { id, email, name, active, externalId, givenName, familyName, attributes, profile } = row.user;
@@ -391,7 +392,7 @@ function* copyText(rows: readonly BatchUser[], now: Date, newId: () => string): 
     const r = toUserRow(user, postgresDialect);
     text +=
       `${row.line}\t${r.id}\t${id === undefined ? 'f' : 't'}\t${copyEscape(r.email_key)}\t${copyEscape(r.name_key)}\t` +
-      `${row.maybeDuplicate ? 't' : 'f'}\t${row.markIfUnchanged === true ? 't' : 'f'}\t${newId()}`;
+      `${row.maybeDuplicate ? 't' : 'f'}\t${row.markIfUnchanged === true ? 't' : 'f'}\t${events ? newId() : '\\N'}`;
     for (const field of CHANGEABLE_FIELDS) text += `\t${copyValue(r[field])}`;
     text += '\n';
     if (text.length >= COPY_CHUNK_CHARS) {
