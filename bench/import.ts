@@ -296,7 +296,8 @@ const arrayElement = (value: string | number | null) => (value === null ? 'NULL'
 const copyCell = (value: string | number | null) =>
   value === null ? '\\N' : String(value).replace(/[\\\n\r\t]/g, (c) => ({ '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c]!);
 
-const copyTextOf = (rows: unknown[][]) => rows.map((row) => row.map((cell) => copyCell(cell as string | number | null)).join('\t')).join('\n') + '\n';
+const copyTextOf = (rows: unknown[][]) =>
+  rows.map((row) => row.map((cell) => copyCell(cell as string | number | null)).join('\t')).join('\n') + '\n';
 
 async function copyText(client: pg.PoolClient, table: string, columns: string, text: string): Promise<void> {
   await pipeline(Readable.from([text]), client.query(copyFrom(`copy ${table} (${columns}) from stdin`)));
