@@ -65,6 +65,11 @@ export interface DispatcherOptions {
   /** When a failure streak is too long to go on (schedule.ts's horizon by default). */
   readonly pastHorizon?: (failingSince: Date, now: Date) => boolean;
   readonly now?: () => Date;
+  /**
+   * The monotonic clock (ms) that times claims, settlements and the lease kept behind them;
+   * performance.now() by default. Tests advance it rather than wait.
+   */
+  readonly monotonic?: () => number;
   /** Identifies this instance's leases; unique per process by default. */
   readonly owner?: string;
 }
@@ -135,6 +140,7 @@ export class Dispatcher {
   readonly #metrics: WebhookMetrics | undefined;
   readonly #policy: RetryPolicy;
   readonly #now: () => Date;
+  readonly #monotonic: () => number;
   /** Aborts attempts in flight when the drain deadline passes. */
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
@@ -180,6 +186,7 @@ export class Dispatcher {
     this.#metrics = options.metrics;
     this.#policy = { schedule: options.schedule ?? nextAttemptAt, pastHorizon: options.pastHorizon ?? isPastHorizon };
     this.#now = options.now ?? (() => new Date());
+    this.#monotonic = options.monotonic ?? (() => performance.now());
     this.owner = options.owner ?? newLeaseOwner();
     if (!Number.isSafeInteger(this.#size) || this.#size < 1) throw new RangeError('workers must be a positive integer');
     this.#metrics?.observe({
@@ -252,10 +259,10 @@ export class Dispatcher {
     while (!this.#stopping) {
       // Woken (a commit, a freed worker): claims start at least CLAIM_SPACING_MS apart, so 500
       // commits a second are a claim every few milliseconds, the wakes between them coalesced.
-      const sinceLast = performance.now() - lastClaimAt;
+      const sinceLast = this.#monotonic() - lastClaimAt;
       if (spaced && sinceLast < CLAIM_SPACING_MS) await sleep(CLAIM_SPACING_MS - sinceLast);
       spaced = true;
-      lastClaimAt = performance.now();
+      lastClaimAt = this.#monotonic();
       this.#wakePending = false;
       const free = this.#size - this.#inFlight.size;
       let claimed = 0;
@@ -327,7 +334,7 @@ export class Dispatcher {
   async #serve(endpoint: WebhookEndpoint): Promise<void> {
     let end: ServeEnd | undefined;
     // The claim made the lease durable (claims wait for their flush) just before.
-    const claimedAt = performance.now();
+    const claimedAt = this.#monotonic();
     const clock: ServeClock = { claimedAt, lastSettled: claimedAt, confirmed: claimedAt };
     try {
       end = (await this.#serveReplays(endpoint, clock)) ?? (await this.#serveStream(endpoint, clock));
@@ -433,9 +440,9 @@ export class Dispatcher {
       } else {
         // After a short round (the stream caught up), the next read waits for the spacing: at a
         // steady rate a read brings several events, not one read (and one wake) per event.
-        const sinceRead = performance.now() - readAt;
+        const sinceRead = this.#monotonic() - readAt;
         if (sinceRead < CLAIM_SPACING_MS) await sleep(CLAIM_SPACING_MS - sinceRead);
-        readAt = performance.now();
+        readAt = this.#monotonic();
         announced = this.#announced;
         upTo = await this.#newestSequence(this.#epoch);
         events = await this.#store.eventsAfter(state.cursor, upTo, endpoint.eventTypes, this.#batch, this.#abort.signal);
@@ -447,7 +454,7 @@ export class Dispatcher {
           : this.#gate(endpoint, state.attempt);
         if (gate.kind === 'wait') return (await settle()) ? release(gate.until) : LEASE_GONE;
         // An attempt starts only within the lease the last confirmed settlement (or the claim) wrote.
-        if (!behind.covers(performance.now(), clock) && !(await behind.confirm())) return LEASE_GONE;
+        if (!behind.covers(this.#monotonic(), clock) && !(await behind.confirm())) return LEASE_GONE;
         // The endpoint as claimed: an attempt reads only its id, URL and secrets, which `state` does not change.
         const { result, attempt, at } = await this.#attempt(endpoint, event, state.attempt, false);
         const decision = decideStreamEvent(
@@ -471,7 +478,7 @@ export class Dispatcher {
           case 'refused':
             state = decision.state;
             pending.push(attempt);
-            if (pending.length >= this.#settleEvery || performance.now() - clock.lastSettled >= this.#settleIntervalMs) {
+            if (pending.length >= this.#settleEvery || this.#monotonic() - clock.lastSettled >= this.#settleIntervalMs) {
               if (!(await settleBehind())) return LEASE_GONE;
             }
             break;
@@ -496,7 +503,7 @@ export class Dispatcher {
   /** Whether a worker serving a stream reads another round under its claim. */
   #keepsClaim(round: number, claimedAt: number): boolean {
     if (round < STREAM_ROUNDS_PER_CLAIM) return true;
-    return this.#inFlight.size < this.#size && performance.now() - claimedAt < CLAIM_HOLD_MS;
+    return this.#inFlight.size < this.#size && this.#monotonic() - claimedAt < CLAIM_HOLD_MS;
   }
 
   /**
@@ -611,7 +618,7 @@ export class Dispatcher {
    */
   async #settle(endpoint: WebhookEndpoint, settlement: Settlement, clock?: ServeClock): Promise<boolean> {
     const leaseUntil = new Date(this.#now().getTime() + this.#leaseMs);
-    const startedAt = performance.now();
+    const startedAt = this.#monotonic();
     const skipFlushWait = clock !== undefined && startedAt - clock.lastSettled < this.#leaseMs / 4;
     if (clock !== undefined) clock.lastSettled = startedAt;
     const held = await this.#store.settle(this.owner, endpoint.id, { ...settlement, skipFlushWait }, leaseUntil);
@@ -642,11 +649,11 @@ interface ReadAhead {
 
 /** One serve of a claimed endpoint. */
 interface ServeClock {
-  /** When the endpoint was claimed, performance.now(). */
+  /** When the endpoint was claimed, by the dispatcher's monotonic clock. */
   readonly claimedAt: number;
-  /** When its latest settlement (at first, its claim) started, performance.now(). */
+  /** When its latest settlement (at first, its claim) started, by that clock. */
   lastSettled: number;
-  /** When the latest settlement known to have held the lease (at first, the claim) started, performance.now(). */
+  /** When the latest settlement known to have held the lease (at first, the claim) started, by that clock. */
   confirmed: number;
 }
 
