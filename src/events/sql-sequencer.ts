@@ -16,8 +16,8 @@ export const SEQUENCING_BATCH = 5_000;
 
 /**
  * Numbers committed, unnumbered events from `events_seq_numbers`, in `ord` (insertion) order.
- * $1 = how many at most (kyselyPass() has the same statement). The inner ORDER BY … LIMIT is a subquery the planner cannot flatten, so
- * the outer select draws nextval() row by row in that order.
+ * $1 = how many at most (both passes write it in: numberEventsUpTo()). The inner ORDER BY … LIMIT is a subquery the
+ * planner cannot flatten, so the outer select draws nextval() row by row in that order.
  */
 export const NUMBER_EVENTS =
   `update events e set seq = n.seq from (select ord, ${NEXT_SEQUENCE} as seq from ` +
@@ -139,9 +139,17 @@ export async function hasOrphanedEvents(pool: pg.Pool, ageMs: number): Promise<b
  * still takes its own READ COMMITTED snapshot, so the UPDATE sees the previous pass's commit.
  */
 export function numberingPass(limit: number): string {
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`a numbering pass needs a positive limit, got ${limit}`);
-  return `begin; ${underSequenceLock(NUMBER_EVENTS.replace('$1', String(limit)))}`;
+  return `begin; ${underSequenceLock(numberEventsUpTo(limit))}`;
 }
+
+/** NUMBER_EVENTS for at most `limit` events, the limit written in: a pass's string takes no parameters. */
+function numberEventsUpTo(limit: number): string {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`a numbering pass needs a positive limit, got ${limit}`);
+  return NUMBER_EVENTS.replace('$1', String(limit));
+}
+
+/** Taken first by every pass; held until its commit. */
+const TAKE_SEQUENCE_LOCK = `select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK})`;
 
 /**
  * The end of a transaction that is a pass, as one simple-protocol string: the lock, `statements`
@@ -151,7 +159,7 @@ export function numberingPass(limit: number): string {
  * events numbered in here needs no pass after it (users/postgres-batch-writer.ts).
  */
 export function underSequenceLock(statements: string): string {
-  return `select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK}); ${statements}; commit`;
+  return `${TAKE_SEQUENCE_LOCK}; ${statements}; commit`;
 }
 
 async function poolPass(pool: pg.Pool, limit: number): Promise<number> {
@@ -174,9 +182,8 @@ async function poolPass(pool: pg.Pool, limit: number): Promise<number> {
 
 async function kyselyPass(db: Kysely<Schema>, limit: number): Promise<number> {
   return db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(${EVENT_SEQUENCE_LOCK})`.execute(trx);
-    const result = await sql`update events e set seq = n.seq from (select ord, ${sql.raw(NEXT_SEQUENCE)} as seq from
-      (select ord from events where seq is null order by ord limit ${limit}) o) n where e.ord = n.ord and e.seq is null`.execute(trx);
+    await sql.raw(TAKE_SEQUENCE_LOCK).execute(trx);
+    const result = await sql.raw(numberEventsUpTo(limit)).execute(trx);
     return Number(result.numAffectedRows ?? 0);
   });
 }

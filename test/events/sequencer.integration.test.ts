@@ -3,7 +3,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { EVENT_SEQUENCE_LOCK, hasOrphanedEvents, NUMBER_EVENTS, sequencerForPool } from '../../src/events/sql-sequencer.js';
+import {
+  EVENT_SEQUENCE_LOCK,
+  hasOrphanedEvents,
+  NUMBER_EVENTS,
+  SEQUENCING_BATCH,
+  sequencerForKysely,
+  sequencerForPool,
+} from '../../src/events/sql-sequencer.js';
+import { openDatabase } from '../../src/db/database.js';
 import { newUuidV7 } from '../../src/kit/uuid.js';
 import type { UsersService } from '../../src/users/service.js';
 import { usersServiceOver } from '../helpers/app.js';
@@ -146,6 +154,29 @@ describe('event sequencing on PostgreSQL', { skip }, () => {
       await watcher.stop();
     }
     assert.deepEqual(watcher.late, []);
+  });
+
+  test("a Kysely instance's own sequencer numbers a backlog larger than one pass, in insertion order", async () => {
+    // A Kysely instance no pool's sequencer was shared with (shareSequencer()) runs its passes
+    // through Kysely, a statement at a time (kyselyPass()).
+    const own = openDatabase(t.url, { poolSize: 1 });
+    try {
+      const backlog = SEQUENCING_BATCH + 10;
+      await pool.query(
+        `insert into events (id, type, occurred_at, actor, subject_id, data)
+           select gen_random_uuid(), 'user.created', now(), 'kysely-pass', gen_random_uuid(), '{}'::jsonb from generate_series(1, $1)`,
+        [backlog],
+      );
+      await sequencerForKysely(own.db).sequence();
+      const { rows } = await pool.query<{ events: number; unnumbered: number; out_of_order: number }>(
+        `select count(*)::int as events, count(*) filter (where seq is null)::int as unnumbered,
+           count(*) filter (where seq < previous)::int as out_of_order
+         from (select seq, lag(seq) over (order by ord) as previous from events where actor = 'kysely-pass') e`,
+      );
+      assert.deepEqual(rows[0], { events: backlog, unnumbered: 0, out_of_order: 0 });
+    } finally {
+      await own.close();
+    }
   });
 
   test('events committed one after another and numbered by one pass keep that order', async () => {
