@@ -116,8 +116,10 @@ async function startRoster(database: string, settings: Record<string, string> = 
   const { packageVersion } = await import('../src/version.js');
   const tracing = await startTracing(config.observability.tracing, packageVersion());
   const { startServer } = await import('../src/main.js');
-  const { createLogger } = await import('../src/observability/logger.js');
-  const logger = createLogger(config.observability.logLevel);
+  const { createServiceLogger } = await import('../src/observability/logger.js');
+  // The logger `roster serve` builds (cli/serve.ts): stdout is a file here, so JSON lines gathered
+  // into batched writes. pino's default destination (a write(2) per line) is not what runs.
+  const logger = createServiceLogger(config.observability);
   const bootstrap = captureBootstrapKey();
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
