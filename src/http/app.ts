@@ -32,6 +32,7 @@ import type { HttpMetrics } from '../observability/metrics.js';
 import { ClientGoneError, enforceDeadlines, guardSlowBodies } from './deadline.js';
 import { DEFAULT_SHEDDING, registerLoadShedding, type SheddingThresholds } from './load-shedding.js';
 import { consoleRoutes, type ConsoleDependencies } from '../console/plugin.js';
+import { REQUEST_ID_LOG_LABEL, RequestLogger } from './request-logger.js';
 import { nameRequestSpan, requestLoggerFactory, tracingServerFactory, type ServerTimeouts } from './tracing.js';
 
 export interface AppDependencies {
@@ -137,7 +138,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const app = Fastify({
     loggerInstance: deps.logger,
     // One line per request is written by the onResponse hook below, not two by Fastify.
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: REQUEST_ID_LOG_LABEL }),
     // Without tracing, a request's lines still name the caller's trace (http/tracing.ts).
     childLoggerFactory: requestLoggerFactory,
     genReqId: (req) => {
@@ -180,7 +181,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     request.recorded = true;
     const route = request.routeOptions.url ?? 'unmatched';
     const durationMs = elapsedMs === undefined ? undefined : Math.round(elapsedMs * 1000) / 1000;
-    request.log.info({ method: request.method, route, status, actor: request.principal?.actor, duration_ms: durationMs }, 'request');
+    const line = { method: request.method, route, status, actor: request.principal?.actor, duration_ms: durationMs };
+    if (request.log instanceof RequestLogger) request.log.requestLine(line);
+    else request.log.info(line, 'request');
     nameRequestSpan(request.raw, request.method, route);
     // Label objects, not children bound once per route: prom-client 15's children validate and
     // hash their labels on every call too (bench/hot-path.ts measured no difference).

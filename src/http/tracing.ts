@@ -3,6 +3,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, ty
 import type { FastifyServerOptions } from 'fastify';
 import { tracingRegistered } from '../kit/trace.js';
 import { DrainingServer } from './drain.js';
+import { REQUEST_ID_LOG_LABEL, RequestLogger } from './request-logger.js';
 
 const tracer = trace.getTracer('roster.http');
 const spans = new WeakMap<IncomingMessage, Span>();
@@ -105,11 +106,12 @@ export function callerTraceId(header: string | string[] | undefined): string | u
 }
 
 /**
- * Fastify's `childLoggerFactory`: each request's logger. When a span is active (tracing on) the
+ * Fastify's `childLoggerFactory`: each request's logger, whose pino child is made only if
+ * something logs through it (http/request-logger.ts). When a span is active (tracing on) the
  * logger's mixin names the trace and span (observability/logger.ts); otherwise the request's
  * lines carry the caller's trace id from its `traceparent`, if it sent one.
  */
 export const requestLoggerFactory: NonNullable<FastifyServerOptions['childLoggerFactory']> = (logger, bindings, options, req) => {
   const traceId = trace.getActiveSpan() === undefined ? callerTraceId(req.headers.traceparent) : undefined;
-  return logger.child(traceId === undefined ? bindings : { ...bindings, trace_id: traceId }, options);
+  return new RequestLogger(logger, String(bindings[REQUEST_ID_LOG_LABEL]), traceId, options);
 };

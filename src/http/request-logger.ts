@@ -1,0 +1,101 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Bindings, ChildLoggerOptions } from 'pino';
+
+/** The field that names the request in every line of it (Fastify's `requestIdLogLabel`). */
+export const REQUEST_ID_LOG_LABEL = 'request_id';
+
+type LogArgs = [obj: unknown, msg?: string, ...args: unknown[]];
+
+/** The request line's own fields, after the request id (and the caller's trace id, if any). */
+export interface RequestLineFields {
+  readonly method: string;
+  readonly route: string;
+  readonly status: number;
+  readonly actor: string | undefined;
+  readonly duration_ms: number | undefined;
+}
+
+/**
+ * A request's logger (Fastify's `request.log`) that makes its pino child only when something
+ * logs through it. Nearly every request writes just its request line, which requestLine()
+ * writes through the parent with the request's fields in the object: pino's child (its
+ * bindings serialized, its prototype chain) and Fastify's check of a factory-made logger cost
+ * about 2 µs of each request (bench/RESULTS.md, issue 14, tenth pass).
+ */
+export class RequestLogger implements FastifyBaseLogger {
+  readonly #parent: FastifyBaseLogger;
+  readonly #requestId: string;
+  readonly #callerTraceId: string | undefined;
+  readonly #options: ChildLoggerOptions;
+  #child: FastifyBaseLogger | undefined;
+
+  constructor(parent: FastifyBaseLogger, requestId: string, callerTraceId: string | undefined, options: ChildLoggerOptions) {
+    this.#parent = parent;
+    this.#requestId = requestId;
+    this.#callerTraceId = callerTraceId;
+    this.#options = options;
+  }
+
+  /** The request's line: one line by the parent logger, the same fields its child would bind. */
+  requestLine(fields: RequestLineFields): void {
+    const { method, route, status, actor, duration_ms } = fields;
+    // trace_id only when the caller sent one: an undefined key would hide the mixin's trace_id.
+    if (this.#callerTraceId === undefined) {
+      this.#parent.info({ request_id: this.#requestId, method, route, status, actor, duration_ms }, 'request');
+    } else {
+      const trace_id = this.#callerTraceId;
+      this.#parent.info({ request_id: this.#requestId, trace_id, method, route, status, actor, duration_ms }, 'request');
+    }
+  }
+
+  get level(): string {
+    return (this.#child ?? this.#parent).level;
+  }
+
+  set level(level: string) {
+    this.#logger().level = level;
+  }
+
+  fatal(...args: LogArgs): void {
+    this.#logger().fatal(...args);
+  }
+
+  error(...args: LogArgs): void {
+    this.#logger().error(...args);
+  }
+
+  warn(...args: LogArgs): void {
+    this.#logger().warn(...args);
+  }
+
+  info(...args: LogArgs): void {
+    this.#logger().info(...args);
+  }
+
+  debug(...args: LogArgs): void {
+    this.#logger().debug(...args);
+  }
+
+  trace(...args: LogArgs): void {
+    this.#logger().trace(...args);
+  }
+
+  silent(...args: LogArgs): void {
+    this.#logger().silent(...args);
+  }
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.#logger().child(bindings, options);
+  }
+
+  #logger(): FastifyBaseLogger {
+    if (this.#child === undefined) {
+      const bindings: Bindings =
+        this.#callerTraceId === undefined
+          ? { [REQUEST_ID_LOG_LABEL]: this.#requestId }
+          : { [REQUEST_ID_LOG_LABEL]: this.#requestId, trace_id: this.#callerTraceId };
+      this.#child = this.#parent.child(bindings, this.#options);
+    }
+    return this.#child;
+  }
+}
