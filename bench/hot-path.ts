@@ -6,6 +6,8 @@
  *
  * - auth: what the onRequest hook does with a valid, cached API key (http/auth.ts)
  * - metrics: the request counter and latency histogram of one answered request
+ * - statement: what the database observer does after one statement (db/instrumentation.ts
+ *   observeStatements: its duration sample; no span, as in an unsampled request)
  * - deadline: one request's Deadline (timer, controller, race of a settled handler, dispose)
  * - bookkeeping: what http/app.ts and http/auth.ts keep per request beside it; before, a
  *   WeakSet (request line written) and a WeakMap (authentication failure) of requests, after,
@@ -23,6 +25,8 @@ import type * as ServiceModule from '../src/auth/service.js';
 import type * as AuthenticatorModule from '../src/auth/authenticator.js';
 import type * as MetricsModule from '../src/observability/metrics.js';
 import type * as DeadlineModule from '../src/kit/deadline.js';
+import type * as InstrumentationModule from '../src/db/instrumentation.js';
+import type * as DatabaseMetricsModule from '../src/db/metrics.js';
 
 type Feature = () => unknown;
 type AuthModules = [typeof ServiceModule, typeof AuthenticatorModule];
@@ -54,6 +58,14 @@ async function authFeature(dist: string): Promise<Feature> {
   // The hook's work: the synchronous cache where the build has one, else the async path.
   const cached = (authenticator as { cached?: (h: string) => unknown }).cached?.bind(authenticator);
   return () => cached?.(header) ?? authenticator.authenticate(header);
+}
+
+async function statementFeature(dist: string): Promise<Feature> {
+  const { observeStatements } = (await import(`${dist}/src/db/instrumentation.js`)) as typeof InstrumentationModule;
+  const { databaseMetrics } = (await import(`${dist}/src/db/metrics.js`)) as typeof DatabaseMetricsModule;
+  const observe = observeStatements('sqlite', databaseMetrics(new Registry()));
+  const statement = { operation: 'select', table: 'users', text: 'select … from users where id = ?' } as const;
+  return () => observe(statement, performance.now() - 0.05, undefined);
 }
 
 async function metricsFeature(dist: string): Promise<Feature> {
@@ -116,7 +128,13 @@ async function main() {
   const baseline = process.argv[2];
   if (baseline === undefined) throw new Error('usage: node dist/bench/hot-path.js <baseline dist folder>');
   const before = resolve(baseline);
-  const makers = { auth: authFeature, metrics: metricsFeature, deadline: deadlineFeature, bookkeeping: bookkeepingFeature };
+  const makers = {
+    auth: authFeature,
+    metrics: metricsFeature,
+    statement: statementFeature,
+    deadline: deadlineFeature,
+    bookkeeping: bookkeepingFeature,
+  };
   console.log(`CPU µs per call, median of ${ROUNDS} rounds × ${CALLS.toLocaleString('en')} calls (range); same process, interleaved`);
   for (const [name, make] of Object.entries(makers)) {
     const features = { before: await make(before, true), after: await make(after, false) };

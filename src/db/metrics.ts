@@ -1,4 +1,5 @@
-import { Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { CellHistogram } from '../observability/cell-metrics.js';
 import { LATENCY_BUCKETS } from '../observability/metrics.js';
 
 // The database's instruments, apart from the observers that feed them (instrumentation.ts): a
@@ -11,13 +12,14 @@ export interface PoolStats {
 }
 
 export function databaseMetrics(registry: Registry) {
-  const duration = new Histogram({
-    name: 'roster_db_query_duration_seconds',
-    help: 'Database query duration by operation (select, insert, update, delete, other) and outcome (ok, error).',
-    labelNames: ['operation', 'outcome'],
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
+  // Moved by every statement: cells (observability/cell-metrics.ts), not prom-client's labelled calls.
+  const duration = new CellHistogram(
+    'roster_db_query_duration_seconds',
+    'Database query duration by operation (select, insert, update, delete, other) and outcome (ok, error).',
+    ['operation', 'outcome'],
+    LATENCY_BUCKETS,
+    registry,
+  );
   /** Registers the pool gauges; only a pooled database (PostgreSQL) calls it. */
   function watchPool(read: () => PoolStats): void {
     const gauge = (name: string, help: string, pick: (s: PoolStats) => number) =>

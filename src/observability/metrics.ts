@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CellCounter, CellHistogram } from './cell-metrics.js';
 
 export type { Registry } from 'prom-client';
 
@@ -55,19 +56,20 @@ export function createMetricsRegistry(build: { version: string; commit: string }
 /** RED metrics of the HTTP API, labelled by route template, never by raw URL. */
 export function httpMetrics(registry: Registry) {
   return {
-    requests: new Counter({
-      name: 'roster_http_requests_total',
-      help: 'HTTP requests answered, by method, route template and status class (2xx, 4xx…).',
-      labelNames: ['method', 'route', 'status_class'],
-      registers: [registry],
-    }),
-    duration: new Histogram({
-      name: 'roster_http_request_duration_seconds',
-      help: 'Time from request received to response sent, by method and route template.',
-      labelNames: ['method', 'route'],
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    }),
+    // Moved on every request: cells (observability/cell-metrics.ts), not prom-client's labelled calls.
+    requests: new CellCounter(
+      'roster_http_requests_total',
+      'HTTP requests answered, by method, route template and status class (2xx, 4xx…).',
+      ['method', 'route', 'status_class'],
+      registry,
+    ),
+    duration: new CellHistogram(
+      'roster_http_request_duration_seconds',
+      'Time from request received to response sent, by method and route template.',
+      ['method', 'route'],
+      LATENCY_BUCKETS,
+      registry,
+    ),
     shed: new Counter({
       name: 'roster_http_shed_total',
       help: 'Requests refused with 503 because the instance was overloaded, by the signal that tripped.',
