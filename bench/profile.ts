@@ -174,8 +174,8 @@ const PACKAGE_FEATURES: [RegExp, string][] = [
 /** Roster's files (paths under src/, without the extension) and the feature each belongs to. */
 const ROSTER_FEATURES: [RegExp, string][] = [
   [/^(http\/tracing|kit\/trace|db\/instrumentation|observability\/tracing)$/, 'tracing'],
-  [/^observability\/logger$/, 'request log'],
-  [/^observability\/metrics$/, 'metrics'],
+  [/^(observability\/logger|http\/request-logger)$/, 'request log'],
+  [/^observability\/(metrics|cell-metrics)$/, 'metrics'],
   [/^http\/rate-limit$/, 'rate limit'],
   [/^(auth\/.*|http\/auth)$/, 'auth'],
   [/^http\/load-shedding$/, 'load shedding'],

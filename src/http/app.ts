@@ -185,8 +185,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     if (request.log instanceof RequestLogger) request.log.requestLine(line);
     else request.log.info(line, 'request');
     nameRequestSpan(request.raw, request.method, route);
-    // Label objects, not children bound once per route: prom-client 15's children validate and
-    // hash their labels on every call too (bench/hot-path.ts measured no difference).
+    // Each label set is a cell found through one Map per label (observability/cell-metrics.ts).
     if (metrics) {
       metrics.requests.inc({ method: request.method, route, status_class: STATUS_CLASSES[Math.floor(status / 100)] ?? 'other' });
       if (elapsedMs !== undefined) metrics.duration.observe({ method: request.method, route }, elapsedMs / 1000);

@@ -19,8 +19,8 @@ export interface RequestLineFields {
  * A request's logger (Fastify's `request.log`) that makes its pino child only when something
  * logs through it. Nearly every request writes just its request line, which requestLine()
  * writes through the parent with the request's fields in the object: pino's child (its
- * bindings serialized, its prototype chain) and Fastify's check of a factory-made logger cost
- * about 2 µs of each request (bench/RESULTS.md, issue 14, tenth pass).
+ * bindings serialized, its prototype chain) and Fastify's check of a factory-made logger were
+ * 1.8 µs of each GET by id in a perf profile (bench/RESULTS.md, issue 14, tenth pass).
  */
 export class RequestLogger implements FastifyBaseLogger {
   readonly #parent: FastifyBaseLogger;
