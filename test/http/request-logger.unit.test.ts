@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { RequestLogger } from '../../src/http/request-logger.js';
+import { jsonLineSink } from '../helpers/logs.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 /** A pino logger writing parsed lines to `lines`, counting the children made of it. */
 function parentLogger(mixin?: () => Record<string, unknown>) {
   const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n'))
-        if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const sink = jsonLineSink(lines);
   let children = 0;
   const logger: Logger = pino(
     {
