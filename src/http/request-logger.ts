@@ -39,8 +39,12 @@ export class RequestLogger implements FastifyBaseLogger {
   /** The request's line: one line by the parent logger, the same fields its child would bind. */
   requestLine(fields: RequestLineFields): void {
     const { method, route, status, actor, duration_ms } = fields;
-    // trace_id only when the caller sent one: an undefined key would hide the mixin's trace_id.
-    if (this.#callerTraceId === undefined) {
+    // A request with its own logger settings (a route's level, or a level set on request.log)
+    // writes its line through its child, so those settings apply to the line too.
+    if (this.#child !== undefined || this.#options.level !== undefined) {
+      this.#logger().info({ method, route, status, actor, duration_ms }, 'request');
+    } else if (this.#callerTraceId === undefined) {
+      // trace_id only when the caller sent one: an undefined key would hide the mixin's trace_id.
       this.#parent.info({ request_id: this.#requestId, method, route, status, actor, duration_ms }, 'request');
     } else {
       const trace_id = this.#callerTraceId;

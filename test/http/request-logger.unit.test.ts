@@ -82,4 +82,26 @@ describe('RequestLogger', () => {
     );
     assert.equal(log.child({ part: 'x' }).level, 'debug', 'its own children inherit it');
   });
+
+  test('once the request has its own logger (a level set, a line logged), the request line goes through it', () => {
+    const quiet = parentLogger();
+    const log = new RequestLogger(quiet.logger, 'req-6', undefined, {});
+    log.level = 'warn';
+    log.requestLine(line);
+    assert.deepEqual(quiet.lines, [], 'a request held to warn writes no info line');
+
+    const routeLevel = parentLogger();
+    new RequestLogger(routeLevel.logger, 'req-7', undefined, { level: 'error' }).requestLine(line);
+    assert.deepEqual(routeLevel.lines, [], 'a route logging at error only writes no info line');
+
+    const used = parentLogger();
+    const withChild = new RequestLogger(used.logger, 'req-8', TRACE, {});
+    withChild.warn('something first');
+    withChild.requestLine(line);
+    assert.equal(used.children(), 1);
+    const written = used.lines.find((l) => l.msg === 'request')!;
+    assert.equal(written.request_id, 'req-8');
+    assert.equal(written.trace_id, TRACE);
+    assert.equal(written.status, 200);
+  });
 });
