@@ -31,8 +31,21 @@ interface RegistryMetric {
   readonly help: string;
   readonly type: 'counter' | 'histogram';
   readonly aggregator: 'sum';
-  get(): Promise<{ name: string; help: string; type: string; values: Sample[]; aggregator: 'sum' }>;
+  get(): Promise<Snapshot>;
   reset(): void;
+}
+
+/** What get() gives, as prom-client's metrics give it. */
+interface Snapshot {
+  readonly name: string;
+  readonly help: string;
+  readonly type: string;
+  readonly values: Sample[];
+  readonly aggregator: 'sum';
+}
+
+function snapshotOf(metric: RegistryMetric, values: Sample[]): Promise<Snapshot> {
+  return Promise.resolve({ name: metric.name, help: metric.help, type: metric.type, values, aggregator: metric.aggregator });
 }
 
 /** Cells by label values, one Map level per label, in labelNames order. */
@@ -103,9 +116,11 @@ export class CellCounter<L extends string> implements RegistryMetric {
     this.#cells.get(labels).value += by;
   }
 
-  get(): Promise<{ name: string; help: string; type: string; values: Sample[]; aggregator: 'sum' }> {
-    const values = this.#cells.entries().map(({ labels, cell }) => ({ value: cell.value, labels: { ...labels } }));
-    return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator });
+  get(): Promise<Snapshot> {
+    return snapshotOf(
+      this,
+      this.#cells.entries().map(({ labels, cell }) => ({ value: cell.value, labels: { ...labels } })),
+    );
   }
 
   reset(): void {
@@ -150,7 +165,7 @@ export class CellHistogram<L extends string> implements RegistryMetric {
     cell.count += 1;
   }
 
-  get(): Promise<{ name: string; help: string; type: string; values: Sample[]; aggregator: 'sum' }> {
+  get(): Promise<Snapshot> {
     const values: Sample[] = [];
     const bucket = `${this.name}_bucket`;
     for (const { labels, cell } of this.#cells.entries()) {
@@ -163,7 +178,7 @@ export class CellHistogram<L extends string> implements RegistryMetric {
       values.push({ value: cell.sum, labels: { ...labels }, metricName: `${this.name}_sum` });
       values.push({ value: cell.count, labels: { ...labels }, metricName: `${this.name}_count` });
     }
-    return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator });
+    return snapshotOf(this, values);
   }
 
   reset(): void {
