@@ -4,6 +4,16 @@ import type { Bindings, ChildLoggerOptions } from 'pino';
 /** The field that names the request in every line of it (Fastify's `requestIdLogLabel`). */
 export const REQUEST_ID_LOG_LABEL = 'request_id';
 
+/**
+ * What a request's lines carry besides their own fields. The request line spells `request_id`
+ * as a plain key (a computed one slows the literal on every request); this type keeps it equal
+ * to REQUEST_ID_LOG_LABEL, so renaming the label fails to compile rather than splitting the logs.
+ */
+interface RequestBindings {
+  readonly [REQUEST_ID_LOG_LABEL]: string;
+  readonly trace_id?: string;
+}
+
 type LogArgs = [obj: unknown, msg?: string, ...args: unknown[]];
 
 /** The request line's own fields, after the request id (and the caller's trace id, if any). */
@@ -45,10 +55,16 @@ export class RequestLogger implements FastifyBaseLogger {
       this.#logger().info({ method, route, status, actor, duration_ms }, 'request');
     } else if (this.#callerTraceId === undefined) {
       // trace_id only when the caller sent one: an undefined key would hide the mixin's trace_id.
-      this.#parent.info({ request_id: this.#requestId, method, route, status, actor, duration_ms }, 'request');
+      this.#parent.info(
+        { request_id: this.#requestId, method, route, status, actor, duration_ms } satisfies RequestBindings & RequestLineFields,
+        'request',
+      );
     } else {
       const trace_id = this.#callerTraceId;
-      this.#parent.info({ request_id: this.#requestId, trace_id, method, route, status, actor, duration_ms }, 'request');
+      this.#parent.info(
+        { request_id: this.#requestId, trace_id, method, route, status, actor, duration_ms } satisfies RequestBindings & RequestLineFields,
+        'request',
+      );
     }
   }
 
@@ -94,10 +110,10 @@ export class RequestLogger implements FastifyBaseLogger {
 
   #logger(): FastifyBaseLogger {
     if (this.#child === undefined) {
-      const bindings: Bindings =
+      const bindings: RequestBindings =
         this.#callerTraceId === undefined
-          ? { [REQUEST_ID_LOG_LABEL]: this.#requestId }
-          : { [REQUEST_ID_LOG_LABEL]: this.#requestId, trace_id: this.#callerTraceId };
+          ? { request_id: this.#requestId }
+          : { request_id: this.#requestId, trace_id: this.#callerTraceId };
       this.#child = this.#parent.child(bindings, this.#options);
     }
     return this.#child;
