@@ -1,0 +1,87 @@
+/**
+ * Reading callgrind's output format (valgrind.org/docs/manual/cl-format.html) for
+ * bench/instructions.ts: the total, and each function's own instructions. No npm package reads
+ * this format, and callgrind_annotate cannot name JIT code, which is most of a Node.js server.
+ */
+
+/** The dump's total instruction count (its `totals:` or `summary:` line). */
+export function totalInstructions(dump: string): number {
+  const line = /^(?:totals|summary): (\d+)/m.exec(dump);
+  if (line === null) throw new Error('no totals in the callgrind dump');
+  return Number(line[1]);
+}
+
+/** `address size name` lines of V8's /tmp/perf-PID.map, searchable by address. */
+function jitNames(perfMap: string): (address: number) => string | undefined {
+  const rows = perfMap
+    .split('\n')
+    .map((line) => /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ start: parseInt(m[1]!, 16), size: parseInt(m[2]!, 16), name: m[3]! }))
+    .sort((a, b) => a.start - b.start);
+  return (address) => {
+    let low = 0;
+    let high = rows.length - 1;
+    while (low <= high) {
+      const mid = (low + high) >> 1;
+      const row = rows[mid]!;
+      if (address < row.start) high = mid - 1;
+      else if (address >= row.start + row.size) low = mid + 1;
+      else return row.name;
+    }
+    return undefined;
+  };
+}
+
+const COST_LINE = /^[0-9+\-*]/;
+const NAMED = /^(c?fn|c?ob)=\((\d+)\)(?: (.*))?$/;
+
+/**
+ * The `top` functions by instructions of their own per request, one line each. A function
+ * callgrind knows only by address (JIT code) is named from the perf map when it is there.
+ */
+export function selfCostTable(dump: string, perfMap: string, requests: number, top: number): string {
+  const jitName = jitNames(perfMap);
+  const names = new Map<string, string>();
+  const objects = new Map<string, string>();
+  const self = new Map<string, number>();
+  let current = '?';
+  let object = '';
+  // The cost line after `calls=` is what the call cost (inclusive), not the caller's own.
+  let afterCall = false;
+  for (const line of dump.split('\n')) {
+    const named = NAMED.exec(line);
+    if (named !== null) {
+      const [, key, id, name] = named;
+      const table = key!.endsWith('fn') ? names : objects;
+      if (name !== undefined) table.set(id!, name);
+      if (key === 'fn') current = names.get(id!) ?? '?';
+      if (key === 'ob') object = objects.get(id!) ?? '';
+      continue;
+    }
+    if (line.startsWith('calls=')) {
+      afterCall = true;
+      continue;
+    }
+    if (!COST_LINE.test(line)) continue;
+    if (afterCall) {
+      afterCall = false;
+      continue;
+    }
+    const cost = Number(line.split(' ')[1] ?? 0);
+    const key = `${object.split('/').pop() ?? ''}\t${current}`;
+    self.set(key, (self.get(key) ?? 0) + cost);
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([key, cost]) => {
+      const [file, fn] = key.split('\t') as [string, string];
+      const address = /^0x([0-9a-f]+)/.exec(fn);
+      const name = address === null ? fn : (jitName(parseInt(address[1]!, 16)) ?? fn);
+      const perRequest = (cost / requests / 1000).toFixed(2).padStart(7);
+      return `${perRequest} k  ${((100 * cost) / total).toFixed(1).padStart(4)}%  ${file.padEnd(12).slice(0, 12)} ${name.slice(0, 110)}`;
+    })
+    .join('\n');
+}

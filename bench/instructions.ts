@@ -1,0 +1,203 @@
+/**
+ * Instructions per request, counted by valgrind's callgrind: the same count for the same build
+ * and request stream whatever else the machine is doing, so a hot-path change of 1% shows, where
+ * the timed benchmarks (bench/http.ts, bench/ab.ts) swing by 10–60% between rounds on a shared
+ * machine. It counts what the server process executes in user space (JavaScript, V8, Node, the
+ * SQLite driver), not the kernel's share of a request (its socket reads and writes).
+ *
+ *   node dist/bench/instructions.js [baseline dist folder]
+ *
+ * Servers, on SQLite: baseline B (bench/baselines.ts, fastify + better-sqlite3 doing the same
+ * database work), Roster of this build, and Roster of the baseline build when one is given (a
+ * dist folder kept where node_modules resolves, as for bench/ab.ts). Each runs under callgrind
+ * with V8's --single-threaded (compiling and collecting on the main thread, so that no thread's
+ * timing changes the count), load shedding off (under valgrind every request takes milliseconds),
+ * and is sent INSTR_WARMUP requests (10000: fewer leave V8 still optimising) then INSTR_REQUESTS
+ * (2000) counted ones, one at a time on one keep-alive connection (with several in flight, how
+ * many a turn of the event loop serves would vary, and the per-turn costs with it). Routes:
+ * INSTR_ROUTES (get,list). With INSTR_TOP=N the N functions with most instructions of their own
+ * per request are listed too, JIT code named through V8's perf map (--perf-basic-prof).
+ *
+ * Counts are only comparable within one machine's valgrind, Node.js binary and flags, and a
+ * count is not a time: a cache miss or a system call costs far more than its instructions.
+ * Reports and never asserts. Needs valgrind (Debian's package; on every machine here).
+ */
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { ServerKind } from './ipc.js';
+import { seedUsers, type seedSqlite, type SeedUsers } from './seed.js';
+import { selfCostTable, totalInstructions } from './callgrind.js';
+
+const env = process.env;
+const WARMUP = Number(env.INSTR_WARMUP ?? 10_000);
+const REQUESTS = Number(env.INSTR_REQUESTS ?? 2_000);
+const USERS = Number(env.INSTR_USERS ?? 2_000);
+const ROUTES = (env.INSTR_ROUTES ?? 'get,list').split(',').map((r) => r.trim());
+const TOP = Number(env.INSTR_TOP ?? 0);
+/** Starting Node.js and the app under valgrind takes about a minute on an idle core. */
+const START_TIMEOUT_MS = 15 * 60_000;
+
+interface Target {
+  readonly label: string;
+  readonly kind: ServerKind;
+  readonly serversJs: string;
+}
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly url: URL;
+  readonly authorization: string | undefined;
+}
+
+function requireValgrind(): void {
+  try {
+    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('valgrind is not installed (Debian: apt-get install valgrind); this benchmark counts instructions with it');
+  }
+}
+
+/** node's own binary, run by valgrind: fork() starts this script with node's arguments. */
+async function valgrindWrapper(work: string): Promise<string> {
+  const wrapper = join(work, 'node-under-callgrind.sh');
+  const script = [
+    '#!/bin/sh',
+    `exec valgrind --tool=callgrind --callgrind-out-file="$INSTR_OUT" --dump-instr=no --collect-jumps=no \\`,
+    `  ${JSON.stringify(process.execPath)} "$@" 2>>"$INSTR_OUT.log"`,
+    '',
+  ].join('\n');
+  await writeFile(wrapper, script);
+  await chmod(wrapper, 0o755);
+  return wrapper;
+}
+
+async function start(target: Target, database: string, wrapper: string, out: string, work: string): Promise<Started> {
+  const child = fork(target.serversJs, [target.kind, database], {
+    execPath: wrapper,
+    execArgv: ['--single-threaded', ...(TOP > 0 ? ['--perf-basic-prof'] : [])],
+    // --perf-basic-prof leaves V8 logs in the working directory: the scratch folder's.
+    cwd: work,
+    env: { ...env, INSTR_OUT: out, ROSTER_SHED_EVENT_LOOP_DELAY_MS: '0' },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const ready = await new Promise<{ url: string; authorization?: string }>((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${target.label} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    child.on('message', (message: { type?: string; url?: string; authorization?: string }) => {
+      if (message.type !== 'ready' || message.url === undefined) return;
+      clearTimeout(timer);
+      resolveReady({ url: message.url, ...(message.authorization === undefined ? {} : { authorization: message.authorization }) });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${target.label} exited (code ${code}) before it was ready; see ${out}.log`));
+    });
+  });
+  return { child, url: new URL(ready.url), authorization: ready.authorization };
+}
+
+/** `count` requests one after another on one keep-alive connection; the n-th asks for user n·7919 mod the count. */
+async function send(server: Started, route: string, users: SeedUsers, count: number, agent: http.Agent): Promise<void> {
+  const headers = server.authorization === undefined ? {} : { authorization: server.authorization };
+  for (let n = 0; n < count; n++) {
+    const path = route === 'list' ? '/v1/users?limit=50' : `/v1/users/${users.ids[(n * 7919) % users.ids.length]}`;
+    await new Promise<void>((done, fail) => {
+      const request = http.request({ agent, host: server.url.hostname, port: server.url.port, path, headers }, (response) => {
+        response.resume();
+        response.on('end', () => (response.statusCode === 200 ? done() : fail(new Error(`${path}: status ${response.statusCode}`))));
+      });
+      request.on('error', fail);
+      request.end();
+    });
+  }
+}
+
+interface Counted {
+  readonly label: string;
+  readonly route: string;
+  readonly instructionsPerRequest: number;
+  readonly top: string | undefined;
+}
+
+async function count(target: Target, database: string, users: SeedUsers, wrapper: string, work: string): Promise<Counted[]> {
+  const out = join(work, `${target.label}.callgrind`);
+  const server = await start(target, database, wrapper, out, work);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const counted: Counted[] = [];
+  try {
+    for (const [i, route] of ROUTES.entries()) {
+      await send(server, route, users, WARMUP, agent);
+      execFileSync('callgrind_control', ['--zero', String(server.child.pid)], { stdio: 'ignore' });
+      await send(server, route, users, REQUESTS, agent);
+      execFileSync('callgrind_control', ['--dump', String(server.child.pid)], { stdio: 'ignore' });
+      // callgrind numbers its dumps from 1: the i-th route's is the (i+1)-th.
+      const dump = await readFile(`${out}.${i + 1}`, 'utf8');
+      const perfMap = TOP > 0 ? await readFile(`/tmp/perf-${server.child.pid}.map`, 'utf8').catch(() => '') : '';
+      counted.push({
+        label: target.label,
+        route,
+        instructionsPerRequest: totalInstructions(dump) / REQUESTS,
+        top: TOP > 0 ? selfCostTable(dump, perfMap, REQUESTS, TOP) : undefined,
+      });
+    }
+  } finally {
+    agent.destroy();
+    server.child.kill('SIGKILL');
+    await rm(`/tmp/perf-${server.child.pid}.map`, { force: true });
+  }
+  return counted;
+}
+
+async function main(): Promise<void> {
+  requireValgrind();
+  const baseline = process.argv[2];
+  const here = fileURLToPath(new URL('./servers.js', import.meta.url));
+  const targets: Target[] = [
+    { label: 'B (fastify + better-sqlite3)', kind: 'fastify-sqlite', serversJs: here },
+    ...(baseline === undefined
+      ? []
+      : [{ label: 'Roster before', kind: 'roster' as const, serversJs: join(resolve(baseline), 'bench', 'servers.js') }]),
+    { label: baseline === undefined ? 'Roster' : 'Roster after', kind: 'roster', serversJs: here },
+  ];
+  const work = await mkdtemp(join(os.tmpdir(), 'roster-instructions-'));
+  try {
+    const users = seedUsers(USERS);
+    const wrapper = await valgrindWrapper(work);
+    // Each server on its own copy, seeded by its own build (an older build refuses a newer schema).
+    const databases = await Promise.all(
+      targets.map(async (target, i) => {
+        const file = join(work, `db-${i}.sqlite`);
+        const own = (await import(pathToFileURL(join(dirname(target.serversJs), 'seed.js')).href)) as { seedSqlite: typeof seedSqlite };
+        await own.seedSqlite(file, users);
+        return file;
+      }),
+    );
+    // The counts do not depend on the machine's load, so the servers are counted side by side.
+    const results = (await Promise.all(targets.map((target, i) => count(target, databases[i]!, users, wrapper, work)))).flat();
+    console.log(`callgrind, ${REQUESTS} requests counted after ${WARMUP}, one at a time, SQLite, ${USERS} users, Node ${process.version}`);
+    for (const route of ROUTES) {
+      const rows = results.filter((r) => r.route === route);
+      const b = rows.find((r) => r.label.startsWith('B'))!.instructionsPerRequest;
+      for (const row of rows) {
+        const kIr = (row.instructionsPerRequest / 1000).toFixed(1).padStart(7);
+        console.log(
+          `  ${route.padEnd(5)} ${row.label.padEnd(30)} ${kIr} k instructions/request  (B/this ${((100 * b) / row.instructionsPerRequest).toFixed(1)}%)`,
+        );
+      }
+    }
+    for (const row of results.filter((r) => r.top !== undefined)) console.log(`\n${row.label}, ${row.route}:\n${row.top}`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { selfCostTable, totalInstructions } from '../../bench/callgrind.js';
+
+// A dump in callgrind's format with name compression: `main` calls `work` (a symbol) and JIT code
+// known only by its address; the line after `calls=` is the call's inclusive cost.
+const DUMP = [
+  'version: 1',
+  'creator: callgrind-3.19.0',
+  'events: Ir',
+  'ob=(1) /usr/bin/node',
+  'fl=(1) ???',
+  'fn=(1) main',
+  '10 100',
+  'cfn=(2) work',
+  'calls=3 20',
+  '11 900',
+  'cfn=(3) 0x000000000d24cb00',
+  'calls=1 0',
+  '+2 400',
+  '+1 50',
+  'fn=(2)',
+  '20 600',
+  '* 300',
+  'fn=(3)',
+  '0 400',
+  'totals: 1450',
+  '',
+].join('\n');
+
+const PERF_MAP = ['d24cb00 80 JS:*hot file:///app/hot.js:1:1', 'd24cc00 10 JS:*other file:///app/other.js:2:2'].join('\n');
+
+describe('callgrind dumps', () => {
+  test('the total comes from the totals line', () => {
+    assert.equal(totalInstructions(DUMP), 1450);
+    assert.throws(() => totalInstructions('events: Ir\n'), /no totals/);
+  });
+
+  test('self cost leaves out what calls cost, and JIT addresses are named from the perf map', () => {
+    const rows = selfCostTable(DUMP, PERF_MAP, 10, 10).split('\n');
+    // work: 600 + 300 own; hot (JIT): 400; main: 100 + 50 own (its 900 and 400 were its calls).
+    assert.deepEqual(
+      rows.map((row) => row.replace(/\s+/g, ' ').trim()),
+      ['0.09 k 62.1% node work', '0.04 k 27.6% node JS:*hot file:///app/hot.js:1:1', '0.01 k 10.3% node main'],
+    );
+  });
+
+  test('an address the perf map does not cover keeps its address', () => {
+    assert.match(selfCostTable(DUMP, '', 10, 10), /0x000000000d24cb00/);
+  });
+});
