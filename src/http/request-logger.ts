@@ -1,5 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Bindings, ChildLoggerOptions } from 'pino';
+import { NO_TRACE } from '../observability/logger.js';
+import { plainJsonString, plainLineWriter } from '../observability/plain-line.js';
 
 /** The field that names the request in every line of it (Fastify's `requestIdLogLabel`). */
 export const REQUEST_ID_LOG_LABEL = 'request_id';
@@ -23,6 +25,40 @@ export interface RequestLineFields {
   readonly status: number;
   readonly actor: string | undefined;
   readonly duration_ms: number | undefined;
+}
+
+/** The parent logger the last writer was made for: every request of an app has the same one. */
+let writerFor: FastifyBaseLogger | undefined;
+let writer: ((fieldsJson: string) => boolean) | undefined;
+
+function plainWriterOf(parent: FastifyBaseLogger): ((fieldsJson: string) => boolean) | undefined {
+  if (parent !== writerFor) {
+    writerFor = parent;
+    writer = plainLineWriter(parent, NO_TRACE, 'request');
+  }
+  return writer;
+}
+
+/**
+ * The request line's fields as pino writes them, in the order of the objects requestLine() gives
+ * pino (undefined ones left out), or undefined when a text would need escaping.
+ */
+function plainFieldsJson(requestId: string, callerTraceId: string | undefined, fields: RequestLineFields): string | undefined {
+  const id = plainJsonString(requestId);
+  const trace = callerTraceId === undefined ? '' : plainJsonString(callerTraceId);
+  const method = plainJsonString(fields.method);
+  const route = plainJsonString(fields.route);
+  const actor = fields.actor === undefined ? '' : plainJsonString(fields.actor);
+  if (id === undefined || trace === undefined || method === undefined || route === undefined || actor === undefined) return undefined;
+  return (
+    `,"request_id":${id}${trace === '' ? '' : `,"trace_id":${trace}`},"method":${method},"route":${route},"status":${numberJson(fields.status)}` +
+    `${actor === '' ? '' : `,"actor":${actor}`}${fields.duration_ms === undefined ? '' : `,"duration_ms":${numberJson(fields.duration_ms)}`}`
+  );
+}
+
+/** A number as pino writes it: null when it is not finite. */
+function numberJson(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null';
 }
 
 /**
@@ -53,7 +89,14 @@ export class RequestLogger implements FastifyBaseLogger {
     // writes its line through its child, so those settings apply to the line too.
     if (this.#child !== undefined || this.#options.level !== undefined) {
       this.#logger().info({ method, route, status, actor, duration_ms }, 'request');
-    } else if (this.#callerTraceId === undefined) {
+      return;
+    }
+    const write = plainWriterOf(this.#parent);
+    if (write !== undefined) {
+      const json = plainFieldsJson(this.#requestId, this.#callerTraceId, fields);
+      if (json !== undefined && write(json)) return;
+    }
+    if (this.#callerTraceId === undefined) {
       // trace_id only when the caller sent one: an undefined key would hide the mixin's trace_id.
       this.#parent.info(
         { request_id: this.#requestId, method, route, status, actor, duration_ms } satisfies RequestBindings & RequestLineFields,

@@ -32,7 +32,7 @@ export function loggerOptions(level: LogLevel): LoggerOptions {
 }
 
 /** The mixin's answer outside a traced request: nothing to add. */
-const NO_TRACE: Readonly<Record<string, never>> = Object.freeze({});
+export const NO_TRACE: Readonly<Record<string, never>> = Object.freeze({});
 
 /**
  * pino's default merge (`Object.assign(mixin, line)`) copied every line's fields into a new
