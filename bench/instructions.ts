@@ -15,7 +15,7 @@
  * and is sent INSTR_WARMUP requests (10000: fewer leave V8 still optimising) then INSTR_REQUESTS
  * (2000) counted ones, one at a time on one keep-alive connection (with several in flight, how
  * many a turn of the event loop serves would vary, and the per-turn costs with it). Routes:
- * INSTR_ROUTES (get,list). With INSTR_TOP=N the N functions with most instructions of their own
+ * INSTR_ROUTES (get,list; post creates users). With INSTR_TOP=N the N functions with most instructions of their own
  * per request are listed too, JIT code named through V8's perf map (--perf-basic-prof).
  *
  * Counts are only comparable within one machine's valgrind, Node.js binary and flags, and a
@@ -29,7 +29,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ServerKind } from './ipc.js';
-import { seedUsers, type seedSqlite, type SeedUsers } from './seed.js';
+import { attributesFor, seedUsers, type seedSqlite, type SeedUsers } from './seed.js';
 import { selfCostTable, totalInstructions } from './callgrind.js';
 
 const env = process.env;
@@ -99,18 +99,32 @@ async function start(target: Target, database: string, wrapper: string, out: str
   return { child, url: new URL(ready.url), authorization: ready.authorization };
 }
 
-/** `count` requests one after another on one keep-alive connection; the n-th asks for user n·7919 mod the count. */
-async function send(server: Started, route: string, users: SeedUsers, count: number, agent: http.Agent): Promise<void> {
-  const headers = server.authorization === undefined ? {} : { authorization: server.authorization };
-  for (let n = 0; n < count; n++) {
-    const path = route === 'list' ? '/v1/users?limit=50' : `/v1/users/${users.ids[(n * 7919) % users.ids.length]}`;
+/** One request of `route`, the n-th of the server's run: the same stream for every server. */
+function requestOf(route: string, n: number, users: SeedUsers): { method: string; path: string; body?: string; status: number } {
+  if (route === 'get') return { method: 'GET', path: `/v1/users/${users.ids[(n * 7919) % users.ids.length]}`, status: 200 };
+  if (route === 'list') return { method: 'GET', path: '/v1/users?limit=50', status: 200 };
+  if (route === 'post') {
+    const body = JSON.stringify({ email: `Instr.${n}@Example.com`, name: `Instr Post ${n}`, attributes: attributesFor(n) });
+    return { method: 'POST', path: '/v1/users', body, status: 201 };
+  }
+  throw new Error(`INSTR_ROUTES: get, list or post, not ${route}`);
+}
+
+/** `count` requests one after another on one keep-alive connection, numbered on from `first`. */
+async function send(server: Started, route: string, users: SeedUsers, first: number, count: number, agent: http.Agent): Promise<void> {
+  const auth = server.authorization === undefined ? {} : { authorization: server.authorization };
+  for (let n = first; n < first + count; n++) {
+    const { method, path, body, status } = requestOf(route, n, users);
+    const headers = body === undefined ? auth : { ...auth, 'content-type': 'application/json' };
     await new Promise<void>((done, fail) => {
-      const request = http.request({ agent, host: server.url.hostname, port: server.url.port, path, headers }, (response) => {
+      const request = http.request({ agent, host: server.url.hostname, port: server.url.port, method, path, headers }, (response) => {
         response.resume();
-        response.on('end', () => (response.statusCode === 200 ? done() : fail(new Error(`${path}: status ${response.statusCode}`))));
+        response.on('end', () =>
+          response.statusCode === status ? done() : fail(new Error(`${method} ${path}: status ${response.statusCode}`)),
+        );
       });
       request.on('error', fail);
-      request.end();
+      request.end(body);
     });
   }
 }
@@ -129,9 +143,9 @@ async function count(target: Target, database: string, users: SeedUsers, wrapper
   const counted: Counted[] = [];
   try {
     for (const [i, route] of ROUTES.entries()) {
-      await send(server, route, users, WARMUP, agent);
+      await send(server, route, users, 0, WARMUP, agent);
       execFileSync('callgrind_control', ['--zero', String(server.child.pid)], { stdio: 'ignore' });
-      await send(server, route, users, REQUESTS, agent);
+      await send(server, route, users, WARMUP, REQUESTS, agent);
       execFileSync('callgrind_control', ['--dump', String(server.child.pid)], { stdio: 'ignore' });
       // callgrind numbers its dumps from 1: the i-th route's is the (i+1)-th.
       const dump = await readFile(`${out}.${i + 1}`, 'utf8');
