@@ -85,3 +85,24 @@ export function selfCostTable(dump: string, perfMap: string, requests: number, t
     })
     .join('\n');
 }
+
+/**
+ * How many times functions whose name contains `name` were called in the dump, per request:
+ * `calls=` lines under a `cfn=` naming it.
+ */
+export function callsPerRequest(dump: string, name: string, requests: number): number {
+  const names = new Map<string, string>();
+  let target = false;
+  let calls = 0;
+  for (const line of dump.split('\n')) {
+    const named = NAMED.exec(line);
+    if (named !== null) {
+      const [, key, id, given] = named;
+      if (given !== undefined && key!.endsWith('fn')) names.set(id!, given);
+      if (key === 'cfn') target = (names.get(id!) ?? '').includes(name);
+      continue;
+    }
+    if (line.startsWith('calls=') && target) calls += Number(line.slice(6).split(' ')[0]);
+  }
+  return calls / requests;
+}

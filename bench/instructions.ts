@@ -11,7 +11,8 @@
  * database work), Roster of this build, and Roster of the baseline build when one is given (a
  * dist folder kept where node_modules resolves, as for bench/ab.ts). Each runs under callgrind
  * with V8's --single-threaded (compiling and collecting on the main thread, so that no thread's
- * timing changes the count), load shedding off (under valgrind every request takes milliseconds),
+ * timing changes the count) and --predictable-gc-schedule (no GC driven by the clock: valgrind
+ * runs a server ~50× slower, and the memory reducer then ran full GCs inside the counted window), load shedding off (under valgrind every request takes milliseconds),
  * and is sent INSTR_WARMUP requests (10000: fewer leave V8 still optimising) then INSTR_REQUESTS
  * (2000) counted ones, one at a time on one keep-alive connection (with several in flight, how
  * many a turn of the event loop serves would vary, and the per-turn costs with it). Routes:
@@ -30,7 +31,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ServerKind } from './ipc.js';
 import { attributesFor, seedUsers, type seedSqlite, type SeedUsers } from './seed.js';
-import { selfCostTable, totalInstructions } from './callgrind.js';
+import { callsPerRequest, selfCostTable, totalInstructions } from './callgrind.js';
 
 const env = process.env;
 const WARMUP = Number(env.INSTR_WARMUP ?? 10_000);
@@ -78,7 +79,7 @@ async function valgrindWrapper(work: string): Promise<string> {
 async function start(target: Target, database: string, wrapper: string, out: string, work: string): Promise<Started> {
   const child = fork(target.serversJs, [target.kind, database], {
     execPath: wrapper,
-    execArgv: ['--single-threaded', ...(TOP > 0 ? ['--perf-basic-prof'] : [])],
+    execArgv: ['--single-threaded', '--predictable-gc-schedule', ...(TOP > 0 ? ['--perf-basic-prof'] : [])],
     // --perf-basic-prof leaves V8 logs in the working directory: the scratch folder's.
     cwd: work,
     env: { ...env, INSTR_OUT: out, ROSTER_SHED_EVENT_LOOP_DELAY_MS: '0' },
@@ -129,10 +130,20 @@ async function send(server: Started, route: string, users: SeedUsers, first: num
   }
 }
 
+/**
+ * Node 20's process.nextTick builds its tick object with computed symbol keys. In some processes
+ * V8 keeps that literal on its fast path; in others (decided early, by when its fields first met
+ * which kinds of number) every tick defines both keys through the runtime, for the life of the
+ * process: tens of thousands of instructions more per request. Which state a server is in is
+ * reported beside its count, or two builds may be compared across it.
+ */
+const SLOW_TICKS = 'Runtime_DefineKeyedOwnPropertyInLiteral';
+
 interface Counted {
   readonly label: string;
   readonly route: string;
   readonly instructionsPerRequest: number;
+  readonly slowTickDefinesPerRequest: number;
   readonly top: string | undefined;
 }
 
@@ -154,6 +165,7 @@ async function count(target: Target, database: string, users: SeedUsers, wrapper
         label: target.label,
         route,
         instructionsPerRequest: totalInstructions(dump) / REQUESTS,
+        slowTickDefinesPerRequest: callsPerRequest(dump, SLOW_TICKS, REQUESTS),
         top: TOP > 0 ? selfCostTable(dump, perfMap, REQUESTS, TOP) : undefined,
       });
     }
@@ -197,8 +209,12 @@ async function main(): Promise<void> {
       const b = rows.find((r) => r.label.startsWith('B'))!.instructionsPerRequest;
       for (const row of rows) {
         const kIr = (row.instructionsPerRequest / 1000).toFixed(1).padStart(7);
+        const ticks =
+          row.slowTickDefinesPerRequest > 0
+            ? `; nextTick literal through the runtime ${row.slowTickDefinesPerRequest.toFixed(1)}×/request`
+            : '';
         console.log(
-          `  ${route.padEnd(5)} ${row.label.padEnd(30)} ${kIr} k instructions/request  (B/this ${((100 * b) / row.instructionsPerRequest).toFixed(1)}%)`,
+          `  ${route.padEnd(5)} ${row.label.padEnd(30)} ${kIr} k instructions/request  (B/this ${((100 * b) / row.instructionsPerRequest).toFixed(1)}%${ticks})`,
         );
       }
     }

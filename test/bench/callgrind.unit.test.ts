@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { selfCostTable, totalInstructions } from '../../bench/callgrind.js';
+import { callsPerRequest, selfCostTable, totalInstructions } from '../../bench/callgrind.js';
 
 // A dump in callgrind's format with name compression: `main` calls `work` (a symbol) and JIT code
 // known only by its address; the line after `calls=` is the call's inclusive cost.
@@ -43,6 +43,12 @@ describe('callgrind dumps', () => {
       rows.map((row) => row.replace(/\s+/g, ' ').trim()),
       ['0.09 k 62.1% node work', '0.04 k 27.6% node JS:*hot file:///app/hot.js:1:1', '0.01 k 10.3% node main'],
     );
+  });
+
+  test('calls are counted by the callee named, per request', () => {
+    assert.equal(callsPerRequest(DUMP, 'work', 1), 3);
+    assert.equal(callsPerRequest(DUMP, '0x000000000d24cb00', 2), 0.5);
+    assert.equal(callsPerRequest(DUMP, 'main', 1), 0);
   });
 
   test('an address the perf map does not cover keeps its address', () => {
