@@ -210,7 +210,7 @@ async function main(): Promise<void> {
       for (const row of rows) {
         const kIr = (row.instructionsPerRequest / 1000).toFixed(1).padStart(7);
         const ticks =
-          row.slowTickDefinesPerRequest > 0
+          row.slowTickDefinesPerRequest >= 1
             ? `; nextTick literal through the runtime ${row.slowTickDefinesPerRequest.toFixed(1)}×/request`
             : '';
         console.log(
