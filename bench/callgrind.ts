@@ -36,17 +36,21 @@ function jitNames(perfMap: string): (address: number) => string | undefined {
 const COST_LINE = /^[0-9+\-*]/;
 const NAMED = /^(c?fn|c?ob)=\((\d+)\)(?: (.*))?$/;
 
-/**
- * The `top` functions by instructions of their own per request, one line each. A function
- * callgrind knows only by address (JIT code) is named from the perf map when it is there.
- */
-export function selfCostTable(dump: string, perfMap: string, requests: number, top: number): string {
-  const jitName = jitNames(perfMap);
+/** A dump read once: each function's own instructions (by `object\tfunction`), and how often each function was called. */
+export interface Dump {
+  readonly self: ReadonlyMap<string, number>;
+  readonly calls: ReadonlyMap<string, number>;
+}
+
+/** Reads a dump's name compression (`fn=(id) name`, later `fn=(id)`) and its cost and call lines. */
+export function readDump(dump: string): Dump {
   const names = new Map<string, string>();
   const objects = new Map<string, string>();
   const self = new Map<string, number>();
+  const calls = new Map<string, number>();
   let current = '?';
   let object = '';
+  let callee = '?';
   // The cost line after `calls=` is what the call cost (inclusive), not the caller's own.
   let afterCall = false;
   for (const line of dump.split('\n')) {
@@ -57,10 +61,12 @@ export function selfCostTable(dump: string, perfMap: string, requests: number, t
       if (name !== undefined) table.set(id!, name);
       if (key === 'fn') current = names.get(id!) ?? '?';
       if (key === 'ob') object = objects.get(id!) ?? '';
+      if (key === 'cfn') callee = names.get(id!) ?? '?';
       continue;
     }
     if (line.startsWith('calls=')) {
       afterCall = true;
+      calls.set(callee, (calls.get(callee) ?? 0) + Number(line.slice(6).split(' ')[0]));
       continue;
     }
     if (!COST_LINE.test(line)) continue;
@@ -72,8 +78,17 @@ export function selfCostTable(dump: string, perfMap: string, requests: number, t
     const key = `${object.split('/').pop() ?? ''}\t${current}`;
     self.set(key, (self.get(key) ?? 0) + cost);
   }
-  const total = [...self.values()].reduce((a, b) => a + b, 0);
-  return [...self.entries()]
+  return { self, calls };
+}
+
+/**
+ * The `top` functions by instructions of their own per request, one line each. A function
+ * callgrind knows only by address (JIT code) is named from the perf map when it is there.
+ */
+export function selfCostTable(dump: Dump, perfMap: string, requests: number, top: number): string {
+  const jitName = jitNames(perfMap);
+  const total = [...dump.self.values()].reduce((a, b) => a + b, 0);
+  return [...dump.self.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([key, cost]) => {
@@ -86,23 +101,9 @@ export function selfCostTable(dump: string, perfMap: string, requests: number, t
     .join('\n');
 }
 
-/**
- * How many times functions whose name contains `name` were called in the dump, per request:
- * `calls=` lines under a `cfn=` naming it.
- */
-export function callsPerRequest(dump: string, name: string, requests: number): number {
-  const names = new Map<string, string>();
-  let target = false;
+/** How many times functions whose name contains `name` were called, per request. */
+export function callsPerRequest(dump: Dump, name: string, requests: number): number {
   let calls = 0;
-  for (const line of dump.split('\n')) {
-    const named = NAMED.exec(line);
-    if (named !== null) {
-      const [, key, id, given] = named;
-      if (given !== undefined && key!.endsWith('fn')) names.set(id!, given);
-      if (key === 'cfn') target = (names.get(id!) ?? '').includes(name);
-      continue;
-    }
-    if (line.startsWith('calls=') && target) calls += Number(line.slice(6).split(' ')[0]);
-  }
+  for (const [callee, n] of dump.calls) if (callee.includes(name)) calls += n;
   return calls / requests;
 }

@@ -12,12 +12,14 @@
  * dist folder kept where node_modules resolves, as for bench/ab.ts). Each runs under callgrind
  * with V8's --single-threaded (compiling and collecting on the main thread, so that no thread's
  * timing changes the count) and --predictable-gc-schedule (no GC driven by the clock: valgrind
- * runs a server ~50× slower, and the memory reducer then ran full GCs inside the counted window), load shedding off (under valgrind every request takes milliseconds),
- * and is sent INSTR_WARMUP requests (10000: fewer leave V8 still optimising) then INSTR_REQUESTS
- * (2000) counted ones, one at a time on one keep-alive connection (with several in flight, how
- * many a turn of the event loop serves would vary, and the per-turn costs with it). Routes:
- * INSTR_ROUTES (get,list; post creates users). With INSTR_TOP=N the N functions with most instructions of their own
- * per request are listed too, JIT code named through V8's perf map (--perf-basic-prof).
+ * runs a server ~50× slower, and the memory reducer then ran full GCs inside the counted
+ * window), load shedding off (under valgrind every request takes milliseconds), and is sent
+ * INSTR_WARMUP requests (10000: fewer leave V8 still optimising) then INSTR_REQUESTS (2000)
+ * counted ones, one at a time on one keep-alive connection (with several in flight, how many a
+ * turn of the event loop serves would vary, and the per-turn costs with it). Routes:
+ * INSTR_ROUTES (get,list; post creates users). With INSTR_TOP=N the N functions with most
+ * instructions of their own per request are listed too, JIT code named through V8's perf map
+ * (--perf-basic-prof).
  *
  * Counts are only comparable within one machine's valgrind, Node.js binary and flags, and a
  * count is not a time: a cache miss or a system call costs far more than its instructions.
@@ -29,9 +31,9 @@ import http from 'node:http';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ServerKind } from './ipc.js';
+import { awaitReply, type ServerKind } from './ipc.js';
 import { attributesFor, seedUsers, type seedSqlite, type SeedUsers } from './seed.js';
-import { callsPerRequest, selfCostTable, totalInstructions } from './callgrind.js';
+import { callsPerRequest, readDump, selfCostTable, totalInstructions } from './callgrind.js';
 
 const env = process.env;
 const WARMUP = Number(env.INSTR_WARMUP ?? 10_000);
@@ -85,17 +87,9 @@ async function start(target: Target, database: string, wrapper: string, out: str
     env: { ...env, INSTR_OUT: out, ROSTER_SHED_EVENT_LOOP_DELAY_MS: '0' },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
-  const ready = await new Promise<{ url: string; authorization?: string }>((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${target.label} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-    child.on('message', (message: { type?: string; url?: string; authorization?: string }) => {
-      if (message.type !== 'ready' || message.url === undefined) return;
-      clearTimeout(timer);
-      resolveReady({ url: message.url, ...(message.authorization === undefined ? {} : { authorization: message.authorization }) });
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${target.label} exited (code ${code}) before it was ready; see ${out}.log`));
-    });
+  // A server that exits or fails at start ends the wait; its valgrind output says why.
+  const ready = await awaitReply(child, 'ready', START_TIMEOUT_MS).catch((error: unknown) => {
+    throw new Error(`${target.label} did not start; see ${out}.log`, { cause: error });
   });
   return { child, url: new URL(ready.url), authorization: ready.authorization };
 }
@@ -159,12 +153,13 @@ async function count(target: Target, database: string, users: SeedUsers, wrapper
       await send(server, route, users, WARMUP, REQUESTS, agent);
       execFileSync('callgrind_control', ['--dump', String(server.child.pid)], { stdio: 'ignore' });
       // callgrind numbers its dumps from 1: the i-th route's is the (i+1)-th.
-      const dump = await readFile(`${out}.${i + 1}`, 'utf8');
+      const text = await readFile(`${out}.${i + 1}`, 'utf8');
+      const dump = readDump(text);
       const perfMap = TOP > 0 ? await readFile(`/tmp/perf-${server.child.pid}.map`, 'utf8').catch(() => '') : '';
       counted.push({
         label: target.label,
         route,
-        instructionsPerRequest: totalInstructions(dump) / REQUESTS,
+        instructionsPerRequest: totalInstructions(text) / REQUESTS,
         slowTickDefinesPerRequest: callsPerRequest(dump, SLOW_TICKS, REQUESTS),
         top: TOP > 0 ? selfCostTable(dump, perfMap, REQUESTS, TOP) : undefined,
       });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { callsPerRequest, selfCostTable, totalInstructions } from '../../bench/callgrind.js';
+import { callsPerRequest, readDump, selfCostTable, totalInstructions } from '../../bench/callgrind.js';
 
 // A dump in callgrind's format with name compression: `main` calls `work` (a symbol) and JIT code
 // known only by its address; the line after `calls=` is the call's inclusive cost.
@@ -37,7 +37,7 @@ describe('callgrind dumps', () => {
   });
 
   test('self cost leaves out what calls cost, and JIT addresses are named from the perf map', () => {
-    const rows = selfCostTable(DUMP, PERF_MAP, 10, 10).split('\n');
+    const rows = selfCostTable(readDump(DUMP), PERF_MAP, 10, 10).split('\n');
     // work: 600 + 300 own; hot (JIT): 400; main: 100 + 50 own (its 900 and 400 were its calls).
     assert.deepEqual(
       rows.map((row) => row.replace(/\s+/g, ' ').trim()),
@@ -46,12 +46,12 @@ describe('callgrind dumps', () => {
   });
 
   test('calls are counted by the callee named, per request', () => {
-    assert.equal(callsPerRequest(DUMP, 'work', 1), 3);
-    assert.equal(callsPerRequest(DUMP, '0x000000000d24cb00', 2), 0.5);
-    assert.equal(callsPerRequest(DUMP, 'main', 1), 0);
+    assert.equal(callsPerRequest(readDump(DUMP), 'work', 1), 3);
+    assert.equal(callsPerRequest(readDump(DUMP), '0x000000000d24cb00', 2), 0.5);
+    assert.equal(callsPerRequest(readDump(DUMP), 'main', 1), 0);
   });
 
   test('an address the perf map does not cover keeps its address', () => {
-    assert.match(selfCostTable(DUMP, '', 10, 10), /0x000000000d24cb00/);
+    assert.match(selfCostTable(readDump(DUMP), '', 10, 10), /0x000000000d24cb00/);
   });
 });
