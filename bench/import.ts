@@ -36,8 +36,8 @@ import { exportUsers } from '../src/imports/export/export.js';
 import type { EventsMode } from '../src/imports/jobs/job.js';
 import { ImportService, SQLITE_IMPORT_TRANSACTION } from '../src/imports/service.js';
 import { SqlImportJobStore } from '../src/imports/jobs/sql-job-store.js';
-import { batchWriterFor, importBatchFor, importTransactionFor, isTransientImportError } from '../src/compose/imports.js';
-import { importBatchesInWorker } from '../src/imports/read/front-half-worker.js';
+import { batchWriterFor, importBatchFor, importFrontHalf, importTransactionFor, isTransientImportError } from '../src/compose/imports.js';
+import { rowCount } from '../src/imports/read/batch.js';
 import { foldKey } from '../src/users/model.js';
 import { generatedFile } from '../test/imports/generated-users.js';
 import { POSTGRES_URL, withDatabase } from '../test/helpers/databases.js';
@@ -50,7 +50,7 @@ const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000);
 /** `sqlite` or `postgres`: run only that database's rows (the baselines always run). */
 const ONLY = process.env.BENCH_IMPORT_ONLY;
 const BIG = process.env.BENCH_IMPORT_BIG === undefined ? undefined : Number(process.env.BENCH_IMPORT_BIG);
-/** Rounds of the SQLite comparison (the import, its front half in a worker thread, the floor), interleaved. */
+/** Rounds of the SQLite comparison (the import, the same with rows as objects on one thread, the floor), interleaved. */
 const ROUNDS = Number(process.env.BENCH_IMPORT_ROUNDS ?? 1);
 /** `0`: skip the SQLite transaction-size variants. */
 const SIZING = process.env.BENCH_IMPORT_SIZING !== '0';
@@ -93,7 +93,8 @@ function mainThreadCpuSeconds(): number | undefined {
 
 /**
  * `sizing`: `default` runs with the settings `roster import` uses (importBatchFor and
- * importTransactionFor), `rows:N` with fixed N-row batches, `budget:MS` with an MS time budget.
+ * importTransactionFor), `objects` the same with the rows as objects read on this thread (no encoding),
+ * `rows:N` with fixed N-row batches, `budget:MS` with an MS time budget.
  */
 async function childImport(url: string, file: string, events: EventsMode, sizing: string): Promise<ChildResult> {
   // The heap sizing `roster import` sets for itself (after this child's modules loaded, where the CLI sets it before).
@@ -117,11 +118,13 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
         const writer = writerFor(job);
         return {
           overlapsReading: writer.overlapsReading,
+          // `objects`: the rows as objects, read on this thread (the setting before encoded batches).
+          ...(kind === 'objects' ? {} : { encoding: writer.encoding }),
           async write(batch, signal) {
             const startedAt = performance.now();
             try {
               const written = await writer.write(batch, signal);
-              transactionRows.push(batch.rows.length);
+              transactionRows.push(rowCount(batch));
               return written;
             } finally {
               longestBatchMs = Math.max(longestBatchMs, performance.now() - startedAt);
@@ -133,8 +136,8 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
       isTransient: isTransientImportError(database),
       newId: uuidv7,
       batch,
-      // `worker`: the front half in a worker thread (importBatchesInWorker), not what `roster import` runs.
-      ...(kind === 'worker' ? { frontHalf: importBatchesInWorker } : {}),
+      // As `roster import` runs it: SQLite create runs read the file in a worker thread, their rows encoded.
+      frontHalf: importFrontHalf,
       ...(transaction === undefined ? {} : { transaction }),
     });
     const job = await service.create({ format: 'csv', mode: 'create', events, dryRun: false, options: {}, source: file });
@@ -456,8 +459,8 @@ async function main(): Promise<void> {
       );
     // SQLite: the settings `roster import` uses, then the same file with other transaction sizes
     // (summary events, so the transaction size is what differs).
-    // Per mode, interleaved: the import as `roster import` runs it, with its front half in a worker
-    // thread (importBatchesInWorker), and the floor, each in a fresh database.
+    // Per mode, interleaved: the import as `roster import` runs it, the same with its rows as objects
+    // read on the writing thread (the setting before encoded batches), and the floor, each in a fresh database.
     const sqliteRuns: [string, EventsMode, string][] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const tag = ROUNDS > 1 ? ` (round ${round})` : '';
@@ -465,7 +468,7 @@ async function main(): Promise<void> {
         const what = events === 'summary' ? 'summary event' : 'per-user events';
         sqliteRuns.push(
           [`Roster → SQLite, ${what}${tag}`, events, 'default'],
-          [`Roster → SQLite, ${what}, front half in a worker thread${tag}`, events, 'worker'],
+          [`Roster → SQLite, ${what}, rows as objects read on the writing thread (before encoded batches)${tag}`, events, 'objects'],
           [
             `Floor: SQLite alone into Roster’s ${events === 'summary' ? 'users table' : 'users and events tables'} (rows pre-parsed, 20,000-row transactions, same pragmas)${tag}`,
             events,

@@ -1,5 +1,8 @@
 import type { Database } from '../db/database.js';
-import type { BatchOptions } from '../imports/read/batch.js';
+import type { Batch, BatchOptions } from '../imports/read/batch.js';
+import { importBatches, type FrontHalfOptions } from '../imports/read/front-half.js';
+import { importBatchesInWorker } from '../imports/read/front-half-worker.js';
+import type { Stage } from '../imports/read/rows.js';
 import { newUuidV7 } from '../kit/uuid.js';
 import { DEFAULT_IMPORT_BATCH, ImportService, SQLITE_IMPORT_BATCH, SQLITE_IMPORT_TRANSACTION } from '../imports/service.js';
 import type { TransactionBudget } from '../imports/write/transaction-size.js';
@@ -43,6 +46,7 @@ export function importServiceOptionsFor(database: Database, options: { onEventsC
     jobs: new SqlImportJobStore(database.db, database.dialect, announce),
     writerFor: announce === undefined ? writerFor : announcingCommits(writerFor, announce),
     batch: importBatchFor(database),
+    frontHalf: importFrontHalf,
     isTransient: isTransientImportError(database),
     ...(transaction === undefined ? {} : { transaction }),
   };
@@ -60,6 +64,7 @@ function announcingCommits(writerFor: (job: WriterJob) => BatchWriter, announce:
     const writer = writerFor(job);
     return {
       overlapsReading: writer.overlapsReading,
+      encoding: writer.encoding,
       async write(batch, signal) {
         const outcome = await writer.write(batch, signal);
         if (!job.dryRun && job.events === 'per-user' && outcome.created + outcome.updated > 0) announce();
@@ -97,4 +102,15 @@ export function importTransactionFor(database: Database): TransactionBudget | un
 /** Errors worth retrying a batch for: the dialect's outages, and a writer connection lost mid-batch. */
 export function isTransientImportError(database: Database): (error: unknown) => boolean {
   return (error) => error instanceof ConnectionLostError || database.dialect.isUnavailable(error);
+}
+
+/**
+ * Where a run's batches go to a writer that takes them encoded (a SQLite create run: the rows
+ * as one JSON text, users/sqlite-batch-rows.ts), the front half runs in a worker thread, beside
+ * the thread that steps SQLite's statements; otherwise on this thread. In a worker and posted as
+ * objects the rows had cost the writing thread about what parsing them did (bench/RESULTS.md,
+ * "Import front half in a worker thread"); posted as one text they cost it a copy.
+ */
+export function importFrontHalf(options: FrontHalfOptions): Stage<Uint8Array, Batch> {
+  return options.encode === undefined ? importBatches(options) : importBatchesInWorker(options);
 }

@@ -1,4 +1,4 @@
-import type { Batch } from './read/batch.js';
+import { decodedBatch, rowCount, type Batch } from './read/batch.js';
 import { ImportFileError, ImportInterruptedError, LeaseLostError } from './errors.js';
 import type { ImportJob, JobStatus } from './jobs/job.js';
 import type { ImportMetrics } from './metrics.js';
@@ -28,11 +28,12 @@ export function writerJobFor(job: ImportJob, leaseOwner: string): WriterJob {
 export function unwritten(batch: Batch, line: number): Batch | undefined {
   if (batch.lastLine <= line) return undefined;
   if (batch.firstLine > line) return batch;
+  const whole = decodedBatch(batch);
   return {
     firstLine: line + 1,
-    lastLine: batch.lastLine,
-    rows: batch.rows.filter((row) => row.line > line),
-    rejected: batch.rejected.filter((row) => row.line > line),
+    lastLine: whole.lastLine,
+    rows: whole.rows.filter((row) => row.line > line),
+    rejected: whole.rejected.filter((row) => row.line > line),
   };
 }
 
@@ -144,7 +145,7 @@ export class BatchSink {
   async #timed(batch: Batch): Promise<BatchOutcome> {
     const startedAt = performance.now();
     const outcome = await this.#options.writer.write(batch, this.#options.signal);
-    this.#options.sizer?.observe(batch.rows.length, performance.now() - startedAt);
+    this.#options.sizer?.observe(rowCount(batch), performance.now() - startedAt);
     return outcome;
   }
 

@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { NewEvent } from '../events/model.js';
+import type { CreatesEncoding } from '../users/sqlite-batch-rows.js';
 import { isUuid } from '../kit/uuid.js';
 import type { Batch, BatchOptions } from './read/batch.js';
 import { LeaseLostError } from './errors.js';
@@ -36,9 +37,9 @@ export interface ImportServiceOptions {
   /** Lease owner, length, dead-holder check and renewal errors (see JobLeaseOptions). */
   readonly leases?: Omit<JobLeaseOptions, 'now'>;
   /**
-   * The front half (bytes → batches): importBatches() on this thread by default. importBatchesInWorker()
-   * runs it in a worker thread; measured no faster on SQLite (bench/RESULTS.md, "Import front half in
-   * a worker thread"), so nothing wires it but the bench.
+   * The front half (bytes → batches): importBatches() on this thread by default. The composition
+   * root runs it in a worker thread (importBatchesInWorker()) when the writer takes its rows
+   * encoded (`encode` set from BatchWriter.encoding: SQLite create runs, compose/imports.ts).
    */
   readonly frontHalf?: (options: FrontHalfOptions) => Stage<Uint8Array, Batch>;
 }
@@ -193,8 +194,9 @@ export class ImportService {
     const started = await this.#start(job, source);
     const counters = options.counters ?? new ImportCounters();
     const sizer = this.#options.transaction === undefined ? undefined : new TransactionSizer(this.#options.transaction);
+    const writer = this.#options.writerFor(writerJobFor(started, this.#leases.owner));
     const sink = new BatchSink({
-      writer: this.#options.writerFor(writerJobFor(started, this.#leases.owner)),
+      writer,
       // The pipeline and the writer stop on either a cancel or a lost lease.
       signal: AbortSignal.any([options.signal, lost]),
       counters,
@@ -205,7 +207,7 @@ export class ImportService {
       metrics: this.#options.metrics,
       sizer,
     });
-    const pumped = await this.#pump(started, source, sink, counters, sizer);
+    const pumped = await this.#pump(started, source, sink, counters, sizer, writer.encoding);
     const end = decideRunEnd({
       jobId: job.id,
       pumped,
@@ -236,6 +238,7 @@ export class ImportService {
     sink: BatchSink,
     counters: ImportCounters,
     sizer: TransactionSizer | undefined,
+    encode: CreatesEncoding | undefined,
   ): Promise<Pumped> {
     const baseBatch = this.#options.batch ?? DEFAULT_IMPORT_BATCH;
     const batch: BatchOptions = sizer === undefined ? baseBatch : { ...baseBatch, maxRows: () => sizer.rows };
@@ -249,6 +252,7 @@ export class ImportService {
           ...job.options,
           counters,
           batch,
+          encode,
           ...(this.#options.dedupe === undefined ? {} : { dedupe: this.#options.dedupe }),
         }),
         (batches: AsyncIterable<Batch>) => sink.consume(batches, job.committedLine),

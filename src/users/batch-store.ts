@@ -1,5 +1,6 @@
 import type { EventContext } from '../events/model.js';
 import type { NewUser, UserId } from './model.js';
+import type { CreatesEncoding, EncodedCreates } from './sqlite-batch-rows.js';
 
 /**
  * The batch port of the users capability: many users written in one transaction at a database's
@@ -68,6 +69,17 @@ export interface UserBatchWriter<Tx, Done extends void | Promise<void>> {
    */
   readonly overlapsReading: boolean;
   write(users: readonly BatchUser[], alongside: (tx: Tx, result: UserBatchResult) => Done, signal: AbortSignal): Promise<UserBatchResult>;
+  /**
+   * Where the writer takes create batches encoded off its thread (SQLite: sqlite-batch-rows.ts),
+   * what the encoder must know; absent where it does not (PostgreSQL, an upsert run).
+   */
+  readonly encoding?: CreatesEncoding;
+  /** write() for a batch encoded with `encoding`: the same result, rows and events. */
+  writeCreates?(
+    encoded: EncodedCreates,
+    alongside: (tx: Tx, result: UserBatchResult) => Done,
+    signal: AbortSignal,
+  ): Promise<UserBatchResult>;
   /** Releases what the writer holds (a pooled connection, connection settings). */
   close(): Promise<void>;
 }

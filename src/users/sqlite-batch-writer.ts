@@ -4,11 +4,10 @@ import { sqliteDialect } from '../db/dialect.js';
 import type { Schema } from '../db/schema.js';
 import { SqliteLockWait } from '../db/sqlite-lock.js';
 import type { NewEvent } from '../events/model.js';
-import { toEventRow } from '../events/sql-outbox.js';
 import type { BatchFinding, BatchUser, UserBatchResult, UserBatchRun, UserBatchWriter } from './batch-store.js';
 import { changedFields } from './changes.js';
 import { userCreated, userUpdated } from './events.js';
-import { foldKey, type User, type UserId } from './model.js';
+import { foldKey, type User } from './model.js';
 import {
   INSERT_COLUMNS,
   SQLITE_INSERT_PLACEHOLDERS,
@@ -20,6 +19,16 @@ import {
   updateValues,
 } from './sql-row.js';
 import type { StoredUser } from './sqlite-statements.js';
+import {
+  decodeCreate,
+  decodeCreates,
+  EMAIL_KEY_PARAMETER,
+  EVENT_COLUMNS,
+  eventParameters,
+  newUser,
+  type CreatesEncoding,
+  type EncodedCreates,
+} from './sqlite-batch-rows.js';
 
 interface ExistingRow extends StoredUser {
   imported_by: string | null;
@@ -55,6 +64,7 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
   readonly #locks: SqliteLockWait;
   readonly #restore: { cacheSize: number; autocheckpoint: number };
   readonly overlapsReading = false;
+  readonly encoding: CreatesEncoding | undefined;
 
   constructor(options: { db: Kysely<Schema>; connection: SQLite.Database; run: UserBatchRun; newId: () => string; now?: () => Date }) {
     this.#db = options.db;
@@ -63,6 +73,8 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     this.#newId = options.newId;
     this.#now = options.now ?? (() => new Date());
     this.#statements = prepare(options.connection);
+    const { run } = options;
+    this.encoding = run.mode === 'create' ? { runId: run.id, events: run.events, context: run.context } : undefined;
     this.#locks = SqliteLockWait.of(options.connection);
     this.#restore = {
       cacheSize: options.connection.pragma('cache_size', { simple: true }) as number,
@@ -72,8 +84,47 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     options.connection.pragma(`wal_autocheckpoint = ${BATCH_AUTOCHECKPOINT_PAGES}`);
   }
 
-  async write(
+  write(
     users: readonly BatchUser[],
+    alongside: (tx: SQLite.Database, result: UserBatchResult) => void,
+    signal: AbortSignal,
+  ): Promise<UserBatchResult> {
+    return this.#transact(() => this.#writeUsers(users, this.#now()), alongside, signal);
+  }
+
+  /**
+   * A create batch encoded off this thread (sqlite-batch-rows.ts): its rows are already the
+   * statements' parameters, so this thread only steps them. A row that does not go in (its email,
+   * id or external id taken) gets its finding as in write().
+   */
+  writeCreates(
+    encoded: EncodedCreates,
+    alongside: (tx: SQLite.Database, result: UserBatchResult) => void,
+    signal: AbortSignal,
+  ): Promise<UserBatchResult> {
+    const fits = this.#run.mode === 'create' && (encoded.events !== undefined) === this.#run.events;
+    return this.#transact(
+      () => (fits ? this.#insertEncoded(encoded) : this.#writeUsers(decodeCreates(encoded), new Date(encoded.at))),
+      alongside,
+      signal,
+    );
+  }
+
+  #insertEncoded(encoded: EncodedCreates): UserBatchResult {
+    const { insertUser, insertEvent } = this.#statements;
+    const { users, events } = encoded;
+    const findings: BatchFinding[] = [];
+    for (let i = 0; i < users.length; i++) {
+      const values = users[i]!;
+      if (insertUser.run(...values).changes === 0)
+        findings.push(this.#conflict(decodeCreate(encoded, i), values[EMAIL_KEY_PARAMETER] as string));
+      else if (events !== undefined) insertEvent.run(...events[i]!);
+    }
+    return { created: users.length - findings.length, updated: 0, skipped: 0, findings };
+  }
+
+  #transact(
+    body: () => UserBatchResult,
     alongside: (tx: SQLite.Database, result: UserBatchResult) => void,
     signal: AbortSignal,
   ): Promise<UserBatchResult> {
@@ -86,7 +137,7 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
           // The lock may have been awaited: a cancel that came meanwhile must not start the batch.
           signal.throwIfAborted();
           const transaction = this.#connection.transaction(() => {
-            const written = this.#writeUsers(users);
+            const written = body();
             const done: unknown = alongside(this.#connection, written);
             if (done instanceof Promise) throw new TypeError('alongside must be synchronous on SQLite: the transaction would commit first');
             return written;
@@ -105,8 +156,7 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     return Promise.resolve();
   }
 
-  #writeUsers(users: readonly BatchUser[]): UserBatchResult {
-    const now = this.#now();
+  #writeUsers(users: readonly BatchUser[], now: Date): UserBatchResult {
     const findings: BatchFinding[] = [];
     let created = 0;
     let updated = 0;
@@ -122,20 +172,7 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
   }
 
   #create(row: BatchUser, now: Date): 'created' | BatchFinding {
-    const user: User = {
-      id: row.user.id ?? (this.#newId() as UserId),
-      email: row.user.email,
-      name: row.user.name,
-      active: row.user.active,
-      externalId: row.user.externalId,
-      givenName: row.user.givenName,
-      familyName: row.user.familyName,
-      attributes: row.user.attributes,
-      profile: row.user.profile,
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const user = newUser(row, this.#newId, now);
     const r = toUserRow(user, sqliteDialect);
     const result = this.#statements.insertUser.run(...insertValues(r), this.#run.id);
     if (result.changes === 0) return this.#conflict(row, r.email_key);
@@ -191,8 +228,7 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
   }
 
   #event(event: NewEvent): void {
-    const e = toEventRow(event, sqliteDialect);
-    this.#statements.insertEvent.run(e.id, e.type, e.occurred_at, e.actor, e.request_id, e.subject_id, e.data);
+    this.#statements.insertEvent.run(...eventParameters(event));
   }
 }
 
@@ -207,8 +243,6 @@ function prepare(connection: SQLite.Database) {
     updateUser: connection.prepare(`update users set ${SQLITE_UPDATE_ASSIGNMENTS}, imported_by = ? where id = ?`),
     // Bookkeeping only (see BatchUser.markIfUnchanged): neither version nor updated_at moves.
     markWritten: connection.prepare('update users set imported_by = ? where id = ?'),
-    insertEvent: connection.prepare(
-      'insert into events (id, type, occurred_at, actor, request_id, subject_id, data) values (?, ?, ?, ?, ?, ?, ?)',
-    ),
+    insertEvent: connection.prepare(`insert into events (${EVENT_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?)`),
   };
 }

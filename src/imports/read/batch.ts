@@ -1,11 +1,40 @@
+import { decodeCreates, encodeCreates, type CreatesEncoding, type EncodedCreates } from '../../users/sqlite-batch-rows.js';
 import type { CheckedItem, RejectedRow, Stage, ValidRow } from './rows.js';
 
 /** Consecutive items of the file: the unit the writer commits, with its row errors, in one go. */
 export interface Batch {
   readonly firstLine: number;
   readonly lastLine: number;
+  /** Empty when the rows travel as `encoded`. */
   readonly rows: readonly ValidRow[];
   readonly rejected: readonly RejectedRow[];
+  /** The rows encoded for the writer (see encodeBatches()). */
+  readonly encoded?: EncodedCreates;
+}
+
+/** How many valid rows the batch holds, however they travel. */
+export function rowCount(batch: Batch): number {
+  return batch.encoded?.users.length ?? batch.rows.length;
+}
+
+/** The batch with its rows as objects again (a resumed run skips part of one; rare). */
+export function decodedBatch(batch: Batch): Batch {
+  if (batch.encoded === undefined) return batch;
+  const rows = decodeCreates(batch.encoded).map((row): ValidRow => ({ kind: 'valid', bytes: 0, ...row }));
+  return { firstLine: batch.firstLine, lastLine: batch.lastLine, rows, rejected: batch.rejected };
+}
+
+/**
+ * Encodes each batch's rows for a writer that takes them so (UserBatchWriter.encoding): as their
+ * statements' parameters, flat arrays a worker thread posts to the writing thread cheaply.
+ */
+export function encodeBatches(encoding: CreatesEncoding, newId: () => string): Stage<Batch, Batch> {
+  return async function* encode(batches) {
+    for await (const batch of batches) {
+      const encoded = encodeCreates(batch.rows, encoding, newId, new Date());
+      yield { firstLine: batch.firstLine, lastLine: batch.lastLine, rows: [], rejected: batch.rejected, encoded };
+    }
+  };
 }
 
 export interface BatchOptions {

@@ -61,7 +61,8 @@ const DEFAULT_BYTES_AHEAD = 4 * 1024 * 1024;
  * importBatches() (front-half.ts) run in a worker thread: the same batches, counters and errors,
  * while the thread that consumes them (writing SQLite synchronously) runs beside it on another
  * core. The file's chunks are transferred to the worker, not copied; batches come back by
- * structured cloning (their rows are objects: there is nothing to transfer).
+ * structured cloning. Wired only with `encode` (compose/imports.ts): a batch is then one string,
+ * a copy; rows as objects cost the receiving thread about what parsing them did.
  *
  * Bounded both ways (see WorkerLimits): the source is read only while less than `bytesAhead` of
  * it waits in the worker, and the worker builds only while fewer than `batchesAhead` batches wait

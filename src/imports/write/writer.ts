@@ -1,7 +1,8 @@
 import { ROW_ERRORS_KEPT_PER_JOB } from '../jobs/job.js';
 import type { EventContext } from '../../events/model.js';
 import type { BatchFinding, UserBatchResult, UserBatchRun, UserBatchWriter } from '../../users/batch-store.js';
-import type { Batch } from '../read/batch.js';
+import { decodedBatch, rowCount, type Batch } from '../read/batch.js';
+import type { CreatesEncoding } from '../../users/sqlite-batch-rows.js';
 import { LeaseLostError } from '../errors.js';
 import type { EventsMode, ImportMode } from '../jobs/job.js';
 import type { RowError } from '../read/rows.js';
@@ -43,6 +44,8 @@ export interface BatchWriter {
    * then read while this one is written. False when writing keeps this thread busy (SQLite).
    */
   readonly overlapsReading: boolean;
+  /** Set when the writer takes batches with `encoded` rows (Batch.encoded), made by encodeBatches() with this. */
+  readonly encoding?: CreatesEncoding | undefined;
   write(batch: Batch, signal: AbortSignal): Promise<BatchOutcome>;
   /** Releases what the writer holds (a pooled connection, prepared statements). */
   close(): Promise<void>;
@@ -131,28 +134,34 @@ export class JobBatchWriter<Tx, Done extends void | Promise<void>> implements Ba
     return this.#users.overlapsReading;
   }
 
+  /** A dry run writes no users: nothing to encode them for. */
+  get encoding(): CreatesEncoding | undefined {
+    return this.#job.dryRun ? undefined : this.#users.encoding;
+  }
+
   async write(batch: Batch, signal: AbortSignal): Promise<BatchOutcome> {
     let outcome: BatchOutcome | undefined;
     let kept = 0;
-    const rows = this.#job.dryRun ? [] : batch.rows;
-    await this.#users.write(
-      rows,
-      (tx: Tx, result: UserBatchResult) => {
-        const found = result.findings.map(rowErrorOf);
-        const errors = batchErrors(batch, found);
-        kept = errorsToKeep(this.#errorsKept, errors.length, ROW_ERRORS_KEPT_PER_JOB);
-        outcome = {
-          read: batch.rows.length + batch.rejected.length,
-          created: result.created,
-          updated: result.updated,
-          skipped: result.skipped + batch.rows.length - rows.length,
-          failed: batch.rejected.length + found.length,
-          errors: found,
-        };
-        return this.#record(tx, { ...outcome, errors: errors.slice(0, kept), lastLine: batch.lastLine });
-      },
-      signal,
-    );
+    const count = rowCount(batch);
+    const offered = this.#job.dryRun ? 0 : count;
+    const alongside = (tx: Tx, result: UserBatchResult) => {
+      const found = result.findings.map(rowErrorOf);
+      const errors = batchErrors(batch, found);
+      kept = errorsToKeep(this.#errorsKept, errors.length, ROW_ERRORS_KEPT_PER_JOB);
+      outcome = {
+        read: count + batch.rejected.length,
+        created: result.created,
+        updated: result.updated,
+        skipped: result.skipped + count - offered,
+        failed: batch.rejected.length + found.length,
+        errors: found,
+      };
+      return this.#record(tx, { ...outcome, errors: errors.slice(0, kept), lastLine: batch.lastLine });
+    };
+    const { encoded } = batch;
+    if (this.#job.dryRun) await this.#users.write([], alongside, signal);
+    else if (encoded !== undefined && this.#users.writeCreates !== undefined) await this.#users.writeCreates(encoded, alongside, signal);
+    else await this.#users.write(decodedBatch(batch).rows, alongside, signal);
     this.#errorsKept += kept;
     return outcome!;
   }

@@ -7,7 +7,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import type { Batch } from '../../../src/imports/read/batch.js';
+import { rowCount, type Batch } from '../../../src/imports/read/batch.js';
+import { decodeCreates } from '../../../src/users/sqlite-batch-rows.js';
 import { ImportFileError, ImportWorkerError } from '../../../src/imports/errors.js';
 import { importBatches, type FrontHalfOptions } from '../../../src/imports/read/front-half.js';
 import { importBatchesInWorker } from '../../../src/imports/read/front-half-worker.js';
@@ -55,6 +56,32 @@ describe('importBatchesInWorker', () => {
     assert.deepEqual(there.snapshot(), here.snapshot());
     assert.equal(there.read, 30_003);
     assert.ok(there.failed >= 3);
+  });
+
+  test('with `encode`, each batch comes as its users’ statement parameters, which decode to the rows read on this thread', async () => {
+    const generated = await text(generatedFile(12_000, 'csv'));
+    const firstEmail = generated.split('\n')[1]!.split(',')[0]!;
+    const file = `${generated}not-an-email,Someone,\n${firstEmail.toUpperCase()},Again,\n`;
+    const batch = { maxRows: 5_000, maxBytes: 4 * 1024 * 1024 };
+    const expected = await collect(importBatches({ format: 'csv', batch }), chunksOf(file));
+    const encode = { runId: '019b0000-0000-7000-8000-000000000001', events: true, context: { actor: 'key:k1' } };
+    const actual = await collect(importBatchesInWorker({ format: 'csv', batch, encode }), chunksOf(file));
+    assert.equal(actual.length, expected.length);
+    for (const [i, got] of actual.entries()) {
+      const want = expected[i]!;
+      assert.equal(got.rows.length, 0);
+      assert.ok(got.encoded !== undefined);
+      assert.deepEqual([got.firstLine, got.lastLine, got.rejected], [want.firstLine, want.lastLine, want.rejected]);
+      assert.equal(rowCount(got), want.rows.length);
+      // Each user gets an id and an event; what the file said comes back as it was read.
+      assert.equal(new Set(got.encoded.users.map((values) => values[0])).size, want.rows.length);
+      assert.equal(got.encoded.events?.length, want.rows.length);
+      const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+      assert.deepEqual(
+        plain(decodeCreates(got.encoded)),
+        plain(want.rows.map(({ line, user, maybeDuplicate, markIfUnchanged }) => ({ line, user, maybeDuplicate, markIfUnchanged }))),
+      );
+    }
   });
 
   test('each batch takes the row limit current when the consumer took the one before', async () => {

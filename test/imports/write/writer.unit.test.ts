@@ -4,10 +4,23 @@ import fc from 'fast-check';
 import type { Batch } from '../../../src/imports/read/batch.js';
 import { copyEscape } from '../../../src/users/postgres-batch-writer.js';
 import { unwritten } from '../../../src/imports/run.js';
+import { encodeCreates } from '../../../src/users/sqlite-batch-rows.js';
+import { newUuidV7 } from '../../../src/kit/uuid.js';
 import type { ImportedUser, ValidRow } from '../../../src/imports/read/rows.js';
 import { batchErrors, errorsToKeep } from '../../../src/imports/write/writer.js';
 
-const row = (line: number): ValidRow => ({ kind: 'valid', line, bytes: 10, user: {} as ImportedUser, maybeDuplicate: false });
+const user = {
+  email: 'someone@example.com',
+  name: 'Someone',
+  active: true,
+  externalId: null,
+  givenName: null,
+  familyName: null,
+  attributes: {},
+  profile: {},
+} as unknown as ImportedUser;
+const row = (line: number): ValidRow => ({ kind: 'valid', line, bytes: 10, user, maybeDuplicate: false });
+const encoding = { runId: '019b0000-0000-7000-8000-000000000001', events: false, context: {} };
 
 /** PostgreSQL's COPY text format decoding of the escapes copyEscape writes. */
 function copyUnescape(text: string): string {
@@ -27,25 +40,31 @@ describe('copyEscape', () => {
 });
 
 describe('unwritten', () => {
-  it('keeps exactly the rows and row errors after the resume line', () => {
+  it('keeps exactly the rows and row errors after the resume line, whether the rows travel as objects or encoded', () => {
     fc.assert(
       fc.property(
         fc.uniqueArray(fc.integer({ min: 2, max: 500 }), { minLength: 1, maxLength: 50 }),
         fc.integer({ min: 0, max: 520 }),
-        (lines, resumeAfter) => {
+        fc.boolean(),
+        (lines, resumeAfter, encoded) => {
           const sorted = [...lines].sort((a, b) => a - b);
+          const rows = sorted.filter((l) => l % 3 !== 0).map(row);
           const batch: Batch = {
             firstLine: sorted[0]!,
             lastLine: sorted.at(-1)!,
-            rows: sorted.filter((l) => l % 3 !== 0).map(row),
+            rows: encoded ? [] : rows,
             rejected: sorted.filter((l) => l % 3 === 0).map((line) => ({ kind: 'rejected', line, errors: [{ line, reason: 'bad' }] })),
+            ...(encoded ? { encoded: encodeCreates(rows, encoding, newUuidV7, new Date()) } : {}),
           };
           const rest = unwritten(batch, resumeAfter);
+          // Part of an encoded batch is decoded: what the writer then gets is rows, as ever.
+          if (rest !== undefined && rest !== batch) assert.equal(rest.encoded, undefined);
           const expected = sorted.filter((l) => l > resumeAfter);
           if (expected.length === 0) assert.equal(rest, undefined);
           else {
+            const restRows = rest!.encoded === undefined ? rest!.rows.map((r) => r.line) : [...rest!.encoded.lines];
             assert.deepEqual(
-              [...rest!.rows.map((r) => r.line), ...rest!.rejected.map((r) => r.line)].sort((a, b) => a - b),
+              [...restRows, ...rest!.rejected.map((r) => r.line)].sort((a, b) => a - b),
               expected,
             );
             assert.equal(rest!.lastLine, batch.lastLine);
