@@ -50,7 +50,7 @@ const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000);
 /** `sqlite` or `postgres`: run only that database's rows (the baselines always run). */
 const ONLY = process.env.BENCH_IMPORT_ONLY;
 const BIG = process.env.BENCH_IMPORT_BIG === undefined ? undefined : Number(process.env.BENCH_IMPORT_BIG);
-/** Rounds of the SQLite comparison (the import, the same with rows as objects on one thread, the floor), interleaved. */
+/** Rounds of the SQLite comparison (the import, the same with ROSTER_IMPORT_SQLITE_WORKER=true, the floor), interleaved. */
 const ROUNDS = Number(process.env.BENCH_IMPORT_ROUNDS ?? 1);
 /** `0`: skip the SQLite transaction-size variants. */
 const SIZING = process.env.BENCH_IMPORT_SIZING !== '0';
@@ -93,8 +93,8 @@ function mainThreadCpuSeconds(): number | undefined {
 
 /**
  * `sizing`: `default` runs with the settings `roster import` uses (importBatchFor and
- * importTransactionFor), `objects` the same with the rows as objects read on this thread (no encoding),
- * `rows:N` with fixed N-row batches, `budget:MS` with an MS time budget.
+ * importTransactionFor), `worker` the same with ROSTER_IMPORT_SQLITE_WORKER=true, `rows:N` with
+ * fixed N-row batches, `budget:MS` with an MS time budget.
  */
 async function childImport(url: string, file: string, events: EventsMode, sizing: string): Promise<ChildResult> {
   // The heap sizing `roster import` sets for itself (after this child's modules loaded, where the CLI sets it before).
@@ -118,8 +118,7 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
         const writer = writerFor(job);
         return {
           overlapsReading: writer.overlapsReading,
-          // `objects`: the rows as objects, read on this thread (the setting before encoded batches).
-          ...(kind === 'objects' ? {} : { encoding: writer.encoding }),
+          encoding: writer.encoding,
           async write(batch, signal) {
             const startedAt = performance.now();
             try {
@@ -136,8 +135,8 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
       isTransient: isTransientImportError(database),
       newId: uuidv7,
       batch,
-      // As `roster import` runs it: SQLite create runs read the file in a worker thread, their rows encoded.
-      frontHalf: importFrontHalf,
+      // `worker`: ROSTER_IMPORT_SQLITE_WORKER=true (SQLite create runs read the file in a worker thread, their rows encoded).
+      ...(kind === 'worker' ? { frontHalf: importFrontHalf } : {}),
       ...(transaction === undefined ? {} : { transaction }),
     });
     const job = await service.create({ format: 'csv', mode: 'create', events, dryRun: false, options: {}, source: file });
@@ -459,8 +458,8 @@ async function main(): Promise<void> {
       );
     // SQLite: the settings `roster import` uses, then the same file with other transaction sizes
     // (summary events, so the transaction size is what differs).
-    // Per mode, interleaved: the import as `roster import` runs it, the same with its rows as objects
-    // read on the writing thread (the setting before encoded batches), and the floor, each in a fresh database.
+    // Per mode, interleaved: the import as `roster import` runs it, the same with ROSTER_IMPORT_SQLITE_WORKER=true
+    // (front half in a worker thread, rows encoded), and the floor, each in a fresh database.
     const sqliteRuns: [string, EventsMode, string][] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const tag = ROUNDS > 1 ? ` (round ${round})` : '';
@@ -468,7 +467,11 @@ async function main(): Promise<void> {
         const what = events === 'summary' ? 'summary event' : 'per-user events';
         sqliteRuns.push(
           [`Roster → SQLite, ${what}${tag}`, events, 'default'],
-          [`Roster → SQLite, ${what}, rows as objects read on the writing thread (before encoded batches)${tag}`, events, 'objects'],
+          [
+            `Roster → SQLite, ${what}, ROSTER_IMPORT_SQLITE_WORKER=true (front half in a worker thread, rows as bytes)${tag}`,
+            events,
+            'worker',
+          ],
           [
             `Floor: SQLite alone into Roster’s ${events === 'summary' ? 'users table' : 'users and events tables'} (rows pre-parsed, 20,000-row transactions, same pragmas)${tag}`,
             events,

@@ -96,6 +96,7 @@ export interface ImportsConfig {
   readonly leaseMs: number;
   readonly uploadTimeoutMs: number;
   readonly uploadIdleMs: number;
+  readonly sqliteWorker: boolean;
 }
 
 export interface ObservabilityConfig {
@@ -594,6 +595,14 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     doc: 'an upload that sends no bytes for this long is stopped with a 408 and its partial file removed',
     default: '30000',
     parse: (raw) => integer(raw, 100, 3_600_000),
+  },
+  {
+    env: 'ROSTER_IMPORT_SQLITE_WORKER',
+    section: 'imports',
+    field: 'sqliteWorker',
+    doc: "SQLite imports that create users read and check the file in a worker thread while the main thread inserts: ~20% faster for 1M rows, at a second V8 heap (~+60-120 MB at peak); another process's writes (a server beside `roster import`) then wait longer for the lock",
+    default: 'false',
+    parse: boolean,
   },
   {
     env: 'OTEL_SDK_DISABLED',

@@ -144,7 +144,7 @@ test('every field of Config is read from the environment (a field without a key 
     users: { idempotencyTtlHours: true },
     events: { retentionDays: true },
     webhooks: { allowedHosts: true, secretGraceHours: true, workers: true, pollIntervalMs: true, leaseMs: true },
-    imports: { maxBytes: true, dir: true, concurrency: true, leaseMs: true, uploadTimeoutMs: true, uploadIdleMs: true },
+    imports: { maxBytes: true, dir: true, concurrency: true, leaseMs: true, uploadTimeoutMs: true, uploadIdleMs: true, sqliteWorker: true },
     observability: { logLevel: true, logFormat: true, adminHost: true, adminPort: true, tracing: true },
   };
   // Optional keys are unset by default, so they are given here.

@@ -63,6 +63,7 @@ export async function buildImportCommand(config: Config, report: (line: string) 
     newId: newUuidV7,
     onEventsCommitted: commits.announce,
     onRetry: (error, attempt, delayMs) => report(`batch failed (${(error as Error).message}); retry ${attempt} in ${delayMs} ms`),
+    sqliteWorker: config.imports.sqliteWorker,
     leases: {
       leaseMs: config.imports.leaseMs,
       onRenewError: (error) => report(`import lease renewal failed (${(error as Error).message}); retrying`),

@@ -25,13 +25,16 @@ export interface ImportServiceWiring {
   readonly leases: Omit<JobLeaseOptions, 'now'>;
   /** The server's instruments; a command has nobody to read them, and leaves prom-client unloaded. */
   readonly metrics?: ImportMetrics;
+  /** ROSTER_IMPORT_SQLITE_WORKER: SQLite create runs read the file in a worker thread (importFrontHalf). */
+  readonly sqliteWorker?: boolean;
 }
 
 /** The ImportService over `database`, wired the same way in `serve` (compose/services.ts) and `roster import` (compose/import-command.ts). */
 export function importServiceFor(database: Database, wiring: ImportServiceWiring): ImportService {
-  const { onEventsCommitted, metrics, ...rest } = wiring;
+  const { onEventsCommitted, metrics, sqliteWorker = false, ...rest } = wiring;
   return new ImportService({
     ...importServiceOptionsFor(database, { onEventsCommitted }),
+    ...(sqliteWorker ? { frontHalf: importFrontHalf } : {}),
     ...rest,
     ...(metrics === undefined ? {} : { metrics }),
   });
@@ -46,7 +49,6 @@ export function importServiceOptionsFor(database: Database, options: { onEventsC
     jobs: new SqlImportJobStore(database.db, database.dialect, announce),
     writerFor: announce === undefined ? writerFor : announcingCommits(writerFor, announce),
     batch: importBatchFor(database),
-    frontHalf: importFrontHalf,
     isTransient: isTransientImportError(database),
     ...(transaction === undefined ? {} : { transaction }),
   };
@@ -105,11 +107,13 @@ export function isTransientImportError(database: Database): (error: unknown) => 
 }
 
 /**
- * Where a run's batches go to a writer that takes them encoded (a SQLite create run: the rows
- * as one JSON text, users/sqlite-batch-rows.ts), the front half runs in a worker thread, beside
- * the thread that steps SQLite's statements; otherwise on this thread. In a worker and posted as
- * objects the rows had cost the writing thread about what parsing them did (bench/RESULTS.md,
- * "Import front half in a worker thread"); posted as one text they cost it a copy.
+ * ROSTER_IMPORT_SQLITE_WORKER's front half: where a run's batches go to a writer that takes them
+ * encoded (a SQLite create run: their statements' parameters in one buffer, users/sqlite-batch-rows.ts),
+ * it runs in a worker thread, beside the thread that steps SQLite's statements; otherwise on this
+ * thread. In a worker and posted as objects the rows had cost the writing thread about what parsing
+ * them did (bench/RESULTS.md, "Import front half in a worker thread"); a buffer is transferred.
+ * Off by default: it costs a second V8 heap, and leaves another process's writers less room
+ * between batches (bench/RESULTS.md, "The SQLite import's front half in a worker thread, its rows as bytes").
  */
 export function importFrontHalf(options: FrontHalfOptions): Stage<Uint8Array, Batch> {
   return options.encode === undefined ? importBatches(options) : importBatchesInWorker(options);

@@ -191,6 +191,7 @@ export async function buildServices(config: Config, logger: Logger, options: Ser
         options.onImportRetry ??
         ((error, attempt, delayMs) => logger.warn({ err: error, attempt, delay_ms: delayMs }, 'import batch failed; retrying')),
       metrics: importMetrics(registry),
+      sqliteWorker: config.imports.sqliteWorker,
       leases: {
         leaseMs: config.imports.leaseMs,
         onRenewError: (error, id) => logger.warn({ err: error, import_id: id }, 'import lease renewal failed; retrying'),

@@ -37,9 +37,10 @@ export interface ImportServiceOptions {
   /** Lease owner, length, dead-holder check and renewal errors (see JobLeaseOptions). */
   readonly leases?: Omit<JobLeaseOptions, 'now'>;
   /**
-   * The front half (bytes → batches): importBatches() on this thread by default. The composition
-   * root runs it in a worker thread (importBatchesInWorker()) when the writer takes its rows
-   * encoded (`encode` set from BatchWriter.encoding: SQLite create runs, compose/imports.ts).
+   * The front half (bytes → batches): importBatches() on this thread by default. With
+   * ROSTER_IMPORT_SQLITE_WORKER the composition root gives importFrontHalf (compose/imports.ts):
+   * a worker thread (importBatchesInWorker()) when the writer takes its rows encoded (`encode`,
+   * from BatchWriter.encoding: SQLite create runs).
    */
   readonly frontHalf?: (options: FrontHalfOptions) => Stage<Uint8Array, Batch>;
 }

@@ -11,30 +11,35 @@ import { fromUserRow, insertValues, toUserRow, USER_ROW_COLUMNS, type StoredUser
  * file (a worker thread) for SqliteUserBatchWriter.writeCreates(), which only steps the prepared
  * statements with them. Why: SQLite writes on the thread that steps its statements, and an import
  * on one thread spent about as long reading, checking and mapping rows as SQLite spent inserting
- * them. Posted to the writing thread as users (nested objects: attributes, profile), the rows cost
- * that thread about what parsing them had (structured cloning, bench/RESULTS.md "Import front half
- * in a worker thread"); flat arrays of strings and numbers cost it a fraction of that.
+ * them. Posted to the writing thread as users (nested objects), the rows cost that thread about
+ * what parsing them had (structured cloning, bench/RESULTS.md "Import front half in a worker
+ * thread"); as flat arrays they were cheap to receive but lived, on the writing thread's heap,
+ * until their batch committed (peak RSS 182 → 362 MB for 1M rows). So they travel as bytes: one
+ * buffer per batch, transferred, not copied, outside both heaps; the writing thread reads one row
+ * at a time into the same two arrays, and a row's strings die young.
  *
  * The parameters are the per-row path's own (insertValues(toUserRow(user)), toEventRow(userCreated())),
  * so a user and its `user.created` event are stored byte for byte as that path stores them. The
  * batch is stamped when it is made (`at`), a batch or two before it commits, as ids made then
  * (UUIDv7) are too.
+ *
+ * Layout, per row: line (uint32), flags (uint8), then each insert parameter (INSERT_COLUMNS) and,
+ * with events, each event parameter (EVENT_COLUMNS), as a tag byte: 0 null, 1 int32, 2 UTF-8
+ * text with its uint32 byte length. Little-endian.
  */
 export interface EncodedCreates {
-  /** Each user's insert parameters: INSERT_COLUMNS, then the run's id (`imported_by`). */
-  readonly users: readonly (readonly unknown[])[];
-  /** Each user's file line and flags (maybe a duplicate, mark if unchanged, id given): what a finding needs. */
-  readonly lines: readonly number[];
-  readonly flags: readonly number[];
-  /** Each user's `user.created` event parameters (EVENT_COLUMNS), when the run writes them. */
-  readonly events: readonly (readonly unknown[])[] | undefined;
+  /** The rows; `length` bytes of it are used. Its buffer may be transferred to another thread. */
+  readonly bytes: Uint8Array;
+  readonly length: number;
+  readonly count: number;
+  /** Whether each row carries its `user.created` event. */
+  readonly events: boolean;
   /** The time every row of the batch carries (created_at, updated_at, its event's occurred_at). */
   readonly at: string;
 }
 
-/** What an encoder must know of the run: its id, whether it writes per-user events, and their context. */
+/** What an encoder must know of the run: whether it writes per-user events, and their context. */
 export interface CreatesEncoding {
-  readonly runId: string;
   readonly events: boolean;
   readonly context: EventContext;
 }
@@ -42,9 +47,14 @@ export interface CreatesEncoding {
 const MAYBE_DUPLICATE = 1;
 const MARK_IF_UNCHANGED = 2;
 const ID_GIVEN = 4;
+const NULL = 0;
+const INT = 1;
+const TEXT = 2;
 
 /** The events columns a `user.created` row is inserted with, in toEventRow()'s order. */
 export const EVENT_COLUMNS = 'id, type, occurred_at, actor, request_id, subject_id, data';
+const EVENT_PARAMETERS = EVENT_COLUMNS.split(', ').length;
+const USER_PARAMETERS = USER_ROW_COLUMNS.length;
 /** Where a user's email key is among its insert parameters. */
 export const EMAIL_KEY_PARAMETER = USER_ROW_COLUMNS.indexOf('email_key');
 
@@ -73,43 +83,129 @@ export function eventParameters(event: NewEvent): unknown[] {
   return [e.id, e.type, e.occurred_at, e.actor, e.request_id, e.subject_id, e.data];
 }
 
+/** Appends values to a buffer that grows as needed. */
+class Writer {
+  bytes = Buffer.allocUnsafeSlow(64 * 1024);
+  at = 0;
+
+  #room(n: number): void {
+    if (this.at + n <= this.bytes.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.bytes.length * 2, this.at + n));
+    this.bytes.copy(grown, 0, 0, this.at);
+    this.bytes = grown;
+  }
+
+  uint32(n: number): void {
+    this.#room(4);
+    this.at = this.bytes.writeUInt32LE(n, this.at);
+  }
+
+  uint8(n: number): void {
+    this.#room(1);
+    this.bytes[this.at++] = n;
+  }
+
+  value(v: unknown): void {
+    if (v === null || v === undefined) this.uint8(NULL);
+    else if (typeof v === 'string') {
+      // At most 3 bytes of UTF-8 per UTF-16 unit.
+      this.#room(5 + v.length * 3);
+      this.bytes[this.at] = TEXT;
+      const length = this.bytes.write(v, this.at + 5, 'utf8');
+      this.bytes.writeUInt32LE(length, this.at + 1);
+      this.at += 5 + length;
+    } else if (typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31) {
+      this.#room(5);
+      this.bytes[this.at] = INT;
+      this.at = this.bytes.writeInt32LE(v, this.at + 1);
+    } else throw new TypeError(`a batch parameter must be text, a 32-bit integer or null, not ${typeof v}`);
+  }
+}
+
 export function encodeCreates(users: readonly BatchUser[], encoding: CreatesEncoding, newId: () => string, now: Date): EncodedCreates {
-  const rows: unknown[][] = [];
-  const lines: number[] = [];
-  const flags: number[] = [];
-  const events: unknown[][] | undefined = encoding.events ? [] : undefined;
+  const out = new Writer();
   for (const row of users) {
     const user = newUser(row, newId, now);
-    const values = insertValues(toUserRow(user, sqliteDialect));
-    values.push(encoding.runId);
-    rows.push(values);
-    lines.push(row.line);
-    flags.push(
+    out.uint32(row.line);
+    out.uint8(
       (row.maybeDuplicate ? MAYBE_DUPLICATE : 0) |
         (row.markIfUnchanged === true ? MARK_IF_UNCHANGED : 0) |
         (row.user.id === undefined ? 0 : ID_GIVEN),
     );
-    if (events !== undefined) events.push(eventParameters(userCreated(newId(), user, encoding.context)));
+    for (const v of insertValues(toUserRow(user, sqliteDialect))) out.value(v);
+    if (encoding.events) for (const v of eventParameters(userCreated(newId(), user, encoding.context))) out.value(v);
   }
-  return { users: rows, lines, flags, events, at: now.toISOString() };
+  return { bytes: out.bytes, length: out.at, count: users.length, events: encoding.events, at: now.toISOString() };
 }
 
-/** The i-th user of an encoded batch, as the per-row path takes it (its id kept only where the file gave it). */
-export function decodeCreate(encoded: EncodedCreates, i: number): BatchUser {
-  const values = encoded.users[i]!;
-  const flags = encoded.flags[i]!;
-  const stored = Object.fromEntries(USER_ROW_COLUMNS.map((name, c) => [name, values[c]])) as unknown as StoredUserColumns;
-  const { id, email, name, active, externalId, givenName, familyName, attributes, profile } = fromUserRow(stored, sqliteDialect);
-  const user = { email, name, active, externalId, givenName, familyName, attributes, profile };
-  return {
-    line: encoded.lines[i]!,
-    user: (flags & ID_GIVEN) === 0 ? user : { ...user, id },
-    maybeDuplicate: (flags & MAYBE_DUPLICATE) !== 0,
-    ...((flags & MARK_IF_UNCHANGED) === 0 ? {} : { markIfUnchanged: true }),
-  };
+/**
+ * Reads an encoded batch one row at a time: `user` holds the row's insert parameters followed by
+ * `runId` (the statement's `imported_by`), `event` its event's; both arrays are reused for every row.
+ */
+export class EncodedReader {
+  readonly user: unknown[];
+  readonly event: unknown[];
+  line = 0;
+  flags = 0;
+  readonly #encoded: EncodedCreates;
+  readonly #bytes: Buffer;
+  #at = 0;
+
+  constructor(encoded: EncodedCreates, runId: string) {
+    this.#encoded = encoded;
+    this.#bytes = Buffer.from(encoded.bytes.buffer, encoded.bytes.byteOffset, encoded.length);
+    this.user = new Array<unknown>(USER_PARAMETERS + 1).fill(null);
+    this.user[USER_PARAMETERS] = runId;
+    this.event = new Array<unknown>(EVENT_PARAMETERS).fill(null);
+  }
+
+  /** Moves to the next row; false at the end. */
+  next(): boolean {
+    if (this.#at >= this.#encoded.length) return false;
+    this.line = this.#bytes.readUInt32LE(this.#at);
+    this.flags = this.#bytes[this.#at + 4]!;
+    this.#at += 5;
+    for (let i = 0; i < USER_PARAMETERS; i++) this.user[i] = this.#value();
+    if (this.#encoded.events) for (let i = 0; i < EVENT_PARAMETERS; i++) this.event[i] = this.#value();
+    return true;
+  }
+
+  /** The current row as the per-row path takes it (its id kept only where the file gave it). */
+  batchUser(): BatchUser {
+    const stored = Object.fromEntries(USER_ROW_COLUMNS.map((name, c) => [name, this.user[c]])) as unknown as StoredUserColumns;
+    const { id, email, name, active, externalId, givenName, familyName, attributes, profile } = fromUserRow(stored, sqliteDialect);
+    const user = { email, name, active, externalId, givenName, familyName, attributes, profile };
+    return {
+      line: this.line,
+      user: (this.flags & ID_GIVEN) === 0 ? user : { ...user, id },
+      maybeDuplicate: (this.flags & MAYBE_DUPLICATE) !== 0,
+      ...((this.flags & MARK_IF_UNCHANGED) === 0 ? {} : { markIfUnchanged: true }),
+    };
+  }
+
+  #value(): unknown {
+    const bytes = this.#bytes;
+    const tag = bytes[this.#at];
+    if (tag === TEXT) {
+      const length = bytes.readUInt32LE(this.#at + 1);
+      const from = this.#at + 5;
+      this.#at = from + length;
+      return bytes.toString('utf8', from, this.#at);
+    }
+    if (tag === INT) {
+      const n = bytes.readInt32LE(this.#at + 1);
+      this.#at += 5;
+      return n;
+    }
+    this.#at += 1;
+    return null;
+  }
 }
 
-/** Every user of an encoded batch (decodeCreate()). */
+/** Every user of an encoded batch, as the per-row path takes them. */
 export function decodeCreates(encoded: EncodedCreates): BatchUser[] {
-  return encoded.users.map((_, i) => decodeCreate(encoded, i));
+  const reader = new EncodedReader(encoded, '');
+  const users: BatchUser[] = [];
+  while (reader.next()) users.push(reader.batchUser());
+  return users;
 }

@@ -20,8 +20,8 @@ import {
 } from './sql-row.js';
 import type { StoredUser } from './sqlite-statements.js';
 import {
-  decodeCreate,
   decodeCreates,
+  EncodedReader,
   EMAIL_KEY_PARAMETER,
   EVENT_COLUMNS,
   eventParameters,
@@ -74,7 +74,7 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     this.#now = options.now ?? (() => new Date());
     this.#statements = prepare(options.connection);
     const { run } = options;
-    this.encoding = run.mode === 'create' ? { runId: run.id, events: run.events, context: run.context } : undefined;
+    this.encoding = run.mode === 'create' ? { events: run.events, context: run.context } : undefined;
     this.#locks = SqliteLockWait.of(options.connection);
     this.#restore = {
       cacheSize: options.connection.pragma('cache_size', { simple: true }) as number,
@@ -102,7 +102,7 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     alongside: (tx: SQLite.Database, result: UserBatchResult) => void,
     signal: AbortSignal,
   ): Promise<UserBatchResult> {
-    const fits = this.#run.mode === 'create' && (encoded.events !== undefined) === this.#run.events;
+    const fits = this.#run.mode === 'create' && encoded.events === this.#run.events;
     return this.#transact(
       () => (fits ? this.#insertEncoded(encoded) : this.#writeUsers(decodeCreates(encoded), new Date(encoded.at))),
       alongside,
@@ -112,15 +112,14 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
 
   #insertEncoded(encoded: EncodedCreates): UserBatchResult {
     const { insertUser, insertEvent } = this.#statements;
-    const { users, events } = encoded;
+    const rows = new EncodedReader(encoded, this.#run.id);
     const findings: BatchFinding[] = [];
-    for (let i = 0; i < users.length; i++) {
-      const values = users[i]!;
-      if (insertUser.run(...values).changes === 0)
-        findings.push(this.#conflict(decodeCreate(encoded, i), values[EMAIL_KEY_PARAMETER] as string));
-      else if (events !== undefined) insertEvent.run(...events[i]!);
+    while (rows.next()) {
+      if (insertUser.run(rows.user).changes === 0)
+        findings.push(this.#conflict(rows.batchUser(), rows.user[EMAIL_KEY_PARAMETER] as string));
+      else if (encoded.events) insertEvent.run(rows.event);
     }
-    return { created: users.length - findings.length, updated: 0, skipped: 0, findings };
+    return { created: encoded.count - findings.length, updated: 0, skipped: 0, findings };
   }
 
   #transact(

@@ -16,7 +16,7 @@ import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { generatedFile } from './generated-users.js';
 import { count, importService, runImport, users } from './harness.js';
 import { ROW_ERROR_REASONS, type BatchWriter } from '../../src/imports/write/writer.js';
-import { batchWriterFor } from '../../src/compose/imports.js';
+import { batchWriterFor, importFrontHalf } from '../../src/compose/imports.js';
 import { PostgresBatchWriter } from '../../src/imports/write/postgres-writer.js';
 import { PostgresUserBatchWriter } from '../../src/users/postgres-batch-writer.js';
 import { newUuidV7 } from '../../src/kit/uuid.js';
@@ -48,41 +48,46 @@ for (const [name, open, skip] of await dialects()) {
       for (const table of ['import_row_errors', 'import_jobs', 'events', 'users'] as const) await t.database.db.deleteFrom(table).execute();
     };
 
-    it('create mode writes users with their events and reports bad rows, taken emails and taken ids', async () => {
-      await reset();
-      const service = importService(t.database);
-      await runImport(service, 'email,name\nold@example.com,Old\n');
-      const [old] = await users(t.database);
-      const text = [
-        'id,email,name,attributes',
-        `,ada@example.com,Ada,"{""team"":""eng""}"`,
-        ',not-an-email,Bad,',
-        ',OLD@example.com,Taken,',
-        `${old!.id},new@example.com,Same id,`,
-        ',ADA@EXAMPLE.COM,Repeat,',
-        ',grace@example.com,Grace,',
-      ].join('\n');
-      const { job } = await runImport(service, text);
-      assert.equal(job.status, 'succeeded');
-      assert.deepEqual(job.counts, { read: 6, created: 2, updated: 0, skipped: 0, failed: 4 });
-      assert.equal(job.committedLine, 7);
-      assert.equal(await count(t.database, 'users'), 3);
-      assert.equal(await count(t.database, 'events', sql`type = 'user.created'`), 3);
-      const errors = [];
-      for await (const e of service.rowErrors(job.id)) errors.push(e);
-      assert.deepEqual(
-        errors.map((e) => [e.line, e.field]),
-        [
-          [3, 'email'],
-          [4, 'email'],
-          [5, 'id'],
-          [6, 'email'],
-        ],
-      );
-      assert.match(errors[1]!.reason, new RegExp(`already exists \\(${old!.id}\\)`));
-      const ada = (await users(t.database)).find((u) => u.email === 'ada@example.com');
-      assert.deepEqual(ada?.attributes, { team: 'eng' });
-    });
+    // ROSTER_IMPORT_SQLITE_WORKER: on SQLite the rows then come from a worker thread, encoded (users/sqlite-batch-rows.ts).
+    for (const [how, options] of [
+      ['', {}],
+      [', the file read in a worker thread', { frontHalf: importFrontHalf }],
+    ] as const)
+      it(`create mode writes users with their events and reports bad rows, taken emails and taken ids${how}`, async () => {
+        await reset();
+        const service = importService(t.database, options);
+        await runImport(service, 'email,name\nold@example.com,Old\n');
+        const [old] = await users(t.database);
+        const text = [
+          'id,email,name,attributes',
+          `,ada@example.com,Ada,"{""team"":""eng""}"`,
+          ',not-an-email,Bad,',
+          ',OLD@example.com,Taken,',
+          `${old!.id},new@example.com,Same id,`,
+          ',ADA@EXAMPLE.COM,Repeat,',
+          ',grace@example.com,Grace,',
+        ].join('\n');
+        const { job } = await runImport(service, text);
+        assert.equal(job.status, 'succeeded');
+        assert.deepEqual(job.counts, { read: 6, created: 2, updated: 0, skipped: 0, failed: 4 });
+        assert.equal(job.committedLine, 7);
+        assert.equal(await count(t.database, 'users'), 3);
+        assert.equal(await count(t.database, 'events', sql`type = 'user.created'`), 3);
+        const errors = [];
+        for await (const e of service.rowErrors(job.id)) errors.push(e);
+        assert.deepEqual(
+          errors.map((e) => [e.line, e.field]),
+          [
+            [3, 'email'],
+            [4, 'email'],
+            [5, 'id'],
+            [6, 'email'],
+          ],
+        );
+        assert.match(errors[1]!.reason, new RegExp(`already exists \\(${old!.id}\\)`));
+        const ada = (await users(t.database)).find((u) => u.email === 'ada@example.com');
+        assert.deepEqual(ada?.attributes, { team: 'eng' });
+      });
 
     it('create mode: a row carrying an existing user id and email is refused, not counted as created', async () => {
       // The PostgreSQL writer tells the rows its insert wrote from those an existing user holds

@@ -124,7 +124,7 @@ describe('a create batch encoded off the writing thread (SQLite)', () => {
           await clear();
           const users = toBatch(rows);
           const encodedIds = sequence();
-          const encoded = encodeCreates(users, { runId: run.id, events, context: run.context }, encodedIds.next, NOW);
+          const encoded = encodeCreates(users, { events, context: run.context }, encodedIds.next, NOW);
           const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
           assert.deepEqual(plain(decodeCreates(encoded)), plain(users));
           const writtenIds = sequence();
@@ -148,7 +148,7 @@ describe('a create batch encoded off the writing thread (SQLite)', () => {
     // The second batch repeats the first one's email (a duplicate of this run: it wrote that user) between new users.
     const users: BatchUser[] = [rest[0]!, { ...taken!, line: 40, maybeDuplicate: true }, ...rest.slice(1)];
     const writtenIds = sequence();
-    const encoding = { runId: RUN.id, events: RUN.events, context: RUN.context };
+    const encoding = { events: RUN.events, context: RUN.context };
     const fast = await writer(encodedSide, writtenIds.next).writeCreates(
       encodeCreates(users, encoding, sequence().next, NOW),
       () => {},

@@ -14,7 +14,7 @@ export interface Batch {
 
 /** How many valid rows the batch holds, however they travel. */
 export function rowCount(batch: Batch): number {
-  return batch.encoded?.users.length ?? batch.rows.length;
+  return batch.encoded?.count ?? batch.rows.length;
 }
 
 /** The batch with its rows as objects again (a resumed run skips part of one; rare). */
@@ -25,8 +25,8 @@ export function decodedBatch(batch: Batch): Batch {
 }
 
 /**
- * Encodes each batch's rows for a writer that takes them so (UserBatchWriter.encoding): as their
- * statements' parameters, flat arrays a worker thread posts to the writing thread cheaply.
+ * Encodes each batch's rows for a writer that takes them so (UserBatchWriter.encoding): their
+ * statements' parameters in one buffer, which a worker thread transfers to the writing thread.
  */
 export function encodeBatches(encoding: CreatesEncoding, newId: () => string): Stage<Batch, Batch> {
   return async function* encode(batches) {

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ImportFileError } from '../errors.js';
-import type { Batch } from './batch.js';
+import { encodeBatches, type Batch } from './batch.js';
+import { newUuidV7 } from '../../kit/uuid.js';
 import { importBatches } from './front-half.js';
 import type { FromFrontHalf, FrontHalfSettings, ToFrontHalf, WorkerCounters } from './front-half-worker.js';
 
@@ -21,7 +22,7 @@ let untaken = 0;
 /** Wakes whichever wait is current (input or credit); one at a time, since the loop below is sequential. */
 let wake: (() => void) | undefined;
 
-const post = (message: FromFrontHalf) => port.postMessage(message);
+const post = (message: FromFrontHalf, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 const woken = () => new Promise<void>((resolve) => (wake = resolve));
 
 port.on('message', (message: ToFrontHalf) => {
@@ -51,12 +52,15 @@ async function* input(): AsyncGenerator<Uint8Array, void, undefined> {
 }
 
 async function main(): Promise<void> {
-  const { maxRows: _initial, batchesAhead, ...options } = settings;
-  const batches = importBatches({ ...options, counters, batch: { ...options.batch, maxRows: () => maxRows } })(input());
+  const { maxRows: _initial, batchesAhead, encode, ...options } = settings;
+  const read = importBatches({ ...options, counters, batch: { ...options.batch, maxRows: () => maxRows } })(input());
+  const batches = encode === undefined ? read : encodeBatches(encode, newUuidV7)(read);
   for await (const batch of batches as AsyncIterable<Batch>) {
     while (untaken >= batchesAhead) await woken();
     untaken++;
-    post({ type: 'batch', batch, counters });
+    // Encoded rows travel in their own buffer: moved to the main thread, not copied.
+    const encoded = batch.encoded?.bytes.buffer;
+    post({ type: 'batch', batch, counters }, encoded === undefined ? [] : [encoded as ArrayBuffer]);
   }
   post({ type: 'done', counters });
 }

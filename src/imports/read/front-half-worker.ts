@@ -56,13 +56,21 @@ export interface WorkerLimits {
 const THREAD = new URL('./front-half-thread.js', import.meta.url);
 const DEFAULT_BATCHES_AHEAD = 2;
 const DEFAULT_BYTES_AHEAD = 4 * 1024 * 1024;
+/**
+ * The worker's young generation, in MB. cli/import-heap.ts keeps the main thread's at its starting
+ * size through a V8 flag a worker's heap does not follow (Node sizes it from resourceLimits), so
+ * the worker's grew as V8 allows: `roster import` of 1M rows into SQLite peaked at 308 MB, and at
+ * 239 MB bounded so (3 MB: the 1 MB semi-spaces the main thread keeps), 1 s slower of 27
+ * (bench/RESULTS.md, "The SQLite import's front half in a worker thread, its rows as bytes").
+ */
+const YOUNG_GENERATION_MB = 8;
 
 /**
  * importBatches() (front-half.ts) run in a worker thread: the same batches, counters and errors,
  * while the thread that consumes them (writing SQLite synchronously) runs beside it on another
  * core. The file's chunks are transferred to the worker, not copied; batches come back by
- * structured cloning. Wired only with `encode` (compose/imports.ts): a batch is then one string,
- * a copy; rows as objects cost the receiving thread about what parsing them did.
+ * structured cloning, except encoded rows (`encode`, the one way compose/imports.ts wires it),
+ * whose buffer is transferred; rows as objects cost the receiving thread about what parsing them did.
  *
  * Bounded both ways (see WorkerLimits): the source is read only while less than `bytesAhead` of
  * it waits in the worker, and the worker builds only while fewer than `batchesAhead` batches wait
@@ -80,7 +88,7 @@ export function importBatchesInWorker(options: FrontHalfOptions, limits: WorkerL
   return async function* inWorker(input, { signal } = {}) {
     signal?.throwIfAborted();
     const settings: FrontHalfSettings = { ...rest, batch: batchRest, maxRows: rowsOf(), batchesAhead };
-    const worker = new Worker(THREAD, { workerData: settings });
+    const worker = new Worker(THREAD, { workerData: settings, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     const ready: Batch[] = [];
     let done = false;
     let failure: { error: unknown } | undefined;

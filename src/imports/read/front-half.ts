@@ -1,6 +1,5 @@
-import { newUuidV7 } from '../../kit/uuid.js';
 import type { CreatesEncoding } from '../../users/sqlite-batch-rows.js';
-import { batchRows, encodeBatches, type Batch, type BatchOptions } from './batch.js';
+import { batchRows, type Batch, type BatchOptions } from './batch.js';
 import { dedupeEmails, type DedupeOptions } from './dedupe.js';
 import { parseRows, type CsvOptions, type ImportFormat } from './parse.js';
 import { countRows } from '../jobs/report.js';
@@ -14,7 +13,11 @@ export interface FrontHalfOptions extends CsvOptions, Omit<SourceOptions, 'count
   readonly batch?: BatchOptions;
   /** Bytes read, rows read and rows rejected so far, for progress (an ImportCounters). */
   readonly counters?: { bytes: number; read: number; failed: number };
-  /** The writer takes its rows encoded (BatchWriter.encoding): each batch's are, last, with UUIDv7 ids for users without one. */
+  /**
+   * The writer takes its rows encoded (BatchWriter.encoding). importBatchesInWorker() encodes
+   * them, last, with UUIDv7 ids for users without one; importBatches() leaves them objects:
+   * on the writing thread, encoding would only add work.
+   */
   readonly encode?: CreatesEncoding | undefined;
 }
 
@@ -25,12 +28,11 @@ export interface FrontHalfOptions extends CsvOptions, Omit<SourceOptions, 'count
  * turn when the consumer stops or anything throws.
  */
 export function importBatches(options: FrontHalfOptions): Stage<Uint8Array, Batch> {
-  const { format, dedupe, batch, counters, encode, ...rest } = options;
+  const { format, dedupe, batch, counters, encode: _objectsHere, ...rest } = options;
   return (input, { signal } = {}) => {
     const context = signal === undefined ? {} : { signal };
     const chunks = readSource(counters === undefined ? rest : { ...rest, counters })(input, context);
     const checked = dedupeEmails(dedupe)(validateRows()(parseRows(format, rest)(chunks, context), context), context);
-    const batches = batchRows(batch)(counters === undefined ? checked : countRows(counters)(checked, context), context);
-    return encode === undefined ? batches : encodeBatches(encode, newUuidV7)(batches, context);
+    return batchRows(batch)(counters === undefined ? checked : countRows(counters)(checked, context), context);
   };
 }
