@@ -600,7 +600,7 @@ export const CONFIG_KEYS: readonly AnySpec[] = [
     env: 'ROSTER_IMPORT_SQLITE_WORKER',
     section: 'imports',
     field: 'sqliteWorker',
-    doc: "SQLite imports that create users read and check the file in a worker thread while the main thread inserts: ~20% faster for 1M rows, at a second V8 heap (~+60-120 MB at peak); another process's writes (a server beside `roster import`) then wait longer for the lock",
+    doc: "SQLite imports that create users read and check the file in a worker thread while the main thread inserts: ~20% faster for 1M rows, at a second V8 heap (~+60-110 MB at peak); another process's writes (a server beside `roster import`) then wait longer for the lock",
     default: 'false',
     parse: boolean,
   },

@@ -59,8 +59,8 @@ const DEFAULT_BYTES_AHEAD = 4 * 1024 * 1024;
 /**
  * The worker's young generation, in MB. cli/import-heap.ts keeps the main thread's at its starting
  * size through a V8 flag a worker's heap does not follow (Node sizes it from resourceLimits), so
- * the worker's grew as V8 allows: `roster import` of 1M rows into SQLite peaked at 308 MB, and at
- * 239 MB bounded so (3 MB: the 1 MB semi-spaces the main thread keeps), 1 s slower of 27
+ * the worker's grew as V8 allows: `roster import` of 1M rows into SQLite peaked at 308 MB. Bounded:
+ * 8 MB, 256 MB and as fast; 3 MB, 239 MB but 9% slower and 15% more CPU, in scavenges
  * (bench/RESULTS.md, "The SQLite import's front half in a worker thread, its rows as bytes").
  */
 const YOUNG_GENERATION_MB = 8;
