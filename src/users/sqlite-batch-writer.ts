@@ -122,7 +122,8 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     return { created: encoded.count - findings.length, updated: 0, skipped: 0, findings };
   }
 
-  #transact(
+  // async: an aborted signal rejects the promise, as write() always did, rather than throwing.
+  async #transact(
     body: () => UserBatchResult,
     alongside: (tx: SQLite.Database, result: UserBatchResult) => void,
     signal: AbortSignal,
