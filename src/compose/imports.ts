@@ -6,6 +6,7 @@ import type { Stage } from '../imports/read/rows.js';
 import { newUuidV7 } from '../kit/uuid.js';
 import { DEFAULT_IMPORT_BATCH, ImportService, SQLITE_IMPORT_BATCH, SQLITE_IMPORT_TRANSACTION } from '../imports/service.js';
 import type { TransactionBudget } from '../imports/write/transaction-size.js';
+import type { CreatesEncoding } from '../users/sqlite-batch-rows.js';
 import { ConnectionLostError } from '../users/errors.js';
 import { PostgresUserBatchWriter } from '../users/postgres-batch-writer.js';
 import { SqliteUserBatchWriter } from '../users/sqlite-batch-writer.js';
@@ -115,6 +116,6 @@ export function isTransientImportError(database: Database): (error: unknown) => 
  * Off by default: it costs a second V8 heap, and leaves another process's writers less room
  * between batches (bench/RESULTS.md, "The SQLite import's front half in a worker thread, its rows as bytes").
  */
-export function importFrontHalf(options: FrontHalfOptions): Stage<Uint8Array, Batch> {
-  return options.encode === undefined ? importBatches(options) : importBatchesInWorker(options);
+export function importFrontHalf(options: FrontHalfOptions, encode: CreatesEncoding | undefined): Stage<Uint8Array, Batch> {
+  return encode === undefined ? importBatches(options) : importBatchesInWorker(options, { encode });
 }

@@ -42,8 +42,11 @@ export interface ImportServiceOptions {
    * a worker thread (importBatchesInWorker()) when the writer takes its rows encoded (`encode`,
    * from BatchWriter.encoding: SQLite create runs).
    */
-  readonly frontHalf?: (options: FrontHalfOptions) => Stage<Uint8Array, Batch>;
+  readonly frontHalf?: FrontHalf;
 }
+
+/** The front half of a run: its options, and how its writer takes rows when it takes them encoded. */
+export type FrontHalf = (options: FrontHalfOptions, encode: CreatesEncoding | undefined) => Stage<Uint8Array, Batch>;
 
 /**
  * Rows per transaction when the caller does not choose (PostgreSQL; see importBatchFor() for
@@ -244,18 +247,21 @@ export class ImportService {
     const baseBatch = this.#options.batch ?? DEFAULT_IMPORT_BATCH;
     const batch: BatchOptions = sizer === undefined ? baseBatch : { ...baseBatch, maxRows: () => sizer.rows };
     const metrics = this.#options.metrics;
+    const frontHalf: FrontHalf = this.#options.frontHalf ?? importBatches;
     metrics?.jobsRunning.inc();
     try {
       await pipeline(
         source,
-        (this.#options.frontHalf ?? importBatches)({
-          format: job.format,
-          ...job.options,
-          counters,
-          batch,
+        frontHalf(
+          {
+            format: job.format,
+            ...job.options,
+            counters,
+            batch,
+            ...(this.#options.dedupe === undefined ? {} : { dedupe: this.#options.dedupe }),
+          },
           encode,
-          ...(this.#options.dedupe === undefined ? {} : { dedupe: this.#options.dedupe }),
-        }),
+        ),
         (batches: AsyncIterable<Batch>) => sink.consume(batches, job.committedLine),
         // Reading stops on a cancel, a lost lease, or a failed write while reading ahead.
         { signal: AbortSignal.any([sink.signal, sink.failed]) },

@@ -28,9 +28,8 @@ import { fromUserRow, insertValues, toUserRow, USER_ROW_COLUMNS, type StoredUser
  * text with its uint32 byte length. Little-endian.
  */
 export interface EncodedCreates {
-  /** The rows; `length` bytes of it are used. Its buffer may be transferred to another thread. */
+  /** The rows: a view of its buffer, which may be transferred to another thread (a view keeps its offset and length). */
   readonly bytes: Uint8Array;
-  readonly length: number;
   readonly count: number;
   /** Whether each row carries its `user.created` event. */
   readonly events: boolean;
@@ -135,7 +134,7 @@ export function encodeCreates(users: readonly BatchUser[], encoding: CreatesEnco
     for (const v of insertValues(toUserRow(user, sqliteDialect))) out.value(v);
     if (encoding.events) for (const v of eventParameters(userCreated(newId(), user, encoding.context))) out.value(v);
   }
-  return { bytes: out.bytes, length: out.at, count: users.length, events: encoding.events, at: now.toISOString() };
+  return { bytes: out.bytes.subarray(0, out.at), count: users.length, events: encoding.events, at: now.toISOString() };
 }
 
 /**
@@ -147,13 +146,13 @@ export class EncodedReader {
   readonly event: unknown[];
   line = 0;
   flags = 0;
-  readonly #encoded: EncodedCreates;
+  readonly #events: boolean;
   readonly #bytes: Buffer;
   #at = 0;
 
   constructor(encoded: EncodedCreates, runId: string) {
-    this.#encoded = encoded;
-    this.#bytes = Buffer.from(encoded.bytes.buffer, encoded.bytes.byteOffset, encoded.length);
+    this.#events = encoded.events;
+    this.#bytes = Buffer.from(encoded.bytes.buffer, encoded.bytes.byteOffset, encoded.bytes.byteLength);
     this.user = new Array<unknown>(USER_PARAMETERS + 1).fill(null);
     this.user[USER_PARAMETERS] = runId;
     this.event = new Array<unknown>(EVENT_PARAMETERS).fill(null);
@@ -161,12 +160,12 @@ export class EncodedReader {
 
   /** Moves to the next row; false at the end. */
   next(): boolean {
-    if (this.#at >= this.#encoded.length) return false;
+    if (this.#at >= this.#bytes.length) return false;
     this.line = this.#bytes.readUInt32LE(this.#at);
     this.flags = this.#bytes[this.#at + 4]!;
     this.#at += 5;
     for (let i = 0; i < USER_PARAMETERS; i++) this.user[i] = this.#value();
-    if (this.#encoded.events) for (let i = 0; i < EVENT_PARAMETERS; i++) this.event[i] = this.#value();
+    if (this.#events) for (let i = 0; i < EVENT_PARAMETERS; i++) this.event[i] = this.#value();
     return true;
   }
 

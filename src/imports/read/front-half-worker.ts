@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { ImportFileError, ImportWorkerError, type FileProblem } from '../errors.js';
 import { abortable, type Batch, type BatchOptions } from './batch.js';
 import type { FrontHalfOptions } from './front-half.js';
+import type { CreatesEncoding } from '../../users/sqlite-batch-rows.js';
 import type { Stage } from './rows.js';
 
 /** What the worker thread is started with: FrontHalfOptions without the live parts (counters, a maxRows function). */
@@ -10,6 +11,7 @@ export type FrontHalfSettings = Omit<FrontHalfOptions, 'counters' | 'batch'> & {
   /** Rows of the first batch; later ones come with each batch taken (the main thread's TransactionSizer). */
   readonly maxRows: number;
   readonly batchesAhead: number;
+  readonly encode: CreatesEncoding | undefined;
 };
 
 export interface WorkerCounters {
@@ -39,7 +41,7 @@ export type FromFrontHalf =
     }
   | { readonly type: 'error'; readonly error: unknown; readonly counters: WorkerCounters };
 
-export interface WorkerLimits {
+export interface WorkerOptions {
   /**
    * Batches built and not yet taken. Two: one posted and waiting while the main thread writes
    * the one before, the next being built; more would only hold rows longer (memory) for no gain.
@@ -51,6 +53,12 @@ export interface WorkerLimits {
    * file already in hand to keep building meanwhile: the batch byte cap (4 MiB) by default.
    */
   readonly bytesAhead?: number;
+  /**
+   * The writer takes its rows encoded (BatchWriter.encoding): the worker encodes each batch, last,
+   * with UUIDv7 ids for users without one, and transfers its buffer. On the writing thread
+   * (importBatches()) encoding would only add work, so only this stage knows of it.
+   */
+  readonly encode?: CreatesEncoding | undefined;
 }
 
 const THREAD = new URL('./front-half-thread.js', import.meta.url);
@@ -69,25 +77,25 @@ const YOUNG_GENERATION_MB = 8;
  * importBatches() (front-half.ts) run in a worker thread: the same batches, counters and errors,
  * while the thread that consumes them (writing SQLite synchronously) runs beside it on another
  * core. The file's chunks are transferred to the worker, not copied; batches come back by
- * structured cloning, except encoded rows (`encode`, the one way compose/imports.ts wires it),
+ * structured cloning, except encoded rows (WorkerOptions.encode, the one way compose/imports.ts wires it),
  * whose buffer is transferred; rows as objects cost the receiving thread about what parsing them did.
  *
- * Bounded both ways (see WorkerLimits): the source is read only while less than `bytesAhead` of
+ * Bounded both ways (see WorkerOptions): the source is read only while less than `bytesAhead` of
  * it waits in the worker, and the worker builds only while fewer than `batchesAhead` batches wait
  * here. On abort the wait ends at once with the signal's reason; whenever the consumer stops
  * (end, error, abort, return) the worker is terminated and the source finished. A file problem is
  * the same ImportFileError as in-thread; any other failure of the worker (an exception, running
  * out of memory, an exit) is an ImportWorkerError, never a crash of this process.
  */
-export function importBatchesInWorker(options: FrontHalfOptions, limits: WorkerLimits = {}): Stage<Uint8Array, Batch> {
+export function importBatchesInWorker(options: FrontHalfOptions, threadOptions: WorkerOptions = {}): Stage<Uint8Array, Batch> {
   const { counters, batch = {}, ...rest } = options;
   const { maxRows = 1000, ...batchRest } = batch;
   const rowsOf = typeof maxRows === 'number' ? () => maxRows : maxRows;
-  const batchesAhead = limits.batchesAhead ?? DEFAULT_BATCHES_AHEAD;
-  const bytesAhead = limits.bytesAhead ?? DEFAULT_BYTES_AHEAD;
+  const batchesAhead = threadOptions.batchesAhead ?? DEFAULT_BATCHES_AHEAD;
+  const bytesAhead = threadOptions.bytesAhead ?? DEFAULT_BYTES_AHEAD;
   return async function* inWorker(input, { signal } = {}) {
     signal?.throwIfAborted();
-    const settings: FrontHalfSettings = { ...rest, batch: batchRest, maxRows: rowsOf(), batchesAhead };
+    const settings: FrontHalfSettings = { ...rest, batch: batchRest, maxRows: rowsOf(), batchesAhead, encode: threadOptions.encode };
     const worker = new Worker(THREAD, { workerData: settings, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     const ready: Batch[] = [];
     let done = false;

@@ -1,4 +1,3 @@
-import type { CreatesEncoding } from '../../users/sqlite-batch-rows.js';
 import { batchRows, type Batch, type BatchOptions } from './batch.js';
 import { dedupeEmails, type DedupeOptions } from './dedupe.js';
 import { parseRows, type CsvOptions, type ImportFormat } from './parse.js';
@@ -13,12 +12,6 @@ export interface FrontHalfOptions extends CsvOptions, Omit<SourceOptions, 'count
   readonly batch?: BatchOptions;
   /** Bytes read, rows read and rows rejected so far, for progress (an ImportCounters). */
   readonly counters?: { bytes: number; read: number; failed: number };
-  /**
-   * The writer takes its rows encoded (BatchWriter.encoding). importBatchesInWorker() encodes
-   * them, last, with UUIDv7 ids for users without one; importBatches() leaves them objects:
-   * on the writing thread, encoding would only add work.
-   */
-  readonly encode?: CreatesEncoding | undefined;
 }
 
 /**
@@ -28,7 +21,7 @@ export interface FrontHalfOptions extends CsvOptions, Omit<SourceOptions, 'count
  * turn when the consumer stops or anything throws.
  */
 export function importBatches(options: FrontHalfOptions): Stage<Uint8Array, Batch> {
-  const { format, dedupe, batch, counters, encode: _objectsHere, ...rest } = options;
+  const { format, dedupe, batch, counters, ...rest } = options;
   return (input, { signal } = {}) => {
     const context = signal === undefined ? {} : { signal };
     const chunks = readSource(counters === undefined ? rest : { ...rest, counters })(input, context);

@@ -65,7 +65,7 @@ describe('importBatchesInWorker', () => {
     const batch = { maxRows: 5_000, maxBytes: 4 * 1024 * 1024 };
     const expected = await collect(importBatches({ format: 'csv', batch }), chunksOf(file));
     const encode = { events: true, context: { actor: 'key:k1' } };
-    const actual = await collect(importBatchesInWorker({ format: 'csv', batch, encode }), chunksOf(file));
+    const actual = await collect(importBatchesInWorker({ format: 'csv', batch }, { encode }), chunksOf(file));
     assert.equal(actual.length, expected.length);
     for (const [i, got] of actual.entries()) {
       const want = expected[i]!;
