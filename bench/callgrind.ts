@@ -36,9 +36,13 @@ function jitNames(perfMap: string): (address: number) => string | undefined {
 const COST_LINE = /^[0-9+\-*]/;
 const NAMED = /^(c?fn|c?ob)=\((\d+)\)(?: (.*))?$/;
 
-/** A dump read once: each function's own instructions (by `object\tfunction`), and how often each function was called. */
+/**
+ * A dump read once: each function's own instructions (by `object\tfunction`), what the calls it
+ * made cost (inclusive, by the same key), and how often each function was called.
+ */
 export interface Dump {
   readonly self: ReadonlyMap<string, number>;
+  readonly callees: ReadonlyMap<string, number>;
   readonly calls: ReadonlyMap<string, number>;
 }
 
@@ -47,6 +51,7 @@ export function readDump(dump: string): Dump {
   const names = new Map<string, string>();
   const objects = new Map<string, string>();
   const self = new Map<string, number>();
+  const callees = new Map<string, number>();
   const calls = new Map<string, number>();
   let current = '?';
   let object = '';
@@ -70,15 +75,13 @@ export function readDump(dump: string): Dump {
       continue;
     }
     if (!COST_LINE.test(line)) continue;
-    if (afterCall) {
-      afterCall = false;
-      continue;
-    }
     const cost = Number(line.split(' ')[1] ?? 0);
     const key = `${object.split('/').pop() ?? ''}\t${current}`;
-    self.set(key, (self.get(key) ?? 0) + cost);
+    const table = afterCall ? callees : self;
+    afterCall = false;
+    table.set(key, (table.get(key) ?? 0) + cost);
   }
-  return { self, calls };
+  return { self, callees, calls };
 }
 
 /**
@@ -86,15 +89,41 @@ export function readDump(dump: string): Dump {
  * callgrind knows only by address (JIT code) is named from the perf map when it is there.
  */
 export function selfCostTable(dump: Dump, perfMap: string, requests: number, top: number): string {
+  return costTable(dump.self, dump, perfMap, requests, top);
+}
+
+/**
+ * The `top` JavaScript functions by inclusive instructions per request: their own and those of
+ * everything they called. Read it for functions that return before the next stage runs (the
+ * request line's writer, a store's read, the logger's clock). Fastify's hooks call the next
+ * stage from their done() callback, so a hook's figure holds everything after it too. Approximate
+ * besides: a recursive function counts its inner calls twice, and callgrind follows JIT code's
+ * calls and returns as well as V8's frames let it.
+ */
+export function inclusiveCostTable(dump: Dump, perfMap: string, requests: number, top: number): string {
+  const jitName = jitNames(perfMap);
+  const inclusive = new Map<string, number>();
+  for (const [key, own] of dump.self) {
+    const name = nameOf(key, jitName).name;
+    if (name.startsWith('JS:')) inclusive.set(key, own + (dump.callees.get(key) ?? 0));
+  }
+  return costTable(inclusive, dump, perfMap, requests, top);
+}
+
+function nameOf(key: string, jitName: (address: number) => string | undefined): { file: string; name: string } {
+  const [file, fn] = key.split('\t') as [string, string];
+  const address = /^0x([0-9a-f]+)/.exec(fn);
+  return { file, name: address === null ? fn : (jitName(parseInt(address[1]!, 16)) ?? fn) };
+}
+
+function costTable(costs: ReadonlyMap<string, number>, dump: Dump, perfMap: string, requests: number, top: number): string {
   const jitName = jitNames(perfMap);
   const total = [...dump.self.values()].reduce((a, b) => a + b, 0);
-  return [...dump.self.entries()]
+  return [...costs.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(([key, cost]) => {
-      const [file, fn] = key.split('\t') as [string, string];
-      const address = /^0x([0-9a-f]+)/.exec(fn);
-      const name = address === null ? fn : (jitName(parseInt(address[1]!, 16)) ?? fn);
+      const { file, name } = nameOf(key, jitName);
       const perRequest = (cost / requests / 1000).toFixed(2).padStart(7);
       return `${perRequest} k  ${((100 * cost) / total).toFixed(1).padStart(4)}%  ${file.padEnd(12).slice(0, 12)} ${name.slice(0, 110)}`;
     })

@@ -19,7 +19,8 @@
  * turn of the event loop serves would vary, and the per-turn costs with it). Routes:
  * INSTR_ROUTES (get,list; post creates users). With INSTR_TOP=N the N functions with most
  * instructions of their own per request are listed too, JIT code named through V8's perf map
- * (--perf-basic-prof).
+ * (--perf-basic-prof). With INSTR_INCLUSIVE=N, the N JavaScript functions with most instructions
+ * of their own and their callees' (see inclusiveCostTable for how to read it).
  *
  * Counts are only comparable within one machine's valgrind, Node.js binary and flags, and a
  * count is not a time: a cache miss or a system call costs far more than its instructions.
@@ -33,7 +34,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { awaitReply, type ServerKind } from './ipc.js';
 import { attributesFor, seedUsers, type seedSqlite, type SeedUsers } from './seed.js';
-import { callsPerRequest, readDump, selfCostTable, totalInstructions } from './callgrind.js';
+import { callsPerRequest, inclusiveCostTable, readDump, selfCostTable, totalInstructions } from './callgrind.js';
 
 const env = process.env;
 const WARMUP = Number(env.INSTR_WARMUP ?? 10_000);
@@ -41,6 +42,7 @@ const REQUESTS = Number(env.INSTR_REQUESTS ?? 2_000);
 const USERS = Number(env.INSTR_USERS ?? 2_000);
 const ROUTES = (env.INSTR_ROUTES ?? 'get,list').split(',').map((r) => r.trim());
 const TOP = Number(env.INSTR_TOP ?? 0);
+const INCLUSIVE = Number(env.INSTR_INCLUSIVE ?? 0);
 /** Starting Node.js and the app under valgrind takes about a minute on an idle core. */
 const START_TIMEOUT_MS = 15 * 60_000;
 
@@ -81,7 +83,7 @@ async function valgrindWrapper(work: string): Promise<string> {
 async function start(target: Target, database: string, wrapper: string, out: string, work: string): Promise<Started> {
   const child = fork(target.serversJs, [target.kind, database], {
     execPath: wrapper,
-    execArgv: ['--single-threaded', '--predictable-gc-schedule', ...(TOP > 0 ? ['--perf-basic-prof'] : [])],
+    execArgv: ['--single-threaded', '--predictable-gc-schedule', ...(TOP > 0 || INCLUSIVE > 0 ? ['--perf-basic-prof'] : [])],
     // --perf-basic-prof leaves V8 logs in the working directory: the scratch folder's.
     cwd: work,
     env: { ...env, INSTR_OUT: out, ROSTER_SHED_EVENT_LOOP_DELAY_MS: '0' },
@@ -139,6 +141,7 @@ interface Counted {
   readonly instructionsPerRequest: number;
   readonly slowTickDefinesPerRequest: number;
   readonly top: string | undefined;
+  readonly inclusive: string | undefined;
 }
 
 async function count(target: Target, database: string, users: SeedUsers, wrapper: string, work: string): Promise<Counted[]> {
@@ -155,13 +158,14 @@ async function count(target: Target, database: string, users: SeedUsers, wrapper
       // callgrind numbers its dumps from 1: the i-th route's is the (i+1)-th.
       const text = await readFile(`${out}.${i + 1}`, 'utf8');
       const dump = readDump(text);
-      const perfMap = TOP > 0 ? await readFile(`/tmp/perf-${server.child.pid}.map`, 'utf8').catch(() => '') : '';
+      const perfMap = TOP > 0 || INCLUSIVE > 0 ? await readFile(`/tmp/perf-${server.child.pid}.map`, 'utf8').catch(() => '') : '';
       counted.push({
         label: target.label,
         route,
         instructionsPerRequest: totalInstructions(text) / REQUESTS,
         slowTickDefinesPerRequest: callsPerRequest(dump, SLOW_TICKS, REQUESTS),
         top: TOP > 0 ? selfCostTable(dump, perfMap, REQUESTS, TOP) : undefined,
+        inclusive: INCLUSIVE > 0 ? inclusiveCostTable(dump, perfMap, REQUESTS, INCLUSIVE) : undefined,
       });
     }
   } finally {
@@ -214,6 +218,9 @@ async function main(): Promise<void> {
       }
     }
     for (const row of results.filter((r) => r.top !== undefined)) console.log(`\n${row.label}, ${row.route}:\n${row.top}`);
+    for (const row of results.filter((r) => r.inclusive !== undefined)) {
+      console.log(`\n${row.label}, ${row.route}, JavaScript functions with their callees:\n${row.inclusive}`);
+    }
   } finally {
     await rm(work, { recursive: true, force: true });
   }

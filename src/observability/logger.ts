@@ -48,13 +48,32 @@ function mergeTraceFields(line: object, mixin: object): object {
  * pino's isoTime, formatted once per millisecond: a busy server writes several request lines in
  * each, and toISOString() was ~0.5 µs of every line.
  */
+export function isoTimeOncePerMs(): string {
+  return isoTimeChunk(Date.now());
+}
+
 let lastMs = Number.NaN;
 let lastTime = '';
-export function isoTimeOncePerMs(): string {
-  const now = Date.now();
-  if (now !== lastMs) {
-    lastMs = now;
-    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+let lastSecond = Number.NaN;
+let secondPrefix = '';
+
+/**
+ * `,"time":"<toISOString() of ms>"`. The text up to the second's dot is formatted once per
+ * second and the milliseconds appended: V8 formats a Date through snprintf, 8–9 k instructions,
+ * which a server answering a request in more than a millisecond paid on every request line
+ * (bench/RESULTS.md, issue 14, twelfth pass).
+ */
+export function isoTimeChunk(ms: number): string {
+  if (ms !== lastMs) {
+    lastMs = ms;
+    const millis = ((ms % 1000) + 1000) % 1000;
+    const second = ms - millis;
+    if (second !== lastSecond) {
+      lastSecond = second;
+      // Always `….000Z` for a whole second, whatever the year's width: dropped to the dot.
+      secondPrefix = `,"time":"${new Date(second).toISOString().slice(0, -4)}`;
+    }
+    lastTime = `${secondPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z"`;
   }
   return lastTime;
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { isoTimeOncePerMs } from '../../src/observability/logger.js';
+import fc from 'fast-check';
+import { isoTimeChunk, isoTimeOncePerMs } from '../../src/observability/logger.js';
 
 const run = promisify(execFile);
 const LOGGER = new URL('../../src/observability/logger.js', import.meta.url).href;
@@ -54,5 +55,21 @@ describe('isoTimeOncePerMs', () => {
     const at = new Date(match[1]!);
     assert.equal(at.toISOString(), match[1]);
     assert.ok(at.getTime() >= before && at.getTime() <= after, `${match[1]} within [${before}, ${after}]`);
+  });
+
+  test('writes what toISOString() writes for any instant, whichever instants came before (its caches)', () => {
+    // Whole range of Date, years -271821 to 275760 included; neighbours share a second or a millisecond.
+    const instant = fc.integer({ min: -8.64e15, max: 8.64e15 });
+    const near = fc.tuple(instant, fc.array(fc.integer({ min: -1500, max: 1500 }), { maxLength: 8 }));
+    fc.assert(
+      fc.property(near, ([start, steps]) => {
+        let ms = start;
+        for (const step of [0, ...steps]) {
+          ms = Math.min(8.64e15, Math.max(-8.64e15, ms + step));
+          assert.equal(isoTimeChunk(ms), `,"time":"${new Date(ms).toISOString()}"`);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
