@@ -1,9 +1,13 @@
 /**
- * Instructions per request, counted by valgrind's callgrind: the same count for the same build
- * and request stream whatever else the machine is doing, so a hot-path change of 1% shows, where
- * the timed benchmarks (bench/http.ts, bench/ab.ts) swing by 10–60% between rounds on a shared
- * machine. It counts what the server process executes in user space (JavaScript, V8, Node, the
- * SQLite driver), not the kernel's share of a request (its socket reads and writes).
+ * Instructions per request, counted by valgrind's callgrind, where the timed benchmarks
+ * (bench/http.ts, bench/ab.ts) swing by 10–60% between rounds on a shared machine. The machine's
+ * load does not change a count, but V8 lands each process in one of several states (the nextTick
+ * literal below is one): the same build counted 224 k and 254 k per GET in two processes
+ * (bench/RESULTS.md, issue 14, twelfth pass), so builds are compared within one run, and a small
+ * difference is counted again. Work driven by the clock (a timestamp formatted once a
+ * millisecond, a sampler once a second) is charged to fewer requests than at full speed. It counts
+ * what the server process executes in user space (JavaScript, V8, Node, the SQLite driver), not
+ * the kernel's share of a request (its socket reads and writes).
  *
  *   node dist/bench/instructions.js [baseline dist folder]
  *
