@@ -24,7 +24,9 @@
  * INSTR_ROUTES (get,list; post creates users). With INSTR_TOP=N the N functions with most
  * instructions of their own per request are listed too, JIT code named through V8's perf map
  * (--perf-basic-prof). With INSTR_INCLUSIVE=N, the N JavaScript functions with most instructions
- * of their own and their callees' (see inclusiveCostTable for how to read it).
+ * of their own and their callees' (see inclusiveCostTable for how to read it). INSTR_AUTH_STUBBED=1
+ * adds this build's Roster with authentication stubbed (every request admin, as in bench/http.ts),
+ * for the target "with an API key ≥ 95% of the same with authentication stubbed".
  *
  * Counts are only comparable within one machine's valgrind, Node.js binary and flags, and a
  * count is not a time: a cache miss or a system call costs far more than its instructions.
@@ -47,6 +49,7 @@ const USERS = Number(env.INSTR_USERS ?? 2_000);
 const ROUTES = (env.INSTR_ROUTES ?? 'get,list').split(',').map((r) => r.trim());
 const TOP = Number(env.INSTR_TOP ?? 0);
 const INCLUSIVE = Number(env.INSTR_INCLUSIVE ?? 0);
+const STUBBED = env.INSTR_AUTH_STUBBED === '1';
 /** Starting Node.js and the app under valgrind takes about a minute on an idle core. */
 const START_TIMEOUT_MS = 15 * 60_000;
 
@@ -190,6 +193,7 @@ async function main(): Promise<void> {
       ? []
       : [{ label: 'Roster before', kind: 'roster' as const, serversJs: join(resolve(baseline), 'bench', 'servers.js') }]),
     { label: baseline === undefined ? 'Roster' : 'Roster after', kind: 'roster', serversJs: here },
+    ...(STUBBED ? [{ label: 'Roster, auth stubbed', kind: 'roster-no-auth' as const, serversJs: here }] : []),
   ];
   const work = await mkdtemp(join(os.tmpdir(), 'roster-instructions-'));
   try {
