@@ -1,13 +1,13 @@
 /**
  * Instructions per request, counted by valgrind's callgrind, where the timed benchmarks
- * (bench/http.ts, bench/ab.ts) swing by 10–60% between rounds on a shared machine. The machine's
- * load does not change a count, but V8 lands each process in one of several states (the nextTick
- * literal below is one): the same build counted 224 k and 254 k per GET in two processes
- * (bench/RESULTS.md, issue 14, twelfth pass), so builds are compared within one run, and a small
- * difference is counted again. Work driven by the clock (a timestamp formatted once a
- * millisecond, a sampler once a second) is charged to fewer requests than at full speed. It counts
- * what the server process executes in user space (JavaScript, V8, Node, the SQLite driver), not
- * the kernel's share of a request (its socket reads and writes).
+ * (bench/http.ts, bench/ab.ts) swing by 10–60% between rounds on a shared machine. A count still
+ * moves between processes: V8 lands each in one of several states (the nextTick literal below is
+ * one), and work driven by the clock (a sampler once a second) is charged to fewer requests the
+ * slower valgrind runs, so also when neighbours slow it. The same build counted 224 k and 254 k per
+ * GET in two processes (bench/RESULTS.md, issue 14, twelfth pass): builds are compared within one
+ * run, and a small difference is counted again. It counts what the server process executes in
+ * user space (JavaScript, V8, Node, the SQLite driver), not the kernel's share of a request (its
+ * socket reads and writes).
  *
  *   node dist/bench/instructions.js [baseline dist folder]
  *
