@@ -60,8 +60,8 @@ let secondPrefix = '';
 /**
  * `,"time":"<toISOString() of ms>"`. The text up to the second's dot is formatted once per
  * second and the milliseconds appended: V8 formats a Date through snprintf, 8–9 k instructions,
- * which a server answering a request in more than a millisecond paid on every request line
- * (bench/RESULTS.md, issue 14, twelfth pass).
+ * which every line paid where lines are more than a millisecond apart (a lightly loaded server,
+ * any server under valgrind; bench/RESULTS.md, issue 14, twelfth pass).
  */
 export function isoTimeChunk(ms: number): string {
   if (ms !== lastMs) {
