@@ -89,7 +89,7 @@ export function readDump(dump: string): Dump {
  * callgrind knows only by address (JIT code) is named from the perf map when it is there.
  */
 export function selfCostTable(dump: Dump, perfMap: string, requests: number, top: number): string {
-  return costTable(dump.self, dump, perfMap, requests, top);
+  return costTable(dump.self, dump, jitNames(perfMap), requests, top);
 }
 
 /**
@@ -107,7 +107,7 @@ export function inclusiveCostTable(dump: Dump, perfMap: string, requests: number
     const name = nameOf(key, jitName).name;
     if (name.startsWith('JS:')) inclusive.set(key, own + (dump.callees.get(key) ?? 0));
   }
-  return costTable(inclusive, dump, perfMap, requests, top);
+  return costTable(inclusive, dump, jitName, requests, top);
 }
 
 function nameOf(key: string, jitName: (address: number) => string | undefined): { file: string; name: string } {
@@ -116,8 +116,13 @@ function nameOf(key: string, jitName: (address: number) => string | undefined): 
   return { file, name: address === null ? fn : (jitName(parseInt(address[1]!, 16)) ?? fn) };
 }
 
-function costTable(costs: ReadonlyMap<string, number>, dump: Dump, perfMap: string, requests: number, top: number): string {
-  const jitName = jitNames(perfMap);
+function costTable(
+  costs: ReadonlyMap<string, number>,
+  dump: Dump,
+  jitName: (address: number) => string | undefined,
+  requests: number,
+  top: number,
+): string {
   const total = [...dump.self.values()].reduce((a, b) => a + b, 0);
   return [...costs.entries()]
     .sort((a, b) => b[1] - a[1])

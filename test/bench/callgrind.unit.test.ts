@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { callsPerRequest, readDump, selfCostTable, totalInstructions } from '../../bench/callgrind.js';
+import { callsPerRequest, inclusiveCostTable, readDump, selfCostTable, totalInstructions } from '../../bench/callgrind.js';
 
 // A dump in callgrind's format with name compression: `main` calls `work` (a symbol) and JIT code
 // known only by its address; the line after `calls=` is the call's inclusive cost.
@@ -49,6 +49,30 @@ describe('callgrind dumps', () => {
     assert.equal(callsPerRequest(readDump(DUMP), 'work', 1), 3);
     assert.equal(callsPerRequest(readDump(DUMP), '0x000000000d24cb00', 2), 0.5);
     assert.equal(callsPerRequest(readDump(DUMP), 'main', 1), 0);
+  });
+
+  test('the inclusive table lists JavaScript functions with what their calls cost', () => {
+    // JIT code `hot` (100 own) calls `work` (a symbol, 900 own): hot's 1000 in all; work is no JavaScript.
+    const dump = readDump(
+      [
+        'events: Ir',
+        'ob=(1) /usr/bin/node',
+        'fn=(1) 0x000000000d24cb00',
+        '0 100',
+        'cfn=(2) work',
+        'calls=2 20',
+        '1 900',
+        'fn=(2)',
+        '20 900',
+        'totals: 1000',
+        '',
+      ].join('\n'),
+    );
+    const rows = inclusiveCostTable(dump, PERF_MAP, 10, 10).split('\n');
+    assert.deepEqual(
+      rows.map((row) => row.replace(/\s+/g, ' ').trim()),
+      ['0.10 k 100.0% node JS:*hot file:///app/hot.js:1:1'],
+    );
   });
 
   test('an address the perf map does not cover keeps its address', () => {
