@@ -71,7 +71,8 @@ export class DrainingServer extends Server {
       connection.responses.add(response);
       clearTimeout(connection.timer);
       connection.timer = undefined;
-      response.once('close', () => {
+      // on(), not once(): a response emits 'close' once, and once() wraps the listener anew per request.
+      response.on('close', () => {
         connection.responses.delete(response);
         if (connection.responses.size > 0) return;
         connection.served++;

@@ -318,11 +318,12 @@ export function usersRoutes(users: UsersService) {
         },
       },
       async (request, reply) => {
-        const user = await users.get(request.params.id, { signal: request.deadline });
-        if (ifNoneMatchHits(request.headers['if-none-match'], user.version)) {
-          return reply.code(304).header('etag', etagOf(user.version)).send(null);
+        // As its wire document: a GET makes no User (no JSON parsed, no Date made) for a body it only writes.
+        const { version, json } = await users.getJson(request.params.id, { signal: request.deadline });
+        if (ifNoneMatchHits(request.headers['if-none-match'], version)) {
+          return reply.code(304).header('etag', etagOf(version)).send(null);
         }
-        return sendUser(reply, 200, user);
+        return sendJsonText(reply.code(200).header('etag', etagOf(version)), json);
       },
     );
 

@@ -2,6 +2,7 @@ import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { LogFormat, LogLevel } from '../config.js';
 import { prettyDestination } from './pretty-log.js';
+import { LineBatcher } from './line-batcher.js';
 
 export type { Logger } from 'pino';
 
@@ -82,27 +83,24 @@ export function createLogger(level: LogLevel, destination?: NodeJS.WritableStrea
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
 }
 
-/** Lines are gathered up to this many bytes per write(2) (sonic-boom's minLength). */
+/** Lines are gathered up to about this many bytes per write(2) (observability/line-batcher.ts). */
 const LOG_WRITE_BYTES = 4096;
 /** Gathered lines are written at least this often, however few. */
 const LOG_FLUSH_MS = 100;
+const STDOUT = 1;
 /** Lines beyond this many bytes waiting for a stalled stdout are dropped, not held: the buffer stays bounded. */
 const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
  * stdout for JSON lines, written asynchronously in batches: one request line per write(2) was
  * a syscall and a libuv round trip per request on the main thread (bench/RESULTS.md, issue 14).
- * A line waits at most LOG_FLUSH_MS; pino flushes what is left when the process exits (a
- * SIGKILL loses at most that much: docs/operations.md).
+ * A line waits at most LOG_FLUSH_MS and is written when the process exits (a SIGKILL loses at
+ * most that much: docs/operations.md). sonic-boom writes each batch as soon as it gets it
+ * (minLength 0); the LineBatcher in front of it makes the batches.
  */
 export function batchedStdout(): DestinationStream {
-  return pino.destination({
-    dest: 1,
-    sync: false,
-    minLength: LOG_WRITE_BYTES,
-    maxLength: LOG_BUFFER_MAX_BYTES,
-    periodicFlush: LOG_FLUSH_MS,
-  });
+  const out = pino.destination({ dest: STDOUT, sync: false, minLength: 0, maxLength: LOG_BUFFER_MAX_BYTES });
+  return new LineBatcher(out, { fd: STDOUT, batchChars: LOG_WRITE_BYTES, flushMs: LOG_FLUSH_MS });
 }
 
 /**

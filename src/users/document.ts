@@ -30,15 +30,22 @@ export function withStoredText(user: User, text: StoredUserText): User {
   return user;
 }
 
-type Stored = StoredUserText | undefined;
+/** The fields of the wire document that every store keeps as plain values. */
+export type WireScalars = Pick<User, 'id' | 'email' | 'name' | 'givenName' | 'familyName' | 'externalId' | 'active' | 'version'>;
+
+/** A user's wire document as JSON text, with its version (the ETag's): what a read answers. */
+export interface UserJson {
+  readonly version: number;
+  readonly json: string;
+}
 
 /**
  * How each field of the wire document (UserDocument, in the order of the User schema) is
- * written from a user, and from the stored text where there is one. A column added to users
- * gets one row here beside its line in toUserDocument(); test/users/document.unit.test.ts
- * fails until both agree.
+ * written: the plain fields from the user, the rest from its text (the stored text, or the
+ * user's own values serialized and formatted). A column added to users gets one row here beside
+ * its line in toUserDocument(); test/users/document.unit.test.ts fails until both agree.
  */
-const WIRE_FIELDS: readonly (readonly [name: string, write: (user: User, stored: Stored) => string])[] = [
+const WIRE_FIELDS: readonly (readonly [name: string, write: (user: WireScalars, text: StoredUserText) => string])[] = [
   ['id', (u) => JSON.stringify(u.id)],
   ['email', (u) => JSON.stringify(u.email)],
   ['name', (u) => JSON.stringify(u.name)],
@@ -46,11 +53,11 @@ const WIRE_FIELDS: readonly (readonly [name: string, write: (user: User, stored:
   ['family_name', (u) => JSON.stringify(u.familyName)],
   ['external_id', (u) => JSON.stringify(u.externalId)],
   ['active', (u) => (u.active ? 'true' : 'false')],
-  ['attributes', (u, s) => (s !== undefined && isJsonObjectText(s.attributes) ? s.attributes : JSON.stringify(u.attributes))],
-  ['profile', (u, s) => (s !== undefined && isJsonObjectText(s.profile) ? s.profile : JSON.stringify(u.profile))],
+  ['attributes', (_, t) => t.attributes],
+  ['profile', (_, t) => t.profile],
   ['version', (u) => String(u.version)],
-  ['created_at', (u, s) => (s !== undefined && isIsoText(s.createdAt) ? `"${s.createdAt}"` : `"${u.createdAt.toISOString()}"`)],
-  ['updated_at', (u, s) => (s !== undefined && isIsoText(s.updatedAt) ? `"${s.updatedAt}"` : `"${u.updatedAt.toISOString()}"`)],
+  ['created_at', (_, t) => `"${t.createdAt}"`],
+  ['updated_at', (_, t) => `"${t.updatedAt}"`],
 ];
 
 /** Written once: `"name":` of each field, the comma included from the second on. */
@@ -59,6 +66,12 @@ const PREFIXES = WIRE_FIELDS.map(([name], i) => `${i === 0 ? '' : ','}"${name}":
 /** The names of the wire document's fields in order (for the test that keeps them in step with toUserDocument()). */
 export const WIRE_FIELD_NAMES: readonly string[] = WIRE_FIELDS.map(([name]) => name);
 
+function wireJson(user: WireScalars, text: StoredUserText): string {
+  let json = '{';
+  for (let i = 0; i < WIRE_FIELDS.length; i++) json += PREFIXES[i]! + WIRE_FIELDS[i]![1](user, text);
+  return `${json}}`;
+}
+
 /**
  * JSON.stringify(toUserDocument(user)), written without building the document: a user read from
  * a store that keeps text (withStoredText()) has its attributes and times spliced in as stored,
@@ -66,9 +79,30 @@ export const WIRE_FIELD_NAMES: readonly string[] = WIRE_FIELDS.map(([name]) => n
  */
 export function userJson(user: User): string {
   const stored = (user as { [STORED_TEXT]?: StoredUserText })[STORED_TEXT];
-  let json = '{';
-  for (let i = 0; i < WIRE_FIELDS.length; i++) json += PREFIXES[i]! + WIRE_FIELDS[i]![1](user, stored);
-  return `${json}}`;
+  return wireJson(user, stored !== undefined && splices(stored) ? stored : textOf(user));
+}
+
+/**
+ * The wire document of a user a store keeps as text, written from its plain fields and that
+ * text without reading a User (no JSON parsed, no Date made): a GET answers so. Undefined when
+ * the text is not of the shape that is spliced; the caller then reads the user and writes it.
+ */
+export function storedUserJson(user: WireScalars, text: StoredUserText): string | undefined {
+  return splices(text) ? wireJson(user, text) : undefined;
+}
+
+function textOf(user: User): StoredUserText {
+  return {
+    attributes: JSON.stringify(user.attributes),
+    profile: JSON.stringify(user.profile),
+    createdAt: user.createdAt.toISOString(),
+    updatedAt: user.updatedAt.toISOString(),
+  };
+}
+
+/** Stored text of the shapes JSON.stringify() and toISOString() give: other text is not spliced. */
+function splices(text: StoredUserText): boolean {
+  return isJsonObjectText(text.attributes) && isJsonObjectText(text.profile) && isIsoText(text.createdAt) && isIsoText(text.updatedAt);
 }
 
 /** A page of users as the list route answers it: `{"data":[…],"next_cursor":…}`. */
@@ -78,7 +112,7 @@ export function userPageJson(users: readonly User[], nextCursor: string | null):
   return `${json}],"next_cursor":${nextCursor === null ? 'null' : JSON.stringify(nextCursor)}}`;
 }
 
-/** The shape JSON.stringify() gives an object: stored text of another shape is not spliced. */
+/** The shape JSON.stringify() gives an object. */
 function isJsonObjectText(text: string): boolean {
   return text.length >= 2 && text.charCodeAt(0) === 0x7b && text.charCodeAt(text.length - 1) === 0x7d;
 }

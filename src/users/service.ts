@@ -11,6 +11,7 @@ import { abortSignalOf, type Cancellation } from '../kit/deadline.js';
 import { IdempotencyKeyReusedError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from './errors.js';
 import { foldKey, parseNewUser, parseUserId, type NewUser, type NewUserInput, type User, type UserId } from './model.js';
 import { applyUserPatch } from './patch.js';
+import type { UserJson } from './document.js';
 import type { EventContext, NewEvent } from '../events/model.js';
 import { userCreated, userDeleted, userUpdated } from './events.js';
 import { inRange, mergeSearchPage, prefixRange, type KeyedUser, type KeyPosition, type KeyRange, type SearchKey } from './search.js';
@@ -72,6 +73,8 @@ export interface UserStore {
   /** The unexpired record for a key, if any. */
   findIdempotency(scope: string, key: string, now: Date, signal?: Cancellation): Promise<IdempotencyRecord | undefined>;
   get(id: UserId, signal?: Cancellation): Promise<User | undefined>;
+  /** The user's wire document and version, as get() would give them to userJson(). */
+  getJson(id: UserId, signal?: Cancellation): Promise<UserJson | undefined>;
   /** One page in id order; the work is bounded by `limit` (an index range scan). */
   list(query: UserPageQuery, signal?: Cancellation): Promise<User[]>;
   /**
@@ -214,11 +217,24 @@ export class UsersService {
   }
 
   /** @throws ValidationError (bad id), UserNotFoundError */
-  async get(id: string, ctx: RequestContext = {}): Promise<User> {
+  get(id: string, ctx: RequestContext = {}): Promise<User> {
+    return this.#found(id, (userId) => this.#store.get(userId, ctx.signal));
+  }
+
+  /**
+   * What get() finds as its wire document and version (users/document.ts), read without making
+   * a User: what the HTTP API answers a GET with.
+   * @throws ValidationError (bad id), UserNotFoundError
+   */
+  getJson(id: string, ctx: RequestContext = {}): Promise<UserJson> {
+    return this.#found(id, (userId) => this.#store.getJson(userId, ctx.signal));
+  }
+
+  #found<T>(id: string, read: (id: UserId) => Promise<T | undefined>): Promise<T> {
     return inSpan('users.get', async () => {
-      const user = await this.#store.get(requireUserId(id), ctx.signal);
-      if (!user) throw new UserNotFoundError(`No user has id ${id}.`);
-      return user;
+      const found = await read(requireUserId(id));
+      if (found === undefined) throw new UserNotFoundError(`No user has id ${id}.`);
+      return found;
     });
   }
 

@@ -8,7 +8,17 @@ import { publishPoolEvents, toEventRow } from '../events/sql-outbox.js';
 import { IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import { conflictOf } from './sql-conflicts.js';
 import type { User, UserId } from './model.js';
-import { fromUserRow, fromUserSnapshot, insertValues, toUserRow, toUserSnapshot, updateValues, type StoredUserColumns } from './sql-row.js';
+import {
+  fromUserRow,
+  fromUserSnapshot,
+  insertValues,
+  toUserRow,
+  toUserSnapshot,
+  updateValues,
+  userJsonOfRow,
+  type StoredUserColumns,
+} from './sql-row.js';
+import type { UserJson } from './document.js';
 import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
 import type { KeyedUser } from './search.js';
 import {
@@ -82,6 +92,12 @@ export class PostgresUserStore implements UserStore {
     const { rows } = await this.#read(signal, (client) => this.#run(client, GET, [id]));
     const row = rows[0] as StoredUserColumns | undefined;
     return row === undefined ? undefined : fromUserRow(row, postgresDialect);
+  }
+
+  async getJson(id: UserId, signal?: Cancellation): Promise<UserJson | undefined> {
+    const { rows } = await this.#read(signal, (client) => this.#run(client, GET, [id]));
+    const row = rows[0] as StoredUserColumns | undefined;
+    return row === undefined ? undefined : userJsonOfRow(row, postgresDialect);
   }
 
   async list(query: UserPageQuery, signal?: Cancellation): Promise<User[]> {

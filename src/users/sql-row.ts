@@ -1,6 +1,6 @@
 import type { SqlDialect } from '../db/dialect.js';
 import { parseIsoTimestamp } from '../kit/iso-time.js';
-import { withStoredText } from './document.js';
+import { storedUserJson, userJson, withStoredText, type StoredUserText, type UserJson, type WireScalars } from './document.js';
 import {
   foldKey,
   type Attributes,
@@ -166,8 +166,7 @@ export function postgresAssignments(first: number): string {
  * writes it straight to the wire (users/document.ts).
  */
 export function fromUserRow(row: StoredUserColumns, dialect: SqlDialect): User {
-  const createdText = dialect.timeText(row.created_at);
-  const updatedText = dialect.timeText(row.updated_at);
+  const text = storedTextOf(row, dialect);
   const user: User = {
     id: row.id as UserId,
     email: row.email as Email,
@@ -180,14 +179,47 @@ export function fromUserRow(row: StoredUserColumns, dialect: SqlDialect): User {
     attributes: dialect.fromJson(row.attributes) as Attributes,
     profile: dialect.fromJson(row.profile) as Profile,
     version: row.version,
-    createdAt: createdText === undefined ? dialect.fromTime(row.created_at) : parseIsoTimestamp(createdText),
-    updatedAt: updatedText === undefined ? dialect.fromTime(row.updated_at) : parseIsoTimestamp(updatedText),
+    createdAt: text === undefined ? dialect.fromTime(row.created_at) : parseIsoTimestamp(text.createdAt),
+    updatedAt: text === undefined ? dialect.fromTime(row.updated_at) : parseIsoTimestamp(text.updatedAt),
   };
+  return text === undefined ? user : withStoredText(user, text);
+}
+
+/**
+ * The wire document of the user a row holds, and its version: userJson(fromUserRow(row)) without
+ * the User in between where the row holds its attributes and times as text (storedUserJson()),
+ * so a GET parses no JSON and makes no Date it would only write back (bench/RESULTS.md, issue
+ * 14 thirteenth pass).
+ */
+export function userJsonOfRow(row: StoredUserColumns, dialect: SqlDialect): UserJson {
+  const text = storedTextOf(row, dialect);
+  const json = text === undefined ? undefined : storedUserJson(wireScalarsOf(row), text);
+  return { version: row.version, json: json ?? userJson(fromUserRow(row, dialect)) };
+}
+
+// The fields fromUserRow() spells out too: a spread of these into its literal would copy every row of a page twice.
+function wireScalarsOf(row: StoredUserColumns): WireScalars {
+  return {
+    id: row.id as UserId,
+    email: row.email as Email,
+    name: row.name as UserName,
+    active: row.active === true || row.active === 1,
+    externalId: row.external_id as ExternalId | null,
+    givenName: row.given_name as UserName | null,
+    familyName: row.family_name as UserName | null,
+    version: row.version,
+  };
+}
+
+/** The row's attributes, profile and times as the store keeps them, when the driver gave all four as text. */
+function storedTextOf(row: StoredUserColumns, dialect: SqlDialect): StoredUserText | undefined {
+  const createdAt = dialect.timeText(row.created_at);
+  const updatedAt = dialect.timeText(row.updated_at);
   const { attributes, profile } = row;
-  if (typeof attributes !== 'string' || typeof profile !== 'string' || createdText === undefined || updatedText === undefined) {
-    return user;
+  if (typeof attributes !== 'string' || typeof profile !== 'string' || createdAt === undefined || updatedAt === undefined) {
+    return undefined;
   }
-  return withStoredText(user, { attributes, profile, createdAt: createdText, updatedAt: updatedText });
+  return { attributes, profile, createdAt, updatedAt };
 }
 
 /** The user an idempotency record keeps (its `result` column): JSON text, times as toISOString(). */

@@ -14,7 +14,17 @@ import { conflictOf } from './sql-conflicts.js';
 import type { User, UserId } from './model.js';
 import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
 import type { KeyedUser } from './search.js';
-import { fromUserRow, fromUserSnapshot, insertValues, storedUserColumnsOf, toUserRow, toUserSnapshot, updateValues } from './sql-row.js';
+import {
+  fromUserRow,
+  fromUserSnapshot,
+  insertValues,
+  storedUserColumnsOf,
+  toUserRow,
+  toUserSnapshot,
+  updateValues,
+  userJsonOfRow,
+} from './sql-row.js';
+import type { UserJson } from './document.js';
 import {
   listStatementOf,
   prepareUserStatements,
@@ -112,6 +122,12 @@ export class SqliteUserStore implements UserStore {
     signal?.throwIfAborted();
     const row = await this.#turns.run(() => this.#get<StoredUserValues>(this.#s.getUser, id), signal);
     return row === undefined ? undefined : fromUserRow(storedUserColumnsOf(row), sqliteDialect);
+  }
+
+  async getJson(id: UserId, signal?: Cancellation): Promise<UserJson | undefined> {
+    signal?.throwIfAborted();
+    const row = await this.#turns.run(() => this.#get<StoredUserValues>(this.#s.getUser, id), signal);
+    return row === undefined ? undefined : userJsonOfRow(storedUserColumnsOf(row), sqliteDialect);
   }
 
   async list(query: UserPageQuery, signal?: Cancellation): Promise<User[]> {

@@ -1082,6 +1082,7 @@ describe('internal errors', () => {
     create: () => Promise.reject(new Error(SECRET)),
     findIdempotency: () => Promise.reject(new Error(SECRET)),
     get: () => Promise.reject(new Error(SECRET)),
+    getJson: () => Promise.reject(new Error(SECRET)),
     list: () => Promise.reject(new Error(SECRET)),
     skip: () => Promise.reject(new Error(SECRET)),
     search: () => Promise.reject(new Error(SECRET)),

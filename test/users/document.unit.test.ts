@@ -12,7 +12,7 @@ import {
   type UserId,
   type UserName,
 } from '../../src/users/model.js';
-import { fromUserRow, toUserRow } from '../../src/users/sql-row.js';
+import { fromUserRow, toUserRow, userJsonOfRow } from '../../src/users/sql-row.js';
 import { sqliteDialect } from '../../src/db/dialect.js';
 
 // Any text JSON can carry: lone surrogates and U+2028 included, which the writer must escape
@@ -69,6 +69,17 @@ describe('userJson', () => {
         assert.deepEqual(read.attributes, JSON.parse(JSON.stringify(u.attributes)));
         assert.equal(read.createdAt.getTime(), u.createdAt.getTime());
         assert.equal(read.updatedAt.getTime(), u.updatedAt.getTime());
+      }),
+    );
+  });
+
+  test('a row holding text is written to the same document without reading the user (userJsonOfRow)', () => {
+    fc.assert(
+      fc.property(user, (u) => {
+        assert.deepEqual(userJsonOfRow(toUserRow(u, sqliteDialect), sqliteDialect), {
+          version: u.version,
+          json: JSON.stringify(toUserDocument(u)),
+        });
       }),
     );
   });

@@ -26,6 +26,7 @@ import {
   storedUserColumnsOf,
   toUserRow,
   updateValues,
+  userJsonOfRow,
   type StoredUserColumns,
 } from '../../src/users/sql-row.js';
 
@@ -107,6 +108,32 @@ describe('the users column table', () => {
     assert.deepEqual(fromUserRow(asText, postgresDialect), user);
     assert.deepEqual(JSON.parse(userJson(fromUserRow(asText, postgresDialect))), JSON.parse(JSON.stringify(toUserDocument(user))));
     assert.match(userJson(fromUserRow(asText, postgresDialect)), /"attributes":\{"team": "engines", "level": 3\}/);
+  });
+
+  test('userJsonOfRow() writes the document userJson() writes of the user read, for every shape of row', () => {
+    const sqlite = toUserRow(user, sqliteDialect);
+    const parsed = { ...toUserRow(user, postgresDialect), attributes: user.attributes, profile: user.profile };
+    const pgText = {
+      ...parsed,
+      attributes: '{"team": "engines", "level": 3}',
+      profile: '{"title": "Analyst"}',
+      created_at: '2025-11-02 09:14:07.12+00',
+      updated_at: '2025-11-20 16:41:55.003+00',
+    };
+    // Text of a shape that is not spliced (a time without its milliseconds): the user is read and written.
+    const oddTime = { ...sqlite, created_at: '2025-11-02T09:14:07Z' };
+    const cases: [StoredUserColumns, typeof sqliteDialect][] = [
+      [sqlite, sqliteDialect],
+      [parsed, postgresDialect],
+      [pgText, postgresDialect],
+      [oddTime, sqliteDialect],
+    ];
+    for (const [row, dialect] of cases) {
+      assert.deepEqual(userJsonOfRow(row, dialect), { version: 4, json: userJson(fromUserRow(row, dialect)) });
+    }
+    // The stored text is what goes out where it splices.
+    assert.match(userJsonOfRow(pgText, postgresDialect).json, /"attributes":\{"team": "engines", "level": 3\}/);
+    assert.match(userJsonOfRow(oddTime, sqliteDialect).json, /"created_at":"2025-11-02T09:14:07.000Z"/);
   });
 
   test('placeholders and typed parameters match the columns in number and order', () => {

@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from '../../src/users/errors.js';
-import type { Attributes, Email, User, UserId, UserName } from '../../src/users/model.js';
+import { toUserDocument, type Attributes, type Email, type User, type UserId, type UserName } from '../../src/users/model.js';
+import { userJson } from '../../src/users/document.js';
 import { userStoreFor } from '../../src/compose/users.js';
 import { Deadline } from '../../src/kit/deadline.js';
 import type { IdempotencyRecord, UserStore } from '../../src/users/service.js';
@@ -45,6 +46,19 @@ for (const [dialect, open, skip] of await dialects()) {
 
     test('get of an unknown id is undefined', async () => {
       assert.equal(await store.get(uuidv7() as UserId), undefined);
+    });
+
+    test('getJson answers the document of the user get() reads, with its version, from the same row', async () => {
+      const user = makeUser({
+        attributes: { nested: { a: [1, 'two', null] }, 'ü\u2028': '"quoted"' } as unknown as Attributes,
+        givenName: 'Zoë' as UserName,
+      });
+      await store.create(user, undefined, created(user));
+      const changed = await store.update(user.id, (u) => ({ ...u, name: 'Renamed' as UserName, version: u.version + 1 }), describeUpdate);
+      const read = await store.getJson(user.id);
+      assert.deepEqual(read, { version: 2, json: userJson((await store.get(user.id))!) });
+      assert.deepEqual(JSON.parse(read.json), JSON.parse(JSON.stringify(toUserDocument(changed))));
+      assert.equal(await store.getJson(uuidv7() as UserId), undefined);
     });
 
     test('emails are unique case-insensitively and stored as given', async () => {
@@ -311,6 +325,7 @@ for (const [dialect, open, skip] of await dialects()) {
       deadline.abort(new Error('client gone'));
       deadline.dispose();
       await assert.rejects(store.get(user.id, deadline), /client gone/);
+      await assert.rejects(store.getJson(user.id, deadline), /client gone/);
       await assert.rejects(store.list({ limit: 10 }, deadline), /client gone/);
       const other = makeUser();
       await assert.rejects(store.create(other, undefined, created(other), deadline), /client gone/);
