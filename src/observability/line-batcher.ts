@@ -40,7 +40,7 @@ export class LineBatcher {
     this.out = out;
     this.fd = options.fd;
     this.batchChars = options.batchChars;
-    this.#timer = setInterval(() => this.#handOver(), options.flushMs).unref();
+    this.#timer = setInterval(() => this.handOver(), options.flushMs).unref();
     flushedAtExit.add(this);
     hookExit();
   }
@@ -48,12 +48,12 @@ export class LineBatcher {
   write(line: string): boolean {
     this.#pending += line;
     this.#chars += line.length;
-    if (this.#chars >= this.batchChars) this.#handOver();
+    if (this.#chars >= this.batchChars) this.handOver();
     return true;
   }
 
   flush(callback?: (error?: Error | null) => void): void {
-    this.#handOver();
+    this.handOver();
     this.out.flush(callback);
   }
 
@@ -64,18 +64,23 @@ export class LineBatcher {
    */
   flushSync(): void {
     const text = this.#take();
-    this.out.flushSync();
-    if (text !== '') writeAllSync(this.fd, text);
+    try {
+      this.out.flushSync();
+    } finally {
+      // Also when sonic-boom was ended already (pino ends it at 'beforeExit'): these lines are still owed.
+      if (text !== '') writeAllSync(this.fd, text);
+    }
   }
 
   end(): void {
     clearInterval(this.#timer);
     flushedAtExit.delete(this);
-    this.#handOver();
+    this.handOver();
     this.out.end();
   }
 
-  #handOver(): void {
+  /** Hands what waits to sonic-boom now (also at 'beforeExit', just before pino flushes and ends it). */
+  handOver(): void {
     if (this.#chars > 0) this.out.write(this.#take());
   }
 
@@ -91,22 +96,31 @@ const flushedAtExit = new Set<LineBatcher>();
 let exitHooked = false;
 
 /**
- * At 'exit', before pino's own handler (which flushes sonic-boom synchronously too, finding
- * nothing left): a process that calls process.exit() right after logging (`roster serve` at the
- * end of its shutdown) loses none of its last lines.
+ * Before pino's own handlers, which flush sonic-boom and, at 'beforeExit', end it: at
+ * 'beforeExit' what waits is handed over while the event loop can still write it; at 'exit'
+ * (a process.exit() right after logging, as `roster serve` does at the end of its shutdown) it
+ * is written synchronously. Either way no last line is lost.
  */
 function hookExit(): void {
   if (exitHooked) return;
   exitHooked = true;
-  process.prependListener('exit', () => {
+  const each = (what: (batcher: LineBatcher) => void) => () => {
     for (const batcher of flushedAtExit) {
       try {
-        batcher.flushSync();
+        what(batcher);
       } catch {
         // stdout is closed or gone: nothing can be written anywhere now.
       }
     }
-  });
+  };
+  process.prependListener(
+    'beforeExit',
+    each((batcher) => batcher.handOver()),
+  );
+  process.prependListener(
+    'exit',
+    each((batcher) => batcher.flushSync()),
+  );
 }
 
 /** writeSync() until all of it is written; a full non-blocking pipe is retried for a while, then given up. */

@@ -27,6 +27,19 @@ describe('the service logger on stdout', () => {
     );
   });
 
+  test('every line reaches stdout when the process ends by itself', async () => {
+    // No process.exit(): the event loop empties, and pino ends its stream at 'beforeExit'.
+    const script = `${serviceLogger}
+      for (let i = 0; i < 1000; i++) logger.info({ i }, 'line');
+      setTimeout(() => { for (let i = 1000; i < 1010; i++) logger.info({ i }, 'line'); }, 1);`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { maxBuffer: 64 * 1024 * 1024 });
+    const lines = stdout.split('\n').filter((line) => line !== '');
+    assert.deepEqual(
+      lines.map((line) => (JSON.parse(line) as { i: number }).i),
+      Array.from({ length: 1010 }, (_, i) => i),
+    );
+  });
+
   test('a line written by a process that then stays quiet arrives without further writes', async () => {
     // It stays alive (a long timer) and writes nothing more: only the periodic flush can send it.
     const script = `${serviceLogger}
