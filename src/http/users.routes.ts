@@ -208,10 +208,16 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * The one place a User becomes JSON: a row or a domain object never reaches the wire
  * unconverted. Written by users/document.ts (the User schema's fields, in its order), which
  * splices in a stored user's attributes and times as stored, rather than by the route's
- * compiled serializer, which would parse and write them again.
+ * compiled serializer, which would parse and write them again. A GET's document is written by
+ * the store from the row (users/sql-row.ts userJsonOfRow) and sent by sendUserJson().
  */
 function sendUser(reply: FastifyReply, status: number, user: User) {
-  return sendJsonText(reply.code(status).header('etag', etagOf(user.version)), userJson(user));
+  return sendUserJson(reply, status, user.version, userJson(user));
+}
+
+/** A user's wire document already written (sendUser(), or a store's getJson()), with its version as the ETag. */
+function sendUserJson(reply: FastifyReply, status: number, version: number, json: string) {
+  return sendJsonText(reply.code(status).header('etag', etagOf(version)), json);
 }
 
 /** A body already written as JSON (users/document.ts): what the route's response schema describes. */
@@ -323,7 +329,7 @@ export function usersRoutes(users: UsersService) {
         if (ifNoneMatchHits(request.headers['if-none-match'], version)) {
           return reply.code(304).header('etag', etagOf(version)).send(null);
         }
-        return sendJsonText(reply.code(200).header('etag', etagOf(version)), json);
+        return sendUserJson(reply, 200, version, json);
       },
     );
 

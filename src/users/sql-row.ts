@@ -197,7 +197,7 @@ export function userJsonOfRow(row: StoredUserColumns, dialect: SqlDialect): User
   return { version: row.version, json: json ?? userJson(fromUserRow(row, dialect)) };
 }
 
-// The fields fromUserRow() spells out too: a spread of these into its literal would copy every row of a page twice.
+// The fields fromUserRow() spells out too: spreading these into its literal would make a second object per row of a page.
 function wireScalarsOf(row: StoredUserColumns): WireScalars {
   return {
     id: row.id as UserId,

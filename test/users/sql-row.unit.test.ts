@@ -47,6 +47,17 @@ const user: User = {
 
 const split = (list: string) => list.split(', ');
 
+// The user's row as pg gives it by default (Dates, parsed jsonb) and as a statement read with
+// timesAndJsonAsText() gives it (PostgreSQL's text): both read back as the same user and document.
+const parsed = { ...toUserRow(user, postgresDialect), attributes: user.attributes, profile: user.profile };
+const asText = {
+  ...parsed,
+  attributes: '{"team": "engines", "level": 3}',
+  profile: '{"title": "Analyst"}',
+  created_at: '2025-11-02 09:14:07.12+00',
+  updated_at: '2025-11-20 16:41:55.003+00',
+};
+
 describe('the users column table', () => {
   for (const dialect of [sqliteDialect, postgresDialect]) {
     test(`names every column toUserRow() writes, once (${dialect.name})`, () => {
@@ -93,17 +104,7 @@ describe('the users column table', () => {
     assert.equal(userJson(fromValues), JSON.stringify(toUserDocument(user)));
   });
 
-  // As pg gives a row by default (Dates, parsed jsonb) and as a statement read with
-  // timesAndJsonAsText() gives it (PostgreSQL's text): the same user, and the same wire document.
   test('a PostgreSQL row as parsed values or as text is the same user', () => {
-    const parsed = { ...toUserRow(user, postgresDialect), attributes: user.attributes, profile: user.profile };
-    const asText = {
-      ...parsed,
-      attributes: '{"team": "engines", "level": 3}',
-      profile: '{"title": "Analyst"}',
-      created_at: '2025-11-02 09:14:07.12+00',
-      updated_at: '2025-11-20 16:41:55.003+00',
-    };
     assert.deepEqual(fromUserRow(parsed, postgresDialect), user);
     assert.deepEqual(fromUserRow(asText, postgresDialect), user);
     assert.deepEqual(JSON.parse(userJson(fromUserRow(asText, postgresDialect))), JSON.parse(JSON.stringify(toUserDocument(user))));
@@ -112,27 +113,19 @@ describe('the users column table', () => {
 
   test('userJsonOfRow() writes the document userJson() writes of the user read, for every shape of row', () => {
     const sqlite = toUserRow(user, sqliteDialect);
-    const parsed = { ...toUserRow(user, postgresDialect), attributes: user.attributes, profile: user.profile };
-    const pgText = {
-      ...parsed,
-      attributes: '{"team": "engines", "level": 3}',
-      profile: '{"title": "Analyst"}',
-      created_at: '2025-11-02 09:14:07.12+00',
-      updated_at: '2025-11-20 16:41:55.003+00',
-    };
     // Text of a shape that is not spliced (a time without its milliseconds): the user is read and written.
     const oddTime = { ...sqlite, created_at: '2025-11-02T09:14:07Z' };
     const cases: [StoredUserColumns, typeof sqliteDialect][] = [
       [sqlite, sqliteDialect],
       [parsed, postgresDialect],
-      [pgText, postgresDialect],
+      [asText, postgresDialect],
       [oddTime, sqliteDialect],
     ];
     for (const [row, dialect] of cases) {
       assert.deepEqual(userJsonOfRow(row, dialect), { version: 4, json: userJson(fromUserRow(row, dialect)) });
     }
     // The stored text is what goes out where it splices.
-    assert.match(userJsonOfRow(pgText, postgresDialect).json, /"attributes":\{"team": "engines", "level": 3\}/);
+    assert.match(userJsonOfRow(asText, postgresDialect).json, /"attributes":\{"team": "engines", "level": 3\}/);
     assert.match(userJsonOfRow(oddTime, sqliteDialect).json, /"created_at":"2025-11-02T09:14:07.000Z"/);
   });
 
