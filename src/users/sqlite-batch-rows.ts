@@ -4,7 +4,8 @@ import { toEventRow } from '../events/sql-outbox.js';
 import type { BatchUser } from './batch-store.js';
 import { userCreated } from './events.js';
 import type { User, UserId } from './model.js';
-import { fromUserRow, insertValues, toUserRow, USER_ROW_COLUMNS, type StoredUserColumns } from './sql-row.js';
+import { storedUserJson } from './document.js';
+import { fromUserRow, insertValues, toUserRow, USER_ROW_COLUMNS, type StoredUserColumns, type UserRow } from './sql-row.js';
 
 /**
  * A batch of new users as the parameters of their statements, made where the import reads the
@@ -18,7 +19,7 @@ import { fromUserRow, insertValues, toUserRow, USER_ROW_COLUMNS, type StoredUser
  * buffer per batch, transferred, not copied, outside both heaps; the writing thread reads one row
  * at a time into the same two arrays, and a row's strings die young.
  *
- * The parameters are the per-row path's own (insertValues(toUserRow(user)), toEventRow(userCreated())),
+ * The parameters are the per-row path's own (insertValues(toUserRow(user)), createdEventParameters()),
  * so a user and its `user.created` event are stored byte for byte as that path stores them. The
  * batch is stamped when it is made (`at`), a batch or two before it commits, as ids made then
  * (UUIDv7) are too.
@@ -82,6 +83,24 @@ export function eventParameters(event: NewEvent): unknown[] {
   return [e.id, e.type, e.occurred_at, e.actor, e.request_id, e.subject_id, e.data];
 }
 
+/**
+ * eventParameters(userCreated(eventId, user, context)) for a user just mapped to its SQLite row
+ * (`row`, toUserRow()'s): the event's document is written around the row's own JSON text and
+ * times (storedUserJson()) instead of being built as objects and serialized again. Building and
+ * serializing it was about a tenth of a per-user import's CPU (bench/RESULTS.md, issue 15, "the
+ * import's user.created events from the row"). Text of another shape (a year past 9999) takes the
+ * general path.
+ */
+export function createdEventParameters(eventId: string, user: User, row: UserRow, context: EventContext): unknown[] {
+  const { attributes, profile, created_at: createdAt, updated_at: updatedAt } = row;
+  const document =
+    typeof createdAt === 'string' && typeof updatedAt === 'string'
+      ? storedUserJson(user, { attributes, profile, createdAt, updatedAt })
+      : undefined;
+  if (document === undefined) return eventParameters(userCreated(eventId, user, context));
+  return [eventId, 'user.created', createdAt, context.actor ?? null, context.requestId ?? null, user.id, `{"user":${document}}`];
+}
+
 /** Appends values to a buffer that grows as needed. */
 class Writer {
   bytes = Buffer.allocUnsafeSlow(64 * 1024);
@@ -131,8 +150,9 @@ export function encodeCreates(users: readonly BatchUser[], encoding: CreatesEnco
         (row.markIfUnchanged === true ? MARK_IF_UNCHANGED : 0) |
         (row.user.id === undefined ? 0 : ID_GIVEN),
     );
-    for (const v of insertValues(toUserRow(user, sqliteDialect))) out.value(v);
-    if (encoding.events) for (const v of eventParameters(userCreated(newId(), user, encoding.context))) out.value(v);
+    const r = toUserRow(user, sqliteDialect);
+    for (const v of insertValues(r)) out.value(v);
+    if (encoding.events) for (const v of createdEventParameters(newId(), user, r, encoding.context)) out.value(v);
   }
   return { bytes: out.bytes.subarray(0, out.at), count: users.length, events: encoding.events, at: now.toISOString() };
 }

@@ -6,7 +6,7 @@ import { SqliteLockWait } from '../db/sqlite-lock.js';
 import type { NewEvent } from '../events/model.js';
 import type { BatchFinding, BatchUser, UserBatchResult, UserBatchRun, UserBatchWriter } from './batch-store.js';
 import { changedFields } from './changes.js';
-import { userCreated, userUpdated } from './events.js';
+import { userUpdated } from './events.js';
 import { foldKey, type User } from './model.js';
 import {
   INSERT_COLUMNS,
@@ -24,6 +24,7 @@ import {
   EncodedReader,
   EMAIL_KEY_PARAMETER,
   EVENT_COLUMNS,
+  createdEventParameters,
   eventParameters,
   newUser,
   type CreatesEncoding,
@@ -176,7 +177,7 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     const r = toUserRow(user, sqliteDialect);
     const result = this.#statements.insertUser.run(...insertValues(r), this.#run.id);
     if (result.changes === 0) return this.#conflict(row, r.email_key);
-    if (this.#run.events) this.#event(userCreated(this.#newId(), user, this.#run.context));
+    if (this.#run.events) this.#statements.insertEvent.run(...createdEventParameters(this.#newId(), user, r, this.#run.context));
     return 'created';
   }
 

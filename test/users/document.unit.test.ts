@@ -2,49 +2,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { WIRE_FIELD_NAMES, userJson, userPageJson, withStoredText } from '../../src/users/document.js';
-import {
-  toUserDocument,
-  type Attributes,
-  type Email,
-  type ExternalId,
-  type Profile,
-  type User,
-  type UserId,
-  type UserName,
-} from '../../src/users/model.js';
+import { toUserDocument, type Attributes, type Email, type Profile, type User, type UserId, type UserName } from '../../src/users/model.js';
+import { anyAttributes, anyText, anyUser } from './arbitrary-user.js';
 import { fromUserRow, toUserRow, userJsonOfRow } from '../../src/users/sql-row.js';
 import { sqliteDialect } from '../../src/db/dialect.js';
-
-// Any text JSON can carry: lone surrogates and U+2028 included, which the writer must escape
-// exactly as JSON.stringify does.
-const text = fc.string({ unit: 'binary', maxLength: 40 });
-const attributes = fc.dictionary(fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), fc.jsonValue({ maxDepth: 3 }), {
-  maxKeys: 6,
-}) as fc.Arbitrary<Attributes>;
-const date = fc.date({ min: new Date('0000-01-01T00:00:00.000Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true });
-const user: fc.Arbitrary<User> = fc.record({
-  id: fc.uuid().map((id) => id as UserId),
-  email: text.map((t) => t as Email),
-  name: text.map((t) => t as UserName),
-  active: fc.boolean(),
-  externalId: fc.option(
-    text.map((t) => t as ExternalId),
-    { nil: null },
-  ),
-  givenName: fc.option(
-    text.map((t) => t as UserName),
-    { nil: null },
-  ),
-  familyName: fc.option(
-    text.map((t) => t as UserName),
-    { nil: null },
-  ),
-  attributes,
-  profile: attributes.map((a) => a as unknown as Profile),
-  version: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-  createdAt: date,
-  updatedAt: date,
-});
 
 /** The user as a SQLite row holds it and reads it back: attributes and times as stored text. */
 function stored(u: User): User {
@@ -54,7 +15,7 @@ function stored(u: User): User {
 describe('userJson', () => {
   test('writes the document toUserDocument() gives, byte for byte, for any user', () => {
     fc.assert(
-      fc.property(user, (u) => {
+      fc.property(anyUser, (u) => {
         assert.equal(userJson(u), JSON.stringify(toUserDocument(u)));
       }),
     );
@@ -62,7 +23,7 @@ describe('userJson', () => {
 
   test('a user read from stored text is written from that text, and is the same document', () => {
     fc.assert(
-      fc.property(user, (u) => {
+      fc.property(anyUser, (u) => {
         const read = stored(u);
         assert.equal(userJson(read), JSON.stringify(toUserDocument(u)));
         // The lazily read fields are the user's own.
@@ -75,7 +36,7 @@ describe('userJson', () => {
 
   test('a row holding text is written to the same document without reading the user (userJsonOfRow)', () => {
     fc.assert(
-      fc.property(user, (u) => {
+      fc.property(anyUser, (u) => {
         assert.deepEqual(userJsonOfRow(toUserRow(u, sqliteDialect), sqliteDialect), {
           version: u.version,
           json: JSON.stringify(toUserDocument(u)),
@@ -129,7 +90,7 @@ describe('userJson', () => {
 
   test('a user derived from a stored one by a spread carries its own values, not the stored text', () => {
     fc.assert(
-      fc.property(user, attributes, text, (u, changed, name) => {
+      fc.property(anyUser, anyAttributes, anyText, (u, changed, name) => {
         const derived: User = { ...stored(u), name: name as UserName, attributes: changed, version: u.version + 1 };
         assert.equal(userJson(derived), JSON.stringify(toUserDocument(derived)));
         assert.deepEqual(JSON.parse(userJson(derived)).attributes, JSON.parse(JSON.stringify(changed)));
@@ -139,7 +100,7 @@ describe('userJson', () => {
 
   test('writes exactly the fields of toUserDocument(), in its order', () => {
     fc.assert(
-      fc.property(user, (u) => {
+      fc.property(anyUser, (u) => {
         assert.deepEqual(WIRE_FIELD_NAMES, Object.keys(toUserDocument(u)));
       }),
       { numRuns: 5 },
@@ -150,7 +111,7 @@ describe('userJson', () => {
 describe('userPageJson', () => {
   test('writes { data, next_cursor } as JSON.stringify() would', () => {
     fc.assert(
-      fc.property(fc.array(user, { maxLength: 5 }), fc.option(text, { nil: null }), fc.boolean(), (users, cursor, fromRows) => {
+      fc.property(fc.array(anyUser, { maxLength: 5 }), fc.option(anyText, { nil: null }), fc.boolean(), (users, cursor, fromRows) => {
         const page = fromRows ? users.map(stored) : users;
         assert.equal(userPageJson(page, cursor), JSON.stringify({ data: users.map(toUserDocument), next_cursor: cursor }));
       }),
