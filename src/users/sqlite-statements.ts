@@ -2,6 +2,7 @@ import type SQLite from 'better-sqlite3';
 import type { RawStatement } from '../db/instrumentation.js';
 import { SQLITE_LIMIT, type PreparedStatement } from '../db/sqlite-steps.js';
 import type { SearchKey } from './search.js';
+import { SQLITE_USER_JSON_COLUMNS } from './sqlite-wire.js';
 import type { KeyRangeQuery, UserPageQuery } from './service.js';
 import { INSERT_COLUMNS, SQLITE_INSERT_PLACEHOLDERS, SQLITE_UPDATE_ASSIGNMENTS, USER_COLUMNS, USER_READ_COLUMNS } from './sql-row.js';
 
@@ -64,6 +65,7 @@ export function prepareUserStatements(connection: SQLite.Database) {
   const shapes = new Map<string, Prepared>();
   return {
     getUser: prepareUsers(`select ${USER_COLUMNS} from users where id = ?`),
+    getUserJson: prepareUsers(`select ${SQLITE_USER_JSON_COLUMNS} from users where id = ?`),
     insertUser: prepare('insert', 'users', `insert into users (${INSERT_COLUMNS}) values (${SQLITE_INSERT_PLACEHOLDERS})`),
     updateUser: prepare('update', 'users', `update users set ${SQLITE_UPDATE_ASSIGNMENTS} where id = ?`),
     deleteUser: prepare('delete', 'users', 'delete from users where id = ?'),

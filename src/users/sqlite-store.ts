@@ -124,10 +124,17 @@ export class SqliteUserStore implements UserStore {
     return row === undefined ? undefined : fromUserRow(storedUserColumnsOf(row), sqliteDialect);
   }
 
+  /** Written by SQLite from the row (users/sqlite-wire.ts); a row whose stored text does not splice is read and written here. */
   async getJson(id: UserId, signal?: Cancellation): Promise<UserJson | undefined> {
     signal?.throwIfAborted();
-    const row = await this.#turns.run(() => this.#get<StoredUserValues>(this.#s.getUser, id), signal);
-    return row === undefined ? undefined : userJsonOfRow(storedUserColumnsOf(row), sqliteDialect);
+    return this.#turns.run(() => {
+      const written = this.#get<readonly [number, string | null]>(this.#s.getUserJson, id);
+      if (written === undefined) return undefined;
+      const [version, json] = written;
+      if (json !== null) return { version, json };
+      const row = this.#get<StoredUserValues>(this.#s.getUser, id);
+      return row === undefined ? undefined : userJsonOfRow(storedUserColumnsOf(row), sqliteDialect);
+    }, signal);
   }
 
   async list(query: UserPageQuery, signal?: Cancellation): Promise<User[]> {

@@ -61,6 +61,15 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.equal(await store.getJson(uuidv7() as UserId), undefined);
     });
 
+    test('getJson answers a user whose times are not stored in the spliced shape (a year past 9999) as get() reads it', async () => {
+      const at = new Date('+010000-06-01T12:00:00.000Z');
+      const user = makeUser({ createdAt: at, updatedAt: at });
+      await store.create(user, undefined, created(user));
+      const read = await store.getJson(user.id);
+      assert.deepEqual(read, { version: 1, json: userJson((await store.get(user.id))!) });
+      assert.equal(JSON.parse(read.json).created_at, '+010000-06-01T12:00:00.000Z');
+    });
+
     test('emails are unique case-insensitively and stored as given', async () => {
       const first = makeUser({ email: 'Case.Test@Example.COM' as Email });
       await store.create(first, undefined, created(first));

@@ -1,0 +1,44 @@
+import { WIRE_FIELD_NAMES } from './document.js';
+
+/**
+ * The expression of each wire field over a `users` row: what document.ts's wireJson() writes from
+ * the row's values. json_quote() escapes text as JSON.stringify() does (checked over every
+ * character, test/users/sqlite-wire.integration.test.ts); the JSON text and the times are
+ * spliced as stored.
+ */
+const FIELD_SQL: Readonly<Record<string, string>> = {
+  id: 'json_quote(id)',
+  email: 'json_quote(email)',
+  name: 'json_quote(name)',
+  given_name: 'json_quote(given_name)',
+  family_name: 'json_quote(family_name)',
+  external_id: 'json_quote(external_id)',
+  active: "iif(active, 'true', 'false')",
+  attributes: 'attributes',
+  profile: 'profile',
+  version: 'version',
+  created_at: `'"' || created_at || '"'`,
+  updated_at: `'"' || updated_at || '"'`,
+};
+
+/** Written in WIRE_FIELD_NAMES's order: a field added there and not here fails at start-up. */
+const DOCUMENT = WIRE_FIELD_NAMES.map((name, i) => {
+  const sql = FIELD_SQL[name];
+  if (sql === undefined) throw new Error(`users/sqlite-wire.ts: no SQL writes the wire field ${name}`);
+  return `'${i === 0 ? '{' : ','}"${name}":' || ${sql}`;
+}).join(' || ');
+
+/** toISOString()'s shape for years 0000–9999 (document.ts isIsoText()), as a GLOB. */
+const ISO_GLOB = "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]Z'";
+const isObjectText = (column: string) => `length(${column}) >= 2 and substr(${column}, 1, 1) = '{' and substr(${column}, -1, 1) = '}'`;
+const isIsoText = (column: string) => `length(${column}) = 24 and ${column} glob ${ISO_GLOB}`;
+
+/**
+ * A user's version and wire document, written by SQLite from the row: the document
+ * storedUserJson() writes from the same row, NULL where that would not splice the stored text
+ * (document.ts splices()), and the caller then reads the row. A GET by id so gets two values
+ * from the driver instead of twelve strings it would join in JavaScript.
+ */
+export const SQLITE_USER_JSON_COLUMNS = `version, case when ${isObjectText('attributes')} and ${isObjectText('profile')} and ${isIsoText(
+  'created_at',
+)} and ${isIsoText('updated_at')} then ${DOCUMENT} || '}' end as json`;
