@@ -4,7 +4,7 @@ import { MAX_CURSOR_LENGTH } from '../kit/cursor.js';
 import { ValidationError, type FieldError } from '../kit/errors.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { newUserFieldErrors, type User } from '../users/model.js';
-import { userJson, userPageJson } from '../users/document.js';
+import { listedUserPageJson, userJson } from '../users/document.js';
 import { patchFieldErrors } from '../users/patch.js';
 import type { UsersService } from '../users/service.js';
 import { UUID_V7_PATTERN } from '../kit/uuid.js';
@@ -208,8 +208,9 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * The one place a User becomes JSON: a row or a domain object never reaches the wire
  * unconverted. Written by users/document.ts (the User schema's fields, in its order), which
  * splices in a stored user's attributes and times as stored, rather than by the route's
- * compiled serializer, which would parse and write them again. A GET's document is written by
- * the store from the row (users/sql-row.ts userJsonOfRow) and sent by sendUserJson().
+ * compiled serializer, which would parse and write them again. A GET's document, and each of a
+ * listed page's, is written by the store from the row (users/sql-row.ts userJsonOfRow,
+ * listedUserJsonOfRow); a GET's is sent by sendUserJson().
  */
 function sendUser(reply: FastifyReply, status: number, user: User) {
   return sendUserJson(reply, status, user.version, userJson(user));
@@ -355,11 +356,12 @@ export function usersRoutes(users: UsersService) {
       },
       async (request, reply) => {
         const { external_id: externalId, ...query } = request.query;
-        const page = await users.list(
+        // As wire documents, as a GET: a page makes no User (no JSON parsed, no Date made) for bodies it only writes.
+        const page = await users.listJson(
           { ...query, ...(externalId === undefined ? {} : { externalId }), limit: query.limit ?? DEFAULT_PAGE_SIZE },
           { signal: request.deadline },
         );
-        return sendJsonText(reply, userPageJson(page.users, page.nextCursor));
+        return sendJsonText(reply, listedUserPageJson(page.users, page.nextCursor));
       },
     );
 

@@ -1,4 +1,4 @@
-import type { User } from './model.js';
+import type { User, UserId } from './model.js';
 
 /**
  * A user's parts as a store keeps them as text: the attributes and profile as JSON text (valid JSON: they
@@ -36,6 +36,12 @@ export type WireScalars = Pick<User, 'id' | 'email' | 'name' | 'givenName' | 'fa
 /** A user's wire document as JSON text, with its version (the ETag's): what a read answers. */
 export interface UserJson {
   readonly version: number;
+  readonly json: string;
+}
+
+/** A user of a listed page as its wire document, with the id its page's cursor is made from. */
+export interface ListedUserJson {
+  readonly id: UserId;
   readonly json: string;
 }
 
@@ -107,8 +113,22 @@ function splices(text: StoredUserText): boolean {
 
 /** A page of users as the list route answers it: `{"data":[…],"next_cursor":…}`. */
 export function userPageJson(users: readonly User[], nextCursor: string | null): string {
+  return pageJson(users, userJson, nextCursor);
+}
+
+/** The same page from documents a store wrote from its rows (UserStore.listJson(), searchJson()). */
+export function listedUserPageJson(users: readonly ListedUserJson[], nextCursor: string | null): string {
+  return pageJson(users, documentOf, nextCursor);
+}
+
+function documentOf(user: ListedUserJson): string {
+  return user.json;
+}
+
+// One writer for both kinds of page, so they cannot drift apart byte by byte.
+function pageJson<T>(users: readonly T[], write: (user: T) => string, nextCursor: string | null): string {
   let json = '{"data":[';
-  for (let i = 0; i < users.length; i++) json += (i === 0 ? '' : ',') + userJson(users[i]!);
+  for (let i = 0; i < users.length; i++) json += (i === 0 ? '' : ',') + write(users[i]!);
   return `${json}],"next_cursor":${nextCursor === null ? 'null' : JSON.stringify(nextCursor)}}`;
 }
 

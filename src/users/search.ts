@@ -28,12 +28,19 @@ export interface KeyRange {
 /** Which of a user's keys a scan walks. */
 export type SearchKey = 'email' | 'name';
 
-/** A user with the keys it is found by, as stored (they are foldKey() of its email and name). */
-export interface KeyedUser {
-  readonly user: User;
+/**
+ * A user as a scan reads it, with the keys it is found by, as stored (they are foldKey() of its
+ * email and name). The user is whatever the caller reads a row as: a User, or only its id and
+ * wire document (users/document.ts ListedUserJson); the merge needs only its id.
+ */
+export interface Keyed<U extends { readonly id: string } = User> {
+  readonly user: U;
   readonly emailKey: string;
   readonly nameKey: string;
 }
+
+/** A scan's row read as a User. */
+export type KeyedUser = Keyed<User>;
 
 /**
  * The range of keys starting with `prefix`: `below` is the prefix with its last code point
@@ -81,8 +88,8 @@ export function comparePositions(a: KeyPosition, b: KeyPosition): number {
   return compareKeys(a.key, b.key) || compareKeys(a.id, b.id);
 }
 
-export interface SearchPage {
-  readonly users: User[];
+export interface SearchPage<U = User> {
+  readonly users: U[];
   /** Where the next page starts (after this position), or undefined when nothing is left. */
   readonly next: KeyPosition | undefined;
 }
@@ -97,10 +104,15 @@ export interface SearchPage {
  * horizon: a page can then hold fewer than `limit` users (those whose other key came earlier)
  * while `next` is set. It always moves past at least `limit` positions, so a walk ends.
  */
-export function mergeSearchPage(range: KeyRange, byEmail: readonly KeyedUser[], byName: readonly KeyedUser[], limit: number): SearchPage {
+export function mergeSearchPage<U extends { readonly id: string }>(
+  range: KeyRange,
+  byEmail: readonly Keyed<U>[],
+  byName: readonly Keyed<U>[],
+  limit: number,
+): SearchPage<U> {
   interface Hit {
     readonly position: KeyPosition;
-    readonly user: User;
+    readonly user: U;
     /** False when the user's other key matches at an earlier position, where it is emitted instead. */
     readonly emitted: boolean;
   }
@@ -126,7 +138,7 @@ export function mergeSearchPage(range: KeyRange, byEmail: readonly KeyedUser[], 
   const known = hits
     .filter((hit) => horizon === undefined || comparePositions(hit.position, horizon) <= 0)
     .sort((a, b) => comparePositions(a.position, b.position));
-  const users: User[] = [];
+  const users: U[] = [];
   let last: KeyPosition | undefined;
   for (const hit of known) {
     if (!hit.emitted) continue;

@@ -11,10 +11,19 @@ import { abortSignalOf, type Cancellation } from '../kit/deadline.js';
 import { IdempotencyKeyReusedError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from './errors.js';
 import { foldKey, parseNewUser, parseUserId, type NewUser, type NewUserInput, type User, type UserId } from './model.js';
 import { applyUserPatch } from './patch.js';
-import type { UserJson } from './document.js';
+import type { ListedUserJson, UserJson } from './document.js';
 import type { EventContext, NewEvent } from '../events/model.js';
 import { userCreated, userDeleted, userUpdated } from './events.js';
-import { inRange, mergeSearchPage, prefixRange, type KeyedUser, type KeyPosition, type KeyRange, type SearchKey } from './search.js';
+import {
+  inRange,
+  mergeSearchPage,
+  prefixRange,
+  type Keyed,
+  type KeyedUser,
+  type KeyPosition,
+  type KeyRange,
+  type SearchKey,
+} from './search.js';
 
 /** A remembered `Idempotency-Key`: who used it, for which request, and what it produced. */
 export interface IdempotencyRecord {
@@ -77,6 +86,8 @@ export interface UserStore {
   getJson(id: UserId, signal?: Cancellation): Promise<UserJson | undefined>;
   /** One page in id order; the work is bounded by `limit` (an index range scan). */
   list(query: UserPageQuery, signal?: Cancellation): Promise<User[]>;
+  /** list()'s page as each user's id and wire document, written from the row as getJson() writes it, with no User made. */
+  listJson(query: UserPageQuery, signal?: Cancellation): Promise<ListedUserJson[]>;
   /**
    * Walks at most `n` ids after `afterId` (all users when absent) in id order: how many it passed
    * and the last one. One bounded index range scan, for positional pages (kit/offset-page.ts).
@@ -84,6 +95,8 @@ export interface UserStore {
   skip(afterId: UserId | undefined, n: number, signal?: Cancellation): Promise<{ passed: number; last: UserId | undefined }>;
   /** One page of one key's index range, in (key, id) order; the work is bounded by `limit`. */
   search(query: KeyRangeQuery, signal?: Cancellation): Promise<KeyedUser[]>;
+  /** search()'s rows with each user as its id and wire document, as listJson() reads them. */
+  searchJson(query: KeyRangeQuery, signal?: Cancellation): Promise<Keyed<ListedUserJson>[]>;
   /**
    * Reads the user, passes it to `change` and writes what it returns with the event `describe`
    * makes of the change (nothing, and no event, if it returns the same object), all in one
@@ -130,9 +143,19 @@ export interface ListUsersInput {
   readonly externalId?: string;
 }
 
-export interface UserPage {
-  readonly users: User[];
+/** One page of list(): the users (Users, or their wire documents for listJson()) and the cursor of the next page. */
+export interface UserPage<U = User> {
+  readonly users: U[];
   readonly nextCursor: string | null;
+}
+
+/**
+ * The two reads a page is made of, over users read as U: list() and listJson() share one
+ * implementation of the filters, cursors and search merge and differ only in these.
+ */
+interface PageReads<U extends { readonly id: UserId }> {
+  list(query: UserPageQuery, signal?: Cancellation): Promise<U[]>;
+  search(query: KeyRangeQuery, signal?: Cancellation): Promise<Keyed<U>[]>;
 }
 
 export interface CreateResult {
@@ -157,9 +180,17 @@ export class UsersService {
   readonly #now: () => Date;
   readonly #idempotencyTtlMs: number;
   readonly #positions: PagePositions<UserId>;
+  readonly #userReads: PageReads<User>;
+  readonly #jsonReads: PageReads<ListedUserJson>;
 
   constructor(options: UsersServiceOptions) {
-    this.#store = options.store;
+    const store = options.store;
+    this.#store = store;
+    this.#userReads = { list: (query, signal) => store.list(query, signal), search: (query, signal) => store.search(query, signal) };
+    this.#jsonReads = {
+      list: (query, signal) => store.listJson(query, signal),
+      search: (query, signal) => store.searchJson(query, signal),
+    };
     this.#cursors = options.cursors;
     this.#newId = options.newId;
     this.#now = options.now ?? (() => new Date());
@@ -256,10 +287,20 @@ export class UsersService {
    *   a key-order scan that skipped users in the other state could read the whole index for a page.
    */
   async list(input: ListUsersInput, ctx: RequestContext = {}): Promise<UserPage> {
-    return inSpan('users.list', () => this.#list(input, ctx));
+    return inSpan('users.list', () => this.#list(input, ctx, this.#userReads));
   }
 
-  async #list(input: ListUsersInput, ctx: RequestContext): Promise<UserPage> {
+  /**
+   * list()'s page, the same users, cursor and errors, with each user as its id and wire document
+   * written from its row (UserStore.listJson(), searchJson()): what the HTTP API answers a list
+   * with, without a User (no JSON parsed, no Date made) for a document it only writes.
+   * @throws ValidationError as list()
+   */
+  async listJson(input: ListUsersInput, ctx: RequestContext = {}): Promise<UserPage<ListedUserJson>> {
+    return inSpan('users.list', () => this.#list(input, ctx, this.#jsonReads));
+  }
+
+  async #list<U extends { readonly id: UserId }>(input: ListUsersInput, ctx: RequestContext, reads: PageReads<U>): Promise<UserPage<U>> {
     const emailKey = input.email === undefined ? undefined : foldKey(input.email);
     const prefix = input.q === undefined ? undefined : foldKey(input.q);
     const { active, externalId } = input;
@@ -277,7 +318,7 @@ export class UsersService {
     if (cursor !== undefined && cursor.filter !== filterTag()) throw invalidCursor();
     // No stored key is ill-formed text (names are checked, emails are ASCII), so none starts with it.
     if (prefix !== undefined && !prefix.isWellFormed()) return { users: [], nextCursor: null };
-    if (prefix !== undefined && !single) return this.#search(prefixRange(prefix), input.limit, cursor, filterTag, ctx);
+    if (prefix !== undefined && !single) return this.#search(reads, prefixRange(prefix), input.limit, cursor, filterTag, ctx);
     const afterId = cursor === undefined ? undefined : cursorId(cursor);
     const base = { afterId, limit: input.limit + 1, ...(active === undefined ? {} : { active }) };
     const range = prefix === undefined ? {} : { prefix: prefixRange(prefix) };
@@ -287,7 +328,7 @@ export class UsersService {
         : externalId !== undefined
           ? { ...base, externalId, ...range }
           : base;
-    const rows = await this.#store.list(query, ctx.signal);
+    const rows = await reads.list(query, ctx.signal);
     const users = rows.slice(0, input.limit);
     const last = users.at(-1);
     const nextCursor = rows.length > input.limit && last ? this.#cursors.encode({ after: last.id, filter: filterTag() }) : null;
@@ -295,19 +336,20 @@ export class UsersService {
   }
 
   /** Both key scans from the same position, limit + 1 rows each, merged (mergeSearchPage()). */
-  async #search(
+  async #search<U extends { readonly id: UserId }>(
+    reads: PageReads<U>,
     range: KeyRange,
     limit: number,
     cursor: Record<string, string> | undefined,
     filterTag: () => string,
     ctx: RequestContext,
-  ): Promise<UserPage> {
+  ): Promise<UserPage<U>> {
     let after: KeyPosition = { key: range.from, id: '' };
     if (cursor !== undefined) {
       after = { key: cursor.key ?? '', id: cursorId(cursor) };
       if (!inRange(after.key, range)) throw invalidCursor();
     }
-    const scan = (key: SearchKey) => this.#store.search({ key, after, below: range.below, limit: limit + 1 }, ctx.signal);
+    const scan = (key: SearchKey) => reads.search({ key, after, below: range.below, limit: limit + 1 }, ctx.signal);
     const [byEmail, byName] = await Promise.all([scan('email'), scan('name')]);
     const page = mergeSearchPage(range, byEmail, byName, limit);
     const nextCursor =

@@ -12,15 +12,17 @@ import {
   fromUserRow,
   fromUserSnapshot,
   insertValues,
+  listedUserJsonOfRow,
   toUserRow,
   toUserSnapshot,
   updateValues,
   userJsonOfRow,
   type StoredUserColumns,
+  type UserRowReader,
 } from './sql-row.js';
-import type { UserJson } from './document.js';
+import type { ListedUserJson, UserJson } from './document.js';
 import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
-import type { KeyedUser } from './search.js';
+import type { Keyed, KeyedUser } from './search.js';
 import {
   CREATE,
   CREATE_REMEMBERED,
@@ -100,10 +102,19 @@ export class PostgresUserStore implements UserStore {
     return row === undefined ? undefined : userJsonOfRow(row, postgresDialect);
   }
 
-  async list(query: UserPageQuery, signal?: Cancellation): Promise<User[]> {
+  list(query: UserPageQuery, signal?: Cancellation): Promise<User[]> {
+    return this.#list(query, fromUserRow, signal);
+  }
+
+  listJson(query: UserPageQuery, signal?: Cancellation): Promise<ListedUserJson[]> {
+    return this.#list(query, listedUserJsonOfRow, signal);
+  }
+
+  /** A page's rows, each read as `read` reads one: list() and listJson() differ only in that. */
+  async #list<U>(query: UserPageQuery, read: UserRowReader<U>, signal: Cancellation | undefined): Promise<U[]> {
     const { statement, values } = listStatementOf(query);
     const { rows } = await this.#read(signal, (client) => this.#run(client, statement, values));
-    return (rows as StoredUserColumns[]).map((row) => fromUserRow(row, postgresDialect));
+    return (rows as StoredUserColumns[]).map((row) => read(row, postgresDialect));
   }
 
   async skip(afterId: UserId | undefined, n: number, signal?: Cancellation): Promise<{ passed: number; last: UserId | undefined }> {
@@ -115,11 +126,24 @@ export class PostgresUserStore implements UserStore {
     return { passed: rest.passed, last: rest.last ?? undefined };
   }
 
-  async search(query: KeyRangeQuery, signal?: Cancellation): Promise<KeyedUser[]> {
+  search(query: KeyRangeQuery, signal?: Cancellation): Promise<KeyedUser[]> {
+    return this.#search(query, fromUserRow, signal);
+  }
+
+  searchJson(query: KeyRangeQuery, signal?: Cancellation): Promise<Keyed<ListedUserJson>[]> {
+    return this.#search(query, listedUserJsonOfRow, signal);
+  }
+
+  /** A scan's rows, each user read as `read` reads one, with its keys: search() and searchJson() differ only in that. */
+  async #search<U extends { readonly id: string }>(
+    query: KeyRangeQuery,
+    read: UserRowReader<U>,
+    signal: Cancellation | undefined,
+  ): Promise<Keyed<U>[]> {
     const { statement, values } = searchStatementOf(query);
     const { rows } = await this.#read(signal, (client) => this.#run(client, statement, values));
     return (rows as (StoredUserColumns & { email_key: string; name_key: string })[]).map((row) => ({
-      user: fromUserRow(row, postgresDialect),
+      user: read(row, postgresDialect),
       emailKey: row.email_key,
       nameKey: row.name_key,
     }));

@@ -1,6 +1,14 @@
 import type { SqlDialect } from '../db/dialect.js';
 import { parseIsoTimestamp } from '../kit/iso-time.js';
-import { storedUserJson, userJson, withStoredText, type StoredUserText, type UserJson, type WireScalars } from './document.js';
+import {
+  storedUserJson,
+  userJson,
+  withStoredText,
+  type ListedUserJson,
+  type StoredUserText,
+  type UserJson,
+  type WireScalars,
+} from './document.js';
 import {
   foldKey,
   type Attributes,
@@ -188,13 +196,25 @@ export function fromUserRow(row: StoredUserColumns, dialect: SqlDialect): User {
 /**
  * The wire document of the user a row holds, and its version: userJson(fromUserRow(row)) without
  * the User in between where the row holds its attributes and times as text (storedUserJson()),
- * so a GET parses no JSON and makes no Date it would only write back (bench/RESULTS.md, issue
- * 14 thirteenth pass).
+ * so a GET, and a listed page (listedUserJsonOfRow()), parses no JSON and makes no Date it would
+ * only write back (bench/RESULTS.md, issue 14 thirteenth and fourteenth passes).
  */
 export function userJsonOfRow(row: StoredUserColumns, dialect: SqlDialect): UserJson {
+  return { version: row.version, json: documentOfRow(row, dialect) };
+}
+
+/** How a store's page reads each row: as a User (fromUserRow()) or as its id and wire document (listedUserJsonOfRow()). */
+export type UserRowReader<U> = (row: StoredUserColumns, dialect: SqlDialect) => U;
+
+/** A listed page's user (UserStore.listJson(), searchJson()): its id and userJsonOfRow()'s document. */
+export function listedUserJsonOfRow(row: StoredUserColumns, dialect: SqlDialect): ListedUserJson {
+  return { id: row.id as UserId, json: documentOfRow(row, dialect) };
+}
+
+function documentOfRow(row: StoredUserColumns, dialect: SqlDialect): string {
   const text = storedTextOf(row, dialect);
   const json = text === undefined ? undefined : storedUserJson(wireScalarsOf(row), text);
-  return { version: row.version, json: json ?? userJson(fromUserRow(row, dialect)) };
+  return json ?? userJson(fromUserRow(row, dialect));
 }
 
 // The fields fromUserRow() spells out too: spreading these into its literal would make a second object per row of a page.

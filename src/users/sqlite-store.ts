@@ -13,18 +13,20 @@ import { UserNotFoundError } from './errors.js';
 import { conflictOf } from './sql-conflicts.js';
 import type { User, UserId } from './model.js';
 import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
-import type { KeyedUser } from './search.js';
+import type { Keyed, KeyedUser } from './search.js';
 import {
   fromUserRow,
   fromUserSnapshot,
   insertValues,
+  listedUserJsonOfRow,
   storedUserColumnsOf,
   toUserRow,
   toUserSnapshot,
   updateValues,
   userJsonOfRow,
+  type UserRowReader,
 } from './sql-row.js';
-import type { UserJson } from './document.js';
+import type { ListedUserJson, UserJson } from './document.js';
 import {
   listStatementOf,
   prepareUserStatements,
@@ -137,11 +139,20 @@ export class SqliteUserStore implements UserStore {
     }, signal);
   }
 
-  async list(query: UserPageQuery, signal?: Cancellation): Promise<User[]> {
+  list(query: UserPageQuery, signal?: Cancellation): Promise<User[]> {
+    return this.#list(query, fromUserRow, signal);
+  }
+
+  listJson(query: UserPageQuery, signal?: Cancellation): Promise<ListedUserJson[]> {
+    return this.#list(query, listedUserJsonOfRow, signal);
+  }
+
+  /** A page's rows, each read as `read` reads one: list() and listJson() differ only in that. */
+  async #list<U>(query: UserPageQuery, read: UserRowReader<U>, signal: Cancellation | undefined): Promise<U[]> {
     signal?.throwIfAborted();
     const { shape, params } = listStatementOf(query);
     const rows = await this.#turns.run(() => this.#all<StoredUserValues>(this.#s.list(shape), params), signal);
-    return rows.map((row) => fromUserRow(storedUserColumnsOf(row), sqliteDialect));
+    return rows.map((row) => read(storedUserColumnsOf(row), sqliteDialect));
   }
 
   async skip(afterId: UserId | undefined, n: number, signal?: Cancellation): Promise<{ passed: number; last: UserId | undefined }> {
@@ -154,12 +165,25 @@ export class SqliteUserStore implements UserStore {
     }, signal);
   }
 
-  async search(query: KeyRangeQuery, signal?: Cancellation): Promise<KeyedUser[]> {
+  search(query: KeyRangeQuery, signal?: Cancellation): Promise<KeyedUser[]> {
+    return this.#search(query, fromUserRow, signal);
+  }
+
+  searchJson(query: KeyRangeQuery, signal?: Cancellation): Promise<Keyed<ListedUserJson>[]> {
+    return this.#search(query, listedUserJsonOfRow, signal);
+  }
+
+  /** A scan's rows, each user read as `read` reads one, with its keys: search() and searchJson() differ only in that. */
+  async #search<U extends { readonly id: string }>(
+    query: KeyRangeQuery,
+    read: UserRowReader<U>,
+    signal: Cancellation | undefined,
+  ): Promise<Keyed<U>[]> {
     signal?.throwIfAborted();
     const { shape, params } = searchStatementOf(query);
     const rows = await this.#turns.run(() => this.#all<StoredUserValues>(this.#s.search(shape), params), signal);
     return rows.map((row) => ({
-      user: fromUserRow(storedUserColumnsOf(row), sqliteDialect),
+      user: read(storedUserColumnsOf(row), sqliteDialect),
       emailKey: row[SEARCH_KEYS_AT] as string,
       nameKey: row[SEARCH_KEYS_AT + 1] as string,
     }));

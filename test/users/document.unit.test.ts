@@ -1,11 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { WIRE_FIELD_NAMES, userJson, userPageJson, withStoredText } from '../../src/users/document.js';
+import { WIRE_FIELD_NAMES, listedUserPageJson, userJson, userPageJson, withStoredText } from '../../src/users/document.js';
 import { toUserDocument, type Attributes, type Email, type Profile, type User, type UserId, type UserName } from '../../src/users/model.js';
 import { anyAttributes, anyText, anyUser } from './arbitrary-user.js';
-import { fromUserRow, toUserRow, userJsonOfRow } from '../../src/users/sql-row.js';
-import { sqliteDialect } from '../../src/db/dialect.js';
+import { fromUserRow, listedUserJsonOfRow, toUserRow, userJsonOfRow, type StoredUserColumns } from '../../src/users/sql-row.js';
+import { postgresDialect, sqliteDialect, type SqlDialect } from '../../src/db/dialect.js';
 
 /** The user as a SQLite row holds it and reads it back: attributes and times as stored text. */
 function stored(u: User): User {
@@ -114,6 +114,41 @@ describe('userPageJson', () => {
       fc.property(fc.array(anyUser, { maxLength: 5 }), fc.option(anyText, { nil: null }), fc.boolean(), (users, cursor, fromRows) => {
         const page = fromRows ? users.map(stored) : users;
         assert.equal(userPageJson(page, cursor), JSON.stringify({ data: users.map(toUserDocument), next_cursor: cursor }));
+      }),
+    );
+  });
+});
+
+describe('listedUserPageJson', () => {
+  /**
+   * The user's row as a store reads it: SQLite's text (spliced), or PostgreSQL's row as pg parses
+   * it by default (Dates, parsed jsonb: not text, so the user is read and written).
+   */
+  const rowOf = (u: User, fromSqlite: boolean): [StoredUserColumns, SqlDialect] =>
+    fromSqlite
+      ? [toUserRow(u, sqliteDialect), sqliteDialect]
+      : [{ ...toUserRow(u, postgresDialect), attributes: u.attributes, profile: u.profile }, postgresDialect];
+
+  test('a page written from rows (listedUserJsonOfRow) is, byte for byte, userPageJson() of the users they hold', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(anyUser, fc.boolean()), { maxLength: 5 }), fc.option(anyText, { nil: null }), (entries, cursor) => {
+        const users = entries.map(([u]) => u);
+        const rows = entries.map(([u, fromSqlite]) => rowOf(u, fromSqlite));
+        const listed = rows.map(([row, dialect]) => listedUserJsonOfRow(row, dialect));
+        assert.deepEqual(
+          listed.map((l) => l.id),
+          users.map((u) => u.id),
+        );
+        const page = listedUserPageJson(listed, cursor);
+        assert.equal(page, userPageJson(users, cursor));
+        assert.equal(
+          page,
+          userPageJson(
+            rows.map(([row, dialect]) => fromUserRow(row, dialect)),
+            cursor,
+          ),
+        );
+        assert.equal(page, JSON.stringify({ data: users.map(toUserDocument), next_cursor: cursor }));
       }),
     );
   });

@@ -7,7 +7,8 @@ import { CursorCodec, InvalidCursorError } from '../../src/kit/cursor.js';
 import { ValidationError } from '../../src/kit/errors.js';
 import { EmailTakenError, IdempotencyKeyReusedError, UserNotFoundError, VersionMismatchError } from '../../src/users/errors.js';
 import { userStoreFor } from '../../src/compose/users.js';
-import { UsersService } from '../../src/users/service.js';
+import { userJson } from '../../src/users/document.js';
+import { UsersService, type ListUsersInput } from '../../src/users/service.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 
 const unique = () => uuidv7().slice(-12);
@@ -66,6 +67,50 @@ for (const [dialect, open, skip] of await dialects()) {
       } while (cursor);
       assert.equal(seen.length, 7);
       assert.deepEqual([...seen].sort(), seen, 'in key order: the names, created in id order');
+    });
+
+    test("listJson answers list()'s pages, each user as its id and wire document, with the same cursors and errors", async () => {
+      const tag = unique();
+      for (let i = 0; i < 5; i++) {
+        await users.create(
+          {
+            email: `twin${i}-${tag}@example.com`,
+            name: i % 2 === 0 ? `Twin ${tag} ${i}` : `Twïn ${tag} ${i}`,
+            active: i !== 2,
+            external_id: `twin-${tag}-${i}`,
+            attributes: { nested: { 'ü\u2028': ['"q"', null] } },
+          },
+          undefined,
+        );
+      }
+      const inputs: ListUsersInput[] = [
+        { limit: 3 },
+        { limit: 1, active: false },
+        { limit: 2, q: `twin ${tag}` },
+        { limit: 2, q: `tw` },
+        { limit: 1, email: `TWIN3-${tag}@example.com` },
+        { limit: 1, externalId: `twin-${tag}-4`, q: 'twin' },
+        { limit: 1, email: `twin2-${tag}@example.com`, active: false, q: 'other' },
+      ];
+      for (const input of inputs) {
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await users.list({ ...input, ...(cursor ? { cursor } : {}) });
+          const json = await users.listJson({ ...input, ...(cursor ? { cursor } : {}) });
+          assert.deepEqual(
+            json,
+            { users: page.users.map((u) => ({ id: u.id, json: userJson(u) })), nextCursor: page.nextCursor },
+            JSON.stringify(input),
+          );
+          cursor = page.nextCursor ?? undefined;
+          pages++;
+        } while (cursor !== undefined && pages < 100);
+      }
+      const { nextCursor } = await users.listJson({ limit: 2, q: `twin ${tag}` });
+      assert.ok(nextCursor);
+      await assert.rejects(users.listJson({ limit: 2, q: 'other', cursor: nextCursor }), InvalidCursorError);
+      await assert.rejects(users.listJson({ limit: 2, q: 'twin', active: true }), ValidationError);
     });
 
     test('update: merge patch, If-Match, email conflict, no-op keeps the version', async () => {

@@ -21,6 +21,7 @@ import {
   USER_ROW_COLUMNS,
   fromUserRow,
   insertValues,
+  listedUserJsonOfRow,
   postgresAssignments,
   postgresInsertParams,
   storedUserColumnsOf,
@@ -111,7 +112,7 @@ describe('the users column table', () => {
     assert.match(userJson(fromUserRow(asText, postgresDialect)), /"attributes":\{"team": "engines", "level": 3\}/);
   });
 
-  test('userJsonOfRow() writes the document userJson() writes of the user read, for every shape of row', () => {
+  test('userJsonOfRow() and listedUserJsonOfRow() write the document userJson() writes of the user read, for every shape of row', () => {
     const sqlite = toUserRow(user, sqliteDialect);
     // Text of a shape that is not spliced (a time without its milliseconds): the user is read and written.
     const oddTime = { ...sqlite, created_at: '2025-11-02T09:14:07Z' };
@@ -123,6 +124,8 @@ describe('the users column table', () => {
     ];
     for (const [row, dialect] of cases) {
       assert.deepEqual(userJsonOfRow(row, dialect), { version: 4, json: userJson(fromUserRow(row, dialect)) });
+      // A listed page's user: the same document, with the id its cursor is made from.
+      assert.deepEqual(listedUserJsonOfRow(row, dialect), { id: user.id, json: userJsonOfRow(row, dialect).json });
     }
     // The stored text is what goes out where it splices.
     assert.match(userJsonOfRow(asText, postgresDialect).json, /"attributes":\{"team": "engines", "level": 3\}/);

@@ -4,14 +4,35 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { v7 as uuidv7 } from 'uuid';
 import { EmailTakenError, IdempotencyKeyTakenError, UserNotFoundError, VersionMismatchError } from '../../src/users/errors.js';
-import { toUserDocument, type Attributes, type Email, type User, type UserId, type UserName } from '../../src/users/model.js';
+import {
+  toUserDocument,
+  type Attributes,
+  type Email,
+  type ExternalId,
+  type User,
+  type UserId,
+  type UserName,
+} from '../../src/users/model.js';
 import { userJson } from '../../src/users/document.js';
 import { userStoreFor } from '../../src/compose/users.js';
 import { Deadline } from '../../src/kit/deadline.js';
-import type { IdempotencyRecord, UserStore } from '../../src/users/service.js';
+import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from '../../src/users/service.js';
 import { prefixRange } from '../../src/users/search.js';
 import { dialects, type TestDatabase } from '../helpers/databases.js';
 import { created, describeDelete, describeUpdate } from '../helpers/events.js';
+
+/** Attributes whose text must reach the wire as it was stored: nesting, non-ASCII, U+2028, quotes. */
+const WIRE_ATTRIBUTES = { nested: { a: [1, 'two', null] }, 'ü\u2028': '"quoted"' } as unknown as Attributes;
+
+/** What listJson() and searchJson() read a user as: its id and the document userJson() writes of it. */
+function listed(user: User): { id: UserId; json: string } {
+  return { id: user.id, json: userJson(user) };
+}
+
+/** The user's wire document, parsed: the document of what was written, whichever way it was read. */
+function documentOf(user: User): unknown {
+  return JSON.parse(JSON.stringify(toUserDocument(user)));
+}
 
 function makeUser(overrides: Partial<User> = {}): User {
   const now = new Date();
@@ -304,6 +325,80 @@ for (const [dialect, open, skip] of await dialects()) {
       assert.equal(open[0]?.user.id, made[4]!.id);
     });
 
+    test("listJson reads list()'s page, each user as its id and wire document, for every filter", async () => {
+      const tag = uuidv7().slice(-8);
+      const made: User[] = [];
+      for (let i = 0; i < 4; i++) {
+        const u = makeUser({
+          email: `Wire${i}-${tag}@Example.com` as Email,
+          name: `Wïre ${tag} ${i}` as UserName,
+          active: i % 2 === 0,
+          externalId: `wire-${tag}-${i}` as ExternalId,
+          givenName: 'Zoë' as UserName,
+          attributes: WIRE_ATTRIBUTES,
+        });
+        await store.create(u, undefined, created(u));
+        made.push(u);
+      }
+      made[1] = await store.update(made[1]!.id, (u) => ({ ...u, name: 'Renamed' as UserName, version: u.version + 1 }), describeUpdate);
+      const emailKey = `wire2-${tag}@example.com`;
+      const queries: UserPageQuery[] = [
+        { limit: 1000 },
+        { limit: 2, afterId: made[0]!.id },
+        { limit: 1000, active: false },
+        { limit: 10, emailKey },
+        { limit: 10, externalId: `wire-${tag}-3` },
+        { limit: 10, emailKey, prefix: prefixRange(`wïre ${tag}`) },
+        { limit: 10, emailKey, prefix: prefixRange('other') },
+      ];
+      for (const query of queries) {
+        assert.deepEqual(await store.listJson(query), (await store.list(query)).map(listed), JSON.stringify(query));
+      }
+      assert.deepEqual(
+        (await store.listJson({ limit: 2, afterId: made[0]!.id })).map((u) => u.id),
+        [made[1].id, made[2]!.id],
+      );
+      const all = new Map((await store.listJson({ limit: 1000 })).map((u) => [u.id, u.json]));
+      for (const u of made) assert.deepEqual(JSON.parse(all.get(u.id)!), documentOf(u));
+    });
+
+    test("searchJson reads search()'s rows, each user as its id and wire document, with both keys", async () => {
+      const tag = uuidv7().slice(-8);
+      const made: User[] = [];
+      for (const [i, name] of ['Jsön b', 'Jsön a', 'Jsön b'].entries()) {
+        const u = makeUser({
+          email: `Json${i}-${tag}@Example.com` as Email,
+          name: `${name} ${tag}` as UserName,
+          attributes: WIRE_ATTRIBUTES,
+        });
+        await store.create(u, undefined, created(u));
+        made.push(u);
+      }
+      for (const [key, prefix] of [
+        ['email', `json`],
+        ['name', `jsön`],
+      ] as const) {
+        const range = prefixRange(prefix);
+        const from = { key: range.from, id: '' };
+        const first = await store.searchJson({ key, after: from, below: range.below, limit: 100 });
+        const mine = first.filter((r) => r.emailKey.endsWith(`-${tag}@example.com`));
+        assert.equal(mine.length, 3, key);
+        for (const r of mine) assert.deepEqual(JSON.parse(r.user.json), documentOf(made.find((u) => u.id === r.user.id)!));
+        const middle = { key: key === 'email' ? mine[1]!.emailKey : mine[1]!.nameKey, id: mine[1]!.user.id };
+        const queries: KeyRangeQuery[] = [
+          { key, after: from, below: range.below, limit: 100 },
+          { key, after: from, below: range.below, limit: 1 },
+          { key, after: middle, below: range.below, limit: 2 },
+          { key, after: middle, below: undefined, limit: 2 },
+          { key, after: from, below: range.from, limit: 5 },
+        ];
+        for (const query of queries) {
+          const expected = (await store.search(query)).map((r) => ({ user: listed(r.user), emailKey: r.emailKey, nameKey: r.nameKey }));
+          assert.deepEqual(await store.searchJson(query), expected, JSON.stringify(query));
+        }
+      }
+    });
+
     test('search compares keys as bytes: LIKE wildcards and case are plain characters', async () => {
       const u = makeUser({ name: '100%_real\\name' as UserName });
       await store.create(u, undefined, created(u));
@@ -336,6 +431,8 @@ for (const [dialect, open, skip] of await dialects()) {
       await assert.rejects(store.get(user.id, deadline), /client gone/);
       await assert.rejects(store.getJson(user.id, deadline), /client gone/);
       await assert.rejects(store.list({ limit: 10 }, deadline), /client gone/);
+      await assert.rejects(store.listJson({ limit: 10 }, deadline), /client gone/);
+      await assert.rejects(store.searchJson({ key: 'name', after: { key: 'a', id: '' }, below: 'b', limit: 10 }, deadline), /client gone/);
       const other = makeUser();
       await assert.rejects(store.create(other, undefined, created(other), deadline), /client gone/);
       assert.equal(await store.get(other.id), undefined);
