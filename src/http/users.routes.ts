@@ -209,8 +209,9 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * unconverted. Written by users/document.ts (the User schema's fields, in its order), which
  * splices in a stored user's attributes and times as stored, rather than by the route's
  * compiled serializer, which would parse and write them again. A GET's document, and each of a
- * listed page's, is written by the store from the row (users/sql-row.ts userJsonOfRow,
- * listedUserJsonOfRow); a GET's is sent by sendUserJson().
+ * listed page's, is written by the store from the row (by SQLite itself, users/sqlite-wire.ts;
+ * on PostgreSQL users/sql-row.ts userJsonOfRow, listedUserJsonOfRow); a GET's is sent by
+ * sendUserJson().
  */
 function sendUser(reply: FastifyReply, status: number, user: User) {
   return sendUserJson(reply, status, user.version, userJson(user));

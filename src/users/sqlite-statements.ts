@@ -2,7 +2,7 @@ import type SQLite from 'better-sqlite3';
 import type { RawStatement } from '../db/instrumentation.js';
 import { SQLITE_LIMIT, type PreparedStatement } from '../db/sqlite-steps.js';
 import type { SearchKey } from './search.js';
-import { SQLITE_USER_JSON_COLUMNS } from './sqlite-wire.js';
+import { SQLITE_LISTED_USER_COLUMNS, SQLITE_USER_JSON_COLUMNS } from './sqlite-wire.js';
 import type { KeyRangeQuery, UserPageQuery } from './service.js';
 import { INSERT_COLUMNS, SQLITE_INSERT_PLACEHOLDERS, SQLITE_UPDATE_ASSIGNMENTS, USER_COLUMNS, USER_READ_COLUMNS } from './sql-row.js';
 
@@ -61,7 +61,7 @@ export function prepareUserStatements(connection: SQLite.Database) {
     prepared.statement.raw(true);
     return prepared;
   };
-  // 28 shapes at most (listShapes(), searchShapes()).
+  // 48 at most: the 24 shapes of listShapes() and searchShapes(), each read as users and as documents.
   const shapes = new Map<string, Prepared>();
   return {
     getUser: prepareUsers(`select ${USER_COLUMNS} from users where id = ?`),
@@ -105,15 +105,17 @@ export function prepareUserStatements(connection: SQLite.Database) {
       `delete from idempotency_keys where (scope, "key") in
          (select scope, "key" from idempotency_keys where expires_at <= ? ${SQLITE_LIMIT})`,
     ),
-    /** The statement of listText() for this shape, prepared on first use. */
-    list(shape: ListShape): Prepared {
-      const key = `list:${shape.emailKey}:${shape.externalId}:${shape.active}:${shape.prefix}:${shape.below}`;
-      return shapes.get(key) ?? shapes.set(key, prepareUsers(listText(shape))).get(key)!;
+    /** The statement of listText() for this shape, prepared on first use; `json`: its rows as SQLITE_LISTED_USER_COLUMNS. */
+    list(shape: ListShape, json = false): Prepared {
+      const key = `list:${json}:${shape.emailKey}:${shape.externalId}:${shape.active}:${shape.prefix}:${shape.below}`;
+      const columns = json ? SQLITE_LISTED_USER_COLUMNS : USER_COLUMNS;
+      return shapes.get(key) ?? shapes.set(key, prepareUsers(listText(shape, columns))).get(key)!;
     },
-    /** The statement of searchText() for this shape, prepared on first use. */
-    search(shape: SearchShape): Prepared {
-      const key = `search:${shape.key}:${shape.below}`;
-      return shapes.get(key) ?? shapes.set(key, prepareUsers(searchText(shape))).get(key)!;
+    /** The statement of searchText() for this shape, prepared on first use; `json`: its rows as SQLITE_LISTED_USER_COLUMNS. */
+    search(shape: SearchShape, json = false): Prepared {
+      const key = `search:${json}:${shape.key}:${shape.below}`;
+      const columns = json ? SQLITE_LISTED_USER_COLUMNS : USER_COLUMNS;
+      return shapes.get(key) ?? shapes.set(key, prepareUsers(searchText(shape, columns))).get(key)!;
     },
   };
 }
@@ -164,7 +166,7 @@ export function searchShapes(): SearchShape[] {
  * external id, a unique index finds the one user and the other conditions only filter it.
  * PostgreSQL's shapes are the same (sql-postgres-statements.ts).
  */
-export function listText(shape: ListShape): string {
+export function listText(shape: ListShape, columns = USER_COLUMNS): string {
   const conditions = ['id > ?'];
   if (shape.emailKey) conditions.push('email_key = ?');
   if (shape.externalId) conditions.push('external_id = ?');
@@ -173,7 +175,7 @@ export function listText(shape: ListShape): string {
     const range = (key: string) => `(${key} >= ?${shape.below ? ` and ${key} < ?` : ''})`;
     conditions.push(`(${range('email_key')} or ${range('name_key')})`);
   }
-  return `select ${USER_COLUMNS} from users where ${conditions.join(' and ')} order by ${ACTIVE_ORDER(shape)} ${SQLITE_LIMIT}`;
+  return `select ${columns} from users where ${conditions.join(' and ')} order by ${ACTIVE_ORDER(shape)} ${SQLITE_LIMIT}`;
 }
 
 /** Whether a page is a range of the (active, id) index: `active` is its only filter that finds few rows. */
@@ -219,12 +221,12 @@ export function listStatementOf(query: UserPageQuery): { shape: ListShape; param
  * is unique, so its index has the key alone: `email_key >= ?` is the range, and the one row that
  * may have the position's key is dropped by the filter unless its id comes after.
  */
-export function searchText(shape: SearchShape): string {
+export function searchText(shape: SearchShape, columns = USER_COLUMNS): string {
   const below = shape.below ? ` and ${shape.key}_key < ?` : '';
   if (shape.key === 'email') {
-    return `select ${USER_COLUMNS}, email_key, name_key from users where email_key >= ? and (email_key <> ? or id > ?)${below} order by email_key ${SQLITE_LIMIT}`;
+    return `select ${columns}, email_key, name_key from users where email_key >= ? and (email_key <> ? or id > ?)${below} order by email_key ${SQLITE_LIMIT}`;
   }
-  return `select ${USER_COLUMNS}, email_key, name_key from users where (name_key, id) > (?, ?)${below} order by name_key, id ${SQLITE_LIMIT}`;
+  return `select ${columns}, email_key, name_key from users where (name_key, id) > (?, ?)${below} order by name_key, id ${SQLITE_LIMIT}`;
 }
 
 /** The shape of a scan and its parameters in searchText()'s order. */

@@ -18,13 +18,11 @@ import {
   fromUserRow,
   fromUserSnapshot,
   insertValues,
-  listedUserJsonOfRow,
   storedUserColumnsOf,
   toUserRow,
   toUserSnapshot,
   updateValues,
   userJsonOfRow,
-  type UserRowReader,
 } from './sql-row.js';
 import type { ListedUserJson, UserJson } from './document.js';
 import {
@@ -68,6 +66,25 @@ const COMMIT: RawStatement = { operation: 'other', table: 'users', text: 'commit
  * holds transactions open across awaits: every step takes its turn through SqliteTurns
  * (db/sqlite-turns.ts says how), as the groups store's do.
  */
+/**
+ * How a page's rows are read: as Users from their columns, or as their ids and the documents
+ * SQLite wrote (SQLITE_LISTED_USER_COLUMNS); `keysAt` is where a search row's keys follow.
+ */
+interface RowReading<U> {
+  readonly json: boolean;
+  readonly keysAt: number;
+  readonly read: (row: StoredUserValues) => U;
+}
+
+const AS_USERS: RowReading<User> = {
+  json: false,
+  keysAt: SEARCH_KEYS_AT,
+  read: (row) => fromUserRow(storedUserColumnsOf(row), sqliteDialect),
+};
+
+/** A listed row is its id and document (SQLITE_LISTED_USER_COLUMNS), then a search's keys. */
+const LISTED_KEYS_AT = 2;
+
 export class SqliteUserStore implements UserStore {
   readonly #observe: StatementObserver;
   readonly #s: UserStatements;
@@ -133,26 +150,40 @@ export class SqliteUserStore implements UserStore {
       const written = this.#get<readonly [number, string | null]>(this.#s.getUserJson, id);
       if (written === undefined) return undefined;
       const [version, json] = written;
-      if (json !== null) return { version, json };
-      const row = this.#get<StoredUserValues>(this.#s.getUser, id);
-      return row === undefined ? undefined : userJsonOfRow(storedUserColumnsOf(row), sqliteDialect);
+      return json === null ? this.#writtenHere(id) : { version, json };
     }, signal);
   }
 
+  /** The document SQLite did not write (the stored text does not splice), from the row; call it in the turn that found the row. */
+  #writtenHere(id: UserId): UserJson | undefined {
+    const row = this.#get<StoredUserValues>(this.#s.getUser, id);
+    return row === undefined ? undefined : userJsonOfRow(storedUserColumnsOf(row), sqliteDialect);
+  }
+
+  readonly #asDocuments: RowReading<ListedUserJson> = {
+    json: true,
+    keysAt: LISTED_KEYS_AT,
+    read: (row) => {
+      const id = row[0] as UserId;
+      return { id, json: (row[1] as string | null) ?? this.#writtenHere(id)!.json };
+    },
+  };
+
   list(query: UserPageQuery, signal?: Cancellation): Promise<User[]> {
-    return this.#list(query, fromUserRow, signal);
+    return this.#list(query, AS_USERS, signal);
   }
 
+  /** Each user's document written by SQLite (users/sqlite-wire.ts), as getJson()'s. */
   listJson(query: UserPageQuery, signal?: Cancellation): Promise<ListedUserJson[]> {
-    return this.#list(query, listedUserJsonOfRow, signal);
+    return this.#list(query, this.#asDocuments, signal);
   }
 
-  /** A page's rows, each read as `read` reads one: list() and listJson() differ only in that. */
-  async #list<U>(query: UserPageQuery, read: UserRowReader<U>, signal: Cancellation | undefined): Promise<U[]> {
+  /** A page's rows, each read as `reading` reads one: list() and listJson() differ only in that. */
+  async #list<U>(query: UserPageQuery, reading: RowReading<U>, signal: Cancellation | undefined): Promise<U[]> {
     signal?.throwIfAborted();
     const { shape, params } = listStatementOf(query);
-    const rows = await this.#turns.run(() => this.#all<StoredUserValues>(this.#s.list(shape), params), signal);
-    return rows.map((row) => read(storedUserColumnsOf(row), sqliteDialect));
+    // Read in the turn that ran the statement: a document SQLite did not write is read from its row then.
+    return this.#turns.run(() => this.#all<StoredUserValues>(this.#s.list(shape, reading.json), params).map(reading.read), signal);
   }
 
   async skip(afterId: UserId | undefined, n: number, signal?: Cancellation): Promise<{ passed: number; last: UserId | undefined }> {
@@ -166,27 +197,30 @@ export class SqliteUserStore implements UserStore {
   }
 
   search(query: KeyRangeQuery, signal?: Cancellation): Promise<KeyedUser[]> {
-    return this.#search(query, fromUserRow, signal);
+    return this.#search(query, AS_USERS, signal);
   }
 
   searchJson(query: KeyRangeQuery, signal?: Cancellation): Promise<Keyed<ListedUserJson>[]> {
-    return this.#search(query, listedUserJsonOfRow, signal);
+    return this.#search(query, this.#asDocuments, signal);
   }
 
-  /** A scan's rows, each user read as `read` reads one, with its keys: search() and searchJson() differ only in that. */
+  /** A scan's rows, each user read as `reading` reads one, with its keys: search() and searchJson() differ only in that. */
   async #search<U extends { readonly id: string }>(
     query: KeyRangeQuery,
-    read: UserRowReader<U>,
+    reading: RowReading<U>,
     signal: Cancellation | undefined,
   ): Promise<Keyed<U>[]> {
     signal?.throwIfAborted();
     const { shape, params } = searchStatementOf(query);
-    const rows = await this.#turns.run(() => this.#all<StoredUserValues>(this.#s.search(shape), params), signal);
-    return rows.map((row) => ({
-      user: read(storedUserColumnsOf(row), sqliteDialect),
-      emailKey: row[SEARCH_KEYS_AT] as string,
-      nameKey: row[SEARCH_KEYS_AT + 1] as string,
-    }));
+    return this.#turns.run(
+      () =>
+        this.#all<StoredUserValues>(this.#s.search(shape, reading.json), params).map((row) => ({
+          user: reading.read(row),
+          emailKey: row[reading.keysAt] as string,
+          nameKey: row[reading.keysAt + 1] as string,
+        })),
+      signal,
+    );
   }
 
   async update(
