@@ -203,7 +203,10 @@ export function userJsonOfRow(row: StoredUserColumns, dialect: SqlDialect): User
   return { version: row.version, json: documentOfRow(row, dialect) };
 }
 
-/** How a store's page reads each row: as a User (fromUserRow()) or as its id and wire document (listedUserJsonOfRow()). */
+/**
+ * How PostgreSQL's store reads a page's rows: as Users (fromUserRow()) or as ids and wire
+ * documents (listedUserJsonOfRow()). SQLite's writes its documents itself (sqlite-wire.ts).
+ */
 export type UserRowReader<U> = (row: StoredUserColumns, dialect: SqlDialect) => U;
 
 /** A listed page's user (UserStore.listJson(), searchJson()): its id and userJsonOfRow()'s document. */

@@ -87,9 +87,8 @@ export function eventParameters(event: NewEvent): unknown[] {
  * eventParameters(userCreated(eventId, user, context)) for a user just mapped to its SQLite row
  * (`row`, toUserRow()'s): the event's document is written around the row's own JSON text and
  * times (storedUserJson()) instead of being built as objects and serialized again. Building and
- * serializing it was about a tenth of a per-user import's CPU (bench/RESULTS.md, issue 15, "the
- * import's user.created events from the row"). Text of another shape (a year past 9999) takes the
- * general path.
+ * serializing it was 13% of a per-user import's CPU samples (bench/RESULTS.md, issues 14 and 15,
+ * fifteenth pass). Text of another shape (a year past 9999) takes the general path.
  */
 export function createdEventParameters(eventId: string, user: User, row: UserRow, context: EventContext): unknown[] {
   const { attributes, profile, created_at: createdAt, updated_at: updatedAt } = row;

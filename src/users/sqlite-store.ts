@@ -57,16 +57,6 @@ export interface SqliteUserStoreOptions {
 const COMMIT: RawStatement = { operation: 'other', table: 'users', text: 'commit' };
 
 /**
- * The UserStore adapter for SQLite: statements prepared once and stepped synchronously, each
- * change in one synchronous transaction (the user, its event, its idempotency record). Through
- * Kysely a create was five awaited queries, each built, compiled and logged anew, under Kysely's
- * lock the whole time; here it is one call that nothing can interleave with.
- *
- * The connection is shared with Kysely (the other stores, the import's job bookkeeping), which
- * holds transactions open across awaits: every step takes its turn through SqliteTurns
- * (db/sqlite-turns.ts says how), as the groups store's do.
- */
-/**
  * How a page's rows are read: as Users from their columns, or as their ids and the documents
  * SQLite wrote (SQLITE_LISTED_USER_COLUMNS); `keysAt` is where a search row's keys follow.
  */
@@ -85,6 +75,16 @@ const AS_USERS: RowReading<User> = {
 /** A listed row is its id and document (SQLITE_LISTED_USER_COLUMNS), then a search's keys. */
 const LISTED_KEYS_AT = 2;
 
+/**
+ * The UserStore adapter for SQLite: statements prepared once and stepped synchronously, each
+ * change in one synchronous transaction (the user, its event, its idempotency record). Through
+ * Kysely a create was five awaited queries, each built, compiled and logged anew, under Kysely's
+ * lock the whole time; here it is one call that nothing can interleave with.
+ *
+ * The connection is shared with Kysely (the other stores, the import's job bookkeeping), which
+ * holds transactions open across awaits: every step takes its turn through SqliteTurns
+ * (db/sqlite-turns.ts says how), as the groups store's do.
+ */
 export class SqliteUserStore implements UserStore {
   readonly #observe: StatementObserver;
   readonly #s: UserStatements;
@@ -160,6 +160,7 @@ export class SqliteUserStore implements UserStore {
     return row === undefined ? undefined : userJsonOfRow(storedUserColumnsOf(row), sqliteDialect);
   }
 
+  // Read inside the turn that ran the page's statement, so the row it found is still there.
   readonly #asDocuments: RowReading<ListedUserJson> = {
     json: true,
     keysAt: LISTED_KEYS_AT,

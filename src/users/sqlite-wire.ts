@@ -2,9 +2,9 @@ import { WIRE_FIELD_NAMES } from './document.js';
 
 /**
  * The expression of each wire field over a `users` row: what document.ts's wireJson() writes from
- * the row's values. json_quote() escapes text as JSON.stringify() does (checked over every
- * character, test/users/sqlite-wire.integration.test.ts); the JSON text and the times are
- * spliced as stored.
+ * the row's values. json_quote() escapes text as JSON.stringify() does (checked for every
+ * character of the Basic Multilingual Plane and a sample above it, test/users/sqlite-wire.integration.test.ts);
+ * the JSON text and the times are spliced as stored.
  */
 const FIELD_SQL: Readonly<Record<string, string>> = {
   id: 'json_quote(id)',
