@@ -13,7 +13,10 @@
  *
  * Servers, on SQLite: baseline B (bench/baselines.ts, fastify + better-sqlite3 doing the same
  * database work), Roster of this build, and Roster of the baseline build when one is given (a
- * dist folder kept where node_modules resolves, as for bench/ab.ts). Each runs under callgrind
+ * dist folder kept where node_modules resolves, as for bench/ab.ts). INSTR_DATABASE=postgres runs
+ * them on PostgreSQL instead (B is then fastify + pg), each on its own database created beside
+ * INSTR_POSTGRES_URL's (postgres://postgres@127.0.0.1:5432/test) and dropped at the end: the
+ * count is then the Node.js process's share of a request, without the server's. Each runs under callgrind
  * with V8's --single-threaded (compiling and collecting on the main thread, so that no thread's
  * timing changes the count) and --predictable-gc-schedule (no GC driven by the clock: valgrind
  * runs a server ~50× slower, and the memory reducer then ran full GCs inside the counted
@@ -39,7 +42,15 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { awaitReply, type ServerKind } from './ipc.js';
-import { attributesFor, seedUsers, type seedSqlite, type SeedUsers } from './seed.js';
+import {
+  attributesFor,
+  createPostgresDatabase,
+  dropPostgresDatabase,
+  seedUsers,
+  type seedPostgres,
+  type seedSqlite,
+  type SeedUsers,
+} from './seed.js';
 import { callsPerRequest, inclusiveCostTable, readDump, selfCostTable, totalInstructions } from './callgrind.js';
 
 const env = process.env;
@@ -50,6 +61,8 @@ const ROUTES = (env.INSTR_ROUTES ?? 'get,list').split(',').map((r) => r.trim());
 const TOP = Number(env.INSTR_TOP ?? 0);
 const INCLUSIVE = Number(env.INSTR_INCLUSIVE ?? 0);
 const STUBBED = env.INSTR_AUTH_STUBBED === '1';
+const DATABASE = env.INSTR_DATABASE ?? 'sqlite';
+const POSTGRES_URL = env.INSTR_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** Starting Node.js and the app under valgrind takes about a minute on an idle core. */
 const START_TIMEOUT_MS = 15 * 60_000;
 
@@ -188,7 +201,9 @@ async function main(): Promise<void> {
   const baseline = process.argv[2];
   const here = fileURLToPath(new URL('./servers.js', import.meta.url));
   const targets: Target[] = [
-    { label: 'B (fastify + better-sqlite3)', kind: 'fastify-sqlite', serversJs: here },
+    DATABASE === 'postgres'
+      ? { label: 'B (fastify + pg)', kind: 'fastify-postgres', serversJs: here }
+      : { label: 'B (fastify + better-sqlite3)', kind: 'fastify-sqlite', serversJs: here },
     ...(baseline === undefined
       ? []
       : [{ label: 'Roster before', kind: 'roster' as const, serversJs: join(resolve(baseline), 'bench', 'servers.js') }]),
@@ -200,17 +215,11 @@ async function main(): Promise<void> {
     const users = seedUsers(USERS);
     const wrapper = await valgrindWrapper(work);
     // Each server on its own copy, seeded by its own build (an older build refuses a newer schema).
-    const databases = await Promise.all(
-      targets.map(async (target, i) => {
-        const file = join(work, `db-${i}.sqlite`);
-        const own = (await import(pathToFileURL(join(dirname(target.serversJs), 'seed.js')).href)) as { seedSqlite: typeof seedSqlite };
-        await own.seedSqlite(file, users);
-        return file;
-      }),
-    );
+    const databases = await Promise.all(targets.map((target, i) => seeded(target, i, users, work)));
     // The counts do not depend on the machine's load, so the servers are counted side by side.
     const results = (await Promise.all(targets.map((target, i) => count(target, databases[i]!, users, wrapper, work)))).flat();
-    console.log(`callgrind, ${REQUESTS} requests counted after ${WARMUP}, one at a time, SQLite, ${USERS} users, Node ${process.version}`);
+    const on = DATABASE === 'postgres' ? 'PostgreSQL (the Node.js process only)' : 'SQLite';
+    console.log(`callgrind, ${REQUESTS} requests counted after ${WARMUP}, one at a time, ${on}, ${USERS} users, Node ${process.version}`);
     for (const route of ROUTES) {
       const rows = results.filter((r) => r.route === route);
       const b = rows.find((r) => r.label.startsWith('B'))!.instructionsPerRequest;
@@ -231,7 +240,31 @@ async function main(): Promise<void> {
     }
   } finally {
     await rm(work, { recursive: true, force: true });
+    if (DATABASE === 'postgres') await Promise.all(targets.map((_, i) => dropPostgresDatabase(POSTGRES_URL, postgresName(i))));
   }
+}
+
+/** The i-th server's database, seeded with `users` by the target's own build. */
+async function seeded(target: Target, i: number, users: SeedUsers, work: string): Promise<string> {
+  const own = (await import(pathToFileURL(join(dirname(target.serversJs), 'seed.js')).href)) as {
+    seedSqlite: typeof seedSqlite;
+    seedPostgres: typeof seedPostgres;
+  };
+  if (DATABASE === 'postgres') {
+    await dropPostgresDatabase(POSTGRES_URL, postgresName(i));
+    const url = await createPostgresDatabase(POSTGRES_URL, postgresName(i));
+    await own.seedPostgres(url, users);
+    return url;
+  }
+  if (DATABASE !== 'sqlite') throw new Error(`INSTR_DATABASE: sqlite or postgres, not ${DATABASE}`);
+  const file = join(work, `db-${i}.sqlite`);
+  await own.seedSqlite(file, users);
+  return file;
+}
+
+/** The benchmark's own names: a second run drops what an interrupted one left. */
+function postgresName(i: number): string {
+  return `roster_instructions_${i}`;
 }
 
 main().then(

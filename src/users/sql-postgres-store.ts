@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { failOnOutage, postgresDialect, timesAndJsonAsText } from '../db/dialect.js';
+import { failOnOutage, postgresDialect, timesAndJsonAsText, type SqlDialect } from '../db/dialect.js';
 import type { StatementObserver } from '../db/instrumentation.js';
 import { inTransaction, withClient } from '../db/postgres-client.js';
 import type { NewEvent } from '../events/model.js';
@@ -18,7 +18,6 @@ import {
   updateValues,
   userJsonOfRow,
   type StoredUserColumns,
-  type UserRowReader,
 } from './sql-row.js';
 import type { ListedUserJson, UserJson } from './document.js';
 import type { IdempotencyRecord, KeyRangeQuery, UserPageQuery, UserStore } from './service.js';
@@ -43,6 +42,12 @@ import {
 } from './sql-postgres-statements.js';
 
 type Queryable = pg.Pool | pg.PoolClient;
+
+/**
+ * How a page's rows are read: as Users (fromUserRow()) or as ids and wire documents
+ * (listedUserJsonOfRow()). SQLite's store has SQLite write its documents (sqlite-wire.ts).
+ */
+type UserRowReader<U> = (row: StoredUserColumns, dialect: SqlDialect) => U;
 
 /**
  * The UserStore adapter for PostgreSQL, on the pg pool directly. The Kysely store it replaced

@@ -203,12 +203,6 @@ export function userJsonOfRow(row: StoredUserColumns, dialect: SqlDialect): User
   return { version: row.version, json: documentOfRow(row, dialect) };
 }
 
-/**
- * How PostgreSQL's store reads a page's rows: as Users (fromUserRow()) or as ids and wire
- * documents (listedUserJsonOfRow()). SQLite's writes its documents itself (sqlite-wire.ts).
- */
-export type UserRowReader<U> = (row: StoredUserColumns, dialect: SqlDialect) => U;
-
 /** A listed page's user (UserStore.listJson(), searchJson()): its id and userJsonOfRow()'s document. */
 export function listedUserJsonOfRow(row: StoredUserColumns, dialect: SqlDialect): ListedUserJson {
   return { id: row.id as UserId, json: documentOfRow(row, dialect) };

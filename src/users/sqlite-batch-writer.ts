@@ -3,7 +3,6 @@ import type { Kysely } from 'kysely';
 import { sqliteDialect } from '../db/dialect.js';
 import type { Schema } from '../db/schema.js';
 import { SqliteLockWait } from '../db/sqlite-lock.js';
-import type { NewEvent } from '../events/model.js';
 import type { BatchFinding, BatchUser, UserBatchResult, UserBatchRun, UserBatchWriter } from './batch-store.js';
 import { changedFields } from './changes.js';
 import { userUpdated } from './events.js';
@@ -212,7 +211,7 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     };
     const r = toUserRow(after, sqliteDialect);
     s.updateUser.run(...updateValues(r), this.#run.id, r.id);
-    if (this.#run.events) this.#event(userUpdated(this.#newId(), before, after, this.#run.context));
+    if (this.#run.events) s.insertEvent.run(...eventParameters(userUpdated(this.#newId(), before, after, this.#run.context)));
     return 'updated';
   }
 
@@ -226,10 +225,6 @@ export class SqliteUserBatchWriter implements UserBatchWriter<SQLite.Database, v
     return row.maybeDuplicate && holder.imported_by === this.#run.id
       ? { line: row.line, kind: 'duplicate' }
       : { line: row.line, kind: 'email-taken', holderId: holder.id };
-  }
-
-  #event(event: NewEvent): void {
-    this.#statements.insertEvent.run(...eventParameters(event));
   }
 }
 

@@ -40,7 +40,7 @@ const isIsoText = (column: string) => `length(${column}) = 24 and ${column} glob
  * two values from the driver instead of twelve strings it would join, and a page of 50 users 100
  * values instead of 600.
  */
-export const SQLITE_USER_JSON = `case when ${isObjectText('attributes')} and ${isObjectText('profile')} and ${isIsoText(
+const SQLITE_USER_JSON = `case when ${isObjectText('attributes')} and ${isObjectText('profile')} and ${isIsoText(
   'created_at',
 )} and ${isIsoText('updated_at')} then ${DOCUMENT} || '}' end`;
 
