@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type pg from 'pg';
 import { isoFromPostgresTimestamp, parseIsoTimestamp } from '../kit/iso-time.js';
+import type { Cancellation } from '../kit/deadline.js';
 import { DatabaseUnavailableError, StatementTimeoutError, outageRule } from './outage.js';
 
 /**
@@ -134,7 +135,7 @@ function isErrorWithCode(error: unknown): error is Error & { code: string } {
 export async function failOnOutage<T>(
   dialect: SqlDialect,
   work: () => Promise<T>,
-  options: { retryLostConnection?: boolean; signal?: AbortSignal | undefined } = {},
+  options: { retryLostConnection?: boolean; signal?: Cancellation | undefined } = {},
 ): Promise<T> {
   try {
     return await work();

@@ -1,15 +1,29 @@
 import type pg from 'pg';
+import { abortSignalOf, type Cancellation } from '../kit/deadline.js';
 import { outageRule } from './outage.js';
 
 /**
- * A client from the pool for one unit of work. An aborted `signal` stops the wait for a free
- * client (a saturated pool queues callers for up to connectionTimeoutMillis, past any request
- * deadline); a client that arrives after the abort goes straight back to the pool.
+ * A client from the pool for one unit of work. An aborted `cancellation` stops the wait for a
+ * free client (a saturated pool queues callers for up to connectionTimeoutMillis, past any
+ * request deadline); a client that arrives after the abort goes straight back to the pool.
+ *
+ * A pool holding an idle client for every caller already queued hands this one a client on its
+ * next tick: there is no wait to stop, so no AbortSignal is made or listened to. A request's
+ * Deadline makes its signal only when asked (kit/deadline.ts), and on a PostgreSQL GET by id
+ * that signal, its listener and the promise around them were ~5% of the CPU (bench/RESULTS.md,
+ * issue 14, sixteenth pass).
  */
-export async function checkout(pool: pg.Pool, signal: AbortSignal | undefined): Promise<pg.PoolClient> {
-  signal?.throwIfAborted();
+export async function checkout(pool: pg.Pool, cancellation: Cancellation | undefined): Promise<pg.PoolClient> {
+  cancellation?.throwIfAborted();
+  if (cancellation === undefined) return pool.connect();
+  if (pool.idleCount > pool.waitingCount) {
+    const client = await pool.connect();
+    if (!cancellation.aborted) return client;
+    client.release();
+    throw asError(cancellation.reason);
+  }
+  const signal = abortSignalOf(cancellation);
   const pending = pool.connect();
-  if (signal === undefined) return pending;
   return new Promise<pg.PoolClient>((resolve, reject) => {
     const onAbort = () => reject(asError(signal.reason));
     signal.addEventListener('abort', onAbort, { once: true });
@@ -44,10 +58,10 @@ export function release(client: pg.PoolClient, error?: unknown): void {
 /** Runs `work` on a pooled client and releases it on every path. */
 export async function withClient<T>(
   pool: pg.Pool,
-  signal: AbortSignal | undefined,
+  cancellation: Cancellation | undefined,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  const client = await checkout(pool, signal);
+  const client = await checkout(pool, cancellation);
   let result: T;
   try {
     result = await work(client);
@@ -66,10 +80,10 @@ export async function withClient<T>(
  */
 export async function inTransaction<T>(
   pool: pg.Pool,
-  signal: AbortSignal | undefined,
+  cancellation: Cancellation | undefined,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  const client = await checkout(pool, signal);
+  const client = await checkout(pool, cancellation);
   let result: T;
   try {
     await client.query('begin');

@@ -3,7 +3,7 @@ import { failOnOutage, postgresDialect, timesAndJsonAsText, type SqlDialect } fr
 import type { StatementObserver } from '../db/instrumentation.js';
 import { inTransaction, withClient } from '../db/postgres-client.js';
 import type { NewEvent } from '../events/model.js';
-import { abortSignalOf, type Cancellation } from '../kit/deadline.js';
+import type { Cancellation } from '../kit/deadline.js';
 import { publishPoolEvents, toEventRow } from '../events/sql-outbox.js';
 import { IdempotencyKeyTakenError, UserNotFoundError } from './errors.js';
 import { conflictOf } from './sql-conflicts.js';
@@ -82,7 +82,7 @@ export class PostgresUserStore implements UserStore {
     const values: unknown[] = [...insertValues(toUserRow(user, postgresDialect)), ...eventValues(event)];
     if (idempotency !== undefined) values.push(...idempotencyValues(idempotency));
     const statement = idempotency === undefined ? CREATE : CREATE_REMEMBERED;
-    const result = await this.#write(() => withClient(this.pool, abortSignalOf(signal), (client) => this.#run(client, statement, values)));
+    const result = await this.#write(() => withClient(this.pool, signal, (client) => this.#run(client, statement, values)));
     // No row: an unexpired record holds the key, so nothing was written (see CREATE_REMEMBERED).
     if (result.rowCount === 0) throw new IdempotencyKeyTakenError('The idempotency key was taken concurrently.');
     await this.#published();
@@ -169,7 +169,7 @@ export class PostgresUserStore implements UserStore {
   ): Promise<User> {
     let wrote = false;
     const user = await this.#write(async () => {
-      const optimistic = await withClient(this.pool, abortSignalOf(signal), async (client) => {
+      const optimistic = await withClient(this.pool, signal, async (client) => {
         const before = await this.#current(client, GET, id);
         const after = change(before);
         if (after === before) return before;
@@ -179,7 +179,7 @@ export class PostgresUserStore implements UserStore {
         return wrote ? after : undefined;
       });
       if (optimistic !== undefined) return optimistic;
-      return inTransaction(this.pool, abortSignalOf(signal), async (client) => {
+      return inTransaction(this.pool, signal, async (client) => {
         const before = await this.#current(client, LOCK_FOR_CHANGE, id);
         const after = change(before);
         if (after === before) return before;
@@ -199,7 +199,7 @@ export class PostgresUserStore implements UserStore {
     if (onDelete !== undefined) {
       // The dependents' statements need the transaction (and the user locked first: see groups' lock order).
       await this.#write(() =>
-        inTransaction(this.pool, abortSignalOf(signal), async (client) => {
+        inTransaction(this.pool, signal, async (client) => {
           const current = await this.#current(client, LOCK_FOR_CHANGE, id);
           check(current);
           const event = describe(current);
@@ -211,14 +211,14 @@ export class PostgresUserStore implements UserStore {
       return;
     }
     await this.#write(async () => {
-      const deleted = await withClient(this.pool, abortSignalOf(signal), async (client) => {
+      const deleted = await withClient(this.pool, signal, async (client) => {
         const current = await this.#current(client, GET, id);
         check(current);
         const { rowCount } = await this.#run(client, DELETE_IF_UNCHANGED, [id, ...eventValues(describe(current)), ...asRead(current)]);
         return rowCount === 1;
       });
       if (deleted) return;
-      await inTransaction(this.pool, abortSignalOf(signal), async (client) => {
+      await inTransaction(this.pool, signal, async (client) => {
         const current = await this.#current(client, LOCK_FOR_CHANGE, id);
         check(current);
         await this.#run(client, DELETE, [id, ...eventValues(describe(current))]);
@@ -238,9 +238,7 @@ export class PostgresUserStore implements UserStore {
   }
 
   async purgeIdempotency(now: Date, limit: number, signal?: Cancellation): Promise<number> {
-    const result = await this.#write(() =>
-      withClient(this.pool, abortSignalOf(signal), (client) => this.#run(client, PURGE_IDEMPOTENCY, [now, limit])),
-    );
+    const result = await this.#write(() => withClient(this.pool, signal, (client) => this.#run(client, PURGE_IDEMPOTENCY, [now, limit])));
     return result.rowCount ?? 0;
   }
 
@@ -268,10 +266,9 @@ export class PostgresUserStore implements UserStore {
 
   /** A read on its own client: run once more on a fresh connection when the first one died under it. */
   #read(cancellation: Cancellation | undefined, work: (client: pg.PoolClient) => Promise<pg.QueryResult>): Promise<pg.QueryResult> {
-    // The pool's checkout listens for the abort, so this store needs the signal itself.
-    const signal = abortSignalOf(cancellation);
+    // The pool's checkout listens for the abort only when it has to wait (checkout()).
     return translated(() =>
-      failOnOutage(postgresDialect, () => withClient(this.pool, signal, work), { retryLostConnection: true, signal }),
+      failOnOutage(postgresDialect, () => withClient(this.pool, cancellation, work), { retryLostConnection: true, signal: cancellation }),
     );
   }
 
