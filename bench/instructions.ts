@@ -251,7 +251,6 @@ async function seeded(target: Target, i: number, users: SeedUsers, work: string)
     seedPostgres: typeof seedPostgres;
   };
   if (DATABASE === 'postgres') {
-    await dropPostgresDatabase(POSTGRES_URL, postgresName(i));
     const url = await createPostgresDatabase(POSTGRES_URL, postgresName(i));
     await own.seedPostgres(url, users);
     return url;
@@ -262,9 +261,9 @@ async function seeded(target: Target, i: number, users: SeedUsers, work: string)
   return file;
 }
 
-/** The benchmark's own names: a second run drops what an interrupted one left. */
+/** The benchmark's own names, this run's alone: two runs side by side must not drop each other's. */
 function postgresName(i: number): string {
-  return `roster_instructions_${i}`;
+  return `roster_instructions_${process.pid}_${i}`;
 }
 
 main().then(
