@@ -10,8 +10,8 @@ import { outageRule } from './outage.js';
  * A pool holding an idle client for every caller already queued hands this one a client on its
  * next tick: there is no wait to stop, so no AbortSignal is made or listened to. A request's
  * Deadline makes its signal only when asked (kit/deadline.ts), and on a PostgreSQL GET by id
- * that signal, its listener and the promise around them were ~5% of the CPU (bench/RESULTS.md,
- * issue 14, sixteenth pass).
+ * that signal, its listener and the promise around them were ~4% of a profile's samples and 14%
+ * of the instructions (bench/RESULTS.md, issue 14, sixteenth pass).
  */
 export async function checkout(pool: pg.Pool, cancellation: Cancellation | undefined): Promise<pg.PoolClient> {
   cancellation?.throwIfAborted();
