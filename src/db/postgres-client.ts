@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { abortSignalOf, type Cancellation } from '../kit/deadline.js';
+import { onAbort, type Cancellation } from '../kit/deadline.js';
 import { outageRule } from './outage.js';
 
 /**
@@ -8,10 +8,11 @@ import { outageRule } from './outage.js';
  * request deadline); a client that arrives after the abort goes straight back to the pool.
  *
  * A pool holding an idle client for every caller already queued hands this one a client on its
- * next tick: there is no wait to stop, so no AbortSignal is made or listened to. A request's
- * Deadline makes its signal only when asked (kit/deadline.ts), and on a PostgreSQL GET by id
- * that signal, its listener and the promise around them were ~4% of a profile's samples and 14%
- * of the instructions (bench/RESULTS.md, issue 14, sixteenth pass).
+ * next tick: there is no wait to stop, so nothing listens. A wait listens through onAbort(),
+ * which never makes a Deadline's AbortSignal: that signal, its listener and the promise around
+ * them were 14% of a PostgreSQL GET's instructions with one request in flight, and at 50 in
+ * flight, where nearly every GET waits, the largest share of what outlived young-generation
+ * collections (bench/RESULTS.md, issue 14, sixteenth and seventeenth passes).
  */
 export async function checkout(pool: pg.Pool, cancellation: Cancellation | undefined): Promise<pg.PoolClient> {
   cancellation?.throwIfAborted();
@@ -22,19 +23,17 @@ export async function checkout(pool: pg.Pool, cancellation: Cancellation | undef
     client.release();
     throw asError(cancellation.reason);
   }
-  const signal = abortSignalOf(cancellation);
   const pending = pool.connect();
   return new Promise<pg.PoolClient>((resolve, reject) => {
-    const onAbort = () => reject(asError(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const stopListening = onAbort(cancellation, (reason) => reject(asError(reason)));
     pending.then(
       (client) => {
-        signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) client.release();
+        stopListening();
+        if (cancellation.aborted) client.release();
         else resolve(client);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        stopListening();
         reject(asError(error));
       },
     );

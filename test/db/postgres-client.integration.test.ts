@@ -1,5 +1,5 @@
 // checkout() on a real pg pool: the wait for a free client stops when the work is cancelled, and
-// a pool that can serve at once does so without making the request's AbortSignal.
+// neither a pool that can serve at once nor a wait makes the request's AbortSignal.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -78,9 +78,9 @@ describe('checkout() from a PostgreSQL pool', { skip }, () => {
     try {
       const waiting = checkout(pool, deadline);
       assert.equal(pool.waitingCount, 1);
-      assert.equal(deadline.signalReads, 1, 'a wait listens to the signal');
       deadline.cancel(new Error('deadline passed'));
       await assert.rejects(waiting, { message: 'deadline passed' });
+      assert.equal(deadline.signalReads, 0, 'the wait listens to the Deadline without making its AbortSignal');
     } finally {
       held.release();
       deadline.dispose();
@@ -88,5 +88,23 @@ describe('checkout() from a PostgreSQL pool', { skip }, () => {
     await idle();
     const { rows } = await withClient(pool, undefined, (client) => client.query('select 3 as n'));
     assert.deepEqual(rows, [{ n: 3 }]);
+  });
+
+  test('a wait stopped by an AbortSignal gets no client, and the pool serves the next caller', async () => {
+    await idle();
+    const held = await checkout(pool, undefined);
+    const controller = new AbortController();
+    try {
+      const waiting = checkout(pool, controller.signal);
+      assert.equal(pool.waitingCount, 1);
+      controller.abort(new Error('client gone'));
+      await assert.rejects(waiting, { message: 'client gone' });
+    } finally {
+      held.release();
+    }
+    await idle();
+    assert.equal(pool.totalCount, 1);
+    const { rows } = await withClient(pool, new AbortController().signal, (client) => client.query('select 4 as n'));
+    assert.deepEqual(rows, [{ n: 4 }]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { abortSignalOf, Deadline, DeadlineExceededError } from '../../src/kit/deadline.js';
+import { abortSignalOf, Deadline, DeadlineExceededError, onAbort } from '../../src/kit/deadline.js';
 
 const LONG_MS = 60_000;
 const never = () => new Error('the deadline expired in a test that never lets it');
@@ -89,5 +89,85 @@ describe('abortSignalOf', () => {
     const signal = new AbortController().signal;
     assert.equal(abortSignalOf(signal), signal);
     assert.equal(abortSignalOf(undefined), undefined);
+  });
+});
+
+/** A Deadline that counts how often its AbortSignal was asked for. */
+class CountedDeadline extends Deadline {
+  signalReads = 0;
+
+  constructor() {
+    super(LONG_MS, never);
+  }
+
+  override get signal(): AbortSignal {
+    this.signalReads++;
+    return super.signal;
+  }
+}
+
+describe('onAbort', () => {
+  test("hears a Deadline's abort or cancel once, with the first reason, without making its AbortSignal", () => {
+    for (const stop of ['abort', 'cancel'] as const) {
+      const deadline = new CountedDeadline();
+      const heard: unknown[] = [];
+      onAbort(deadline, (reason) => heard.push(reason));
+      onAbort(deadline, (reason) => heard.push(reason));
+      const first = new Error(`first ${stop}`);
+      deadline[stop](first);
+      deadline.cancel(new Error('second'));
+      deadline.dispose();
+      assert.deepEqual(heard, [first, first]);
+      assert.equal(deadline.signalReads, 0);
+    }
+  });
+
+  test('a Deadline listener that stopped listening hears nothing; the others still hear', () => {
+    const deadline = new CountedDeadline();
+    const heard: string[] = [];
+    const stopFirst = onAbort(deadline, () => heard.push('first'));
+    onAbort(deadline, () => heard.push('second'));
+    stopFirst();
+    stopFirst();
+    deadline.abort(new Error('gone'));
+    deadline.dispose();
+    assert.deepEqual(heard, ['second']);
+  });
+
+  test('an expired Deadline is heard with the error onExpiry makes', async () => {
+    const expired = new DeadlineExceededError('too slow');
+    const deadline = new Deadline(1, () => expired);
+    const heard = await new Promise<unknown>((resolve) => onAbort(deadline, resolve));
+    deadline.dispose();
+    assert.equal(heard, expired);
+  });
+
+  test('a cancellation already aborted is heard at once', () => {
+    const reason = new Error('already');
+    const deadline = new CountedDeadline();
+    deadline.abort(reason);
+    deadline.dispose();
+    const controller = new AbortController();
+    controller.abort(reason);
+    for (const cancellation of [deadline, controller.signal]) {
+      const heard: unknown[] = [];
+      const stop = onAbort(cancellation, (r) => heard.push(r));
+      stop();
+      assert.deepEqual(heard, [reason]);
+    }
+    assert.equal(deadline.signalReads, 0);
+  });
+
+  test("hears an AbortSignal's abort with its reason, and nothing once it stopped listening", () => {
+    const heard: unknown[] = [];
+    const listening = new AbortController();
+    onAbort(listening.signal, (reason) => heard.push(reason));
+    const reason = new Error('aborted');
+    listening.abort(reason);
+    listening.abort(new Error('again'));
+    const stopped = new AbortController();
+    onAbort(stopped.signal, (r) => heard.push(r))();
+    stopped.abort(new Error('unheard'));
+    assert.deepEqual(heard, [reason]);
   });
 });
