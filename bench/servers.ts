@@ -84,11 +84,14 @@ async function startBaseline(
 }
 
 /**
- * Roster exactly as `roster serve` runs it: config from an env-shaped object, the production
+ * Roster exactly as `roster serve` runs it: V8's heap policy for serving, config from an env-shaped object, the production
  * logger at info writing JSON lines to stdout (which the parent points at a file), and the
  * composition root in src/main.ts.
  */
 async function startRoster(database: string, settings: Record<string, string> = {}): Promise<Started> {
+  // V8's policy for `roster serve` (cli/serve-heap.ts), before the app's modules are loaded.
+  const { tuneServeHeap } = await import('../src/cli/serve-heap.js');
+  tuneServeHeap();
   const { loadConfig } = await import('../src/config.js');
   // ROSTER_* and OTEL_* settings from the benchmark's environment pass through; where and how
   // loudly it serves is the benchmark's choice.

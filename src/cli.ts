@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// First, so that `roster import` sizes V8's heap before any other module is loaded (see there).
+// First, so that `roster import` and `roster serve` set V8's heap policy before any other module
+// is loaded (see each).
 import './cli/import-heap.js';
+import './cli/serve-heap.js';
 import { parseArgs } from 'node:util';
 import { CONFIG_KEYS, ConfigError, loadConfig, unknownVariables, type Config } from './config.js';
 import { MigrationError } from './db/migrator.js';
