@@ -113,6 +113,8 @@ export class Deadline {
     const listeners = (this.#listeners ??= []);
     listeners.push(listener);
     return () => {
+      // Once aborted the list is being called (or was): stopping then must not shift it.
+      if (this.#listeners !== listeners) return;
       const at = listeners.indexOf(listener);
       if (at !== -1) listeners.splice(at, 1);
     };

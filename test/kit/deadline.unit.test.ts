@@ -134,6 +134,19 @@ describe('onAbort', () => {
     assert.deepEqual(heard, ['second']);
   });
 
+  test('a Deadline listener that stops listening while it hears the abort does not keep the next from hearing', () => {
+    const deadline = new CountedDeadline();
+    const heard: string[] = [];
+    const stopFirst = onAbort(deadline, () => {
+      heard.push('first');
+      stopFirst();
+    });
+    onAbort(deadline, () => heard.push('second'));
+    deadline.cancel(new Error('gone'));
+    deadline.dispose();
+    assert.deepEqual(heard, ['first', 'second']);
+  });
+
   test('an expired Deadline is heard with the error onExpiry makes', async () => {
     const expired = new DeadlineExceededError('too slow');
     const deadline = new Deadline(1, () => expired);
