@@ -4,6 +4,7 @@ import { InvalidCursorError } from '../kit/cursor.js';
 import { FieldErrors, ValidationError } from '../kit/errors.js';
 import { lazy } from '../kit/lazy.js';
 import { applyMergePatch } from '../kit/merge-patch.js';
+import { abortSignalOf, type Cancellation } from '../kit/deadline.js';
 import { offsetPage } from '../kit/offset-page.js';
 import { DEFAULT_PAGE_POSITIONS, PagePositions } from '../kit/page-positions.js';
 import { inSpan } from '../kit/trace.js';
@@ -85,20 +86,20 @@ export interface GroupStore {
     memberIds: readonly UserId[],
     events: readonly NewEvent[],
     idempotency: GroupIdempotency | undefined,
-    signal?: AbortSignal,
+    signal?: Cancellation,
   ): Promise<void>;
   /** The unexpired record of a key, if any. */
-  findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<GroupIdempotency | undefined>;
-  get(id: GroupId, signal?: AbortSignal): Promise<Group | undefined>;
+  findIdempotency(scope: string, key: string, now: Date, signal?: Cancellation): Promise<GroupIdempotency | undefined>;
+  get(id: GroupId, signal?: Cancellation): Promise<Group | undefined>;
   /** By `display_name_key` (foldKey() of the name): at most one. */
-  findByNameKey(key: string, signal?: AbortSignal): Promise<Group | undefined>;
-  findByExternalId(externalId: string, signal?: AbortSignal): Promise<Group | undefined>;
+  findByNameKey(key: string, signal?: Cancellation): Promise<Group | undefined>;
+  findByExternalId(externalId: string, signal?: Cancellation): Promise<Group | undefined>;
   /** Groups with id > afterId in id order, at most `limit`. */
-  list(afterId: GroupId | undefined, limit: number, signal?: AbortSignal): Promise<Group[]>;
+  list(afterId: GroupId | undefined, limit: number, signal?: Cancellation): Promise<Group[]>;
   /** Walks at most `n` group ids after `afterId` in id order: how many it passed and the last (kit/offset-page.ts). */
-  skip(afterId: GroupId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: GroupId | undefined }>;
+  skip(afterId: GroupId | undefined, n: number, signal?: Cancellation): Promise<{ passed: number; last: GroupId | undefined }>;
   /** Groups whose name key lies in the range, in key order (the key is unique, so it is the position), at most `limit`. */
-  search(range: NameKeyRange, limit: number, signal?: AbortSignal): Promise<Group[]>;
+  search(range: NameKeyRange, limit: number, signal?: Cancellation): Promise<Group[]>;
   /**
    * One change under the group's lock, in one transaction: reads the group, lets `edit` veto or
    * change its fields, checks that every user to add exists, applies `members`, and hands what
@@ -111,17 +112,17 @@ export interface GroupStore {
     members: MembersChange,
     edit: (current: Group) => Group,
     finish: (before: Group, edited: Group, outcome: MembersOutcome) => GroupWrite | undefined,
-    signal?: AbortSignal,
+    signal?: Cancellation,
   ): Promise<{ group: Group; outcome: MembersOutcome }>;
   /**
    * Reads the group, lets `check` veto, deletes it with its memberships, writes the event.
    * @throws GroupNotFoundError, or what `check` throws
    */
-  delete(id: GroupId, check: (current: Group) => void, describe: (deleted: Group) => NewEvent, signal?: AbortSignal): Promise<void>;
+  delete(id: GroupId, check: (current: Group) => void, describe: (deleted: Group) => NewEvent, signal?: Cancellation): Promise<void>;
   /** Members with user id > afterUserId in user id order; undefined when the group does not exist. */
-  members(id: GroupId, afterUserId: UserId | undefined, limit: number, signal?: AbortSignal): Promise<Member[] | undefined>;
+  members(id: GroupId, afterUserId: UserId | undefined, limit: number, signal?: Cancellation): Promise<Member[] | undefined>;
   /** The groups of a user with id > afterGroupId in id order; undefined when the user does not exist. */
-  groupsOf(userId: UserId, afterGroupId: GroupId | undefined, limit: number, signal?: AbortSignal): Promise<Group[] | undefined>;
+  groupsOf(userId: UserId, afterGroupId: GroupId | undefined, limit: number, signal?: Cancellation): Promise<Group[] | undefined>;
 }
 
 export interface GroupsServiceOptions {
@@ -152,7 +153,7 @@ export interface Page<T> {
 
 /** Who is asking, for which request, and under which deadline. */
 export interface GroupContext extends EventContext {
-  readonly signal?: AbortSignal | undefined;
+  readonly signal?: Cancellation | undefined;
 }
 
 /** A creation that may be retried: the key, and the caller it belongs to (keys of two callers never collide). */
@@ -237,7 +238,7 @@ export class GroupsService {
     }
   }
 
-  async #replay(scope: string, key: string, fingerprint: string, now: Date, signal?: AbortSignal) {
+  async #replay(scope: string, key: string, fingerprint: string, now: Date, signal?: Cancellation) {
     const record = await this.#store.findIdempotency(scope, key, now, signal);
     if (!record) return undefined;
     if (record.fingerprint !== fingerprint) {
@@ -345,7 +346,7 @@ export class GroupsService {
         },
         offset,
         limit,
-        ctx.signal,
+        abortSignalOf(ctx.signal),
         { positions: this.#positions, scope: 'groups by id', rememberTotalAbove: 10_000 },
       );
       return { total, groups: items };

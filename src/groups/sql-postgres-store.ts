@@ -9,6 +9,7 @@ import { IdempotencyKeyTakenError } from '../users/errors.js';
 import { GroupExternalIdTakenError, GroupNameTakenError, GroupNotFoundError, MembersNotFoundError } from './errors.js';
 import { membershipEvents } from './events.js';
 import type { Group, GroupId } from './model.js';
+import type { Cancellation } from '../kit/deadline.js';
 import type { GroupIdempotency, GroupStore, GroupWrite, Member, MembersChange, MembersOutcome, NameKeyRange } from './service.js';
 import {
   GROUP_COLUMNS,
@@ -187,7 +188,7 @@ export class PostgresGroupStore implements GroupStore {
     memberIds: readonly UserId[],
     events: readonly NewEvent[],
     idempotency: GroupIdempotency | undefined,
-    signal?: AbortSignal,
+    signal?: Cancellation,
   ): Promise<void> {
     await this.#write(() =>
       inTransaction(this.pool, signal, async (client) => {
@@ -207,7 +208,7 @@ export class PostgresGroupStore implements GroupStore {
     await this.#published();
   }
 
-  async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<GroupIdempotency | undefined> {
+  async findIdempotency(scope: string, key: string, now: Date, signal?: Cancellation): Promise<GroupIdempotency | undefined> {
     type Row = { fingerprint: string; result: unknown; expires_at: Date };
     const { rows } = await this.#read(signal, (client) => this.#run(client, FIND_IDEMPOTENCY, [scope, key, now]));
     const row = rows[0] as Row | undefined;
@@ -216,23 +217,23 @@ export class PostgresGroupStore implements GroupStore {
     return { scope, key, fingerprint, group: fromGroupSnapshot(result), expiresAt: expires_at };
   }
 
-  async get(id: GroupId, signal?: AbortSignal): Promise<Group | undefined> {
+  async get(id: GroupId, signal?: Cancellation): Promise<Group | undefined> {
     return (await this.#groups(signal, GET, [id]))[0];
   }
 
-  async findByNameKey(key: string, signal?: AbortSignal): Promise<Group | undefined> {
+  async findByNameKey(key: string, signal?: Cancellation): Promise<Group | undefined> {
     return (await this.#groups(signal, BY_NAME_KEY, [key]))[0];
   }
 
-  async findByExternalId(externalId: string, signal?: AbortSignal): Promise<Group | undefined> {
+  async findByExternalId(externalId: string, signal?: Cancellation): Promise<Group | undefined> {
     return (await this.#groups(signal, BY_EXTERNAL_ID, [externalId]))[0];
   }
 
-  async list(afterId: GroupId | undefined, limit: number, signal?: AbortSignal): Promise<Group[]> {
+  async list(afterId: GroupId | undefined, limit: number, signal?: Cancellation): Promise<Group[]> {
     return this.#groups(signal, LIST, [afterId ?? BEFORE_EVERY_ID, limit]);
   }
 
-  async skip(afterId: GroupId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: GroupId | undefined }> {
+  async skip(afterId: GroupId | undefined, n: number, signal?: Cancellation): Promise<{ passed: number; last: GroupId | undefined }> {
     const from = afterId ?? BEFORE_EVERY_ID;
     const nth = (await this.#read(signal, (client) => this.#run(client, SKIP_TO, [from, n - 1]))).rows[0] as { id: GroupId } | undefined;
     if (nth !== undefined) return { passed: n, last: nth.id };
@@ -241,7 +242,7 @@ export class PostgresGroupStore implements GroupStore {
     return { passed: rest.passed, last: rest.last ?? undefined };
   }
 
-  async search(range: NameKeyRange, limit: number, signal?: AbortSignal): Promise<Group[]> {
+  async search(range: NameKeyRange, limit: number, signal?: Cancellation): Promise<Group[]> {
     const s = SEARCH[range.inclusive ? 1 : 0]![range.below === undefined ? 0 : 1]!;
     return this.#groups(signal, s, range.below === undefined ? [range.from, limit] : [range.from, range.below, limit]);
   }
@@ -251,7 +252,7 @@ export class PostgresGroupStore implements GroupStore {
     members: MembersChange,
     edit: (current: Group) => Group,
     finish: (before: Group, edited: Group, outcome: MembersOutcome) => GroupWrite | undefined,
-    signal?: AbortSignal,
+    signal?: Cancellation,
   ): Promise<{ group: Group; outcome: MembersOutcome }> {
     const result = await this.#write(() =>
       inTransaction(this.pool, signal, async (client) => {
@@ -282,7 +283,7 @@ export class PostgresGroupStore implements GroupStore {
     return { group: result.group, outcome: result.outcome };
   }
 
-  async delete(id: GroupId, check: (current: Group) => void, describe: (deleted: Group) => NewEvent, signal?: AbortSignal): Promise<void> {
+  async delete(id: GroupId, check: (current: Group) => void, describe: (deleted: Group) => NewEvent, signal?: Cancellation): Promise<void> {
     await this.#write(() =>
       inTransaction(this.pool, signal, async (client) => {
         const row = (await this.#run(client, LOCK, [id])).rows[0] as StoredGroup | undefined;
@@ -296,7 +297,7 @@ export class PostgresGroupStore implements GroupStore {
     await this.#published();
   }
 
-  async members(id: GroupId, afterUserId: UserId | undefined, limit: number, signal?: AbortSignal): Promise<Member[] | undefined> {
+  async members(id: GroupId, afterUserId: UserId | undefined, limit: number, signal?: Cancellation): Promise<Member[] | undefined> {
     return this.#read(signal, async (client) => {
       const { rows } = await this.#run(client, MEMBERS, [id, afterUserId ?? BEFORE_EVERY_ID, limit]);
       if (rows.length === 0 && (await this.#run(client, GET, [id])).rows.length === 0) return undefined;
@@ -304,7 +305,7 @@ export class PostgresGroupStore implements GroupStore {
     });
   }
 
-  async groupsOf(userId: UserId, afterGroupId: GroupId | undefined, limit: number, signal?: AbortSignal): Promise<Group[] | undefined> {
+  async groupsOf(userId: UserId, afterGroupId: GroupId | undefined, limit: number, signal?: Cancellation): Promise<Group[] | undefined> {
     return this.#read(signal, async (client) => {
       const { rows } = await this.#run(client, GROUPS_OF, [userId, afterGroupId ?? BEFORE_EVERY_ID, limit]);
       if (rows.length === 0 && (await this.#run(client, USER_EXISTS, [userId])).rows.length === 0) return undefined;
@@ -366,7 +367,7 @@ export class PostgresGroupStore implements GroupStore {
     return (await this.#run(client, s, values)).rows.map((r: { user_id: UserId }) => r.user_id);
   }
 
-  async #groups(signal: AbortSignal | undefined, s: NamedStatement, values: unknown[]): Promise<Group[]> {
+  async #groups(signal: Cancellation | undefined, s: NamedStatement, values: unknown[]): Promise<Group[]> {
     return this.#read(signal, async (client) =>
       ((await this.#run(client, s, values)).rows as StoredGroup[]).map((r) => fromGroupRow(r, postgresDialect)),
     );
@@ -385,7 +386,7 @@ export class PostgresGroupStore implements GroupStore {
   }
 
   /** A read: once more on a fresh connection when the first died under it. */
-  #read<T>(signal: AbortSignal | undefined, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  #read<T>(signal: Cancellation | undefined, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return failOnOutage(postgresDialect, () => withClient(this.pool, signal, work), { retryLostConnection: true, signal });
   }
 

@@ -12,6 +12,7 @@ import { IdempotencyKeyTakenError } from '../users/errors.js';
 import { GroupExternalIdTakenError, GroupNameTakenError, GroupNotFoundError, MembersNotFoundError } from './errors.js';
 import { membershipEvents } from './events.js';
 import type { Group, GroupId } from './model.js';
+import type { Cancellation } from '../kit/deadline.js';
 import type { GroupIdempotency, GroupStore, GroupWrite, Member, MembersChange, MembersOutcome, NameKeyRange } from './service.js';
 import {
   GROUP_COLUMNS,
@@ -169,13 +170,13 @@ export class SqliteGroupStore implements GroupStore {
     memberIds: readonly UserId[],
     events: readonly NewEvent[],
     idempotency: GroupIdempotency | undefined,
-    signal?: AbortSignal,
+    signal?: Cancellation,
   ): Promise<void> {
     signal?.throwIfAborted();
     await this.#turns.write(() => this.#committed(() => this.#createTx.immediate(group, memberIds, events, idempotency)), signal);
   }
 
-  async findIdempotency(scope: string, key: string, now: Date, signal?: AbortSignal): Promise<GroupIdempotency | undefined> {
+  async findIdempotency(scope: string, key: string, now: Date, signal?: Cancellation): Promise<GroupIdempotency | undefined> {
     signal?.throwIfAborted();
     const row = await this.#turns.run(
       () => this.#get<{ fingerprint: string; result: string; expires_at: string }>(this.#s.findIdempotency, scope, key, now.toISOString()),
@@ -185,23 +186,23 @@ export class SqliteGroupStore implements GroupStore {
     return { scope, key, fingerprint: row.fingerprint, group: fromGroupSnapshot(row.result), expiresAt: new Date(row.expires_at) };
   }
 
-  async get(id: GroupId, signal?: AbortSignal): Promise<Group | undefined> {
+  async get(id: GroupId, signal?: Cancellation): Promise<Group | undefined> {
     return this.#one(this.#s.get, [id], signal);
   }
 
-  async findByNameKey(key: string, signal?: AbortSignal): Promise<Group | undefined> {
+  async findByNameKey(key: string, signal?: Cancellation): Promise<Group | undefined> {
     return this.#one(this.#s.byNameKey, [key], signal);
   }
 
-  async findByExternalId(externalId: string, signal?: AbortSignal): Promise<Group | undefined> {
+  async findByExternalId(externalId: string, signal?: Cancellation): Promise<Group | undefined> {
     return this.#one(this.#s.byExternalId, [externalId], signal);
   }
 
-  async list(afterId: GroupId | undefined, limit: number, signal?: AbortSignal): Promise<Group[]> {
+  async list(afterId: GroupId | undefined, limit: number, signal?: Cancellation): Promise<Group[]> {
     return this.#many(this.#s.list, [afterId ?? '', limit], signal);
   }
 
-  async skip(afterId: GroupId | undefined, n: number, signal?: AbortSignal): Promise<{ passed: number; last: GroupId | undefined }> {
+  async skip(afterId: GroupId | undefined, n: number, signal?: Cancellation): Promise<{ passed: number; last: GroupId | undefined }> {
     signal?.throwIfAborted();
     return this.#turns.run(() => {
       const nth = this.#get<{ id: GroupId }>(this.#s.skipTo, afterId ?? '', n - 1);
@@ -211,7 +212,7 @@ export class SqliteGroupStore implements GroupStore {
     }, signal);
   }
 
-  async search(range: NameKeyRange, limit: number, signal?: AbortSignal): Promise<Group[]> {
+  async search(range: NameKeyRange, limit: number, signal?: Cancellation): Promise<Group[]> {
     const statement = this.#s.search[range.inclusive ? 1 : 0][range.below === undefined ? 0 : 1];
     const params = range.below === undefined ? [range.from, limit] : [range.from, range.below, limit];
     return this.#many(statement, params, signal);
@@ -222,7 +223,7 @@ export class SqliteGroupStore implements GroupStore {
     members: MembersChange,
     edit: (current: Group) => Group,
     finish: (before: Group, edited: Group, outcome: MembersOutcome) => GroupWrite | undefined,
-    signal?: AbortSignal,
+    signal?: Cancellation,
   ): Promise<{ group: Group; outcome: MembersOutcome }> {
     signal?.throwIfAborted();
     const { group, outcome } = await this.#turns.write(
@@ -232,12 +233,12 @@ export class SqliteGroupStore implements GroupStore {
     return { group, outcome };
   }
 
-  async delete(id: GroupId, check: (current: Group) => void, describe: (deleted: Group) => NewEvent, signal?: AbortSignal): Promise<void> {
+  async delete(id: GroupId, check: (current: Group) => void, describe: (deleted: Group) => NewEvent, signal?: Cancellation): Promise<void> {
     signal?.throwIfAborted();
     await this.#turns.write(() => this.#committed(() => this.#deleteTx.immediate(id, check, describe)), signal);
   }
 
-  async members(id: GroupId, afterUserId: UserId | undefined, limit: number, signal?: AbortSignal): Promise<Member[] | undefined> {
+  async members(id: GroupId, afterUserId: UserId | undefined, limit: number, signal?: Cancellation): Promise<Member[] | undefined> {
     signal?.throwIfAborted();
     return this.#turns.run(() => {
       const rows = this.#all<StoredMember>(this.#s.members, [id, afterUserId ?? '', limit]);
@@ -246,7 +247,7 @@ export class SqliteGroupStore implements GroupStore {
     }, signal);
   }
 
-  async groupsOf(userId: UserId, afterGroupId: GroupId | undefined, limit: number, signal?: AbortSignal): Promise<Group[] | undefined> {
+  async groupsOf(userId: UserId, afterGroupId: GroupId | undefined, limit: number, signal?: Cancellation): Promise<Group[] | undefined> {
     signal?.throwIfAborted();
     return this.#turns.run(() => {
       const rows = this.#all<StoredGroup>(this.#s.groupsOf, [userId, afterGroupId ?? '', limit]);
@@ -362,13 +363,13 @@ export class SqliteGroupStore implements GroupStore {
     return result;
   }
 
-  async #one(p: Prepared, params: unknown[], signal: AbortSignal | undefined): Promise<Group | undefined> {
+  async #one(p: Prepared, params: unknown[], signal: Cancellation | undefined): Promise<Group | undefined> {
     signal?.throwIfAborted();
     const row = await this.#turns.run(() => this.#get<StoredGroup>(p, ...params), signal);
     return row === undefined ? undefined : fromGroupRow(row, sqliteDialect);
   }
 
-  async #many(p: Prepared, params: unknown[], signal: AbortSignal | undefined): Promise<Group[]> {
+  async #many(p: Prepared, params: unknown[], signal: Cancellation | undefined): Promise<Group[]> {
     signal?.throwIfAborted();
     const rows = await this.#turns.run(() => this.#all<StoredGroup>(p, params), signal);
     return rows.map((row) => fromGroupRow(row, sqliteDialect));

@@ -155,9 +155,12 @@ const ListQuery = Type.Object(
 const PageQuery = (what: string) => Type.Object({ limit: Limit(1000, what), cursor: Cursor }, { additionalProperties: false });
 const IfMatchOnly = ConditionalHeaders;
 
-/** What a group change records on its event (who, which request) and the deadline's signal it runs under. */
+/**
+ * What a group change records on its event (who, which request) and the deadline it runs under:
+ * the Deadline itself, read as a Cancellation, so no AbortSignal is made unless work must listen.
+ */
 function groupChangeContext(request: FastifyRequest) {
-  return { signal: request.deadline.signal, actor: request.principal?.actor, requestId: request.id };
+  return { signal: request.deadline, actor: request.principal?.actor, requestId: request.id };
 }
 
 function sendGroup(reply: FastifyReply, status: number, group: Group) {
@@ -252,7 +255,7 @@ export function groupsRoutes(groups: GroupsService) {
         },
       },
       async (request, reply) => {
-        const group = await groups.get(request.params.id, { signal: request.deadline.signal });
+        const group = await groups.get(request.params.id, { signal: request.deadline });
         if (ifNoneMatchHits(request.headers['if-none-match'], group.version)) {
           return reply.code(304).header('etag', etagOf(group.version)).send(null);
         }
@@ -284,7 +287,7 @@ export function groupsRoutes(groups: GroupsService) {
         const q = request.query;
         const page = await groups.list(
           { limit: q.limit ?? DEFAULT_PAGE_SIZE, cursor: q.cursor, q: q.q, displayName: q.display_name, externalId: q.external_id },
-          { signal: request.deadline.signal },
+          { signal: request.deadline },
         );
         return { data: page.items.map(toGroupDocument), next_cursor: page.nextCursor };
       },
@@ -386,7 +389,7 @@ export function groupsRoutes(groups: GroupsService) {
         const page = await groups.members(
           request.params.id,
           { limit: request.query.limit ?? DEFAULT_PAGE_SIZE, cursor: request.query.cursor },
-          { signal: request.deadline.signal },
+          { signal: request.deadline },
         );
         return { data: page.items.map(memberDocument), next_cursor: page.nextCursor };
       },
@@ -520,7 +523,7 @@ export function groupsRoutes(groups: GroupsService) {
         const page = await groups.groupsOf(
           request.params.id,
           { limit: request.query.limit ?? DEFAULT_PAGE_SIZE, cursor: request.query.cursor },
-          { signal: request.deadline.signal },
+          { signal: request.deadline },
         );
         return { data: page.items.map(toGroupDocument), next_cursor: page.nextCursor };
       },
