@@ -15,9 +15,13 @@
  * With AB_STUB=1 the baseline argument is ignored: both sides are this build, "before" with
  * API keys and "stubbed" with authentication stubbed (bench/servers.ts roster-no-auth), each
  * serving the same routes, so the key's cost is read apart from the route mix a server served.
- * Reports and never asserts.
+ * With AB_GC=1 the servers run under `--trace-gc-nvp` (V8's line per collection, into the log file)
+ * and each round also reports their garbage collection per 2xx response: pause µs, bytes promoted
+ * to the old generation, and the full collections. Those are counts of the servers' own work, and
+ * move far less between rounds than time on a shared machine (bench/RESULTS.md, issue 14,
+ * seventeenth pass). Reports and never asserts.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -44,6 +48,7 @@ const USERS = Number(env.AB_USERS ?? 20_000);
 const ROUTES = (env.AB_ROUTES ?? 'get,list,post').split(',').map((r) => r.trim());
 const DATABASE = env.AB_DATABASE ?? 'sqlite';
 const POSTGRES_ADMIN_URL = env.BENCH_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const GC = env.AB_GC === '1';
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -94,11 +99,12 @@ async function main(): Promise<void> {
     await databases.seed(users);
     for (const [i, build] of builds.entries()) {
       const target = await databases.copy(i);
-      const runtime = { execPath: undefined, ...build };
+      const runtime = { execPath: undefined, ...build, ...(GC ? { nodeFlags: ['--trace-gc-nvp'] } : {}) };
       const kind = stub && i === 1 ? 'roster-no-auth' : 'roster';
       servers.push(await startServerChild(runtime, kind, build.label, target, join(work, `${build.label}.log`)));
     }
     const runs = new Map<string, Run[]>();
+    const collections = new Map<string, Collections[]>();
     for (let round = 0; round < ROUNDS; round++) {
       for (const route of ROUTES) {
         const order = round % 2 === 0 ? servers : [...servers].reverse();
@@ -110,6 +116,7 @@ async function main(): Promise<void> {
           if (run.failures !== undefined) console.error(`${server.label} ${route}: ${run.failures}`);
           const key = `${route} ${server.label}`;
           runs.set(key, [...(runs.get(key) ?? []), run]);
+          if (GC) collections.set(key, [...(collections.get(key) ?? []), await collectionsIn(server.stdoutFile!, run.ok)]);
         }
       }
     }
@@ -126,6 +133,15 @@ async function main(): Promise<void> {
       console.log(
         `  ${route.padEnd(5)} CPU µs/req ${cpu(a!)} → ${cpu(b!)} (after/before per round ${pairedCpu}); req/s ${rps(a!)} → ${rps(b!)} (${paired}); p99 ms ${p99(a!)} → ${p99(b!)}`,
       );
+      if (GC) {
+        const [ga, gb] = builds.map((build) => collections.get(`${route} ${build.label}`)!);
+        const pause = (cs: Collections[]) => median(cs.map((c) => c.pauseUsPerRequest)).toFixed(2);
+        const promoted = (cs: Collections[]) => median(cs.map((c) => c.promotedBytesPerRequest)).toFixed(0);
+        const full = (cs: Collections[]) => cs.map((c) => c.full).join(',');
+        console.log(
+          `        GC pause µs/req ${pause(ga!)} → ${pause(gb!)}; promoted B/req ${promoted(ga!)} → ${promoted(gb!)}; full collections per round ${full(ga!)} → ${full(gb!)}`,
+        );
+      }
     }
   } finally {
     for (const server of servers) await stopServerChild(server).catch(() => undefined);
@@ -133,6 +149,32 @@ async function main(): Promise<void> {
     await databases.drop();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+interface Collections {
+  readonly pauseUsPerRequest: number;
+  readonly promotedBytesPerRequest: number;
+  /** Full (mark-compact) collections in the round. */
+  readonly full: number;
+}
+
+/**
+ * The collections V8 traced (`--trace-gc-nvp`: `name=value` fields, `gc=s` for a young one) in a
+ * server's log, which measure() empties before the counted seconds: the round's, per 2xx response.
+ */
+async function collectionsIn(logFile: string, responses: number): Promise<Collections> {
+  let pauseMs = 0;
+  let promoted = 0;
+  let full = 0;
+  for (const line of (await readFile(logFile, 'utf8')).split('\n')) {
+    if (!line.includes(' gc=')) continue;
+    const fields = new Map(line.split(' ').map((field) => field.split('=') as [string, string]));
+    pauseMs += Number(fields.get('pause') ?? 0);
+    promoted += Number(fields.get('promoted') ?? 0);
+    if (fields.get('gc') !== 's') full++;
+  }
+  const per = Math.max(1, responses);
+  return { pauseUsPerRequest: (1000 * pauseMs) / per, promotedBytesPerRequest: promoted / per, full };
 }
 
 /**

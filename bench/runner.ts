@@ -22,6 +22,8 @@ export interface Runtime {
   readonly serversJs: string;
   /** The root of that build (holds dist/ and node_modules/), for reading profiles. */
   readonly appRoot: string;
+  /** More Node.js/V8 flags for the servers (bench/ab.ts's AB_GC: `--trace-gc-nvp`). */
+  readonly nodeFlags?: readonly string[];
 }
 
 const children = new Set<ChildProcess>();
@@ -68,7 +70,7 @@ export async function startServerChild(
     child = fork(runtime.serversJs, [kind, arg], {
       stdio: ['ignore', out, 'inherit', 'ipc'],
       // --expose-gc only lets the child collect garbage before it reports its idle RSS.
-      execArgv: ['--expose-gc'],
+      execArgv: ['--expose-gc', ...(runtime.nodeFlags ?? [])],
       ...(runtime.execPath === undefined ? {} : { execPath: runtime.execPath }),
     });
   } finally {
