@@ -43,7 +43,7 @@ import { generatedFile } from '../test/imports/generated-users.js';
 import { POSTGRES_URL, withDatabase } from '../test/helpers/databases.js';
 import { usersServiceOver } from '../test/helpers/app.js';
 import { writeResultsSection } from './results-file.js';
-import { boundImportHeap } from '../src/cli/import-heap.js';
+import { applyHeapPolicy } from '../src/cli/heap-policy.js';
 
 const run = promisify(execFile);
 const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000);
@@ -98,7 +98,7 @@ function mainThreadCpuSeconds(): number | undefined {
  */
 async function childImport(url: string, file: string, events: EventsMode, sizing: string): Promise<ChildResult> {
   // The heap sizing `roster import` sets for itself (after this child's modules loaded, where the CLI sets it before).
-  boundImportHeap();
+  applyHeapPolicy('import');
   const database = openDatabase(url, { poolSize: 2 });
   try {
     const [kind, value] = sizing.split(':');

@@ -89,9 +89,9 @@ async function startBaseline(
  * composition root in src/main.ts.
  */
 async function startRoster(database: string, settings: Record<string, string> = {}): Promise<Started> {
-  // V8's policy for `roster serve` (cli/serve-heap.ts), before the app's modules are loaded.
-  const { tuneServeHeap } = await import('../src/cli/serve-heap.js');
-  tuneServeHeap();
+  // V8's policy for `roster serve` (cli/heap-policy.ts), before the app's modules are loaded.
+  const { applyHeapPolicy } = await import('../src/cli/heap-policy.js');
+  applyHeapPolicy('serve');
   const { loadConfig } = await import('../src/config.js');
   // ROSTER_* and OTEL_* settings from the benchmark's environment pass through; where and how
   // loudly it serves is the benchmark's choice.

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-// First, so that `roster import` and `roster serve` set V8's heap policy before any other module
-// is loaded (see each).
-import './cli/import-heap.js';
-import './cli/serve-heap.js';
+// First, so that a command's V8 heap policy (`roster import`, `roster serve`) is set before any
+// other module is loaded.
+import './cli/heap-policy.js';
 import { parseArgs } from 'node:util';
 import { CONFIG_KEYS, ConfigError, loadConfig, unknownVariables, type Config } from './config.js';
 import { MigrationError } from './db/migrator.js';

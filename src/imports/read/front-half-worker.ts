@@ -65,7 +65,7 @@ const THREAD = new URL('./front-half-thread.js', import.meta.url);
 const DEFAULT_BATCHES_AHEAD = 2;
 const DEFAULT_BYTES_AHEAD = 4 * 1024 * 1024;
 /**
- * The worker's young generation, in MB. cli/import-heap.ts keeps the main thread's at its starting
+ * The worker's young generation, in MB. cli/heap-policy.ts keeps the main thread's at its starting
  * size through a V8 flag a worker's heap does not follow (Node sizes it from resourceLimits), so
  * the worker's grew as V8 allows: `roster import` of 1M rows into SQLite peaked at 308 MB. Bounded:
  * 8 MB, 256 MB and as fast; 3 MB, 239 MB but 9% slower and 15% more CPU, in scavenges
