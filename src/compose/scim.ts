@@ -8,6 +8,7 @@ import {
 import type { Group } from '../groups/model.js';
 import type { GroupsService } from '../groups/service.js';
 import type { ScimDirectory } from '../http/scim.routes.js';
+import type { Cancellation } from '../kit/deadline.js';
 import { ValidationError } from '../kit/errors.js';
 import { isUuidV7 } from '../kit/uuid.js';
 import {
@@ -250,7 +251,7 @@ function after(at: Date, bound: UserQuery['modified_after']): boolean {
 }
 
 /** The services' request context: the deadline, and who asked for the events. */
-function ctxOf(call: DirectoryCall): { signal: AbortSignal; actor: string | undefined; requestId: string | undefined } {
+function ctxOf(call: DirectoryCall): { signal: Cancellation; actor: string | undefined; requestId: string | undefined } {
   return { signal: call.signal, actor: call.actor, requestId: call.requestId };
 }
 

@@ -1,4 +1,5 @@
 import { inBatches } from '../kit/batches.js';
+import type { Cancellation } from '../kit/deadline.js';
 import { FieldErrors } from '../kit/errors.js';
 import { inSpan } from '../kit/trace.js';
 import { isUuid } from '../kit/uuid.js';
@@ -24,7 +25,7 @@ export interface LatestEventsQuery {
 
 /** The storage port of the events capability. Adapter: SqlEventStore. */
 export interface EventStore {
-  list(query: EventPageQuery, signal?: AbortSignal): Promise<StoredEvent[]>;
+  list(query: EventPageQuery, signal?: Cancellation): Promise<StoredEvent[]>;
   /** Numbered events in descending sequence order (the same indexes read backwards). */
   latest(query: LatestEventsQuery, signal?: AbortSignal): Promise<StoredEvent[]>;
   /** Deletes events that occurred before `before`, oldest first, at most `limit`; returns how many. */
@@ -78,7 +79,7 @@ export class EventsService {
    * the page and resumes from it; sequences only grow in commit order, so nothing is skipped.
    * @throws ValidationError (bad `after` or `type`)
    */
-  async feed(input: FeedInput, signal?: AbortSignal): Promise<EventPage> {
+  async feed(input: FeedInput, signal?: Cancellation): Promise<EventPage> {
     const errors = new FieldErrors();
     const after = input.after ?? '0';
     if (!SEQUENCE.test(after)) errors.add('after', 'must be an event sequence: a whole number from 0');

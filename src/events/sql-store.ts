@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { failOnOutage, type SqlDialect } from '../db/dialect.js';
 import type { Schema } from '../db/schema.js';
+import type { Cancellation } from '../kit/deadline.js';
 import { toStoredEvent, type StoredEvent } from './model.js';
 import type { EventPageQuery, EventStore, LatestEventsQuery } from './service.js';
 
@@ -11,7 +12,7 @@ export class SqlEventStore implements EventStore {
     private readonly dialect: SqlDialect,
   ) {}
 
-  async list(query: EventPageQuery, signal?: AbortSignal): Promise<StoredEvent[]> {
+  async list(query: EventPageQuery, signal?: Cancellation): Promise<StoredEvent[]> {
     signal?.throwIfAborted();
     const select = this.listQuery(query);
     const rows = await failOnOutage(this.dialect, () => select.execute(), { retryLostConnection: true, signal });

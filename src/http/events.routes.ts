@@ -123,7 +123,7 @@ export function eventsRoutes(events: EventsService) {
       },
       async (request) => {
         const { subject_id: subjectId, ...query } = request.query;
-        const page = await events.feed({ ...query, subjectId, limit: query.limit ?? DEFAULT_PAGE_SIZE }, request.deadline.signal);
+        const page = await events.feed({ ...query, subjectId, limit: query.limit ?? DEFAULT_PAGE_SIZE }, request.deadline);
         return { data: page.events.map(toEventDocument), next_after: String(page.nextAfter) };
       },
     );

@@ -135,7 +135,7 @@ function param(query: Query, name: string): string | undefined {
 
 /** The request's deadline, and who made it for the events of its changes (as the REST routes' contexts). */
 function callOf(request: FastifyRequest): DirectoryCall {
-  return { signal: request.deadline.signal, actor: request.principal?.actor, requestId: request.id };
+  return { signal: request.deadline, actor: request.principal?.actor, requestId: request.id };
 }
 
 function idOf(request: FastifyRequest): string {

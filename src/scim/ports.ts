@@ -1,3 +1,4 @@
+import type { Cancellation } from '../kit/deadline.js';
 import { AppError } from '../kit/errors.js';
 
 /**
@@ -12,7 +13,8 @@ import { AppError } from '../kit/errors.js';
  * the REST API does.
  */
 export interface DirectoryCall {
-  readonly signal: AbortSignal;
+  /** The request's Deadline (read without making its AbortSignal, as users and groups do) or any AbortSignal. */
+  readonly signal: Cancellation;
   readonly actor?: string | undefined;
   readonly requestId?: string | undefined;
 }
