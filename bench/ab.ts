@@ -9,7 +9,7 @@
  *
  * The baseline is another build's dist folder kept where node_modules resolves (e.g. a copy of
  * dist in .tmp/base/dist with package.json in .tmp/base). Settings: AB_ROUNDS (5), AB_DURATION
- * (s, 3), AB_WARMUP (s, 1), AB_USERS (20000), AB_ROUTES (get,list,post), BENCH_CONNECTIONS (50),
+ * (s, 3), AB_WARMUP (s, 1), AB_USERS (20000), AB_ROUTES (get,list,post; also scim, a SCIM GET of a user), BENCH_CONNECTIONS (50),
  * AB_DATABASE (sqlite: a file per build, seeded with the same users by that build's own bench/seed.js; or postgres: a scratch database per build, copied from one seeded template
  * on BENCH_POSTGRES_URL's server, postgres://postgres@127.0.0.1:5432/postgres, dropped at the end).
  * With AB_STUB=1 the baseline argument is ignored: both sides are this build, "before" with
@@ -60,6 +60,13 @@ function specs(ids: readonly string[], authorization: string | undefined): Recor
   return {
     get: { method: 'GET', path: `/v1/users/${ids[0]}`, headers, setupRequest: (r) => ({ ...r, path: `/v1/users/${randomId()}` }) },
     list: { method: 'GET', path: '/v1/users?limit=50', headers },
+    // The same user as a SCIM resource, as an identity provider reads it before a change.
+    scim: {
+      method: 'GET',
+      path: `/scim/v2/Users/${ids[0]}`,
+      headers,
+      setupRequest: (r) => ({ ...r, path: `/scim/v2/Users/${randomId()}` }),
+    },
     post: {
       method: 'POST',
       path: '/v1/users',
