@@ -9,7 +9,7 @@
  *
  * The baseline is another build's dist folder kept where node_modules resolves (e.g. a copy of
  * dist in .tmp/base/dist with package.json in .tmp/base). Settings: AB_ROUNDS (5), AB_DURATION
- * (s, 3), AB_WARMUP (s, 1), AB_USERS (20000), AB_ROUTES (get,list,post; also scim, a SCIM GET of a user), BENCH_CONNECTIONS (50),
+ * (s, 3), AB_WARMUP (s, 1), AB_USERS (20000), AB_ROUTES (get,list,post; also scim and scim-post, a SCIM GET and create of a user), BENCH_CONNECTIONS (50),
  * AB_DATABASE (sqlite: a file per build, seeded with the same users by that build's own bench/seed.js; or postgres: a scratch database per build, copied from one seeded template
  * on BENCH_POSTGRES_URL's server, postgres://postgres@127.0.0.1:5432/postgres, dropped at the end).
  * With AB_STUB=1 the baseline argument is ignored: both sides are this build, "before" with
@@ -52,6 +52,9 @@ const GC = env.AB_GC === '1';
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+const SCIM_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const SCIM_ENTERPRISE_USER = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+
 function specs(ids: readonly string[], authorization: string | undefined): Record<string, RequestSpec> {
   const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
   const randomId = () => ids[Math.floor(Math.random() * ids.length)]!;
@@ -75,6 +78,28 @@ function specs(ids: readonly string[], authorization: string | undefined): Recor
       setupRequest: (r) => {
         const n = ++posted;
         return { ...r, body: JSON.stringify({ email: `Ab.${tag}.${n}@Example.com`, name: `Ab Post ${n}`, attributes: attributesFor(n) }) };
+      },
+    },
+    // A user created by an identity provider's sync: SCIM's create, with the names and work details Okta and Entra send.
+    'scim-post': {
+      method: 'POST',
+      path: '/scim/v2/Users',
+      headers: { 'content-type': 'application/scim+json', ...headers },
+      body: '{}',
+      setupRequest: (r) => {
+        const n = ++posted;
+        const user = {
+          schemas: [SCIM_USER, SCIM_ENTERPRISE_USER],
+          userName: `Scim.${tag}.${n}@Example.com`,
+          name: { givenName: 'Ab', familyName: `Scim ${n}` },
+          displayName: `Ab Scim ${n}`,
+          active: true,
+          externalId: `ab-${tag}-${n}`,
+          emails: [{ value: `Scim.${tag}.${n}@Example.com`, type: 'work', primary: true }],
+          title: 'Engineer',
+          [SCIM_ENTERPRISE_USER]: { department: 'Directory', employeeNumber: String(n) },
+        };
+        return { ...r, body: JSON.stringify(user) };
       },
     },
   };
