@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { MAX_CURSOR_LENGTH } from '../kit/cursor.js';
 import { UUID_V7_PATTERN } from '../kit/uuid.js';
@@ -9,7 +9,7 @@ import { etagOf, ifNoneMatchHits, parseIfMatch } from './etag.js';
 import { problemResponses } from './schemas.js';
 import { requireMediaType } from './media-type.js';
 import { component } from './openapi.js';
-import { CacheHeaders, ConditionalHeaders, CreateHeaders, NO_NUL, rejectInvalidBody } from './users.routes.js';
+import { CacheHeaders, changeContext, ConditionalHeaders, CreateHeaders, NO_NUL, rejectInvalidBody } from './users.routes.js';
 
 const GROUP_EXAMPLE_ID = '01933b5f-0a4c-7d2e-8b61-4e5f6a7b8c9d';
 const USER_EXAMPLE_ID = '01933b5e-8d3a-7c4e-9a51-2f0d4c1b7e21';
@@ -155,14 +155,6 @@ const ListQuery = Type.Object(
 const PageQuery = (what: string) => Type.Object({ limit: Limit(1000, what), cursor: Cursor }, { additionalProperties: false });
 const IfMatchOnly = ConditionalHeaders;
 
-/**
- * What a group change records on its event (who, which request) and the deadline it runs under:
- * the Deadline itself, read as a Cancellation, so no AbortSignal is made unless work must listen.
- */
-function groupChangeContext(request: FastifyRequest) {
-  return { signal: request.deadline, actor: request.principal?.actor, requestId: request.id };
-}
-
 function sendGroup(reply: FastifyReply, status: number, group: Group) {
   return reply.code(status).header('etag', etagOf(group.version)).send(toGroupDocument(group));
 }
@@ -221,7 +213,7 @@ export function groupsRoutes(groups: GroupsService) {
       async (request, reply) => {
         rejectInvalidBody(request, newGroupFieldErrors);
         const { group, replayed } = await groups.create(request.body, {
-          ...groupChangeContext(request),
+          ...changeContext(request),
           idempotencyKey: request.headers['idempotency-key'],
           idempotencyScope: request.principal?.actor,
         });
@@ -333,7 +325,7 @@ export function groupsRoutes(groups: GroupsService) {
           request.params.id,
           request.body,
           parseIfMatch(request.headers['if-match']),
-          groupChangeContext(request),
+          changeContext(request),
         );
         return sendGroup(reply, 200, group);
       },
@@ -360,7 +352,7 @@ export function groupsRoutes(groups: GroupsService) {
         },
       },
       async (request, reply) => {
-        await groups.delete(request.params.id, parseIfMatch(request.headers['if-match']), groupChangeContext(request));
+        await groups.delete(request.params.id, parseIfMatch(request.headers['if-match']), changeContext(request));
         return reply.code(204).send(null);
       },
     );
@@ -434,7 +426,7 @@ export function groupsRoutes(groups: GroupsService) {
           request.params.id,
           request.body.user_ids,
           parseIfMatch(request.headers['if-match']),
-          groupChangeContext(request),
+          changeContext(request),
         );
         return sendGroup(reply, 200, group);
       },
@@ -463,7 +455,7 @@ export function groupsRoutes(groups: GroupsService) {
           request.params.id,
           request.body.user_ids,
           parseIfMatch(request.headers['if-match']),
-          groupChangeContext(request),
+          changeContext(request),
         );
         return sendGroup(reply, 200, group);
       },
@@ -494,7 +486,7 @@ export function groupsRoutes(groups: GroupsService) {
           request.params.id,
           request.params.userId,
           parseIfMatch(request.headers['if-match']),
-          groupChangeContext(request),
+          changeContext(request),
         );
         return reply.code(204).send(null);
       },

@@ -11,12 +11,13 @@ import {
 } from '../scim/discovery.js';
 import { ScimGroups } from '../scim/groups.js';
 import { readPage } from '../scim/paging.js';
-import type { DirectoryCall, DirectoryGroups, DirectoryUsers } from '../scim/ports.js';
+import type { DirectoryGroups, DirectoryUsers } from '../scim/ports.js';
 import { readProjection } from '../scim/projection.js';
 import { versionTag } from '../scim/resources.js';
 import { GROUP_RESOURCE, USER_RESOURCE } from '../scim/schema/definitions.js';
 import { ScimUsers, type Rendered } from '../scim/users.js';
 import { utf8JsonParser } from './encoding.js';
+import { changeContext } from './users.routes.js';
 import { SCIM_CONTENT_TYPE, SCIM_PREFIX, scimErrorBody } from './scim-errors.js';
 
 /** The directory SCIM provisions into; the composition root adapts the users and groups services to it. */
@@ -78,26 +79,30 @@ export function scimRoutes(directory: ScimDirectory) {
         const query = request.query as Query;
         const page = readPage(param(query, 'startIndex'), param(query, 'count'));
         const projection = readProjection(resource, param(query, 'attributes'), param(query, 'excludedAttributes'));
-        return send(reply, 200, await service.list(param(query, 'filter'), page, base(request), projection, callOf(request)));
+        return send(reply, 200, await service.list(param(query, 'filter'), page, base(request), projection, changeContext(request)));
       });
       route('POST', endpoint, async (request, reply) => {
-        const rendered = await service.create(request.body, base(request), callOf(request));
+        const rendered = await service.create(request.body, base(request), changeContext(request));
         const location = (rendered.body.meta as { location: string }).location;
         return sendResource(reply.header('location', location), 201, rendered);
       });
       route('GET', `${endpoint}/:id`, async (request, reply) => {
         const query = request.query as Query;
         const projection = readProjection(resource, param(query, 'attributes'), param(query, 'excludedAttributes'));
-        return sendResource(reply, 200, await service.get(idOf(request), base(request), projection, callOf(request)));
+        return sendResource(reply, 200, await service.get(idOf(request), base(request), projection, changeContext(request)));
       });
       route('PUT', `${endpoint}/:id`, async (request, reply) =>
-        sendResource(reply, 200, await service.replace(idOf(request), request.body, ifMatch(request), base(request), callOf(request))),
+        sendResource(
+          reply,
+          200,
+          await service.replace(idOf(request), request.body, ifMatch(request), base(request), changeContext(request)),
+        ),
       );
       route('PATCH', `${endpoint}/:id`, async (request, reply) =>
-        sendResource(reply, 200, await service.patch(idOf(request), request.body, ifMatch(request), base(request), callOf(request))),
+        sendResource(reply, 200, await service.patch(idOf(request), request.body, ifMatch(request), base(request), changeContext(request))),
       );
       route('DELETE', `${endpoint}/:id`, async (request, reply) => {
-        await service.delete(idOf(request), ifMatch(request), callOf(request));
+        await service.delete(idOf(request), ifMatch(request), changeContext(request));
         return reply.code(204).send();
       });
     }
@@ -131,11 +136,6 @@ function param(query: Query, name: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw invalidValue(`"${name}" may be given once.`);
   return value;
-}
-
-/** The request's deadline, and who made it for the events of its changes (as the REST routes' contexts). */
-function callOf(request: FastifyRequest): DirectoryCall {
-  return { signal: request.deadline, actor: request.principal?.actor, requestId: request.id };
 }
 
 function idOf(request: FastifyRequest): string {

@@ -196,7 +196,11 @@ export const CacheHeaders = Type.Object({
   ),
 });
 
-/** What a change records on its event (who, which request) and the deadline it runs under. */
+/**
+ * What a change records on its event (who, which request) and the deadline it runs under: the
+ * Deadline itself, read as a Cancellation, so no AbortSignal is made unless work must listen. The
+ * groups and SCIM routes pass the same context (SCIM's DirectoryCall).
+ */
 export function changeContext(request: FastifyRequest) {
   return { signal: request.deadline, actor: request.principal?.actor, requestId: request.id };
 }
