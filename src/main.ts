@@ -7,7 +7,7 @@ import type { Database } from './db/database.js';
 import { buildApp } from './http/app.js';
 import { drainingServer, stopKeepAlive } from './http/drain.js';
 import { Shutdown } from './kit/lifecycle.js';
-import { settleHeap } from './kit/heap.js';
+import { resumeOptimizingCompiler, settleHeap } from './kit/heap.js';
 import { every } from './kit/periodic.js';
 import type { Logger } from './observability/logger.js';
 import type { Registry } from './observability/metrics.js';
@@ -89,6 +89,9 @@ export async function startServer(config: Config, logger: Logger, options: Start
       { heap_before: settled.heapBefore, heap_after: settled.heapAfter, ms: Math.round(settled.ms), young_follow_up: settled.followUp },
       'heap settled after start',
     );
+    // From here on the code that runs is the requests' and the jobs': TurboFan may optimize it
+    // (`roster serve` kept it off while starting: cli/heap-policy.ts).
+    resumeOptimizingCompiler();
     const url = await app.listen({ host: config.http.host, port: config.http.port });
     logger.info({ url, database: database.description }, 'listening');
     dispatcher?.start();

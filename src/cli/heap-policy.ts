@@ -1,12 +1,24 @@
 import { setFlagsFromString } from 'node:v8';
+import { pauseOptimizingCompiler } from '../kit/heap.js';
+
+/** What one command sets in V8 as it starts. */
+export interface HeapPolicy {
+  /** V8 flags, for the life of the process. */
+  readonly flags: readonly string[];
+  /**
+   * TurboFan stays off while the command starts (kit/heap.ts, pauseOptimizingCompiler) and is
+   * turned on again by whatever knows it has started (main.ts, once the routes are compiled).
+   */
+  readonly optimizeOnceStarted?: boolean;
+}
 
 /**
- * V8's heap policy per CLI command, set when this module is evaluated. It is cli.ts's first
+ * V8's memory policy per CLI command, set when this module is evaluated. It is cli.ts's first
  * import, and ES modules evaluate their imports in order, so the flags apply before any other
  * module is loaded and before any allocation site has been judged. Commands not in the table
  * keep V8's defaults. The benches call applyHeapPolicy() to run as the command does.
  */
-export const HEAP_POLICY: ReadonlyMap<string, readonly string[]> = new Map(
+export const HEAP_POLICY: ReadonlyMap<string, HeapPolicy> = new Map(
   Object.entries({
     /**
      * An import's batches live until they commit (~250 ms on SQLite, up to 20,000 rows), long
@@ -23,7 +35,7 @@ export const HEAP_POLICY: ReadonlyMap<string, readonly string[]> = new Map(
      *     next one (`--heap-growing-percent`, read after each full collection), not up to 4× as V8
      *     allows itself on a machine with a few GB of memory.
      */
-    import: ['--semi-space-growth-factor=1', '--heap-growing-percent=50'],
+    import: { flags: ['--semi-space-growth-factor=1', '--heap-growing-percent=50'] },
     /**
      * Allocation-site pretenuring is off. V8 allocates the objects of a literal straight into the
      * old generation once nearly all of that literal's objects survived young collections. In a
@@ -35,15 +47,21 @@ export const HEAP_POLICY: ReadonlyMap<string, readonly string[]> = new Map(
      * connections on PostgreSQL that was ~270 kB promoted per young collection (fastify + pg: ~0),
      * young collections of 1.7 ms instead of 1.0, and a heap that filled with dead rows between full
      * collections (bench/RESULTS.md, issue 14, seventeenth pass, with the cost on each route).
+     *
+     * TurboFan waits until the server has started: what it would optimize then is start-up code,
+     * and on Node 20 the memory it compiles in stayed resident (kit/heap.ts).
      */
-    serve: ['--no-allocation-site-pretenuring'],
+    serve: { flags: ['--no-allocation-site-pretenuring'], optimizeOnceStarted: true },
   }),
 );
 
-/** Applies the command's flags from HEAP_POLICY to this process; a command without a policy changes nothing. */
+/** Applies the command's policy from HEAP_POLICY to this process; a command without one changes nothing. */
 export function applyHeapPolicy(command: string | undefined): void {
   // A Map, so that an argument such as `constructor` finds no policy rather than Object's.
-  for (const flag of HEAP_POLICY.get(command ?? '') ?? []) setFlagsFromString(flag);
+  const policy = HEAP_POLICY.get(command ?? '');
+  if (policy === undefined) return;
+  for (const flag of policy.flags) setFlagsFromString(flag);
+  if (policy.optimizeOnceStarted === true) pauseOptimizingCompiler();
 }
 
 // `roster <command> …`: the command is the first argument (cli.ts).

@@ -66,6 +66,40 @@ function youngGenerationBytes(): number {
   return getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
 }
 
+/** Set while pauseOptimizingCompiler() holds TurboFan off; resumeOptimizingCompiler() clears it. */
+let optimizerPaused = false;
+
+/**
+ * V8's optimizing compiler (TurboFan) off until resumeOptimizingCompiler(), for a process whose
+ * start-up code runs once. Why: TurboFan compiles on V8's background threads, in memory each of
+ * those threads takes from its own glibc arena, and an arena keeps what the compiler frees. On
+ * Node 20 a SQLite server kept ~12 MB of it after start, about a tenth of its idle RSS, and gained
+ * nothing: the code optimized was loading modules and compiling schemas (bench/RESULTS.md, issue 14,
+ * nineteenth pass). V8 reads the flag at each tiering decision, so it applies from here on. An
+ * operator's own TurboFan flag (node's argv or NODE_OPTIONS) wins: then this does nothing.
+ * Returns whether it paused.
+ */
+export function pauseOptimizingCompiler(): boolean {
+  if (optimizerPaused || operatorSetOptimizer()) return false;
+  setFlagsFromString('--no-turbofan');
+  optimizerPaused = true;
+  return true;
+}
+
+/** TurboFan back on, if pauseOptimizingCompiler() turned it off; otherwise nothing. */
+export function resumeOptimizingCompiler(): void {
+  if (!optimizerPaused) return;
+  optimizerPaused = false;
+  setFlagsFromString('--turbofan');
+}
+
+/** `--turbofan`, `--no-opt`, `--no_turbofan`, `--opt=false`…: the names V8 takes for the flag, in either spelling. */
+const OPTIMIZER_FLAG = /(?:^|\s)--(?:no[-_]?)?(?:turbofan|opt)(?:=|\s|$)/;
+
+function operatorSetOptimizer(): boolean {
+  return [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => OPTIMIZER_FLAG.test(arg));
+}
+
 function gcFunction(): GcFunction {
   const exposed = (globalThis as { gc?: GcFunction }).gc;
   if (exposed !== undefined) return exposed;

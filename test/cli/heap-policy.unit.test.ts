@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 
 const MODULE = new URL('../../src/cli/heap-policy.js', import.meta.url).href;
+const HEAP_MODULE = new URL('../../src/kit/heap.js', import.meta.url).href;
 
 /** Runs `workload` in a child whose argv names `command`, after the policy module is evaluated. */
 function runAs(command: string, workload: string, flags: string[] = []): string {
@@ -67,6 +68,40 @@ test('roster serve never judges an allocation site for pretenuring; other comman
   assert.ok(siteJudgements('export') > 0, 'the workload makes V8 judge its sites where the policy is not set');
   assert.ok(siteJudgements('import') > 0, "import does not take serve's policy");
   assert.equal(siteJudgements('serve'), 0);
+});
+
+/**
+ * Whether TurboFan optimizes a function asked to be optimized: before the command has started
+ * (right after the policy module), and after kit/heap.ts's resumeOptimizingCompiler() as main.ts
+ * calls it once the server has started. Bit 64 of V8's optimization status is "TurboFanned".
+ */
+function optimizesBeforeAndAfterStart(command: string, flags: string[] = []): string {
+  const workload = `
+    const turbofanned = () => {
+      function add(a) { return a + 1; }
+      %PrepareFunctionForOptimization(add);
+      add(1); add(2);
+      %OptimizeFunctionOnNextCall(add);
+      add(3);
+      return (%GetOptimizationStatus(add) & 64) !== 0;
+    };
+    const starting = turbofanned();
+    const { resumeOptimizingCompiler } = await import(${JSON.stringify(HEAP_MODULE)});
+    resumeOptimizingCompiler();
+    process.stdout.write(starting + ' ' + turbofanned());
+  `;
+  return runAs(command, workload, ['--allow-natives-syntax', ...flags]);
+}
+
+test('roster serve starts without TurboFan and has it once started; other commands keep it throughout', () => {
+  assert.equal(optimizesBeforeAndAfterStart('serve'), 'false true');
+  assert.equal(optimizesBeforeAndAfterStart('import'), 'true true');
+  assert.equal(optimizesBeforeAndAfterStart('export'), 'true true');
+});
+
+test("an operator's own TurboFan flag wins over serve's policy, before and after start", () => {
+  assert.equal(optimizesBeforeAndAfterStart('serve', ['--no-opt']), 'false false');
+  assert.equal(optimizesBeforeAndAfterStart('serve', ['--turbofan']), 'true true');
 });
 
 test('a command named like an Object property finds no policy', () => {
