@@ -72,18 +72,16 @@ let optimizerPaused = false;
 /**
  * V8's optimizing compiler (TurboFan) off until resumeOptimizingCompiler(), for a process whose
  * start-up code runs once. Why: TurboFan compiles on V8's background threads, in memory each of
- * those threads takes from its own glibc arena, and an arena keeps what the compiler frees. On
- * Node 20 a SQLite server kept ~12 MB of it after start, about a tenth of its idle RSS, and gained
+ * those threads takes from its own glibc arena, and an arena keeps what the compiler frees. An idle
+ * SQLite server kept 8–9 MiB of it on Node 20 (of 96 MiB resident) and 5 MiB on Node 24, and gained
  * nothing: the code optimized was loading modules and compiling schemas (bench/RESULTS.md, issue 14,
  * nineteenth pass). V8 reads the flag at each tiering decision, so it applies from here on. An
  * operator's own TurboFan flag (node's argv or NODE_OPTIONS) wins: then this does nothing.
- * Returns whether it paused.
  */
-export function pauseOptimizingCompiler(): boolean {
-  if (optimizerPaused || operatorSetOptimizer()) return false;
+export function pauseOptimizingCompiler(): void {
+  if (optimizerPaused || operatorSetOptimizer()) return;
   setFlagsFromString('--no-turbofan');
   optimizerPaused = true;
-  return true;
 }
 
 /** TurboFan back on, if pauseOptimizingCompiler() turned it off; otherwise nothing. */
