@@ -3,7 +3,8 @@ import { isIP } from 'node:net';
 import { AllowList } from './kit/allow-list.js';
 
 /**
- * The only module that reads process.env. Every key is declared once below with its doc line,
+ * The only module that reads Roster's settings from process.env (kit/heap.ts reads Node's own
+ * NODE_OPTIONS, before this module loads). Every key is declared once below with its doc line,
  * default and parser; `loadConfig` validates all of them at boot and fails with one line that
  * names the bad key. Secrets have no default, may come from `<KEY>_FILE`, and are masked
  * whenever config is printed.

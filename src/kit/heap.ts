@@ -94,6 +94,10 @@ export function resumeOptimizingCompiler(): void {
 /** `--turbofan`, `--no-opt`, `--no_turbofan`, `--opt=false`…: the names V8 takes for the flag, in either spelling. */
 const OPTIMIZER_FLAG = /(?:^|\s)--(?:no[-_]?)?(?:turbofan|opt)(?:=|\s|$)/;
 
+/**
+ * Reads process.env outside config.ts on purpose: NODE_OPTIONS is Node's variable, not a Roster
+ * setting, and this runs as `roster serve` starts, before config.ts is loaded.
+ */
 function operatorSetOptimizer(): boolean {
   return [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => OPTIMIZER_FLAG.test(arg));
 }
