@@ -26,6 +26,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RequestSpec } from 'autocannon';
+import { ENTERPRISE_USER_SCHEMA_ID, USER_SCHEMA_ID } from '../src/scim/schema/definitions.js';
 import { killChildren, measure, startServerChild, stopServerChild, type Run, type ServerChild } from './runner.js';
 import {
   attributesFor,
@@ -51,9 +52,6 @@ const POSTGRES_ADMIN_URL = env.BENCH_POSTGRES_URL || 'postgres://postgres@127.0.
 const GC = env.AB_GC === '1';
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
-const SCIM_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const SCIM_ENTERPRISE_USER = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 
 function specs(ids: readonly string[], authorization: string | undefined): Record<string, RequestSpec> {
   const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
@@ -89,7 +87,7 @@ function specs(ids: readonly string[], authorization: string | undefined): Recor
       setupRequest: (r) => {
         const n = ++posted;
         const user = {
-          schemas: [SCIM_USER, SCIM_ENTERPRISE_USER],
+          schemas: [USER_SCHEMA_ID, ENTERPRISE_USER_SCHEMA_ID],
           userName: `Scim.${tag}.${n}@Example.com`,
           name: { givenName: 'Ab', familyName: `Scim ${n}` },
           displayName: `Ab Scim ${n}`,
@@ -97,7 +95,7 @@ function specs(ids: readonly string[], authorization: string | undefined): Recor
           externalId: `ab-${tag}-${n}`,
           emails: [{ value: `Scim.${tag}.${n}@Example.com`, type: 'work', primary: true }],
           title: 'Engineer',
-          [SCIM_ENTERPRISE_USER]: { department: 'Directory', employeeNumber: String(n) },
+          [ENTERPRISE_USER_SCHEMA_ID]: { department: 'Directory', employeeNumber: String(n) },
         };
         return { ...r, body: JSON.stringify(user) };
       },
