@@ -1,5 +1,5 @@
 import type { Config, UnknownVariable } from '../config.js';
-import { createServiceLogger } from '../observability/logger.js';
+import { createServiceLogger, flushLogs } from '../observability/logger.js';
 import { packageVersion } from '../version.js';
 import { describeUnknown } from './output.js';
 
@@ -18,7 +18,11 @@ export async function serve(config: Config, options: { unknownVariables: readonl
   const { startServer } = await import('../main.js');
   const server = await startServer(config, logger, { tracing });
   const finish = (reason: string, failed = false) => {
-    void server.shutdown.run(reason).then((outcome) => process.exit(outcome === 'clean' && !failed ? 0 : 1));
+    void server.shutdown.run(reason).then(async (outcome) => {
+      // So that the shutdown's last lines leave after the rest, not beside a batch still in flight.
+      await flushLogs(logger);
+      process.exit(outcome === 'clean' && !failed ? 0 : 1);
+    });
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {

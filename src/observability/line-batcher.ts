@@ -3,9 +3,10 @@ import { writeSync } from 'node:fs';
 /** What the batcher hands its batches to: sonic-boom as pino.destination() makes it (asynchronous, minLength 0). */
 export interface BatchTarget {
   write(text: string): unknown;
-  flush(callback?: (error?: Error | null) => void): void;
   flushSync(): void;
   end(): void;
+  /** sonic-boom emits 'drain' when everything it was handed has been written. */
+  on(event: 'drain', listener: () => void): unknown;
 }
 
 /** How long the exit's synchronous write keeps trying a full, non-blocking stdout before it gives up. */
@@ -29,6 +30,10 @@ const EXIT_WRITE_PATIENCE_MS = 1_000;
 export class LineBatcher {
   #pending = '';
   #chars = 0;
+  /** A batch was handed to sonic-boom and its asynchronous write has not finished ('drain'). */
+  #writing = false;
+  /** flush() callbacks waiting for that write. */
+  #flushed: ((error?: Error | null) => void)[] = [];
   readonly #timer: NodeJS.Timeout;
 
   private readonly out: BatchTarget;
@@ -41,6 +46,7 @@ export class LineBatcher {
     this.fd = options.fd;
     this.batchChars = options.batchChars;
     this.#timer = setInterval(() => this.handOver(), options.flushMs).unref();
+    out.on('drain', () => this.#drained());
     flushedAtExit.add(this);
     hookExit();
   }
@@ -52,15 +58,28 @@ export class LineBatcher {
     return true;
   }
 
+  /**
+   * Hands over what waits and calls back once it is written: what a process does before a
+   * process.exit() that must leave its lines in order (flushLogs() in logger.ts). sonic-boom's
+   * own flush() cannot tell: with minLength 0 it calls back at once, its write still in flight.
+   */
   flush(callback?: (error?: Error | null) => void): void {
     this.handOver();
-    this.out.flush(callback);
+    if (callback === undefined) return;
+    if (this.#writing) this.#flushed.push(callback);
+    else process.nextTick(callback, null);
   }
 
   /**
    * Writes everything out before returning: what sonic-boom holds, then what waits here. Not
    * through sonic-boom's write(): with nothing in flight it would start an asynchronous write,
    * which an exiting process never finishes.
+   *
+   * A batch whose asynchronous write is already in libuv's thread pool cannot be waited for
+   * here (only the event loop hears that it finished). libuv still writes it as the process
+   * ends, so nothing is lost, but at a process.exit() right after logging it may land after the
+   * lines written now, and, if stdout's pipe is full meanwhile, inside one of them. A process
+   * that can wait awaits flush() first (flushLogs() in logger.ts, as `roster serve` does).
    */
   flushSync(): void {
     const text = this.#take();
@@ -81,7 +100,16 @@ export class LineBatcher {
 
   /** Hands what waits to sonic-boom now (also at 'beforeExit', just before pino flushes and ends it). */
   handOver(): void {
-    if (this.#chars > 0) this.out.write(this.#take());
+    if (this.#chars === 0) return;
+    this.#writing = true;
+    this.out.write(this.#take());
+  }
+
+  #drained(): void {
+    this.#writing = false;
+    const callbacks = this.#flushed;
+    this.#flushed = [];
+    for (const callback of callbacks) callback(null);
   }
 
   #take(): string {

@@ -103,6 +103,30 @@ export function batchedStdout(): DestinationStream {
   return new LineBatcher(out, { fd: STDOUT, batchChars: LOG_WRITE_BYTES, flushMs: LOG_FLUSH_MS });
 }
 
+/** How long a process about to exit waits for its last lines: a stalled stdout must not hold it up. */
+const EXIT_FLUSH_PATIENCE_MS = 2_000;
+
+/**
+ * Resolves once every line logged so far is written (or after `withinMs`, stdout stalled):
+ * what a process awaits before a process.exit() that ends a shutdown, so that its last lines
+ * arrive after the others (the exit's own synchronous write cannot wait for a batch already in
+ * flight: line-batcher.ts). Never rejects.
+ */
+export function flushLogs(logger: Logger, withinMs = EXIT_FLUSH_PATIENCE_MS): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, withinMs).unref();
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    try {
+      logger.flush(done);
+    } catch {
+      done(); // the stream is gone (destroyed, stdout closed): nothing more can be written
+    }
+  });
+}
+
 /**
  * The service's logger: JSON lines on stdout, or readable lines when LOG_FORMAT says `pretty`,
  * or says `auto` and stdout is a terminal (a person reads it: see observability/pretty-log.ts).

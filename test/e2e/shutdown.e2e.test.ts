@@ -145,6 +145,8 @@ describe('graceful shutdown of the built server', () => {
     const complete = server.logs.find((l) => l.msg === 'shutdown complete');
     assert.ok(complete, server.logText());
     assert.equal(complete.outcome, 'clean');
+    // The log is flushed before the exit (cli/serve.ts), so its last line leaves last.
+    assert.equal(server.logs.at(-1)?.msg, 'shutdown complete', server.logText());
     const steps = server.logs.filter((l) => l.msg === 'shutdown step done').map((l) => l.step);
     assert.ok(steps.includes('drain HTTP') && steps.indexOf('drain HTTP') < steps.indexOf('close database'), `steps: ${steps.join(', ')}`);
 

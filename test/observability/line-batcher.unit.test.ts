@@ -6,26 +6,30 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { LineBatcher, type BatchTarget } from '../../src/observability/line-batcher.js';
 
-/** A stand-in for sonic-boom that records what it is handed and when it is flushed. */
+/**
+ * A stand-in for sonic-boom that records what it is handed. Its writes are "in flight" until
+ * the test calls `drain()`, as sonic-boom's are until libuv's thread pool has written them.
+ */
 function recordingTarget(onFlushSync: () => void = () => undefined) {
   const calls: string[] = [];
   const writes: string[] = [];
+  const drained: (() => void)[] = [];
   const target: BatchTarget = {
     write: (text) => {
       writes.push(text);
       calls.push('write');
-    },
-    flush: (callback) => {
-      calls.push('flush');
-      callback?.(null);
     },
     flushSync: () => {
       calls.push('flushSync');
       onFlushSync();
     },
     end: () => void calls.push('end'),
+    on: (_event, listener) => drained.push(listener),
   };
-  return { target, calls, writes };
+  const drain = () => {
+    for (const listener of drained) listener();
+  };
+  return { target, calls, writes, drain };
 }
 
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -90,6 +94,43 @@ describe('LineBatcher', () => {
       batcher.end();
       closeSync(fd);
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('flush() calls back once the batch in flight is written, not before', async () => {
+    const { target, writes, drain } = recordingTarget();
+    const batcher = new LineBatcher(target, { fd: -1, batchChars: 4096, flushMs: 60_000 });
+    try {
+      batcher.write('last\n');
+      const flushed: (Error | null | undefined)[] = [];
+      batcher.flush((error) => flushed.push(error));
+      batcher.flush((error) => flushed.push(error));
+      assert.deepEqual(writes, ['last\n'], 'handed over at once');
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(flushed, [], 'the write is still in flight');
+      drain();
+      assert.deepEqual(flushed, [null, null]);
+      drain();
+      assert.deepEqual(flushed, [null, null], 'each callback once');
+    } finally {
+      batcher.end();
+    }
+  });
+
+  test('flush() with nothing in flight calls back on a later tick', async () => {
+    const { target, writes, drain } = recordingTarget();
+    const batcher = new LineBatcher(target, { fd: -1, batchChars: 4096, flushMs: 60_000 });
+    try {
+      batcher.write('a\n');
+      batcher.flush();
+      drain(); // sonic-boom has written it
+      let calledBack = false;
+      batcher.flush(() => (calledBack = true));
+      assert.equal(calledBack, false, 'not inside flush(): callers may not expect it');
+      await until(() => calledBack, 'the callback');
+      assert.deepEqual(writes, ['a\n'], 'nothing more to hand over');
+    } finally {
+      batcher.end();
     }
   });
 
