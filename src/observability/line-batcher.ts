@@ -13,15 +13,20 @@ export interface BatchTarget {
 const EXIT_WRITE_PATIENCE_MS = 1_000;
 
 /**
- * Gathers log lines into batches of about `batchChars` before they reach sonic-boom, and hands
- * over what has gathered every `flushMs` and at exit.
+ * Gathers log lines into batches of up to `batchBytes` (UTF-8) before they reach sonic-boom, and
+ * hands over what has gathered every `flushMs` and at exit.
  *
  * Written by hand because sonic-boom (4.2 and 5.0 alike) batching by itself (`minLength`)
  * measures the whole pending text again on every write (`Buffer.byteLength` of its last
  * buffer, flattening it first), so a line cost as much as the batch it joined: 4.0–4.7 µs a
  * line with 4 KiB batches, against 0.7–0.8 µs with this in front (bench/RESULTS.md, issue 14
- * thirteenth pass). Here a line is appended and counted by its length, and sonic-boom sees one
- * write per batch.
+ * thirteenth pass). Here a line is appended and counted by its own UTF-8 length, and sonic-boom
+ * sees one write per batch.
+ *
+ * A batch never goes over `batchBytes` (a line longer than that goes alone): at PIPE_BUF (4 KiB
+ * on Linux) each write to a pipe is atomic, so a batch written as the process exits, beside one
+ * still in libuv's thread pool, can land before or after it but never inside one of its lines.
+ * sonic-boom must not join batches either (its `maxWrite`: logger.ts).
  *
  * The bounds stay sonic-boom's: a batch it cannot take while stdout does not drain (its
  * `maxLength`) is dropped, not held; what waits here is under one batch and never older than
@@ -29,7 +34,7 @@ const EXIT_WRITE_PATIENCE_MS = 1_000;
  */
 export class LineBatcher {
   #pending = '';
-  #chars = 0;
+  #bytes = 0;
   /** A batch was handed to sonic-boom and its asynchronous write has not finished ('drain'). */
   #writing = false;
   /** flush() callbacks waiting for that write. */
@@ -39,12 +44,12 @@ export class LineBatcher {
   private readonly out: BatchTarget;
   /** The file descriptor `out` writes to: the exit writes to it directly. */
   private readonly fd: number;
-  private readonly batchChars: number;
+  private readonly batchBytes: number;
 
-  constructor(out: BatchTarget, options: { readonly fd: number; readonly batchChars: number; readonly flushMs: number }) {
+  constructor(out: BatchTarget, options: { readonly fd: number; readonly batchBytes: number; readonly flushMs: number }) {
     this.out = out;
     this.fd = options.fd;
-    this.batchChars = options.batchChars;
+    this.batchBytes = options.batchBytes;
     this.#timer = setInterval(() => this.handOver(), options.flushMs).unref();
     out.on('drain', () => this.#drained());
     flushedAtExit.add(this);
@@ -52,9 +57,11 @@ export class LineBatcher {
   }
 
   write(line: string): boolean {
+    const bytes = Buffer.byteLength(line);
+    if (this.#bytes + bytes > this.batchBytes) this.handOver();
     this.#pending += line;
-    this.#chars += line.length;
-    if (this.#chars >= this.batchChars) this.handOver();
+    this.#bytes += bytes;
+    if (this.#bytes >= this.batchBytes) this.handOver();
     return true;
   }
 
@@ -78,8 +85,8 @@ export class LineBatcher {
    * A batch whose asynchronous write is already in libuv's thread pool cannot be waited for
    * here (only the event loop hears that it finished). libuv still writes it as the process
    * ends, so nothing is lost, but at a process.exit() right after logging it may land after the
-   * lines written now, and, if stdout's pipe is full meanwhile, inside one of them. A process
-   * that can wait awaits flush() first (flushLogs() in logger.ts, as `roster serve` does).
+   * lines written now (whole: batches are atomic writes to a pipe). A process that can wait
+   * awaits flush() first (flushLogs() in logger.ts, as `roster serve` does).
    */
   flushSync(): void {
     const text = this.#take();
@@ -100,7 +107,7 @@ export class LineBatcher {
 
   /** Hands what waits to sonic-boom now (also at 'beforeExit', just before pino flushes and ends it). */
   handOver(): void {
-    if (this.#chars === 0) return;
+    if (this.#bytes === 0) return;
     this.#writing = true;
     this.out.write(this.#take());
   }
@@ -115,7 +122,7 @@ export class LineBatcher {
   #take(): string {
     const text = this.#pending;
     this.#pending = '';
-    this.#chars = 0;
+    this.#bytes = 0;
     return text;
   }
 }

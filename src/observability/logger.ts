@@ -83,7 +83,10 @@ export function createLogger(level: LogLevel, destination?: NodeJS.WritableStrea
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
 }
 
-/** Lines are gathered up to about this many bytes per write(2) (observability/line-batcher.ts). */
+/**
+ * Lines are gathered up to this many bytes per write(2) (observability/line-batcher.ts): Linux's
+ * PIPE_BUF, the most a write to a pipe carries atomically.
+ */
 const LOG_WRITE_BYTES = 4096;
 /** Gathered lines are written at least this often, however few. */
 const LOG_FLUSH_MS = 100;
@@ -99,8 +102,16 @@ const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
  * (minLength 0); the LineBatcher in front of it makes the batches.
  */
 export function batchedStdout(): DestinationStream {
-  const out = pino.destination({ dest: STDOUT, sync: false, minLength: 0, maxLength: LOG_BUFFER_MAX_BYTES });
-  return new LineBatcher(out, { fd: STDOUT, batchChars: LOG_WRITE_BYTES, flushMs: LOG_FLUSH_MS });
+  // maxWrite: sonic-boom would otherwise join the batches queued behind a write in flight into
+  // writes of up to 16 KiB, which a pipe does not take atomically.
+  const out = pino.destination({
+    dest: STDOUT,
+    sync: false,
+    minLength: 0,
+    maxWrite: LOG_WRITE_BYTES,
+    maxLength: LOG_BUFFER_MAX_BYTES,
+  });
+  return new LineBatcher(out, { fd: STDOUT, batchBytes: LOG_WRITE_BYTES, flushMs: LOG_FLUSH_MS });
 }
 
 /** How long a process about to exit waits for its last lines: a stalled stdout must not hold it up. */

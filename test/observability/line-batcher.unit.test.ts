@@ -43,21 +43,36 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 const line = fc.string({ unit: 'binary', maxLength: 300 }).map((text) => `${text}\n`);
 
 describe('LineBatcher', () => {
-  test('hands over whole lines in order, one write per batch of at least batchChars', () => {
+  test('hands over whole lines in order, in batches as full as batchBytes allows and never over it', () => {
+    const bytes = (text: string) => Buffer.byteLength(text);
     fc.assert(
-      fc.property(fc.array(line, { maxLength: 200 }), fc.integer({ min: 1, max: 4096 }), (lines, batchChars) => {
+      fc.property(fc.array(line, { maxLength: 200 }), fc.integer({ min: 1, max: 4096 }), (lines, batchBytes) => {
         const { target, writes } = recordingTarget();
-        const batcher = new LineBatcher(target, { fd: -1, batchChars, flushMs: 60_000 });
+        const batcher = new LineBatcher(target, { fd: -1, batchBytes, flushMs: 60_000 });
         try {
-          for (const l of lines) batcher.write(l);
-          const longest = Math.max(0, ...lines.map((l) => l.length));
-          for (const text of writes) {
-            assert.ok(text.length >= batchChars, `a batch of ${text.length} chars, under ${batchChars}`);
-            assert.ok(text.length < batchChars + longest, 'a batch holds no more than the line that filled it');
-            assert.ok(text.endsWith('\n'), 'a batch ends with a whole line');
+          // Where each line starts in the text, and which line starts there.
+          const lineAt = new Map<number, string>();
+          let at = 0;
+          for (const l of lines) {
+            lineAt.set(at, l);
+            at += l.length;
           }
+          for (const l of lines) batcher.write(l);
+          const handedOver = writes.length;
           batcher.flush();
           assert.equal(writes.join(''), lines.join(''));
+          let offset = 0;
+          for (const [i, text] of writes.entries()) {
+            assert.ok(lineAt.has(offset), 'a batch starts with a whole line');
+            // Over batchBytes only as one line alone: a write to a pipe of up to PIPE_BUF is atomic.
+            assert.ok(bytes(text) <= batchBytes || text === lineAt.get(offset), `a batch of ${bytes(text)} bytes, over ${batchBytes}`);
+            offset += text.length;
+            // A batch handed over before the flush could not take the line after it.
+            const next = lineAt.get(offset);
+            if (i < handedOver && next !== undefined) {
+              assert.ok(bytes(text) + bytes(next) > batchBytes, `a batch of ${bytes(text)} bytes left out a line of ${bytes(next)}`);
+            }
+          }
         } finally {
           batcher.end();
         }
@@ -67,7 +82,7 @@ describe('LineBatcher', () => {
 
   test('what gathered is handed over within flushMs though no more lines come', async () => {
     const { target, writes } = recordingTarget();
-    const batcher = new LineBatcher(target, { fd: -1, batchChars: 4096, flushMs: 20 });
+    const batcher = new LineBatcher(target, { fd: -1, batchBytes: 4096, flushMs: 20 });
     try {
       batcher.write('alone\n');
       assert.deepEqual(writes, [], 'under a batch: held');
@@ -83,7 +98,7 @@ describe('LineBatcher', () => {
     const fd = openSync(join(dir, 'out.log'), 'w');
     // What sonic-boom still held: written by its own flushSync(), before the lines waiting here.
     const { target, calls } = recordingTarget(() => writeSync(fd, 'held by sonic-boom\n'));
-    const batcher = new LineBatcher(target, { fd, batchChars: 4096, flushMs: 60_000 });
+    const batcher = new LineBatcher(target, { fd, batchBytes: 4096, flushMs: 60_000 });
     try {
       batcher.write('first ü\n');
       batcher.write('second\n');
@@ -99,7 +114,7 @@ describe('LineBatcher', () => {
 
   test('flush() calls back once the batch in flight is written, not before', async () => {
     const { target, writes, drain } = recordingTarget();
-    const batcher = new LineBatcher(target, { fd: -1, batchChars: 4096, flushMs: 60_000 });
+    const batcher = new LineBatcher(target, { fd: -1, batchBytes: 4096, flushMs: 60_000 });
     try {
       batcher.write('last\n');
       const flushed: (Error | null | undefined)[] = [];
@@ -119,7 +134,7 @@ describe('LineBatcher', () => {
 
   test('flush() with nothing in flight calls back on a later tick', async () => {
     const { target, writes, drain } = recordingTarget();
-    const batcher = new LineBatcher(target, { fd: -1, batchChars: 4096, flushMs: 60_000 });
+    const batcher = new LineBatcher(target, { fd: -1, batchBytes: 4096, flushMs: 60_000 });
     try {
       batcher.write('a\n');
       batcher.flush();
@@ -136,7 +151,7 @@ describe('LineBatcher', () => {
 
   test('end() hands over what waits, then ends the stream', () => {
     const { target, calls, writes } = recordingTarget();
-    const batcher = new LineBatcher(target, { fd: -1, batchChars: 4096, flushMs: 60_000 });
+    const batcher = new LineBatcher(target, { fd: -1, batchBytes: 4096, flushMs: 60_000 });
     batcher.write('last\n');
     batcher.end();
     assert.deepEqual(writes, ['last\n']);

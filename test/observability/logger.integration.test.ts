@@ -36,20 +36,29 @@ describe('the service logger on stdout', () => {
     );
   });
 
-  test('every line written before an abrupt process.exit() reaches stdout, none twice', async () => {
+  test('every line written before an abrupt process.exit() reaches stdout whole, none twice', async () => {
     // No flush first: the batch queued in the thread pool is written as the process ends, after
-    // the lines the exit writes synchronously (line-batcher.ts), so only the set of lines is
-    // certain. ~18 KB, which a pipe holds: a fuller pipe could also split a line (line-batcher.ts).
+    // the lines the exit writes synchronously (line-batcher.ts), so the order is not certain. Each
+    // line arrives whole, though: ~90 KB, more than the pipe holds, in atomic writes of ≤ 4 KiB.
     const script = `${serviceLogger}
       ${busyThreadPool}
-      for (let i = 0; i < 200; i++) logger.info({ i }, 'line');
+      for (let i = 0; i < 1000; i++) logger.info({ i }, 'line');
       process.exit(0);`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { maxBuffer: 64 * 1024 * 1024 });
     const lines = stdout.split('\n').filter((line) => line !== '');
     assert.deepEqual(
       lines.map((line) => (JSON.parse(line) as { i: number }).i).sort((a, b) => a - b),
-      Array.from({ length: 200 }, (_, i) => i),
+      Array.from({ length: 1000 }, (_, i) => i),
     );
+  });
+
+  test('sonic-boom under the batches writes no more than a batch at once', async () => {
+    // Behind a write in flight it would join the queued batches into writes of up to 16 KiB,
+    // which a pipe does not take atomically. Read in a child: its stdout is the one at stake.
+    const script = `const { batchedStdout } = await import(${JSON.stringify(LOGGER)});
+      process.stderr.write(String(batchedStdout().out.maxWrite));`;
+    const { stderr } = await run(process.execPath, ['--input-type=module', '-e', script]);
+    assert.equal(Number(stderr), 4096);
   });
 
   test('every line reaches stdout when the process ends by itself', async () => {
