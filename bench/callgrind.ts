@@ -38,12 +38,14 @@ const NAMED = /^(c?fn|c?ob)=\((\d+)\)(?: (.*))?$/;
 
 /**
  * A dump read once: each function's own instructions (by `object\tfunction`), what the calls it
- * made cost (inclusive, by the same key), and how often each function was called.
+ * made cost (inclusive, by the same key), how often each function was called, and, for each
+ * function called (by name), what its calls cost inclusive from each caller (by the caller's key).
  */
 export interface Dump {
   readonly self: ReadonlyMap<string, number>;
   readonly callees: ReadonlyMap<string, number>;
   readonly calls: ReadonlyMap<string, number>;
+  readonly callers: ReadonlyMap<string, ReadonlyMap<string, number>>;
 }
 
 /** Reads a dump's name compression (`fn=(id) name`, later `fn=(id)`) and its cost and call lines. */
@@ -53,6 +55,7 @@ export function readDump(dump: string): Dump {
   const self = new Map<string, number>();
   const callees = new Map<string, number>();
   const calls = new Map<string, number>();
+  const callers = new Map<string, Map<string, number>>();
   let current = '?';
   let object = '';
   let callee = '?';
@@ -78,10 +81,14 @@ export function readDump(dump: string): Dump {
     const cost = Number(line.split(' ')[1] ?? 0);
     const key = `${object.split('/').pop() ?? ''}\t${current}`;
     const table = afterCall ? callees : self;
+    if (afterCall) {
+      const from = callers.get(callee) ?? new Map<string, number>();
+      callers.set(callee, from.set(key, (from.get(key) ?? 0) + cost));
+    }
     afterCall = false;
     table.set(key, (table.get(key) ?? 0) + cost);
   }
-  return { self, callees, calls };
+  return { self, callees, calls, callers };
 }
 
 /**
@@ -108,6 +115,21 @@ export function inclusiveCostTable(dump: Dump, perfMap: string, requests: number
     if (name.startsWith('JS:')) inclusive.set(key, own + (dump.callees.get(key) ?? 0));
   }
   return costTable(inclusive, dump, jitName, requests, top);
+}
+
+/**
+ * Who called the functions whose name contains `callee` (a builtin such as
+ * `KeyedLoadIC_Megamorphic`, which the other tables show only as a total), with the inclusive
+ * instructions of those calls per request, the `top` callers first, JIT callers named from the
+ * perf map. The same approximations as the inclusive table's.
+ */
+export function callersTable(dump: Dump, perfMap: string, requests: number, callee: string, top: number): string {
+  const byCaller = new Map<string, number>();
+  for (const [name, from] of dump.callers) {
+    if (!name.includes(callee)) continue;
+    for (const [key, cost] of from) byCaller.set(key, (byCaller.get(key) ?? 0) + cost);
+  }
+  return costTable(byCaller, dump, jitNames(perfMap), requests, top);
 }
 
 function nameOf(key: string, jitName: (address: number) => string | undefined): { file: string; name: string } {

@@ -27,7 +27,9 @@
  * INSTR_ROUTES (get,list; post creates users). With INSTR_TOP=N the N functions with most
  * instructions of their own per request are listed too, JIT code named through V8's perf map
  * (--perf-basic-prof). With INSTR_INCLUSIVE=N, the N JavaScript functions with most instructions
- * of their own and their callees' (see inclusiveCostTable for how to read it). INSTR_AUTH_STUBBED=1
+ * of their own and their callees' (see inclusiveCostTable for how to read it). With
+ * INSTR_CALLERS=name,… (say KeyedLoadIC_Megamorphic), who called each such function, and what
+ * those calls cost, per request (callersTable). INSTR_AUTH_STUBBED=1
  * adds this build's Roster with authentication stubbed (every request admin, as in bench/http.ts),
  * for the target "with an API key ≥ 95% of the same with authentication stubbed".
  *
@@ -51,7 +53,7 @@ import {
   type seedSqlite,
   type SeedUsers,
 } from './seed.js';
-import { callsPerRequest, inclusiveCostTable, readDump, selfCostTable, totalInstructions } from './callgrind.js';
+import { callersTable, callsPerRequest, inclusiveCostTable, readDump, selfCostTable, totalInstructions } from './callgrind.js';
 
 const env = process.env;
 const WARMUP = Number(env.INSTR_WARMUP ?? 10_000);
@@ -60,6 +62,13 @@ const USERS = Number(env.INSTR_USERS ?? 2_000);
 const ROUTES = (env.INSTR_ROUTES ?? 'get,list').split(',').map((r) => r.trim());
 const TOP = Number(env.INSTR_TOP ?? 0);
 const INCLUSIVE = Number(env.INSTR_INCLUSIVE ?? 0);
+const CALLERS = (env.INSTR_CALLERS ?? '')
+  .split(',')
+  .map((name) => name.trim())
+  .filter((name) => name !== '');
+/** JIT code is named only through V8's perf map, which costs the server a line per compiled function. */
+const CALLERS_TOP = 15;
+const NAMES_JIT = TOP > 0 || INCLUSIVE > 0 || CALLERS.length > 0;
 const STUBBED = env.INSTR_AUTH_STUBBED === '1';
 const DATABASE = env.INSTR_DATABASE ?? 'sqlite';
 const POSTGRES_URL = env.INSTR_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -103,7 +112,7 @@ async function valgrindWrapper(work: string): Promise<string> {
 async function start(target: Target, database: string, wrapper: string, out: string, work: string): Promise<Started> {
   const child = fork(target.serversJs, [target.kind, database], {
     execPath: wrapper,
-    execArgv: ['--single-threaded', '--predictable-gc-schedule', ...(TOP > 0 || INCLUSIVE > 0 ? ['--perf-basic-prof'] : [])],
+    execArgv: ['--single-threaded', '--predictable-gc-schedule', ...(NAMES_JIT ? ['--perf-basic-prof'] : [])],
     // --perf-basic-prof leaves V8 logs in the working directory: the scratch folder's.
     cwd: work,
     env: { ...env, INSTR_OUT: out, ROSTER_SHED_EVENT_LOOP_DELAY_MS: '0' },
@@ -162,6 +171,7 @@ interface Counted {
   readonly slowTickDefinesPerRequest: number;
   readonly top: string | undefined;
   readonly inclusive: string | undefined;
+  readonly callers: readonly { readonly callee: string; readonly table: string }[];
 }
 
 async function count(target: Target, database: string, users: SeedUsers, wrapper: string, work: string): Promise<Counted[]> {
@@ -178,7 +188,7 @@ async function count(target: Target, database: string, users: SeedUsers, wrapper
       // callgrind numbers its dumps from 1: the i-th route's is the (i+1)-th.
       const text = await readFile(`${out}.${i + 1}`, 'utf8');
       const dump = readDump(text);
-      const perfMap = TOP > 0 || INCLUSIVE > 0 ? await readFile(`/tmp/perf-${server.child.pid}.map`, 'utf8').catch(() => '') : '';
+      const perfMap = NAMES_JIT ? await readFile(`/tmp/perf-${server.child.pid}.map`, 'utf8').catch(() => '') : '';
       counted.push({
         label: target.label,
         route,
@@ -186,6 +196,7 @@ async function count(target: Target, database: string, users: SeedUsers, wrapper
         slowTickDefinesPerRequest: callsPerRequest(dump, SLOW_TICKS, REQUESTS),
         top: TOP > 0 ? selfCostTable(dump, perfMap, REQUESTS, TOP) : undefined,
         inclusive: INCLUSIVE > 0 ? inclusiveCostTable(dump, perfMap, REQUESTS, INCLUSIVE) : undefined,
+        callers: CALLERS.map((callee) => ({ callee, table: callersTable(dump, perfMap, REQUESTS, callee, CALLERS_TOP) })),
       });
     }
   } finally {
@@ -237,6 +248,9 @@ async function main(): Promise<void> {
     for (const row of results.filter((r) => r.top !== undefined)) console.log(`\n${row.label}, ${row.route}:\n${row.top}`);
     for (const row of results.filter((r) => r.inclusive !== undefined)) {
       console.log(`\n${row.label}, ${row.route}, JavaScript functions with their callees:\n${row.inclusive}`);
+    }
+    for (const row of results) {
+      for (const { callee, table } of row.callers) console.log(`\n${row.label}, ${row.route}, callers of ${callee}:\n${table}`);
     }
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { callsPerRequest, inclusiveCostTable, readDump, selfCostTable, totalInstructions } from '../../bench/callgrind.js';
+import { callersTable, callsPerRequest, inclusiveCostTable, readDump, selfCostTable, totalInstructions } from '../../bench/callgrind.js';
 
 // A dump in callgrind's format with name compression: `main` calls `work` (a symbol) and JIT code
 // known only by its address; the line after `calls=` is the call's inclusive cost.
@@ -73,6 +73,52 @@ describe('callgrind dumps', () => {
       rows.map((row) => row.replace(/\s+/g, ' ').trim()),
       ['0.10 k 100.0% node JS:*hot file:///app/hot.js:1:1'],
     );
+  });
+
+  test('the callers table sums what each caller spent in the functions named, JIT callers named', () => {
+    // `helper` is called by main (twice, 300 in all) and by JIT code `hot` (500); `other` by main.
+    const dump = readDump(
+      [
+        'events: Ir',
+        'ob=(1) /usr/bin/node',
+        'fn=(1) main',
+        '0 10',
+        'cfn=(2) Builtins_helper',
+        'calls=1 20',
+        '1 100',
+        'cfn=(2)',
+        'calls=1 20',
+        '2 200',
+        'cfn=(3) other',
+        'calls=1 30',
+        '3 700',
+        'fn=(4) 0x000000000d24cb00',
+        '0 10',
+        'cfn=(2)',
+        'calls=5 20',
+        '1 500',
+        'fn=(2)',
+        '20 800',
+        'fn=(3)',
+        '30 700',
+        'totals: 1520',
+        '',
+      ].join('\n'),
+    );
+    const rows = callersTable(dump, PERF_MAP, 10, 'helper', 10).split('\n');
+    // Per request (10): hot 500, main 300; each row's share of the whole run left out (column 3).
+    assert.deepEqual(
+      rows.map((row) =>
+        row
+          .replace(/\s+/g, ' ')
+          .trim()
+          .split(' ')
+          .filter((_, i) => i !== 2)
+          .join(' '),
+      ),
+      ['0.05 k node JS:*hot file:///app/hot.js:1:1', '0.03 k node main'],
+    );
+    assert.equal(callersTable(dump, PERF_MAP, 10, 'nobody', 10), '');
   });
 
   test('an address the perf map does not cover keeps its address', () => {
