@@ -1,6 +1,7 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { LogFormat, LogLevel } from '../config.js';
+import { withDeadline } from '../kit/deadline.js';
 import { prettyDestination } from './pretty-log.js';
 import { LineBatcher } from './line-batcher.js';
 
@@ -123,19 +124,16 @@ const EXIT_FLUSH_PATIENCE_MS = 2_000;
  * arrive after the others (the exit's own synchronous write cannot wait for a batch already in
  * flight: line-batcher.ts). Never rejects.
  */
-export function flushLogs(logger: Logger, withinMs = EXIT_FLUSH_PATIENCE_MS): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, withinMs).unref();
-    const done = () => {
-      clearTimeout(timer);
-      resolve();
-    };
+export async function flushLogs(logger: Logger, withinMs = EXIT_FLUSH_PATIENCE_MS): Promise<void> {
+  const flushed = new Promise<void>((resolve) => {
     try {
-      logger.flush(done);
+      logger.flush(() => resolve());
     } catch {
-      done(); // the stream is gone (destroyed, stdout closed): nothing more can be written
+      resolve(); // the stream is gone (destroyed, stdout closed): nothing more can be written
     }
   });
+  // `flushed` never rejects: the only rejection is the deadline's, and then stdout is stalled.
+  await withDeadline(flushed, withinMs, 'writing the last log lines').catch(() => undefined);
 }
 
 /**
