@@ -66,8 +66,8 @@ const CALLERS = (env.INSTR_CALLERS ?? '')
   .split(',')
   .map((name) => name.trim())
   .filter((name) => name !== '');
-/** JIT code is named only through V8's perf map, which costs the server a line per compiled function. */
 const CALLERS_TOP = 15;
+/** JIT code is named only through V8's perf map, which costs the server a line per compiled function. */
 const NAMES_JIT = TOP > 0 || INCLUSIVE > 0 || CALLERS.length > 0;
 const STUBBED = env.INSTR_AUTH_STUBBED === '1';
 const DATABASE = env.INSTR_DATABASE ?? 'sqlite';
