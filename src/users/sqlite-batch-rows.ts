@@ -24,9 +24,14 @@ import { fromUserRow, insertValues, toUserRow, USER_ROW_COLUMNS, type StoredUser
  * batch is stamped when it is made (`at`), a batch or two before it commits, as ids made then
  * (UUIDv7) are too.
  *
- * Layout, per row: line (uint32), flags (uint8), then each insert parameter (INSERT_COLUMNS) and,
- * with events, each event parameter (EVENT_COLUMNS), as a tag byte: 0 null, 1 int32, 2 UTF-8
- * text with its uint32 byte length. Little-endian.
+ * Layout, per row, little-endian: line (uint32), flags (uint8), the byte length of the row's text
+ * (uint32), the row's text: every text parameter's, one after another, as UTF-8; then each insert
+ * parameter (INSERT_COLUMNS) and, with events, each event parameter (EVENT_COLUMNS), as a tag
+ * byte: 0 null, 1 int32 (4 bytes follow), 2 text (its length in UTF-16 units follows, a uint32).
+ * A row's text is written and read in one call, and each parameter sliced from it: a call per
+ * parameter (17 a row with events) was most of what encoding cost the worker and reading cost
+ * the writing thread (bench/RESULTS.md, issue 15, twentieth pass). Slicing by UTF-16 units stays
+ * aligned even for a lone surrogate: UTF-8 carries it as U+FFFD, one unit for one.
  */
 export interface EncodedCreates {
   /** The rows: a view of its buffer, which may be transferred to another thread (a view keeps its offset and length). */
@@ -100,7 +105,7 @@ export function createdEventParameters(eventId: string, user: User, row: UserRow
   return [eventId, 'user.created', createdAt, context.actor ?? null, context.requestId ?? null, user.id, `{"user":${document}}`];
 }
 
-/** Appends values to a buffer that grows as needed. */
+/** Appends rows to a buffer that grows as needed. */
 class Writer {
   bytes = Buffer.allocUnsafeSlow(64 * 1024);
   at = 0;
@@ -112,30 +117,32 @@ class Writer {
     this.bytes = grown;
   }
 
-  uint32(n: number): void {
-    this.#room(4);
-    this.at = this.bytes.writeUInt32LE(n, this.at);
+  row(line: number, flags: number, user: readonly unknown[], event: readonly unknown[] | undefined): void {
+    let text = '';
+    for (const v of user) if (typeof v === 'string') text += v;
+    if (event !== undefined) for (const v of event) if (typeof v === 'string') text += v;
+    // At most 3 bytes of UTF-8 per UTF-16 unit.
+    this.#room(9 + text.length * 3);
+    this.at = this.bytes.writeUInt32LE(line, this.at);
+    this.bytes[this.at++] = flags;
+    const length = text.length === 0 ? 0 : this.bytes.write(text, this.at + 4, 'utf8');
+    this.at = this.bytes.writeUInt32LE(length, this.at) + length;
+    this.#parameters(user);
+    if (event !== undefined) this.#parameters(event);
   }
 
-  uint8(n: number): void {
-    this.#room(1);
-    this.bytes[this.at++] = n;
-  }
-
-  value(v: unknown): void {
-    if (v === null || v === undefined) this.uint8(NULL);
-    else if (typeof v === 'string') {
-      // At most 3 bytes of UTF-8 per UTF-16 unit.
-      this.#room(5 + v.length * 3);
-      this.bytes[this.at] = TEXT;
-      const length = this.bytes.write(v, this.at + 5, 'utf8');
-      this.bytes.writeUInt32LE(length, this.at + 1);
-      this.at += 5 + length;
-    } else if (typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31) {
-      this.#room(5);
-      this.bytes[this.at] = INT;
-      this.at = this.bytes.writeInt32LE(v, this.at + 1);
-    } else throw new TypeError(`a batch parameter must be text, a 32-bit integer or null, not ${typeof v}`);
+  #parameters(values: readonly unknown[]): void {
+    this.#room(5 * values.length);
+    for (const v of values) {
+      if (v === null || v === undefined) this.bytes[this.at++] = NULL;
+      else if (typeof v === 'string') {
+        this.bytes[this.at] = TEXT;
+        this.at = this.bytes.writeUInt32LE(v.length, this.at + 1);
+      } else if (typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31) {
+        this.bytes[this.at] = INT;
+        this.at = this.bytes.writeInt32LE(v, this.at + 1);
+      } else throw new TypeError(`a batch parameter must be text, a 32-bit integer or null, not ${typeof v}`);
+    }
   }
 }
 
@@ -143,15 +150,12 @@ export function encodeCreates(users: readonly BatchUser[], encoding: CreatesEnco
   const out = new Writer();
   for (const row of users) {
     const user = newUser(row, newId, now);
-    out.uint32(row.line);
-    out.uint8(
+    const flags =
       (row.maybeDuplicate ? MAYBE_DUPLICATE : 0) |
-        (row.markIfUnchanged === true ? MARK_IF_UNCHANGED : 0) |
-        (row.user.id === undefined ? 0 : ID_GIVEN),
-    );
+      (row.markIfUnchanged === true ? MARK_IF_UNCHANGED : 0) |
+      (row.user.id === undefined ? 0 : ID_GIVEN);
     const r = toUserRow(user, sqliteDialect);
-    for (const v of insertValues(r)) out.value(v);
-    if (encoding.events) for (const v of createdEventParameters(newId(), user, r, encoding.context)) out.value(v);
+    out.row(row.line, flags, insertValues(r), encoding.events ? createdEventParameters(newId(), user, r, encoding.context) : undefined);
   }
   return { bytes: out.bytes.subarray(0, out.at), count: users.length, events: encoding.events, at: now.toISOString() };
 }
@@ -168,6 +172,9 @@ export class EncodedReader {
   readonly #events: boolean;
   readonly #bytes: Buffer;
   #at = 0;
+  /** The current row's text, and where in it the next text parameter starts. */
+  #text = '';
+  #from = 0;
 
   constructor(encoded: EncodedCreates, runId: string) {
     this.#events = encoded.events;
@@ -179,10 +186,14 @@ export class EncodedReader {
 
   /** Moves to the next row; false at the end. */
   next(): boolean {
-    if (this.#at >= this.#bytes.length) return false;
-    this.line = this.#bytes.readUInt32LE(this.#at);
-    this.flags = this.#bytes[this.#at + 4]!;
-    this.#at += 5;
+    const bytes = this.#bytes;
+    if (this.#at >= bytes.length) return false;
+    this.line = bytes.readUInt32LE(this.#at);
+    this.flags = bytes[this.#at + 4]!;
+    const from = this.#at + 9;
+    this.#at = from + bytes.readUInt32LE(this.#at + 5);
+    this.#text = from === this.#at ? '' : bytes.toString('utf8', from, this.#at);
+    this.#from = 0;
     for (let i = 0; i < USER_PARAMETERS; i++) this.user[i] = this.#value();
     if (this.#events) for (let i = 0; i < EVENT_PARAMETERS; i++) this.event[i] = this.#value();
     return true;
@@ -205,10 +216,10 @@ export class EncodedReader {
     const bytes = this.#bytes;
     const tag = bytes[this.#at];
     if (tag === TEXT) {
-      const length = bytes.readUInt32LE(this.#at + 1);
-      const from = this.#at + 5;
-      this.#at = from + length;
-      return bytes.toString('utf8', from, this.#at);
+      const from = this.#from;
+      this.#from = from + bytes.readUInt32LE(this.#at + 1);
+      this.#at += 5;
+      return this.#text.slice(from, this.#from);
     }
     if (tag === INT) {
       const n = bytes.readInt32LE(this.#at + 1);
