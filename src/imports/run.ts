@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import { decodedBatch, rowCount, type Batch } from './read/batch.js';
 import { ImportFileError, ImportInterruptedError, LeaseLostError } from './errors.js';
 import type { ImportJob, JobStatus } from './jobs/job.js';
@@ -97,7 +98,16 @@ export class BatchSink {
       await writing;
       writing = this.write(remaining);
       if (this.#options.writer.overlapsReading) writing.catch((failure: unknown) => this.#fail(failure));
-      else await writing;
+      else {
+        await writing;
+        // A synchronous writer (SQLite) holds the thread for a whole transaction, and when the
+        // next batch is already here (the worker-thread front half builds ahead) its promises
+        // would chain into the next transaction without this thread ever returning to its event
+        // loop: no file read completes and no chunk reaches the worker (which starves, then this
+        // thread waits for it), and in the server no request is served until the batches ready
+        // run out. One turn of the loop between transactions lets all of that through.
+        await setImmediate();
+      }
     }
     await writing;
   }

@@ -119,6 +119,23 @@ describe('BatchSink', () => {
     assert.equal(closed, true);
   });
 
+  test('a writer that holds the thread (SQLite) lets the event loop turn between two batches already read', async () => {
+    const events: string[] = [];
+    const writer: BatchWriter = {
+      overlapsReading: false,
+      write: async (b) => {
+        events.push(`write ${b.firstLine}`);
+        // Due as soon as the loop turns: it must run before the next batch is written.
+        if (b.firstLine === 1) setImmediate(() => events.push('loop turned'));
+        return outcome(b.rows.length);
+      },
+      close: async () => undefined,
+    };
+    const sink = new BatchSink({ writer, signal: live(), counters: new ImportCounters(), isTransient: () => false });
+    await sink.consume(batches(batch(1, 1), batch(2, 2)), 0);
+    assert.deepEqual(events.slice(0, 3), ['write 1', 'loop turned', 'write 2']);
+  });
+
   test('retries a transient failure of a batch', async () => {
     let calls = 0;
     const writer: BatchWriter = {
