@@ -14,7 +14,8 @@
  * an API write waited for the import's transactions. SQLite transaction sizes are compared
  * too (the time budget is chosen from these figures), and a floor: SQLite alone inserting the
  * pre-parsed rows into Roster's users table, what no import into that schema can beat.
- * Usage: npm run bench:import  (BENCH_IMPORT_ROWS=… to change the size, BENCH_IMPORT_ONLY=sqlite|postgres for one database's rows, BENCH_IMPORT_BIG=10000000 for the RSS-flatness run)
+ * Usage: npm run bench:import  (BENCH_IMPORT_ROWS=… to change the size, BENCH_IMPORT_ONLY=sqlite|postgres for one database's rows, BENCH_IMPORT_BIG=10000000 for the RSS-flatness run;
+ *   SQLite only: BENCH_IMPORT_EVENTS=per-user|summary, BENCH_IMPORT_VARIANTS=default,worker,floor,floor:same-sizes)
  */
 import { execFile, execFileSync, fork } from 'node:child_process';
 import { createWriteStream, createReadStream, readFileSync } from 'node:fs';
@@ -38,6 +39,7 @@ import { ImportService, SQLITE_IMPORT_TRANSACTION } from '../src/imports/service
 import { SqlImportJobStore } from '../src/imports/jobs/sql-job-store.js';
 import { batchWriterFor, importBatchFor, importFrontHalf, importTransactionFor, isTransientImportError } from '../src/compose/imports.js';
 import { rowCount } from '../src/imports/read/batch.js';
+import { FILE_READ_BYTES } from '../src/imports/read/source.js';
 import { foldKey } from '../src/users/model.js';
 import { generatedFile } from '../test/imports/generated-users.js';
 import { POSTGRES_URL, withDatabase } from '../test/helpers/databases.js';
@@ -52,6 +54,10 @@ const ONLY = process.env.BENCH_IMPORT_ONLY;
 const BIG = process.env.BENCH_IMPORT_BIG === undefined ? undefined : Number(process.env.BENCH_IMPORT_BIG);
 /** Rounds of the SQLite comparison (the import, the same with ROSTER_IMPORT_SQLITE_WORKER=true, the floor), interleaved. */
 const ROUNDS = Number(process.env.BENCH_IMPORT_ROUNDS ?? 1);
+/** `per-user` or `summary`: only that events mode in the SQLite comparison. */
+const EVENTS = process.env.BENCH_IMPORT_EVENTS;
+/** Which runs of the SQLite comparison, by name (`default,worker,floor,floor:same-sizes`); all by default. */
+const VARIANTS = process.env.BENCH_IMPORT_VARIANTS?.split(',');
 /** `0`: skip the SQLite transaction-size variants. */
 const SIZING = process.env.BENCH_IMPORT_SIZING !== '0';
 const RESULTS = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
@@ -141,7 +147,7 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
     });
     const job = await service.create({ format: 'csv', mode: 'create', events, dryRun: false, options: {}, source: file });
     const started = performance.now();
-    const { job: done } = await service.run(job, createReadStream(file, { highWaterMark: 64 * 1024 }), {
+    const { job: done } = await service.run(job, createReadStream(file, { highWaterMark: FILE_READ_BYTES }), {
       signal: new AbortController().signal,
     });
     const seconds = (performance.now() - started) / 1000;
@@ -463,7 +469,7 @@ async function main(): Promise<void> {
     const sqliteRuns: [string, EventsMode, string][] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const tag = ROUNDS > 1 ? ` (round ${round})` : '';
-      for (const events of ['per-user', 'summary'] as const) {
+      for (const events of (['per-user', 'summary'] as const).filter((e) => EVENTS === undefined || e === EVENTS)) {
         const what = events === 'summary' ? 'summary event' : 'per-user events';
         sqliteRuns.push(
           [`Roster → SQLite, ${what}${tag}`, events, 'default'],
@@ -491,7 +497,8 @@ async function main(): Promise<void> {
     let n = 0;
     /** The transaction sizes of the last `roster import`-settings run, for the floor that repeats them. */
     let importSizes: readonly number[] = [];
-    for (const [label, events, sizing] of ONLY === 'postgres' ? [] : sqliteRuns) {
+    const chosen = sqliteRuns.filter(([, , sizing]) => VARIANTS === undefined || VARIANTS.includes(sizing));
+    for (const [label, events, sizing] of ONLY === 'postgres' ? [] : chosen) {
       const url = await freshSqlite(dir, `roster-${events}-${sizing.replace(':', '-')}-${n++}`);
       if (sizing.startsWith('floor')) {
         const method = sizing === 'floor:same-sizes' ? `sizes:${importSizes.join(',')}` : 'insert';
