@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -39,7 +40,6 @@ import { ImportService, SQLITE_IMPORT_TRANSACTION } from '../src/imports/service
 import { SqlImportJobStore } from '../src/imports/jobs/sql-job-store.js';
 import { batchWriterFor, importBatchFor, importFrontHalf, importTransactionFor, isTransientImportError } from '../src/compose/imports.js';
 import { rowCount } from '../src/imports/read/batch.js';
-import { FILE_READ_BYTES } from '../src/imports/read/source.js';
 import { foldKey } from '../src/users/model.js';
 import { generatedFile } from '../test/imports/generated-users.js';
 import { POSTGRES_URL, withDatabase } from '../test/helpers/databases.js';
@@ -73,6 +73,11 @@ interface ChildResult {
   readonly mainCpuSeconds?: number;
   /** The longest batch write (on SQLite: how long one transaction held the write lock, plus Kysely's lock wait). */
   readonly longestBatchMs?: number;
+  /**
+   * The longest the importing thread's event loop went without a turn (monitorEventLoopDelay's
+   * max): in a server, how long a request could wait behind the import's transactions.
+   */
+  readonly longestLoopStallMs?: number;
   /** The rows of each batch the import committed, in order: on SQLite its transactions' sizes, which a floor can repeat. */
   readonly transactionRows?: readonly number[];
   readonly status?: string;
@@ -146,11 +151,14 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
       ...(transaction === undefined ? {} : { transaction }),
     });
     const job = await service.create({ format: 'csv', mode: 'create', events, dryRun: false, options: {}, source: file });
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const started = performance.now();
-    const { job: done } = await service.run(job, createReadStream(file, { highWaterMark: FILE_READ_BYTES }), {
+    const { job: done } = await service.run(job, createReadStream(file), {
       signal: new AbortController().signal,
     });
     const seconds = (performance.now() - started) / 1000;
+    loop.disable();
     return {
       kind: 'import',
       rows: done.counts.created,
@@ -159,6 +167,7 @@ async function childImport(url: string, file: string, events: EventsMode, sizing
       cpuSeconds: cpuSeconds(),
       ...optional('mainCpuSeconds', mainThreadCpuSeconds()),
       longestBatchMs,
+      longestLoopStallMs: loop.max / 1e6,
       transactionRows,
       status: done.status,
     };
@@ -447,20 +456,20 @@ async function main(): Promise<void> {
     const sqliteSeconds = await sqliteBaseline(dir, file);
     const psqlSeconds = await postgresBaseline(admin, file);
     log(
-      '| Run | rows/s | wall | vs baseline | process CPU | main-thread CPU | peak RSS | worst API write while importing | longest batch write | load |',
+      '| Run | rows/s | wall | vs baseline | process CPU | main-thread CPU | peak RSS | worst API write while importing | longest batch write | longest event-loop stall | load |',
     );
-    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     log(
-      `| \`sqlite3 .import\` (baseline) | ${rate(ROWS, sqliteSeconds)} | ${sqliteSeconds.toFixed(1)} s | 1.00× | — | — | — | — | — | — |`,
+      `| \`sqlite3 .import\` (baseline) | ${rate(ROWS, sqliteSeconds)} | ${sqliteSeconds.toFixed(1)} s | 1.00× | — | — | — | — | — | — | — |`,
     );
-    log(`| \`psql \\copy\` (baseline) | ${rate(ROWS, psqlSeconds)} | ${psqlSeconds.toFixed(1)} s | 1.00× | — | — | — | — | — | — |`);
+    log(`| \`psql \\copy\` (baseline) | ${rate(ROWS, psqlSeconds)} | ${psqlSeconds.toFixed(1)} s | 1.00× | — | — | — | — | — | — | — |`);
     const row = (label: string, r: ChildResult & { worstWriteMs?: number; writes?: number }, baseline: number) =>
       log(
         `| ${label} | ${rate(r.rows, r.seconds)} | ${r.seconds.toFixed(1)} s | ${(baseline / r.seconds).toFixed(2)}× | ${r.cpuSeconds.toFixed(1)} s | ${
           r.mainCpuSeconds === undefined ? '—' : `${r.mainCpuSeconds.toFixed(1)} s`
         } | ${mb(r.peakRssMb)} | ${r.worstWriteMs === undefined ? '—' : `${Math.round(r.worstWriteMs)} ms (${r.writes} writes)`} | ${
           r.longestBatchMs === undefined ? '—' : `${Math.round(r.longestBatchMs)} ms`
-        } | ${os.loadavg()[0]!.toFixed(1)} |`,
+        } | ${r.longestLoopStallMs === undefined ? '—' : `${Math.round(r.longestLoopStallMs)} ms`} | ${os.loadavg()[0]!.toFixed(1)} |`,
       );
     // SQLite: the settings `roster import` uses, then the same file with other transaction sizes
     // (summary events, so the transaction size is what differs).
@@ -527,7 +536,7 @@ async function main(): Promise<void> {
       if (events === 'summary') {
         const e = await inChild(['export', url], []);
         log(
-          `| Export from PostgreSQL (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | — | ${mb(e.peakRssMb)} | — | — | — |`,
+          `| Export from PostgreSQL (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | — | ${mb(e.peakRssMb)} | — | — | — | — |`,
         );
       }
       await admin.query(`drop database roster_bench_${events.replace('-', '_')} with (force)`);
@@ -545,7 +554,7 @@ async function main(): Promise<void> {
     if (exportSource !== undefined) {
       const e = await inChild(['export', exportSource], []);
       log(
-        `| Export from SQLite (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | — | ${mb(e.peakRssMb)} | — | — | — |`,
+        `| Export from SQLite (CSV) | ${rate(e.rows, e.seconds)} | ${e.seconds.toFixed(1)} s | — | ${e.cpuSeconds.toFixed(1)} s | — | ${mb(e.peakRssMb)} | — | — | — | — |`,
       );
     }
     if (BIG !== undefined) {
@@ -554,7 +563,7 @@ async function main(): Promise<void> {
       const url = await freshSqlite(dir, 'roster-big');
       const r = await inChild(['import', url, big, 'summary', 'default'], []);
       log(
-        `| Roster → SQLite, summary event, ${BIG.toLocaleString('en-US')} rows | ${rate(r.rows, r.seconds)} | ${r.seconds.toFixed(1)} s | — | ${r.cpuSeconds.toFixed(1)} s | — | ${mb(r.peakRssMb)} | — | — | — |`,
+        `| Roster → SQLite, summary event, ${BIG.toLocaleString('en-US')} rows | ${rate(r.rows, r.seconds)} | ${r.seconds.toFixed(1)} s | — | ${r.cpuSeconds.toFixed(1)} s | — | ${mb(r.peakRssMb)} | — | — | — | — |`,
       );
     }
   } finally {

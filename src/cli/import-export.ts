@@ -8,7 +8,6 @@ import { exportUsers, type ExportTally } from '../imports/export/export.js';
 import type { ExportFormat } from '../imports/export/export-format.js';
 import { EVENTS_MODES, IMPORT_MODES, jobDocument, type EventsMode, type ImportJob, type ImportMode } from '../imports/jobs/job.js';
 import { IMPORT_FORMATS, parseColumnMap, type ImportFormat } from '../imports/read/parse.js';
-import { FILE_READ_BYTES } from '../imports/read/source.js';
 import { startProgress } from './progress.js';
 import { ImportCounters, RowErrorReport } from '../imports/jobs/report.js';
 import { ImportLeaseHeldError, LeaseLostError } from '../imports/errors.js';
@@ -64,7 +63,7 @@ export async function importCommand(file: string, args: ImportArgs, config: Conf
       args.errors === undefined
         ? undefined
         : new RowErrorReport(createWriteStream(args.errors, { flags: args.resume === undefined ? 'w' : 'a' }), 'csv');
-    const source = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: FILE_READ_BYTES });
+    const source = file === '-' ? process.stdin : createReadStream(file);
     const result = await whileDisplayed({ progress, report }, async () => {
       try {
         return await service.run(job, source, {

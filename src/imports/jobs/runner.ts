@@ -4,7 +4,6 @@ import { every } from '../../kit/periodic.js';
 import { ImportInterruptedError, ImportQueueFullError } from '../errors.js';
 import type { ImportJob } from './job.js';
 import { ImportCounters } from './report.js';
-import { FILE_READ_BYTES } from '../read/source.js';
 import type { ImportService, RunResult } from '../service.js';
 
 export interface ImportRunnerOptions {
@@ -144,7 +143,7 @@ export class ImportRunner {
     const { job } = active;
     try {
       if (job.spoolPath === undefined) throw new Error(`import job ${job.id} has no spooled file`);
-      const result = await this.#options.service.run(job, createReadStream(job.spoolPath, { highWaterMark: FILE_READ_BYTES }), {
+      const result = await this.#options.service.run(job, createReadStream(job.spoolPath), {
         signal: active.cancel.signal,
         counters: active.counters,
         unfinishedOnly: true,

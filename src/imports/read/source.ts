@@ -27,16 +27,6 @@ export interface SourceOptions {
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
-
-/**
- * How much of an import's file is read at once (createReadStream's highWaterMark; Node's default
- * is 64 KiB). The reads complete on the thread that writes SQLite, only between its transactions:
- * with the front half in a worker (ROSTER_IMPORT_SQLITE_WORKER), 64 KiB a turn (~1,100 rows) fed
- * it less than a transaction (~10,000 rows) takes, so it ran out of file and went idle, then the
- * writing thread waited for it. 1 MiB a turn is more than a transaction takes; the bytes the
- * worker holds stay bounded by its `bytesAhead`.
- */
-export const FILE_READ_BYTES = 1024 * 1024;
 export const DEFAULT_SNIFF_BYTES = 64 * 1024;
 /** Input pieces are cut to this size (views, not copies), which bounds the rows per chunk downstream (see rows.ts). */
 const MAX_PIECE_BYTES = 16 * 1024;
