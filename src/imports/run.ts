@@ -105,7 +105,11 @@ export class BatchSink {
         // would chain into the next transaction without this thread ever returning to its event
         // loop: no file read completes and no chunk reaches the worker (which starves, then this
         // thread waits for it), and in the server no request is served until the batches ready
-        // run out. One turn of the loop between transactions lets all of that through.
+        // run out. So the loop turns through its poll phase (I/O) between two transactions. Two
+        // setImmediates: a transaction begun in the poll phase (woken by the worker's message)
+        // reaches the first one's check phase in the same iteration, before any more I/O; the
+        // second resolves after the next poll phase (bench/RESULTS.md, issue 15, twentieth pass).
+        await setImmediate();
         await setImmediate();
       }
     }

@@ -1,4 +1,5 @@
 import { describe, test } from 'node:test';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import type { Batch } from '../../src/imports/read/batch.js';
 import { ImportFileError, ImportInterruptedError, LeaseLostError } from '../../src/imports/errors.js';
@@ -119,21 +120,49 @@ describe('BatchSink', () => {
     assert.equal(closed, true);
   });
 
-  test('a writer that holds the thread (SQLite) lets the event loop turn between two batches already read', async () => {
+  test('a writer that holds the thread (SQLite) lets I/O through between two batches already read', async () => {
+    // The first batch is released by data on one socket, so it is written in the event loop's
+    // poll phase (as a batch the worker posts is); the second is ready at once. Data sent on a
+    // second socket during the first write is the next poll phase's: it must be read before the
+    // second write starts.
     const events: string[] = [];
-    const writer: BatchWriter = {
-      overlapsReading: false,
-      write: async (b) => {
-        events.push(`write ${b.firstLine}`);
-        // Due as soon as the loop turns: it must run before the next batch is written.
-        if (b.firstLine === 1) setImmediate(() => events.push('loop turned'));
-        return outcome(b.rows.length);
-      },
-      close: async () => undefined,
-    };
-    const sink = new BatchSink({ writer, signal: live(), counters: new ImportCounters(), isTransient: () => false });
-    await sink.consume(batches(batch(1, 1), batch(2, 2)), 0);
-    assert.deepEqual(events.slice(0, 3), ['write 1', 'loop turned', 'write 2']);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let accepted = 0;
+    let bothAccepted!: () => void;
+    const accepting = new Promise<void>((resolve) => (bothAccepted = resolve));
+    const server = createServer((socket) => {
+      socket.on('data', (data) => (data.toString() === 'first' ? release() : events.push('I/O read')));
+      if (++accepted === 2) bothAccepted();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const clients = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')];
+    try {
+      await accepting;
+      async function* arriving(): AsyncIterable<Batch> {
+        await released;
+        yield batch(1, 1);
+        yield batch(2, 2);
+      }
+      const writer: BatchWriter = {
+        overlapsReading: false,
+        write: async (b) => {
+          events.push(`write ${b.firstLine}`);
+          if (b.firstLine === 1) clients[1]!.write('during');
+          return outcome(b.rows.length);
+        },
+        close: async () => undefined,
+      };
+      const sink = new BatchSink({ writer, signal: live(), counters: new ImportCounters(), isTransient: () => false });
+      const consumed = sink.consume(arriving(), 0);
+      clients[0]!.write('first');
+      await consumed;
+    } finally {
+      for (const client of clients) client.destroy();
+      server.close();
+    }
+    assert.deepEqual(events, ['write 1', 'I/O read', 'write 2']);
   });
 
   test('retries a transient failure of a batch', async () => {
