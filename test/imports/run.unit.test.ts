@@ -1,4 +1,5 @@
 import { describe, test } from 'node:test';
+import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import type { Batch } from '../../src/imports/read/batch.js';
@@ -139,7 +140,8 @@ describe('BatchSink', () => {
     const { port } = server.address() as AddressInfo;
     const clients = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')];
     try {
-      await accepting;
+      // Connected at both ends, so the writes below go out at once rather than on a later connect.
+      await Promise.all([accepting, ...clients.map((client) => once(client, 'connect'))]);
       async function* arriving(): AsyncIterable<Batch> {
         await released;
         yield batch(1, 1);
